@@ -1,0 +1,26 @@
+/**
+ * Where Foreman keeps its local state: `FOREMAN_HOME` (default `~/.foreman`). Holds the local
+ * Temporal dev server's database and record, transcripts and logs. Owns path layout only.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+/** Absolute path of Foreman's state directory: `$FOREMAN_HOME`, else `~/.foreman`. */
+export function foremanHome(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = env.FOREMAN_HOME?.trim();
+  if (configured) return path.resolve(configured.replace(/^~(?=$|\/)/, os.homedir()));
+  return path.join(os.homedir(), '.foreman');
+}
+
+/** Layout of the state directory. */
+export function homePaths(home: string) {
+  return {
+    home,
+    /** SQLite file of the local Temporal dev server started by `foreman start`. */
+    temporalDb: path.join(home, 'temporal.db'),
+    /** Log of the local Temporal dev server. */
+    temporalLog: path.join(home, 'logs', 'temporal.log'),
+    /** `transcripts/<workspace key>/<run id>/<role>.jsonl` */
+    transcripts: path.join(home, 'transcripts'),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The tracker boundary: the normalized issue (Symphony SPEC §4.1.1) and the small interface every
+ * adapter (local, linear, github) implements. The orchestration never inspects a provider's
+ * payload; provider details ride in the opaque `native_ref`.
+ *
+ * Field names are snake_case on purpose: they are what the Liquid prompt template sees
+ * (`{{ issue.identifier }}`), as in Symphony.
+ */
+
+/** A blocker reference (Symphony SPEC §4.1.1 `blocked_by`). */
+export interface BlockerRef {
+  id: string | null;
+  identifier: string | null;
+  state: string | null;
+}
+
+/** The normalized issue (Symphony SPEC §4.1.1). */
+export interface Issue {
+  /** Stable, opaque dispatch identity within the tracker scope. */
+  id: string;
+  /** Human-readable key, unique within the scope (e.g. `DEMO-1`); names workspaces and workflows. */
+  identifier: string;
+  title: string;
+  description: string | null;
+  /** Lower is more urgent; 1..4 sort first, anything else after (Symphony SPEC §8.2). */
+  priority: number | null;
+  /** Provider-native state name. */
+  state: string;
+  branch_name: string | null;
+  url: string | null;
+  assignee_id: string | null;
+  /** Lowercased. */
+  labels: string[];
+  blocked_by: BlockerRef[];
+  /** Adapter-derived eligibility for provider rules the scheduler cannot infer. */
+  dispatchable: boolean;
+  /** RFC 3339 timestamps, or null when the provider has none. */
+  created_at: string | null;
+  updated_at: string | null;
+  /** Opaque, non-secret provider identifiers. */
+  native_ref: Record<string, unknown> | null;
+}
+
+/** One comment on an issue, oldest first in every list. */
+export interface IssueComment {
+  /** Stable id within the issue. */
+  id: string;
+  /** Author name as the tracker shows it (`foreman` for Foreman's own comments). */
+  author: string;
+  /** Markdown body, with Foreman's hidden marker removed. */
+  body: string;
+  /** RFC 3339. */
+  created_at: string;
+  /** True when Foreman wrote it (hidden marker present); such comments are never human answers. */
+  by_foreman: boolean;
+  /** The idempotency key of a Foreman comment, if any. */
+  key: string | null;
+}
+
+/** Result of an idempotent comment write. */
+export interface PostedComment {
+  id: string;
+  /** False when a comment with the same key already existed (and was updated in place). */
+  created: boolean;
+}
+
+/**
+ * What Foreman needs from a tracker. Every write is idempotent so a retried activity never
+ * repeats a side effect. Errors are `TrackerError` with a stable code.
+ */
+export interface Tracker {
+  /** `local`, `linear` or `github`. */
+  readonly kind: string;
+  /** Issues in any of the given states (compared trimmed + lowercased). */
+  fetchIssuesByStates(states: string[]): Promise<Issue[]>;
+  /** The issues with these ids; unknown ids are left out, not errors. */
+  fetchIssuesByIds(ids: string[]): Promise<Issue[]>;
+  /** One issue by its human identifier, or null. */
+  fetchIssueByIdentifier(identifier: string): Promise<Issue | null>;
+  /** Comments on the issue, oldest first; `since` (RFC 3339) keeps only later ones. */
+  fetchComments(issueId: string, since?: string): Promise<IssueComment[]>;
+  /**
+   * Posts a comment carrying a hidden marker with `key`. If a comment with that key exists, its
+   * body is replaced instead (never a second comment).
+   */
+  upsertComment(issueId: string, key: string, body: string): Promise<PostedComment>;
+  /** Moves the issue to the named state; a no-op when it is already there. */
+  moveIssue(issueId: string, state: string): Promise<void>;
+  /**
+   * Calls `onChange` when issues may have changed (e.g. a file appeared); returns a function
+   * that stops watching. Adapters without push notifications return a no-op.
+   */
+  watch(onChange: () => void): () => void;
+}
