@@ -1,0 +1,380 @@
+/**
+ * The policy loader: policy file → front matter + prompt body → YAML → `$VAR` / `~` / relative
+ * paths → defaults → validation (Symphony SPEC §5.1–5.2, §6.1). One error class, `PolicyError`,
+ * with the Symphony codes; unknown keys become warnings, never errors.
+ *
+ * Owns: reading and resolving one policy file. Does not own: the schema (schema.ts), rendering
+ * (prompt.ts), reloading (store.ts), or deciding whether a tracker kind is supported (the tracker
+ * factory does that when it builds the adapter).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { PolicyError } from '../errors.js';
+import type { Issue } from '../trackers/types.js';
+import { renderPrompt } from './prompt.js';
+import { KNOWN_TOP_LEVEL_KEYS, policySchema } from './schema.js';
+import type { Policy } from './schema.js';
+
+/** A policy file, loaded and resolved. */
+export interface LoadedPolicy {
+  /** Absolute path of the policy file. */
+  file: string;
+  /** Directory of the policy file; relative paths in it resolve against this. */
+  dir: string;
+  /** The resolved policy (defaults applied, paths absolute, `$VAR`s substituted). */
+  policy: Policy;
+  /** The prompt template: the Markdown body, trimmed (may be empty; see prompt.ts for the fallback). */
+  promptTemplate: string;
+  /** Things ignored on purpose (unknown keys, dropped entries), one sentence each, naming the key. */
+  warnings: string[];
+  /** sha256 hex of the file's bytes; changes whenever the file does. */
+  digest: string;
+}
+
+/** Options for loading a policy. */
+export interface LoadPolicyOptions {
+  /** Environment for `$VAR` and `~` (HOME). (Default: `process.env`) */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Top-level keys Symphony's reference implementation reads that Foreman has no use for. */
+const SYMPHONY_ONLY_KEYS = new Set(['worker', 'observability']);
+
+/** `tracker` keys defined by the core schema; any other tracker-level key is adapter-owned. */
+const CORE_TRACKER_KEYS = new Set(['kind', 'provider', 'required_labels', 'active_states', 'terminal_states']);
+
+/**
+ * Reads and resolves a policy file.
+ *
+ * @param file - path of the policy file (relative to the cwd).
+ * @throws PolicyError `missing_workflow_file` (cannot be read), `workflow_parse_error`,
+ *   `workflow_front_matter_not_a_map`, `policy_invalid` (see parsePolicyText).
+ */
+export async function loadPolicy(file: string, opts: LoadPolicyOptions = {}): Promise<LoadedPolicy> {
+  const abs = path.resolve(file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(abs);
+  } catch (err) {
+    throw new PolicyError(
+      'missing_workflow_file',
+      `Cannot read the policy file ${abs} (${(err as NodeJS.ErrnoException).code ?? String(err)}). ` +
+        'Create it (specs/WORKFLOW.md is a starting point) or pass its path.',
+      { cause: err, file: abs },
+    );
+  }
+  return parseBytes(bytes, abs, opts.env ?? process.env);
+}
+
+/**
+ * Parses and resolves policy text as if it were the contents of `opts.file` (same rules as
+ * loadPolicy; `file` anchors relative paths and names the file in errors).
+ *
+ * @throws PolicyError `workflow_parse_error` (unclosed front matter or bad YAML, with line and
+ *   column in the file), `workflow_front_matter_not_a_map`, `policy_invalid` (`issues` lists each
+ *   key path; the message comes from `z.prettifyError`).
+ */
+export function parsePolicyText(text: string, opts: { file: string; env?: NodeJS.ProcessEnv }): LoadedPolicy {
+  return parseBytes(Buffer.from(text, 'utf8'), path.resolve(opts.file), opts.env ?? process.env);
+}
+
+/** A sample issue for test renders: every field set, so templates touching any field render. */
+export function sampleIssue(): Issue {
+  return {
+    id: 'sample-id',
+    identifier: 'SAMPLE-1',
+    title: 'Sample issue',
+    description: 'A sample description used to check the prompt template.',
+    priority: 2,
+    state: 'Todo',
+    branch_name: null,
+    url: 'https://example.invalid/issues/SAMPLE-1',
+    assignee_id: null,
+    labels: ['sample'],
+    blocked_by: [{ id: 'blocker-id', identifier: 'SAMPLE-0', state: 'Done' }],
+    dispatchable: true,
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    native_ref: null,
+  };
+}
+
+/**
+ * Loads a policy and test-renders its prompt, so template errors surface at `foreman validate`
+ * instead of at the first run. Renders twice (first attempt with a full sample issue, then a retry
+ * with the optional fields null) to reach both sides of `{% if attempt %}` / `{% if issue.… %}`.
+ *
+ * @param opts.extraVars - more template variables the caller will provide at run time.
+ * @throws PolicyError any loadPolicy code, `template_parse_error`, `template_render_error`.
+ */
+export async function validatePolicyFile(
+  file: string,
+  opts: LoadPolicyOptions & { extraVars?: Record<string, unknown> } = {},
+): Promise<LoadedPolicy> {
+  const loaded = await loadPolicy(file, opts);
+  const full = sampleIssue();
+  const sparse: Issue = { ...full, description: null, priority: null, url: null, labels: [], blocked_by: [], created_at: null, updated_at: null };
+  for (const [issue, attempt] of [
+    [full, null],
+    [sparse, 2],
+  ] as const) {
+    await renderPrompt(loaded.promptTemplate, { ...opts.extraVars, issue, attempt }, { file: loaded.file });
+  }
+  return loaded;
+}
+
+function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): LoadedPolicy {
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const dir = path.dirname(file);
+  const { frontMatter, frontMatterLine, body } = splitFrontMatter(bytes.toString('utf8'), file);
+  const raw = frontMatter === null ? {} : parseYaml(frontMatter, frontMatterLine, file);
+  const warnings: string[] = [];
+  const prepared = prepare(raw, { dir, env, warnings });
+  const result = policySchema.safeParse(prepared);
+  if (!result.success) throw invalidPolicy(result.error, file);
+  const policy = result.data;
+  warnings.push(...consistencyWarnings(policy));
+  return { file, dir, policy, promptTemplate: body.trim(), warnings, digest };
+}
+
+/** Splits `---` front matter from the body (Symphony SPEC §5.2). `frontMatterLine` is the 1-based file line where the YAML starts. */
+function splitFrontMatter(text: string, file: string): { frontMatter: string | null; frontMatterLine: number; body: string } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  if (lines[0]?.trimEnd() !== '---') return { frontMatter: null, frontMatterLine: 0, body: lines.join('\n') };
+  const close = lines.findIndex((line, i) => i > 0 && line.trimEnd() === '---');
+  if (close === -1) {
+    throw new PolicyError(
+      'workflow_parse_error',
+      `${file}:1: the front matter opened with --- is never closed. Add a line with --- after the YAML.`,
+      { file },
+    );
+  }
+  return { frontMatter: lines.slice(1, close).join('\n'), frontMatterLine: 2, body: lines.slice(close + 1).join('\n') };
+}
+
+function parseYaml(source: string, firstLine: number, file: string): Record<string, unknown> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { prettyErrors: false, lineCounter });
+  const [first] = doc.errors;
+  if (first) {
+    const pos = lineCounter.linePos(first.pos[0]);
+    const where = `${file}:${pos.line + firstLine - 1}:${pos.col}`;
+    throw new PolicyError('workflow_parse_error', `${where}: invalid YAML front matter: ${first.message}. Fix the YAML between the --- lines.`, {
+      cause: first,
+      file,
+    });
+  }
+  const value: unknown = doc.toJS();
+  // An empty (or all-comment) front matter is an empty map, as if it were absent.
+  if (value === null || value === undefined) return {};
+  if (!isMap(value)) {
+    const kind = Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+    throw new PolicyError(
+      'workflow_front_matter_not_a_map',
+      `${file}: the front matter is ${kind}; it must be a map of keys (tracker:, agent:, …). See specs/policy.md.`,
+      { file },
+    );
+  }
+  return value;
+}
+
+interface PrepareContext {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  warnings: string[];
+}
+
+/**
+ * The resolution pass before zod: drops nulls (so defaults apply to `key:` with no value, as in
+ * Symphony), warns about unknown keys, substitutes `$VAR`s and resolves paths. Works on a copy.
+ */
+function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<string, unknown> {
+  const config = dropNulls(raw) as Record<string, unknown>;
+  warnUnknownKeys(config, ctx.warnings);
+
+  const tracker = config.tracker;
+  if (isMap(tracker)) {
+    if (isMap(tracker.provider) || tracker.provider === undefined) {
+      // Symphony's legacy flat keys (api_key, endpoint, project_slug, …) sit beside `kind`; copy
+      // them into `provider` (which wins) so adapters read one place. They also stay where they are.
+      const legacy = Object.fromEntries(Object.entries(tracker).filter(([key]) => !CORE_TRACKER_KEYS.has(key)));
+      const provider = { ...legacy, ...(tracker.provider ?? {}) };
+      resolveVarsDeep(provider, ctx.env);
+      resolvePathField(provider, 'path', ctx);
+      tracker.provider = provider;
+    }
+    resolveVarField(tracker, 'api_key', ctx.env);
+  }
+
+  const workspace = config.workspace;
+  if (isMap(workspace)) {
+    resolveVarField(workspace, 'root', ctx.env);
+    resolvePathField(workspace, 'root', ctx);
+    resolveVarField(workspace, 'repo', ctx.env);
+    if (typeof workspace.repo === 'string' && isLocalRepoPath(workspace.repo)) resolvePathField(workspace, 'repo', ctx);
+  }
+
+  const model = config.model;
+  if (isMap(model)) {
+    resolveVarField(model, 'api_key', ctx.env);
+    resolveVarField(model, 'base_url', ctx.env);
+  }
+
+  const agent = config.agent;
+  if (isMap(agent) && isMap(agent.max_concurrent_agents_by_state)) {
+    for (const [state, limit] of Object.entries(agent.max_concurrent_agents_by_state)) {
+      const n = typeof limit === 'string' ? Number(limit) : limit;
+      if (state.trim() === '' || typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
+        ctx.warnings.push(`agent.max_concurrent_agents_by_state.${state}: ignored; the limit must be a positive integer and the state non-blank.`);
+      }
+    }
+  }
+  return config;
+}
+
+const VAR_REF = /^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$/;
+
+/**
+ * Resolves a whole-value `$NAME` / `${NAME}` reference (Symphony SPEC §6.1). Returns the value
+ * unchanged when it is not a reference, `undefined` when the variable is unset or empty (an empty
+ * secret counts as missing, SPEC §5.3.1). An empty literal string is also unset.
+ */
+export function resolveVar(value: string, env: NodeJS.ProcessEnv): string | undefined {
+  const match = VAR_REF.exec(value.trim());
+  const resolved = match ? env[(match[1] ?? match[2]) as string] : value;
+  return resolved === undefined || resolved === '' ? undefined : resolved;
+}
+
+function resolveVarField(obj: Record<string, unknown>, key: string, env: NodeJS.ProcessEnv): void {
+  const value = obj[key];
+  if (typeof value !== 'string') return;
+  const resolved = resolveVar(value, env);
+  if (resolved === undefined) delete obj[key];
+  else obj[key] = resolved;
+}
+
+function resolveVarsDeep(obj: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [key, value] of Object.entries(obj)) {
+    if (typeof value === 'string') resolveVarField(obj, key, env);
+    else if (isMap(value)) resolveVarsDeep(value, env);
+  }
+}
+
+/** `~` expansion and resolution against the policy directory, for a local-path field. */
+function resolvePathField(obj: Record<string, unknown>, key: string, ctx: PrepareContext): void {
+  const value = obj[key];
+  if (typeof value !== 'string' || value.trim() === '') return;
+  obj[key] = resolveLocalPath(value.trim(), ctx.dir, ctx.env);
+}
+
+/**
+ * Expands a leading `~` (HOME from `env`) and resolves a relative path against `dir`; the result
+ * is absolute and normalized (Symphony SPEC §5.3.3).
+ */
+export function resolveLocalPath(value: string, dir: string, env: NodeJS.ProcessEnv = process.env): string {
+  let p = value;
+  if (p === '~' || p.startsWith('~/')) p = path.join(env.HOME || os.homedir(), p.slice(1));
+  return path.resolve(dir, p);
+}
+
+/** True when a `workspace.repo` value is a local path rather than a URL or scp-style `user@host:path`. */
+export function isLocalRepoPath(value: string): boolean {
+  if (/^[/.~]/.test(value)) return true;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return false;
+  return !/^[^/\s]+@[^/\s]+:/.test(value);
+}
+
+function warnUnknownKeys(config: Record<string, unknown>, warnings: string[]): void {
+  for (const key of Object.keys(config)) {
+    if (KNOWN_TOP_LEVEL_KEYS.includes(key)) continue;
+    warnings.push(
+      SYMPHONY_ONLY_KEYS.has(key)
+        ? `${key}: Symphony setting not used by Foreman; ignored.`
+        : `${key}: unknown top-level key; ignored. Known keys: ${KNOWN_TOP_LEVEL_KEYS.join(', ')} (see specs/policy.md).`,
+    );
+  }
+  // Inside Foreman's own sections a stray key is most likely a typo (`qa.comands`), so say so.
+  // `tracker`, `tracker.provider` and `codex` are open maps and are not checked.
+  walkUnknown(policySchema, config, '', warnings);
+}
+
+function walkUnknown(schema: z.ZodType, value: unknown, at: string, warnings: string[]): void {
+  const inner = unwrap(schema);
+  const def = inner._zod.def as { type: string; shape?: Record<string, z.ZodType>; catchall?: unknown; element?: z.ZodType };
+  if (def.type === 'array' && def.element && Array.isArray(value)) {
+    value.forEach((item, i) => walkUnknown(def.element as z.ZodType, item, `${at}[${i}]`, warnings));
+    return;
+  }
+  if (def.type !== 'object' || !def.shape || def.catchall !== undefined || !isMap(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    const childSchema = def.shape[key];
+    const keyPath = at === '' ? key : `${at}.${key}`;
+    if (childSchema) walkUnknown(childSchema, child, keyPath, warnings);
+    else if (at !== '') warnings.push(`${keyPath}: unknown key; ignored (see specs/policy.md for the keys of ${at}).`);
+  }
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  for (;;) {
+    const def = current._zod.def as { type: string; innerType?: z.ZodType };
+    if (['default', 'prefault', 'optional', 'nullable'].includes(def.type) && def.innerType) current = def.innerType;
+    else return current;
+  }
+}
+
+/** Warnings about combinations that are valid but almost certainly not meant. */
+function consistencyWarnings(policy: Policy): string[] {
+  const norm = (s: string) => s.trim().toLowerCase();
+  const active = new Set(policy.tracker.active_states.map(norm));
+  const terminal = new Set(policy.tracker.terminal_states.map(norm));
+  const out: string[] = [];
+  const review = policy.handoff.review_state;
+  if (active.has(norm(review))) {
+    out.push(`handoff.review_state "${review}" is also in tracker.active_states, so issues handed to review would be picked up again.`);
+  }
+  for (const state of active) {
+    if (terminal.has(state)) out.push(`tracker.active_states and tracker.terminal_states both contain "${state}"; terminal wins.`);
+  }
+  if (policy.roles.qa.agent && policy.qa.commands.length === 0) {
+    out.push('roles.qa.agent is true but qa.commands is empty; the QA agent has no commands to check.');
+  }
+  return out;
+}
+
+function invalidPolicy(error: z.ZodError, file: string): PolicyError {
+  const issues = error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  return new PolicyError('policy_invalid', `${file}: invalid policy. Fix these keys (see specs/policy.md):\n${z.prettifyError(error)}`, {
+    issues,
+    file,
+    cause: error,
+  });
+}
+
+/** `['agent', 'max_turns']` → `agent.max_turns`; `['schedules', 0, 'id']` → `schedules[0].id`. */
+function formatPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of segments) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (!isMap(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (child !== null && child !== undefined) out[key] = dropNulls(child);
+  }
+  return out;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date);
+}

@@ -1,0 +1,301 @@
+/**
+ * The policy schema: one zod tree for the front matter of a policy file (Symphony's WORKFLOW.md
+ * format, SPEC §5.3, plus Foreman's extension keys). Every key has a default and its bounds here,
+ * and `Policy` is the *resolved* shape the rest of Foreman reads.
+ *
+ * Owns: shapes, defaults, bounds, coercion of numeric strings. Does not own: reading the file,
+ * `$VAR`/`~`/relative-path resolution or warnings (load.ts), prompt rendering (prompt.ts).
+ * The reference for operators is specs/policy.md; a change here updates it in the same commit.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Largest delay a Node timer accepts (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Default model for every role. */
+export const DEFAULT_MODEL = 'claude-sonnet-5-5';
+
+// YAML authors sometimes quote numbers (`port: "8080"`); Symphony's Ecto casting accepts them, so
+// do we. Anything else passes through untouched so zod reports it with the key path.
+function numericString(value: unknown): unknown {
+  if (typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  return value;
+}
+
+/** An integer > 0, numeric strings accepted. */
+const positiveInt = () => z.preprocess(numericString, z.int().positive());
+/** An integer >= 0, numeric strings accepted. */
+const nonNegativeInt = () => z.preprocess(numericString, z.int().nonnegative());
+/** A duration in ms that a Node timer can hold. */
+const timerMs = () =>
+  z.preprocess(numericString, z.int().positive().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`));
+/** A list of non-empty strings. */
+const stringList = () => z.array(z.string());
+
+/**
+ * Normalizes a `max_concurrent_agents_by_state` map: keys trimmed + lowercased, entries whose
+ * value is not a positive integer (or whose key is blank) dropped (Symphony SPEC §5.3.5).
+ */
+export function normalizeStateLimits(raw: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const state = key.trim().toLowerCase();
+    const limit = numericString(value);
+    if (state === '' || typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) continue;
+    out[state] = limit;
+  }
+  return out;
+}
+
+/** `tracker` (Symphony SPEC §5.3.1). Unknown keys are kept: Symphony's legacy `api_key`, `endpoint`, `project_slug`. */
+export const trackerSchema = z.looseObject({
+  /** Adapter: `local`, `linear` or `github`. (Default: `local`) */
+  kind: z.string().trim().min(1).default('local'),
+  /** Adapter-owned settings (endpoint, scope, credentials); unknown keys kept. (Default: `{}`) */
+  provider: z.record(z.string(), z.unknown()).default(() => ({})),
+  /** Labels an issue must all carry to be dispatched; case-insensitive. (Default: `[]`) */
+  required_labels: stringList().default(() => []),
+  /** Provider state names that make an issue eligible; case-insensitive. (Default: `[Todo, In Progress]`) */
+  active_states: stringList().default(() => ['Todo', 'In Progress']),
+  /** Provider state names that end work on an issue; case-insensitive. (Default: `[Done, Closed, Cancelled, Canceled, Duplicate]`) */
+  terminal_states: stringList().default(() => ['Done', 'Closed', 'Cancelled', 'Canceled', 'Duplicate']),
+});
+
+/** `polling` (Symphony SPEC §5.3.2). */
+export const pollingSchema = z.object({
+  /** Tracker poll interval in ms. (Default: 30000) */
+  interval_ms: timerMs().default(30_000),
+});
+
+/** `workspace` (Symphony SPEC §5.3.3, plus Foreman's `repo` and `base_branch`). */
+export const workspaceSchema = z.object({
+  /** Absolute directory holding one workspace per issue. (Default: `<os.tmpdir()>/foreman_workspaces`) */
+  root: z
+    .string()
+    .min(1)
+    .default(() => path.join(os.tmpdir(), 'foreman_workspaces')),
+  /** Git URL or local path cloned into a new workspace; without it `hooks.after_create` must leave a checkout. (Default: none) */
+  repo: z.string().min(1).optional(),
+  /** Branch the issue branch starts from and the PR targets. (Default: none = the remote's default branch) */
+  base_branch: z.string().min(1).optional(),
+});
+
+/** `hooks` (Symphony SPEC §5.3.4): shell scripts run in the workspace directory. */
+export const hooksSchema = z.object({
+  /** Runs once when a workspace is created; failure aborts creation. (Default: none) */
+  after_create: z.string().nullable().optional(),
+  /** Runs before each agent attempt; failure aborts the attempt. (Default: none) */
+  before_run: z.string().nullable().optional(),
+  /** Runs after each agent attempt; failure is logged and ignored. (Default: none) */
+  after_run: z.string().nullable().optional(),
+  /** Runs before a workspace is removed; failure is logged and ignored. (Default: none) */
+  before_remove: z.string().nullable().optional(),
+  /** Time limit for each hook in ms. (Default: 60000) */
+  timeout_ms: timerMs().default(60_000),
+});
+
+/** `agent` (Symphony SPEC §5.3.5). */
+export const agentSchema = z.object({
+  /** Issues worked at the same time across all workers. (Default: 10) */
+  max_concurrent_agents: positiveInt().default(10),
+  /** Model turns per implementer session (a role may override). (Default: 20) */
+  max_turns: positiveInt().default(20),
+  /** Cap on the retry backoff in ms. (Default: 300000) */
+  max_retry_backoff_ms: positiveInt().default(300_000),
+  /** Per-state concurrency caps; keys trimmed + lowercased, invalid entries dropped. (Default: `{}`) */
+  max_concurrent_agents_by_state: z
+    .record(z.string(), z.unknown())
+    .transform(normalizeStateLimits)
+    .default(() => ({})),
+});
+
+/** `codex` (Symphony SPEC §5.3.6): accepted so Symphony files load; Foreman does not use it. (Default: `{}`) */
+export const codexSchema = z.record(z.string(), z.unknown());
+
+/** `server`: the HTTP surface (webhooks, API, dashboard). */
+export const serverSchema = z.object({
+  /** Port to listen on; 0 picks a free port. (Default: none = no HTTP server unless `--port`) */
+  port: z.preprocess(numericString, z.int().min(0).max(65_535)).optional(),
+  /** Interface to bind. (Default: `127.0.0.1`) */
+  host: z.string().min(1).default('127.0.0.1'),
+});
+
+/** `model`: the Messages-API endpoint every role talks to. */
+export const modelSchema = z.object({
+  /** Endpoint base URL without `/v1`; `$VAR` allowed. (Default: none = env ANTHROPIC_BASE_URL, else the SDK default) */
+  base_url: z.string().min(1).optional(),
+  /** API key; write `$VAR`, never the key itself. (Default: none = env ANTHROPIC_API_KEY) */
+  api_key: z.string().min(1).optional(),
+  /** Use streaming responses. (Default: false) */
+  stream: z.boolean().default(false),
+  /** Output tokens per model call. (Default: 8192) */
+  max_tokens: positiveInt().default(8192),
+  /** Time limit per model request in ms. (Default: 600000) */
+  timeout_ms: timerMs().default(600_000),
+  /** SDK retries per request on 408/409/429/5xx. (Default: 2) */
+  max_retries: nonNegativeInt().default(2),
+});
+
+/** `roles.implementer`: the agent that writes the change. */
+export const implementerSchema = z.object({
+  /** Model name. (Default: `claude-sonnet-5-5`) */
+  model: z.string().min(1).default(DEFAULT_MODEL),
+  /** Model turns per session. (Default: none = `agent.max_turns`) */
+  max_turns: positiveInt().optional(),
+  /** Extra system instructions appended to the built-in ones. (Default: none) */
+  instructions: z.string().optional(),
+  /** Output tokens per call for this role. (Default: none = `model.max_tokens`) */
+  max_tokens: positiveInt().optional(),
+});
+
+/** `roles.reviewer`: a read-only agent that reviews the diff against the spec. */
+export const reviewerSchema = z.object({
+  /** Run the reviewer after QA passes. (Default: false) */
+  enabled: z.boolean().default(false),
+  /** Model name. (Default: `claude-sonnet-5-5`) */
+  model: z.string().min(1).default(DEFAULT_MODEL),
+  /** Model turns per review. (Default: 20) */
+  max_turns: positiveInt().default(20),
+  /** Extra system instructions (e.g. house rules). (Default: none) */
+  instructions: z.string().optional(),
+});
+
+/** `roles.qa`: optional agent on top of the `qa.commands` checks. */
+export const qaRoleSchema = z.object({
+  /** Also run a QA agent after the commands. (Default: false) */
+  agent: z.boolean().default(false),
+  /** Model name. (Default: `claude-sonnet-5-5`) */
+  model: z.string().min(1).default(DEFAULT_MODEL),
+  /** Model turns per QA session. (Default: 20) */
+  max_turns: positiveInt().default(20),
+});
+
+/** `roles`: per-role model settings. */
+export const rolesSchema = z.object({
+  implementer: implementerSchema.prefault({}),
+  reviewer: reviewerSchema.prefault({}),
+  qa: qaRoleSchema.prefault({}),
+});
+
+/** `qa`: the evidence commands. */
+export const qaSchema = z.object({
+  /** Shell commands run in the workspace after each implementation round; all must exit 0. (Default: `[]`) */
+  commands: z.array(z.string().trim().min(1)).default(() => []),
+  /** Time limit per command in ms. (Default: 600000) */
+  timeout_ms: timerMs().default(600_000),
+  /** Implement → QA rounds before the run ends `needs_human`. (Default: 3) */
+  max_rounds: positiveInt().default(3),
+  /** Bytes of each command's output kept as evidence (the tail). (Default: 4000) */
+  output_tail_bytes: positiveInt().default(4000),
+});
+
+/** `handoff`: tracker states Foreman moves an issue to. */
+export const handoffSchema = z.object({
+  /** State set when work starts. (Default: `In Progress`) */
+  in_progress_state: z.string().trim().min(1).default('In Progress'),
+  /** State set when a PR with evidence is ready. (Default: `Human Review`) */
+  review_state: z.string().trim().min(1).default('Human Review'),
+  /** State set when a run ends needing a human. (Default: none = the issue stays where it is) */
+  needs_human_state: z.string().trim().min(1).optional(),
+});
+
+/** `budget`: limits per issue; reaching one escalates instead of looping. */
+export const budgetSchema = z.object({
+  /** Input + output tokens per issue. (Default: none = unlimited) */
+  max_tokens: positiveInt().optional(),
+  /** Estimated USD per issue. (Default: none = unlimited) */
+  max_usd: z.preprocess(numericString, z.number().positive()).optional(),
+  /** Wall time per issue in ms. (Default: none = unlimited) */
+  max_wall_ms: positiveInt().optional(),
+  /** Agent attempts per issue. (Default: 3) */
+  max_attempts: positiveInt().default(3),
+});
+
+/** `escalation`: how long to wait for a human. */
+export const escalationSchema = z.object({
+  /** Wait for an answer in ms before parking the issue. (Default: none = wait indefinitely) */
+  timeout_ms: positiveInt().optional(),
+  /** Re-ping interval in ms while waiting. (Default: none = no re-ping) */
+  reping_ms: positiveInt().optional(),
+});
+
+/** `scm`: pushing the branch and opening the PR. */
+export const scmSchema = z.object({
+  /** Git remote the issue branch is pushed to. (Default: `origin`) */
+  remote: z.string().trim().min(1).default('origin'),
+  /** Commit author name. (Default: `Foreman`) */
+  author_name: z.string().trim().min(1).default('Foreman'),
+  /** Commit author email. (Default: `foreman@localhost`) */
+  author_email: z.string().trim().min(1).default('foreman@localhost'),
+  /** Open PRs as drafts. (Default: false) */
+  draft: z.boolean().default(false),
+});
+
+/** One `schedules` entry: a clock trigger for a dispatch tick. Exactly one of `cron`, `interval_ms`. */
+export const scheduleSchema = z
+  .object({
+    /** Stable id (names the Temporal schedule). */
+    id: z.string().trim().min(1),
+    /** Cron expression (5 fields, UTC). */
+    cron: z.string().trim().min(1).optional(),
+    /** Interval in ms. */
+    interval_ms: positiveInt().optional(),
+  })
+  .refine((s) => (s.cron === undefined) !== (s.interval_ms === undefined), {
+    message: 'set exactly one of cron or interval_ms',
+  });
+
+/** `temporal`: where workflows run. */
+export const temporalSchema = z.object({
+  /** Task queue workers poll. (Default: `foreman`) */
+  task_queue: z.string().trim().min(1).default('foreman'),
+  /** Temporal namespace (env TEMPORAL_NAMESPACE wins when set, see the CLI). (Default: `default`) */
+  namespace: z.string().trim().min(1).default('default'),
+});
+
+/** The whole front matter. Unknown top-level keys are stripped (the loader warns about them). */
+export const policySchema = z.object({
+  tracker: trackerSchema.prefault({}),
+  polling: pollingSchema.prefault({}),
+  workspace: workspaceSchema.prefault({}),
+  hooks: hooksSchema.prefault({}),
+  agent: agentSchema.prefault({}),
+  codex: codexSchema.default(() => ({})),
+  server: serverSchema.prefault({}),
+  model: modelSchema.prefault({}),
+  roles: rolesSchema.prefault({}),
+  qa: qaSchema.prefault({}),
+  handoff: handoffSchema.prefault({}),
+  budget: budgetSchema.prefault({}),
+  escalation: escalationSchema.prefault({}),
+  scm: scmSchema.prefault({}),
+  /** Globs (picomatch) of paths agents may not write. (Default: `[]`) */
+  protected_paths: z.array(z.string().trim().min(1)).default(() => []),
+  /** Clock triggers. (Default: `[]`) */
+  schedules: z
+    .array(scheduleSchema)
+    .default(() => [])
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((s, i) => {
+        if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate schedule id "${s.id}"` });
+        seen.add(s.id);
+      });
+    }),
+  temporal: temporalSchema.prefault({}),
+});
+
+/** The resolved policy: every default applied, paths absolute, `$VAR`s substituted. */
+export type Policy = z.infer<typeof policySchema>;
+/** What a policy file may say (before defaults). */
+export type PolicyInput = z.input<typeof policySchema>;
+
+/** Top-level keys Foreman reads. Symphony's core keys are among them. */
+export const KNOWN_TOP_LEVEL_KEYS: readonly string[] = Object.keys(policySchema.shape);
+
+/** The policy with every default, as if the front matter were empty. */
+export function defaultPolicy(): Policy {
+  return policySchema.parse({});
+}
