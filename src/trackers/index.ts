@@ -1,0 +1,80 @@
+/**
+ * The tracker factory: turns the policy's `tracker` section into a `Tracker` adapter.
+ *
+ * Owns the choice of adapter by `tracker.kind` and reading the adapter's keys from
+ * `tracker.provider`. It does not validate the rest of the policy (src/config/) and holds no
+ * adapter logic (one file per provider beside it).
+ */
+import path from 'node:path';
+import { PolicyError, type TrackerError } from '../errors.js';
+import { createLocalTracker } from './local.js';
+import type { Tracker } from './types.js';
+
+export type { LocalTracker, LocalTrackerOptions } from './local.js';
+export { createLocalTracker } from './local.js';
+
+/** Tracker kinds this build can create. */
+export const SUPPORTED_TRACKER_KINDS = ['local'] as const;
+
+/** Kinds the design names that arrive in a later build; asking for them gets a clear message. */
+const PLANNED_TRACKER_KINDS = new Set(['linear', 'github']);
+
+/** Options of `createTracker`. */
+export interface CreateTrackerOptions {
+  /** Called for each issue the tracker skips because its data is unusable (local: a broken file). */
+  onInvalid?: (file: string, error: TrackerError) => void;
+  /**
+   * Directory a relative or absent `tracker.provider.path` resolves against; pass the policy
+   * file's directory so the default `./issues` sits beside the policy. (Default: `process.cwd()`)
+   */
+  baseDir?: string;
+}
+
+/**
+ * Creates the tracker adapter for the policy's `tracker.kind` (compared trimmed, lowercased).
+ * `local` reads `tracker.provider.path` (Default: `./issues`). The policy loader makes a given path
+ * absolute against the policy file; a relative or absent one resolves against `opts.baseDir`.
+ *
+ * @param policy The loaded policy, or any object with `tracker.kind` and `tracker.provider`.
+ * @param opts Callbacks passed to the adapter and the base directory for relative paths.
+ * @throws PolicyError `tracker_kind_unsupported` for `linear`/`github` (not in this build yet)
+ *   and for unknown kinds.
+ * @throws TrackerError from the adapter, e.g. `tracker_request_failed` when the local folder
+ *   cannot be created.
+ */
+export function createTracker(
+  policy: { tracker: { kind: string; provider: Record<string, unknown> } },
+  opts: CreateTrackerOptions = {},
+): Tracker {
+  const kind = String(policy.tracker.kind ?? '').trim().toLowerCase();
+  const provider = policy.tracker.provider ?? {};
+  if (kind === 'local') {
+    const folder = path.resolve(opts.baseDir ?? process.cwd(), String(provider.path ?? './issues'));
+    return createLocalTracker({ path: folder, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) });
+  }
+  const message = PLANNED_TRACKER_KINDS.has(kind)
+    ? `tracker.kind "${kind}" is not available yet in this build; use "local"`
+    : `tracker.kind "${policy.tracker.kind}" is not supported; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`;
+  throw new PolicyError('tracker_kind_unsupported', message, { issues: [{ path: 'tracker.kind', message }] });
+}
+
+/**
+ * The tracker for a loaded policy, as every Foreman process builds it: relative paths resolve
+ * against the policy file's directory, and each unusable issue is logged once per distinct problem
+ * (not on every poll).
+ */
+export function trackerForPolicy(
+  loaded: { policy: { tracker: { kind: string; provider: Record<string, unknown> } }; dir: string },
+  log: { warn(obj: object, msg: string): void },
+): Tracker {
+  const seen = new Set<string>();
+  return createTracker(loaded.policy, {
+    baseDir: loaded.dir,
+    onInvalid: (file, error) => {
+      const key = `${file}\0${error.message}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      log.warn({ file, code: error.code }, error.message);
+    },
+  });
+}
