@@ -1,0 +1,32 @@
+# Foreman daemon image: Node 20 + git + bash, production dependencies only. Code runs through tsx
+# (a runtime dependency), so there is no build step: bin/foreman.js loads the TypeScript sources.
+# The image does not contain the Temporal CLI: in a container Foreman talks to the Temporal server
+# named by TEMPORAL_ADDRESS (see docker-compose.yml) instead of starting a dev server.
+FROM node:20-bookworm-slim
+
+# git: workspaces are git worktrees/clones and Foreman pushes branches; bash: hooks and the
+# agents' run_command; ca-certificates: HTTPS to the tracker, the SCM and the model endpoint.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git bash ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    FOREMAN_HOME=/var/lib/foreman
+
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+COPY --chown=root:root . .
+
+# Run as the image's unprivileged `node` user (uid 1000); it owns only FOREMAN_HOME (state, logs,
+# transcripts, workspaces), not the application code.
+RUN mkdir -p "$FOREMAN_HOME" && chown node:node "$FOREMAN_HOME"
+USER node
+VOLUME ["/var/lib/foreman"]
+
+EXPOSE 8787
+ENTRYPOINT ["node", "bin/foreman.js"]
+CMD ["start", "/config/WORKFLOW.md", "--port", "8787", "--host", "0.0.0.0"]
