@@ -1,0 +1,630 @@
+/**
+ * The agent tools: the API Foreman's agents work through (DESIGN.md "Agent tools" fixes the names
+ * and input fields, so transcripts, policies and recorded sessions stay valid). Each tool carries
+ * its Anthropic definition, a zod schema for its input and an executor confined to the workspace.
+ *
+ * It owns path containment (symlinks included), the per-role tool sets and the reviewer's
+ * read-only command check. It does not run the conversation (src/agents/harness.ts) nor build the
+ * child environment (src/workspace/shell.ts); path checks guard against mistakes, not a hostile
+ * agent — an implementer with `run_command` can already do anything its OS user can.
+ */
+import { lstat, mkdir, readFile, readdir, readlink, realpath, stat, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Tool } from '@anthropic-ai/sdk/resources/messages';
+import { ForemanError, type ForemanErrorOptions } from '../errors.js';
+import { DEFAULT_MAX_OUTPUT_BYTES, runShell, withoutSecrets } from '../workspace/shell.js';
+
+/**
+ * A tool call that cannot be carried out. The harness turns it into a `tool_result` with
+ * `is_error: true` and the run goes on. Codes: `tool_input_invalid`, `tool_unknown`,
+ * `path_outside_workspace`, `path_forbidden` (writes into `.git/`), `file_not_found`,
+ * `not_a_file`, `not_a_directory`, `file_too_large`, `binary_file`, `edit_not_found`,
+ * `edit_not_unique`, `command_not_allowed`. Never retryable: the model must change the call.
+ */
+export class ToolError extends ForemanError {
+  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, { ...options, retryable: false });
+  }
+}
+
+/** The agent roles (DESIGN.md "Roles"). */
+export type AgentRole = 'implementer' | 'reviewer' | 'qa';
+
+/** Every tool name Foreman advertises. */
+export type ToolName =
+  | 'read_file'
+  | 'list_files'
+  | 'search'
+  | 'write_file'
+  | 'edit_file'
+  | 'run_command'
+  | 'escalate'
+  | 'finish'
+  | 'submit_review';
+
+/** Which tools each role gets (DESIGN.md "Roles"; the reviewer is read-only). */
+export const toolSets = {
+  implementer: ['read_file', 'list_files', 'search', 'write_file', 'edit_file', 'run_command', 'escalate', 'finish'],
+  reviewer: ['read_file', 'list_files', 'search', 'run_command', 'submit_review'],
+  qa: ['read_file', 'list_files', 'search', 'run_command', 'write_file', 'finish'],
+} as const satisfies Record<AgentRole, readonly ToolName[]>;
+
+/** What the tools of one run may touch. */
+export interface ToolContext {
+  /** Workspace root; every path is relative to it and must stay inside it. */
+  workspace: string;
+  /** Environment for `run_command` (build it with `scrubbedEnv`; secret names are dropped again). */
+  env: Record<string, string>;
+  /** Default `run_command` timeout in ms when the model gives none. (Default: 120000) */
+  commandTimeoutMs?: number;
+  /** Bytes of command output returned to the model, head and tail. (Default: 16000) */
+  maxOutputBytes?: number;
+}
+
+/** The question an `escalate` call asks a human. */
+export const escalationSchema = z.object({
+  question: z.string().min(1).describe('The exact question for the human, answerable in a minute.'),
+  options: z.array(z.string().min(1)).optional().describe('The choices you see, if any.'),
+  recommendation: z.string().min(1).optional().describe('The option you recommend and why.'),
+});
+
+/** One reviewer finding. */
+export const findingSchema = z.object({
+  severity: z.enum(['blocker', 'major', 'minor', 'nit']),
+  path: z.string().optional().describe('File the finding is about, relative to the workspace.'),
+  line: z.number().int().positive().optional().describe('1-based line in that file.'),
+  message: z.string().min(1).describe('What is wrong and what to do instead.'),
+});
+
+/** The reviewer's structured verdict (`submit_review`). */
+export const reviewSchema = z.object({
+  verdict: z.enum(['approve', 'request_changes', 'escalate']),
+  findings: z.array(findingSchema).describe('Empty when there is nothing to report.'),
+});
+
+/** An escalation as validated from the model's `escalate` call. */
+export type Escalation = z.infer<typeof escalationSchema>;
+/** A reviewer finding. */
+export type ReviewFinding = z.infer<typeof findingSchema>;
+/** A review as validated from the model's `submit_review` call. */
+export type Review = z.infer<typeof reviewSchema>;
+
+/** A tool call that ends the run (the harness stops after the current response's tool calls). */
+export type ToolControl =
+  | { kind: 'finish'; summary: string }
+  | { kind: 'escalate'; escalation: Escalation }
+  | { kind: 'review'; review: Review };
+
+/** What a tool returns: the text for the `tool_result`, and whether the call ends the run. */
+export interface ToolOutput {
+  content: string;
+  control?: ToolControl;
+}
+
+/** Per-call options. */
+export interface ToolCallOptions {
+  /** Aborts a running command (its process group is killed). */
+  signal?: AbortSignal;
+}
+
+/** The tools of one role bound to one workspace. */
+export interface Toolbox {
+  readonly role: AgentRole;
+  readonly names: readonly ToolName[];
+  /** Definitions for the Messages API `tools` parameter, in `names` order. */
+  readonly definitions: Tool[];
+  /** Runs the named tool. Throws `ToolError` (e.g. `tool_unknown`, `tool_input_invalid`). */
+  execute(name: string, input: unknown, opts?: ToolCallOptions): Promise<ToolOutput>;
+}
+
+/** The `escalate` tool_result text; the harness keeps it in the transcript so a resumed conversation is valid. */
+export const ESCALATED_TOOL_RESULT = 'Escalated to a human; wait for their answer.';
+
+/** Lines `read_file` returns when no `limit` is given. */
+export const DEFAULT_READ_LIMIT_LINES = 2000;
+/** Default and maximum `run_command` timeouts, in ms. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+export const MAX_COMMAND_TIMEOUT_MS = 600_000;
+const MAX_LIST_ENTRIES = 1000;
+const MAX_SEARCH_MATCHES = 200;
+/** Characters of one `read_file` result; past it the model should page with offset/limit. */
+const MAX_READ_CHARS = 256_000;
+/** Files larger than this are not read (read_file) or skipped (search), in bytes. */
+const MAX_READ_FILE_BYTES = 20 * 1024 * 1024;
+const MAX_SEARCH_FILE_BYTES = 2 * 1024 * 1024;
+/** Characters of a matching line shown by `search`, and tested against the pattern. */
+const MAX_SEARCH_LINE_CHARS = 300;
+const MAX_SEARCH_TEST_CHARS = 10_000;
+const SEARCH_SKIP_DIRS = new Set(['.git', 'node_modules']);
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+interface Workspace {
+  /** realpath of the workspace root. */
+  root: string;
+}
+
+/**
+ * realpath for a path that may not exist yet: resolves the nearest existing ancestor and keeps
+ * the rest; a dangling symlink is followed to where it points, so a write cannot escape through it.
+ */
+async function realpathLenient(p: string, depth = 0): Promise<string> {
+  if (depth > 40) throw new ToolError('path_outside_workspace', `Too many symbolic links while resolving ${p}.`);
+  try {
+    return await realpath(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+  }
+  const info = await lstat(p).catch(() => undefined);
+  if (info?.isSymbolicLink()) {
+    const target = path.resolve(path.dirname(p), await readlink(p));
+    return realpathLenient(target, depth + 1);
+  }
+  const parent = path.dirname(p);
+  if (parent === p) return p;
+  return path.join(await realpathLenient(parent, depth), path.basename(p));
+}
+
+function isInside(root: string, candidate: string): boolean {
+  return candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+/** Workspace-relative display path with forward slashes (`.` for the root). */
+function displayPath(ws: Workspace, real: string): string {
+  const rel = path.relative(ws.root, real);
+  return rel === '' ? '.' : rel.split(path.sep).join('/');
+}
+
+/**
+ * Resolves a model-given path inside the workspace, following symlinks. Throws `ToolError`
+ * `path_outside_workspace`, or `path_forbidden` for a write into `.git/`.
+ */
+async function resolvePath(ws: Workspace, given: string, mode: 'read' | 'write'): Promise<string> {
+  const real = await realpathLenient(path.resolve(ws.root, given));
+  if (!isInside(ws.root, real)) {
+    throw new ToolError(
+      'path_outside_workspace',
+      `Path '${given}' resolves outside the workspace; use a path relative to the workspace root.`,
+    );
+  }
+  if (mode === 'write') {
+    const first = path.relative(ws.root, real).split(path.sep)[0] ?? '';
+    if (first.toLowerCase() === '.git') {
+      throw new ToolError('path_forbidden', `Writing into .git/ is not allowed ('${given}'); use git commands instead.`);
+    }
+  }
+  return real;
+}
+
+async function statOrThrow(real: string, given: string): Promise<Stats> {
+  try {
+    return await stat(real);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ToolError('file_not_found', `No such file or directory: '${given}'. Use list_files to see what exists.`);
+    }
+    throw err;
+  }
+}
+
+function looksBinary(buf: Buffer): boolean {
+  return buf.subarray(0, 8192).includes(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool plumbing
+
+interface ToolRuntime {
+  ws: () => Promise<Workspace>;
+  ctx: ToolContext;
+  signal: AbortSignal | undefined;
+}
+
+interface ToolSpec<S extends z.ZodType> {
+  name: ToolName;
+  description: string;
+  schema: S;
+  run(input: z.infer<S>, rt: ToolRuntime): Promise<ToolOutput>;
+}
+
+interface BoundSpec {
+  name: ToolName;
+  definition: Tool;
+  execute(input: unknown, rt: ToolRuntime): Promise<ToolOutput>;
+}
+
+function inputSchemaOf(schema: z.ZodType): Tool.InputSchema {
+  const json = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json as Tool.InputSchema;
+}
+
+function defineTool<S extends z.ZodType>(spec: ToolSpec<S>): BoundSpec {
+  return {
+    name: spec.name,
+    definition: { name: spec.name, description: spec.description, input_schema: inputSchemaOf(spec.schema) },
+    async execute(input, rt) {
+      const parsed = spec.schema.safeParse(input ?? {});
+      if (!parsed.success) {
+        throw new ToolError(
+          'tool_input_invalid',
+          `Invalid input for ${spec.name}:\n${z.prettifyError(parsed.error)}\nFix the input and call ${spec.name} again.`,
+        );
+      }
+      return spec.run(parsed.data, rt);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+
+const readFileTool = defineTool({
+  name: 'read_file',
+  description:
+    'Read a text file in the workspace. Returns the raw text (no line numbers). Long files are cut ' +
+    `at ${DEFAULT_READ_LIMIT_LINES} lines with a note; page with offset (1-based line) and limit (lines).`,
+  schema: z.object({
+    path: z.string().min(1).describe('File path relative to the workspace root.'),
+    offset: z.number().int().min(1).optional().describe('First line to return, 1-based. (Default: 1)'),
+    limit: z.number().int().min(1).optional().describe(`Number of lines to return. (Default: ${DEFAULT_READ_LIMIT_LINES})`),
+  }),
+  async run(input, rt) {
+    const ws = await rt.ws();
+    const real = await resolvePath(ws, input.path, 'read');
+    const info = await statOrThrow(real, input.path);
+    if (info.isDirectory()) throw new ToolError('not_a_file', `'${input.path}' is a directory; use list_files.`);
+    if (info.size > MAX_READ_FILE_BYTES) {
+      throw new ToolError(
+        'file_too_large',
+        `'${input.path}' is ${info.size} bytes; read parts of it with run_command (e.g. head, sed -n) or search.`,
+      );
+    }
+    const buf = await readFile(real);
+    if (looksBinary(buf)) throw new ToolError('binary_file', `'${input.path}' looks binary; it cannot be shown as text.`);
+    const text = buf.toString('utf8');
+    if (text === '') return { content: '(empty file)' };
+    const lines = text.split('\n');
+    if (text.endsWith('\n')) lines.pop();
+    const total = lines.length;
+    const start = (input.offset ?? 1) - 1;
+    if (start >= total) {
+      throw new ToolError('tool_input_invalid', `offset ${start + 1} is past the end of '${input.path}' (${total} lines).`);
+    }
+    let end = Math.min(total, start + (input.limit ?? DEFAULT_READ_LIMIT_LINES));
+    let body = lines.slice(start, end).join('\n');
+    let cutInLine = false;
+    if (body.length > MAX_READ_CHARS) {
+      const cut = body.lastIndexOf('\n', MAX_READ_CHARS);
+      cutInLine = cut <= 0;
+      body = cutInLine ? body.slice(0, MAX_READ_CHARS) : body.slice(0, cut);
+      end = start + body.split('\n').length;
+    }
+    if (start === 0 && end === total && !cutInLine) return { content: text };
+    if (cutInLine) {
+      return { content: `${body}\n\n[… line ${start + 1} is longer than ${MAX_READ_CHARS} characters and was cut …]` };
+    }
+    const more = end < total ? `; call read_file with offset=${end + 1} to read on` : '';
+    return { content: `${body}\n\n[… showing lines ${start + 1}-${end} of ${total}${more} …]` };
+  },
+});
+
+const listFilesTool = defineTool({
+  name: 'list_files',
+  description:
+    'List one directory level of the workspace: one entry per line, directories with a trailing "/", ' +
+    `.git omitted, at most ${MAX_LIST_ENTRIES} entries.`,
+  schema: z.object({
+    path: z.string().optional().describe('Directory relative to the workspace root. (Default: the root)'),
+  }),
+  async run(input, rt) {
+    const ws = await rt.ws();
+    const given = input.path && input.path !== '' ? input.path : '.';
+    const real = await resolvePath(ws, given, 'read');
+    const info = await statOrThrow(real, given);
+    if (!info.isDirectory()) throw new ToolError('not_a_directory', `'${given}' is a file; use read_file.`);
+    const entries = (await readdir(real, { withFileTypes: true }))
+      .filter((entry) => entry.name !== '.git')
+      .map((entry) => (entry.isDirectory() ? `${entry.name}/` : entry.name))
+      .sort();
+    if (entries.length === 0) return { content: '(empty directory)' };
+    const shown = entries.slice(0, MAX_LIST_ENTRIES);
+    const note = entries.length > shown.length ? `\n[… ${entries.length - shown.length} more entries not shown …]` : '';
+    return { content: shown.join('\n') + note };
+  },
+});
+
+const searchTool = defineTool({
+  name: 'search',
+  description:
+    'Search file contents with a JavaScript regular expression (case-sensitive), line by line. ' +
+    'Walks the files under path, skipping .git, node_modules and symlinks. ' +
+    `Returns "file:line: text" lines, at most ${MAX_SEARCH_MATCHES} matches.`,
+  schema: z.object({
+    pattern: z.string().min(1).describe('JavaScript regular expression, e.g. "function\\s+add".'),
+    path: z.string().optional().describe('File or directory relative to the workspace root. (Default: the root)'),
+  }),
+  async run(input, rt) {
+    const ws = await rt.ws();
+    let regex: RegExp;
+    try {
+      regex = new RegExp(input.pattern);
+    } catch (err) {
+      throw new ToolError('tool_input_invalid', `Invalid regular expression: ${(err as Error).message}`);
+    }
+    const given = input.path && input.path !== '' ? input.path : '.';
+    const real = await resolvePath(ws, given, 'read');
+    const info = await statOrThrow(real, given);
+    const matches: string[] = [];
+    let capped = false;
+
+    const searchFile = async (file: string): Promise<void> => {
+      const fileInfo = await stat(file).catch(() => undefined);
+      if (!fileInfo?.isFile() || fileInfo.size > MAX_SEARCH_FILE_BYTES) return;
+      const buf = await readFile(file).catch(() => undefined);
+      if (!buf || looksBinary(buf)) return;
+      const lines = buf.toString('utf8').split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!.replace(/\r$/, '');
+        if (!regex.test(line.length > MAX_SEARCH_TEST_CHARS ? line.slice(0, MAX_SEARCH_TEST_CHARS) : line)) continue;
+        if (matches.length >= MAX_SEARCH_MATCHES) {
+          capped = true;
+          return;
+        }
+        const shown = line.length > MAX_SEARCH_LINE_CHARS ? `${line.slice(0, MAX_SEARCH_LINE_CHARS)}…` : line;
+        matches.push(`${displayPath(ws, file)}:${i + 1}: ${shown}`);
+      }
+    };
+
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const entry of entries) {
+        if (capped) return;
+        // Symlinks are not followed: they could lead out of the workspace or into a loop.
+        if (entry.isSymbolicLink()) continue;
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (!SEARCH_SKIP_DIRS.has(entry.name)) await walk(full);
+        } else if (entry.isFile()) {
+          await searchFile(full);
+        }
+      }
+    };
+
+    if (info.isDirectory()) await walk(real);
+    else await searchFile(real);
+    if (matches.length === 0) return { content: 'No matches.' };
+    const note = capped ? `\n[… stopped at ${MAX_SEARCH_MATCHES} matches; narrow the pattern or the path …]` : '';
+    return { content: matches.join('\n') + note };
+  },
+});
+
+const writeFileTool = defineTool({
+  name: 'write_file',
+  description: 'Create or overwrite a file in the workspace with the given content (parent directories are created).',
+  schema: z.object({
+    path: z.string().min(1).describe('File path relative to the workspace root.'),
+    content: z.string().describe('The complete new content of the file.'),
+  }),
+  async run(input, rt) {
+    const ws = await rt.ws();
+    const real = await resolvePath(ws, input.path, 'write');
+    const existing = await stat(real).catch(() => undefined);
+    if (existing?.isDirectory()) throw new ToolError('not_a_file', `'${input.path}' is a directory.`);
+    await mkdir(path.dirname(real), { recursive: true });
+    await writeFile(real, input.content, 'utf8');
+    return { content: `Wrote ${Buffer.byteLength(input.content)} bytes to ${displayPath(ws, real)}.` };
+  },
+});
+
+function countOccurrences(haystack: string, needle: string): number {
+  let count = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
+  return count;
+}
+
+const editFileTool = defineTool({
+  name: 'edit_file',
+  description:
+    'Replace one exact piece of text in a file. old_text must occur exactly once (whitespace included); ' +
+    'add surrounding lines to make it unique. Use write_file to create files.',
+  schema: z.object({
+    path: z.string().min(1).describe('File path relative to the workspace root.'),
+    old_text: z.string().min(1).describe('The exact text to replace; must occur exactly once.'),
+    new_text: z.string().describe('The replacement text.'),
+  }),
+  async run(input, rt) {
+    const ws = await rt.ws();
+    const real = await resolvePath(ws, input.path, 'write');
+    const info = await statOrThrow(real, input.path);
+    if (!info.isFile()) throw new ToolError('not_a_file', `'${input.path}' is not a file.`);
+    const text = await readFile(real, 'utf8');
+    const count = countOccurrences(text, input.old_text);
+    const rel = displayPath(ws, real);
+    if (count === 0) {
+      throw new ToolError(
+        'edit_not_found',
+        `old_text occurs 0 times in ${rel}; read the file and copy the exact text, whitespace included.`,
+      );
+    }
+    if (count > 1) {
+      throw new ToolError(
+        'edit_not_unique',
+        `old_text occurs ${count} times in ${rel}; include more surrounding text so it occurs exactly once.`,
+      );
+    }
+    const at = text.indexOf(input.old_text);
+    // Slicing, not String.replace: `$&`-style patterns in new_text must stay literal.
+    const updated = text.slice(0, at) + input.new_text + text.slice(at + input.old_text.length);
+    await writeFile(real, updated, 'utf8');
+    return { content: `Edited ${rel}: replaced 1 occurrence.` };
+  },
+});
+
+const runCommandSchema = z.object({
+  command: z.string().min(1).describe('A bash command line, run with `bash -c` in the workspace root.'),
+  timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(`Timeout in ms. (Default: ${DEFAULT_COMMAND_TIMEOUT_MS}; at most ${MAX_COMMAND_TIMEOUT_MS})`),
+});
+
+async function runCommand(input: z.infer<typeof runCommandSchema>, rt: ToolRuntime): Promise<ToolOutput> {
+  const ws = await rt.ws();
+  const timeoutMs = Math.min(input.timeout_ms ?? rt.ctx.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, MAX_COMMAND_TIMEOUT_MS);
+  const result = await runShell({
+    command: input.command,
+    cwd: ws.root,
+    env: withoutSecrets(rt.ctx.env),
+    timeoutMs,
+    maxOutputBytes: rt.ctx.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    signal: rt.signal,
+  });
+  let header: string;
+  if (result.timedOut) {
+    header = `timed out after ${timeoutMs}ms; the command was killed (${result.durationMs}ms)`;
+  } else if (result.exitCode === null) {
+    header = `killed by ${result.signal ?? 'a signal'} (${result.durationMs}ms)`;
+  } else {
+    header = `exit code ${result.exitCode} (${result.durationMs}ms)`;
+  }
+  if (result.truncated) header += `\n[output truncated: ${result.outputBytes} bytes in total, head and tail shown]`;
+  return { content: `${header}\n${result.output === '' ? '(no output)' : result.output}` };
+}
+
+const runCommandTool = defineTool({
+  name: 'run_command',
+  description:
+    'Run a shell command in the workspace root (bash -c, stdin closed, no secrets in the environment). ' +
+    'Returns "exit code N (Xms)" and the combined stdout/stderr; long output keeps its head and tail.',
+  schema: runCommandSchema,
+  run: runCommand,
+});
+
+/** Subcommands the reviewer may run: they only read the repository. */
+const READ_ONLY_GIT = new Set(['diff', 'log', 'show', 'status']);
+/** Plain words only: no quoting, globbing, expansion, redirection or command separators. */
+const PLAIN_ARG = /^[A-Za-z0-9_\-./:=@^~,+%]+$/;
+/** Options of the allowed subcommands that write files, run programs or read outside the repo. */
+const FORBIDDEN_GIT_OPTION = /^(--output|--ext-diff|--textconv|--no-index|--exec|--open-files-in-pager|--orderfile|-O)/;
+
+/**
+ * True when `command` is `git diff|log|show|status` with plain arguments only (letters, digits
+ * and `_-./:=@^~,+%`), none of them an option that writes or runs something. The reviewer's
+ * `run_command` accepts nothing else (DESIGN.md "Roles": the reviewer has read-only tools).
+ */
+export function isReadOnlyGitCommand(command: string): boolean {
+  const words = command.trim().split(/ +/);
+  if (words[0] !== 'git' || !READ_ONLY_GIT.has(words[1] ?? '')) return false;
+  return words.slice(2).every((word) => PLAIN_ARG.test(word) && !FORBIDDEN_GIT_OPTION.test(word));
+}
+
+const reviewerRunCommandTool = defineTool({
+  name: 'run_command',
+  description:
+    'Run a read-only git command in the workspace root: only `git diff`, `git log`, `git show` or ' +
+    '`git status` with plain arguments (no quotes, pipes or redirections). Returns "exit code N (Xms)" and the output.',
+  schema: runCommandSchema,
+  async run(input, rt) {
+    if (!isReadOnlyGitCommand(input.command)) {
+      throw new ToolError(
+        'command_not_allowed',
+        'The reviewer may only run `git diff`, `git log`, `git show` or `git status` with plain arguments ' +
+          `(no quotes, pipes, redirections or --output/--ext-diff/--no-index). Rejected: ${input.command}`,
+      );
+    }
+    return runCommand(input, rt);
+  },
+});
+
+const escalateTool = defineTool({
+  name: 'escalate',
+  description:
+    'Ask a human a decision you cannot or should not make yourself. Ends your turn; the work resumes ' +
+    'with their answer. Give one exact question, the options and your recommendation.',
+  schema: escalationSchema,
+  async run(input) {
+    return { content: ESCALATED_TOOL_RESULT, control: { kind: 'escalate', escalation: input } };
+  },
+});
+
+const finishTool = defineTool({
+  name: 'finish',
+  description: 'Declare your work done, with a short summary of what you did and how you checked it. Ends the run.',
+  schema: z.object({
+    summary: z.string().min(1).describe('What was done and the evidence that it works.'),
+  }),
+  async run(input) {
+    return { content: 'Finish recorded.', control: { kind: 'finish', summary: input.summary } };
+  },
+});
+
+const submitReviewTool = defineTool({
+  name: 'submit_review',
+  description:
+    'Submit your review of the change against the spec: verdict approve, request_changes (with findings) ' +
+    'or escalate (a human must decide). Ends the review.',
+  schema: reviewSchema,
+  async run(input) {
+    return { content: 'Review submitted.', control: { kind: 'review', review: input } };
+  },
+});
+
+const commonTools: Record<Exclude<ToolName, 'run_command'>, BoundSpec> = {
+  read_file: readFileTool,
+  list_files: listFilesTool,
+  search: searchTool,
+  write_file: writeFileTool,
+  edit_file: editFileTool,
+  escalate: escalateTool,
+  finish: finishTool,
+  submit_review: submitReviewTool,
+};
+
+/**
+ * Binds the tools of `role` (see {@link toolSets}) to one workspace. The workspace's realpath is
+ * taken on first use. Unknown tool names throw `ToolError` `tool_unknown`; other tool failures
+ * throw `ToolError` with the codes listed on that class.
+ */
+export function createToolbox(role: AgentRole, ctx: ToolContext): Toolbox {
+  const names: readonly ToolName[] = toolSets[role];
+  const bound = new Map<string, BoundSpec>(
+    names.map((name) => [
+      name,
+      name === 'run_command' ? (role === 'reviewer' ? reviewerRunCommandTool : runCommandTool) : commonTools[name],
+    ]),
+  );
+  let workspace: Promise<Workspace> | undefined;
+  const ws = (): Promise<Workspace> => {
+    workspace ??= realpath(ctx.workspace).then(
+      (root) => ({ root }),
+      (err: unknown) => {
+        workspace = undefined;
+        throw new ForemanError('workspace_missing', `Workspace ${ctx.workspace} does not exist or is unreadable.`, {
+          cause: err,
+          retryable: true,
+        });
+      },
+    );
+    return workspace;
+  };
+  return {
+    role,
+    names,
+    definitions: [...bound.values()].map((tool) => tool.definition),
+    async execute(name, input, opts = {}) {
+      const tool = bound.get(name);
+      if (!tool) {
+        throw new ToolError('tool_unknown', `Unknown tool '${name}'. Available tools: ${names.join(', ')}.`);
+      }
+      return tool.execute(input, { ws, ctx, signal: opts.signal });
+    },
+  };
+}

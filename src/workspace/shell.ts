@@ -1,0 +1,269 @@
+/**
+ * The one shell runner Foreman uses for anything a policy or an agent asks it to execute: the
+ * agent's `run_command` tool, QA evidence commands and workspace hooks. It owns the scrubbed child
+ * environment (secrets never reach a child process), process-group lifetime (a timeout or abort
+ * ends the whole tree) and bounded output capture (head and tail kept).
+ *
+ * It does not decide *what* may run (the reviewer's read-only check lives in src/agents/tools.ts),
+ * nor interpret exit codes (QA and hooks do).
+ */
+import { spawn } from 'node:child_process';
+import { WorkspaceError } from '../errors.js';
+
+/** What a finished (or killed) shell command left behind. */
+export interface ShellResult {
+  /** The command's exit code; `null` when it was ended by a signal. */
+  exitCode: number | null;
+  /** The signal that ended it (e.g. `SIGTERM`, `SIGKILL`), or `null` when it exited by itself. */
+  signal: string | null;
+  /** True when `timeoutMs` passed and Foreman killed the process group. */
+  timedOut: boolean;
+  /** Wall time from spawn to the end of output, in ms. */
+  durationMs: number;
+  /** stdout and stderr interleaved in arrival order; head and tail kept when over the limit. */
+  output: string;
+  /** True when bytes were dropped from the middle of `output`. */
+  truncated: boolean;
+  /** Total bytes the command wrote to stdout + stderr, including dropped ones. */
+  outputBytes: number;
+}
+
+/** Options of {@link runShell}. */
+export interface RunShellOptions {
+  /** The command line, run as `bash -c <command>`. */
+  command: string;
+  /** Working directory (must exist). */
+  cwd: string;
+  /** The complete child environment; nothing is inherited. Build it with {@link scrubbedEnv}. */
+  env: Record<string, string>;
+  /** Kill the process group after this many ms (SIGTERM, then SIGKILL 2 s later). */
+  timeoutMs: number;
+  /** Bytes of output kept: half from the head, half from the tail. (Default: 16000) */
+  maxOutputBytes?: number;
+  /** Aborting ends the process group like a timeout does (but `timedOut` stays false). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link scrubbedEnv}. */
+export interface ScrubbedEnvOptions {
+  /** The environment to filter. (Default: `process.env`) */
+  base?: NodeJS.ProcessEnv;
+  /** Extra variable names to pass through; a trailing `*` matches a prefix (`NODE_*`). */
+  allow?: string[];
+  /** Set after filtering, as given (the caller vouches for them). */
+  extra?: Record<string, string>;
+}
+
+/** Default cap on captured output, in bytes. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16_000;
+
+/** Grace between SIGTERM and SIGKILL when ending a process group, in ms. */
+const KILL_GRACE_MS = 2_000;
+
+const BASE_ALLOW = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_*', 'TZ', 'TMPDIR', 'TERM'];
+
+/** Names that look like credentials (brief: "anything matching /(TOKEN|SECRET|KEY|PASSWORD|CREDENTIAL)/i"). */
+const SECRET_NAME = /(TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH)/i;
+
+/** Foreman's own configuration namespaces: never a child's business, even when allowed. */
+const FOREMAN_OWN = /^(ANTHROPIC|LINEAR|GITHUB|TEMPORAL|FOREMAN)_/i;
+
+/** True when a variable name looks like it holds a credential (TOKEN, SECRET, KEY, PASSWORD, …). */
+export function isCredentialEnvName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+/** True when an environment variable name must never reach a child process (a credential or Foreman's own). */
+export function isSecretEnvName(name: string): boolean {
+  return SECRET_NAME.test(name) || FOREMAN_OWN.test(name);
+}
+
+function matchesAllow(name: string, allow: readonly string[]): boolean {
+  return allow.some((pattern) =>
+    pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern,
+  );
+}
+
+/**
+ * Builds the environment for a child process from an allowlist: PATH, HOME, USER, LOGNAME, SHELL,
+ * LANG, LC_*, TZ, TMPDIR, TERM plus `opts.allow`, minus any name that looks like a secret
+ * (TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH) or belongs to Foreman (ANTHROPIC_*, LINEAR_*,
+ * GITHUB_*, TEMPORAL_*, FOREMAN_*) even when allowed. Then sets CI=true and GIT_TERMINAL_PROMPT=0
+ * (no interactive prompts in an unattended run), then `opts.extra` as given.
+ */
+export function scrubbedEnv(opts: ScrubbedEnvOptions = {}): Record<string, string> {
+  const base = opts.base ?? process.env;
+  const allow = [...BASE_ALLOW, ...(opts.allow ?? [])];
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(base)) {
+    if (value === undefined || !matchesAllow(name, allow) || isSecretEnvName(name)) continue;
+    env[name] = value;
+  }
+  env.CI = 'true';
+  env.GIT_TERMINAL_PROMPT = '0';
+  return { ...env, ...(opts.extra ?? {}) };
+}
+
+/**
+ * Removes secret-looking and Foreman-owned names from an environment that was built elsewhere
+ * (deny-only, no allowlist): a second fence for callers that pass their own env.
+ */
+export function withoutSecrets(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!isSecretEnvName(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** Keeps the first and last bytes of a stream within a budget, counting what it drops. */
+class HeadTailBuffer {
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  total = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    const headLimit = Math.ceil(this.maxBytes / 2);
+    if (this.headBytes < headLimit) {
+      const take = Math.min(headLimit - this.headBytes, chunk.length);
+      this.head.push(chunk.subarray(0, take));
+      this.headBytes += take;
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return;
+    }
+    this.tail.push(chunk);
+    this.tailBytes += chunk.length;
+    const tailLimit = this.maxBytes - headLimit;
+    // Drop whole chunks from the front while the rest still covers the tail budget.
+    while (this.tail.length > 1 && this.tailBytes - this.tail[0]!.length >= tailLimit) {
+      this.tailBytes -= this.tail.shift()!.length;
+    }
+  }
+
+  render(): { output: string; truncated: boolean } {
+    const head = Buffer.concat(this.head);
+    let tail = Buffer.concat(this.tail);
+    if (this.total <= this.maxBytes) {
+      return { output: Buffer.concat([head, tail]).toString('utf8'), truncated: false };
+    }
+    const tailLimit = this.maxBytes - Math.ceil(this.maxBytes / 2);
+    tail = tail.subarray(tail.length - tailLimit);
+    const omitted = this.total - head.length - tail.length;
+    const marker = `\n[… ${omitted} bytes omitted …]\n`;
+    return { output: head.toString('utf8') + marker + tail.toString('utf8'), truncated: true };
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/**
+ * Runs `bash -c <command>` (not a login shell: profiles could re-add secrets) in its own process
+ * group with stdin closed, capturing stdout+stderr interleaved. On timeout or abort the whole
+ * group gets SIGTERM, then SIGKILL after 2 s; background processes the command leaves behind are
+ * ended the same way when it exits, so nothing outlives the call.
+ *
+ * Resolves for every exit, zero or not. Rejects only when bash cannot be spawned:
+ * `WorkspaceError` code `shell_spawn_failed` (e.g. `cwd` does not exist).
+ */
+export function runShell(opts: RunShellOptions): Promise<ShellResult> {
+  const maxOutputBytes = Math.max(64, opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
+  const started = performance.now();
+  return new Promise<ShellResult>((resolve, reject) => {
+    const child = spawn('bash', ['-c', opts.command], {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const buffer = new HeadTailBuffer(maxOutputBytes);
+    let timedOut = false;
+    let exitCode: number | null = null;
+    let exitSignal: string | null = null;
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+
+    const terminate = (): void => {
+      if (child.pid === undefined) return;
+      const pid = child.pid;
+      killGroup(pid, 'SIGTERM');
+      const escalate = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+      escalate.unref();
+      timers.push(escalate);
+      // Descendants that ignore both signals and keep the pipes open must not hang the caller.
+      const giveUp = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish();
+      }, KILL_GRACE_MS + 1_000);
+      giveUp.unref();
+      timers.push(giveUp);
+    };
+
+    const onAbort = (): void => terminate();
+
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      opts.signal?.removeEventListener('abort', onAbort);
+      const { output, truncated } = buffer.render();
+      resolve({
+        exitCode,
+        signal: exitSignal,
+        timedOut,
+        durationMs: Math.round(performance.now() - started),
+        output,
+        truncated,
+        outputBytes: buffer.total,
+      });
+    };
+
+    child.stdout!.on('data', (chunk: Buffer) => buffer.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => buffer.push(chunk));
+
+    child.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(
+        new WorkspaceError('shell_spawn_failed', `Could not start bash in ${opts.cwd}: ${err.message}. Check that bash is on PATH and the directory exists.`, {
+          cause: err,
+          retryable: false,
+        }),
+      );
+    });
+
+    child.once('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+      // End whatever the command left running in its group (also releases pipes they hold).
+      if (child.pid !== undefined) terminate();
+    });
+
+    child.once('close', () => finish());
+
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      terminate();
+    }, opts.timeoutMs);
+    timeout.unref();
+    timers.push(timeout);
+
+    if (opts.signal) {
+      if (opts.signal.aborted) terminate();
+      else opts.signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+}
