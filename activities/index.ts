@@ -1,0 +1,349 @@
+/**
+ * Activities: thin, typed entry points that do the IssueWorkflow's and dispatcher's I/O by calling
+ * into src/. Built by a factory over injected dependencies (STYLE.md); only the worker bootstrap
+ * builds real ones. Every activity reads the *current* policy (dynamic reload, Symphony SPEC §6.2).
+ *
+ * Errors: a `ForemanError` with `retryable: false` becomes a non-retryable `ApplicationFailure`
+ * (type = class name, details = [code]); anything else is retried under the workflow's policy.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { runAgent } from '../src/agents/harness.js';
+import { implementerSystemPrompt } from '../src/agents/roles.js';
+import type { LoadedPolicy } from '../src/config/load.js';
+import { renderPrompt } from '../src/config/prompt.js';
+import type { PolicyStore } from '../src/config/store.js';
+import { dispatchTick as runDispatchTick } from '../src/dispatch/tick.js';
+import { ForemanError, TrackerError } from '../src/errors.js';
+import { renderEvidence } from '../src/evidence/render.js';
+import { homePaths } from '../src/home.js';
+import type { Logger } from '../src/logger.js';
+import { runQaCommands } from '../src/qa/run.js';
+import { trackerForPolicy } from '../src/trackers/index.js';
+import type { Issue, Tracker } from '../src/trackers/types.js';
+import { scrubbedEnv } from '../src/workspace/shell.js';
+import { commitAndPush as gitCommitAndPush, prepareWorkspace as gitPrepareWorkspace, runHook, runHookBestEffort } from '../src/workspace/workspace.js';
+import type {
+  AgentRunSummary,
+  DispatchTickResult,
+  EvidenceData,
+  PreparedRun,
+  PushResult,
+  QaReport,
+  WorkspaceInfo,
+} from '../workflows/types.js';
+
+/** What the activities need from the process that hosts them. */
+export interface ActivityDeps {
+  /** The policy in force (reloaded on change; last good kept on error). */
+  policyStore: PolicyStore;
+  /** Foreman's state directory (transcripts). */
+  home: string;
+  log: Logger;
+  /** Temporal client, for the dispatcher's signal-with-start. */
+  client: Client;
+  /** Task queue the IssueWorkflows run on. */
+  taskQueue: string;
+  /** Environment the daemon runs with: model/tracker secrets are read from it, never passed on. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const SPEC_TEMPLATE = fileURLToPath(new URL('../specs/issue-spec.md', import.meta.url));
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/** Maps our errors onto Temporal's retry contract (see module header). */
+function toFailure(err: unknown): unknown {
+  if (err instanceof ForemanError && !err.retryable) {
+    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details: [err.code], cause: err });
+  }
+  return err;
+}
+
+function wrap<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw toFailure(err);
+    }
+  };
+}
+
+/** Heartbeats on a timer while `work` runs, so a dead worker is noticed within the heartbeat timeout. */
+async function withHeartbeat<R>(work: (signal: AbortSignal) => Promise<R>, details?: () => unknown): Promise<R> {
+  const ctx = Context.current();
+  ctx.heartbeat(details?.());
+  const timer = setInterval(() => ctx.heartbeat(details?.()), HEARTBEAT_EVERY_MS);
+  try {
+    return await work(ctx.cancellationSignal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Builds the activities over `deps`. */
+export function createActivities(deps: ActivityDeps) {
+  const env = deps.env ?? process.env;
+  const trackers = new Map<string, Tracker>();
+  const paths = homePaths(deps.home);
+
+  const current = (): LoadedPolicy => deps.policyStore.current();
+  const trackerFor = (loaded: LoadedPolicy): Tracker => {
+    const key = JSON.stringify(loaded.policy.tracker);
+    let t = trackers.get(key);
+    if (!t) {
+      t = trackerForPolicy(loaded, deps.log);
+      trackers.set(key, t);
+    }
+    return t;
+  };
+  const identity = (loaded: LoadedPolicy) => ({
+    remote: loaded.policy.scm.remote,
+    authorName: loaded.policy.scm.author_name,
+    authorEmail: loaded.policy.scm.author_email,
+  });
+  const agentEnv = () => scrubbedEnv({ base: env });
+  const transcriptPath = (key: string, runId: string, role: string) => path.join(paths.transcripts, key, runId, `${role}.jsonl`);
+
+  return {
+    /** Reads the issue and fixes the settings the run branches on. */
+    prepareRun: wrap(async (input: { issueId: string; identifier: string }): Promise<PreparedRun> => {
+      const loaded = current();
+      const { policy } = loaded;
+      const tracker = trackerFor(loaded);
+      const [byId] = await tracker.fetchIssuesByIds([input.issueId]);
+      const issue = byId ?? (await tracker.fetchIssueByIdentifier(input.identifier));
+      if (!issue) {
+        throw new TrackerError('issue_not_found', `Issue ${input.identifier} was not found in the ${tracker.kind} tracker.`, {
+          retryable: false,
+        });
+      }
+      const backoffMax = policy.agent.max_retry_backoff_ms;
+      return {
+        issue,
+        policyDigest: loaded.digest,
+        settings: {
+          qaMaxRounds: policy.qa.max_rounds,
+          inProgressState: policy.handoff.in_progress_state,
+          reviewState: policy.handoff.review_state,
+          needsHumanState: policy.handoff.needs_human_state ?? null,
+          // Symphony SPEC §8.4: delay = min(10000 * 2^(attempt-1), agent.max_retry_backoff_ms)
+          retry: {
+            initialIntervalMs: Math.min(10_000, backoffMax),
+            maximumIntervalMs: backoffMax,
+            maximumAttempts: policy.budget.max_attempts,
+          },
+          agentTimeoutMs: policy.budget.max_wall_ms ?? 3_600_000,
+          qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,
+        },
+      };
+    }),
+
+    /** Creates or reuses the workspace, checks out the issue branch and writes `.foreman/spec.md`. */
+    prepareWorkspace: wrap(async (input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> => {
+      const loaded = current();
+      const { policy } = loaded;
+      const ws = await gitPrepareWorkspace({
+        root: policy.workspace.root,
+        identifier: input.issue.identifier,
+        repo: policy.workspace.repo,
+        baseBranch: policy.workspace.base_branch,
+        hooks: policy.hooks,
+        identity: identity(loaded),
+        env: agentEnv(),
+        log: deps.log,
+      });
+      const specPath = path.join(ws.path, '.foreman', 'spec.md');
+      await writeSpec(specPath, loaded, input.issue, ws.branch, ws.baseBranch, input.runId);
+      return { ...ws, specPath };
+    }),
+
+    /** Moves the issue to `state` (no-op when already there). */
+    moveIssue: wrap(async (input: { issueId: string; state: string }): Promise<void> => {
+      await trackerFor(current()).moveIssue(input.issueId, input.state);
+    }),
+
+    /**
+     * Runs (or resumes) the implementer conversation for one round. Round 1 starts from the
+     * policy prompt; later rounds — and a retry after a crash — continue the same conversation
+     * from its transcript, with the QA feedback as the next user turn.
+     */
+    runImplementer: wrap(
+      async (input: {
+        issue: Issue;
+        workspace: WorkspaceInfo;
+        round: number;
+        feedback: string | null;
+        runId: string;
+      }): Promise<AgentRunSummary> => {
+        const loaded = current();
+        const { policy } = loaded;
+        const role = policy.roles.implementer;
+        const tPath = transcriptPath(input.workspace.key, input.runId, 'implementer');
+        const hasTranscript = await fs.stat(tPath).then(
+          () => true,
+          () => false,
+        );
+        const attempt = Context.current().info.attempt;
+        let resume: { extraUserText: string } | undefined;
+        if (input.feedback && hasTranscript) resume = { extraUserText: input.feedback };
+        else if (hasTranscript) {
+          resume = {
+            extraUserText: `Foreman restarted this step (attempt ${attempt}). Check the workspace state and continue the task; call finish when done.`,
+          };
+        }
+        const prompt = await renderPrompt(loaded.promptTemplate, {
+          issue: input.issue,
+          attempt: input.round > 1 ? input.round - 1 : attempt > 1 ? attempt - 1 : null, // Symphony SPEC §5.4
+        });
+        const envForAgent = agentEnv();
+        await runHook('before_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
+        let turn = 0;
+        try {
+          const result = await withHeartbeat(
+            (signal) =>
+              runAgent({
+                role: 'implementer',
+                model: role.model,
+                system: implementerSystemPrompt(role.instructions),
+                prompt,
+                workspace: input.workspace.path,
+                transcriptPath: tPath,
+                maxTurns: role.max_turns ?? policy.agent.max_turns,
+                maxTokens: role.max_tokens ?? policy.model.max_tokens,
+                stream: policy.model.stream,
+                client: {
+                  baseURL: policy.model.base_url ?? env.ANTHROPIC_BASE_URL,
+                  apiKey: policy.model.api_key ?? env.ANTHROPIC_API_KEY,
+                  timeoutMs: policy.model.timeout_ms,
+                  maxRetries: policy.model.max_retries,
+                },
+                env: envForAgent,
+                ...(resume ? { resume } : {}),
+                onTurn: (t) => {
+                  turn = t.turn;
+                },
+                signal,
+                issueIdentifier: input.issue.identifier,
+              }),
+            () => ({ turn }),
+          );
+          if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
+          return {
+            outcome: result.outcome,
+            summary: result.summary ?? null,
+            escalation: result.escalation ?? null,
+            turns: result.turns,
+            toolCalls: result.toolCalls,
+            usage: result.usage,
+            transcriptPath: result.transcriptPath,
+          };
+        } finally {
+          await runHookBestEffort('after_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
+        }
+      },
+    ),
+
+    /** Runs `qa.commands` in the workspace and returns their evidence. */
+    runQa: wrap(async (input: { workspace: WorkspaceInfo }): Promise<QaReport> => {
+      const { policy } = current();
+      let running = '';
+      return withHeartbeat(
+        (signal) =>
+          runQaCommands({
+            commands: policy.qa.commands,
+            cwd: input.workspace.path,
+            env: agentEnv(),
+            timeoutMs: policy.qa.timeout_ms,
+            tailBytes: policy.qa.output_tail_bytes,
+            signal,
+            onCommand: (c) => {
+              running = c;
+            },
+          }),
+        () => ({ command: running }),
+      );
+    }),
+
+    /** Commits the workspace and pushes the issue branch. */
+    commitAndPush: wrap(
+      async (input: { workspace: WorkspaceInfo; identifier: string; title: string; partial: boolean }): Promise<PushResult> => {
+        const loaded = current();
+        const subject = `${input.identifier}: ${input.title}`.slice(0, 72);
+        const body = input.partial
+          ? 'Partial work: the run needs a human decision. See the issue for the evidence.'
+          : 'QA passed. See the issue for the evidence.';
+        return gitCommitAndPush({
+          path: input.workspace.path,
+          branch: input.workspace.branch,
+          baseBranch: input.workspace.baseBranch,
+          message: `${subject}\n\n${body}\n\nIssue: ${input.identifier}`,
+          identity: identity(loaded),
+        });
+      },
+    ),
+
+    /** Renders the evidence packet and posts it on the issue (one comment per run, edited in place). */
+    postEvidence: wrap(async (input: { issueId: string; evidence: EvidenceData }): Promise<{ commentId: string; key: string }> => {
+      const key = `evidence-${input.evidence.runId}`;
+      const posted = await trackerFor(current()).upsertComment(input.issueId, key, renderEvidence(input.evidence));
+      return { commentId: posted.id, key };
+    }),
+
+    /** One dispatcher tick (see src/dispatch/tick.ts). */
+    dispatchTick: wrap(async (): Promise<DispatchTickResult> => {
+      const loaded = await deps.policyStore.reload(); // defensive re-read (SPEC §6.2); keeps the last good
+      return runDispatchTick({
+        client: deps.client,
+        taskQueue: deps.taskQueue,
+        loaded,
+        tracker: trackerFor(loaded),
+        log: deps.log,
+      });
+    }),
+  };
+}
+
+/** The activity functions the workflows call (types only on the workflow side). */
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Writes the per-issue spec once; a later run appends a line to its Log instead of overwriting (a human may have edited it). */
+async function writeSpec(
+  specPath: string,
+  loaded: LoadedPolicy,
+  issue: Issue,
+  branch: string,
+  baseBranch: string,
+  runId: string,
+): Promise<void> {
+  const now = new Date().toISOString();
+  const existing = await fs.readFile(specPath, 'utf8').catch(() => null);
+  if (existing !== null) {
+    if (!existing.includes(runId)) await fs.appendFile(specPath, `- ${now}: run ${runId} started.\n`);
+    return;
+  }
+  const { policy } = loaded;
+  const template = await fs.readFile(SPEC_TEMPLATE, 'utf8');
+  const text = await renderPrompt(template, {
+    issue,
+    attempt: 1,
+    branch,
+    base_branch: baseBranch,
+    protected_paths: policy.protected_paths,
+    tools: ['read_file', 'list_files', 'search', 'write_file', 'edit_file', 'run_command', 'escalate', 'finish'],
+    qa_commands: policy.qa.commands,
+    qa_max_rounds: policy.qa.max_rounds,
+    max_turns: policy.roles.implementer.max_turns ?? policy.agent.max_turns,
+    max_tokens: policy.roles.implementer.max_tokens ?? policy.model.max_tokens,
+    budget_tokens: policy.budget.max_tokens ?? null,
+    now,
+    run_id: runId,
+  });
+  await fs.mkdir(path.dirname(specPath), { recursive: true });
+  const tmp = `${specPath}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, text.endsWith('\n') ? text : `${text}\n`);
+  await fs.rename(tmp, specPath);
+}

@@ -1,0 +1,140 @@
+/**
+ * The `foreman` command line (DESIGN.md "CLI contract"). A thin shell: flags become the same
+ * options a policy file gives, then one call into src/. Exit codes: 0 success; 2 usage or invalid
+ * policy; 3 `run` ended needing a human; 1 anything else.
+ */
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { validatePolicyFile } from '../config/load.js';
+import { startDaemon } from '../daemon.js';
+import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { runIssue } from '../run-issue.js';
+import { ensureTemporalCli } from '../temporal/cli-binary.js';
+
+/** Policy file used when none is given (DESIGN.md). */
+export const DEFAULT_POLICY = './WORKFLOW.md';
+
+/** Writes a Foreman error for a person: code, message, and key paths for policy errors. */
+export function formatError(err: unknown): string {
+  if (err instanceof PolicyError) {
+    const lines = [`error[${err.code}]: ${err.message}`];
+    for (const i of err.issues) if (!err.message.includes(i.path)) lines.push(`  - ${i.path}: ${i.message}`);
+    return lines.join('\n');
+  }
+  if (err instanceof ForemanError) return `error[${err.code}]: ${err.message}`;
+  return `error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Bad input (policy, usage, an unusable issue file) exits 2; everything else 1. */
+function exitCodeOf(err: unknown): number {
+  if (err instanceof PolicyError || err instanceof CliError || hasCode(err, 'issue_file_invalid')) return 2;
+  return 1;
+}
+
+/** Stops `stop` on the first SIGINT/SIGTERM; a second one exits at once; a watchdog bounds the drain. */
+function onSignals(stop: () => Promise<void>, log: Logger): () => void {
+  let count = 0;
+  const handler = (sig: NodeJS.Signals) => {
+    count++;
+    if (count > 1) {
+      log.warn({ sig }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    log.info({ sig }, 'shutting down (send again to force)');
+    setTimeout(() => process.exit(1), 30_000).unref();
+    void stop();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/** Runs the CLI with `argv` (as in `process.argv`) and resolves to the exit code. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const log = createLogger(env);
+  let code = 0;
+  const program = new Command()
+    .name('foreman')
+    .description("Works a team's issue backlog with coding agents on durable Temporal workflows.")
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('Run the daemon: worker, dispatcher and a local Temporal dev server unless TEMPORAL_ADDRESS is set.')
+    .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
+    .option('--port <n>', 'HTTP port for the API and dashboard (overrides server.port; 0 = any free port)', (v) => parsePort(v))
+    .option('--host <addr>', 'HTTP bind address (overrides server.host; default 127.0.0.1)')
+    .action(async (policy: string, flags: { port?: number; host?: string }) => {
+      const daemon = await startDaemon({
+        policyFile: path.resolve(policy),
+        ...(flags.port !== undefined ? { port: flags.port } : {}),
+        ...(flags.host ? { host: flags.host } : {}),
+        env,
+        log,
+      });
+      const off = onSignals(() => daemon.stop(), log);
+      try {
+        await daemon.done;
+      } finally {
+        off();
+        await daemon.stop();
+      }
+    });
+
+  program
+    .command('run')
+    .description('Work one issue through the IssueWorkflow in the foreground and print a JSON summary.')
+    .argument('<issue>', 'issue identifier, e.g. DEMO-1')
+    .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
+    .action(async (identifier: string, policy: string) => {
+      const abort = new AbortController();
+      const off = onSignals(async () => abort.abort(), log);
+      try {
+        const summary = await runIssue({ identifier, policyFile: path.resolve(policy), env, log, signal: abort.signal });
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        code = summary.outcome === 'completed' ? 0 : 3;
+      } finally {
+        off();
+      }
+    });
+
+  program
+    .command('validate')
+    .description('Check a policy spec file: exit 0 if valid, else print each error with its key path and exit 2.')
+    .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
+    .action(async (policy: string) => {
+      const loaded = await validatePolicyFile(path.resolve(policy), { env });
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(`ok: ${loaded.file}\n`);
+    });
+
+  program
+    .command('temporal-install')
+    .description('Find the Temporal CLI, or build it with Go into the user cache; print its path.')
+    .action(async () => {
+      const bin = await ensureTemporalCli({ env, log: (m) => process.stderr.write(`${m}\n`) });
+      process.stdout.write(`${bin}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`${formatError(err)}\n`);
+    return exitCodeOf(err);
+  } finally {
+    log.flush();
+  }
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError('usage', `--port must be an integer 0..65535, got "${v}"`);
+  return n;
+}

@@ -1,0 +1,145 @@
+/**
+ * `foreman start`: the daemon. Loads the policy (and follows it), finds or starts Temporal, runs the
+ * worker, keeps one DispatcherWorkflow alive for the task queue, and nudges it when the tracker or
+ * the policy changes. Everything durable lives in Temporal; this process can die at any point.
+ *
+ * Lifecycle: resources are released in reverse order (LIFO). The first SIGINT/SIGTERM drains
+ * gracefully; a second forces exit; an unref'd watchdog guarantees exit.
+ */
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { dispatcherWorkflowId, DISPATCHER_WORKFLOW_TYPE, refreshSignal } from '../workflows/definitions.js';
+import { createPolicyStore } from './config/store.js';
+import { foremanHome } from './home.js';
+import type { Logger } from './logger.js';
+import { startHttpServer } from './server/http.js';
+import { collectIssue, collectState } from './status.js';
+import { resolveTemporal } from './temporal/server.js';
+import { createWorkerRuntime } from './temporal/worker.js';
+import { trackerForPolicy } from './trackers/index.js';
+
+/** Options of `startDaemon`. */
+export interface DaemonOptions {
+  policyFile: string;
+  /** HTTP port for the API and dashboard; overrides `server.port`; 0 picks a free port. (Default: `server.port`, else no server) */
+  port?: number;
+  /** HTTP bind address; overrides `server.host`. (Default: `server.host`, `127.0.0.1`) */
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+  log: Logger;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  /** Resolves when the worker stops (after `stop()` or a fatal worker error). */
+  done: Promise<void>;
+  /** The HTTP server's URL, when one is listening. */
+  url: string | null;
+  /** Asks the dispatcher to poll now. */
+  refresh(reason: string): Promise<void>;
+  /** Graceful stop: worker drained, dev server stopped (if owned), watchers closed. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the daemon.
+ * @throws PolicyError when the policy is invalid at startup (Symphony SPEC §6.3);
+ *   TemporalServerError when no Temporal server can be had.
+ */
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const env = opts.env ?? process.env;
+  const log = opts.log;
+  const home = foremanHome(env);
+  const releasers: (() => Promise<void> | void)[] = [];
+  const releaseAll = async () => {
+    while (releasers.length) {
+      const r = releasers.pop()!;
+      try {
+        await r();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error while shutting down');
+      }
+    }
+  };
+
+  try {
+    let refresh: (reason: string) => Promise<void> = async () => {};
+    const store = await createPolicyStore(opts.policyFile, {
+      env,
+      onError: (e) => log.error({ file: e.file, code: e.code, issues: e.issues }, `policy reload failed; keeping the last good policy: ${e.message}`),
+      onReload: (p) => {
+        log.info({ file: p.file }, 'policy reloaded');
+        void refresh('policy reloaded');
+      },
+    });
+    releasers.push(() => store.close());
+    const { policy, file } = store.current();
+    for (const w of store.current().warnings) log.warn({ file }, w);
+    const taskQueue = policy.temporal.task_queue;
+
+    const temporal = await resolveTemporal({ env, home, namespace: policy.temporal.namespace, mode: 'durable', log });
+    releasers.push(() => temporal.release());
+
+    const runtime = await createWorkerRuntime({
+      address: temporal.address,
+      namespace: temporal.namespace,
+      taskQueue,
+      policyStore: store,
+      home,
+      log,
+      env,
+    });
+    releasers.push(() => runtime.shutdown());
+    const done = runtime.run();
+
+    const dispatcherId = dispatcherWorkflowId(taskQueue);
+    refresh = async (reason: string) => {
+      try {
+        await runtime.client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
+          workflowId: dispatcherId,
+          taskQueue,
+          args: [{}],
+          signal: refreshSignal,
+          signalArgs: [{ reason }],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        });
+      } catch (err) {
+        log.warn({ err: (err as Error).message, reason }, 'could not signal the dispatcher');
+      }
+    };
+    await refresh('daemon started');
+
+    // Push, not just poll: a changed issue (e.g. a file dropped into the local tracker's folder)
+    // is dispatched at once.
+    const tracker = trackerForPolicy(store.current(), log);
+    const unwatch = tracker.watch(() => void refresh('tracker changed'));
+    releasers.push(unwatch);
+
+    // Symphony SPEC §13.7: the CLI --port wins over server.port; no port, no server.
+    const port = opts.port ?? policy.server.port;
+    let url: string | null = null;
+    if (port !== undefined) {
+      const http = await startHttpServer(
+        {
+          state: () => collectState(runtime.client, taskQueue),
+          issue: (identifier) => collectIssue(runtime.client, identifier),
+          refresh,
+        },
+        { port, host: opts.host ?? policy.server.host },
+      );
+      releasers.push(() => http.close());
+      url = http.url;
+    }
+    log.info({ policy: file, taskQueue, temporal: temporal.address, home, url }, 'Foreman is running');
+
+    let stopping: Promise<void> | null = null;
+    return {
+      done,
+      url,
+      refresh,
+      stop: () => (stopping ??= releaseAll()),
+    };
+  } catch (err) {
+    await releaseAll();
+    throw err;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * One dispatcher tick (the I/O half of dispatching; the rules are in select.ts): read candidates
+ * from the tracker, read which issue runs are live from Temporal, select, and signal-with-start one
+ * IssueWorkflow per selected issue. Temporal is the only scheduler state: "running" is whatever
+ * Temporal says is running, so a restart loses nothing and a duplicate start is harmless.
+ */
+import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Logger } from '../logger.js';
+import type { LoadedPolicy } from '../config/load.js';
+import type { Issue, Tracker } from '../trackers/types.js';
+import { ISSUE_WORKFLOW_TYPE, issueUpdatedSignal, issueWorkflowId } from '../../workflows/definitions.js';
+import type { DispatchTickResult, IssueWorkflowInput } from '../../workflows/types.js';
+import { selectForDispatch } from './select.js';
+
+/** Identifiers and tracker states of the issues whose IssueWorkflow is running on `taskQueue`. */
+export async function listRunningIssues(
+  client: Client,
+  taskQueue: string,
+): Promise<{ identifier: string; workflowId: string }[]> {
+  const out: { identifier: string; workflowId: string }[] = [];
+  const query = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`;
+  for await (const wf of client.workflow.list({ query })) {
+    const identifier = typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
+    out.push({ identifier, workflowId: wf.workflowId });
+  }
+  return out;
+}
+
+/**
+ * Starts (or signals) the issue's workflow. Idempotent by workflow id: a poll racing a webhook, or
+ * a duplicate delivery, ends in one run.
+ */
+export async function startIssueRun(
+  client: Client,
+  taskQueue: string,
+  issue: Pick<Issue, 'id' | 'identifier'>,
+  trigger: IssueWorkflowInput['trigger'],
+): Promise<string> {
+  const workflowId = issueWorkflowId(issue.identifier);
+  const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier, trigger };
+  await client.workflow.signalWithStart(ISSUE_WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue,
+    args: [input],
+    signal: issueUpdatedSignal,
+    signalArgs: [{ source: trigger, at: new Date().toISOString() }],
+    memo: { identifier: issue.identifier, issueId: issue.id },
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+  });
+  return workflowId;
+}
+
+/**
+ * True when the issue's last run ended needing a human and nobody has touched the issue since:
+ * re-running it would only repeat the same failure. A change to the issue (state, text, labels)
+ * makes it eligible again.
+ */
+async function heldForHuman(client: Client, issue: Issue): Promise<boolean> {
+  try {
+    const d = await client.workflow.getHandle(issueWorkflowId(issue.identifier)).describe();
+    if (d.status.name !== 'COMPLETED' || d.memo?.outcome !== 'needs_human' || !d.closeTime) return false;
+    const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
+    return updated <= d.closeTime.getTime();
+  } catch {
+    return false; // never ran (not found) or unreadable: not held
+  }
+}
+
+/** Runs one dispatch tick under the current policy. Never throws for tracker or policy trouble. */
+export async function dispatchTick(deps: {
+  client: Client;
+  taskQueue: string;
+  loaded: LoadedPolicy;
+  tracker: Tracker;
+  log: Logger;
+}): Promise<DispatchTickResult> {
+  const { policy } = deps.loaded;
+  const nextPollMs = policy.polling.interval_ms;
+  let candidates: Issue[];
+  try {
+    candidates = await deps.tracker.fetchIssuesByStates(policy.tracker.active_states);
+  } catch (err) {
+    deps.log.error({ err: (err as Error).message }, 'tracker poll failed; will retry next tick');
+    return { nextPollMs, started: [], skipped: [], error: (err as Error).message };
+  }
+  const runningRuns = await listRunningIssues(deps.client, deps.taskQueue);
+  const stateOf = new Map(candidates.map((i) => [i.identifier, i.state]));
+  const running = runningRuns.map((r) => ({ identifier: r.identifier, state: stateOf.get(r.identifier) ?? '' }));
+  const runningIds = new Set(running.map((r) => r.identifier));
+
+  const held: { identifier: string; reason: string }[] = [];
+  const open: Issue[] = [];
+  for (const issue of candidates) {
+    if (!runningIds.has(issue.identifier) && (await heldForHuman(deps.client, issue))) {
+      held.push({ identifier: issue.identifier, reason: 'last run needs a human; waiting for the issue to change' });
+    } else open.push(issue);
+  }
+
+  const { selected, skipped } = selectForDispatch({
+    candidates: open,
+    running,
+    activeStates: policy.tracker.active_states,
+    terminalStates: policy.tracker.terminal_states,
+    requiredLabels: policy.tracker.required_labels,
+    maxConcurrentAgents: policy.agent.max_concurrent_agents,
+    maxConcurrentAgentsByState: policy.agent.max_concurrent_agents_by_state,
+  });
+  const started: string[] = [];
+  for (const issue of selected) {
+    await startIssueRun(deps.client, deps.taskQueue, issue, 'dispatch');
+    started.push(issue.identifier);
+    deps.log.info({ issue: issue.identifier }, 'dispatched');
+  }
+  return { nextPollMs, started, skipped: [...held, ...skipped], error: null };
+}

@@ -1,0 +1,54 @@
+/**
+ * QA: Foreman runs the policy's `qa.commands` itself, in the workspace, with the scrubbed
+ * environment, and records each command's exit code, duration and output tail as evidence. It
+ * never takes the implementer's word for it. Owns running and recording; not what a failure means.
+ */
+import type { QaCommandResult, QaReport } from '../../workflows/types.js';
+import { runShell } from '../workspace/shell.js';
+
+/**
+ * Runs the commands one after another (all of them, even after a failure, so the evidence is
+ * complete). A command passes when it exits 0 within `timeoutMs`.
+ * @param opts.timeoutMs per command, ms. @param opts.tailBytes bytes of output kept per command.
+ */
+export async function runQaCommands(opts: {
+  commands: string[];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  tailBytes: number;
+  signal?: AbortSignal;
+  onCommand?: (command: string) => void;
+}): Promise<QaReport> {
+  const results: QaCommandResult[] = [];
+  for (const command of opts.commands) {
+    opts.onCommand?.(command);
+    const r = await runShell({
+      command,
+      cwd: opts.cwd,
+      env: opts.env,
+      timeoutMs: opts.timeoutMs,
+      maxOutputBytes: Math.max(opts.tailBytes * 2, 4000),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    results.push({
+      command,
+      exitCode: r.exitCode,
+      durationMs: r.durationMs,
+      timedOut: r.timedOut,
+      outputTail: tail(r.output, opts.tailBytes),
+      passed: r.exitCode === 0 && !r.timedOut,
+    });
+  }
+  return { passed: results.every((r) => r.passed), results };
+}
+
+/** The last `bytes` bytes of `text`, cut at a line start when possible. */
+export function tail(text: string, bytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= bytes) return text;
+  let cut = buf.subarray(buf.length - bytes).toString('utf8');
+  const nl = cut.indexOf('\n');
+  if (nl >= 0 && nl < cut.length - 1) cut = cut.slice(nl + 1);
+  return `[… ${buf.length - Buffer.byteLength(cut)} earlier bytes omitted …]\n${cut}`;
+}

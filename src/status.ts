@@ -1,0 +1,133 @@
+/**
+ * The runtime state an operator sees (`GET /api/v1/state`, the dashboard, `foreman status`),
+ * read from Temporal — the only scheduler state — never from process memory: running issue
+ * workflows with their status query, and recently closed runs with their outcome.
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
+import type { IssueRunStatus } from '../workflows/types.js';
+
+/** One running issue (Symphony SPEC §13.7.2 `running[]`, extended). */
+export interface RunningIssue {
+  issue_id: string;
+  issue_identifier: string;
+  workflow_id: string;
+  run_id: string;
+  phase: IssueRunStatus['phase'] | 'unknown';
+  round: number;
+  turn_count: number;
+  started_at: string;
+  last_error: string | null;
+  workspace: string | null;
+  branch: string | null;
+  tokens: { input_tokens: number; output_tokens: number; total_tokens: number };
+}
+
+/** One recently closed run. */
+export interface ClosedIssueRun {
+  issue_identifier: string;
+  workflow_id: string;
+  run_id: string;
+  status: string;
+  outcome: string | null;
+  closed_at: string | null;
+}
+
+/** Summary view of the system (Symphony SPEC §13.7.2 `GET /api/v1/state`, extended). */
+export interface StateSnapshot {
+  generated_at: string;
+  task_queue: string;
+  counts: { running: number; closed_recently: number };
+  running: RunningIssue[];
+  recent: ClosedIssueRun[];
+  totals: { input_tokens: number; output_tokens: number; total_tokens: number };
+}
+
+type ExecutionInfo = Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'memo' | 'startTime' | 'status' | 'closeTime'>;
+
+const identifierOf = (wf: ExecutionInfo) =>
+  typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
+
+/** Queries one running workflow; a workflow that can't answer (no worker) still shows, as `unknown`. */
+async function describeRunning(client: Client, wf: ExecutionInfo): Promise<RunningIssue> {
+  let s: IssueRunStatus | null;
+  try {
+    s = await client.workflow.getHandle(wf.workflowId, wf.runId).query(statusQuery);
+  } catch {
+    s = null;
+  }
+  const t = s?.tokens;
+  const input = t ? t.input_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens : 0;
+  const output = t?.output_tokens ?? 0;
+  return {
+    issue_id: s?.issueId ?? (typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : ''),
+    issue_identifier: s?.identifier ?? identifierOf(wf),
+    workflow_id: wf.workflowId,
+    run_id: wf.runId,
+    phase: s?.phase ?? 'unknown',
+    round: s?.round ?? 0,
+    turn_count: s?.turns ?? 0,
+    started_at: s?.startedAt ?? wf.startTime.toISOString(),
+    last_error: s?.lastError ?? null,
+    workspace: s?.workspace ?? null,
+    branch: s?.branch ?? null,
+    tokens: { input_tokens: input, output_tokens: output, total_tokens: input + output },
+  };
+}
+
+/** Reads the state of the issue runs on `taskQueue`: all running, and the last `recentLimit` closed. */
+export async function collectState(client: Client, taskQueue: string, recentLimit = 20): Promise<StateSnapshot> {
+  const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND TaskQueue = '${taskQueue}'`;
+  const runningInfos: WorkflowExecutionInfo[] = [];
+  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` })) runningInfos.push(wf);
+  const running = await Promise.all(runningInfos.map((wf) => describeRunning(client, wf)));
+
+  const recent: ClosedIssueRun[] = [];
+  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus != 'Running'` })) {
+    recent.push({
+      issue_identifier: identifierOf(wf),
+      workflow_id: wf.workflowId,
+      run_id: wf.runId,
+      status: wf.status.name,
+      outcome: typeof wf.memo?.outcome === 'string' ? wf.memo.outcome : null,
+      closed_at: wf.closeTime?.toISOString() ?? null,
+    });
+    if (recent.length >= recentLimit) break;
+  }
+  const totals = running.reduce(
+    (acc, r) => ({
+      input_tokens: acc.input_tokens + r.tokens.input_tokens,
+      output_tokens: acc.output_tokens + r.tokens.output_tokens,
+      total_tokens: acc.total_tokens + r.tokens.total_tokens,
+    }),
+    { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+  );
+  return {
+    generated_at: new Date().toISOString(),
+    task_queue: taskQueue,
+    counts: { running: running.length, closed_recently: recent.length },
+    running,
+    recent,
+    totals,
+  };
+}
+
+/** Details of one issue's latest run, or null when it never ran. */
+export async function collectIssue(client: Client, identifier: string): Promise<RunningIssue | ClosedIssueRun | null> {
+  const handle = client.workflow.getHandle(issueWorkflowId(identifier));
+  let d;
+  try {
+    d = await handle.describe();
+  } catch {
+    return null;
+  }
+  if (d.status.name === 'RUNNING') return describeRunning(client, d);
+  return {
+    issue_identifier: identifierOf(d),
+    workflow_id: d.workflowId,
+    run_id: d.runId,
+    status: d.status.name,
+    outcome: typeof d.memo?.outcome === 'string' ? d.memo.outcome : null,
+    closed_at: d.closeTime?.toISOString() ?? null,
+  };
+}

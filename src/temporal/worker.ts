@@ -1,0 +1,119 @@
+/**
+ * The worker runtime shared by `foreman start`, `foreman run` and the integration tests: a client
+ * connection, a native worker connection, and a Worker that hosts the workflows and the activities
+ * on one task queue. Owns connecting and lifecycle; not what the activities do.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import type { PolicyStore } from '../config/store.js';
+import type { Logger } from '../logger.js';
+
+/** Path of the workflows entry point (bundled by the worker). */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+let bundlePromise: Promise<WorkflowBundle> | null = null;
+
+/** Bundles the workflow code once per process (~1.5 s) and reuses it for every worker. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundlePromise;
+}
+
+const noop = () => {};
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+let runtimeInstalled = false;
+
+/**
+ * Routes the Temporal SDK's own logs (worker state, activity failures) into our logger, at warn
+ * and above: its info lines are lifecycle noise. Once per process (a Temporal rule); the first
+ * caller's logger wins.
+ */
+function installTemporalRuntime(log: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const forward = (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
+    const fields = { temporal: true, ...meta };
+    if (level === 'ERROR') log.error(fields, message);
+    else if (level === 'WARN') log.warn(fields, message);
+    else log.debug(fields, message);
+  };
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN', (entry) => forward(entry.level, entry.message, entry.meta)) });
+  } catch {
+    // Another part of the process installed a runtime first; keep it.
+  }
+}
+
+/** Options of `createWorkerRuntime`. */
+export interface WorkerRuntimeOptions {
+  /** `host:port` of the Temporal frontend. */
+  address: string;
+  /** (Default: `default`) */
+  namespace?: string;
+  taskQueue: string;
+  policyStore: PolicyStore;
+  home: string;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Concurrent activity executions on this worker. (Default: 20) */
+  maxConcurrentActivities?: number;
+}
+
+/** A connected client plus a created (not yet running) worker. */
+export interface WorkerRuntime {
+  client: Client;
+  worker: Worker;
+  /** Runs the worker until `shutdown()`; rejects if the worker fails. */
+  run(): Promise<void>;
+  /** Stops polling, lets running activities finish (up to the grace time), closes connections. */
+  shutdown(): Promise<void>;
+}
+
+/** Connects to Temporal and creates the worker for `taskQueue`. */
+export async function createWorkerRuntime(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  installTemporalRuntime(opts.log);
+  const namespace = opts.namespace ?? 'default';
+  const connection = await Connection.connect({ address: opts.address });
+  const client = new Client({ connection, namespace });
+  const nativeConnection = await NativeConnection.connect({ address: opts.address });
+  const activities = createActivities({
+    policyStore: opts.policyStore,
+    home: opts.home,
+    log: opts.log,
+    client,
+    taskQueue: opts.taskQueue,
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
+    shutdownGraceTime: '10 seconds',
+  });
+  let running: Promise<void> | null = null;
+  let closed = false;
+  return {
+    client,
+    worker,
+    run() {
+      running ??= worker.run();
+      return running;
+    },
+    async shutdown() {
+      if (closed) return;
+      closed = true;
+      if (running) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch((err) => opts.log.error({ err: (err as Error).message }, 'worker stopped with an error'));
+      }
+      await nativeConnection.close().catch(noop);
+      await connection.close().catch(noop);
+    },
+  };
+}

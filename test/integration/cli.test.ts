@@ -1,0 +1,153 @@
+/**
+ * The `foreman` command as a user runs it: a real subprocess against the shared Temporal dev
+ * server (TEMPORAL_ADDRESS), a real git origin, the local tracker and a scripted model server.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatcherWorkflowId } from '../../workflows/definitions.js';
+import { runForeman, spawnForeman } from '../support/cli.js';
+import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
+import { startScriptedModelServer, toolUse, type ScriptStep } from '../support/scripted-model-server.js';
+import { temporalAddress, uniqueTaskQueue } from '../support/temporal.js';
+
+const FIX: ScriptStep[] = [
+  toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+  toolUse('run_command', { command: 'node test.js' }),
+  toolUse('finish', { summary: 'Fixed add().' }),
+];
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => {});
+});
+
+async function setup(script: ScriptStep[], opts: { modelUrl?: string; taskQueue?: string } = {}) {
+  const tmp = await tempDir();
+  cleanups.push(tmp.cleanup);
+  const model = await startScriptedModelServer(script);
+  cleanups.push(() => model.close());
+  const origin = await makeOrigin(tmp.dir);
+  const issuesDir = path.join(tmp.dir, 'issues');
+  const policy = await writePolicy(tmp.dir, {
+    issuesDir,
+    workspaceRoot: path.join(tmp.dir, 'workspaces'),
+    repo: origin,
+    modelUrl: opts.modelUrl ?? model.url,
+    taskQueue: opts.taskQueue ?? uniqueTaskQueue('cli'),
+  });
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    FOREMAN_HOME: path.join(tmp.dir, 'home'),
+    FOREMAN_LOG_LEVEL: 'warn',
+  };
+  const id = `C${Math.random().toString(36).slice(2, 8).toUpperCase()}-1`;
+  return { dir: tmp.dir, model, origin, issuesDir, policy, env, id };
+}
+
+describe('foreman validate', () => {
+  it('exits 0 for a valid policy and 2 with the key path for an invalid one', async () => {
+    const s = await setup([]);
+    const ok = await runForeman(['validate', s.policy], s.env);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`ok: ${s.policy}`);
+
+    const text = await fs.readFile(s.policy, 'utf8');
+    await fs.writeFile(s.policy, text.replace('max_turns: 12', 'max_turns: 0'));
+    const bad = await runForeman(['validate', s.policy], s.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('policy_invalid');
+    expect(bad.stderr).toContain('agent.max_turns');
+  });
+});
+
+describe('foreman run', () => {
+  it('works one issue through the workflow and prints the JSON summary', async () => {
+    const s = await setup(FIX);
+    await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must be 5');
+    const r = await runForeman(['run', s.id, s.policy], s.env);
+    expect(r.stderr).not.toMatch(/"level":(50|60)/);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ outcome: 'completed', identifier: s.id, pushed: true, pr: null, branch: `foreman/${s.id}` });
+    expect(summary.evidence.commentId).toBeTruthy();
+    expect(summary.tokens.total).toBeGreaterThan(0);
+    expect(git(s.origin, 'show', `foreman/${s.id}:add.js`)).toContain('a + b');
+  });
+
+  it('names the file when an issue file has broken front matter, and loses nothing', async () => {
+    const s = await setup([]);
+    const file = path.join(s.issuesDir, `${s.id}.md`);
+    await fs.mkdir(s.issuesDir, { recursive: true });
+    const broken = '---\ntitle: [unclosed\nstate: Todo\n---\nbody\n';
+    await fs.writeFile(file, broken);
+    const r = await runForeman(['run', s.id, s.policy], s.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${s.id}.md`);
+    expect(await fs.readFile(file, 'utf8')).toBe(broken);
+  });
+
+  it('ends needs_human, not a crash, when the model endpoint is unreachable', async () => {
+    const s = await setup([], { modelUrl: 'http://127.0.0.1:9' });
+    await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' });
+    const r = await runForeman(['run', s.id, s.policy], s.env);
+    expect(r.code).toBe(3);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.outcome).toBe('needs_human');
+    expect(summary.reason).toContain('127.0.0.1:9');
+    const comments = await fs.readFile(path.join(s.issuesDir, `${s.id}.comments.md`), 'utf8');
+    expect(comments).toContain('needs a human');
+  });
+});
+
+describe('foreman start', () => {
+  it('picks up an issue file dropped into the folder and ends with a pushed branch, evidence and review state', async () => {
+    const taskQueue = uniqueTaskQueue('daemon');
+    const s = await setup(FIX, { taskQueue });
+    await fs.mkdir(s.issuesDir, { recursive: true });
+    const daemon = spawnForeman(['start', s.policy, '--port', '0'], { ...s.env, FOREMAN_LOG_LEVEL: 'info' });
+    cleanups.push(async () => {
+      daemon.child.kill('SIGKILL');
+      const connection = await Connection.connect({ address: temporalAddress() });
+      await new Client({ connection }).workflow.getHandle(dispatcherWorkflowId(taskQueue)).terminate('test over').catch(() => {});
+      await connection.close();
+    });
+    // Wait until the daemon is up (it logs to stderr), then drop the issue in.
+    await waitFor(async () => daemon.output().stderr.includes('Foreman is running'), 60_000, () => daemon.output().stderr);
+    await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must be 5');
+
+    const issueFile = path.join(s.issuesDir, `${s.id}.md`);
+    await waitFor(async () => /state: "?Human Review"?/.test(await fs.readFile(issueFile, 'utf8')), 90_000, () => daemon.output().stderr);
+    const comments = await fs.readFile(path.join(s.issuesDir, `${s.id}.comments.md`), 'utf8');
+    expect(comments).toContain('✅ passed');
+    expect(git(s.origin, 'show', `foreman/${s.id}:add.js`)).toContain('a + b');
+
+    // The HTTP API reads the same state from Temporal.
+    const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)?.[1];
+    expect(url).toBeTruthy();
+    const state = await (await fetch(`${url}/api/v1/state`)).json();
+    expect(state.task_queue).toBe(taskQueue);
+    expect(state.recent.some((r: { issue_identifier: string; outcome: string }) => r.issue_identifier === s.id && r.outcome === 'completed')).toBe(true);
+    const one = await fetch(`${url}/api/v1/${s.id}`);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toMatchObject({ issue_identifier: s.id, status: 'COMPLETED', outcome: 'completed' });
+    expect((await fetch(`${url}/api/v1/NOPE-404`)).status).toBe(404);
+    expect((await fetch(`${url}/api/v1/refresh`, { method: 'POST' })).status).toBe(202);
+    expect((await fetch(`${url}/api/v1/refresh`)).status).toBe(405);
+
+    daemon.child.kill('SIGTERM');
+    const exit = await daemon.wait(40_000);
+    expect(exit.code).toBe(0);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms; output:\n${context().slice(-4000)}`);
+}

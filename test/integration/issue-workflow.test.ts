@@ -1,0 +1,92 @@
+/**
+ * The IssueWorkflow end to end on the real Temporal dev server, with real activities, a real git
+ * origin, the local tracker and a scripted Messages API server whose tool calls are executed for
+ * real in the workspace.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { git } from '../support/fixtures.js';
+import { createRunContext, type RunContext } from '../support/run-context.js';
+import { toolUse, type ScriptStep } from '../support/scripted-model-server.js';
+
+
+/** The model reads the failing test, runs it, fixes add.js, runs it again and finishes. */
+const FIX_SCRIPT: ScriptStep[] = [
+  toolUse('read_file', { path: 'test.js' }),
+  toolUse('run_command', { command: 'node test.js' }),
+  toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+  toolUse('run_command', { command: 'node test.js' }),
+  toolUse('finish', { summary: 'add() now adds; node test.js passes.' }),
+];
+
+let ctx: RunContext | null = null;
+afterEach(async () => {
+  await ctx?.close();
+  ctx = null;
+});
+
+describe('IssueWorkflow', () => {
+  it('fixes the bug, pushes the branch, posts QA evidence and moves the issue to review', async () => {
+    ctx = await createRunContext({ script: FIX_SCRIPT });
+    const summary = await ctx.runIssue();
+
+    expect(summary.outcome).toBe('completed');
+    expect(summary.pushed).toBe(true);
+    expect(summary.branch).toBe(`foreman/${ctx.identifier}`);
+    expect(summary.qa).toHaveLength(1);
+    expect(summary.qa[0]).toMatchObject({ command: 'node test.js', exitCode: 0, passed: true });
+    expect(summary.tokens.total).toBeGreaterThan(0);
+
+    // The pushed branch on the origin holds the fix, on top of main.
+    const pushed = git(ctx.origin, 'show', `foreman/${ctx.identifier}:add.js`);
+    expect(pushed).toContain('return a + b;');
+    expect(git(ctx.origin, 'rev-parse', `foreman/${ctx.identifier}~1`).trim()).toBe(git(ctx.origin, 'rev-parse', 'main').trim());
+    // .foreman/ (the spec) never lands in a commit.
+    expect(git(ctx.origin, 'ls-tree', '-r', '--name-only', `foreman/${ctx.identifier}`)).not.toContain('.foreman');
+
+    // The model saw the real output of its commands.
+    const results = ctx.model.requests.flatMap((r) =>
+      (r.body.messages as { role: string; content: unknown }[])
+        .filter((m) => m.role === 'user' && Array.isArray(m.content))
+        .flatMap((m) => m.content as { type: string; content?: unknown }[])
+        .filter((b) => b.type === 'tool_result'),
+    );
+    expect(JSON.stringify(results)).toContain('FAIL: add(2, 3) returned -1, expected 5');
+
+    // Tracker: one evidence comment with the QA table, issue in the review state.
+    expect(await ctx.issueText()).toMatch(/^state: "?Human Review"?$/m);
+    const comments = await ctx.commentsText();
+    expect(comments.match(/--- comment by foreman/g)).toHaveLength(1);
+    expect(comments).toContain('ready for review');
+    expect(comments).toContain('`node test.js` | ✅ passed | 0 |');
+    expect(comments).toContain('add.js | 2 +-');
+  });
+
+  it('sends QA failures back to the implementer, then ends needs_human after the bound', async () => {
+    let sawFeedback = false;
+    ctx = await createRunContext({
+      qaMaxRounds: 2,
+      script: [
+        toolUse('finish', { summary: 'Done (not really).' }),
+        (req) => {
+          const last = (req.body.messages as { role: string; content: unknown }[]).at(-1);
+          sawFeedback = JSON.stringify(last).includes('FAIL: add(2, 3) returned -1');
+          return toolUse('finish', { summary: 'Still done.' });
+        },
+      ],
+    });
+    const summary = await ctx.runIssue();
+
+    expect(summary.outcome).toBe('needs_human');
+    expect(summary.reason).toMatch(/QA still failed after 2/);
+    expect(summary.rounds).toBe(2);
+    expect(summary.qa[0]).toMatchObject({ exitCode: 1, passed: false });
+    expect(sawFeedback).toBe(true);
+    const comments = await ctx.commentsText();
+    expect(comments).toContain('needs a human');
+    expect(comments).toContain('QA still failed after 2');
+    expect(comments).toContain('❌ failed');
+    // Not moved to review; no partial push since nothing changed.
+    expect(await ctx.issueText()).toMatch(/^state: "?In Progress"?$/m);
+    expect(() => git(ctx!.origin, 'rev-parse', '--verify', `foreman/${ctx!.identifier}`)).toThrow();
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Test fixtures on real disk: a bare git `origin` holding a tiny project with a failing test, a
+ * local-tracker issue folder, and a policy file wired to both and to a scripted model server.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Runs git synchronously in `cwd` with a fixed identity; returns stdout. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), GIT_TERMINAL_PROMPT: '0' },
+  });
+}
+
+/** A fresh temp directory; `cleanup()` removes it. */
+export async function tempDir(prefix = 'foreman-test-'): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), prefix)));
+  return { dir, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+/** The buggy project: `add()` subtracts; `node test.js` exits 1 until it is fixed. */
+export const BUGGY_PROJECT: Record<string, string> = {
+  'add.js': 'function add(a, b) {\n  return a - b;\n}\n\nmodule.exports = { add };\n',
+  'test.js':
+    "const { add } = require('./add.js');\n" +
+    "const got = add(2, 3);\n" +
+    "if (got !== 5) {\n  console.error(`FAIL: add(2, 3) returned ${got}, expected 5`);\n  process.exit(1);\n}\n" +
+    "console.log('ok: add(2, 3) === 5');\n",
+  'README.md': '# tiny\n',
+};
+
+/** Creates `<root>/origin.git` (bare, default branch main) seeded with `files`; returns its path. */
+export async function makeOrigin(root: string, files: Record<string, string> = BUGGY_PROJECT): Promise<string> {
+  const seed = path.join(root, 'seed');
+  const origin = path.join(root, 'origin.git');
+  await fs.mkdir(seed, { recursive: true });
+  git(root, 'init', '-q', '--bare', '-b', 'main', origin);
+  git(seed, 'init', '-q', '-b', 'main');
+  for (const [name, text] of Object.entries(files)) {
+    await fs.mkdir(path.dirname(path.join(seed, name)), { recursive: true });
+    await fs.writeFile(path.join(seed, name), text);
+  }
+  git(seed, 'add', '-A');
+  git(seed, 'commit', '-q', '-m', 'initial');
+  git(seed, 'remote', 'add', 'origin', origin);
+  git(seed, 'push', '-q', 'origin', 'main');
+  await fs.rm(seed, { recursive: true, force: true });
+  return origin;
+}
+
+/** Writes `<issues>/<identifier>.md` with front matter. */
+export async function writeIssue(
+  issuesDir: string,
+  identifier: string,
+  fm: { title: string; state: string; priority?: number; labels?: string[] },
+  body = '',
+): Promise<string> {
+  await fs.mkdir(issuesDir, { recursive: true });
+  const lines = ['---', `title: ${JSON.stringify(fm.title)}`, `state: ${JSON.stringify(fm.state)}`];
+  if (fm.priority !== undefined) lines.push(`priority: ${fm.priority}`);
+  if (fm.labels) lines.push(`labels: [${fm.labels.map((l) => JSON.stringify(l)).join(', ')}]`);
+  lines.push('---', '', body, '');
+  const file = path.join(issuesDir, `${identifier}.md`);
+  await fs.writeFile(file, lines.join('\n'));
+  return file;
+}
+
+/** Writes a policy file; `extra` is raw YAML appended to the front matter. */
+export async function writePolicy(
+  dir: string,
+  opts: {
+    issuesDir: string;
+    workspaceRoot: string;
+    repo: string;
+    modelUrl: string;
+    qaCommands?: string[];
+    qaMaxRounds?: number;
+    taskQueue?: string;
+    extra?: string;
+    prompt?: string;
+  },
+): Promise<string> {
+  const fm = [
+    'tracker:',
+    '  kind: local',
+    '  provider:',
+    `    path: ${JSON.stringify(opts.issuesDir)}`,
+    'polling:',
+    '  interval_ms: 500',
+    'workspace:',
+    `  root: ${JSON.stringify(opts.workspaceRoot)}`,
+    `  repo: ${JSON.stringify(opts.repo)}`,
+    'agent:',
+    '  max_turns: 12',
+    '  max_retry_backoff_ms: 1000',
+    'model:',
+    `  base_url: ${JSON.stringify(opts.modelUrl)}`,
+    '  api_key: test-key',
+    '  max_retries: 0',
+    'qa:',
+    `  commands: ${JSON.stringify(opts.qaCommands ?? ['node test.js'])}`,
+    `  max_rounds: ${opts.qaMaxRounds ?? 2}`,
+    'budget:',
+    '  max_attempts: 2',
+    'temporal:',
+    `  task_queue: ${JSON.stringify(opts.taskQueue ?? 'foreman-test')}`,
+  ];
+  if (opts.extra) fm.push(opts.extra.trimEnd());
+  const prompt = opts.prompt ?? 'Work on {{ issue.identifier }}: {{ issue.title }}.\n\n{{ issue.description }}';
+  const file = path.join(dir, 'WORKFLOW.md');
+  await fs.writeFile(file, `---\n${fm.join('\n')}\n---\n${prompt}\n`);
+  return file;
+}

@@ -1,0 +1,125 @@
+/**
+ * One isolated Foreman run for integration tests: temp dirs, a bare origin with the buggy project,
+ * a local-tracker issue, a scripted model server, a policy, and a real worker on its own task
+ * queue against the shared Temporal dev server. `close()` tears all of it down.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
+import { silentLogger } from '../../src/logger.js';
+import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
+import { ISSUE_WORKFLOW_TYPE, issueWorkflowId } from '../../workflows/definitions.js';
+import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/types.js';
+import { makeOrigin, tempDir, writeIssue, writePolicy } from './fixtures.js';
+import { startScriptedModelServer, type ScriptStep } from './scripted-model-server.js';
+import { temporalAddress, temporalNamespace, uniqueTaskQueue } from './temporal.js';
+
+export interface RunContext {
+  dir: string;
+  origin: string;
+  issuesDir: string;
+  workspaceRoot: string;
+  home: string;
+  identifier: string;
+  policyFile: string;
+  taskQueue: string;
+  model: Awaited<ReturnType<typeof startScriptedModelServer>>;
+  store: PolicyStore;
+  runtime: WorkerRuntime;
+  /** Runs the IssueWorkflow for the context's issue to its end. */
+  runIssue(): Promise<IssueRunSummary>;
+  /** The issue file's text. */
+  issueText(): Promise<string>;
+  /** The issue's comments file text ('' if none). */
+  commentsText(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Builds a RunContext. `script` drives the scripted model. */
+export async function createRunContext(opts: {
+  script: ScriptStep[];
+  qaCommands?: string[];
+  qaMaxRounds?: number;
+  extraPolicy?: string;
+  issueBody?: string;
+}): Promise<RunContext> {
+  const tmp = await tempDir();
+  const dir = tmp.dir;
+  const closers: (() => Promise<void> | void)[] = [() => tmp.cleanup()];
+  try {
+    const origin = await makeOrigin(dir);
+    const issuesDir = path.join(dir, 'issues');
+    const workspaceRoot = path.join(dir, 'workspaces');
+    const home = path.join(dir, 'home');
+    const identifier = `T${randomUUID().slice(0, 6).toUpperCase()}-1`;
+    await writeIssue(issuesDir, identifier, { title: 'Fix add()', state: 'Todo' }, opts.issueBody ?? 'add(2, 3) must return 5.');
+    const model = await startScriptedModelServer(opts.script);
+    closers.push(() => model.close());
+    const taskQueue = uniqueTaskQueue('it');
+    const policyFile = await writePolicy(dir, {
+      issuesDir,
+      workspaceRoot,
+      repo: origin,
+      modelUrl: model.url,
+      taskQueue,
+      ...(opts.qaCommands ? { qaCommands: opts.qaCommands } : {}),
+      ...(opts.qaMaxRounds ? { qaMaxRounds: opts.qaMaxRounds } : {}),
+      ...(opts.extraPolicy ? { extra: opts.extraPolicy } : {}),
+    });
+    const env = { ...process.env, FOREMAN_HOME: home };
+    const store = await createPolicyStore(policyFile, { env, watch: false });
+    closers.push(() => store.close());
+    const runtime = await createWorkerRuntime({
+      address: temporalAddress(),
+      namespace: temporalNamespace(),
+      taskQueue,
+      policyStore: store,
+      home,
+      log: silentLogger,
+      env,
+    });
+    closers.push(() => runtime.shutdown());
+    void runtime.run();
+
+    return {
+      dir,
+      origin,
+      issuesDir,
+      workspaceRoot,
+      home,
+      identifier,
+      policyFile,
+      taskQueue,
+      model,
+      store,
+      runtime,
+      runIssue: async () => {
+        const input: IssueWorkflowInput = { issueId: identifier, identifier, trigger: 'cli' };
+        return runtime.client.workflow.execute(ISSUE_WORKFLOW_TYPE, {
+          workflowId: issueWorkflowId(identifier),
+          taskQueue,
+          args: [input],
+          memo: { identifier, issueId: identifier },
+          workflowExecutionTimeout: '3 minutes',
+        }) as Promise<IssueRunSummary>;
+      },
+      issueText: () => fs.readFile(path.join(issuesDir, `${identifier}.md`), 'utf8'),
+      commentsText: () => fs.readFile(path.join(issuesDir, `${identifier}.comments.md`), 'utf8').catch(() => ''),
+      close: () => closeAll(closers),
+    };
+  } catch (err) {
+    await closeAll(closers);
+    throw err;
+  }
+}
+
+async function closeAll(closers: (() => Promise<void> | void)[]): Promise<void> {
+  while (closers.length) {
+    try {
+      await closers.pop()!();
+    } catch {
+      // keep closing the rest
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Signals and queries, defined once and imported by the workflows, the daemon, the webhook server
+ * and the CLI alike (STYLE.md "Boundaries").
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { IssueRunStatus } from './types.js';
+
+/** The tracker reported a change to the issue (poll, file watch or webhook). */
+export const issueUpdatedSignal = defineSignal<[{ source: string; at: string }]>('issueUpdated');
+
+/** Ask the dispatcher to poll the tracker now instead of waiting for the next interval. */
+export const refreshSignal = defineSignal<[{ reason: string }]>('refresh');
+
+/** Where an IssueWorkflow is. */
+export const statusQuery = defineQuery<IssueRunStatus>('status');
+
+/** Workflow type names, for clients that start workflows by name. */
+export const ISSUE_WORKFLOW_TYPE = 'IssueWorkflow';
+export const DISPATCHER_WORKFLOW_TYPE = 'DispatcherWorkflow';
+
+/** Workflow id of an issue's run: derived from the issue identifier, one per issue. */
+export function issueWorkflowId(identifier: string): string {
+  return `foreman-issue-${identifier}`;
+}
+
+/** Workflow id of the dispatcher of a task queue. */
+export function dispatcherWorkflowId(taskQueue: string): string {
+  return `foreman-dispatcher-${taskQueue}`;
+}
