@@ -3,17 +3,20 @@
  * and input fields, so transcripts, policies and recorded sessions stay valid). Each tool carries
  * its Anthropic definition, a zod schema for its input and an executor confined to the workspace.
  *
- * It owns path containment (symlinks included), the per-role tool sets and the reviewer's
- * read-only command check. It does not run the conversation (src/agents/harness.ts) nor build the
- * child environment (src/workspace/shell.ts); path checks guard against mistakes, not a hostile
+ * It owns applying path containment to model-given paths (the rules are src/workspace/paths.ts),
+ * the per-role tool sets and the reviewer's read-only command check; `search` runs on a worker
+ * thread (./search-worker.ts). It does not run the conversation (src/agents/harness.ts) nor build
+ * the child environment (src/workspace/shell.ts); path checks guard against mistakes, not a hostile
  * agent — an implementer with `run_command` can already do anything its OS user can.
  */
-import { lstat, mkdir, readFile, readdir, readlink, realpath, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Tool } from '@anthropic-ai/sdk/resources/messages';
-import { ForemanError, type ForemanErrorOptions } from '../errors.js';
+import { ForemanError, WorkspaceError, type ForemanErrorOptions } from '../errors.js';
+import { isWithin, resolveExisting } from '../workspace/paths.js';
+import { runSearch } from './search-worker.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, runShell, withoutSecrets } from '../workspace/shell.js';
 
 /**
@@ -21,7 +24,8 @@ import { DEFAULT_MAX_OUTPUT_BYTES, runShell, withoutSecrets } from '../workspace
  * `is_error: true` and the run goes on. Codes: `tool_input_invalid`, `tool_unknown`,
  * `path_outside_workspace`, `path_forbidden` (writes into `.git/`), `file_not_found`,
  * `not_a_file`, `not_a_directory`, `file_too_large`, `binary_file`, `edit_not_found`,
- * `edit_not_unique`, `command_not_allowed`. Never retryable: the model must change the call.
+ * `edit_not_unique`, `command_not_allowed`, `search_timeout`. Never retryable: the model must
+ * change the call.
  */
 export class ToolError extends ForemanError {
   constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
@@ -61,6 +65,11 @@ export interface ToolContext {
   commandTimeoutMs?: number;
   /** Bytes of command output returned to the model, head and tail. (Default: 16000) */
   maxOutputBytes?: number;
+  /**
+   * Wall-clock limit of one `search` call in ms; past it the search thread is stopped and the call
+   * fails with `search_timeout` (a model-given regex can backtrack for hours). (Default: 10000)
+   */
+  searchTimeoutMs?: number;
 }
 
 /** The question an `escalate` call asks a human. */
@@ -122,6 +131,8 @@ export interface Toolbox {
 /** The `escalate` tool_result text; the harness keeps it in the transcript so a resumed conversation is valid. */
 export const ESCALATED_TOOL_RESULT = 'Escalated to a human; wait for their answer.';
 
+/** Wall-clock limit of one `search` call in ms, when the context gives none. */
+export const DEFAULT_SEARCH_TIMEOUT_MS = 10_000;
 /** Lines `read_file` returns when no `limit` is given. */
 export const DEFAULT_READ_LIMIT_LINES = 2000;
 /** Default and maximum `run_command` timeouts, in ms. */
@@ -137,7 +148,7 @@ const MAX_SEARCH_FILE_BYTES = 2 * 1024 * 1024;
 /** Characters of a matching line shown by `search`, and tested against the pattern. */
 const MAX_SEARCH_LINE_CHARS = 300;
 const MAX_SEARCH_TEST_CHARS = 10_000;
-const SEARCH_SKIP_DIRS = new Set(['.git', 'node_modules']);
+const SEARCH_SKIP_DIRS = ['.git', 'node_modules'];
 
 // ---------------------------------------------------------------------------------------------
 // Paths
@@ -145,32 +156,6 @@ const SEARCH_SKIP_DIRS = new Set(['.git', 'node_modules']);
 interface Workspace {
   /** realpath of the workspace root. */
   root: string;
-}
-
-/**
- * realpath for a path that may not exist yet: resolves the nearest existing ancestor and keeps
- * the rest; a dangling symlink is followed to where it points, so a write cannot escape through it.
- */
-async function realpathLenient(p: string, depth = 0): Promise<string> {
-  if (depth > 40) throw new ToolError('path_outside_workspace', `Too many symbolic links while resolving ${p}.`);
-  try {
-    return await realpath(p);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
-  }
-  const info = await lstat(p).catch(() => undefined);
-  if (info?.isSymbolicLink()) {
-    const target = path.resolve(path.dirname(p), await readlink(p));
-    return realpathLenient(target, depth + 1);
-  }
-  const parent = path.dirname(p);
-  if (parent === p) return p;
-  return path.join(await realpathLenient(parent, depth), path.basename(p));
-}
-
-function isInside(root: string, candidate: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 
 /** Workspace-relative display path with forward slashes (`.` for the root). */
@@ -184,8 +169,15 @@ function displayPath(ws: Workspace, real: string): string {
  * `path_outside_workspace`, or `path_forbidden` for a write into `.git/`.
  */
 async function resolvePath(ws: Workspace, given: string, mode: 'read' | 'write'): Promise<string> {
-  const real = await realpathLenient(path.resolve(ws.root, given));
-  if (!isInside(ws.root, real)) {
+  let real: string;
+  try {
+    real = resolveExisting(path.resolve(ws.root, given));
+  } catch (err) {
+    // A symlink loop: the path cannot be shown to stay inside the workspace.
+    if (err instanceof WorkspaceError) throw new ToolError('path_outside_workspace', `Too many symbolic links while resolving '${given}'.`);
+    throw err;
+  }
+  if (!isWithin(ws.root, real)) {
     throw new ToolError(
       'path_outside_workspace',
       `Path '${given}' resolves outside the workspace; use a path relative to the workspace root.`,
@@ -343,61 +335,45 @@ const searchTool = defineTool({
   description:
     'Search file contents with a JavaScript regular expression (case-sensitive), line by line. ' +
     'Walks the files under path, skipping .git, node_modules and symlinks. ' +
-    `Returns "file:line: text" lines, at most ${MAX_SEARCH_MATCHES} matches.`,
+    `Returns "file:line: text" lines, at most ${MAX_SEARCH_MATCHES} matches. ` +
+    'A search that runs too long is stopped; then use a simpler pattern or a narrower path.',
   schema: z.object({
     pattern: z.string().min(1).describe('JavaScript regular expression, e.g. "function\\s+add".'),
     path: z.string().optional().describe('File or directory relative to the workspace root. (Default: the root)'),
   }),
   async run(input, rt) {
     const ws = await rt.ws();
-    let regex: RegExp;
     try {
-      regex = new RegExp(input.pattern);
+      // Compiling is cheap and cannot hang; only matching runs on the worker thread.
+      new RegExp(input.pattern);
     } catch (err) {
       throw new ToolError('tool_input_invalid', `Invalid regular expression: ${(err as Error).message}`);
     }
     const given = input.path && input.path !== '' ? input.path : '.';
     const real = await resolvePath(ws, given, 'read');
-    const info = await statOrThrow(real, given);
-    const matches: string[] = [];
-    let capped = false;
-
-    const searchFile = async (file: string): Promise<void> => {
-      const fileInfo = await stat(file).catch(() => undefined);
-      if (!fileInfo?.isFile() || fileInfo.size > MAX_SEARCH_FILE_BYTES) return;
-      const buf = await readFile(file).catch(() => undefined);
-      if (!buf || looksBinary(buf)) return;
-      const lines = buf.toString('utf8').split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i]!.replace(/\r$/, '');
-        if (!regex.test(line.length > MAX_SEARCH_TEST_CHARS ? line.slice(0, MAX_SEARCH_TEST_CHARS) : line)) continue;
-        if (matches.length >= MAX_SEARCH_MATCHES) {
-          capped = true;
-          return;
-        }
-        const shown = line.length > MAX_SEARCH_LINE_CHARS ? `${line.slice(0, MAX_SEARCH_LINE_CHARS)}…` : line;
-        matches.push(`${displayPath(ws, file)}:${i + 1}: ${shown}`);
-      }
-    };
-
-    const walk = async (dir: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const entry of entries) {
-        if (capped) return;
-        // Symlinks are not followed: they could lead out of the workspace or into a loop.
-        if (entry.isSymbolicLink()) continue;
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          if (!SEARCH_SKIP_DIRS.has(entry.name)) await walk(full);
-        } else if (entry.isFile()) {
-          await searchFile(full);
-        }
-      }
-    };
-
-    if (info.isDirectory()) await walk(real);
-    else await searchFile(real);
+    await statOrThrow(real, given);
+    const timeoutMs = rt.ctx.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS;
+    const result = await runSearch(
+      {
+        root: ws.root,
+        start: real,
+        pattern: input.pattern,
+        maxMatches: MAX_SEARCH_MATCHES,
+        maxFileBytes: MAX_SEARCH_FILE_BYTES,
+        maxLineChars: MAX_SEARCH_LINE_CHARS,
+        maxTestChars: MAX_SEARCH_TEST_CHARS,
+        skipDirs: SEARCH_SKIP_DIRS,
+      },
+      { timeoutMs, signal: rt.signal },
+    );
+    if (result.kind === 'timeout') {
+      throw new ToolError(
+        'search_timeout',
+        `search for /${input.pattern}/ was stopped after ${timeoutMs} ms; use a simpler pattern ` +
+          '(no nested quantifiers such as (a+)+) or a narrower path.',
+      );
+    }
+    const { matches, capped } = result;
     if (matches.length === 0) return { content: 'No matches.' };
     const note = capped ? `\n[… stopped at ${MAX_SEARCH_MATCHES} matches; narrow the pattern or the path …]` : '';
     return { content: matches.join('\n') + note };

@@ -3,13 +3,14 @@
  * per-issue workspace path under the root, the issue branch name, and the check that a path stays
  * inside the root (symlinks included).
  *
- * Owns only pure path rules plus read-only `fs` look-ups for the symlink check. It does not create,
- * populate or remove workspaces, and does not run hooks or git (see the rest of src/workspace/).
+ * Owns only the naming rules and the root check; the symlink look-ups and prefix comparison live in
+ * ./paths.ts. It does not create, populate or remove workspaces, and does not run hooks or git (see
+ * the rest of src/workspace/).
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
+import { isStrictlyInside, resolveExisting } from './paths.js';
 
 /** Characters a workspace key may contain (Symphony SPEC §4.2, §9.5 invariant 3). */
 const DISALLOWED = /[^A-Za-z0-9._-]/g;
@@ -24,19 +25,32 @@ const MAX_KEY_PREFIX = 200;
 const HASH_HEX_CHARS = 16;
 
 /**
+ * Runs of two or more dots (git forbids `..` in a ref) and a leading dot (a hidden directory, and
+ * git forbids a ref component starting with `.`).
+ */
+const REF_UNSAFE_DOTS = /\.{2,}|^\./g;
+
+/**
  * Derives the workspace key from an issue identifier (Symphony SPEC §4.2 "Workspace Key", §9.5
  * invariant 3): every character outside `[A-Za-z0-9._-]` becomes `_`. When that changes anything,
  * `-` plus the first 16 hex characters of sha256(original identifier) is appended, so `A/B` and
- * `A_B` get different keys. `""`, `.` and `..` (which would name the root or its parent) and
- * names longer than 200 characters are treated as changed too, so a key is always a single,
- * non-traversing path segment.
+ * `A_B` get different keys.
+ *
+ * The key must also be a valid git ref component, because the branch is `foreman/<key>`
+ * (`git check-ref-format`: no `..`, no component starting with `.` or ending with `.` or `.lock`;
+ * `@{`, spaces and control characters are already outside the allowed set). So a leading dot and
+ * every run of dots become `_` (`..` → `__`, `.hidden` → `_hidden`), and a key that is empty, ends
+ * in `.` or `.lock`, or is longer than 200 characters counts as changed too: the hash suffix then
+ * ends it (`X.lock` → `X.lock-<hash>`) and keeps it under the 255-byte file-name limit. A key is
+ * thus always a single, non-traversing path segment and a valid branch name component; ordinary
+ * identifiers such as `DEMO-1` or `fix.v2` are kept as they are.
  *
  * @param identifier The issue's human identifier, e.g. `DEMO-1`.
- * @returns A directory name made only of `[A-Za-z0-9._-]`.
+ * @returns A directory name made only of `[A-Za-z0-9._-]`, at most 217 characters.
  */
 export function workspaceKey(identifier: string): string {
-  let key = identifier.replace(DISALLOWED, '_');
-  let changed = key !== identifier || key === '' || key === '.' || key === '..';
+  let key = identifier.replace(DISALLOWED, '_').replace(REF_UNSAFE_DOTS, (dots) => '_'.repeat(dots.length));
+  let changed = key !== identifier || key === '' || key.endsWith('.') || key.endsWith('.lock');
   if (key.length > MAX_KEY_PREFIX) {
     key = key.slice(0, MAX_KEY_PREFIX);
     changed = true;
@@ -47,7 +61,8 @@ export function workspaceKey(identifier: string): string {
 }
 
 /**
- * The issue's git branch, `foreman/<workspace_key>` (DESIGN.md "Policy spec").
+ * The issue's git branch, `foreman/<workspace_key>` (DESIGN.md "Policy spec"); always accepted
+ * by `git check-ref-format --branch` (see {@link workspaceKey}).
  *
  * @param identifier The issue's human identifier.
  */
@@ -91,12 +106,6 @@ export function assertInsideRoot(root: string, target: string): void {
   if (!isStrictlyInside(realRoot, realTarget)) throw outside(absRoot, absTarget, realTarget);
 }
 
-function isStrictlyInside(root: string, target: string): boolean {
-  if (target === root) return false;
-  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
-  return target.startsWith(prefix);
-}
-
 function outside(root: string, target: string, resolved: string): WorkspaceError {
   const via = resolved === target ? '' : ` (it resolves to ${resolved} through a symlink)`;
   return new WorkspaceError(
@@ -105,36 +114,4 @@ function outside(root: string, target: string, resolved: string): WorkspaceError
       'check workspace.root and the issue identifier, and remove symlinks that leave the root',
     { retryable: false },
   );
-}
-
-/** Links followed before giving up, like the kernel's ELOOP limit. */
-const MAX_LINKS = 40;
-
-/**
- * Resolves every symlink in `p` that exists on disk; the part that does not exist yet is appended
- * as-is. Unlike realpath, a dangling link is followed to its target, because creating a file
- * through it would land there.
- */
-function resolveExisting(p: string, depth = 0): string {
-  if (depth > MAX_LINKS) {
-    throw new WorkspaceError('workspace_outside_root', `Too many symlinks while resolving ${p}; remove the symlink loop`, {
-      retryable: false,
-    });
-  }
-  try {
-    return realpathSync.native(p);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
-  }
-  let isLink = false;
-  try {
-    isLink = lstatSync(p).isSymbolicLink();
-  } catch {
-    // Does not exist at all: resolve the parent and keep this name.
-  }
-  if (isLink) return resolveExisting(path.resolve(path.dirname(p), readlinkSync(p)), depth + 1);
-  const parent = path.dirname(p);
-  if (parent === p) return p;
-  return path.join(resolveExisting(parent, depth), path.basename(p));
 }

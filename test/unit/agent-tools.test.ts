@@ -2,7 +2,14 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createToolbox, isReadOnlyGitCommand, ToolError, toolSets, type Toolbox } from '../../src/agents/tools.js';
+import {
+  createToolbox,
+  DEFAULT_SEARCH_TIMEOUT_MS,
+  isReadOnlyGitCommand,
+  ToolError,
+  toolSets,
+  type Toolbox,
+} from '../../src/agents/tools.js';
 import { scrubbedEnv } from '../../src/workspace/shell.js';
 
 let root: string;
@@ -172,6 +179,43 @@ describe('list_files and search', () => {
     const out = (await box.execute('search', { pattern: '^hit$', path: 'many.txt' })).content;
     expect(out.split('\n').filter((l) => l.startsWith('many.txt:'))).toHaveLength(200);
     expect(out).toContain('stopped at 200 matches');
+  });
+
+  it('skips binary files and symlinks, and cuts long matching lines', async () => {
+    await writeFile(path.join(ws, 'blob.bin'), Buffer.from('needle\0needle\n'));
+    await symlink(path.join(ws, 'README.md'), path.join(ws, 'readme-link'));
+    await writeFile(path.join(ws, 'long.txt'), `needle${'x'.repeat(400)}\r\n`);
+    const out = (await box.execute('search', { pattern: 'needle|Hello' })).content;
+    expect(out.split('\n')).toEqual(['README.md:2: Hello world', `long.txt:1: needle${'x'.repeat(294)}…`]);
+  });
+
+  it('stops a catastrophic pattern at the time limit without blocking the event loop', async () => {
+    await writeFile(path.join(ws, 'aaa.txt'), `${'a'.repeat(5000)}!\n`);
+    const quick = createToolbox('reviewer', { workspace: ws, env: {}, searchTimeoutMs: 300 });
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 20);
+    const started = Date.now();
+    const err = await toolError(quick.execute('search', { pattern: '(a+)+$', path: 'aaa.txt' }));
+    const elapsed = Date.now() - started;
+    clearInterval(ticker);
+    expect(err.code).toBe('search_timeout');
+    expect(err.message).toContain('simpler pattern');
+    expect(err.message).toContain('narrower path');
+    expect(elapsed).toBeGreaterThanOrEqual(300);
+    expect(elapsed).toBeLessThan(3000);
+    // Timers kept firing while the regex backtracked on the other thread.
+    expect(ticks).toBeGreaterThan(5);
+    // The same toolbox still searches normally afterwards.
+    expect((await quick.execute('search', { pattern: 'Hello' })).content).toBe('README.md:2: Hello world');
+  });
+
+  it('stops a running search when the call is aborted', async () => {
+    await writeFile(path.join(ws, 'aaa.txt'), `${'a'.repeat(5000)}!\n`);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('run cancelled')), 100);
+    const started = Date.now();
+    await expect(box.execute('search', { pattern: '(a+)+$' }, { signal: controller.signal })).rejects.toThrow('run cancelled');
+    expect(Date.now() - started).toBeLessThan(DEFAULT_SEARCH_TIMEOUT_MS);
   });
 });
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,24 @@ describe('workspaceKey', () => {
       expect(['', '.', '..']).not.toContain(key);
       expect(key).not.toContain('/');
     }
-    expect(workspaceKey('..')).toMatch(/^\.\.-[0-9a-f]{16}$/);
+    expect(workspaceKey('..')).toMatch(/^__-[0-9a-f]{16}$/);
+    expect(workspaceKey('.')).toMatch(/^_-[0-9a-f]{16}$/);
+  });
+
+  it('keeps ordinary identifiers with dots as they are', () => {
+    for (const id of ['DEMO-1', 'ABC-123', 'fix.v2', 'v1.2.3', 'a-.b', 'x.lockfile']) expect(workspaceKey(id)).toBe(id);
+  });
+
+  it('treats what git refuses in a ref as changed: "..", a leading dot, a trailing "." or ".lock"', () => {
+    expect(workspaceKey('A..B')).toMatch(/^A__B-[0-9a-f]{16}$/);
+    expect(workspaceKey('A...B')).toMatch(/^A___B-[0-9a-f]{16}$/);
+    expect(workspaceKey('.hidden')).toMatch(/^_hidden-[0-9a-f]{16}$/);
+    expect(workspaceKey('trailing.')).toMatch(/^trailing\.-[0-9a-f]{16}$/);
+    expect(workspaceKey('X.lock')).toMatch(/^X\.lock-[0-9a-f]{16}$/);
+    expect(workspaceKey('a@{b')).toMatch(/^a__b-[0-9a-f]{16}$/);
+    // Still apart from the identifiers they now resemble.
+    expect(workspaceKey('A..B')).not.toBe(workspaceKey('A__B'));
+    expect(workspaceKey('.hidden')).not.toBe(workspaceKey('_hidden'));
   });
 
   it('replaces non-ASCII characters', () => {
@@ -56,6 +74,45 @@ describe('branchName', () => {
   it('is foreman/<workspace_key>', () => {
     expect(branchName('DEMO-1')).toBe('foreman/DEMO-1');
     expect(branchName('A/B')).toBe(`foreman/${workspaceKey('A/B')}`);
+  });
+
+  it('is a valid git branch name for nasty identifiers (real git check-ref-format)', () => {
+    const nasty = [
+      'A..B',
+      'X.lock',
+      'X.LOCK',
+      '.hidden',
+      'trailing.',
+      'a@{b',
+      '@',
+      '..',
+      '.',
+      '...',
+      '',
+      'a b',
+      'ü',
+      '🙂',
+      'a/b/../c',
+      'refs/heads/main',
+      '-leading-dash',
+      'HEAD',
+      'a~1^2:3?*[\\',
+      'x'.repeat(300),
+      `${'x'.repeat(199)}..y`,
+      `${'x'.repeat(198)}.lock`,
+      `.${'.'.repeat(299)}`,
+      'DEMO-1',
+      'fix.v2',
+    ];
+    for (const id of nasty) {
+      const branch = branchName(id);
+      const key = workspaceKey(id);
+      expect(key, id).toMatch(KEY_CHARS);
+      expect(key.length, id).toBeLessThan(255);
+      // Exits non-zero (and execFileSync throws) when git refuses the name; prints it normalized.
+      const out = execFileSync('git', ['check-ref-format', '--branch', branch], { encoding: 'utf8' });
+      expect(out.trim(), id).toBe(branch);
+    }
   });
 });
 
