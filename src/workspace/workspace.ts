@@ -96,9 +96,15 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/** Removes credentials from URLs (`https://user:token@host` → `https://***@host`). */
+export function redactUrls(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+}
+
+/** A git failure as a WorkspaceError; the message never carries credentials from a remote URL. */
 function gitError(what: string, err: unknown, code = 'git_failed'): WorkspaceError {
   const msg = err instanceof Error ? err.message : String(err);
-  return new WorkspaceError(code, `${what}: ${msg.trim()}`, { cause: err });
+  return new WorkspaceError(code, redactUrls(`${what}: ${msg.trim()}`));
 }
 
 /**
@@ -130,9 +136,18 @@ export async function prepareWorkspace(opts: {
   const branch = branchName(opts.identifier);
   const remote = opts.identity.remote;
 
+  // A marker beside the directory while it is being made: a crash during the clone or
+  // `after_create` leaves it, and the next attempt starts the directory over instead of
+  // mistaking a half-made workspace for a ready one.
+  const creating = path.join(root, `.${key}.creating`);
+  if ((await exists(creating)) && (await exists(dir))) {
+    opts.log?.warn({ dir }, 'removing a workspace whose creation was interrupted');
+    await fs.rm(dir, { recursive: true, force: true });
+  }
   let createdNow = false;
   if (!(await exists(dir))) {
     createdNow = true;
+    await fs.writeFile(creating, `${process.pid}\n`);
     try {
       if (opts.repo) {
         // Clone into a temp sibling, then rename: a crash mid-clone never leaves a half checkout.
@@ -153,6 +168,7 @@ export async function prepareWorkspace(opts: {
       await fs.rm(dir, { recursive: true, force: true });
       throw err;
     }
+    await fs.rm(creating, { force: true });
   }
 
   const g = git(dir, opts.identity);

@@ -1,0 +1,134 @@
+/**
+ * The git workspace on real repositories: clone, branch, reuse, resume from the remote branch,
+ * recovery of a half-made workspace, hook failures, idempotent commit + push, a rejected push,
+ * and credentials kept out of error messages.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WorkspaceError } from '../../src/errors.js';
+import { commitAndPush, prepareWorkspace, redactUrls, type Hooks } from '../../src/workspace/workspace.js';
+import { git, makeOrigin, tempDir } from '../support/fixtures.js';
+
+const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
+const noHooks: Hooks = { timeout_ms: 10_000 };
+const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+
+let cleanup: (() => Promise<void>) | null = null;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = null;
+});
+
+async function setup() {
+  const tmp = await tempDir();
+  cleanup = tmp.cleanup;
+  const origin = await makeOrigin(tmp.dir);
+  const root = path.join(tmp.dir, 'ws');
+  /** `repo: null` prepares without workspace.repo. */
+  const prepare = (hooks: Hooks = noHooks, repo: string | null = origin) =>
+    prepareWorkspace({ root, identifier: 'DEMO-1', repo: repo ?? undefined, hooks, identity, env });
+  return { dir: tmp.dir, origin, root, prepare };
+}
+
+describe('prepareWorkspace', () => {
+  it('clones, branches from the default branch, keeps .foreman/ out of git, and reuses on the next call', async () => {
+    const s = await setup();
+    const ws = await s.prepare();
+    expect(ws).toMatchObject({ key: 'DEMO-1', branch: 'foreman/DEMO-1', baseBranch: 'main', createdNow: true });
+    expect(git(ws.path, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('foreman/DEMO-1');
+    await fs.mkdir(path.join(ws.path, '.foreman'));
+    await fs.writeFile(path.join(ws.path, '.foreman', 'spec.md'), 'spec');
+    expect(git(ws.path, 'status', '--porcelain')).toBe('');
+
+    await fs.writeFile(path.join(ws.path, 'wip.txt'), 'uncommitted work');
+    const again = await s.prepare();
+    expect(again.createdNow).toBe(false);
+    expect(await fs.readFile(path.join(ws.path, 'wip.txt'), 'utf8')).toBe('uncommitted work');
+  });
+
+  it('resumes from the branch on the remote when the workspace is gone (another worker, a new host)', async () => {
+    const s = await setup();
+    const ws = await s.prepare();
+    await fs.writeFile(path.join(ws.path, 'add.js'), 'module.exports = { add: (a, b) => a + b };\n');
+    const pushed = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'wip', identity });
+    await fs.rm(ws.path, { recursive: true, force: true });
+
+    const fresh = await s.prepare();
+    expect(fresh.createdNow).toBe(true);
+    expect(git(fresh.path, 'rev-parse', 'HEAD').trim()).toBe(pushed.commit);
+  });
+
+  it('starts over a workspace whose creation was interrupted', async () => {
+    const s = await setup();
+    // What a crash during after_create leaves behind: the directory and the marker beside it.
+    await fs.mkdir(path.join(s.root, 'DEMO-1'), { recursive: true });
+    await fs.writeFile(path.join(s.root, '.DEMO-1.creating'), '1\n');
+    const ws = await s.prepare();
+    expect(ws.createdNow).toBe(true);
+    expect(git(ws.path, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('foreman/DEMO-1');
+    await expect(fs.stat(path.join(s.root, '.DEMO-1.creating'))).rejects.toThrow();
+  });
+
+  it('lets after_create make the checkout when workspace.repo is unset, and removes the directory when it fails', async () => {
+    const s = await setup();
+    const failing = await s.prepare({ ...noHooks, after_create: 'echo nope >&2; exit 3' }, null).catch((e: unknown) => e);
+    expect(failing).toBeInstanceOf(WorkspaceError);
+    expect((failing as WorkspaceError).code).toBe('hook_failed');
+    expect((failing as Error).message).toContain('nope');
+    await expect(fs.stat(path.join(s.root, 'DEMO-1'))).rejects.toThrow();
+
+    const ws = await s.prepare({ ...noHooks, after_create: `git clone -q ${JSON.stringify(s.origin)} .` }, null);
+    expect(ws.createdNow).toBe(true);
+    expect(await fs.readFile(path.join(ws.path, 'add.js'), 'utf8')).toContain('a - b');
+  });
+
+  it('refuses a directory that is not a git checkout, permanently', async () => {
+    const s = await setup();
+    const err = (await s.prepare(noHooks, null).catch((e: unknown) => e)) as WorkspaceError;
+    expect(err.code).toBe('workspace_not_git');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('workspace.repo');
+  });
+});
+
+describe('commitAndPush', () => {
+  it('commits and pushes once; a retry pushes the same head and makes no new commit', async () => {
+    const s = await setup();
+    const ws = await s.prepare();
+    const nothing = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'm', identity });
+    expect(nothing).toMatchObject({ pushed: false, commit: null, filesChanged: 0 });
+
+    await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed\n');
+    const first = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'Fix', identity });
+    const second = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'Fix', identity });
+    expect(first.pushed).toBe(true);
+    expect(second.commit).toBe(first.commit);
+    expect(git(s.origin, 'rev-parse', 'foreman/DEMO-1').trim()).toBe(first.commit);
+    expect(git(s.origin, 'rev-list', '--count', 'main..foreman/DEMO-1').trim()).toBe('1');
+    expect(first.diffStat).toContain('add.js');
+    expect(git(s.origin, 'log', '-1', '--format=%an <%ae>', 'foreman/DEMO-1').trim()).toBe('Foreman <foreman@localhost>');
+  });
+
+  it('reports a rejected push as push_rejected (retryable)', async () => {
+    const s = await setup();
+    const ws = await s.prepare();
+    const hook = path.join(s.origin, 'hooks', 'pre-receive');
+    await fs.writeFile(hook, '#!/bin/sh\necho "rejected by policy" >&2\nexit 1\n', { mode: 0o755 });
+    await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed\n');
+    const err = (await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'm', identity }).catch(
+      (e: unknown) => e,
+    )) as WorkspaceError;
+    expect(err.code).toBe('push_rejected');
+    expect(err.retryable).toBe(true);
+  });
+});
+
+describe('redactUrls', () => {
+  it('removes credentials from remote URLs in messages', () => {
+    expect(redactUrls('fatal: unable to access https://x-access-token:ghp_abc123@github.com/a/b.git/')).toBe(
+      'fatal: unable to access https://***@github.com/a/b.git/',
+    );
+    expect(redactUrls('git@github.com:a/b.git and /srv/repo.git')).toBe('git@github.com:a/b.git and /srv/repo.git');
+  });
+});
