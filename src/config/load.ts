@@ -39,6 +39,11 @@ export interface LoadedPolicy {
 export interface LoadPolicyOptions {
   /** Environment for `$VAR` and `~` (HOME). (Default: `process.env`) */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Treat an empty file as an error (`workflow_empty`) instead of "all defaults". Reloads use it:
+   * an empty file there is almost always a save caught half-way. (Default: false)
+   */
+  rejectEmpty?: boolean;
 }
 
 /** Top-level keys Symphony's reference implementation reads that Foreman has no use for. */
@@ -51,8 +56,9 @@ const CORE_TRACKER_KEYS = new Set(['kind', 'provider', 'required_labels', 'activ
  * Reads and resolves a policy file.
  *
  * @param file - path of the policy file (relative to the cwd).
- * @throws PolicyError `missing_workflow_file` (cannot be read), `workflow_parse_error`,
- *   `workflow_front_matter_not_a_map`, `policy_invalid` (see parsePolicyText).
+ * @throws PolicyError `missing_workflow_file` (cannot be read), `workflow_empty` (with
+ *   `rejectEmpty`), `workflow_parse_error`, `workflow_front_matter_not_a_map`, `policy_invalid`
+ *   (see parsePolicyText).
  */
 export async function loadPolicy(file: string, opts: LoadPolicyOptions = {}): Promise<LoadedPolicy> {
   const abs = path.resolve(file);
@@ -66,6 +72,9 @@ export async function loadPolicy(file: string, opts: LoadPolicyOptions = {}): Pr
         'Create it (specs/WORKFLOW.md is a starting point) or pass its path.',
       { cause: err, file: abs },
     );
+  }
+  if (opts.rejectEmpty && !bytes.toString('utf8').trim()) {
+    throw new PolicyError('workflow_empty', `The policy file ${abs} is empty; keeping the last good policy.`, { file: abs });
   }
   return parseBytes(bytes, abs, opts.env ?? process.env);
 }

@@ -66,7 +66,7 @@ export async function createPolicyStore(file: string, opts: PolicyStoreOptions =
 
   async function reloadOnce(): Promise<LoadedPolicy> {
     try {
-      const next = await loadPolicy(abs, { env: env() });
+      const next = await loadPolicy(abs, { env: env(), rejectEmpty: true });
       lastError = null;
       const changed = fingerprint(next) !== fingerprint(good);
       good = next;

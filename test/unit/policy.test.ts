@@ -328,9 +328,12 @@ describe('policy store (SPEC §6.2)', () => {
 
     await writeFile(file, '---\nagent: [oops\n---\n');
     expect((await store.reload()).policy.agent.max_turns).toBe(5);
+    // An empty file on reload is a save caught half-way, not "all defaults".
+    await writeFile(file, '');
+    expect((await store.reload()).policy.agent.max_turns).toBe(5);
     await rm(file);
     expect((await store.reload()).policy.agent.max_turns).toBe(5);
-    expect(errors.map((e) => e.code)).toEqual(['policy_invalid', 'workflow_parse_error', 'missing_workflow_file']);
+    expect(errors.map((e) => e.code)).toEqual(['policy_invalid', 'workflow_parse_error', 'workflow_empty', 'missing_workflow_file']);
 
     await writeFile(file, '---\nagent:\n  max_turns: 7\n---\nv3');
     const next = await store.reload();
