@@ -50,20 +50,26 @@ export async function startIssueRun(
   return workflowId;
 }
 
+/** What Temporal says about an issue's latest run. */
+type LastRun = 'running' | 'held' | 'none';
+
 /**
- * True when the issue's last run ended needing a human and nobody has touched the issue since:
- * re-running it would only repeat the same failure. A change to the issue (state, text, labels)
- * makes it eligible again.
+ * Describes the issue's latest run (strongly consistent, unlike the visibility list, which may lag
+ * a start by a moment). `held`: a run ended (needing a human, failed, terminated, timed out…) and
+ * nobody has touched the issue since, so running it again would only repeat that ending and spend
+ * tokens; a change to the issue (state, text, labels) makes it eligible again.
  */
-async function heldForHuman(client: Client, issue: Issue): Promise<boolean> {
+async function lastRun(client: Client, issue: Issue): Promise<LastRun> {
+  let d;
   try {
-    const d = await client.workflow.getHandle(issueWorkflowId(issue.identifier)).describe();
-    if (d.status.name !== 'COMPLETED' || d.memo?.outcome !== 'needs_human' || !d.closeTime) return false;
-    const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
-    return updated <= d.closeTime.getTime();
+    d = await client.workflow.getHandle(issueWorkflowId(issue.identifier)).describe();
   } catch {
-    return false; // never ran (not found) or unreadable: not held
+    return 'none'; // never ran (not found) or unreadable
   }
+  if (d.status.name === 'RUNNING') return 'running';
+  if (!d.closeTime) return 'none';
+  const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
+  return updated <= d.closeTime.getTime() ? 'held' : 'none';
 }
 
 /** Runs one dispatch tick under the current policy. Never throws for tracker or policy trouble. */
@@ -83,18 +89,20 @@ export async function dispatchTick(deps: {
     deps.log.error({ err: (err as Error).message }, 'tracker poll failed; will retry next tick');
     return { nextPollMs, started: [], skipped: [], error: (err as Error).message };
   }
-  const runningRuns = await listRunningIssues(deps.client, deps.taskQueue);
+  // Running = what the visibility list shows (it also covers runs whose issue is no longer a
+  // candidate) plus what describing each candidate shows (no lag for a run started a moment ago).
   const stateOf = new Map(candidates.map((i) => [i.identifier, i.state]));
-  const running = runningRuns.map((r) => ({ identifier: r.identifier, state: stateOf.get(r.identifier) ?? '' }));
-  const runningIds = new Set(running.map((r) => r.identifier));
-
+  const runningIds = new Set((await listRunningIssues(deps.client, deps.taskQueue)).map((r) => r.identifier));
   const held: { identifier: string; reason: string }[] = [];
   const open: Issue[] = [];
-  for (const issue of candidates) {
-    if (!runningIds.has(issue.identifier) && (await heldForHuman(deps.client, issue))) {
-      held.push({ identifier: issue.identifier, reason: 'last run needs a human; waiting for the issue to change' });
+  const last = await Promise.all(candidates.map((issue) => lastRun(deps.client, issue)));
+  candidates.forEach((issue, i) => {
+    if (last[i] === 'running') runningIds.add(issue.identifier);
+    if (last[i] === 'held') {
+      held.push({ identifier: issue.identifier, reason: 'its last run ended; waiting for the issue to change' });
     } else open.push(issue);
-  }
+  });
+  const running = [...runningIds].map((identifier) => ({ identifier, state: stateOf.get(identifier) ?? '' }));
 
   const { selected, skipped } = selectForDispatch({
     candidates: open,
