@@ -13,9 +13,11 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { runAgent } from '../src/agents/harness.js';
 import { implementerSystemPrompt } from '../src/agents/roles.js';
+import { readTranscript, rebuildConversation } from '../src/agents/transcript.js';
 import type { LoadedPolicy } from '../src/config/load.js';
 import { renderPrompt } from '../src/config/prompt.js';
 import type { PolicyStore } from '../src/config/store.js';
+import { retryBackoffMs } from '../src/dispatch/select.js';
 import { dispatchTick as runDispatchTick } from '../src/dispatch/tick.js';
 import { ForemanError, TrackerError } from '../src/errors.js';
 import { renderEvidence } from '../src/evidence/render.js';
@@ -24,6 +26,7 @@ import type { Logger } from '../src/logger.js';
 import { runQaCommands } from '../src/qa/run.js';
 import { trackerForPolicy } from '../src/trackers/index.js';
 import type { Issue, Tracker } from '../src/trackers/types.js';
+import { assertInsideRoot } from '../src/workspace/key.js';
 import { scrubbedEnv } from '../src/workspace/shell.js';
 import { commitAndPush as gitCommitAndPush, prepareWorkspace as gitPrepareWorkspace, runHook, runHookBestEffort } from '../src/workspace/workspace.js';
 import type {
@@ -132,7 +135,7 @@ export function createActivities(deps: ActivityDeps) {
           needsHumanState: policy.handoff.needs_human_state ?? null,
           // Symphony SPEC §8.4: delay = min(10000 * 2^(attempt-1), agent.max_retry_backoff_ms)
           retry: {
-            initialIntervalMs: Math.min(10_000, backoffMax),
+            initialIntervalMs: retryBackoffMs(1, backoffMax),
             maximumIntervalMs: backoffMax,
             maximumAttempts: policy.budget.max_attempts,
           },
@@ -157,6 +160,8 @@ export function createActivities(deps: ActivityDeps) {
         log: deps.log,
       });
       const specPath = path.join(ws.path, '.foreman', 'spec.md');
+      // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
+      assertInsideRoot(ws.path, specPath);
       await writeSpec(specPath, loaded, input.issue, ws.branch, ws.baseBranch, input.runId);
       return { ...ws, specPath };
     }),
@@ -183,29 +188,20 @@ export function createActivities(deps: ActivityDeps) {
         const { policy } = loaded;
         const role = policy.roles.implementer;
         const tPath = transcriptPath(input.workspace.key, input.runId, 'implementer');
-        const hasTranscript = await fs.stat(tPath).then(
-          () => true,
-          () => false,
-        );
         const attempt = Context.current().info.attempt;
-        let resume: { extraUserText: string } | undefined;
-        if (input.feedback && hasTranscript) resume = { extraUserText: input.feedback };
-        else if (hasTranscript) {
-          resume = {
-            extraUserText: `Foreman restarted this step (attempt ${attempt}). Check the workspace state and continue the task; call finish when done.`,
-          };
-        }
+        const resume = await resumeFor(tPath, input.feedback, attempt);
         const prompt = await renderPrompt(loaded.promptTemplate, {
           issue: input.issue,
           attempt: input.round > 1 ? input.round - 1 : attempt > 1 ? attempt - 1 : null, // Symphony SPEC §5.4
         });
         const envForAgent = agentEnv();
-        await runHook('before_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
         let turn = 0;
-        try {
-          const result = await withHeartbeat(
-            (signal) =>
-              runAgent({
+        // Hooks run inside the heartbeat too: a slow before_run (e.g. `npm ci`) must not look like a dead worker.
+        return withHeartbeat(
+          async (signal) => {
+            await runHook('before_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
+            try {
+              const result = await runAgent({
                 role: 'implementer',
                 model: role.model,
                 system: implementerSystemPrompt(role.instructions),
@@ -228,22 +224,23 @@ export function createActivities(deps: ActivityDeps) {
                 },
                 signal,
                 issueIdentifier: input.issue.identifier,
-              }),
-            () => ({ turn }),
-          );
-          if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
-          return {
-            outcome: result.outcome,
-            summary: result.summary ?? null,
-            escalation: result.escalation ?? null,
-            turns: result.turns,
-            toolCalls: result.toolCalls,
-            usage: result.usage,
-            transcriptPath: result.transcriptPath,
-          };
-        } finally {
-          await runHookBestEffort('after_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
-        }
+              });
+              if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
+              return {
+                outcome: result.outcome,
+                summary: result.summary ?? null,
+                escalation: result.escalation ?? null,
+                turns: result.turns,
+                toolCalls: result.toolCalls,
+                usage: result.usage,
+                transcriptPath: result.transcriptPath,
+              };
+            } finally {
+              await runHookBestEffort('after_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
+            }
+          },
+          () => ({ turn }),
+        );
       },
     ),
 
@@ -305,6 +302,28 @@ export function createActivities(deps: ActivityDeps) {
       });
     }),
   };
+}
+
+/**
+ * How the implementer continues an existing conversation. QA feedback becomes the next user turn
+ * once (a retried activity finds it already delivered and lets the harness continue from the
+ * transcript). A retry of a run that had ended cleanly gets a note to check the workspace and go on.
+ */
+async function resumeFor(tPath: string, feedback: string | null, attempt: number): Promise<{ extraUserText: string } | undefined> {
+  const entries = await readTranscript(tPath).catch(() => null);
+  if (!entries?.length) return feedback ? { extraUserText: feedback } : undefined;
+  if (feedback) {
+    const delivered = rebuildConversation(entries).some(
+      (m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((b) => b.type === 'text' && b.text === feedback),
+    );
+    if (!delivered) return { extraUserText: feedback };
+  }
+  if (attempt > 1 && entries.at(-1)?.type === 'end') {
+    return {
+      extraUserText: `Foreman restarted this step (attempt ${attempt}). Check the workspace state and continue the task; call finish when done.`,
+    };
+  }
+  return undefined; // the harness continues an unfinished conversation on its own
 }
 
 /** The activity functions the workflows call (types only on the workflow side). */

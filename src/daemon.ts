@@ -76,7 +76,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     for (const w of store.current().warnings) log.warn({ file }, w);
     const taskQueue = policy.temporal.task_queue;
 
-    const temporal = await resolveTemporal({ env, home, namespace: policy.temporal.namespace, mode: 'durable', log });
+    const temporal = await resolveTemporal({ env, home, namespace: policy.temporal.namespace, log });
     releasers.push(() => temporal.release());
 
     const runtime = await createWorkerRuntime({

@@ -1,10 +1,11 @@
 /**
  * `foreman run ISSUE [POLICY]`: one issue through the same IssueWorkflow as the daemon, in the
- * foreground, on a private task queue (so a daemon sharing the server never picks it up), then the
- * JSON summary. Uses `TEMPORAL_ADDRESS` when set, else a private in-memory dev server.
+ * foreground, then the JSON summary. It hosts a worker on the policy's task queue, so the run is as
+ * durable as any other: if this process dies, the daemon (or the next `foreman run` of the issue,
+ * which attaches to the running workflow) carries it on. Uses `TEMPORAL_ADDRESS` when set, else
+ * the local dev server on `$FOREMAN_HOME/temporal.db` — the daemon's when one is running.
  */
-import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
 import { ISSUE_WORKFLOW_TYPE, issueWorkflowId } from '../workflows/definitions.js';
 import type { IssueRunSummary, IssueWorkflowInput } from '../workflows/types.js';
 import { createPolicyStore } from './config/store.js';
@@ -17,7 +18,7 @@ import { trackerForPolicy } from './trackers/index.js';
 
 /**
  * Runs one issue to its end and returns the workflow's summary.
- * @throws PolicyError (invalid policy), CliError `issue_not_found` / `issue_already_running`,
+ * @throws PolicyError (invalid policy), CliError `issue_not_found` / `aborted` / `worker_stopped`,
  *   TemporalServerError, TrackerError.
  */
 export async function runIssue(opts: {
@@ -25,7 +26,7 @@ export async function runIssue(opts: {
   policyFile: string;
   env?: NodeJS.ProcessEnv;
   log: Logger;
-  /** Aborting stops the worker and the private server; the run is abandoned. */
+  /** Aborting stops this process's worker; the workflow stays and any worker on the queue resumes it. */
   signal?: AbortSignal;
 }): Promise<IssueRunSummary> {
   const env = opts.env ?? process.env;
@@ -41,9 +42,9 @@ export async function runIssue(opts: {
       throw new CliError('issue_not_found', `Issue ${opts.identifier} was not found in the ${tracker.kind} tracker of ${loaded.file}.`);
     }
 
-    const temporal = await resolveTemporal({ env, home, namespace: loaded.policy.temporal.namespace, mode: 'ephemeral', log: opts.log });
+    const temporal = await resolveTemporal({ env, home, namespace: loaded.policy.temporal.namespace, log: opts.log });
     releasers.push(() => temporal.release());
-    const taskQueue = `foreman-run-${randomUUID().slice(0, 8)}`;
+    const taskQueue = loaded.policy.temporal.task_queue;
     const runtime = await createWorkerRuntime({
       address: temporal.address,
       namespace: temporal.namespace,
@@ -57,24 +58,25 @@ export async function runIssue(opts: {
     const workerDone = runtime.run();
 
     const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier, trigger: 'cli' };
-    let handle;
+    const workflowId = issueWorkflowId(issue.identifier);
+    let handle: WorkflowHandle;
     try {
       handle = await runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, {
-        workflowId: issueWorkflowId(issue.identifier),
+        workflowId,
         taskQueue,
         args: [input],
         memo: { identifier: issue.identifier, issueId: issue.id },
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
+      opts.log.info({ issue: issue.identifier, workflowId }, 'run started');
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new CliError('issue_already_running', `${issue.identifier} already has a running workflow on ${temporal.address}.`);
-      }
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Already running (an earlier `run` that died, or the daemon): wait for that run instead.
+      handle = runtime.client.workflow.getHandle(workflowId);
+      opts.log.info({ issue: issue.identifier, workflowId }, 'attached to the running workflow');
     }
-    opts.log.info({ issue: issue.identifier, workflowId: handle.workflowId, runId: handle.firstExecutionRunId }, 'run started');
     const aborted = new Promise<never>((_, reject) => {
-      opts.signal?.addEventListener('abort', () => reject(new CliError('aborted', 'Interrupted; the run was abandoned.')), { once: true });
+      opts.signal?.addEventListener('abort', () => reject(new CliError('aborted', `Interrupted. The run goes on in Temporal; \`foreman run ${issue.identifier}\` or \`foreman start\` resumes it.`)), { once: true });
     });
     // If the worker dies, the result would never come: race it.
     return (await Promise.race([handle.result(), aborted, workerDone.then(() => never())])) as IssueRunSummary;

@@ -36,7 +36,8 @@ export interface ClosedIssueRun {
 /** Summary view of the system (Symphony SPEC §13.7.2 `GET /api/v1/state`, extended). */
 export interface StateSnapshot {
   generated_at: string;
-  task_queue: string;
+  /** The task queue the snapshot covers; null for all. */
+  task_queue: string | null;
   counts: { running: number; closed_recently: number };
   running: RunningIssue[];
   recent: ClosedIssueRun[];
@@ -75,9 +76,12 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
   };
 }
 
-/** Reads the state of the issue runs on `taskQueue`: all running, and the last `recentLimit` closed. */
-export async function collectState(client: Client, taskQueue: string, recentLimit = 20): Promise<StateSnapshot> {
-  const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND TaskQueue = '${taskQueue}'`;
+/**
+ * Reads the state of the issue runs on `taskQueue` (null: every queue): all running, and the last
+ * `recentLimit` closed.
+ */
+export async function collectState(client: Client, taskQueue: string | null, recentLimit = 20): Promise<StateSnapshot> {
+  const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}'` + (taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '');
   const runningInfos: WorkflowExecutionInfo[] = [];
   for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` })) runningInfos.push(wf);
   const running = await Promise.all(runningInfos.map((wf) => describeRunning(client, wf)));
@@ -110,6 +114,23 @@ export async function collectState(client: Client, taskQueue: string, recentLimi
     recent,
     totals,
   };
+}
+
+/** Renders a snapshot as the plain-text table `foreman status` prints. */
+export function formatState(s: StateSnapshot): string {
+  const rows = [['ISSUE', 'PHASE', 'ROUND', 'TURNS', 'TOKENS', 'STARTED', 'LAST ERROR']];
+  for (const r of s.running) {
+    rows.push([r.issue_identifier, r.phase, String(r.round), String(r.turn_count), String(r.tokens.total_tokens), r.started_at, r.last_error ?? '']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const table = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const out = [`${s.counts.running} running${s.task_queue ? ` on ${s.task_queue}` : ''}; tokens in flight: ${s.totals.total_tokens}`];
+  if (s.running.length) out.push('', ...table);
+  if (s.recent.length) {
+    out.push('', 'Recently finished:');
+    for (const r of s.recent) out.push(`  ${r.issue_identifier}  ${r.status.toLowerCase()}${r.outcome ? ` (${r.outcome})` : ''}  ${r.closed_at ?? ''}`);
+  }
+  return out.join('\n');
 }
 
 /** Details of one issue's latest run, or null when it never ran. */

@@ -4,12 +4,16 @@
  * policy; 3 `run` ended needing a human; 1 anything else.
  */
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { foremanHome } from '../home.js';
 import { runIssue } from '../run-issue.js';
+import { collectState, formatState } from '../status.js';
+import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
 
 /** Policy file used when none is given (DESIGN.md). */
@@ -26,8 +30,9 @@ export function formatError(err: unknown): string {
   return `error: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Bad input (policy, usage, an unusable issue file) exits 2; everything else 1. */
+/** Bad input (policy, usage, an unusable issue file) exits 2; an interrupt 130; everything else 1. */
 function exitCodeOf(err: unknown): number {
+  if (hasCode(err, 'aborted')) return 130;
   if (err instanceof PolicyError || err instanceof CliError || hasCode(err, 'issue_file_invalid')) return 2;
   return 1;
 }
@@ -114,6 +119,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
 
   program
+    .command('status')
+    .description('List running issues (phase, round, turns, tokens) and recently finished runs.')
+    .option('--json', 'print the state as JSON (the /api/v1/state shape)')
+    .option('--task-queue <name>', 'only this task queue (default: all)')
+    .action(async (flags: { json?: boolean; taskQueue?: string }) => {
+      const snapshot = await withTemporalClient(env, (client) => collectState(client, flags.taskQueue ?? null));
+      process.stdout.write(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatState(snapshot)}\n`);
+    });
+
+  program
     .command('temporal-install')
     .description('Find the Temporal CLI, or build it with Go into the user cache; print its path.')
     .action(async () => {
@@ -130,6 +145,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return exitCodeOf(err);
   } finally {
     log.flush();
+  }
+}
+
+/**
+ * Connects to the Temporal server the daemon uses: `TEMPORAL_ADDRESS`, else the dev server recorded
+ * under FOREMAN_HOME by `foreman start`.
+ * @throws CliError `temporal_not_found` when neither is there.
+ */
+async function withTemporalClient<T>(env: NodeJS.ProcessEnv, fn: (client: Client) => Promise<T>): Promise<T> {
+  let address = env.TEMPORAL_ADDRESS?.trim();
+  if (!address) {
+    const recorded = await readRecordedDevServer(foremanHome(env));
+    if (!recorded) {
+      throw new CliError('temporal_not_found', 'No Temporal server to ask: start the daemon (`foreman start`) or set TEMPORAL_ADDRESS.');
+    }
+    address = recorded.address;
+  }
+  const connection = await Connection.connect({ address });
+  try {
+    return await fn(new Client({ connection, namespace: env.TEMPORAL_NAMESPACE?.trim() || 'default' }));
+  } finally {
+    await connection.close();
   }
 }
 

@@ -60,7 +60,7 @@ export function renderDashboard(s: StateSnapshot): string {
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Foreman</title><meta http-equiv="refresh" content="5">
 <style>body{font:14px system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;margin-bottom:2rem}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head>
-<body><h1>Foreman</h1><p>Task queue <code>${esc(s.task_queue)}</code> · ${s.counts.running} running · generated ${esc(s.generated_at)}</p>
+<body><h1>Foreman</h1><p>Task queue <code>${esc(s.task_queue ?? "all")}</code> · ${s.counts.running} running · generated ${esc(s.generated_at)}</p>
 <h2>Running</h2><table><tr><th>Issue</th><th>Phase</th><th>Round</th><th>Turns</th><th>Tokens</th><th>Started</th><th>Last error</th></tr>${running || '<tr><td colspan="7">none</td></tr>'}</table>
 <h2>Recently finished</h2><table><tr><th>Issue</th><th>Status</th><th>Outcome</th><th>Closed</th></tr>${recent || '<tr><td colspan="4">none</td></tr>'}</table>
 </body></html>`;

@@ -14,6 +14,7 @@ import { homedir, hostname } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TemporalServerError } from '../errors.js';
+import { withoutSecrets } from '../workspace/shell.js';
 
 /**
  * The Temporal CLI release Foreman builds and caches. v1.5.1 is the newest one `go install pkg@ver`
@@ -171,15 +172,6 @@ export async function ensureTemporalCli(opts: EnsureTemporalCliOptions = {}): Pr
   return pending;
 }
 
-/** Drops variables that look like secrets: a build or a server never needs them. */
-export function scrubSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (/(TOKEN|SECRET|KEY|PASSWORD|CREDENTIAL)/i.test(k)) continue;
-    out[k] = v;
-  }
-  return out;
-}
 
 async function buildTemporalCli(go: string, env: NodeJS.ProcessEnv, log: LogFn, timeoutMs: number): Promise<string> {
   const dir = temporalCliCacheDir(env);
@@ -212,7 +204,7 @@ async function buildTemporalCli(go: string, env: NodeJS.ProcessEnv, log: LogFn, 
 
 async function runGoInstall(go: string, gobin: string, env: NodeJS.ProcessEnv, log: LogFn, timeoutMs: number) {
   const childEnv: NodeJS.ProcessEnv = {
-    ...scrubSecrets(env),
+    ...withoutSecrets(env), // a build never needs credentials
     GOBIN: gobin,
     CGO_ENABLED: '0',
     // `go` re-invokes its own tools; make sure the toolchain we picked is the one found.

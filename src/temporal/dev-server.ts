@@ -16,7 +16,8 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { TemporalServerError } from '../errors.js';
-import { ensureTemporalCli, pidAlive, scrubSecrets, withFileLock, type LogFn } from './cli-binary.js';
+import { withoutSecrets } from '../workspace/shell.js';
+import { ensureTemporalCli, pidAlive, withFileLock, type LogFn } from './cli-binary.js';
 
 /** Search attribute types `start-dev --search-attribute` accepts. */
 export type SearchAttributeTypeName = 'Text' | 'Keyword' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
@@ -235,11 +236,9 @@ async function ensureSearchAttributes(
   }
 }
 
-/** The server's environment: no secrets, and no TEMPORAL_* client settings that could redirect it. */
+/** The server's environment: no secrets, and none of Foreman's own (TEMPORAL_* could redirect it). */
 function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out = scrubSecrets(env);
-  for (const k of Object.keys(out)) if (k.startsWith('TEMPORAL_')) delete out[k];
-  return out;
+  return withoutSecrets(env);
 }
 
 function buildArgs(

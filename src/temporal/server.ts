@@ -1,11 +1,11 @@
 /**
- * Which Temporal server a Foreman process talks to: `TEMPORAL_ADDRESS` when set, otherwise a local
- * dev server — the daemon's durable one (recorded under FOREMAN_HOME, reused across restarts, its
- * SQLite file keeping every run), or a private in-memory one for a foreground `foreman run`.
+ * Which Temporal server a Foreman process talks to: `TEMPORAL_ADDRESS` when set, otherwise the
+ * local dev server on `$FOREMAN_HOME/temporal.db` — recorded under FOREMAN_HOME, reused by every
+ * Foreman process and across restarts, its SQLite file keeping every run.
  */
 import type { Logger } from '../logger.js';
 import { homePaths } from '../home.js';
-import { connectOrStartDevServer, startDevServer, type DevServer } from './dev-server.js';
+import { connectOrStartDevServer, type DevServer } from './dev-server.js';
 
 /** A Temporal frontend to use, and how to let go of it. */
 export interface TemporalTarget {
@@ -19,15 +19,14 @@ export interface TemporalTarget {
 }
 
 /**
- * Resolves the Temporal server. `mode: 'durable'` (daemon) reuses or starts the dev server on
- * `<home>/temporal.db`; `mode: 'ephemeral'` (foreground run) starts a private in-memory one.
+ * Resolves the Temporal server: `TEMPORAL_ADDRESS`, else reuses or starts the dev server on
+ * `<home>/temporal.db` (started on a free port; the caller that started it stops it on release).
  * @throws TemporalServerError `temporal_cli_missing` / `temporal_server_failed`.
  */
 export async function resolveTemporal(opts: {
   env: NodeJS.ProcessEnv;
   home: string;
   namespace: string;
-  mode: 'durable' | 'ephemeral';
   log: Logger;
 }): Promise<TemporalTarget> {
   const address = opts.env.TEMPORAL_ADDRESS?.trim();
@@ -37,20 +36,17 @@ export async function resolveTemporal(opts: {
   const paths = homePaths(opts.home);
   const log = (line: string) => opts.log.info(line);
   const started = Date.now();
-  const devServer =
-    opts.mode === 'durable'
-      ? await connectOrStartDevServer({
-          home: opts.home,
-          dbFile: paths.temporalDb,
-          logFile: paths.temporalLog,
-          namespace,
-          log,
-          env: opts.env,
-          killOnExit: false, // the daemon's server outlives a crash of the daemon; the next start reuses it
-        })
-      : await startDevServer({ namespace, log, env: opts.env });
+  const devServer = await connectOrStartDevServer({
+    home: opts.home,
+    dbFile: paths.temporalDb,
+    logFile: paths.temporalLog,
+    namespace,
+    log,
+    env: opts.env,
+    killOnExit: false, // the server outlives a crash of its starter; the next start reuses it
+  });
   opts.log.info(
-    { address: devServer.address, ms: Date.now() - started, reused: !devServer.owned, db: devServer.dbFile ?? 'memory' },
+    { address: devServer.address, pid: devServer.pid, ms: Date.now() - started, reused: !devServer.owned, db: devServer.dbFile },
     'Temporal dev server ready',
   );
   return { address: devServer.address, namespace, devServer, release: () => devServer.stop() };

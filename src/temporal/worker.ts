@@ -77,8 +77,24 @@ export async function createWorkerRuntime(opts: WorkerRuntimeOptions): Promise<W
   installTemporalRuntime(opts.log);
   const namespace = opts.namespace ?? 'default';
   const connection = await Connection.connect({ address: opts.address });
+  let nativeConnection: NativeConnection | null = null;
+  try {
+    nativeConnection = await NativeConnection.connect({ address: opts.address });
+    return await startRuntime(opts, namespace, connection, nativeConnection);
+  } catch (err) {
+    await nativeConnection?.close().catch(noop);
+    await connection.close().catch(noop);
+    throw err;
+  }
+}
+
+async function startRuntime(
+  opts: WorkerRuntimeOptions,
+  namespace: string,
+  connection: Connection,
+  nativeConnection: NativeConnection,
+): Promise<WorkerRuntime> {
   const client = new Client({ connection, namespace });
-  const nativeConnection = await NativeConnection.connect({ address: opts.address });
   const activities = createActivities({
     policyStore: opts.policyStore,
     home: opts.home,

@@ -108,10 +108,10 @@ export function scrubbedEnv(opts: ScrubbedEnvOptions = {}): Record<string, strin
  * Removes secret-looking and Foreman-owned names from an environment that was built elsewhere
  * (deny-only, no allowlist): a second fence for callers that pass their own env.
  */
-export function withoutSecrets(env: Record<string, string>): Record<string, string> {
+export function withoutSecrets(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!isSecretEnvName(name)) out[name] = value;
+    if (value !== undefined && !isSecretEnvName(name)) out[name] = value;
   }
   return out;
 }

@@ -20,14 +20,19 @@ const FIX: ScriptStep[] = [
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => {});
+  const errors: unknown[] = [];
+  while (cleanups.length) await cleanups.pop()!().catch((e: unknown) => errors.push(e));
+  if (errors.length) throw errors[0];
 });
 
 async function setup(script: ScriptStep[], opts: { modelUrl?: string; taskQueue?: string } = {}) {
   const tmp = await tempDir();
   cleanups.push(tmp.cleanup);
   const model = await startScriptedModelServer(script);
-  cleanups.push(() => model.close());
+  cleanups.push(async () => {
+    await model.close();
+    expect(model.failures).toEqual([]);
+  });
   const origin = await makeOrigin(tmp.dir);
   const issuesDir = path.join(tmp.dir, 'issues');
   const policy = await writePolicy(tmp.dir, {
@@ -77,6 +82,22 @@ describe('foreman run', () => {
     expect(git(s.origin, 'show', `foreman/${s.id}:add.js`)).toContain('a + b');
   });
 
+  it('starts its own Temporal dev server on $FOREMAN_HOME/temporal.db when TEMPORAL_ADDRESS is unset, and stops it', async () => {
+    const s = await setup(FIX);
+    await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' });
+    const { TEMPORAL_ADDRESS: _unset, ...rest } = s.env;
+    const r = await runForeman(['run', s.id, s.policy], { ...rest, FOREMAN_LOG_LEVEL: 'info' });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    expect(JSON.parse(r.stdout).outcome).toBe('completed');
+    await expect(fs.stat(path.join(s.env.FOREMAN_HOME, 'temporal.db'))).resolves.toBeTruthy();
+    const ready = r.stderr.split('\n').find((l) => l.includes('"msg":"Temporal dev server ready"'));
+    const pid = Number(JSON.parse(ready ?? '{}').pid);
+    expect(pid).toBeGreaterThan(0);
+    // The record is gone and the server it started is stopped.
+    await expect(fs.stat(path.join(s.env.FOREMAN_HOME, 'temporal-dev.json'))).rejects.toThrow();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
   it('names the file when an issue file has broken front matter, and loses nothing', async () => {
     const s = await setup([]);
     const file = path.join(s.issuesDir, `${s.id}.md`);
@@ -116,6 +137,8 @@ describe('foreman start', () => {
     });
     // Wait until the daemon is up (it logs to stderr), then drop the issue in.
     await waitFor(async () => daemon.output().stderr.includes('Foreman is running'), 60_000, () => daemon.output().stderr);
+    // A broken issue file is reported by name and does not stop the daemon or the good issue.
+    await fs.writeFile(path.join(s.issuesDir, 'BROKEN-1.md'), '---\ntitle: [oops\n---\n');
     await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must be 5');
 
     const issueFile = path.join(s.issuesDir, `${s.id}.md`);
@@ -127,15 +150,29 @@ describe('foreman start', () => {
     // The HTTP API reads the same state from Temporal.
     const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)?.[1];
     expect(url).toBeTruthy();
-    const state = await (await fetch(`${url}/api/v1/state`)).json();
+    const state = (await (await fetch(`${url}/api/v1/state`)).json()) as {
+      task_queue: string;
+      recent: { issue_identifier: string; outcome: string }[];
+    };
     expect(state.task_queue).toBe(taskQueue);
-    expect(state.recent.some((r: { issue_identifier: string; outcome: string }) => r.issue_identifier === s.id && r.outcome === 'completed')).toBe(true);
+    expect(state.recent.some((r) => r.issue_identifier === s.id && r.outcome === 'completed')).toBe(true);
     const one = await fetch(`${url}/api/v1/${s.id}`);
     expect(one.status).toBe(200);
     expect(await one.json()).toMatchObject({ issue_identifier: s.id, status: 'COMPLETED', outcome: 'completed' });
     expect((await fetch(`${url}/api/v1/NOPE-404`)).status).toBe(404);
     expect((await fetch(`${url}/api/v1/refresh`, { method: 'POST' })).status).toBe(202);
     expect((await fetch(`${url}/api/v1/refresh`)).status).toBe(405);
+
+    expect(daemon.output().stderr).toContain('BROKEN-1.md');
+
+    // `foreman status` reaches the same server and lists the finished run.
+    const status = await runForeman(['status', '--json', '--task-queue', taskQueue], s.env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).recent).toEqual(
+      expect.arrayContaining([expect.objectContaining({ issue_identifier: s.id, outcome: 'completed' })]),
+    );
+    const text = await runForeman(['status', '--task-queue', taskQueue], s.env);
+    expect(text.stdout).toContain(`${s.id}  completed (completed)`);
 
     daemon.child.kill('SIGTERM');
     const exit = await daemon.wait(40_000);

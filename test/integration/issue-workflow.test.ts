@@ -20,8 +20,11 @@ const FIX_SCRIPT: ScriptStep[] = [
 
 let ctx: RunContext | null = null;
 afterEach(async () => {
+  // A script that ran out (or a step that threw) is a test bug even when retries hid it.
+  const failures = ctx?.model.failures ?? [];
   await ctx?.close();
   ctx = null;
+  expect(failures).toEqual([]);
 });
 
 describe('IssueWorkflow', () => {
