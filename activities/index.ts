@@ -272,7 +272,7 @@ export function createActivities(deps: ActivityDeps) {
         const subject = `${input.identifier}: ${input.title}`.slice(0, 72);
         const body = input.partial
           ? 'Partial work: the run needs a human decision. See the issue for the evidence.'
-          : 'QA passed. See the issue for the evidence.';
+          : 'Ready for review. See the issue for the evidence.';
         return gitCommitAndPush({
           path: input.workspace.path,
           branch: input.workspace.branch,

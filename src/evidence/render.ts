@@ -55,7 +55,11 @@ export function renderEvidence(d: EvidenceData): string {
   out.push(`**${cell(d.title)}**`, '');
 
   const facts: string[] = [];
-  if (d.outcome === 'completed') facts.push('**Outcome:** ✅ QA passed; the branch is pushed.');
+  const verified = (d.qaRounds.at(-1)?.report.results.length ?? 0) > 0;
+  if (d.outcome === 'completed' && verified) facts.push('**Outcome:** ✅ QA passed; the branch is pushed.');
+  else if (d.outcome === 'completed') {
+    facts.push('**Outcome:** ⚠️ the branch is pushed, but no QA commands are configured, so Foreman verified nothing.');
+  }
   else facts.push(`**Outcome:** ✋ needs a human. ${d.reason ?? ''}`.trim());
   if (d.branch) {
     const pushed = d.push?.pushed
