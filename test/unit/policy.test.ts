@@ -143,6 +143,16 @@ describe('Symphony compatibility', () => {
     expect(policy.tracker.provider).toEqual({ whatever: 1, zzz: 2 });
   });
 
+  it('warns when a key this build does not act on yet is set, and not when it is left at its default', () => {
+    expect(parse('agent: {max_turns: 3}').warnings).toEqual([]);
+    const { warnings } = parse('budget: {max_tokens: 1000}\nprotected_paths: [".github/**"]\nroles: {reviewer: {enabled: true}}');
+    expect(warnings).toEqual([
+      'roles.reviewer.enabled: accepted but not in effect in this build yet (see specs/policy.md).',
+      'budget.max_tokens: accepted but not in effect in this build yet (see specs/policy.md).',
+      'protected_paths: accepted but not in effect in this build yet (see specs/policy.md).',
+    ]);
+  });
+
   it('normalizes max_concurrent_agents_by_state and drops invalid entries with a warning (SPEC §5.3.5)', () => {
     const { policy, warnings } = parse('agent:\n  max_concurrent_agents_by_state:\n    " Todo ": 3\n    Review: 0\n    QA: x\n    Rework: "2"');
     expect(policy.agent.max_concurrent_agents_by_state).toEqual({ todo: 3, rework: 2 });
