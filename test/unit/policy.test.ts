@@ -101,6 +101,16 @@ describe('defaults', () => {
     const retry = await renderPrompt(loaded.promptTemplate, { issue: { ...sampleIssue(), description: null }, attempt: 2 });
     expect(retry).toContain('This is attempt 2');
     expect(retry).toContain('no description');
+    expect(loaded.policy.workspace.repo).toBe(repoRoot);
+  });
+
+  it('loads the docker-compose policy in deploy/, taking the repository from FOREMAN_REPO', async () => {
+    const loaded = await validatePolicyFile(path.join(repoRoot, 'deploy', 'WORKFLOW.md'), {
+      env: { ...env(), FOREMAN_REPO: 'https://example.com/acme/app.git' },
+    });
+    expect(loaded.warnings).toEqual([]);
+    expect(loaded.policy.workspace.repo).toBe('https://example.com/acme/app.git');
+    expect(loaded.policy.tracker.provider.path).toBe('/var/lib/foreman/issues');
   });
 });
 
