@@ -4,9 +4,11 @@
  * streaming or not. Every message goes to the JSONL transcript as it happens, which is what lets a
  * run resume after an escalation, a crash or a retried activity.
  *
- * It owns the loop, outcome detection (finish / escalate / submit_review / max turns), usage
- * totals and the mapping of SDK errors to `ModelError`. It does not own the tools
- * (src/agents/tools.ts), the prompts (src/agents/roles.ts) or where transcripts live (the caller).
+ * It owns the loop, outcome detection (finish / escalate / submit_review / max turns / budget),
+ * usage and cost totals, the per-issue budget check before each model call and the mapping of SDK
+ * errors to `ModelError`. It does not own the tools (src/agents/tools.ts), the prompts
+ * (src/agents/roles.ts), prices (src/agents/pricing.ts), where transcripts live, or what happens
+ * once a budget runs out (the caller escalates: never a silent kill).
  * The API key goes to the SDK only: never to the transcript, tool output or error messages.
  */
 import { stat } from 'node:fs/promises';
@@ -31,6 +33,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, ModelError } from '../errors.js';
 import { isCredentialEnvName } from '../workspace/shell.js';
+import { costUsd, priceFor, totalTokens, type ModelPrice } from './pricing.js';
 import { createToolbox, ToolError, type AgentRole, type Escalation, type Review, type ToolControl, type Toolbox } from './tools.js';
 import {
   currentRun,
@@ -63,6 +66,37 @@ export interface TurnInfo {
   stopReason: string | null;
   /** Tool calls executed so far in this run. */
   toolCalls: number;
+}
+
+/**
+ * The issue's budget (policy `budget`), checked before every model call of a run: spent-before
+ * plus this run's spending against each limit. A limit left out is not enforced.
+ */
+export interface AgentBudget {
+  /** Tokens (all four usage classes) already spent on this issue before this run. */
+  spentTokens: number;
+  /** USD already spent on this issue before this run (0 when unknown). */
+  spentUsd: number;
+  /** Token limit of the issue, all four usage classes (policy `budget.max_tokens`). */
+  maxTokens?: number;
+  /** USD limit of the issue (policy `budget.max_usd`); a model without a price adds $0, so only `spentUsd` can reach it. */
+  maxUsd?: number;
+  /** Epoch ms after which no model call may start (issue start + budget.max_wall_ms). */
+  deadline?: number;
+  /** Price table (policy merged over defaults, see `priceTable`), USD per million tokens. */
+  prices: Record<string, ModelPrice>;
+}
+
+/** Which budget limit ended a run, and the totals at that point. */
+export interface BudgetExhaustion {
+  /** `tokens` (`maxTokens`), `usd` (`maxUsd`) or `wall` (`deadline`). */
+  reason: 'tokens' | 'usd' | 'wall';
+  /** Tokens spent on the issue, including this run. */
+  spentTokens: number;
+  /** USD spent on the issue, including this run (this run counted as 0 when the model has no price). */
+  spentUsd: number;
+  /** The limit reached: tokens, USD, or for `wall` the deadline in epoch ms. */
+  limit: number;
 }
 
 /** Options of {@link runAgent}. */
@@ -99,10 +133,12 @@ export interface AgentRunOptions {
   signal?: AbortSignal;
   /** Issue identifier, recorded in the transcript (e.g. `DEMO-1`). */
   issueIdentifier: string;
+  /** Per-issue limits checked before every model call. (Default: none = unlimited) */
+  budget?: AgentBudget;
 }
 
 /** How a run ended. */
-export type AgentOutcome = 'finished' | 'escalated' | 'review_submitted' | 'max_turns';
+export type AgentOutcome = 'finished' | 'escalated' | 'review_submitted' | 'max_turns' | 'budget_exhausted';
 
 /** What {@link runAgent} returns. */
 export interface AgentRunResult {
@@ -120,6 +156,10 @@ export interface AgentRunResult {
   transcriptPath: string;
   /** Tool calls executed in this invocation (including failed ones). */
   toolCalls: number;
+  /** USD cost of this invocation's model calls; null when the model has no price. */
+  costUsd: number | null;
+  /** Which limit ran out, when the outcome is `budget_exhausted`. */
+  budgetExhausted?: BudgetExhaustion;
 }
 
 const REDACTED = '[REDACTED]';
@@ -196,7 +236,8 @@ function describeBaseURL(baseURL: string): string {
 export function toModelError(err: unknown, baseURL: string, redact: (text: string) => string = (t) => t): unknown {
   if (err instanceof ModelError) return err;
   const where = describeBaseURL(baseURL);
-  const detail = (e: Error): string => redact(e.message);
+  // Trailing periods trimmed: the detail sits mid-sentence in the messages below.
+  const detail = (e: Error): string => redact(e.message).trim().replace(/\.+$/, '');
   if (err instanceof AuthenticationError || err instanceof PermissionDeniedError) {
     return new ModelError(
       'model_unauthorized',
@@ -327,6 +368,12 @@ function now(): string {
  * (→ `review_submitted`) or after `maxTurns` model calls (→ `max_turns`). A response without tool
  * calls gets a user turn asking to continue.
  *
+ * Budget (`opts.budget`, policy `budget`): before every model call, the issue's tokens, USD and
+ * wall time so far are checked against their limits; when one is reached, no call is made and the
+ * outcome is `budget_exhausted` with `budgetExhausted` saying which, for the caller to escalate.
+ * The conversation then ends with a complete user turn, so a later `resume` with a larger budget
+ * continues it.
+ *
  * Transcript: an existing conversation is continued when `resume` is given, or when the last run
  * in the file did not end cleanly (a crash or a model error), from its last complete state;
  * otherwise a new run starts in the same file.
@@ -389,18 +436,31 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   const usage = zeroUsage();
   let turns = 0;
   let toolCalls = 0;
+  const price = priceFor(opts.model, opts.budget?.prices ?? {});
+  const runCost = (): number | null => (price ? costUsd(usage, price) : null);
 
   const end = async (
     outcome: AgentOutcome,
-    extra: Pick<AgentRunResult, 'summary' | 'escalation' | 'review'> = {},
+    extra: Pick<AgentRunResult, 'summary' | 'escalation' | 'review' | 'budgetExhausted'> = {},
     summary?: string,
   ): Promise<AgentRunResult> => {
     await transcript.append({ type: 'end', at: now(), outcome, ...(summary ? { summary } : {}) });
-    return { outcome, ...extra, turns, usage: { ...usage }, transcriptPath: opts.transcriptPath, toolCalls };
+    return {
+      outcome,
+      ...extra,
+      turns,
+      usage: { ...usage },
+      transcriptPath: opts.transcriptPath,
+      toolCalls,
+      costUsd: runCost(),
+    };
   };
 
   while (turns < opts.maxTurns) {
     if (opts.signal?.aborted) throw abortReason(opts.signal);
+    // Checked here, with the conversation ending in a complete user turn, so a resume continues it.
+    const exhausted = opts.budget ? checkBudget(opts.budget, totalTokens(usage), runCost()) : undefined;
+    if (exhausted) return end('budget_exhausted', { budgetExhausted: exhausted }, describeExhaustion(exhausted));
     let response: Message;
     try {
       response = await callModel(client, opts, toolbox, messages);
@@ -461,6 +521,38 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     }
   }
   return end('max_turns');
+}
+
+/**
+ * The first limit of `budget` reached, given this run's tokens and cost so far (cost null: the
+ * model has no price, so `maxUsd` cannot be enforced), or undefined when a model call may start.
+ */
+function checkBudget(budget: AgentBudget, runTokens: number, runUsd: number | null): BudgetExhaustion | undefined {
+  const spentTokens = budget.spentTokens + runTokens;
+  const spentUsd = budget.spentUsd + (runUsd ?? 0);
+  const totals = { spentTokens, spentUsd };
+  if (budget.maxTokens !== undefined && spentTokens >= budget.maxTokens) {
+    return { reason: 'tokens', ...totals, limit: budget.maxTokens };
+  }
+  // An unpriced model's calls count as $0: only spending known from earlier runs can reach maxUsd.
+  if (budget.maxUsd !== undefined && spentUsd >= budget.maxUsd) {
+    return { reason: 'usd', ...totals, limit: budget.maxUsd };
+  }
+  if (budget.deadline !== undefined && Date.now() >= budget.deadline) {
+    return { reason: 'wall', ...totals, limit: budget.deadline };
+  }
+  return undefined;
+}
+
+function describeExhaustion(e: BudgetExhaustion): string {
+  switch (e.reason) {
+    case 'tokens':
+      return `Budget exhausted: ${e.spentTokens} tokens spent of budget.max_tokens ${e.limit}.`;
+    case 'usd':
+      return `Budget exhausted: $${e.spentUsd.toFixed(4)} spent of budget.max_usd $${e.limit}.`;
+    case 'wall':
+      return `Budget exhausted: budget.max_wall_ms passed at ${new Date(e.limit).toISOString()}.`;
+  }
 }
 
 async function callModel(

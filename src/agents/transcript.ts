@@ -26,7 +26,13 @@ export interface TranscriptMessage {
 }
 
 /** How a run ended: the harness outcomes, plus `error` (the run threw; `error` says why). */
-export type TranscriptOutcome = 'finished' | 'escalated' | 'review_submitted' | 'max_turns' | 'error';
+export type TranscriptOutcome =
+  | 'finished'
+  | 'escalated'
+  | 'review_submitted'
+  | 'max_turns'
+  | 'budget_exhausted'
+  | 'error';
 
 /** First line of a run (a file may hold several runs; the last `start` begins the current one). */
 export interface TranscriptStartEntry {

@@ -197,27 +197,53 @@ export const handoffSchema = z.object({
   in_progress_state: z.string().trim().min(1).default('In Progress'),
   /** State set when a PR with evidence is ready. (Default: `Human Review`) */
   review_state: z.string().trim().min(1).default('Human Review'),
-  /** State set when a run ends needing a human. (Default: none = the issue stays where it is) */
-  needs_human_state: z.string().trim().min(1).optional(),
+  /** State set while an escalation waits for a human's answer. (Default: none = the issue stays where it is) */
+  escalated_state: z.string().trim().min(1).optional(),
+  /** State set when an escalation is parked after `escalation.timeout_ms`. (Default: none = stays where it is) */
+  parked_state: z.string().trim().min(1).optional(),
 });
+
+/** USD per million tokens for one model; cache writes and reads are priced apart. */
+export const modelPriceSchema = z.object({
+  input: z.preprocess(numericString, z.number().nonnegative()),
+  output: z.preprocess(numericString, z.number().nonnegative()),
+  cache_write: z.preprocess(numericString, z.number().nonnegative()),
+  cache_read: z.preprocess(numericString, z.number().nonnegative()),
+});
+
+/**
+ * Built-in prices, USD per million tokens (Anthropic's published list prices; cache writes at 1.25×
+ * input, cache reads at 0.1× input). A policy's `budget.prices` entries override or add models.
+ */
+export const DEFAULT_PRICES: Record<string, z.infer<typeof modelPriceSchema>> = {
+  'claude-opus-4-5': { input: 5, output: 25, cache_write: 6.25, cache_read: 0.5 },
+  'claude-sonnet-4-5': { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
+  'claude-haiku-4-5': { input: 1, output: 5, cache_write: 1.25, cache_read: 0.1 },
+};
 
 /** `budget`: limits per issue; reaching one escalates instead of looping. */
 export const budgetSchema = z.object({
-  /** Input + output tokens per issue. (Default: none = unlimited) */
+  /** Tokens per issue: input, output, cache write and cache read summed. (Default: none = unlimited) */
   max_tokens: positiveInt().optional(),
   /** Estimated USD per issue. (Default: none = unlimited) */
   max_usd: z.preprocess(numericString, z.number().positive()).optional(),
   /** Wall time per issue in ms. (Default: none = unlimited) */
   max_wall_ms: positiveInt().optional(),
-  /** Agent attempts per issue. (Default: 3) */
+  /** Attempts of each failing step (agent, git, tracker) before it is escalated. (Default: 3) */
   max_attempts: positiveInt().default(3),
+  /** Model prices for `max_usd`, USD per million tokens, by model name; merged over the built-in table. */
+  prices: z.record(z.string(), modelPriceSchema).default({}),
 });
 
-/** `escalation`: how long to wait for a human. */
+/**
+ * `escalation`: how long to wait for a human. The workflow waits durably; `reping_ms` after the
+ * question it posts one reminder, `timeout_ms` after it parks the issue (comment + `handoff.parked_state`)
+ * and keeps waiting: a later answer still resumes the work.
+ */
 export const escalationSchema = z.object({
-  /** Wait for an answer in ms before parking the issue. (Default: none = wait indefinitely) */
+  /** Time without an answer, in ms, before the issue is parked. (Default: none = never parked) */
   timeout_ms: positiveInt().optional(),
-  /** Re-ping interval in ms while waiting. (Default: none = no re-ping) */
+  /** Time without an answer, in ms, before one reminder is posted. (Default: none = no reminder) */
   reping_ms: positiveInt().optional(),
 });
 

@@ -366,6 +366,127 @@ describe('runAgent', () => {
   });
 });
 
+describe('budget', () => {
+  const perCall = { input_tokens: 500, output_tokens: 100 }; // 600 tokens a call
+  const noLimits = { spentTokens: 0, spentUsd: 0, prices: {} };
+
+  it('stops before the call that would start past budget.max_tokens', async () => {
+    const s = await start([toolUse('list_files', {}, perCall), toolUse('read_file', { path: 'add.js' }, perCall)]);
+    const result = await runAgent(options({ budget: { ...noLimits, spentTokens: 100, maxTokens: 1000 } }));
+    // Before call 2: 100 + 600 < 1000, so it happens; before call 3: 100 + 1200 >= 1000.
+    expect(result).toMatchObject({
+      outcome: 'budget_exhausted',
+      turns: 2,
+      toolCalls: 2,
+      costUsd: null,
+      budgetExhausted: { reason: 'tokens', spentTokens: 1300, spentUsd: 0, limit: 1000 },
+    });
+    expect(s.requests).toHaveLength(2);
+    const entries = await readTranscript(transcriptPath);
+    expect(entries.at(-1)).toMatchObject({
+      type: 'end',
+      outcome: 'budget_exhausted',
+      summary: expect.stringContaining('budget.max_tokens'),
+    });
+    // The conversation ends with the complete tool results of the last call, ready to resume.
+    const conversation = rebuildConversation(entries);
+    expect(conversation).toHaveLength(5);
+    expect(conversation.at(-1)).toMatchObject({ role: 'user', content: [{ type: 'tool_result' }] });
+  });
+
+  it('counts cache writes and reads as tokens', async () => {
+    const s = await start([
+      toolUse('list_files', {}, { input_tokens: 10, output_tokens: 10, cache_creation_input_tokens: 400, cache_read_input_tokens: 580 }),
+    ]);
+    const result = await runAgent(options({ budget: { ...noLimits, maxTokens: 1000 } }));
+    expect(result.budgetExhausted).toEqual({ reason: 'tokens', spentTokens: 1000, spentUsd: 0, limit: 1000 });
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('stops at budget.max_usd, pricing each call from the price table', async () => {
+    // $10 / $50 per million: 500 in + 100 out = $0.005 + $0.005 = $0.01 a call.
+    const prices = { 'claude-test': { input: 10, output: 50, cache_write: 12.5, cache_read: 1 } };
+    const s = await start([toolUse('list_files', {}, perCall), toolUse('list_files', {}, perCall)]);
+    const result = await runAgent(options({ budget: { ...noLimits, spentUsd: 0.005, maxUsd: 0.02, prices } }));
+    // Before call 2: $0.015 < $0.02; before call 3: $0.025 >= $0.02.
+    expect(result.outcome).toBe('budget_exhausted');
+    expect(result.turns).toBe(2);
+    expect(result.costUsd).toBeCloseTo(0.02, 10);
+    expect(result.budgetExhausted).toMatchObject({ reason: 'usd', spentTokens: 1200, limit: 0.02 });
+    expect(result.budgetExhausted!.spentUsd).toBeCloseTo(0.025, 10);
+    expect(s.requests).toHaveLength(2);
+  });
+
+  it('reports the cost for a dated name of a built-in model', async () => {
+    await start([toolUse('finish', { summary: 'done' }, { input_tokens: 1_000_000, output_tokens: 0 })]);
+    const result = await runAgent(options({ model: 'claude-haiku-4-5-20251001' }));
+    expect(result.outcome).toBe('finished');
+    expect(result.costUsd).toBeCloseTo(1, 10);
+  });
+
+  it('cannot enforce budget.max_usd for a model without a price: runs on, costUsd null', async () => {
+    const s = await start([toolUse('list_files', {}, perCall), toolUse('finish', { summary: 'done' }, perCall)]);
+    const result = await runAgent(options({ budget: { ...noLimits, maxUsd: 0.000001 } }));
+    expect(result).toMatchObject({ outcome: 'finished', turns: 2, costUsd: null });
+    expect(result.budgetExhausted).toBeUndefined();
+    expect(s.requests).toHaveLength(2);
+  });
+
+  it('makes no model call once the wall-time deadline has passed', async () => {
+    const s = await start([]);
+    const deadline = Date.now() - 1;
+    const result = await runAgent(options({ budget: { ...noLimits, deadline } }));
+    expect(result).toMatchObject({
+      outcome: 'budget_exhausted',
+      turns: 0,
+      toolCalls: 0,
+      budgetExhausted: { reason: 'wall', spentTokens: 0, spentUsd: 0, limit: deadline },
+    });
+    expect(s.requests).toHaveLength(0);
+    const entries = await readTranscript(transcriptPath);
+    expect(entries.map((e) => e.type)).toEqual(['start', 'message', 'end']);
+  });
+
+  it('resumes the same conversation after a human grants more budget', async () => {
+    const s = await start([
+      toolUse('list_files', {}, perCall),
+      toolUse('read_file', { path: 'add.js' }, perCall),
+      toolUse('finish', { summary: 'finished on the larger budget' }, perCall),
+    ]);
+    const exhausted = await runAgent(options({ budget: { ...noLimits, maxTokens: 1000 } }));
+    expect(exhausted.outcome).toBe('budget_exhausted');
+    expect(s.requests).toHaveLength(2);
+
+    const resumed = await runAgent(
+      options({
+        resume: { extraUserText: 'Budget raised to 5000 tokens; carry on.' },
+        budget: { ...noLimits, spentTokens: exhausted.budgetExhausted!.spentTokens, maxTokens: 5000 },
+      }),
+    );
+    expect(resumed).toMatchObject({ outcome: 'finished', summary: 'finished on the larger budget', turns: 1 });
+
+    const before = s.requests[1]!.body.messages;
+    const after = s.requests[2]!.body.messages;
+    expect(after).toHaveLength(5);
+    // The earlier messages, unchanged (the last one only lost its cache breakpoint).
+    expect(after.slice(0, 2)).toEqual(before.slice(0, 2));
+    const { cache_control: _moved, ...firstResults } = before[2].content.at(-1);
+    expect(after[2].content).toEqual([...before[2].content.slice(0, -1), firstResults]);
+    // Then the second call's tool use, its result and the human's text in one user turn.
+    expect(after[3].role).toBe('assistant');
+    expect(after[3].content[0]).toMatchObject({ type: 'tool_use', name: 'read_file' });
+    expect(after[4].role).toBe('user');
+    expect(after[4].content[0]).toMatchObject({ type: 'tool_result', tool_use_id: after[3].content[0].id });
+    expect(toolResultText(after[4].content[0])).toBe(ADD_JS);
+    expect(after[4].content.at(-1)).toMatchObject({ type: 'text', text: 'Budget raised to 5000 tokens; carry on.' });
+
+    const entries = await readTranscript(transcriptPath);
+    expect(entries.filter((e) => e.type === 'start')).toHaveLength(1);
+    const outcomes = entries.flatMap((e) => (e.type === 'end' ? [e.outcome] : []));
+    expect(outcomes).toEqual(['budget_exhausted', 'finished']);
+  });
+});
+
 describe('transcript', () => {
   it('ignores and repairs a torn last line, and drops tool calls that never got results', async () => {
     const t = await openTranscript(transcriptPath);
