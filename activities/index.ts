@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { runAgent } from '../src/agents/harness.js';
+import { priceTable } from '../src/agents/pricing.js';
 import { implementerSystemPrompt } from '../src/agents/roles.js';
 import { readTranscript, rebuildConversation } from '../src/agents/transcript.js';
 import type { LoadedPolicy } from '../src/config/load.js';
@@ -20,6 +21,7 @@ import type { PolicyStore } from '../src/config/store.js';
 import { retryBackoffMs } from '../src/dispatch/select.js';
 import { dispatchTick as runDispatchTick } from '../src/dispatch/tick.js';
 import { ForemanError, TrackerError } from '../src/errors.js';
+import { renderEscalation } from '../src/evidence/escalation.js';
 import { renderEvidence } from '../src/evidence/render.js';
 import { homePaths } from '../src/home.js';
 import type { Logger } from '../src/logger.js';
@@ -28,11 +30,21 @@ import { trackerForPolicy } from '../src/trackers/index.js';
 import type { Issue, Tracker } from '../src/trackers/types.js';
 import { assertInsideRoot } from '../src/workspace/key.js';
 import { scrubbedEnv } from '../src/workspace/shell.js';
-import { commitAndPush as gitCommitAndPush, prepareWorkspace as gitPrepareWorkspace, runHook, runHookBestEffort } from '../src/workspace/workspace.js';
+import {
+  commitAndPush as gitCommitAndPush,
+  prepareWorkspace as gitPrepareWorkspace,
+  removeWorkspace as gitRemoveWorkspace,
+  runHook,
+  runHookBestEffort,
+} from '../src/workspace/workspace.js';
 import type {
   AgentRunSummary,
+  BudgetInput,
   DispatchTickResult,
+  Escalation,
+  EscalationData,
   EvidenceData,
+  HumanReply,
   PreparedRun,
   PushResult,
   QaReport,
@@ -57,10 +69,13 @@ export interface ActivityDeps {
 const SPEC_TEMPLATE = fileURLToPath(new URL('../specs/issue-spec.md', import.meta.url));
 const HEARTBEAT_EVERY_MS = 5_000;
 
-/** Maps our errors onto Temporal's retry contract (see module header). */
+/**
+ * Maps our errors onto Temporal's retry contract (see module header): the failure carries the
+ * class name as `type` and the stable `code` in `details[0]`, so the workflow can name it.
+ */
 function toFailure(err: unknown): unknown {
-  if (err instanceof ForemanError && !err.retryable) {
-    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, details: [err.code], cause: err });
+  if (err instanceof ForemanError) {
+    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: !err.retryable, details: [err.code], cause: err });
   }
   return err;
 }
@@ -132,7 +147,15 @@ export function createActivities(deps: ActivityDeps) {
           qaMaxRounds: policy.qa.max_rounds,
           inProgressState: policy.handoff.in_progress_state,
           reviewState: policy.handoff.review_state,
-          needsHumanState: policy.handoff.needs_human_state ?? null,
+          escalatedState: policy.handoff.escalated_state ?? null,
+          parkedState: policy.handoff.parked_state ?? null,
+          repingMs: policy.escalation.reping_ms ?? null,
+          parkMs: policy.escalation.timeout_ms ?? null,
+          budget: {
+            maxTokens: policy.budget.max_tokens ?? null,
+            maxUsd: policy.budget.max_usd ?? null,
+            maxWallMs: policy.budget.max_wall_ms ?? null,
+          },
           // Symphony SPEC §8.4: delay = min(10000 * 2^(attempt-1), agent.max_retry_backoff_ms)
           retry: {
             initialIntervalMs: retryBackoffMs(1, backoffMax),
@@ -183,6 +206,7 @@ export function createActivities(deps: ActivityDeps) {
         round: number;
         feedback: string | null;
         runId: string;
+        budget: BudgetInput;
       }): Promise<AgentRunSummary> => {
         const loaded = current();
         const { policy } = loaded;
@@ -219,6 +243,14 @@ export function createActivities(deps: ActivityDeps) {
                 },
                 env: envForAgent,
                 ...(resume ? { resume } : {}),
+                budget: {
+                  spentTokens: input.budget.spentTokens,
+                  spentUsd: input.budget.spentUsd,
+                  ...(input.budget.maxTokens !== null ? { maxTokens: input.budget.maxTokens } : {}),
+                  ...(input.budget.maxUsd !== null ? { maxUsd: input.budget.maxUsd } : {}),
+                  ...(input.budget.deadline !== null ? { deadline: input.budget.deadline } : {}),
+                  prices: priceTable(policy.budget.prices),
+                },
                 onTurn: (t) => {
                   turn = t.turn;
                 },
@@ -230,9 +262,11 @@ export function createActivities(deps: ActivityDeps) {
                 outcome: result.outcome,
                 summary: result.summary ?? null,
                 escalation: result.escalation ?? null,
+                budgetExhausted: result.budgetExhausted ?? null,
                 turns: result.turns,
                 toolCalls: result.toolCalls,
                 usage: result.usage,
+                costUsd: result.costUsd,
                 transcriptPath: result.transcriptPath,
               };
             } finally {
@@ -290,6 +324,39 @@ export function createActivities(deps: ActivityDeps) {
       return { commentId: posted.id, key };
     }),
 
+    /** Posts an escalation (rendered from data) on the issue; idempotent by `key`. */
+    postEscalation: wrap(async (input: { issueId: string; key: string; data: EscalationData }): Promise<{ commentId: string }> => {
+      const posted = await trackerFor(current()).upsertComment(input.issueId, input.key, renderEscalation(input.data));
+      return { commentId: posted.id };
+    }),
+
+    /** Posts a short notice (reminder, parked, stopped) on the issue; idempotent by `key`. */
+    postComment: wrap(async (input: { issueId: string; key: string; body: string }): Promise<{ commentId: string }> => {
+      const posted = await trackerFor(current()).upsertComment(input.issueId, input.key, input.body);
+      return { commentId: posted.id };
+    }),
+
+    /** Appends a human's answer to the spec's Decisions (once per escalation, even when retried). */
+    recordDecision: wrap(
+      async (input: { workspace: WorkspaceInfo | null; escalation: Escalation; reply: HumanReply }): Promise<void> => {
+        if (!input.workspace) return;
+        assertInsideRoot(input.workspace.path, input.workspace.specPath);
+        await appendDecision(input.workspace.specPath, input.escalation, input.reply);
+      },
+    ),
+
+    /** Removes the issue's workspace (runs `before_remove`; its failure is ignored). */
+    removeWorkspace: wrap(async (input: { identifier: string }): Promise<boolean> => {
+      const { policy } = current();
+      return gitRemoveWorkspace({
+        root: policy.workspace.root,
+        identifier: input.identifier,
+        hooks: policy.hooks,
+        env: agentEnv(),
+        log: deps.log,
+      });
+    }),
+
     /** One dispatcher tick (see src/dispatch/tick.ts). */
     dispatchTick: wrap(async (): Promise<DispatchTickResult> => {
       const loaded = await deps.policyStore.reload(); // defensive re-read (SPEC §6.2); keeps the last good
@@ -328,6 +395,29 @@ async function resumeFor(tPath: string, feedback: string | null, attempt: number
 
 /** The activity functions the workflows call (types only on the workflow side). */
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Appends an answered escalation under the spec's `## Decisions` heading (before `## Log`), or at
+ * the end when a human removed the heading. A retry finds the entry and writes nothing.
+ */
+async function appendDecision(specPath: string, escalation: Escalation, reply: HumanReply): Promise<void> {
+  const text = await fs.readFile(specPath, 'utf8').catch(() => '');
+  const marker = `<!-- decision ${escalation.n} @ ${escalation.askedAt} -->`;
+  if (text.includes(marker)) return;
+  const quote = (t: string) => t.trim().split('\n').map((l) => `  > ${l}`).join('\n');
+  const entry = [
+    `- **Q${escalation.n}** (${escalation.kind}, asked ${escalation.askedAt}): ${escalation.question.replace(/\s+/g, ' ')}`,
+    `  **Answer** from ${reply.author} (${reply.source}):`,
+    quote(reply.text),
+    `  ${marker}`,
+    '',
+  ].join('\n');
+  const log = text.indexOf('\n## Log');
+  const next = log >= 0 ? `${text.slice(0, log).trimEnd()}\n${entry}${text.slice(log)}` : `${text.trimEnd()}\n\n## Decisions\n${entry}`;
+  const tmp = `${specPath}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, next);
+  await fs.rename(tmp, specPath);
+}
 
 /** Writes the per-issue spec once; a later run appends a line to its Log instead of overwriting (a human may have edited it). */
 async function writeSpec(

@@ -6,7 +6,7 @@
  * the local dev server on `$FOREMAN_HOME/temporal.db` — the daemon's when one is running.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
-import { ISSUE_WORKFLOW_TYPE, issueWorkflowId } from '../workflows/definitions.js';
+import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
 import type { IssueRunSummary, IssueWorkflowInput } from '../workflows/types.js';
 import { createPolicyStore } from './config/store.js';
 import { CliError } from './errors.js';
@@ -75,6 +75,10 @@ export async function runIssue(opts: {
       handle = runtime.client.workflow.getHandle(workflowId);
       opts.log.info({ issue: issue.identifier, workflowId }, 'attached to the running workflow');
     }
+    // In the foreground, say what the run waits for: the answer comes from `foreman answer` in
+    // another terminal or a comment on the issue, and this process's worker carries on with it.
+    const watcher = watchEscalations(handle, issue.identifier, opts.log);
+    releasers.push(() => clearInterval(watcher));
     const aborted = new Promise<never>((_, reject) => {
       opts.signal?.addEventListener('abort', () => reject(new CliError('aborted', `Interrupted. The run goes on in Temporal; \`foreman run ${issue.identifier}\` or \`foreman start\` resumes it.`)), { once: true });
     });
@@ -89,6 +93,26 @@ export async function runIssue(opts: {
       }
     }
   }
+}
+
+/** Logs each new escalation of the run (polling its status query every 2 s). */
+function watchEscalations(handle: WorkflowHandle, identifier: string, log: Logger): NodeJS.Timeout {
+  let announced = 0;
+  const timer = setInterval(() => {
+    handle
+      .query(statusQuery)
+      .then((s) => {
+        if (s.phase !== 'waiting_for_human' || !s.escalation || s.escalation.n <= announced) return;
+        announced = s.escalation.n;
+        log.warn(
+          { issue: identifier, kind: s.escalation.kind, question: s.escalation.question },
+          `${identifier} is waiting for a human. Answer with \`foreman answer ${identifier} "…"\` or a comment on the issue.`,
+        );
+      })
+      .catch(() => {});
+  }, 2000);
+  timer.unref();
+  return timer;
 }
 
 function never(): never {

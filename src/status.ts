@@ -21,6 +21,8 @@ export interface RunningIssue {
   workspace: string | null;
   branch: string | null;
   tokens: { input_tokens: number; output_tokens: number; total_tokens: number };
+  /** The open question, when the run waits for a human. */
+  waiting: { question: string; kind: string; asked_at: string; age_ms: number; reminded: boolean; parked: boolean } | null;
 }
 
 /** One recently closed run. */
@@ -38,7 +40,7 @@ export interface StateSnapshot {
   generated_at: string;
   /** The task queue the snapshot covers; null for all. */
   task_queue: string | null;
-  counts: { running: number; closed_recently: number };
+  counts: { running: number; waiting_for_human: number; closed_recently: number };
   running: RunningIssue[];
   recent: ClosedIssueRun[];
   totals: { input_tokens: number; output_tokens: number; total_tokens: number };
@@ -73,6 +75,17 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
     workspace: s?.workspace ?? null,
     branch: s?.branch ?? null,
     tokens: { input_tokens: input, output_tokens: output, total_tokens: input + output },
+    waiting:
+      s?.phase === 'waiting_for_human' && s.escalation
+        ? {
+            question: s.escalation.question,
+            kind: s.escalation.kind,
+            asked_at: s.escalation.askedAt,
+            age_ms: Date.now() - Date.parse(s.escalation.askedAt),
+            reminded: s.escalation.reminded,
+            parked: s.escalation.parked,
+          }
+        : null,
   };
 }
 
@@ -109,7 +122,7 @@ export async function collectState(client: Client, taskQueue: string | null, rec
   return {
     generated_at: new Date().toISOString(),
     task_queue: taskQueue,
-    counts: { running: running.length, closed_recently: recent.length },
+    counts: { running: running.length, waiting_for_human: running.filter((r) => r.waiting).length, closed_recently: recent.length },
     running,
     recent,
     totals,
@@ -124,13 +137,32 @@ export function formatState(s: StateSnapshot): string {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  const out = [`${s.counts.running} running${s.task_queue ? ` on ${s.task_queue}` : ''}; tokens in flight: ${s.totals.total_tokens}`];
+  const out = [
+    `${s.counts.running} running${s.task_queue ? ` on ${s.task_queue}` : ''}, ${s.counts.waiting_for_human} waiting for a human; tokens in flight: ${s.totals.total_tokens}`,
+  ];
   if (s.running.length) out.push('', ...table);
+  const waiting = s.running.filter((r) => r.waiting);
+  if (waiting.length) {
+    out.push('', 'Waiting for a human (answer with `foreman answer ISSUE "text"` or a comment on the issue):');
+    for (const r of waiting) {
+      const w = r.waiting!;
+      const flags = [w.reminded ? 'reminded' : '', w.parked ? 'parked' : ''].filter(Boolean).join(', ');
+      out.push(`  ${r.issue_identifier}  waiting ${formatAge(w.age_ms)}${flags ? ` (${flags})` : ''}: ${w.question}`);
+    }
+  }
   if (s.recent.length) {
     out.push('', 'Recently finished:');
     for (const r of s.recent) out.push(`  ${r.issue_identifier}  ${r.status.toLowerCase()}${r.outcome ? ` (${r.outcome})` : ''}  ${r.closed_at ?? ''}`);
   }
   return out.join('\n');
+}
+
+function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} d`;
 }
 
 /** Details of one issue's latest run, or null when it never ran. */

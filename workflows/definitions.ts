@@ -3,10 +3,23 @@
  * and the CLI alike (STYLE.md "Boundaries").
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { IssueRunStatus } from './types.js';
+import type { HumanReply, IssueRunStatus, StopRequest } from './types.js';
 
 /** The tracker reported a change to the issue (poll, file watch or webhook). */
 export const issueUpdatedSignal = defineSignal<[{ source: string; at: string }]>('issueUpdated');
+
+/**
+ * A human's answer to the waiting escalation (from `foreman answer`, a tracker comment, or a
+ * webhook). Durable: it is kept even when no worker runs. Ignored when nothing is waiting; a
+ * comment is taken once (by `commentId`).
+ */
+export const humanReplySignal = defineSignal<[HumanReply]>('humanReply');
+
+/**
+ * Stop the issue's run (the tracker says the issue is terminal or no longer active; Symphony SPEC
+ * §8.5). With `cleanup`, the workspace is removed (after `before_remove`).
+ */
+export const stopSignal = defineSignal<[StopRequest]>('stop');
 
 /** Ask the dispatcher to poll the tracker now instead of waiting for the next interval. */
 export const refreshSignal = defineSignal<[{ reason: string }]>('refresh');

@@ -1,30 +1,43 @@
 /**
  * IssueWorkflow: how one issue progresses, durably. Prepare the workspace and spec, move the issue
- * to in progress, implement → QA (bounded rounds, QA failures fed back to the same agent
- * conversation), commit and push the branch, post the evidence, move the issue to review.
- * When the bound is hit or a step fails for good, the run ends as `needs_human` with the reason
- * posted on the issue — never silently.
+ * to in progress, then implement → QA until QA passes; commit, push, post the evidence and move
+ * the issue to review.
+ *
+ * Manager by exception: whatever needs a human — the implementer's question, QA still failing
+ * after `qa.max_rounds`, a spent budget, turns used up, a step that failed for good — becomes an
+ * **escalation**: partial work pushed, one comment with the question, and a durable wait for a
+ * `humanReply` (re-pinged once, then parked, per policy). The answer is recorded in the spec's
+ * Decisions and the same agent conversation resumes with it. Nothing ends silently.
+ *
+ * A `stop` signal (the tracker moved the issue to a terminal or inactive state, Symphony SPEC §8.5)
+ * cancels the work in progress, cleans the workspace when asked, and ends the run as `stopped`.
  *
  * Deterministic code only: all I/O is in activities (imported as types).
  */
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
   proxyActivities,
   setHandler,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { issueUpdatedSignal, statusQuery } from './definitions.js';
+import { humanReplySignal, issueUpdatedSignal, statusQuery, stopSignal } from './definitions.js';
 import type {
   AgentRunSummary,
-  EvidenceData,
+  Escalation,
+  EscalationRecord,
+  HumanReply,
   IssueRunStatus,
   IssueRunSummary,
   IssueWorkflowInput,
   PushResult,
   QaReport,
+  StopRequest,
   TokenUsage,
   WorkspaceInfo,
 } from './types.js';
@@ -52,10 +65,31 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     round: 0,
     startedAt: new Date(started).toISOString(),
     lastError: null,
+    escalation: null,
+    answeredCommentIds: [],
   };
+  const replies: HumanReply[] = [];
+  // Assigned in handlers and nested functions: the casts keep TypeScript from narrowing them to null.
+  let stop = null as StopRequest | null;
+  let workScope = null as CancellationScope | null;
+
   setHandler(statusQuery, () => status);
   setHandler(issueUpdatedSignal, () => {
     // The run re-reads the tracker at each step; the signal only marks that something changed.
+  });
+  setHandler(humanReplySignal, (reply) => {
+    // Only an open question takes answers; a comment counts once.
+    if (status.phase !== 'waiting_for_human') return;
+    if (reply.commentId) {
+      if (status.answeredCommentIds.includes(reply.commentId)) return;
+      status.answeredCommentIds.push(reply.commentId);
+    }
+    replies.push(reply);
+  });
+  setHandler(stopSignal, (req) => {
+    if (stop) return;
+    stop = req;
+    workScope?.cancel();
   });
 
   const run = await boot.prepareRun({ issueId: input.issueId, identifier: input.identifier });
@@ -67,55 +101,288 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     maximumAttempts: s.retry.maximumAttempts,
   };
   const io = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
-  const agent = proxyActivities<Activities>({
-    startToCloseTimeout: s.agentTimeoutMs,
-    heartbeatTimeout: '30 seconds',
-    retry,
-  });
+  const agent = proxyActivities<Activities>({ startToCloseTimeout: s.agentTimeoutMs, heartbeatTimeout: '30 seconds', retry });
   const qa = proxyActivities<Activities>({ startToCloseTimeout: s.qaTimeoutMs, heartbeatTimeout: '30 seconds', retry });
+  // Escalation I/O retries without limit: asking a human is the last resort and must get through.
+  const notify = proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: s.retry.initialIntervalMs, backoffCoefficient: 2, maximumInterval: s.retry.maximumIntervalMs },
+  });
 
   let turns = 0;
+  let costUsd: number | null = 0;
+  /** Budget grants: each answer to a budget escalation grants the policy's budget once more. */
+  let grants = 1;
+  let deadline = s.budget.maxWallMs ? started + s.budget.maxWallMs : null;
   const qaRounds: { round: number; report: QaReport }[] = [];
-  let workspace: WorkspaceInfo | null = null;
-  let lastAgent: AgentRunSummary | null = null;
-  let push: PushResult | null = null;
+  const escalations: EscalationRecord[] = [];
+  let workspace = null as WorkspaceInfo | null;
+  let lastAgent = null as AgentRunSummary | null;
+  let push = null as PushResult | null;
 
+  const totalTokens = () =>
+    usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
   const addUsage = (r: AgentRunSummary) => {
     usage.input_tokens += r.usage.input_tokens;
     usage.output_tokens += r.usage.output_tokens;
     usage.cache_creation_input_tokens += r.usage.cache_creation_input_tokens;
     usage.cache_read_input_tokens += r.usage.cache_read_input_tokens;
+    costUsd = costUsd === null || r.costUsd === null ? null : costUsd + r.costUsd;
     turns += r.turns;
     status.turns = turns;
     if (!transcripts.includes(r.transcriptPath)) transcripts.push(r.transcriptPath);
   };
 
-  const finish = async (outcome: 'completed' | 'needs_human', reason: string | null): Promise<IssueRunSummary> => {
+  /**
+   * Runs an activity step; when it fails for good (non-retryable, or retries spent) the failure is
+   * escalated and, once answered, the step is tried again. Cancellation passes through.
+   */
+  async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const cause = describeFailure(err);
+        status.lastError = `${name}: ${cause}`;
+        await escalate({
+          kind: 'error',
+          question: `The step "${name}" failed and retrying did not help: ${cause}. Fix the cause if it is outside the code (credentials, network, repository), then answer to retry.`,
+          options: ['Retry the step', 'Stop: move the issue to a terminal state'],
+          recommendation: 'Retry the step once the cause is fixed',
+          tried: `Foreman ran "${name}" ${s.retry.maximumAttempts} time(s) with backoff, or stopped at once because the error cannot heal by retrying.`,
+        });
+      }
+    }
+  }
+
+  /** Posts the question, waits durably for the answer (reminder, then park), records it. */
+  async function escalate(e: Pick<Escalation, 'kind' | 'question' | 'options' | 'recommendation' | 'tried'>): Promise<HumanReply> {
+    const escalation: Escalation = {
+      ...e,
+      n: escalations.length + 1,
+      askedAt: new Date(Date.now()).toISOString(),
+      reminded: false,
+      parked: false,
+    };
+    const record: EscalationRecord = { question: e.question, kind: e.kind, askedAt: escalation.askedAt, answer: null, author: null };
+    escalations.push(record);
+    // Partial work goes to the branch first, so the human can look at it (never a silent loss).
+    if (workspace) {
+      try {
+        push = await io.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        escalation.tried += ` (The partial work could not be pushed: ${describeFailure(err)}.)`;
+      }
+    }
+    const key = `escalation-${info.runId}-${escalation.n}`;
+    await notify.postEscalation({
+      issueId: input.issueId,
+      key,
+      data: {
+        identifier: input.identifier,
+        title: run.issue.title,
+        escalation,
+        branch: workspace?.branch ?? null,
+        push,
+        repingMs: s.repingMs,
+        parkMs: s.parkMs,
+        parkedState: s.parkedState,
+      },
+    });
+    if (s.escalatedState) await notify.moveIssue({ issueId: input.issueId, state: s.escalatedState });
+    replies.length = 0;
+    status.escalation = escalation;
+    status.phase = 'waiting_for_human';
+
+    const asked = Date.now();
+    const answered = () => replies.length > 0;
+    if (s.repingMs && (!s.parkMs || s.repingMs < s.parkMs) && !(await condition(answered, s.repingMs))) {
+      escalation.reminded = true;
+      await notify.postComment({
+        issueId: input.issueId,
+        key: `${key}-reminder`,
+        body: `**Reminder:** Foreman is still waiting for an answer to the question above (asked ${escalation.askedAt}). Reply with a comment, or run \`foreman answer ${input.identifier} "…"\`.`,
+      });
+    }
+    if (s.parkMs && !(await condition(answered, Math.max(1, s.parkMs - (Date.now() - asked))))) {
+      escalation.parked = true;
+      await notify.postComment({
+        issueId: input.issueId,
+        key: `${key}-parked`,
+        body: `**Parked:** no answer after ${Math.round(s.parkMs / 1000)} s, so this issue is parked${s.parkedState ? ` in "${s.parkedState}"` : ''}. Foreman keeps waiting: an answer at any time resumes the work.`,
+      });
+      if (s.parkedState) await notify.moveIssue({ issueId: input.issueId, state: s.parkedState });
+    }
+    await condition(answered);
+    // Everything said before the work resumes is the answer (e.g. two comments in a row).
+    const all = replies.splice(0);
+    const reply: HumanReply =
+      all.length === 1
+        ? all[0]!
+        : { text: all.map((r) => r.text).join('\n\n'), author: [...new Set(all.map((r) => r.author))].join(', '), source: all[0]!.source };
+    record.answer = reply.text;
+    record.author = reply.author;
+    status.escalation = null;
+    status.phase = 'implementing';
+    await notify.recordDecision({ workspace, escalation, reply });
+    await notify.moveIssue({ issueId: input.issueId, state: s.inProgressState });
+    return reply;
+  }
+
+  const answerTurn = (reply: HumanReply, context: string) =>
+    `${context}\n\nAnswer from ${reply.author} (${reply.source}):\n${reply.text}\n\nThe answer is recorded under Decisions in .foreman/spec.md. Continue the task; call finish when done.`;
+
+  /** Posts the evidence and moves the issue to review. */
+  async function handOver(ws: WorkspaceInfo): Promise<IssueRunSummary['evidence']> {
     status.phase = 'reporting';
-    const evidence: EvidenceData = {
+    const evidence = {
       identifier: input.identifier,
       title: run.issue.title,
-      outcome,
-      reason,
-      branch: workspace?.branch ?? '',
-      baseBranch: workspace?.baseBranch ?? '',
+      branch: ws.branch,
+      baseBranch: ws.baseBranch,
       push,
-      specPath: workspace?.specPath ?? '',
+      specPath: ws.specPath,
       implementerSummary: lastAgent?.summary ?? null,
       qaRounds,
       qaMaxRounds: s.qaMaxRounds,
       usage,
+      costUsd,
       turns,
       wallMs: Date.now() - started,
+      escalations,
       transcripts,
       workflowId: info.workflowId,
       runId: info.runId,
     };
-    const posted = await io.postEvidence({ issueId: input.issueId, evidence });
-    const target = outcome === 'completed' ? s.reviewState : s.needsHumanState;
-    if (target) await io.moveIssue({ issueId: input.issueId, state: target });
-    status.phase = outcome === 'completed' ? 'done' : 'needs_human';
-    upsertMemo({ outcome });
+    const posted = await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence }));
+    await step('move the issue to review', () => io.moveIssue({ issueId: input.issueId, state: s.reviewState }));
+    return posted;
+  }
+
+  /** The whole job: returns the posted evidence once the work is handed over (cancellable by `stop`). */
+  async function work(): Promise<IssueRunSummary['evidence']> {
+    status.phase = 'preparing';
+    workspace = await step('prepare the workspace', () => io.prepareWorkspace({ issue: run.issue, runId: info.runId }));
+    status.workspace = workspace.path;
+    status.branch = workspace.branch;
+    await step('move the issue to in progress', () => io.moveIssue({ issueId: input.issueId, state: s.inProgressState }));
+
+    let feedback: string | null = null;
+    let round = 0;
+    for (;;) {
+      status.round = round + 1;
+      status.phase = 'implementing';
+      const ws: WorkspaceInfo = workspace;
+      const budget = {
+        spentTokens: totalTokens(),
+        spentUsd: costUsd ?? 0,
+        maxTokens: s.budget.maxTokens === null ? null : s.budget.maxTokens * grants,
+        maxUsd: s.budget.maxUsd === null ? null : s.budget.maxUsd * grants,
+        deadline,
+      };
+      const implFeedback = feedback;
+      lastAgent = await step('run the implementer', () =>
+        agent.runImplementer({ issue: run.issue, workspace: ws, round: round + 1, feedback: implFeedback, runId: info.runId, budget }),
+      );
+      addUsage(lastAgent);
+
+      if (lastAgent.outcome === 'escalated') {
+        const q = lastAgent.escalation;
+        const reply = await escalate({
+          kind: 'agent_question',
+          question: q?.question ?? '(the implementer gave no question)',
+          options: q?.options ?? [],
+          recommendation: q?.recommendation ?? null,
+          tried: lastAgent.summary ?? `The implementer worked for ${lastAgent.turns} turn(s) and then asked.`,
+        });
+        feedback = answerTurn(reply, 'A human answered your question.');
+        continue;
+      }
+      if (lastAgent.outcome === 'max_turns') {
+        const reply = await escalate({
+          kind: 'max_turns',
+          question: `The implementer used all of its ${lastAgent.turns} turns without calling finish. Should it continue, and with what guidance?`,
+          options: ['Continue (optionally with a hint)', 'Stop: move the issue to a terminal state'],
+          recommendation: null,
+          tried: `${lastAgent.turns} model turns and ${lastAgent.toolCalls} tool calls in this round.`,
+        });
+        feedback = answerTurn(reply, 'You ran out of turns; a human answered.');
+        continue;
+      }
+      if (lastAgent.outcome === 'budget_exhausted') {
+        const b = lastAgent.budgetExhausted;
+        const what = b?.reason === 'wall' ? 'wall time' : b?.reason === 'usd' ? 'USD' : 'tokens';
+        const reply = await escalate({
+          kind: 'budget',
+          question: `The issue's ${what} budget is spent (${b ? `${formatAmount(b.reason, b.reason === 'usd' ? b.spentUsd : b.reason === 'tokens' ? b.spentTokens : Date.now() - started)} of ${formatAmount(b.reason, b.limit)}` : 'limit reached'}). Grant the same budget again and continue?`,
+          options: ['Continue with another budget of the same size', 'Stop: move the issue to a terminal state'],
+          recommendation: null,
+          tried: `${turns} model turns so far; ${totalTokens()} tokens${costUsd !== null ? `, $${costUsd.toFixed(4)}` : ''}. The work so far is pushed to the branch.`,
+        });
+        grants++;
+        if (s.budget.maxWallMs) deadline = Date.now() + s.budget.maxWallMs;
+        feedback = answerTurn(reply, 'Your budget ran out; a human granted more.');
+        continue;
+      }
+
+      status.phase = 'qa';
+      const report = await step('run QA', () => qa.runQa({ workspace: ws }));
+      round++;
+      qaRounds.push({ round: qaRounds.length + 1, report });
+      if (report.passed) {
+        status.phase = 'pushing';
+        push = await step('commit and push', () =>
+          io.commitAndPush({ workspace: ws, identifier: input.identifier, title: run.issue.title, partial: false }),
+        );
+        return await handOver(ws);
+      }
+      feedback = qaFeedback(report);
+      if (round < s.qaMaxRounds) continue;
+
+      const failing = report.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode ?? 'none'})`);
+      const reply = await escalate({
+        kind: 'qa_failed',
+        question: `QA still fails after ${round} implement → QA round(s): ${failing.join(', ')}. How should the implementer proceed?`,
+        options: ['Keep going with a hint (say what to change or check)', 'Stop: move the issue to a terminal state'],
+        recommendation: null,
+        tried: `${round} round(s); after each, Foreman ran the QA commands and sent the failures back to the implementer.`,
+      });
+      round = 0;
+      feedback = answerTurn(reply, `${feedback}\n\nQA kept failing, so Foreman asked a human.`);
+    }
+  }
+
+  let posted: IssueRunSummary['evidence'];
+  try {
+    posted = await CancellationScope.cancellable(async () => {
+      workScope = CancellationScope.current();
+      return await work();
+    });
+  } catch (err) {
+    if (!(isCancellation(err) && stop)) throw err;
+    return await CancellationScope.nonCancellable(() => stopRun(stop!));
+  }
+  status.phase = 'done';
+  upsertMemo({ outcome: 'completed' });
+  return summary('completed', null, posted);
+
+  /** Ends the run on the tracker's word: workspace cleaned when asked, a note on the issue. */
+  async function stopRun(req: StopRequest): Promise<IssueRunSummary> {
+    status.phase = 'stopping';
+    if (req.cleanup) await notify.removeWorkspace({ identifier: input.identifier });
+    await notify.postComment({
+      issueId: input.issueId,
+      key: `stopped-${info.runId}`,
+      body: `**Foreman stopped working on this issue:** ${req.reason}${req.cleanup ? ' The workspace was removed.' : ' The workspace is kept.'}${push?.pushed ? ` Work so far is on \`${push.branch}\`.` : ''}`,
+    });
+    status.phase = 'stopped';
+    upsertMemo({ outcome: 'stopped' });
+    return summary('stopped', req.reason, null);
+  }
+
+  function summary(outcome: IssueRunSummary['outcome'], reason: string | null, evidence: IssueRunSummary['evidence']): IssueRunSummary {
     return {
       outcome,
       identifier: input.identifier,
@@ -124,89 +391,16 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       commit: push?.commit ?? null,
       pushed: push?.pushed ?? false,
       pr: null,
-      evidence: posted,
+      evidence,
       qa: qaRounds.at(-1)?.report.results ?? [],
       rounds: qaRounds.length,
-      tokens: {
-        ...usage,
-        total: usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens,
-      },
-      wall_ms: evidence.wallMs,
+      tokens: { ...usage, total: totalTokens() },
+      cost_usd: costUsd,
+      escalations,
+      wall_ms: Date.now() - started,
       workflowId: info.workflowId,
       runId: info.runId,
     };
-  };
-
-  let reason: string;
-  try {
-    reason = await implementUntilGreen();
-  } catch (err) {
-    reason = describeFailure(err);
-  }
-  return await wrapUp(reason);
-
-  /** Implement → QA rounds. Returns '' once the work is pushed, else why the run needs a human. */
-  async function implementUntilGreen(): Promise<string> {
-    status.phase = 'preparing';
-    workspace = await io.prepareWorkspace({ issue: run.issue, runId: info.runId });
-    status.workspace = workspace.path;
-    status.branch = workspace.branch;
-    await io.moveIssue({ issueId: input.issueId, state: s.inProgressState });
-
-    let feedback: string | null = null;
-    for (let round = 1; round <= s.qaMaxRounds; round++) {
-      status.round = round;
-      status.phase = 'implementing';
-      lastAgent = await agent.runImplementer({ issue: run.issue, workspace, round, feedback, runId: info.runId });
-      addUsage(lastAgent);
-      if (lastAgent.outcome === 'escalated') {
-        return `The implementer asked for a human decision: ${lastAgent.escalation?.question ?? '(no question given)'}`;
-      }
-      if (lastAgent.outcome === 'max_turns') {
-        return `The implementer used all of its turns (${lastAgent.turns}) without calling finish.`;
-      }
-
-      status.phase = 'qa';
-      const report = await qa.runQa({ workspace });
-      qaRounds.push({ round, report });
-      if (report.passed) {
-        status.phase = 'pushing';
-        push = await io.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: false });
-        return '';
-      }
-      feedback = qaFeedback(report);
-    }
-    return `QA still failed after ${s.qaMaxRounds} implement → QA round(s).`;
-  }
-
-  /**
-   * Reports the end of the run: `completed` when the work is pushed and no reason stands; else
-   * pushes whatever partial work exists (so a human can look at it) and reports needs_human.
-   */
-  async function wrapUp(reason: string): Promise<IssueRunSummary> {
-    if (!reason && push) {
-      try {
-        return await finish('completed', null);
-      } catch (err) {
-        reason = `The work is pushed but the evidence could not be posted: ${describeFailure(err)}`;
-      }
-    }
-    status.lastError = reason;
-    if (workspace && !push) {
-      try {
-        push = await io.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
-      } catch (err) {
-        reason += ` (The partial work could not be pushed: ${describeFailure(err)})`;
-      }
-    }
-    try {
-      return await finish('needs_human', reason);
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(
-        `${input.identifier}: could not report needs_human (${reason}): ${describeFailure(err)}`,
-        'EvidenceNotPosted',
-      );
-    }
   }
 }
 
@@ -217,18 +411,24 @@ function qaFeedback(report: QaReport): string {
     (r) =>
       `$ ${r.command}\nexit code: ${r.exitCode ?? 'none'}${r.timedOut ? ' (timed out)' : ''}\n${r.outputTail.trimEnd()}`,
   );
-  return [
-    'Foreman ran the QA commands and these failed. Fix the cause, run them yourself, then call finish.',
-    '',
-    ...parts,
-  ].join('\n');
+  return ['Foreman ran the QA commands and these failed. Fix the cause, run them yourself, then call finish.', '', ...parts].join('\n');
 }
 
-/** A one-line reason from an activity failure (type and message of the root cause). */
+function formatAmount(kind: 'tokens' | 'usd' | 'wall', n: number): string {
+  if (kind === 'usd') return `$${n.toFixed(2)}`;
+  if (kind === 'wall') return `${Math.round(n / 1000)} s`;
+  return `${n} tokens`;
+}
+
+/** A one-line reason from an activity failure: type, stable code (when Foreman gave one) and message, no trailing period. */
 function describeFailure(err: unknown): string {
   let e: unknown = err;
   if (e instanceof ActivityFailure && e.cause) e = e.cause;
-  if (e instanceof ApplicationFailure) return `${e.type ?? 'Error'}: ${e.message}`;
-  if (e instanceof Error) return e.message;
+  const text = (m: string) => m.trim().replace(/\.+$/, '');
+  if (e instanceof ApplicationFailure) {
+    const code = typeof e.details?.[0] === 'string' ? ` [${e.details[0]}]` : '';
+    return `${e.type ?? 'Error'}${code}: ${text(e.message)}`;
+  }
+  if (e instanceof Error) return text(e.message);
   return String(e);
 }

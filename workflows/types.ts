@@ -15,14 +15,63 @@ export interface IssueWorkflowInput {
   trigger: RunTrigger;
 }
 
+/** A human's answer to an escalation. */
+export interface HumanReply {
+  text: string;
+  author: string;
+  source: 'cli' | 'comment' | 'webhook';
+  /** The tracker comment it came from; a comment is taken once. */
+  commentId?: string;
+}
+
+/** Why and how to stop an issue's run. */
+export interface StopRequest {
+  reason: string;
+  /** Remove the workspace (the issue reached a terminal state). */
+  cleanup: boolean;
+}
+
+/** What raised an escalation. */
+export type EscalationKind = 'agent_question' | 'qa_failed' | 'budget' | 'max_turns' | 'error';
+
+/** One question to a human, as posted on the issue. */
+export interface Escalation {
+  /** 1-based count within the run. */
+  n: number;
+  kind: EscalationKind;
+  question: string;
+  options: string[];
+  recommendation: string | null;
+  /** What was tried before asking (from what Foreman ran and read). */
+  tried: string;
+  /** RFC 3339. */
+  askedAt: string;
+  reminded: boolean;
+  parked: boolean;
+}
+
+/** Budget limits per issue (policy `budget`), in force for the run. */
+export interface BudgetLimits {
+  maxTokens: number | null;
+  maxUsd: number | null;
+  maxWallMs: number | null;
+}
+
 /** Settings from the policy that the workflow branches on, fixed at the start of a run. */
 export interface RunSettings {
-  /** Implement → QA rounds before the run ends as needs_human. */
+  /** Implement → QA rounds before QA failures are escalated. */
   qaMaxRounds: number;
   inProgressState: string;
   reviewState: string;
-  /** Where a needs_human run moves the issue; null leaves it where it is. */
-  needsHumanState: string | null;
+  /** Where an issue waits for an answer; null leaves it where it is. */
+  escalatedState: string | null;
+  /** Where a parked escalation moves the issue; null leaves it where it is. */
+  parkedState: string | null;
+  /** One reminder after this long without an answer, ms; null: none. */
+  repingMs: number | null;
+  /** Park after this long without an answer, ms; null: never. */
+  parkMs: number | null;
+  budget: BudgetLimits;
   /** Activity retry policy (Symphony SPEC §8.4 numbers by default). */
   retry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
   /** Upper bound of one implementer activity, ms. */
@@ -64,13 +113,26 @@ export interface TokenUsage {
 
 /** What one implementer activity reports. */
 export interface AgentRunSummary {
-  outcome: 'finished' | 'escalated' | 'max_turns';
+  outcome: 'finished' | 'escalated' | 'max_turns' | 'budget_exhausted';
   summary: string | null;
   escalation: { question: string; options?: string[]; recommendation?: string } | null;
+  budgetExhausted: { reason: 'tokens' | 'usd' | 'wall'; spentTokens: number; spentUsd: number; limit: number } | null;
   turns: number;
   toolCalls: number;
   usage: TokenUsage;
+  /** This run's cost in USD; null when the model has no price. */
+  costUsd: number | null;
   transcriptPath: string;
+}
+
+/** Budget state the implementer checks before every model call. */
+export interface BudgetInput {
+  spentTokens: number;
+  spentUsd: number;
+  maxTokens: number | null;
+  maxUsd: number | null;
+  /** Epoch ms after which no model call starts; null: no wall budget. */
+  deadline: number | null;
 }
 
 /** One QA command's evidence. */
@@ -103,12 +165,32 @@ export interface PushResult {
   deletions: number;
 }
 
+/** An escalation and the answer that resumed the work. */
+export interface EscalationRecord {
+  question: string;
+  kind: EscalationKind;
+  askedAt: string;
+  answer: string | null;
+  author: string | null;
+}
+
+/** Data an escalation comment is rendered from. */
+export interface EscalationData {
+  identifier: string;
+  title: string;
+  escalation: Escalation;
+  branch: string | null;
+  push: PushResult | null;
+  /** What happens without an answer (from the policy's escalation settings). */
+  repingMs: number | null;
+  parkMs: number | null;
+  parkedState: string | null;
+}
+
 /** Data the evidence packet is rendered from (never from a model's own claims unlabelled). */
 export interface EvidenceData {
   identifier: string;
   title: string;
-  outcome: 'completed' | 'needs_human';
-  reason: string | null;
   branch: string;
   baseBranch: string;
   push: PushResult | null;
@@ -117,8 +199,11 @@ export interface EvidenceData {
   qaRounds: { round: number; report: QaReport }[];
   qaMaxRounds: number;
   usage: TokenUsage;
+  /** USD; null when a model had no price. */
+  costUsd: number | null;
   turns: number;
   wallMs: number;
+  escalations: EscalationRecord[];
   transcripts: string[];
   workflowId: string;
   runId: string;
@@ -126,8 +211,10 @@ export interface EvidenceData {
 
 /** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */
 export interface IssueRunSummary {
-  outcome: 'completed' | 'needs_human';
+  /** `completed`: pushed with evidence, issue in review. `stopped`: the tracker said stop. */
+  outcome: 'completed' | 'stopped';
   identifier: string;
+  /** Why the run stopped; null when completed. */
   reason: string | null;
   branch: string | null;
   commit: string | null;
@@ -138,6 +225,8 @@ export interface IssueRunSummary {
   qa: QaCommandResult[];
   rounds: number;
   tokens: TokenUsage & { total: number };
+  cost_usd: number | null;
+  escalations: EscalationRecord[];
   wall_ms: number;
   workflowId: string;
   runId: string;
@@ -154,10 +243,14 @@ export interface IssueRunStatus {
   turns: number;
   tokens: TokenUsage;
   transcripts: string[];
-  phase: 'starting' | 'preparing' | 'implementing' | 'qa' | 'pushing' | 'reporting' | 'done' | 'needs_human';
+  phase: 'starting' | 'preparing' | 'implementing' | 'qa' | 'pushing' | 'reporting' | 'waiting_for_human' | 'stopping' | 'done' | 'stopped';
   round: number;
   startedAt: string;
   lastError: string | null;
+  /** The question waiting for an answer, when phase is `waiting_for_human`. */
+  escalation: Escalation | null;
+  /** Tracker comments already taken as answers (so pollers don't send them again). */
+  answeredCommentIds: string[];
 }
 
 /** Result of one dispatcher tick. */

@@ -3,9 +3,11 @@
  * options a policy file gives, then one call into src/. Exit codes: 0 success; 2 usage or invalid
  * policy; 3 `run` ended needing a human; 1 anything else.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
+import { humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
@@ -129,6 +131,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     });
 
   program
+    .command('answer')
+    .description("Deliver a human's answer to the issue's waiting escalation; the work resumes.")
+    .argument('<issue>', 'issue identifier, e.g. DEMO-1')
+    .argument('<text...>', 'the answer')
+    .action(async (identifier: string, words: string[]) => {
+      const text = words.join(' ').trim();
+      if (!text) throw new CliError('usage', 'The answer is empty.');
+      const question = await withTemporalClient(env, (client) => deliverAnswer(client, identifier, text, os.userInfo().username));
+      process.stdout.write(`answered ${identifier}: ${question}\n`);
+    });
+
+  program
     .command('temporal-install')
     .description('Find the Temporal CLI, or build it with Go into the user cache; print its path.')
     .action(async () => {
@@ -168,6 +182,35 @@ async function withTemporalClient<T>(env: NodeJS.ProcessEnv, fn: (client: Client
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Signals `humanReply` to the issue's run after checking that it waits for an answer. When no
+ * worker is up to answer the check, the answer is still delivered if the run exists: signals are
+ * durable, and the run takes it when a worker starts. Returns a line for the person.
+ * @throws CliError `issue_not_running` / `not_waiting`.
+ */
+async function deliverAnswer(client: Client, identifier: string, text: string, author: string): Promise<string> {
+  const handle = client.workflow.getHandle(issueWorkflowId(identifier));
+  const noWorker = Symbol('no worker');
+  const status = await Promise.race([
+    handle.query(statusQuery).catch(() => noWorker),
+    new Promise<typeof noWorker>((resolve) => setTimeout(() => resolve(noWorker), 5000).unref()),
+  ]);
+  if (typeof status === 'symbol') {
+    const running = await handle.describe().then(
+      (d) => d.status.name === 'RUNNING',
+      () => false,
+    );
+    if (!running) throw new CliError('issue_not_running', `${identifier} has no running Foreman workflow.`);
+    await handle.signal(humanReplySignal, { text, author, source: 'cli' });
+    return 'no worker is running now; the answer is kept and taken when a worker starts';
+  }
+  if (status.phase !== 'waiting_for_human' || !status.escalation) {
+    throw new CliError('not_waiting', `${identifier} is not waiting for an answer (phase: ${status.phase}).`);
+  }
+  await handle.signal(humanReplySignal, { text, author, source: 'cli' });
+  return status.escalation.question;
 }
 
 function parsePort(v: string): number {

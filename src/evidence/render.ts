@@ -50,17 +50,13 @@ function escapeHtml(s: string): string {
 /** Renders the evidence packet as Markdown. */
 export function renderEvidence(d: EvidenceData): string {
   const out: string[] = [];
-  const title = d.outcome === 'completed' ? 'ready for review' : 'needs a human';
-  out.push(`## Foreman evidence: ${d.identifier} ${title}`, '');
+  out.push(`## Foreman evidence: ${d.identifier} ready for review`, '');
   out.push(`**${cell(d.title)}**`, '');
 
   const facts: string[] = [];
   const verified = (d.qaRounds.at(-1)?.report.results.length ?? 0) > 0;
-  if (d.outcome === 'completed' && verified) facts.push('**Outcome:** ✅ QA passed; the branch is pushed.');
-  else if (d.outcome === 'completed') {
-    facts.push('**Outcome:** ⚠️ the branch is pushed, but no QA commands are configured, so Foreman verified nothing.');
-  }
-  else facts.push(`**Outcome:** ✋ needs a human. ${d.reason ?? ''}`.trim());
+  if (verified) facts.push('**Outcome:** ✅ QA passed; the branch is pushed.');
+  else facts.push('**Outcome:** ⚠️ the branch is pushed, but no QA commands are configured, so Foreman verified nothing.');
   if (d.branch) {
     const pushed = d.push?.pushed
       ? `pushed at \`${d.push.commit?.slice(0, 12)}\``
@@ -110,7 +106,17 @@ export function renderEvidence(d: EvidenceData): string {
     `| implementer | ${d.turns} | ${n(u.input_tokens)} | ${n(u.output_tokens)} | ${n(u.cache_creation_input_tokens)} | ${n(u.cache_read_input_tokens)} |`,
     '',
   );
-  out.push(`Wall time: ${formatDuration(d.wallMs)}. Implement → QA rounds: ${d.qaRounds.length}.`, '');
+  const cost = d.costUsd === null ? 'cost unknown (no price for the model)' : `estimated cost $${d.costUsd.toFixed(4)}`;
+  out.push(`Wall time: ${formatDuration(d.wallMs)}. Implement → QA rounds: ${d.qaRounds.length}. ${cost[0]!.toUpperCase()}${cost.slice(1)}.`, '');
+
+  if (d.escalations.length) {
+    out.push('### Escalations and answers', '');
+    d.escalations.forEach((e, i) => {
+      out.push(`${i + 1}. **Q** (${e.kind}, ${e.askedAt}): ${e.question}`);
+      out.push(`   **A**${e.author ? ` (${e.author})` : ''}: ${e.answer ? e.answer.replace(/\s*\n\s*/g, ' ') : '_(unanswered)_'}`);
+    });
+    out.push('');
+  }
 
   if (d.transcripts.length) {
     out.push('### Transcripts', '');

@@ -60,6 +60,7 @@ describe('foreman validate', () => {
     expect(ok.stdout).toContain(`ok: ${s.policy}`);
 
     const text = await fs.readFile(s.policy, 'utf8');
+    expect(text).toContain('max_turns: 12');
     await fs.writeFile(s.policy, text.replace('max_turns: 12', 'max_turns: 0'));
     const bad = await runForeman(['validate', s.policy], s.env);
     expect(bad.code).toBe(2);
@@ -110,16 +111,24 @@ describe('foreman run', () => {
     expect(await fs.readFile(file, 'utf8')).toBe(broken);
   });
 
-  it('ends needs_human, not a crash, when the model endpoint is unreachable', async () => {
+  it('escalates an unreachable model endpoint on the issue, naming it, and waits (no crash, no lost issue)', async () => {
     const s = await setup([], { modelUrl: 'http://127.0.0.1:9' });
     await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' });
-    const r = await runForeman(['run', s.id, s.policy], s.env);
-    expect(r.code).toBe(3);
-    const summary = JSON.parse(r.stdout);
-    expect(summary.outcome).toBe('needs_human');
-    expect(summary.reason).toContain('127.0.0.1:9');
-    const comments = await fs.readFile(path.join(s.issuesDir, `${s.id}.comments.md`), 'utf8');
-    expect(comments).toContain('needs a human');
+    const run = spawnForeman(['run', s.id, s.policy], s.env);
+    cleanups.push(async () => {
+      run.child.kill('SIGKILL');
+    });
+    const comments = path.join(s.issuesDir, `${s.id}.comments.md`);
+    await waitFor(async () => (await fs.readFile(comments, 'utf8')).includes('Foreman needs a decision'), 60_000, () => run.output().stderr);
+    const text = await fs.readFile(comments, 'utf8');
+    expect(text).toContain('model_unreachable');
+    expect(text).toContain('127.0.0.1:9');
+    await waitFor(async () => run.output().stderr.includes('is waiting for a human'), 10_000, () => run.output().stderr);
+    // Interrupting the foreground run leaves the workflow in Temporal for a later run or the daemon.
+    run.child.kill('SIGINT');
+    const exit = await run.wait(30_000);
+    expect(exit.code).toBe(130);
+    expect(exit.stderr).toContain(`foreman run ${s.id}`);
   });
 });
 

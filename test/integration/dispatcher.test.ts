@@ -53,11 +53,8 @@ describe('DispatcherWorkflow', () => {
       repo: origin,
       modelUrl: model.url,
       taskQueue,
-      extra: 'agent:\n  max_concurrent_agents: 1\n  max_turns: 12\n  max_retry_backoff_ms: 1000',
+      extra: 'agent:\n  max_concurrent_agents: 1',
     });
-    // `agent:` appears twice in the fixture's YAML; keep the last one (ours) only.
-    const text = await fs.readFile(policyFile, 'utf8');
-    await fs.writeFile(policyFile, text.replace('agent:\n  max_turns: 12\n  max_retry_backoff_ms: 1000\n', ''));
 
     const env = { ...process.env, FOREMAN_HOME: path.join(tmp.dir, 'home') };
     const store = await createPolicyStore(policyFile, { env, watch: false });

@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { git } from '../support/fixtures.js';
 import { createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type ScriptStep } from '../support/scripted-model-server.js';
+import { humanReplySignal } from '../../workflows/definitions.js';
+import type { IssueRunSummary } from '../../workflows/types.js';
 
 
 /** The model reads the failing test, runs it, fixes add.js, runs it again and finishes. */
@@ -64,8 +66,9 @@ describe('IssueWorkflow', () => {
     expect(comments).toContain('add.js | 2 +-');
   });
 
-  it('sends QA failures back to the implementer, then ends needs_human after the bound', async () => {
+  it('sends QA failures back to the implementer, then escalates after the bound and resumes with the answer', async () => {
     let sawFeedback = false;
+    let sawAnswer = false;
     ctx = await createRunContext({
       qaMaxRounds: 2,
       script: [
@@ -75,21 +78,29 @@ describe('IssueWorkflow', () => {
           sawFeedback = JSON.stringify(last).includes('FAIL: add(2, 3) returned -1');
           return toolUse('finish', { summary: 'Still done.' });
         },
+        (req) => {
+          sawAnswer = JSON.stringify((req.body.messages as unknown[]).at(-1)).includes('use + instead of -');
+          return toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' });
+        },
+        toolUse('finish', { summary: 'Fixed with the hint.' }),
       ],
     });
-    const summary = await ctx.runIssue();
-
-    expect(summary.outcome).toBe('needs_human');
-    expect(summary.reason).toMatch(/QA still failed after 2/);
-    expect(summary.rounds).toBe(2);
-    expect(summary.qa[0]).toMatchObject({ exitCode: 1, passed: false });
+    const handle = await ctx.start();
+    await ctx.waitFor('the QA escalation', async () => (await ctx!.status()).phase === 'waiting_for_human');
+    const status = await ctx.status();
+    expect(status.escalation).toMatchObject({ kind: 'qa_failed', n: 1 });
+    expect(status.escalation!.question).toMatch(/QA still fails after 2 implement → QA round/);
     expect(sawFeedback).toBe(true);
     const comments = await ctx.commentsText();
-    expect(comments).toContain('needs a human');
-    expect(comments).toContain('QA still failed after 2');
-    expect(comments).toContain('❌ failed');
-    // Not moved to review; no partial push since nothing changed.
-    expect(await ctx.issueText()).toMatch(/^state: "?In Progress"?$/m);
-    expect(() => git(ctx!.origin, 'rev-parse', '--verify', `foreman/${ctx!.identifier}`)).toThrow();
+    expect(comments).toContain('Foreman needs a decision');
+    expect(comments).toContain('QA keeps failing');
+    expect(comments).toContain(`foreman answer ${ctx.identifier}`);
+
+    await handle.signal(humanReplySignal, { text: 'use + instead of -', author: 'ana', source: 'cli' });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(sawAnswer).toBe(true);
+    expect(summary.escalations).toEqual([expect.objectContaining({ kind: 'qa_failed', answer: 'use + instead of -', author: 'ana' })]);
+    expect(await ctx.commentsText()).toContain('### Escalations and answers');
   });
 });

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
 
 /** Runs git synchronously in `cwd` with a fixed identity; returns stdout. */
 export function git(cwd: string, ...args: string[]): string {
@@ -70,7 +71,18 @@ export async function writeIssue(
   return file;
 }
 
-/** Writes a policy file; `extra` is raw YAML appended to the front matter. */
+/** Deep-merges plain objects (`b` wins); arrays and scalars are replaced. */
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(prev) && isObj(v) ? merge(prev, v) : v;
+  }
+  return out;
+}
+
+/** Writes a policy file; `extra` is YAML deep-merged over the test defaults. */
 export async function writePolicy(
   dir: string,
   opts: {
@@ -85,34 +97,19 @@ export async function writePolicy(
     prompt?: string;
   },
 ): Promise<string> {
-  const fm = [
-    'tracker:',
-    '  kind: local',
-    '  provider:',
-    `    path: ${JSON.stringify(opts.issuesDir)}`,
-    'polling:',
-    '  interval_ms: 500',
-    'workspace:',
-    `  root: ${JSON.stringify(opts.workspaceRoot)}`,
-    `  repo: ${JSON.stringify(opts.repo)}`,
-    'agent:',
-    '  max_turns: 12',
-    '  max_retry_backoff_ms: 1000',
-    'model:',
-    `  base_url: ${JSON.stringify(opts.modelUrl)}`,
-    '  api_key: test-key',
-    '  max_retries: 0',
-    'qa:',
-    `  commands: ${JSON.stringify(opts.qaCommands ?? ['node test.js'])}`,
-    `  max_rounds: ${opts.qaMaxRounds ?? 2}`,
-    'budget:',
-    '  max_attempts: 2',
-    'temporal:',
-    `  task_queue: ${JSON.stringify(opts.taskQueue ?? 'foreman-test')}`,
-  ];
-  if (opts.extra) fm.push(opts.extra.trimEnd());
+  const base: Record<string, unknown> = {
+    tracker: { kind: 'local', provider: { path: opts.issuesDir } },
+    polling: { interval_ms: 500 },
+    workspace: { root: opts.workspaceRoot, repo: opts.repo },
+    agent: { max_turns: 12, max_retry_backoff_ms: 1000 },
+    model: { base_url: opts.modelUrl, api_key: 'test-key', max_retries: 0 },
+    qa: { commands: opts.qaCommands ?? ['node test.js'], max_rounds: opts.qaMaxRounds ?? 2 },
+    budget: { max_attempts: 2 },
+    temporal: { task_queue: opts.taskQueue ?? 'foreman-test' },
+  };
+  const front = opts.extra ? merge(base, (YAML.parse(opts.extra) ?? {}) as Record<string, unknown>) : base;
   const prompt = opts.prompt ?? 'Work on {{ issue.identifier }}: {{ issue.title }}.\n\n{{ issue.description }}';
   const file = path.join(dir, 'WORKFLOW.md');
-  await fs.writeFile(file, `---\n${fm.join('\n')}\n---\n${prompt}\n`);
+  await fs.writeFile(file, `---\n${YAML.stringify(front)}---\n${prompt}\n`);
   return file;
 }

@@ -9,8 +9,16 @@ import path from 'node:path';
 import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
 import { silentLogger } from '../../src/logger.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
-import { ISSUE_WORKFLOW_TYPE, issueWorkflowId } from '../../workflows/definitions.js';
-import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/types.js';
+import { WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import {
+  DISPATCHER_WORKFLOW_TYPE,
+  dispatcherWorkflowId,
+  ISSUE_WORKFLOW_TYPE,
+  issueWorkflowId,
+  refreshSignal,
+  statusQuery,
+} from '../../workflows/definitions.js';
+import type { IssueRunStatus, IssueRunSummary, IssueWorkflowInput } from '../../workflows/types.js';
 import { makeOrigin, tempDir, writeIssue, writePolicy } from './fixtures.js';
 import { startScriptedModelServer, type ScriptStep } from './scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from './temporal.js';
@@ -29,6 +37,14 @@ export interface RunContext {
   runtime: WorkerRuntime;
   /** Runs the IssueWorkflow for the context's issue to its end. */
   runIssue(): Promise<IssueRunSummary>;
+  /** Starts the IssueWorkflow and returns its handle. */
+  start(): Promise<WorkflowHandle>;
+  /** The run's status query. */
+  status(): Promise<IssueRunStatus>;
+  /** Polls `check` every 100 ms until true; fails after `timeoutMs` naming `what`. */
+  waitFor(what: string, check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
+  /** Starts the DispatcherWorkflow on the context's task queue (terminated on close). */
+  startDispatcher(): Promise<void>;
   /** The issue file's text. */
   issueText(): Promise<string>;
   /** The issue's comments file text ('' if none). */
@@ -82,6 +98,23 @@ export async function createRunContext(opts: {
     closers.push(() => runtime.shutdown());
     void runtime.run();
 
+    const input: IssueWorkflowInput = { issueId: identifier, identifier, trigger: 'cli' };
+    const startOptions = {
+      workflowId: issueWorkflowId(identifier),
+      taskQueue,
+      args: [input] as [IssueWorkflowInput],
+      memo: { identifier, issueId: identifier },
+      workflowExecutionTimeout: '5 minutes',
+    };
+    closers.push(() =>
+      runtime.client.workflow
+        .getHandle(issueWorkflowId(identifier))
+        .terminate('test over')
+        .then(
+          () => undefined,
+          () => undefined,
+        ),
+    );
     return {
       dir,
       origin,
@@ -94,15 +127,26 @@ export async function createRunContext(opts: {
       model,
       store,
       runtime,
-      runIssue: async () => {
-        const input: IssueWorkflowInput = { issueId: identifier, identifier, trigger: 'cli' };
-        return runtime.client.workflow.execute(ISSUE_WORKFLOW_TYPE, {
-          workflowId: issueWorkflowId(identifier),
+      runIssue: async () => runtime.client.workflow.execute(ISSUE_WORKFLOW_TYPE, startOptions) as Promise<IssueRunSummary>,
+      start: () => runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, startOptions),
+      status: () => runtime.client.workflow.getHandle(issueWorkflowId(identifier)).query(statusQuery),
+      waitFor: async (what, check, timeoutMs = 60_000) => {
+        const deadline = Date.now() + timeoutMs;
+        while (!(await check().catch(() => false))) {
+          if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+      startDispatcher: async () => {
+        const handle = await runtime.client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
+          workflowId: dispatcherWorkflowId(taskQueue),
           taskQueue,
-          args: [input],
-          memo: { identifier, issueId: identifier },
-          workflowExecutionTimeout: '3 minutes',
-        }) as Promise<IssueRunSummary>;
+          args: [{}],
+          signal: refreshSignal,
+          signalArgs: [{ reason: 'test' }],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        });
+        closers.push(() => handle.terminate('test over').then(() => undefined, () => undefined));
       },
       issueText: () => fs.readFile(path.join(issuesDir, `${identifier}.md`), 'utf8'),
       commentsText: () => fs.readFile(path.join(issuesDir, `${identifier}.comments.md`), 'utf8').catch(() => ''),

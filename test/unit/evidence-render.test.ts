@@ -6,8 +6,6 @@ import type { EvidenceData } from '../../workflows/types.js';
 const base: EvidenceData = {
   identifier: 'DEMO-1',
   title: 'Fix add() | subtract',
-  outcome: 'completed',
-  reason: null,
   branch: 'foreman/DEMO-1',
   baseBranch: 'main',
   push: { branch: 'foreman/DEMO-1', commit: '0123456789abcdef', pushed: true, diffStat: ' add.js | 2 +-\n 1 file changed', filesChanged: 1, insertions: 1, deletions: 1 },
@@ -19,7 +17,9 @@ const base: EvidenceData = {
   ],
   qaMaxRounds: 3,
   usage: { input_tokens: 1200, output_tokens: 300, cache_creation_input_tokens: 0, cache_read_input_tokens: 50 },
+  costUsd: 0.0081,
   turns: 5,
+  escalations: [{ question: 'Which rounding?', kind: 'agent_question', askedAt: '2026-11-21T07:00:00.000Z', answer: 'Banker’s\nrounding', author: 'ana' }],
   wallMs: 65_000,
   transcripts: ['/home/t/implementer.jsonl'],
   workflowId: 'foreman-issue-DEMO-1',
@@ -48,10 +48,13 @@ describe('renderEvidence', () => {
     expect(md).toContain('no QA commands are configured, so Foreman verified nothing');
   });
 
-  it('states why a run needs a human', () => {
-    const md = renderEvidence({ ...base, outcome: 'needs_human', reason: 'QA still failed after 3 rounds.', push: null });
-    expect(md).toContain('DEMO-1 needs a human');
-    expect(md).toContain('✋ needs a human. QA still failed after 3 rounds.');
+  it('lists escalations with their answers, and the cost', () => {
+    const md = renderEvidence(base);
+    expect(md).toContain('### Escalations and answers');
+    expect(md).toContain('1. **Q** (agent_question, 2026-11-21T07:00:00.000Z): Which rounding?');
+    expect(md).toContain('   **A** (ana): Banker’s rounding');
+    expect(md).toContain('Estimated cost $0.0081.');
+    expect(renderEvidence({ ...base, costUsd: null })).toContain('Cost unknown (no price for the model).');
   });
 
   it('formats durations', () => {

@@ -66,7 +66,7 @@ describe('defaults', () => {
     expect(policy.roles.reviewer).toEqual({ enabled: false, model: 'claude-sonnet-5-5', max_turns: 20 });
     expect(policy.qa).toEqual({ commands: [], timeout_ms: 600_000, max_rounds: 3, output_tail_bytes: 4000 });
     expect(policy.handoff).toEqual({ in_progress_state: 'In Progress', review_state: 'Human Review' });
-    expect(policy.budget).toEqual({ max_attempts: 3 });
+    expect(policy.budget).toEqual({ max_attempts: 3, prices: {} });
     expect(policy.scm).toEqual({ remote: 'origin', author_name: 'Foreman', author_email: 'foreman@localhost', draft: false });
     expect(policy.temporal).toEqual({ task_queue: 'foreman', namespace: 'default' });
   });

@@ -1,0 +1,49 @@
+/**
+ * The escalation comment: one question a busy person can answer in a minute — what was tried, the
+ * exact question, the options with a recommendation, the work so far, what happens without an
+ * answer, and how to answer. Rendered from data, never by the model.
+ */
+import type { EscalationData } from '../../workflows/types.js';
+import { formatDuration } from './render.js';
+
+const KIND_TITLE: Record<EscalationData['escalation']['kind'], string> = {
+  agent_question: 'the implementer has a question',
+  qa_failed: 'QA keeps failing',
+  budget: 'the budget is spent',
+  max_turns: 'the implementer ran out of turns',
+  error: 'a step failed',
+};
+
+/** Renders the escalation comment as Markdown. */
+export function renderEscalation(d: EscalationData): string {
+  const e = d.escalation;
+  const out: string[] = [`## Foreman needs a decision: ${d.identifier} (${KIND_TITLE[e.kind]})`, ''];
+  out.push(`**Question:** ${e.question}`, '');
+  if (e.options.length) {
+    out.push('**Options:**', '');
+    e.options.forEach((o, i) => {
+      const recommended = e.recommendation && o.trim() === e.recommendation.trim() ? ' (recommended)' : '';
+      out.push(`${i + 1}. ${o}${recommended}`);
+    });
+    out.push('');
+  }
+  if (e.recommendation && !e.options.some((o) => o.trim() === e.recommendation!.trim())) {
+    out.push(`**Recommendation:** ${e.recommendation}`, '');
+  }
+  out.push(`**What was tried:** ${e.tried}`, '');
+  if (d.push?.pushed) {
+    out.push(
+      `**Work so far:** \`${d.push.branch}\` at \`${d.push.commit?.slice(0, 12)}\`: ${d.push.filesChanged} file(s), +${d.push.insertions} −${d.push.deletions}.`,
+      '',
+    );
+  } else if (d.branch) {
+    out.push(`**Work so far:** nothing committed yet on \`${d.branch}\`.`, '');
+  }
+  const waits: string[] = ['Foreman waits for an answer; nothing else happens on this issue until then.'];
+  if (d.repingMs) waits.push(`After ${formatDuration(d.repingMs)} it posts one reminder.`);
+  if (d.parkMs) waits.push(`After ${formatDuration(d.parkMs)} the issue is parked${d.parkedState ? ` in "${d.parkedState}"` : ''}, still waiting.`);
+  waits.push('An answer at any time resumes the work; moving the issue to a terminal state stops it.');
+  out.push(`**If nobody answers:** ${waits.join(' ')}`, '');
+  out.push(`**How to answer:** reply to this issue with a comment, or run \`foreman answer ${d.identifier} "your answer"\`.`);
+  return out.join('\n');
+}
