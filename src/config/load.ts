@@ -357,9 +357,6 @@ function consistencyWarnings(policy: Policy): string[] {
   const notYet: [boolean, string][] = [
     [policy.roles.reviewer.enabled, 'roles.reviewer.enabled'],
     [policy.roles.qa.agent, 'roles.qa.agent'],
-    [policy.budget.max_tokens !== undefined, 'budget.max_tokens'],
-    [policy.budget.max_usd !== undefined, 'budget.max_usd'],
-    [policy.escalation.timeout_ms !== undefined || policy.escalation.reping_ms !== undefined, 'escalation.*'],
     [policy.protected_paths.length > 0, 'protected_paths'],
     [policy.schedules.length > 0, 'schedules'],
     [policy.scm.draft, 'scm.draft'],

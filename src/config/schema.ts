@@ -185,7 +185,7 @@ export const qaSchema = z.object({
   commands: z.array(z.string().trim().min(1)).default(() => []),
   /** Time limit per command in ms. (Default: 600000) */
   timeout_ms: timerMs().default(600_000),
-  /** Implement → QA rounds before the run ends `needs_human`. (Default: 3) */
+  /** Implement → QA rounds before QA failures are escalated to a human. (Default: 3) */
   max_rounds: positiveInt().default(3),
   /** Bytes of each command's output kept as evidence (the tail). (Default: 4000) */
   output_tail_bytes: positiveInt().default(4000),

@@ -158,7 +158,6 @@ describe('Symphony compatibility', () => {
     const { warnings } = parse('budget: {max_tokens: 1000}\nprotected_paths: [".github/**"]\nroles: {reviewer: {enabled: true}}');
     expect(warnings).toEqual([
       'roles.reviewer.enabled: accepted but not in effect in this build yet (see specs/policy.md).',
-      'budget.max_tokens: accepted but not in effect in this build yet (see specs/policy.md).',
       'protected_paths: accepted but not in effect in this build yet (see specs/policy.md).',
     ]);
   });
