@@ -13,8 +13,7 @@ import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
 import { startHttpServer } from './server/http.js';
 import { collectIssue, collectState } from './status.js';
-import { resolveTemporal } from './temporal/server.js';
-import { createWorkerRuntime } from './temporal/worker.js';
+import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 
 /** Options of `startDaemon`. */
@@ -74,21 +73,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(() => store.close());
     const { policy, file } = store.current();
     for (const w of store.current().warnings) log.warn({ file }, w);
-    const taskQueue = policy.temporal.task_queue;
 
-    const temporal = await resolveTemporal({ env, home, namespace: policy.temporal.namespace, log });
-    releasers.push(() => temporal.release());
-
-    const runtime = await createWorkerRuntime({
-      address: temporal.address,
-      namespace: temporal.namespace,
-      taskQueue,
-      policyStore: store,
-      home,
-      log,
-      env,
-    });
-    releasers.push(() => runtime.shutdown());
+    const { temporal, runtime, taskQueue, release } = await connectForeman({ store, env, home, log });
+    releasers.push(release);
     const done = runtime.run();
 
     const dispatcherId = dispatcherWorkflowId(taskQueue);

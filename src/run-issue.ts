@@ -12,8 +12,7 @@ import { createPolicyStore } from './config/store.js';
 import { CliError } from './errors.js';
 import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
-import { resolveTemporal } from './temporal/server.js';
-import { createWorkerRuntime } from './temporal/worker.js';
+import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 
 /**
@@ -42,19 +41,8 @@ export async function runIssue(opts: {
       throw new CliError('issue_not_found', `Issue ${opts.identifier} was not found in the ${tracker.kind} tracker of ${loaded.file}.`);
     }
 
-    const temporal = await resolveTemporal({ env, home, namespace: loaded.policy.temporal.namespace, log: opts.log });
-    releasers.push(() => temporal.release());
-    const taskQueue = loaded.policy.temporal.task_queue;
-    const runtime = await createWorkerRuntime({
-      address: temporal.address,
-      namespace: temporal.namespace,
-      taskQueue,
-      policyStore: store,
-      home,
-      log: opts.log,
-      env,
-    });
-    releasers.push(() => runtime.shutdown());
+    const { runtime, taskQueue, release } = await connectForeman({ store, env, home, log: opts.log });
+    releasers.push(release);
     const workerDone = runtime.run();
 
     const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier, trigger: 'cli' };

@@ -101,14 +101,7 @@ export async function collectState(client: Client, taskQueue: string | null, rec
 
   const recent: ClosedIssueRun[] = [];
   for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus != 'Running'` })) {
-    recent.push({
-      issue_identifier: identifierOf(wf),
-      workflow_id: wf.workflowId,
-      run_id: wf.runId,
-      status: wf.status.name,
-      outcome: typeof wf.memo?.outcome === 'string' ? wf.memo.outcome : null,
-      closed_at: wf.closeTime?.toISOString() ?? null,
-    });
+    recent.push(closedRun(wf));
     if (recent.length >= recentLimit) break;
   }
   const totals = running.reduce(
@@ -175,12 +168,16 @@ export async function collectIssue(client: Client, identifier: string): Promise<
     return null;
   }
   if (d.status.name === 'RUNNING') return describeRunning(client, d);
+  return closedRun(d);
+}
+
+function closedRun(wf: ExecutionInfo): ClosedIssueRun {
   return {
-    issue_identifier: identifierOf(d),
-    workflow_id: d.workflowId,
-    run_id: d.runId,
-    status: d.status.name,
-    outcome: typeof d.memo?.outcome === 'string' ? d.memo.outcome : null,
-    closed_at: d.closeTime?.toISOString() ?? null,
+    issue_identifier: identifierOf(wf),
+    workflow_id: wf.workflowId,
+    run_id: wf.runId,
+    status: wf.status.name,
+    outcome: typeof wf.memo?.outcome === 'string' ? wf.memo.outcome : null,
+    closed_at: wf.closeTime?.toISOString() ?? null,
   };
 }

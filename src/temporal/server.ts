@@ -5,7 +5,9 @@
  */
 import type { Logger } from '../logger.js';
 import { homePaths } from '../home.js';
+import type { PolicyStore } from '../config/store.js';
 import { connectOrStartDevServer, type DevServer } from './dev-server.js';
+import { createWorkerRuntime, type WorkerRuntime } from './worker.js';
 
 /** A Temporal frontend to use, and how to let go of it. */
 export interface TemporalTarget {
@@ -50,4 +52,47 @@ export async function resolveTemporal(opts: {
     'Temporal dev server ready',
   );
   return { address: devServer.address, namespace, devServer, release: () => devServer.stop() };
+}
+
+/** A worker on the policy's task queue, connected to the resolved Temporal server. */
+export interface ForemanRuntime {
+  temporal: TemporalTarget;
+  runtime: WorkerRuntime;
+  taskQueue: string;
+  /** Shuts the worker down, then lets go of the server (stopping a dev server this process owns). */
+  release(): Promise<void>;
+}
+
+/**
+ * What `foreman start` and `foreman run` share: resolve Temporal, then create (not run) the worker
+ * for the current policy's task queue.
+ * @throws TemporalServerError (see resolveTemporal) and connection errors.
+ */
+export async function connectForeman(opts: { store: PolicyStore; env: NodeJS.ProcessEnv; home: string; log: Logger }): Promise<ForemanRuntime> {
+  const { policy } = opts.store.current();
+  const temporal = await resolveTemporal({ env: opts.env, home: opts.home, namespace: policy.temporal.namespace, log: opts.log });
+  const taskQueue = policy.temporal.task_queue;
+  try {
+    const runtime = await createWorkerRuntime({
+      address: temporal.address,
+      namespace: temporal.namespace,
+      taskQueue,
+      policyStore: opts.store,
+      home: opts.home,
+      log: opts.log,
+      env: opts.env,
+    });
+    return {
+      temporal,
+      runtime,
+      taskQueue,
+      release: async () => {
+        await runtime.shutdown();
+        await temporal.release();
+      },
+    };
+  } catch (err) {
+    await temporal.release();
+    throw err;
+  }
 }

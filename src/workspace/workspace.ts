@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { WorkspaceError } from '../errors.js';
+import type { PushResult } from '../../workflows/types.js';
 import type { Logger } from '../logger.js';
 import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
@@ -252,17 +253,6 @@ async function excludeForemanDir(dir: string): Promise<void> {
   }
 }
 
-/** What `commitAndPush` did. */
-export interface PushOutcome {
-  branch: string;
-  commit: string | null;
-  pushed: boolean;
-  diffStat: string;
-  filesChanged: number;
-  insertions: number;
-  deletions: number;
-}
-
 /**
  * Commits everything in the workspace (if anything changed) and pushes the branch to the remote.
  * Idempotent: a retry after a crash finds nothing new to commit and pushes the same head again.
@@ -276,7 +266,7 @@ export async function commitAndPush(opts: {
   baseBranch: string;
   message: string;
   identity: GitIdentity;
-}): Promise<PushOutcome> {
+}): Promise<PushResult> {
   const g = git(opts.path, opts.identity);
   const remote = opts.identity.remote;
   try {

@@ -5,13 +5,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPolicyStore } from '../../src/config/store.js';
 import { silentLogger } from '../../src/logger.js';
 import { createWorkerRuntime } from '../../src/temporal/worker.js';
-import { DISPATCHER_WORKFLOW_TYPE, dispatcherWorkflowId, refreshSignal } from '../../workflows/definitions.js';
 import { makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
+import { startDispatcher } from '../support/run-context.js';
 import { startScriptedModelServer, toolUse, type CapturedRequest } from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 
@@ -71,14 +70,7 @@ describe('DispatcherWorkflow', () => {
     });
     cleanups.push(() => runtime.shutdown());
     void runtime.run();
-    const dispatcher = await runtime.client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
-      workflowId: dispatcherWorkflowId(taskQueue),
-      taskQueue,
-      args: [{}],
-      signal: refreshSignal,
-      signalArgs: [{ reason: 'test' }],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    });
+    const dispatcher = await startDispatcher(runtime.client, taskQueue);
     cleanups.push(() => dispatcher.terminate('test over').then(() => undefined));
 
     const ids = [high, other, low];

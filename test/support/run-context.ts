@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
 import { silentLogger } from '../../src/logger.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
-import { WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
   DISPATCHER_WORKFLOW_TYPE,
   dispatcherWorkflowId,
@@ -138,14 +138,7 @@ export async function createRunContext(opts: {
         }
       },
       startDispatcher: async () => {
-        const handle = await runtime.client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
-          workflowId: dispatcherWorkflowId(taskQueue),
-          taskQueue,
-          args: [{}],
-          signal: refreshSignal,
-          signalArgs: [{ reason: 'test' }],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        });
+        const handle = await startDispatcher(runtime.client, taskQueue);
         closers.push(() => handle.terminate('test over').then(() => undefined, () => undefined));
       },
       issueText: () => fs.readFile(path.join(issuesDir, `${identifier}.md`), 'utf8'),
@@ -156,6 +149,18 @@ export async function createRunContext(opts: {
     await closeAll(closers);
     throw err;
   }
+}
+
+/** Starts (or nudges) the DispatcherWorkflow of `taskQueue`; terminate the handle when done. */
+export function startDispatcher(client: Client, taskQueue: string): Promise<WorkflowHandle> {
+  return client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
+    workflowId: dispatcherWorkflowId(taskQueue),
+    taskQueue,
+    args: [{}],
+    signal: refreshSignal,
+    signalArgs: [{ reason: 'test' }],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
 }
 
 async function closeAll(closers: (() => Promise<void> | void)[]): Promise<void> {
