@@ -1,10 +1,34 @@
 /**
- * The evidence packet, rendered from data Foreman measured or read — never from a model's claims
- * unless labelled as such. One Markdown document that reads well as a GitHub or Linear comment:
- * outcome, what changed (diff stat from git), QA table with output tails, cost and time,
- * transcripts. Owns presentation only; the data comes from the IssueWorkflow.
+ * The evidence packet, rendered from data Foreman measured or read: one Markdown document that
+ * reads well as a GitHub or Linear comment and as a PR body. Sections: outcome, what changed
+ * (diff stat from git), QA (commands and QA-agent checks, both run by Foreman), review verdicts and
+ * findings per round, the contract, risks and gaps, escalations, cost and time per role,
+ * transcripts. Text a model wrote (summaries, findings, questions) appears only under a label
+ * saying so, and is made inert so it cannot break the packet's HTML (`<details>`) or fences.
+ *
+ * Owns presentation only: it computes nothing the data does not hold (risks are derived from the
+ * data, never guessed). The data comes from the IssueWorkflow; posting and editing in place is
+ * the tracker's `upsertComment`.
  */
-import type { EvidenceData, QaCommandResult } from '../../workflows/types.js';
+import type {
+  EvidenceData,
+  QaAgentCheck,
+  QaCommandResult,
+  ReviewRound,
+  RoleUsage,
+  Severity,
+  TokenUsage,
+  TrackedFinding,
+} from '../../workflows/types.js';
+
+/**
+ * Largest packet, in characters, before output tails are trimmed. GitHub rejects comment and PR
+ * bodies over 65,536 characters; the margin leaves room for the tracker's hidden marker.
+ */
+export const EVIDENCE_MAX_CHARS = 60_000;
+
+/** Output-tail caps (characters) tried in turn until the packet fits in `EVIDENCE_MAX_CHARS`. */
+const TAIL_CAPS = [Infinity, 2000, 1000, 400, 100];
 
 /** Formats a duration in ms as `850 ms`, `12.3 s` or `4 min 05 s`. */
 export function formatDuration(ms: number): string {
@@ -15,11 +39,428 @@ export function formatDuration(ms: number): string {
   return `${min} min ${String(sec).padStart(2, '0')} s`;
 }
 
+/**
+ * Renders the evidence packet as Markdown (GitHub-flavoured: tables, `<details>`). When output
+ * tails would make it longer than `EVIDENCE_MAX_CHARS`, they are trimmed (and say so) until it
+ * fits. Pure: the same data always gives the same text, so editing the comment in place is a no-op
+ * when nothing changed.
+ */
+export function renderEvidence(d: EvidenceData): string {
+  let md = '';
+  for (const cap of TAIL_CAPS) {
+    md = render(d, cap);
+    if (md.length <= EVIDENCE_MAX_CHARS) break;
+  }
+  return md;
+}
+
+function render(d: EvidenceData, tailCap: number): string {
+  return [
+    ...header(d),
+    ...summary(d),
+    ...whatChanged(d),
+    ...qa(d, tailCap),
+    ...review(d),
+    ...contract(d),
+    ...risks(d),
+    ...escalations(d),
+    ...costAndTime(d),
+    ...transcripts(d),
+    `<sub>Rendered by Foreman from workflow ${code(d.workflowId)}, run ${code(d.runId)}. Every statement comes from what Foreman ran or read, except text labelled as written by a model.</sub>`,
+  ].join('\n');
+}
+
+// ─── Sections ────────────────────────────────────────────────────────────────────────────────────
+
+function header(d: EvidenceData): string[] {
+  if (d.stage === 'ready') return [`## Foreman evidence: ${d.identifier} ready for review`, '', `**${inline(d.title)}**`, ''];
+  const qaRound = d.qaRounds.at(-1)?.round ?? 1;
+  const reviewRound = d.review.rounds.at(-1)?.round;
+  const after = `implement → QA round ${qaRound}${reviewRound ? `, review round ${reviewRound}` : ''}`;
+  return [
+    `## Foreman evidence: ${d.identifier} (in progress, round ${qaRound})`,
+    '',
+    `**${inline(d.title)}**`,
+    '',
+    `_Work in progress: Foreman updates this comment in place after each round (this version: after ${after})._`,
+    '',
+  ];
+}
+
+function summary(d: EvidenceData): string[] {
+  const facts = [`**Outcome:** ${outcome(d)}`];
+  const pushed = !d.push
+    ? 'not pushed yet'
+    : d.push.pushed && d.push.commit
+      ? `pushed at ${code(d.push.commit.slice(0, 12))}`
+      : 'nothing pushed (no commits beyond the base)';
+  facts.push(`**Branch:** ${code(d.branch)} (base ${code(d.baseBranch)}), ${pushed}`);
+  facts.push(`**Spec:** ${code(d.specPath)} (the contract every role worked against)`);
+  return [...facts.map((f) => `- ${f}`), ''];
+}
+
+/** One sentence set: what passed, what is still open, and whether anything was verified at all. */
+function outcome(d: EvidenceData): string {
+  const done: string[] = [];
+  const open: string[] = [];
+  const last = d.qaRounds.at(-1);
+  const results = last?.report.results ?? [];
+  const checks = d.qaAgent?.checks ?? [];
+  const waiting = d.stage === 'in_progress' ? 'has not run yet' : 'did not run';
+
+  if (!last) open.push(`QA ${waiting}`);
+  else if (results.length && last.report.passed) done.push(`QA passed (${plural(results.length, 'command')})`);
+  else if (results.length) open.push(`QA failed (${failingCommands(results)})`);
+  if (d.qaAgent && checks.length) {
+    const failed = checks.filter((c) => !c.passed).length;
+    if (failed) open.push(`${failed} of ${plural(checks.length, 'acceptance check')} by the QA agent failed`);
+    else done.push(`the QA agent's ${plural(checks.length, 'acceptance check')} passed`);
+  }
+  if (d.review.enabled) {
+    const r = d.review.rounds.at(-1);
+    if (!r) open.push(`review ${waiting}`);
+    else if (r.verdict === 'approve') done.push(`the reviewer approved in round ${r.round}`);
+    else if (r.verdict === 'request_changes') open.push(`the reviewer requested changes in round ${r.round} (${plural(r.blocking.length, 'blocking finding')})`);
+    else open.push(`the reviewer escalated to a human in round ${r.round}`);
+  }
+
+  const sentences: string[] = [];
+  if (last && !results.length) {
+    sentences.push(
+      checks.length
+        ? 'No QA commands are configured, so Foreman ran only the checks the QA agent wrote'
+        : 'No QA commands are configured, so Foreman verified nothing',
+    );
+  }
+  if (done.length) sentences.push(capitalize(listJoin(done)));
+  if (open.length) sentences.push(`Still open: ${open.join('; ')}`);
+  const verified = results.length > 0 && !open.length;
+  const icon = verified ? '✅' : d.stage === 'in_progress' ? '⏳' : '⚠️';
+  return `${icon} ${sentences.join('. ')}.`;
+}
+
+function whatChanged(d: EvidenceData): string[] {
+  const out = ['### What changed', ''];
+  if (d.push && d.push.filesChanged > 0) {
+    out.push(
+      `${plural(d.push.filesChanged, 'file')} changed, +${d.push.insertions} −${d.push.deletions} (from ${code(`git diff --stat ${d.baseBranch}...${d.branch}`)}):`,
+      '',
+      fence(d.push.diffStat),
+      '',
+    );
+  } else if (d.push) out.push('No file changes beyond the base branch.', '');
+  else out.push('Nothing pushed yet, so there is no diff to show.', '');
+  out.push(...modelQuote("The implementer's own summary", d.implementerSummary));
+  return out;
+}
+
+function qa(d: EvidenceData, tailCap: number): string[] {
+  const out = ['### QA (run by Foreman)', ''];
+  const last = d.qaRounds.at(-1);
+  if (!last) out.push(d.stage === 'in_progress' ? 'QA has not run yet.' : 'QA did not run.', '');
+  else if (!last.report.results.length) out.push('No QA commands are configured (`qa.commands` in the policy).', '');
+  else {
+    out.push(`Round ${last.round} of at most ${d.qaMaxRounds}:`, '');
+    out.push(...resultTable('Command', last.report.results.map((r) => ({ ...r, name: r.command })), tailCap));
+    const earlier = d.qaRounds.slice(0, -1);
+    if (earlier.length) {
+      out.push('Earlier rounds:', '');
+      for (const r of earlier) {
+        out.push(`- Round ${r.round}: ${r.report.passed ? 'passed' : `failed: ${failingCommands(r.report.results)}`}`);
+      }
+      out.push('');
+    }
+  }
+  if (d.qaAgent) {
+    out.push('#### Acceptance checks written by the QA agent (run by Foreman)', '');
+    const { checks } = d.qaAgent;
+    if (!checks.length) out.push('The QA agent wrote no checks.', '');
+    else {
+      out.push('The QA agent wrote these checks; Foreman ran them and recorded exit codes, durations and output.', '');
+      out.push(...resultTable('Check', checks.map((c: QaAgentCheck) => ({ ...c, name: c.path, timedOut: false })), tailCap));
+    }
+    out.push(...modelQuote("The QA agent's own summary", d.qaAgent.summary));
+  }
+  return out;
+}
+
+interface ResultRow {
+  name: string;
+  exitCode: number | null;
+  durationMs: number;
+  timedOut: boolean;
+  outputTail: string;
+  passed: boolean;
+}
+
+/** A result table, then each row's output tail folded in `<details>`. */
+function resultTable(what: string, rows: ResultRow[], tailCap: number): string[] {
+  const out = [`| # | ${what} | Result | Exit code | Duration |`, '|---|---|---|---|---|'];
+  rows.forEach((r, i) => {
+    const result = r.passed ? '✅ passed' : r.timedOut ? '⏱️ timed out' : '❌ failed';
+    out.push(`| ${i + 1} | ${cell(code(r.name))} | ${result} | ${r.exitCode ?? '—'} | ${formatDuration(r.durationMs)} |`);
+  });
+  out.push('');
+  for (const r of rows) {
+    out.push(`<details><summary>Output tail of <code>${escapeHtml(oneLine(r.name))}</code></summary>`, '');
+    const tail = r.outputTail.trimEnd();
+    if (!tail.trim()) out.push('_(no output)_');
+    else if (tail.length > tailCap) {
+      out.push(`_Trimmed to the last ${n(tailCap)} characters so the packet fits in one comment._`, '', fence(tail.slice(-tailCap)));
+    } else out.push(fence(tail));
+    out.push('', '</details>', '');
+  }
+  return out;
+}
+
+const VERDICT: Record<ReviewRound['verdict'], string> = {
+  approve: '✅ approved',
+  request_changes: '🔁 changes requested',
+  escalate: '🙋 escalated to a human',
+};
+const SEVERITIES: Severity[] = ['blocker', 'major', 'minor', 'nit'];
+
+function review(d: EvidenceData): string[] {
+  const out = ['### Review', ''];
+  const rv = d.review;
+  if (!rv.enabled) return [...out, 'Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at this change.', ''];
+  if (!rv.rounds.length) return [...out, d.stage === 'in_progress' ? 'The reviewer has not run yet.' : 'The reviewer did not run.', ''];
+
+  out.push(`Verdict per round (at most ${rv.maxRounds} rounds before open findings go to a human):`, '');
+  out.push('| Round | Verdict | Raised | Resolved | Blocking |', '|---|---|---|---|---|');
+  for (const r of rv.rounds) {
+    out.push(`| ${r.round} | ${VERDICT[r.verdict]} | ${severityCounts(r.raised)} | ${r.resolved.length} | ${r.blocking.length} |`);
+  }
+  out.push('');
+
+  if (!rv.findings.length) out.push('The reviewer raised no findings.', '');
+  else {
+    out.push(
+      'Findings (written by the reviewer model; Foreman tracks their status: a finding is resolved when a later round no longer raises it):',
+      '',
+      '| Id | Severity | Where | Finding | Raised in | Status |',
+      '|---|---|---|---|---|---|',
+    );
+    const blocking = new Set(rv.rounds.at(-1)?.blocking ?? []);
+    for (const f of sortFindings(rv.findings)) {
+      const where = f.path ? code(f.line === null ? f.path : `${f.path}:${f.line}`) : '—';
+      const raised = f.firstRound === f.lastRound ? `${f.firstRound}` : `${f.firstRound}–${f.lastRound}`;
+      const status =
+        f.status === 'resolved'
+          ? `✅ resolved${f.resolvedInRound === null ? '' : ` in round ${f.resolvedInRound}`}`
+          : blocking.has(f.id) ? '🔴 open, blocking' : '🟡 open, not blocking';
+      out.push(`| ${cell(code(f.id))} | ${f.severity} | ${cell(where)} | ${cell(inert(f.message))} | ${raised} | ${status} |`);
+    }
+    out.push('');
+  }
+  out.push(...modelQuote("The reviewer's own summary", rv.summary));
+  return out;
+}
+
+function contract(d: EvidenceData): string[] {
+  const c = d.contract;
+  if (!c) return [];
+  const out = ['### Contract (checked by Foreman)', ''];
+  out.push(`- ${plural(c.changedFiles.length, 'file')} changed against ${code(d.baseBranch)}.`);
+  out.push(
+    c.scope.length
+      ? `- Scope from the spec: ${c.scope.map(code).join(', ')}.`
+      : '- The spec names no Scope, so every path counts as in scope.',
+  );
+  if (c.outOfScope.length) {
+    out.push(`- ⚠️ **${plural(c.outOfScope.length, 'changed file')} outside the Scope:**`);
+    for (const p of c.outOfScope) out.push(`  - ⚠️ ${code(p)}`);
+  } else if (c.scope.length) out.push('- Every changed file is inside the Scope.');
+  if (c.protectedTouched.length) {
+    const approved = new Set(d.protectedApproval?.paths ?? []);
+    out.push(`- 🔒 **Protected paths touched** (\`protected_paths\` in the policy):`);
+    for (const p of c.protectedTouched) out.push(`  - ${code(p)}: ${approved.has(p) ? 'approved' : '⚠️ no approval recorded'}`);
+  } else out.push('- No protected paths touched.');
+  if (c.evidence.length) {
+    const results = d.qaRounds.at(-1)?.report.results ?? [];
+    out.push('- Evidence the spec requires:');
+    for (const cmd of c.evidence) {
+      const r = results.find((x) => x.command === cmd);
+      out.push(`  - ${code(cmd)}: ${!r ? '⚠️ not run by QA' : r.passed ? '✅ passed' : '❌ failed'}`);
+    }
+  }
+  out.push('');
+  if (d.protectedApproval) {
+    const a = d.protectedApproval;
+    out.push(`Pushing ${a.paths.map(code).join(', ')} was approved by **${inline(a.by)}**, who answered:`, '', quote(a.answer), '');
+  }
+  return out;
+}
+
+/** Risks and gaps, each derived from the data; nothing here is a judgement of the code itself. */
+function risks(d: EvidenceData): string[] {
+  const items: string[] = [];
+  const c = d.contract;
+  const last = d.qaRounds.at(-1);
+  const results = last?.report.results ?? [];
+
+  if (c?.outOfScope.length) items.push(`⚠️ ${plural(c.outOfScope.length, 'changed file')} outside the spec's Scope: ${c.outOfScope.map(code).join(', ')}.`);
+  if (c?.protectedTouched.length) {
+    const approved = new Set(d.protectedApproval?.paths ?? []);
+    const ok = c.protectedTouched.filter((p) => approved.has(p));
+    const missing = c.protectedTouched.filter((p) => !approved.has(p));
+    if (ok.length && d.protectedApproval) items.push(`Changes to protected paths ${ok.map(code).join(', ')} pushed with approval from ${inline(d.protectedApproval.by)}.`);
+    if (missing.length) items.push(`⚠️ Protected paths changed without a recorded approval: ${missing.map(code).join(', ')}.`);
+  }
+
+  if (!last) items.push('QA has not run.');
+  else if (!results.length) items.push('No QA commands are configured (`qa.commands` in the policy), so Foreman ran no checks of its own.');
+  else if (!last.report.passed) items.push(`⚠️ QA failed in the last round (${last.round}): ${failingCommands(results)}.`);
+  const notRun = (c?.evidence ?? []).filter((cmd) => !results.some((r) => r.command === cmd));
+  if (notRun.length) items.push(`⚠️ Evidence the spec requires was not run by QA: ${notRun.map(code).join(', ')}.`);
+
+  if (!d.qaAgent) items.push('The QA agent is off (`roles.qa.agent` in the policy), so no acceptance checks were written for this change.');
+  else if (!d.qaAgent.checks.length) items.push('The QA agent wrote no acceptance checks.');
+  else {
+    const failed = d.qaAgent.checks.filter((x) => !x.passed);
+    if (failed.length) items.push(`⚠️ ${plural(failed.length, 'acceptance check')} by the QA agent failed: ${failed.map((x) => code(x.path)).join(', ')}.`);
+  }
+
+  if (!d.review.enabled) items.push('Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at the diff.');
+  else {
+    const lastRound = d.review.rounds.at(-1);
+    if (!lastRound) items.push('The reviewer has not reviewed this change.');
+    else if (lastRound.verdict !== 'approve') items.push(`⚠️ The reviewer's last verdict (round ${lastRound.round}) is ${VERDICT[lastRound.verdict].replace(/^\S+ /, '')}.`);
+    const blocking = new Set(lastRound?.blocking ?? []);
+    const open = d.review.findings.filter((f) => f.status === 'open');
+    const stillBlocking = open.filter((f) => blocking.has(f.id));
+    const passing = open.filter((f) => !blocking.has(f.id));
+    if (stillBlocking.length) items.push(`⚠️ ${plural(stillBlocking.length, 'open finding')} still blocking (${bySeverity(stillBlocking)}): ${stillBlocking.map((f) => code(f.id)).join(', ')}.`);
+    if (passing.length) items.push(`${plural(passing.length, 'open finding')} left as not blocking (${bySeverity(passing)}): ${passing.map((f) => code(f.id)).join(', ')}.`);
+  }
+
+  const unpriced = d.roles.filter((r) => r.costUsd === null).map((r) => ROLE[r.role]);
+  if (unpriced.length) items.push(`Cost unknown for the ${unpriced.join(' and ')} (no price for the model), so the USD total is incomplete.`);
+  else if (d.costUsd === null) items.push('Cost unknown (no price for the model).');
+
+  const answered = d.escalations.filter((e) => e.answer !== null).length;
+  const unanswered = d.escalations.length - answered;
+  if (answered) items.push(`${plural(answered, 'question')} had to be answered by a human before the work could go on (see Escalations and answers).`);
+  if (unanswered) items.push(`⚠️ ${plural(unanswered, 'question')} still unanswered.`);
+
+  if (d.stage === 'ready' && !d.push?.pushed) items.push('⚠️ Nothing is pushed: there are no commits beyond the base branch.');
+
+  const out = ['### Risks and gaps', ''];
+  if (!items.length) out.push('None found from what Foreman measured.');
+  else out.push(...items.map((i) => `- ${i}`));
+  return [...out, ''];
+}
+
+function escalations(d: EvidenceData): string[] {
+  if (!d.escalations.length) return [];
+  const out = ['### Escalations and answers', ''];
+  if (d.escalations.some((e) => e.kind === 'agent_question')) {
+    out.push('Questions of kind `agent_question` are the implementer model’s words; answers are from the people named.', '');
+  }
+  d.escalations.forEach((e, i) => {
+    out.push(`${i + 1}. **Q** (${e.kind}, ${e.askedAt}): ${inline(e.question)}`);
+    out.push(`   **A**${e.author ? ` (${inline(e.author)})` : ''}: ${e.answer ? inline(e.answer) : '_(unanswered)_'}`);
+  });
+  return [...out, ''];
+}
+
+const ROLE: Record<RoleUsage['role'], string> = { implementer: 'implementer', reviewer: 'reviewer', qa: 'QA agent' };
+
+function costAndTime(d: EvidenceData): string[] {
+  const out = ['### Cost and time', ''];
+  out.push('| Role | Turns | Input tokens | Output tokens | Cache write | Cache read | USD |', '|---|---:|---:|---:|---:|---:|---:|');
+  const row = (role: string, turns: number, u: TokenUsage, usd: number | null) =>
+    `| ${role} | ${n(turns)} | ${n(u.input_tokens)} | ${n(u.output_tokens)} | ${n(u.cache_creation_input_tokens)} | ${n(u.cache_read_input_tokens)} | ${usd === null ? '—' : `$${usd.toFixed(4)}`} |`;
+  for (const r of d.roles) out.push(row(ROLE[r.role], r.turns, r.usage, r.costUsd));
+  out.push(row('**Total**', d.turns, d.usage, d.costUsd), '');
+  out.push('USD is estimated from the token counts and the price table (`budget.prices` over built-in list prices); — means no price for the model.', '');
+  const reviewRounds = d.review.enabled ? `${d.review.rounds.length} (at most ${d.review.maxRounds})` : '0 (review is off)';
+  out.push(
+    `- Wall time: ${formatDuration(d.wallMs)}`,
+    `- Implement → QA rounds: ${d.qaRounds.length} (at most ${d.qaMaxRounds} before QA failures go to a human)`,
+    `- Review rounds: ${reviewRounds}`,
+    '',
+  );
+  return out;
+}
+
+function transcripts(d: EvidenceData): string[] {
+  const out = ['### Transcripts', ''];
+  if (!d.transcripts.length) return [...out, '_None recorded._', ''];
+  out.push('Paths on the Foreman host:', '');
+  for (const t of d.transcripts) out.push(`- ${code(t)}`);
+  return [...out, ''];
+}
+
+// ─── Markdown helpers ────────────────────────────────────────────────────────────────────────────
+
 const n = (v: number) => v.toLocaleString('en-US');
 
-/** Text safe inside a Markdown table cell or inline code. */
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listJoin(items: string[]): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function failingCommands(results: QaCommandResult[]): string {
+  return results
+    .filter((r) => !r.passed)
+    .map((r) => `${code(r.command)} (${r.timedOut ? 'timed out' : `exit ${r.exitCode ?? '—'}`})`)
+    .join(', ');
+}
+
+/** `1 major, 1 nit`, most severe first. */
+function bySeverity(findings: { severity: Severity }[]): string {
+  return SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length] as const)
+    .filter(([, k]) => k > 0)
+    .map(([s, k]) => `${k} ${s}`)
+    .join(', ');
+}
+
+/** `2 (1 major, 1 nit)`; `0` when none. */
+function severityCounts(findings: { severity: Severity }[]): string {
+  return findings.length ? `${findings.length} (${bySeverity(findings)})` : '0';
+}
+
+/** Open before resolved, then most severe first, then by the round first raised. */
+function sortFindings(findings: TrackedFinding[]): TrackedFinding[] {
+  return [...findings].sort(
+    (a, b) =>
+      Number(a.status === 'resolved') - Number(b.status === 'resolved') ||
+      SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) ||
+      a.firstRound - b.firstRound ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\r?\n\s*/g, ' ');
+}
+
+/** Text safe inside a Markdown table cell: pipes escaped (also inside code spans, per GFM), one line. */
 function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return oneLine(text).replace(/\|/g, '\\|');
+}
+
+/** Outside text (titles, answers, names) on one line, inert. */
+function inline(text: string): string {
+  return oneLine(inert(text.trim()));
+}
+
+/** Inline code whose backtick fence is longer than any backtick run inside the text. */
+function code(text: string): string {
+  const t = oneLine(text);
+  const longest = Math.max(0, ...[...t.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = '`'.repeat(longest + 1);
+  const pad = t.startsWith('`') || t.endsWith('`') ? ' ' : '';
+  return `${f}${pad}${t}${pad}${f}`;
 }
 
 /** A fenced block whose fence is longer than any backtick run inside the text. */
@@ -29,100 +470,29 @@ function fence(text: string, lang = ''): string {
   return `${f}${lang}\n${text.trimEnd()}\n${f}`;
 }
 
-function qaTable(results: QaCommandResult[]): string[] {
-  if (!results.length) return ['No QA commands are configured (`qa.commands` in the policy).'];
-  const lines = ['| # | Command | Result | Exit code | Duration |', '|---|---|---|---|---|'];
-  results.forEach((r, i) => {
-    const result = r.passed ? '✅ passed' : r.timedOut ? '⏱️ timed out' : '❌ failed';
-    lines.push(`| ${i + 1} | \`${cell(r.command)}\` | ${result} | ${r.exitCode ?? '—'} | ${formatDuration(r.durationMs)} |`);
-  });
-  for (const r of results) {
-    lines.push('', `<details><summary>Output tail of <code>${escapeHtml(r.command)}</code></summary>`, '');
-    lines.push(r.outputTail.trim() ? fence(r.outputTail) : '_(no output)_', '', '</details>');
-  }
-  return lines;
-}
-
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** Renders the evidence packet as Markdown. */
-export function renderEvidence(d: EvidenceData): string {
-  const out: string[] = [];
-  out.push(`## Foreman evidence: ${d.identifier} ready for review`, '');
-  out.push(`**${cell(d.title)}**`, '');
+/**
+ * Text from outside Foreman (a model or a person) made inert: `<` outside code spans becomes
+ * `&lt;`, so the text cannot open raw HTML — a stray `<details>` or `</details>` would swallow or
+ * cut off the rest of the packet. Code spans and fences keep their text as written.
+ */
+function inert(text: string): string {
+  return text.replace(/(?<!`)(`+)[\s\S]*?(?<!`)\1(?!`)|</g, (m) => (m === '<' ? '&lt;' : m));
+}
 
-  const facts: string[] = [];
-  const verified = (d.qaRounds.at(-1)?.report.results.length ?? 0) > 0;
-  if (verified) facts.push('**Outcome:** ✅ QA passed; the branch is pushed.');
-  else facts.push('**Outcome:** ⚠️ the branch is pushed, but no QA commands are configured, so Foreman verified nothing.');
-  if (d.branch) {
-    const pushed = d.push?.pushed
-      ? `pushed at \`${d.push.commit?.slice(0, 12)}\``
-      : 'nothing pushed (no commits beyond the base)';
-    facts.push(`**Branch:** \`${d.branch}\` (base \`${d.baseBranch}\`), ${pushed}`);
-  }
-  if (d.specPath) facts.push(`**Spec:** \`${d.specPath}\``);
-  out.push(facts.map((f) => `- ${f}`).join('\n'), '');
+/** A blockquote of `text`, inert, blank lines kept inside the quote. */
+function quote(text: string): string {
+  return inert(text.trim())
+    .split(/\r?\n/)
+    .map((l) => (l.trim() ? `> ${l}` : '>'))
+    .join('\n');
+}
 
-  out.push('### What changed', '');
-  if (d.push && d.push.filesChanged > 0) {
-    out.push(
-      `${d.push.filesChanged} file(s) changed, +${d.push.insertions} −${d.push.deletions} (from \`git diff --stat ${d.baseBranch}...${d.branch}\`):`,
-      '',
-      fence(d.push.diffStat),
-      '',
-    );
-  } else {
-    out.push('No file changes beyond the base branch.', '');
-  }
-  if (d.implementerSummary) {
-    out.push("The implementer's own summary (written by the model, not verified by Foreman):", '');
-    out.push(d.implementerSummary.trim().split('\n').map((l) => `> ${l}`).join('\n'), '');
-  }
-
-  out.push('### QA (run by Foreman)', '');
-  const last = d.qaRounds.at(-1);
-  if (!last) out.push('QA did not run.', '');
-  else {
-    out.push(`Round ${last.round} of at most ${d.qaMaxRounds}:`, '');
-    out.push(...qaTable(last.report.results), '');
-    const earlier = d.qaRounds.slice(0, -1);
-    if (earlier.length) {
-      out.push('Earlier rounds:', '');
-      for (const r of earlier) {
-        const failed = r.report.results.filter((x) => !x.passed).map((x) => `\`${cell(x.command)}\` (exit ${x.exitCode ?? '—'})`);
-        out.push(`- Round ${r.round}: ${r.report.passed ? 'passed' : `failed: ${failed.join(', ')}`}`);
-      }
-      out.push('');
-    }
-  }
-
-  out.push('### Cost and time', '');
-  const u = d.usage;
-  out.push('| Role | Turns | Input tokens | Output tokens | Cache write | Cache read |', '|---|---|---|---|---|---|');
-  out.push(
-    `| implementer | ${d.turns} | ${n(u.input_tokens)} | ${n(u.output_tokens)} | ${n(u.cache_creation_input_tokens)} | ${n(u.cache_read_input_tokens)} |`,
-    '',
-  );
-  const cost = d.costUsd === null ? 'cost unknown (no price for the model)' : `estimated cost $${d.costUsd.toFixed(4)}`;
-  out.push(`Wall time: ${formatDuration(d.wallMs)}. Implement → QA rounds: ${d.qaRounds.length}. ${cost[0]!.toUpperCase()}${cost.slice(1)}.`, '');
-
-  if (d.escalations.length) {
-    out.push('### Escalations and answers', '');
-    d.escalations.forEach((e, i) => {
-      out.push(`${i + 1}. **Q** (${e.kind}, ${e.askedAt}): ${e.question}`);
-      out.push(`   **A**${e.author ? ` (${e.author})` : ''}: ${e.answer ? e.answer.replace(/\s*\n\s*/g, ' ') : '_(unanswered)_'}`);
-    });
-    out.push('');
-  }
-
-  if (d.transcripts.length) {
-    out.push('### Transcripts', '');
-    for (const t of d.transcripts) out.push(`- \`${t}\``);
-    out.push('');
-  }
-  out.push(`<sub>Workflow \`${d.workflowId}\`, run \`${d.runId}\`.</sub>`);
-  return out.join('\n');
+/** A model's own words, labelled as such; nothing when it wrote none. */
+function modelQuote(label: string, text: string | null): string[] {
+  if (!text?.trim()) return [];
+  return [`${label} (written by the model, not verified by Foreman):`, '', quote(text), ''];
 }
