@@ -13,7 +13,11 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { runAgent } from '../src/agents/harness.js';
 import { priceTable } from '../src/agents/pricing.js';
-import { implementerSystemPrompt } from '../src/agents/roles.js';
+import { implementerSystemPrompt, QA_CHECKS_DIR, qaSystemPrompt, reviewerSystemPrompt } from '../src/agents/roles.js';
+import { listChangedFiles } from '../src/contract/changes.js';
+import { checkContract as checkContractFiles, parseSpecContract } from '../src/contract/check.js';
+import { toFindings } from '../src/review/findings.js';
+import { simpleGit } from 'simple-git';
 import { readTranscript, rebuildConversation } from '../src/agents/transcript.js';
 import type { LoadedPolicy } from '../src/config/load.js';
 import { renderPrompt } from '../src/config/prompt.js';
@@ -40,6 +44,11 @@ import {
 import type {
   AgentRunSummary,
   BudgetInput,
+  ContractCheck,
+  Finding,
+  QaAgentCheck,
+  QaAgentReport,
+  ReviewResult,
   DispatchTickResult,
   Escalation,
   EscalationData,
@@ -126,6 +135,57 @@ export function createActivities(deps: ActivityDeps) {
   const agentEnv = () => scrubbedEnv({ base: env });
   const transcriptPath = (key: string, runId: string, role: string) => path.join(paths.transcripts, key, runId, `${role}.jsonl`);
 
+  /** One agent run of any role: the model client, budget, env and heartbeat wiring in one place. */
+  const runRole = (
+    loaded: LoadedPolicy,
+    o: {
+      role: 'implementer' | 'reviewer' | 'qa';
+      model: string;
+      system: string;
+      prompt: string;
+      maxTurns: number;
+      maxTokens: number;
+      transcriptPath: string;
+      resume: { extraUserText: string } | undefined;
+      issue: Issue;
+      workspace: WorkspaceInfo;
+      budget: BudgetInput;
+      env: Record<string, string>;
+      signal: AbortSignal;
+    },
+  ) => {
+    const { policy } = loaded;
+    return runAgent({
+      role: o.role,
+      model: o.model,
+      system: o.system,
+      prompt: o.prompt,
+      workspace: o.workspace.path,
+      transcriptPath: o.transcriptPath,
+      maxTurns: o.maxTurns,
+      maxTokens: o.maxTokens,
+      stream: policy.model.stream,
+      client: {
+        baseURL: policy.model.base_url ?? env.ANTHROPIC_BASE_URL,
+        apiKey: policy.model.api_key ?? env.ANTHROPIC_API_KEY,
+        timeoutMs: policy.model.timeout_ms,
+        maxRetries: policy.model.max_retries,
+      },
+      env: o.env,
+      ...(o.resume ? { resume: o.resume } : {}),
+      budget: {
+        spentTokens: o.budget.spentTokens,
+        spentUsd: o.budget.spentUsd,
+        ...(o.budget.maxTokens !== null ? { maxTokens: o.budget.maxTokens } : {}),
+        ...(o.budget.maxUsd !== null ? { maxUsd: o.budget.maxUsd } : {}),
+        ...(o.budget.deadline !== null ? { deadline: o.budget.deadline } : {}),
+        prices: priceTable(policy.budget.prices),
+      },
+      signal: o.signal,
+      issueIdentifier: o.issue.identifier,
+    });
+  };
+
   return {
     /** Reads the issue and fixes the settings the run branches on. */
     prepareRun: wrap(async (input: { issueId: string; identifier: string }): Promise<PreparedRun> => {
@@ -145,6 +205,13 @@ export function createActivities(deps: ActivityDeps) {
         policyDigest: loaded.digest,
         settings: {
           qaMaxRounds: policy.qa.max_rounds,
+          qaAgent: policy.roles.qa.agent,
+          review: {
+            enabled: policy.roles.reviewer.enabled,
+            maxRounds: policy.review.max_rounds,
+            firstRound: policy.review.first_round,
+            laterRounds: policy.review.later_rounds,
+          },
           inProgressState: policy.handoff.in_progress_state,
           reviewState: policy.handoff.review_state,
           escalatedState: policy.handoff.escalated_state ?? null,
@@ -219,73 +286,182 @@ export function createActivities(deps: ActivityDeps) {
           attempt: input.round > 1 ? input.round - 1 : attempt > 1 ? attempt - 1 : null, // Symphony SPEC §5.4
         });
         const envForAgent = agentEnv();
-        let turn = 0;
         // Hooks run inside the heartbeat too: a slow before_run (e.g. `npm ci`) must not look like a dead worker.
-        return withHeartbeat(
-          async (signal) => {
-            await runHook('before_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
-            try {
-              const result = await runAgent({
-                role: 'implementer',
-                model: role.model,
-                system: implementerSystemPrompt(role.instructions),
-                prompt,
-                workspace: input.workspace.path,
-                transcriptPath: tPath,
-                maxTurns: role.max_turns ?? policy.agent.max_turns,
-                maxTokens: role.max_tokens ?? policy.model.max_tokens,
-                stream: policy.model.stream,
-                client: {
-                  baseURL: policy.model.base_url ?? env.ANTHROPIC_BASE_URL,
-                  apiKey: policy.model.api_key ?? env.ANTHROPIC_API_KEY,
-                  timeoutMs: policy.model.timeout_ms,
-                  maxRetries: policy.model.max_retries,
-                },
-                env: envForAgent,
-                ...(resume ? { resume } : {}),
-                budget: {
-                  spentTokens: input.budget.spentTokens,
-                  spentUsd: input.budget.spentUsd,
-                  ...(input.budget.maxTokens !== null ? { maxTokens: input.budget.maxTokens } : {}),
-                  ...(input.budget.maxUsd !== null ? { maxUsd: input.budget.maxUsd } : {}),
-                  ...(input.budget.deadline !== null ? { deadline: input.budget.deadline } : {}),
-                  prices: priceTable(policy.budget.prices),
-                },
-                onTurn: (t) => {
-                  turn = t.turn;
-                },
-                signal,
-                issueIdentifier: input.issue.identifier,
-              });
-              if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
-              return {
-                outcome: result.outcome,
-                summary: result.summary ?? null,
-                escalation: result.escalation ?? null,
-                budgetExhausted: result.budgetExhausted ?? null,
-                turns: result.turns,
-                toolCalls: result.toolCalls,
-                usage: result.usage,
-                costUsd: result.costUsd,
-                transcriptPath: result.transcriptPath,
-              };
-            } finally {
-              await runHookBestEffort('after_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
-            }
-          },
-          () => ({ turn }),
-        );
+        return withHeartbeat(async (signal) => {
+          await runHook('before_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
+          try {
+            const result = await runRole(loaded, {
+              role: 'implementer',
+              model: role.model,
+              system: implementerSystemPrompt(role.instructions),
+              prompt,
+              maxTurns: role.max_turns ?? policy.agent.max_turns,
+              maxTokens: role.max_tokens ?? policy.model.max_tokens,
+              transcriptPath: tPath,
+              resume,
+              issue: input.issue,
+              workspace: input.workspace,
+              budget: input.budget,
+              env: envForAgent,
+              signal,
+            });
+            if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
+            return {
+              outcome: result.outcome,
+              summary: result.summary ?? null,
+              escalation: result.escalation ?? null,
+              budgetExhausted: result.budgetExhausted ?? null,
+              turns: result.turns,
+              toolCalls: result.toolCalls,
+              usage: result.usage,
+              costUsd: result.costUsd,
+              transcriptPath: result.transcriptPath,
+            };
+          } finally {
+            await runHookBestEffort('after_run', policy.hooks, input.workspace.path, envForAgent, deps.log);
+          }
+        });
       },
     ),
+
+    /**
+     * Runs the reviewer: a separate, read-only conversation over the spec and the diff, resumed
+     * each round (it knows what it asked for). It answers only through `submit_review`; a run that
+     * ends without a verdict becomes an `escalate` verdict saying so.
+     */
+    runReviewer: wrap(
+      async (input: {
+        issue: Issue;
+        workspace: WorkspaceInfo;
+        round: number;
+        openFindings: Finding[];
+        runId: string;
+        budget: BudgetInput;
+      }): Promise<ReviewResult & { budgetExhausted: AgentRunSummary['budgetExhausted'] }> => {
+        const loaded = current();
+        const { policy } = loaded;
+        const role = policy.roles.reviewer;
+        const tPath = transcriptPath(input.workspace.key, input.runId, 'reviewer');
+        const diff = await workspaceDiff(input.workspace, policy.scm.remote);
+        const open = input.openFindings.length
+          ? `Findings still open from earlier rounds (ids are stable; re-raise one only if it is still not fixed):\n${input.openFindings
+              .map((f) => `- ${f.id} [${f.severity}] ${f.path ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`)
+              .join('\n')}`
+          : '';
+        const request = [`Review round ${input.round}. The change against \`${policy.scm.remote}/${input.workspace.baseBranch}\`:`, '', diff, '', open]
+          .filter((l) => l !== undefined)
+          .join('\n')
+          .trim();
+        const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '(the spec file is missing)');
+        const exists = await fs.stat(tPath).then(
+          () => true,
+          () => false,
+        );
+        const result = await withHeartbeat((signal) =>
+          runRole(loaded, {
+            role: 'reviewer',
+            model: role.model,
+            system: reviewerSystemPrompt(role.instructions),
+            prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
+            maxTurns: role.max_turns,
+            maxTokens: policy.model.max_tokens,
+            transcriptPath: tPath,
+            resume: exists ? { extraUserText: request } : undefined,
+            issue: input.issue,
+            workspace: input.workspace,
+            budget: input.budget,
+            env: agentEnv(),
+            signal,
+          }),
+        );
+        const base = {
+          turns: result.turns,
+          usage: result.usage,
+          costUsd: result.costUsd,
+          transcriptPath: result.transcriptPath,
+          budgetExhausted: result.budgetExhausted ?? null,
+        };
+        if (result.outcome === 'review_submitted' && result.review) {
+          return { ...base, verdict: result.review.verdict, findings: toFindings(result.review.findings), summary: result.summary ?? null };
+        }
+        const why =
+          result.outcome === 'budget_exhausted' ? 'the budget ran out' : `it used its ${result.turns} turns without calling submit_review`;
+        return { ...base, verdict: 'escalate', findings: [], summary: `The reviewer gave no verdict: ${why}.` };
+      },
+    ),
+
+    /**
+     * Runs the QA agent (roles.qa.agent): it writes acceptance checks under `.foreman/qa/checks/`,
+     * then Foreman runs every check itself. The checks' results are the evidence (agent-written).
+     */
+    runQaAgent: wrap(
+      async (input: { issue: Issue; workspace: WorkspaceInfo; round: number; runId: string; budget: BudgetInput; feedback: string | null }): Promise<
+        QaAgentReport & { budgetExhausted: AgentRunSummary['budgetExhausted'] }
+      > => {
+        const loaded = current();
+        const { policy } = loaded;
+        const role = policy.roles.qa;
+        const tPath = transcriptPath(input.workspace.key, input.runId, 'qa');
+        const exists = await fs.stat(tPath).then(
+          () => true,
+          () => false,
+        );
+        const ask = `QA round ${input.round}: write or update the acceptance checks for the current state of the workspace, run them, then call finish.`;
+        const env = agentEnv();
+        const result = await withHeartbeat((signal) =>
+          runRole(loaded, {
+            role: 'qa',
+            model: role.model,
+            system: qaSystemPrompt(),
+            prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
+            maxTurns: role.max_turns,
+            maxTokens: policy.model.max_tokens,
+            transcriptPath: tPath,
+            resume: exists ? { extraUserText: input.feedback ? `${ask}\n\n${input.feedback}` : ask } : undefined,
+            issue: input.issue,
+            workspace: input.workspace,
+            budget: input.budget,
+            env,
+            signal,
+          }),
+        );
+        const checks = await withHeartbeat(() => runAgentChecks(input.workspace.path, env, policy.qa.timeout_ms, policy.qa.output_tail_bytes));
+        return {
+          passed: checks.every((c) => c.passed),
+          checks,
+          summary: result.summary ?? null,
+          turns: result.turns,
+          usage: result.usage,
+          costUsd: result.costUsd,
+          transcriptPath: result.transcriptPath,
+          budgetExhausted: result.budgetExhausted ?? null,
+        };
+      },
+    ),
+
+    /** Checks the change against the contract: spec Scope, `protected_paths`, spec Evidence. */
+    checkContract: wrap(async (input: { workspace: WorkspaceInfo }): Promise<ContractCheck> => {
+      const { policy } = current();
+      const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '');
+      const { scope, evidence } = parseSpecContract(spec);
+      const changedFiles = await listChangedFiles(input.workspace.path, `${policy.scm.remote}/${input.workspace.baseBranch}`);
+      const { protectedTouched, outOfScope } = checkContractFiles({ changedFiles, scope, protectedPaths: policy.protected_paths });
+      return { changedFiles, protectedTouched, outOfScope, scope, evidence };
+    }),
 
     /** Runs `qa.commands` in the workspace and returns their evidence. */
     runQa: wrap(async (input: { workspace: WorkspaceInfo }): Promise<QaReport> => {
       const { policy } = current();
+      // The spec's Evidence list is the contract (a human may have edited it); the policy's
+      // commands are what it starts from.
+      const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '');
+      const fromSpec = parseSpecContract(spec).evidence;
+      const commands = fromSpec.length ? fromSpec : policy.qa.commands;
       let running = '';
       return withHeartbeat(
         (signal) =>
           runQaCommands({
-            commands: policy.qa.commands,
+            commands,
             cwd: input.workspace.path,
             env: agentEnv(),
             timeoutMs: policy.qa.timeout_ms,
@@ -396,6 +572,44 @@ async function resumeFor(tPath: string, feedback: string | null, attempt: number
 /** The activity functions the workflows call (types only on the workflow side). */
 export type Activities = ReturnType<typeof createActivities>;
 
+/** The diff a reviewer reads: tracked changes against the base, plus the untracked files' names. */
+async function workspaceDiff(ws: WorkspaceInfo, remote: string): Promise<string> {
+  const g = simpleGit({ baseDir: ws.path });
+  const base = `${remote}/${ws.baseBranch}`;
+  const diff = await g.raw(['diff', base, '--', '.', ':(exclude).foreman']);
+  const untracked = (await g.raw(['ls-files', '--others', '--exclude-standard'])).trim();
+  const cut = diff.length > 60_000 ? `${diff.slice(0, 60_000)}\n[… diff cut at 60000 characters; use git diff to read the rest …]` : diff;
+  return [
+    '```diff',
+    cut.trimEnd() || '(no changes to tracked files)',
+    '```',
+    untracked ? `New files (read them with read_file):\n${untracked.split('\n').map((f) => `- ${f}`).join('\n')}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** Runs every check script the QA agent wrote (sorted by name), with bash, in the workspace. */
+async function runAgentChecks(workspace: string, env: Record<string, string>, timeoutMs: number, tailBytes: number): Promise<QaAgentCheck[]> {
+  const dir = path.join(workspace, QA_CHECKS_DIR);
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort();
+  const paths = names.map((n) => path.posix.join(QA_CHECKS_DIR, n));
+  const report = await runQaCommands({
+    commands: paths.map((p) => `bash ${JSON.stringify(p)}`),
+    cwd: workspace,
+    env,
+    timeoutMs,
+    tailBytes,
+  });
+  return report.results.map((r, i) => ({
+    path: paths[i]!,
+    exitCode: r.exitCode,
+    durationMs: r.durationMs,
+    outputTail: r.outputTail,
+    passed: r.passed,
+  }));
+}
+
 /**
  * Appends an answered escalation under the spec's `## Decisions` heading (before `## Log`), or at
  * the end when a human removed the heading. A retry finds the entry and writes nothing.
@@ -442,6 +656,7 @@ async function writeSpec(
     branch,
     base_branch: baseBranch,
     protected_paths: policy.protected_paths,
+    scope: policy.scope,
     tools: ['read_file', 'list_files', 'search', 'write_file', 'edit_file', 'run_command', 'escalate', 'finish'],
     qa_commands: policy.qa.commands,
     qa_max_rounds: policy.qa.max_rounds,

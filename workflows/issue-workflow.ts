@@ -27,9 +27,16 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { humanReplySignal, issueUpdatedSignal, statusQuery, stopSignal } from './definitions.js';
+import { applyReview, blockingSeveritiesFor, openFindings } from './review-ledger.js';
 import type {
   AgentRunSummary,
+  ContractCheck,
   Escalation,
+  EvidenceData,
+  QaAgentReport,
+  ReviewRound,
+  RoleUsage,
+  TrackedFinding,
   EscalationRecord,
   HumanReply,
   IssueRunStatus,
@@ -119,10 +126,30 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   let workspace = null as WorkspaceInfo | null;
   let lastAgent = null as AgentRunSummary | null;
   let push = null as PushResult | null;
+  let qaAgentReport = null as QaAgentReport | null;
+  let contract = null as ContractCheck | null;
+  let ledger: TrackedFinding[] = [];
+  const reviewRounds: ReviewRound[] = [];
+  let reviewSummary = null as string | null;
+  /** Protected paths a human approved for pushing, and the approval. */
+  const approvedPaths = new Set<string>();
+  let protectedApproval = null as EvidenceData['protectedApproval'];
+  const roles: RoleUsage[] = [];
 
   const totalTokens = () =>
     usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
-  const addUsage = (r: AgentRunSummary) => {
+  const addUsage = (r: Pick<AgentRunSummary, 'usage' | 'costUsd' | 'turns' | 'transcriptPath'>, roleName: RoleUsage['role'] = 'implementer') => {
+    let role = roles.find((x) => x.role === roleName);
+    if (!role) {
+      role = { role: roleName, turns: 0, usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }, costUsd: 0 };
+      roles.push(role);
+    }
+    role.turns += r.turns;
+    role.usage.input_tokens += r.usage.input_tokens;
+    role.usage.output_tokens += r.usage.output_tokens;
+    role.usage.cache_creation_input_tokens += r.usage.cache_creation_input_tokens;
+    role.usage.cache_read_input_tokens += r.usage.cache_read_input_tokens;
+    role.costUsd = role.costUsd === null || r.costUsd === null ? null : role.costUsd + r.costUsd;
     usage.input_tokens += r.usage.input_tokens;
     usage.output_tokens += r.usage.output_tokens;
     usage.cache_creation_input_tokens += r.usage.cache_creation_input_tokens;
@@ -167,10 +194,14 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     };
     const record: EscalationRecord = { question: e.question, kind: e.kind, askedAt: escalation.askedAt, answer: null, author: null };
     escalations.push(record);
-    // Partial work goes to the branch first, so the human can look at it (never a silent loss).
+    // Partial work goes to the branch first, so the human can look at it (never a silent loss) —
+    // unless it touches protected paths nobody approved: those are never pushed.
     if (workspace) {
       try {
-        push = await io.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
+        const check = await io.checkContract({ workspace });
+        const unapproved = check.protectedTouched.filter((p) => !approvedPaths.has(p));
+        if (unapproved.length) escalation.tried += ` (Not pushed: the change touches protected paths ${unapproved.map((p) => `\`${p}\``).join(', ')}.)`;
+        else push = await io.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
       } catch (err) {
         if (isCancellation(err)) throw err;
         escalation.tried += ` (The partial work could not be pushed: ${describeFailure(err)}.)`;
@@ -231,15 +262,32 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     return reply;
   }
 
+  /** Escalates a spent budget; an answer grants the policy's budget once more. Returns the next user turn. */
+  async function budgetEscalation(b: AgentRunSummary['budgetExhausted']): Promise<string> {
+    const what = b?.reason === 'wall' ? 'wall time' : b?.reason === 'usd' ? 'USD' : 'tokens';
+    const spent = b ? formatAmount(b.reason, b.reason === 'usd' ? b.spentUsd : b.reason === 'tokens' ? b.spentTokens : Date.now() - started) : '';
+    const limit = b ? formatAmount(b.reason, b.reason === 'wall' ? (s.budget.maxWallMs ?? 0) * grants : b.limit) : '';
+    const reply = await escalate({
+      kind: 'budget',
+      question: `The issue's ${what} budget is spent (${b ? `${spent} of ${limit}` : 'limit reached'}). Grant the same budget again and continue?`,
+      options: ['Continue with another budget of the same size', 'Stop: move the issue to a terminal state'],
+      recommendation: null,
+      tried: `${turns} model turns so far; ${totalTokens()} tokens${costUsd !== null ? `, $${costUsd.toFixed(4)}` : ''}. The work so far is pushed to the branch.`,
+    });
+    grants++;
+    if (s.budget.maxWallMs) deadline = Date.now() + s.budget.maxWallMs;
+    return answerTurn(reply, 'Your budget ran out; a human granted more.');
+  }
+
   const answerTurn = (reply: HumanReply, context: string) =>
     `${context}\n\nAnswer from ${reply.author} (${reply.source}):\n${reply.text}\n\nThe answer is recorded under Decisions in .foreman/spec.md. Continue the task; call finish when done.`;
 
-  /** Posts the evidence and moves the issue to review. */
-  async function handOver(ws: WorkspaceInfo): Promise<IssueRunSummary['evidence']> {
-    status.phase = 'reporting';
-    const evidence = {
+  /** The evidence packet's data as it stands (rendered by an activity, never by the model). */
+  function evidenceData(ws: WorkspaceInfo, stage: EvidenceData['stage']): EvidenceData {
+    return {
       identifier: input.identifier,
       title: run.issue.title,
+      stage,
       branch: ws.branch,
       baseBranch: ws.baseBranch,
       push,
@@ -247,15 +295,37 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       implementerSummary: lastAgent?.summary ?? null,
       qaRounds,
       qaMaxRounds: s.qaMaxRounds,
+      qaAgent: qaAgentReport,
+      review: { enabled: s.review.enabled, maxRounds: s.review.maxRounds, rounds: reviewRounds, findings: ledger, summary: reviewSummary },
+      contract,
+      protectedApproval,
       usage,
       costUsd,
       turns,
+      roles,
       wallMs: Date.now() - started,
       escalations,
       transcripts,
       workflowId: info.workflowId,
       runId: info.runId,
     };
+  }
+
+  /** The budget as the next agent step must check it. */
+  function budgetNow() {
+    return {
+      spentTokens: totalTokens(),
+      spentUsd: costUsd ?? 0,
+      maxTokens: s.budget.maxTokens === null ? null : s.budget.maxTokens * grants,
+      maxUsd: s.budget.maxUsd === null ? null : s.budget.maxUsd * grants,
+      deadline,
+    };
+  }
+
+  /** Posts the evidence and moves the issue to review. */
+  async function handOver(ws: WorkspaceInfo): Promise<IssueRunSummary['evidence']> {
+    status.phase = 'reporting';
+    const evidence = evidenceData(ws, 'ready');
     const posted = await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence }));
     await step('move the issue to review', () => io.moveIssue({ issueId: input.issueId, state: s.reviewState }));
     return posted;
@@ -271,20 +341,14 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
 
     let feedback: string | null = null;
     let round = 0;
+    let reviewRound = 0;
     for (;;) {
       status.round = round + 1;
       status.phase = 'implementing';
       const ws: WorkspaceInfo = workspace;
-      const budget = {
-        spentTokens: totalTokens(),
-        spentUsd: costUsd ?? 0,
-        maxTokens: s.budget.maxTokens === null ? null : s.budget.maxTokens * grants,
-        maxUsd: s.budget.maxUsd === null ? null : s.budget.maxUsd * grants,
-        deadline,
-      };
       const implFeedback = feedback;
       lastAgent = await step('run the implementer', () =>
-        agent.runImplementer({ issue: run.issue, workspace: ws, round: round + 1, feedback: implFeedback, runId: info.runId, budget }),
+        agent.runImplementer({ issue: run.issue, workspace: ws, round: round + 1, feedback: implFeedback, runId: info.runId, budget: budgetNow() }),
       );
       addUsage(lastAgent);
 
@@ -312,18 +376,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
         continue;
       }
       if (lastAgent.outcome === 'budget_exhausted') {
-        const b = lastAgent.budgetExhausted;
-        const what = b?.reason === 'wall' ? 'wall time' : b?.reason === 'usd' ? 'USD' : 'tokens';
-        const reply = await escalate({
-          kind: 'budget',
-          question: `The issue's ${what} budget is spent (${b ? `${formatAmount(b.reason, b.reason === 'usd' ? b.spentUsd : b.reason === 'tokens' ? b.spentTokens : Date.now() - started)} of ${formatAmount(b.reason, b.limit)}` : 'limit reached'}). Grant the same budget again and continue?`,
-          options: ['Continue with another budget of the same size', 'Stop: move the issue to a terminal state'],
-          recommendation: null,
-          tried: `${turns} model turns so far; ${totalTokens()} tokens${costUsd !== null ? `, $${costUsd.toFixed(4)}` : ''}. The work so far is pushed to the branch.`,
-        });
-        grants++;
-        if (s.budget.maxWallMs) deadline = Date.now() + s.budget.maxWallMs;
-        feedback = answerTurn(reply, 'Your budget ran out; a human granted more.');
+        feedback = await budgetEscalation(lastAgent.budgetExhausted);
         continue;
       }
 
@@ -331,26 +384,114 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       const report = await step('run QA', () => qa.runQa({ workspace: ws }));
       round++;
       qaRounds.push({ round: qaRounds.length + 1, report });
-      if (report.passed) {
-        status.phase = 'pushing';
-        push = await step('commit and push', () =>
-          io.commitAndPush({ workspace: ws, identifier: input.identifier, title: run.issue.title, partial: false }),
+      let failure: string | null = report.passed ? null : qaFeedback(report);
+      if (!failure && s.qaAgent) {
+        const qaRun = await step('run the QA agent', () =>
+          agent.runQaAgent({ issue: run.issue, workspace: ws, round, runId: info.runId, budget: budgetNow(), feedback: null }),
         );
-        return await handOver(ws);
+        addUsage(qaRun, 'qa');
+        qaAgentReport = qaRun;
+        if (qaRun.budgetExhausted) {
+          feedback = await budgetEscalation(qaRun.budgetExhausted);
+          continue;
+        }
+        if (!qaRun.passed) failure = qaAgentFeedback(qaRun);
       }
-      feedback = qaFeedback(report);
-      if (round < s.qaMaxRounds) continue;
+      if (failure) {
+        feedback = failure;
+        if (round < s.qaMaxRounds) continue;
+        const failing = report.passed
+          ? (qaAgentReport?.checks ?? []).filter((c) => !c.passed).map((c) => `\`${c.path}\` (exit ${c.exitCode ?? 'none'}, written by the QA agent)`)
+          : report.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode ?? 'none'})`);
+        const reply = await escalate({
+          kind: 'qa_failed',
+          question: `QA still fails after ${round} implement → QA round(s): ${failing.join(', ')}. How should the implementer proceed?`,
+          options: ['Keep going with a hint (say what to change or check)', 'Stop: move the issue to a terminal state'],
+          recommendation: null,
+          tried: `${round} round(s); after each, Foreman ran the QA checks and sent the failures back to the implementer.`,
+        });
+        round = 0;
+        feedback = answerTurn(reply, `${failure}\n\nQA kept failing, so Foreman asked a human.`);
+        continue;
+      }
 
-      const failing = report.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode ?? 'none'})`);
-      const reply = await escalate({
-        kind: 'qa_failed',
-        question: `QA still fails after ${round} implement → QA round(s): ${failing.join(', ')}. How should the implementer proceed?`,
-        options: ['Keep going with a hint (say what to change or check)', 'Stop: move the issue to a terminal state'],
-        recommendation: null,
-        tried: `${round} round(s); after each, Foreman ran the QA commands and sent the failures back to the implementer.`,
-      });
-      round = 0;
-      feedback = answerTurn(reply, `${feedback}\n\nQA kept failing, so Foreman asked a human.`);
+      // The contract: protected paths are never pushed without a human's approval.
+      contract = await step('check the contract', () => io.checkContract({ workspace: ws }));
+      const unapproved = contract.protectedTouched.filter((p) => !approvedPaths.has(p));
+      if (unapproved.length) {
+        const list = unapproved.map((p) => `\`${p}\``).join(', ');
+        const reply = await escalate({
+          kind: 'protected_path',
+          question: `The change touches protected paths: ${list}. May Foreman push these changes? Answer "approve" to push them; anything else is passed to the implementer, who reverts them.`,
+          options: ['approve', 'Revert the changes to these paths'],
+          recommendation: null,
+          tried: `QA passed. \`protected_paths\` in the policy matches ${unapproved.length} changed file(s); nothing was pushed.`,
+        });
+        if (APPROVAL.test(reply.text)) {
+          for (const p of unapproved) approvedPaths.add(p);
+          protectedApproval = { paths: [...approvedPaths], by: reply.author, answer: reply.text };
+        } else {
+          feedback = answerTurn(reply, `A human did not approve the changes to protected paths (${list}): revert them.`);
+          continue;
+        }
+      }
+
+      if (s.review.enabled) {
+        reviewRound++;
+        const open = openFindings(ledger);
+        const r = await step('run the reviewer', () =>
+          agent.runReviewer({ issue: run.issue, workspace: ws, round: reviewRound, openFindings: open, runId: info.runId, budget: budgetNow() }),
+        );
+        addUsage(r, 'reviewer');
+        if (r.budgetExhausted) {
+          reviewRound--;
+          feedback = await budgetEscalation(r.budgetExhausted);
+          continue;
+        }
+        reviewSummary = r.summary;
+        if (r.verdict === 'escalate') {
+          // A question is no review: the ledger stays as it was (nothing counts as resolved).
+          reviewRounds.push({ round: reviewRound, verdict: 'escalate', raised: [], resolved: [], blocking: [] });
+          const reply = await escalate({
+            kind: 'review',
+            question: r.summary ?? 'The reviewer asks for a human decision.',
+            options: [],
+            recommendation: null,
+            tried: `Review round ${reviewRound}: the reviewer read the spec and the diff and asked for a decision.`,
+          });
+          feedback = answerTurn(reply, 'The reviewer asked a human for a decision.');
+          continue;
+        }
+        const applied = applyReview(ledger, reviewRound, r.findings, blockingSeveritiesFor(reviewRound, s.review.firstRound, s.review.laterRounds), r.verdict);
+        ledger = applied.ledger;
+        reviewRounds.push(applied.round);
+        await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence: evidenceData(ws, 'in_progress') }));
+        const blocking = ledger.filter((f) => applied.round.blocking.includes(f.id));
+        if (r.verdict === 'request_changes' && blocking.length) {
+          if (reviewRound < s.review.maxRounds) {
+            feedback = reviewFeedback(blocking);
+            continue;
+          }
+          const reply = await escalate({
+            kind: 'review_rounds',
+            question: `After ${reviewRound} review round(s) these findings are still open: ${blocking.map((f) => `${f.id} [${f.severity}] ${f.message}`).join('; ')}. Answer "approve" to hand over as is, or say how to address them.`,
+            options: ['approve', 'Give the implementer guidance for another round'],
+            recommendation: null,
+            tried: `${reviewRound} implement → QA → review rounds; the findings above kept coming back.`,
+          });
+          reviewRound = 0;
+          if (!APPROVAL.test(reply.text)) {
+            feedback = answerTurn(reply, reviewFeedback(blocking));
+            continue;
+          }
+        }
+      }
+
+      status.phase = 'pushing';
+      push = await step('commit and push', () =>
+        io.commitAndPush({ workspace: ws, identifier: input.identifier, title: run.issue.title, partial: false }),
+      );
+      return await handOver(ws);
     }
   }
 
@@ -412,6 +553,28 @@ function qaFeedback(report: QaReport): string {
       `$ ${r.command}\nexit code: ${r.exitCode ?? 'none'}${r.timedOut ? ' (timed out)' : ''}\n${r.outputTail.trimEnd()}`,
   );
   return ['Foreman ran the QA commands and these failed. Fix the cause, run them yourself, then call finish.', '', ...parts].join('\n');
+}
+
+/** An answer that approves (protected paths, handing over with open findings). */
+const APPROVAL = /^\s*(yes|y|approve[sd]?|ok|okay|lgtm|go ahead|push)\b/i;
+
+/** The text the implementer gets when the QA agent's checks fail. */
+function qaAgentFeedback(r: QaAgentReport): string {
+  const failed = r.checks.filter((c) => !c.passed);
+  return [
+    'Foreman ran the acceptance checks the QA agent wrote (under .foreman/qa/checks/) and these failed. Fix the code (not the checks), then call finish.',
+    '',
+    ...failed.map((c) => `$ bash ${c.path}\nexit code: ${c.exitCode ?? 'none'}\n${c.outputTail.trimEnd()}`),
+  ].join('\n');
+}
+
+/** The text the implementer gets when the reviewer requests changes. */
+function reviewFeedback(findings: TrackedFinding[]): string {
+  return [
+    'The reviewer requested changes. Address each finding (ids are stable across rounds), run the checks, then call finish.',
+    '',
+    ...findings.map((f) => `- ${f.id} [${f.severity}] ${f.path ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`),
+  ].join('\n');
 }
 
 function formatAmount(kind: 'tokens' | 'usd' | 'wall', n: number): string {

@@ -32,7 +32,7 @@ export interface StopRequest {
 }
 
 /** What raised an escalation. */
-export type EscalationKind = 'agent_question' | 'qa_failed' | 'budget' | 'max_turns' | 'error';
+export type EscalationKind = 'agent_question' | 'qa_failed' | 'budget' | 'max_turns' | 'error' | 'protected_path' | 'review' | 'review_rounds';
 
 /** One question to a human, as posted on the issue. */
 export interface Escalation {
@@ -61,6 +61,9 @@ export interface BudgetLimits {
 export interface RunSettings {
   /** Implement → QA rounds before QA failures are escalated. */
   qaMaxRounds: number;
+  /** Run the QA agent after the QA commands pass. */
+  qaAgent: boolean;
+  review: { enabled: boolean; maxRounds: number; firstRound: Severity[]; laterRounds: Severity[] };
   inProgressState: string;
   reviewState: string;
   /** Where an issue waits for an answer; null leaves it where it is. */
@@ -191,17 +194,37 @@ export interface EscalationData {
 export interface EvidenceData {
   identifier: string;
   title: string;
+  /** `in_progress`: posted after a round and edited in place later; `ready`: handed over to review. */
+  stage: 'in_progress' | 'ready';
   branch: string;
   baseBranch: string;
   push: PushResult | null;
   specPath: string;
+  /** The implementer's last `finish` summary (model-written). */
   implementerSummary: string | null;
   qaRounds: { round: number; report: QaReport }[];
   qaMaxRounds: number;
+  /** The QA agent's last report (its checks are agent-written, run by Foreman); null when off. */
+  qaAgent: QaAgentReport | null;
+  review: {
+    enabled: boolean;
+    maxRounds: number;
+    rounds: ReviewRound[];
+    /** Every finding across rounds with its resolution. */
+    findings: TrackedFinding[];
+    /** The reviewer's last summary (model-written). */
+    summary: string | null;
+  };
+  /** The contract checked against the change; null before the first check. */
+  contract: ContractCheck | null;
+  /** Who approved pushing changes to protected paths, and which; null when none were touched. */
+  protectedApproval: { paths: string[]; by: string; answer: string } | null;
+  /** Totals over all roles. */
   usage: TokenUsage;
   /** USD; null when a model had no price. */
   costUsd: number | null;
   turns: number;
+  roles: RoleUsage[];
   wallMs: number;
   escalations: EscalationRecord[];
   transcripts: string[];
@@ -260,4 +283,95 @@ export interface DispatchTickResult {
   started: string[];
   skipped: { identifier: string; reason: string }[];
   error: string | null;
+}
+
+/** Reviewer finding severities, most severe first (DESIGN.md `submit_review`). */
+export type Severity = 'blocker' | 'major' | 'minor' | 'nit';
+
+/** One reviewer finding. `id` is stable across rounds: a hash of path + normalized message. */
+export interface Finding {
+  id: string;
+  severity: Severity;
+  path: string | null;
+  line: number | null;
+  message: string;
+}
+
+/** A finding across review rounds. */
+export interface TrackedFinding extends Finding {
+  /** Round it was first raised in (1-based). */
+  firstRound: number;
+  /** Round it was last raised in. */
+  lastRound: number;
+  /** `resolved`: raised before, not raised again in a later round. */
+  status: 'open' | 'resolved';
+  resolvedInRound: number | null;
+}
+
+/** What one reviewer activity reports. */
+export interface ReviewResult {
+  verdict: 'approve' | 'request_changes' | 'escalate';
+  findings: Finding[];
+  /** The reviewer's own words (model-written). */
+  summary: string | null;
+  turns: number;
+  usage: TokenUsage;
+  costUsd: number | null;
+  transcriptPath: string;
+}
+
+/** One review round as the evidence shows it. */
+export interface ReviewRound {
+  round: number;
+  verdict: ReviewResult['verdict'];
+  /** Findings raised this round (deduplicated; already-resolved ones dropped). */
+  raised: Finding[];
+  /** Ids resolved by this round (open before, not raised again). */
+  resolved: string[];
+  /** Ids that sent the work back this round (after the severity ratchet). */
+  blocking: string[];
+}
+
+/** The contract (spec Scope, protected_paths, Evidence) checked against the change. */
+export interface ContractCheck {
+  /** Paths changed against the base branch (committed or not). */
+  changedFiles: string[];
+  /** Changed paths matching `protected_paths`. */
+  protectedTouched: string[];
+  /** Changed paths outside the spec's Scope globs. */
+  outOfScope: string[];
+  /** Scope globs read from the spec (empty: everything in scope). */
+  scope: string[];
+  /** Evidence commands the spec requires (run by QA). */
+  evidence: string[];
+}
+
+/** A check the QA agent wrote, run by Foreman (agent-written evidence). */
+export interface QaAgentCheck {
+  /** Path of the check script, relative to the workspace. */
+  path: string;
+  exitCode: number | null;
+  durationMs: number;
+  outputTail: string;
+  passed: boolean;
+}
+
+/** What the QA agent step reports. */
+export interface QaAgentReport {
+  passed: boolean;
+  checks: QaAgentCheck[];
+  /** The QA agent's own words (model-written). */
+  summary: string | null;
+  turns: number;
+  usage: TokenUsage;
+  costUsd: number | null;
+  transcriptPath: string;
+}
+
+/** Usage of one role over the run. */
+export interface RoleUsage {
+  role: 'implementer' | 'reviewer' | 'qa';
+  turns: number;
+  usage: TokenUsage;
+  costUsd: number | null;
 }

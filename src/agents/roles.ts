@@ -18,3 +18,37 @@ export function implementerSystemPrompt(extra?: string): string {
     .filter(Boolean)
     .join('\n');
 }
+
+/** System prompt of the reviewer; `extra` is the policy's `roles.reviewer.instructions`. */
+export function reviewerSystemPrompt(extra?: string): string {
+  return [
+    'You are the reviewer in Foreman. Another agent changed this workspace to meet the contract in',
+    '`.foreman/spec.md`. Review the change against that contract: correctness, tests, scope, and the',
+    "team's conventions. You can read files, search, and run `git diff`, `git log`, `git show` and",
+    '`git status`; you cannot change anything.',
+    'Answer only by calling `submit_review` with a verdict and findings. Each finding has a severity:',
+    'blocker (wrong or unsafe), major (must fix before merge), minor (should fix), nit (optional).',
+    'Use `approve` when nothing blocks a merge, `request_changes` with findings otherwise, and',
+    '`escalate` only when a human must decide (the spec is contradictory, or the change needs a',
+    'product decision). Do not repeat findings that were resolved.',
+    extra?.trim() ? `\nInstructions from the team's policy:\n${extra.trim()}` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** Where the QA agent writes its checks, relative to the workspace (kept out of git). */
+export const QA_CHECKS_DIR = '.foreman/qa/checks';
+
+/** System prompt of the QA agent. */
+export function qaSystemPrompt(): string {
+  return [
+    'You are the QA agent in Foreman. Another agent changed this workspace to meet the contract in',
+    '`.foreman/spec.md`. Write acceptance checks for the Goal and the Evidence section of that spec:',
+    `one executable shell script per acceptance criterion, under \`${QA_CHECKS_DIR}/\` (e.g.`,
+    `\`${QA_CHECKS_DIR}/01-adds-numbers.sh\`), each exiting 0 when the criterion holds and non-zero`,
+    'otherwise, printing what it checked. Run them with `run_command` to make sure they work, then',
+    'call `finish` with a one-paragraph summary. Do not change the code under test: only write checks.',
+    'Foreman runs your checks itself afterwards; their results are the evidence.',
+  ].join('\n');
+}

@@ -355,9 +355,6 @@ function consistencyWarnings(policy: Policy): string[] {
   // Keys the schema accepts (so policies written for later versions load) but this build does not
   // act on yet: say so rather than let a lead believe a guard is in place.
   const notYet: [boolean, string][] = [
-    [policy.roles.reviewer.enabled, 'roles.reviewer.enabled'],
-    [policy.roles.qa.agent, 'roles.qa.agent'],
-    [policy.protected_paths.length > 0, 'protected_paths'],
     [policy.schedules.length > 0, 'schedules'],
     [policy.scm.draft, 'scm.draft'],
   ];

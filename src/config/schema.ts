@@ -164,12 +164,28 @@ export const reviewerSchema = z.object({
 
 /** `roles.qa`: optional agent on top of the `qa.commands` checks. */
 export const qaRoleSchema = z.object({
-  /** Also run a QA agent after the commands. (Default: false) */
+  /** Also run a QA agent after the commands: it writes acceptance checks that Foreman runs. (Default: false) */
   agent: z.boolean().default(false),
   /** Model name. (Default: `claude-sonnet-5-5`) */
   model: z.string().min(1).default(DEFAULT_MODEL),
   /** Model turns per QA session. (Default: 20) */
   max_turns: positiveInt().default(20),
+});
+
+const severitySchema = z.enum(['blocker', 'major', 'minor', 'nit']);
+
+/**
+ * `review`: how reviewer findings gate the hand-off. Round 1's findings of the `first_round`
+ * severities send the work back; later rounds only `later_rounds` ones (a severity ratchet, so
+ * review converges instead of nit-picking forever).
+ */
+export const reviewSchema = z.object({
+  /** Review rounds before open findings are escalated to a human. (Default: 3) */
+  max_rounds: positiveInt().default(3),
+  /** Severities that send work back in round 1. (Default: blocker, major, minor) */
+  first_round: z.array(severitySchema).default(['blocker', 'major', 'minor']),
+  /** Severities that send work back after round 1. (Default: blocker, major) */
+  later_rounds: z.array(severitySchema).default(['blocker', 'major']),
 });
 
 /** `roles`: per-role model settings. */
@@ -293,12 +309,22 @@ export const policySchema = z.object({
   model: modelSchema.prefault({}),
   roles: rolesSchema.prefault({}),
   qa: qaSchema.prefault({}),
+  review: reviewSchema.prefault({}),
   handoff: handoffSchema.prefault({}),
   budget: budgetSchema.prefault({}),
   escalation: escalationSchema.prefault({}),
   scm: scmSchema.prefault({}),
-  /** Globs (picomatch) of paths agents may not write. (Default: `[]`) */
+  /**
+   * Globs (picomatch) of paths that are never pushed without a human's approval through an
+   * escalation (e.g. `.github/workflows/**`, `migrations/**`). (Default: `[]`)
+   */
   protected_paths: z.array(z.string().trim().min(1)).default(() => []),
+  /**
+   * Default Scope of an issue's spec: globs of the paths a change may touch; files outside are
+   * flagged in the evidence. The spec's Scope section (humans may edit it) is what is checked.
+   * (Default: `[]` = everything)
+   */
+  scope: z.array(z.string().trim().min(1)).default(() => []),
   /** Clock triggers. (Default: `[]`) */
   schedules: z
     .array(scheduleSchema)

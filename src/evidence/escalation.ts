@@ -12,6 +12,9 @@ const KIND_TITLE: Record<EscalationData['escalation']['kind'], string> = {
   budget: 'the budget is spent',
   max_turns: 'the implementer ran out of turns',
   error: 'a step failed',
+  protected_path: 'the change touches protected paths',
+  review: 'the reviewer asks for a decision',
+  review_rounds: 'review findings are still open',
 };
 
 /** Renders the escalation comment as Markdown. */

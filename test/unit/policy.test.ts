@@ -155,10 +155,11 @@ describe('Symphony compatibility', () => {
 
   it('warns when a key this build does not act on yet is set, and not when it is left at its default', () => {
     expect(parse('agent: {max_turns: 3}').warnings).toEqual([]);
-    const { warnings } = parse('budget: {max_tokens: 1000}\nprotected_paths: [".github/**"]\nroles: {reviewer: {enabled: true}}');
+    expect(parse('budget: {max_tokens: 1000}\nprotected_paths: [".github/**"]\nroles: {reviewer: {enabled: true}}').warnings).toEqual([]);
+    const { warnings } = parse('schedules: [{id: nightly, cron: "0 3 * * *"}]\nscm: {draft: true}');
     expect(warnings).toEqual([
-      'roles.reviewer.enabled: accepted but not in effect in this build yet (see specs/policy.md).',
-      'protected_paths: accepted but not in effect in this build yet (see specs/policy.md).',
+      'schedules: accepted but not in effect in this build yet (see specs/policy.md).',
+      'scm.draft: accepted but not in effect in this build yet (see specs/policy.md).',
     ]);
   });
 
