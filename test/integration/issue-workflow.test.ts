@@ -18,6 +18,9 @@ const FIX_SCRIPT: ScriptStep[] = [
   toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
   toolUse('run_command', { command: 'node test.js' }),
   toolUse('finish', { summary: 'add() now adds; node test.js passes.' }),
+  // The reviewer (a separate conversation) reads the diff and approves.
+  toolUse('run_command', { command: 'git diff origin/main' }),
+  toolUse('submit_review', { verdict: 'approve', findings: [{ severity: 'nit', path: 'add.js', message: 'Consider a JSDoc comment.' }] }),
 ];
 
 let ctx: RunContext | null = null;
@@ -31,7 +34,7 @@ afterEach(async () => {
 
 describe('IssueWorkflow', () => {
   it('fixes the bug, pushes the branch, posts QA evidence and moves the issue to review', async () => {
-    ctx = await createRunContext({ script: FIX_SCRIPT });
+    ctx = await createRunContext({ script: FIX_SCRIPT, extraPolicy: 'roles: {reviewer: {enabled: true}}' });
     const handle = await ctx.start();
     const summary = (await handle.result()) as IssueRunSummary;
     // A typical run stays far below Temporal's continue-as-new suggestion (4,096 events).
@@ -69,6 +72,12 @@ describe('IssueWorkflow', () => {
     expect(comments).toContain('ready for review');
     expect(comments).toContain('`node test.js` | ✅ passed | 0 |');
     expect(comments).toContain('add.js | 2 +-');
+    // …and the reviewer's real verdict, from its own conversation over the real diff.
+    expect(comments).toContain('### Review');
+    expect(comments).toContain('✅ approved');
+    expect(comments).toContain('Consider a JSDoc comment.');
+    const reviewerSaw = JSON.stringify(ctx.model.requests.at(-1)!.body.messages);
+    expect(reviewerSaw).toContain('-  return a - b;');
   });
 
   it('sends QA failures back to the implementer, then escalates after the bound and resumes with the answer', async () => {
