@@ -33,7 +33,7 @@ import { runQaCommands } from '../src/qa/run.js';
 import { trackerForPolicy } from '../src/trackers/index.js';
 import type { Issue, Tracker } from '../src/trackers/types.js';
 import { assertInsideRoot } from '../src/workspace/key.js';
-import { scrubbedEnv } from '../src/workspace/shell.js';
+import { killOrphans, pidDirFor, scrubbedEnv } from '../src/workspace/shell.js';
 import {
   commitAndPush as gitCommitAndPush,
   prepareWorkspace as gitPrepareWorkspace,
@@ -155,8 +155,10 @@ export function createActivities(deps: ActivityDeps) {
     },
   ) => {
     const { policy } = loaded;
+    killOrphans(pidDirFor(o.workspace.path)); // what a crashed earlier attempt left running
     return runAgent({
       role: o.role,
+      pidDir: pidDirFor(o.workspace.path),
       model: o.model,
       system: o.system,
       prompt: o.prompt,
@@ -239,7 +241,7 @@ export function createActivities(deps: ActivityDeps) {
     prepareWorkspace: wrap(async (input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> => {
       const loaded = current();
       const { policy } = loaded;
-      const ws = await gitPrepareWorkspace({
+      const ws = await withHeartbeat(() => gitPrepareWorkspace({
         root: policy.workspace.root,
         identifier: input.issue.identifier,
         repo: policy.workspace.repo,
@@ -248,7 +250,7 @@ export function createActivities(deps: ActivityDeps) {
         identity: identity(loaded),
         env: agentEnv(),
         log: deps.log,
-      });
+      }));
       const specPath = path.join(ws.path, '.foreman', 'spec.md');
       // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
       assertInsideRoot(ws.path, specPath);
@@ -444,7 +446,7 @@ export function createActivities(deps: ActivityDeps) {
       const { policy } = current();
       const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '');
       const { scope, evidence } = parseSpecContract(spec);
-      const changedFiles = await listChangedFiles(input.workspace.path, `${policy.scm.remote}/${input.workspace.baseBranch}`);
+      const changedFiles = await withHeartbeat(() => listChangedFiles(input.workspace.path, `${policy.scm.remote}/${input.workspace.baseBranch}`));
       const { protectedTouched, outOfScope } = checkContractFiles({ changedFiles, scope, protectedPaths: policy.protected_paths });
       return { changedFiles, protectedTouched, outOfScope, scope, evidence };
     }),
@@ -458,9 +460,12 @@ export function createActivities(deps: ActivityDeps) {
       const fromSpec = parseSpecContract(spec).evidence;
       const commands = fromSpec.length ? fromSpec : policy.qa.commands;
       let running = '';
+      const pidDir = pidDirFor(input.workspace.path);
+      killOrphans(pidDir); // a QA command a crashed attempt left running must not run beside this one
       return withHeartbeat(
         (signal) =>
           runQaCommands({
+            pidDir,
             commands,
             cwd: input.workspace.path,
             env: agentEnv(),
@@ -483,13 +488,13 @@ export function createActivities(deps: ActivityDeps) {
         const body = input.partial
           ? 'Partial work: the run needs a human decision. See the issue for the evidence.'
           : 'Ready for review. See the issue for the evidence.';
-        return gitCommitAndPush({
+        return withHeartbeat(() => gitCommitAndPush({
           path: input.workspace.path,
           branch: input.workspace.branch,
           baseBranch: input.workspace.baseBranch,
           message: `${subject}\n\n${body}\n\nIssue: ${input.identifier}`,
           identity: identity(loaded),
-        });
+        }));
       },
     ),
 
@@ -524,13 +529,9 @@ export function createActivities(deps: ActivityDeps) {
     /** Removes the issue's workspace (runs `before_remove`; its failure is ignored). */
     removeWorkspace: wrap(async (input: { identifier: string }): Promise<boolean> => {
       const { policy } = current();
-      return gitRemoveWorkspace({
-        root: policy.workspace.root,
-        identifier: input.identifier,
-        hooks: policy.hooks,
-        env: agentEnv(),
-        log: deps.log,
-      });
+      return withHeartbeat(() =>
+        gitRemoveWorkspace({ root: policy.workspace.root, identifier: input.identifier, hooks: policy.hooks, env: agentEnv(), log: deps.log }),
+      );
     }),
 
     /** One dispatcher tick (see src/dispatch/tick.ts). */
@@ -595,6 +596,7 @@ async function runAgentChecks(workspace: string, env: Record<string, string>, ti
   const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort();
   const paths = names.map((n) => path.posix.join(QA_CHECKS_DIR, n));
   const report = await runQaCommands({
+    pidDir: pidDirFor(workspace),
     commands: paths.map((p) => `bash ${JSON.stringify(p)}`),
     cwd: workspace,
     env,

@@ -107,12 +107,15 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     maximumInterval: s.retry.maximumIntervalMs,
     maximumAttempts: s.retry.maximumAttempts,
   };
-  const io = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry });
+  // Tracker calls are short; git steps (clone, push, diff) heartbeat, so a dead worker is noticed in
+  // 30 s instead of at the end of a long timeout.
+  const io = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+  const git = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry });
   const agent = proxyActivities<Activities>({ startToCloseTimeout: s.agentTimeoutMs, heartbeatTimeout: '30 seconds', retry });
   const qa = proxyActivities<Activities>({ startToCloseTimeout: s.qaTimeoutMs, heartbeatTimeout: '30 seconds', retry });
   // Escalation I/O retries without limit: asking a human is the last resort and must get through.
   const notify = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
+    startToCloseTimeout: '1 minute',
     retry: { initialInterval: s.retry.initialIntervalMs, backoffCoefficient: 2, maximumInterval: s.retry.maximumIntervalMs },
   });
 
@@ -198,10 +201,10 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     // unless it touches protected paths nobody approved: those are never pushed.
     if (workspace) {
       try {
-        const check = await io.checkContract({ workspace });
+        const check = await git.checkContract({ workspace });
         const unapproved = check.protectedTouched.filter((p) => !approvedPaths.has(p));
         if (unapproved.length) escalation.tried += ` (Not pushed: the change touches protected paths ${unapproved.map((p) => `\`${p}\``).join(', ')}.)`;
-        else push = await io.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
+        else push = await git.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
       } catch (err) {
         if (isCancellation(err)) throw err;
         escalation.tried += ` (The partial work could not be pushed: ${describeFailure(err)}.)`;
@@ -334,7 +337,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   /** The whole job: returns the posted evidence once the work is handed over (cancellable by `stop`). */
   async function work(): Promise<IssueRunSummary['evidence']> {
     status.phase = 'preparing';
-    workspace = await step('prepare the workspace', () => io.prepareWorkspace({ issue: run.issue, runId: info.runId }));
+    workspace = await step('prepare the workspace', () => git.prepareWorkspace({ issue: run.issue, runId: info.runId }));
     status.workspace = workspace.path;
     status.branch = workspace.branch;
     await step('move the issue to in progress', () => io.moveIssue({ issueId: input.issueId, state: s.inProgressState }));
@@ -416,7 +419,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       }
 
       // The contract: protected paths are never pushed without a human's approval.
-      contract = await step('check the contract', () => io.checkContract({ workspace: ws }));
+      contract = await step('check the contract', () => git.checkContract({ workspace: ws }));
       const unapproved = contract.protectedTouched.filter((p) => !approvedPaths.has(p));
       if (unapproved.length) {
         const list = unapproved.map((p) => `\`${p}\``).join(', ');
@@ -489,7 +492,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
 
       status.phase = 'pushing';
       push = await step('commit and push', () =>
-        io.commitAndPush({ workspace: ws, identifier: input.identifier, title: run.issue.title, partial: false }),
+        git.commitAndPush({ workspace: ws, identifier: input.identifier, title: run.issue.title, partial: false }),
       );
       return await handOver(ws);
     }
@@ -512,7 +515,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   /** Ends the run on the tracker's word: workspace cleaned when asked, a note on the issue. */
   async function stopRun(req: StopRequest): Promise<IssueRunSummary> {
     status.phase = 'stopping';
-    if (req.cleanup) await notify.removeWorkspace({ identifier: input.identifier });
+    if (req.cleanup) await git.removeWorkspace({ identifier: input.identifier });
     await notify.postComment({
       issueId: input.issueId,
       key: `stopped-${info.runId}`,

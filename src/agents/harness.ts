@@ -127,6 +127,8 @@ export interface AgentRunOptions {
    * answer is not lost when the run moved to a host without the file.
    */
   resume?: { extraUserText: string };
+  /** Where the agent's commands record their process groups (shell.ts `killOrphans`). (Default: not recorded) */
+  pidDir?: string;
   /** Called after each model response; an exception from it ends the run. */
   onTurn?: (info: TurnInfo) => void;
   /** Cancels the run: an in-flight model call or command is aborted and `signal.reason` thrown. */
@@ -385,7 +387,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   const apiKey = opts.client.apiKey || undefined;
   const redact = makeRedactor(apiKey ?? process.env.ANTHROPIC_API_KEY);
   const fallbackBase = opts.client.baseURL || process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
-  const toolbox = createToolbox(opts.role, { workspace: opts.workspace, env: opts.env });
+  const toolbox = createToolbox(opts.role, { workspace: opts.workspace, env: opts.env, ...(opts.pidDir ? { pidDir: opts.pidDir } : {}) });
 
   let client: Anthropic;
   try {

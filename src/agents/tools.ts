@@ -70,6 +70,8 @@ export interface ToolContext {
    * fails with `search_timeout` (a model-given regex can backtrack for hours). (Default: 10000)
    */
   searchTimeoutMs?: number;
+  /** Where `run_command` records its process groups (see shell.ts `killOrphans`). (Default: not recorded) */
+  pidDir?: string;
 }
 
 /** The question an `escalate` call asks a human. */
@@ -462,6 +464,7 @@ async function runCommand(input: z.infer<typeof runCommandSchema>, rt: ToolRunti
     timeoutMs,
     maxOutputBytes: rt.ctx.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
     signal: rt.signal,
+    ...(rt.ctx.pidDir ? { pidDir: rt.ctx.pidDir } : {}),
   });
   let header: string;
   if (result.timedOut) {

@@ -19,6 +19,8 @@ export async function runQaCommands(opts: {
   tailBytes: number;
   signal?: AbortSignal;
   onCommand?: (command: string) => void;
+  /** Where running commands are recorded for crash clean-up (shell.ts `killOrphans`). */
+  pidDir?: string;
 }): Promise<QaReport> {
   const results: QaCommandResult[] = [];
   for (const command of opts.commands) {
@@ -30,6 +32,7 @@ export async function runQaCommands(opts: {
       timeoutMs: opts.timeoutMs,
       maxOutputBytes: Math.max(opts.tailBytes * 2, 4000),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
     });
     results.push({
       command,

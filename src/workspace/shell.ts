@@ -8,6 +8,8 @@
  * nor interpret exit codes (QA and hooks do).
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
 
 /** What a finished (or killed) shell command left behind. */
@@ -42,6 +44,12 @@ export interface RunShellOptions {
   maxOutputBytes?: number;
   /** Aborting ends the process group like a timeout does (but `timedOut` stays false). */
   signal?: AbortSignal;
+  /**
+   * Directory where the running command's process group is recorded (one file per group, removed
+   * when it ends), so that after a crash of this process the next attempt can end what is left
+   * with {@link killOrphans}. (Default: not recorded)
+   */
+  pidDir?: string;
 }
 
 /** Options of {@link scrubbedEnv}. */
@@ -116,6 +124,64 @@ export function withoutSecrets(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
+/** Where a workspace's running commands are recorded (inside `.foreman/`, which git ignores). */
+export function pidDirFor(workspace: string): string {
+  return path.join(workspace, '.foreman', 'pids');
+}
+
+/** The start time of a process (Linux: /proc/<pid>/stat field 22), or null when unknown. */
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `<dir>/<pgid>` holding the group id and its leader's start time; returns the file. */
+function recordGroup(dir: string, pgid: number): string | null {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, String(pgid));
+    writeFileSync(file, `${pgid} ${startTimeOf(pgid) ?? ''}\n`);
+    return file;
+  } catch {
+    return null; // recording is a safety net; the command still runs
+  }
+}
+
+/**
+ * Ends the process groups recorded in `dir` by a process that died (e.g. a worker killed with
+ * `kill -9` while an agent's command or a QA command ran), so a retried step never runs beside a
+ * leftover. A group is killed only while its leader is the process that was recorded (same start
+ * time), never a later process that reused the pid. Returns how many groups were ended.
+ */
+export function killOrphans(dir: string): number {
+  let killed = 0;
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of files) {
+    const file = path.join(dir, name);
+    try {
+      const [pidText, started] = readFileSync(file, 'utf8').trim().split(' ');
+      const pgid = Number(pidText);
+      if (Number.isInteger(pgid) && pgid > 1 && started && startTimeOf(pgid) === started) {
+        killGroup(pgid, 'SIGKILL');
+        killed++;
+      }
+    } catch {
+      // unreadable record: drop it
+    }
+    rmSync(file, { force: true });
+  }
+  return killed;
+}
+
 /** Keeps the first and last bytes of a stream within a budget, counting what it drops. */
 class HeadTailBuffer {
   private readonly head: Buffer[] = [];
@@ -186,6 +252,7 @@ export function runShell(opts: RunShellOptions): Promise<ShellResult> {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const pidFile = opts.pidDir && child.pid !== undefined ? recordGroup(opts.pidDir, child.pid) : null;
     const buffer = new HeadTailBuffer(maxOutputBytes);
     let timedOut = false;
     let exitCode: number | null = null;
@@ -215,6 +282,7 @@ export function runShell(opts: RunShellOptions): Promise<ShellResult> {
     const finish = (): void => {
       if (settled) return;
       settled = true;
+      if (pidFile) rmSync(pidFile, { force: true });
       for (const t of timers) clearTimeout(t);
       opts.signal?.removeEventListener('abort', onAbort);
       const { output, truncated } = buffer.render();

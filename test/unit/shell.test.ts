@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/errors.js';
-import { runShell, scrubbedEnv, withoutSecrets } from '../../src/workspace/shell.js';
+import { killOrphans, runShell, scrubbedEnv, withoutSecrets } from '../../src/workspace/shell.js';
 
 /** True while `pid` is a live (not zombie) process. */
 async function alive(pid: number): Promise<boolean> {
@@ -203,6 +204,47 @@ describe('scrubbedEnv', () => {
       else process.env.ANTHROPIC_API_KEY = saved.key;
       if (saved.token === undefined) delete process.env.FOREMAN_TEST_TOKEN;
       else process.env.FOREMAN_TEST_TOKEN = saved.token;
+    }
+  });
+});
+
+describe('killOrphans', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await realpath(await mkdtemp(path.join(tmpdir(), 'foreman-orphans-')));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ends a recorded process group (what a crashed attempt left running) and clears the record', async () => {
+    const pidDir = path.join(dir, 'pids');
+    const running = runShell({ command: 'sleep 30', cwd: dir, env: scrubbedEnv(), timeoutMs: 60_000, pidDir });
+    let files: string[] = [];
+    for (let i = 0; i < 50 && files.length === 0; i++) {
+      files = await readdir(pidDir).catch(() => []);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(files).toHaveLength(1);
+    const t0 = Date.now();
+    expect(killOrphans(pidDir)).toBe(1);
+    const r = await running;
+    expect(r.signal).toBe('SIGKILL');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(await readdir(pidDir)).toEqual([]);
+  });
+
+  it('never kills a process whose pid was reused (start time differs)', async () => {
+    const pidDir = path.join(dir, 'pids');
+    const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    try {
+      await mkdir(pidDir, { recursive: true });
+      await writeFile(path.join(pidDir, String(child.pid)), `${child.pid} 1\n`); // not its real start time
+      expect(killOrphans(pidDir)).toBe(0);
+      expect(() => process.kill(child.pid!, 0)).not.toThrow();
+      expect(await readdir(pidDir)).toEqual([]);
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
     }
   });
 });
