@@ -17,6 +17,7 @@ import { LinearClient, LinearError } from '@linear/sdk';
 import { z } from 'zod';
 import { resolveVar } from '../config/load.js';
 import { PolicyError, TrackerError } from '../errors.js';
+import { createSerializer } from './serialize.js';
 import type { BlockerRef, Issue, IssueComment, PostedComment, Tracker } from './types.js';
 
 /** Linear's public GraphQL endpoint. */
@@ -403,20 +404,7 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
   };
 
   /** Serializes writes per key within this process, so two retries of one activity never race. */
-  const queues = new Map<string, Promise<void>>();
-  const serialized = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const previous = queues.get(key) ?? Promise.resolve();
-    const run = previous.then(fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    queues.set(key, tail);
-    void tail.then(() => {
-      if (queues.get(key) === tail) queues.delete(key);
-    });
-    return run;
-  };
+  const serialized = createSerializer();
 
   const listComments = async (issueId: string, sinceIso: string | null): Promise<IssueComment[]> => {
     const filter: Record<string, unknown> = { issue: { id: { eq: issueId } } };

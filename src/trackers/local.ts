@@ -19,6 +19,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMap, isScalar, parseDocument, stringify, type Document } from 'yaml';
 import { TrackerError } from '../errors.js';
+import { createSerializer } from './serialize.js';
 import type { BlockerRef, Issue, IssueComment, PostedComment, Tracker } from './types.js';
 
 /** Options of `createLocalTracker`. */
@@ -682,23 +683,8 @@ function applyEdits(text: string, edits: Edit[]): string {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/** Tail of the write queue per absolute path, shared by every tracker in this process. */
-const fileQueues = new Map<string, Promise<void>>();
-
-/** Runs `fn` after every earlier queued write to `file` in this process has settled. */
-function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const previous = fileQueues.get(file) ?? Promise.resolve();
-  const run = previous.then(fn);
-  const tail = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  fileQueues.set(file, tail);
-  void tail.then(() => {
-    if (fileQueues.get(file) === tail) fileQueues.delete(file);
-  });
-  return run;
-}
+/** Write queue per absolute path, shared by every tracker in this process. */
+const withFileLock = createSerializer();
 
 async function readText(file: string): Promise<{ text: string; stats: Stats } | null> {
   let handle;
