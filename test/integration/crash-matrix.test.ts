@@ -18,6 +18,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort, startDevServer } from '../../src/temporal/dev-server.js';
 import { ISSUE_WORKFLOW_TYPE, humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
 import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/types.js';
+import { pidAlive } from '../../src/temporal/cli-binary.js';
 import { killGroup, reapLeftovers, spawnWorker, trackProcess, waitFor, type WorkerProcess } from '../support/crash.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import {
@@ -326,7 +327,7 @@ describe('crash matrix', () => {
     // The QA shell runs in its own process group (so a timeout can kill its whole tree), so a
     // kill -9 of the worker does not reach it: it is left running…
     const qaPid = Number(firstQa);
-    expect(isAlive(qaPid)).toBe(true);
+    expect(pidAlive(qaPid)).toBe(true);
     const w2 = await s.worker('worker 2');
     await waitFor(
       () => fs.stat(marker).then(() => true, () => false),
@@ -335,7 +336,7 @@ describe('crash matrix', () => {
     );
     const resumeMs = Date.now() - killedAt;
     // …until the retried QA step starts: it ends what the dead attempt left (never two QA runs at once).
-    await waitFor(() => !isAlive(qaPid), 5_000, `the orphaned QA shell (pid ${qaPid}) to be ended by the retry`);
+    await waitFor(() => !pidAlive(qaPid), 5_000, `the orphaned QA shell (pid ${qaPid}) to be ended by the retry`);
 
     const summary = await resultOf(handle, [w2]);
     await expectCompletedOnce(s, summary);
@@ -496,12 +497,3 @@ describe('crash matrix', () => {
   });
 });
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

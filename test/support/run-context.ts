@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
 import { silentLogger } from '../../src/logger.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
@@ -149,6 +150,16 @@ export async function createRunContext(opts: {
     await closeAll(closers);
     throw err;
   }
+}
+
+/**
+ * Closes a context (if any) and fails the test when its model script ran out or a step threw:
+ * a test bug even when retries hid it.
+ */
+export async function closeRunContext(ctx: RunContext | null): Promise<void> {
+  const failures = ctx?.model.failures ?? [];
+  await ctx?.close();
+  expect(failures).toEqual([]);
 }
 
 /** Starts (or nudges) the DispatcherWorkflow of `taskQueue`; terminate the handle when done. */
