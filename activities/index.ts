@@ -122,7 +122,7 @@ export function createActivities(deps: ActivityDeps) {
     const key = JSON.stringify(loaded.policy.tracker);
     let t = trackers.get(key);
     if (!t) {
-      t = trackerForPolicy(loaded, deps.log);
+      t = trackerForPolicy(loaded, deps.log, env);
       trackers.set(key, t);
     }
     return t;

@@ -97,7 +97,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     // Push, not just poll: a changed issue (e.g. a file dropped into the local tracker's folder)
     // is dispatched at once.
-    const tracker = trackerForPolicy(store.current(), log);
+    const tracker = trackerForPolicy(store.current(), log, env);
     const unwatch = tracker.watch(() => void refresh('tracker changed'));
     releasers.push(unwatch);
 

@@ -35,7 +35,7 @@ export async function runIssue(opts: {
   try {
     const loaded = store.current();
     for (const w of loaded.warnings) opts.log.warn({ file: loaded.file }, w);
-    const tracker = trackerForPolicy(loaded, opts.log);
+    const tracker = trackerForPolicy(loaded, opts.log, env);
     const issue = await tracker.fetchIssueByIdentifier(opts.identifier);
     if (!issue) {
       throw new CliError('issue_not_found', `Issue ${opts.identifier} was not found in the ${tracker.kind} tracker of ${loaded.file}.`);

@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { PolicyError, type TrackerError } from '../errors.js';
+import { linearTrackerFromPolicy } from './linear.js';
 import { createLocalTracker } from './local.js';
 import type { Tracker } from './types.js';
 
@@ -14,10 +15,10 @@ export type { LocalTracker, LocalTrackerOptions } from './local.js';
 export { createLocalTracker } from './local.js';
 
 /** Tracker kinds this build can create. */
-export const SUPPORTED_TRACKER_KINDS = ['local'] as const;
+export const SUPPORTED_TRACKER_KINDS = ['local', 'linear'] as const;
 
 /** Kinds the design names that arrive in a later build; asking for them gets a clear message. */
-const PLANNED_TRACKER_KINDS = new Set(['linear', 'github']);
+const PLANNED_TRACKER_KINDS = new Set(['github']);
 
 /** Options of `createTracker`. */
 export interface CreateTrackerOptions {
@@ -28,6 +29,10 @@ export interface CreateTrackerOptions {
    * file's directory so the default `./issues` sits beside the policy. (Default: `process.cwd()`)
    */
   baseDir?: string;
+  /** Environment for adapter secrets (`LINEAR_API_KEY` …) and `$VAR`. (Default: `process.env`) */
+  env?: NodeJS.ProcessEnv;
+  /** Adapter diagnostics (retries, rate limits). */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /**
@@ -52,8 +57,9 @@ export function createTracker(
     const folder = path.resolve(opts.baseDir ?? process.cwd(), String(provider.path ?? './issues'));
     return createLocalTracker({ path: folder, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) });
   }
+  if (kind === 'linear') return linearTrackerFromPolicy(policy.tracker, opts.env ?? process.env, opts.log ? { log: opts.log } : {});
   const message = PLANNED_TRACKER_KINDS.has(kind)
-    ? `tracker.kind "${kind}" is not available yet in this build; use "local"`
+    ? `tracker.kind "${kind}" is not available yet in this build; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`
     : `tracker.kind "${policy.tracker.kind}" is not supported; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`;
   throw new PolicyError('tracker_kind_unsupported', message, { issues: [{ path: 'tracker.kind', message }] });
 }
@@ -66,10 +72,13 @@ export function createTracker(
 export function trackerForPolicy(
   loaded: { policy: { tracker: { kind: string; provider: Record<string, unknown> } }; dir: string },
   log: { warn(obj: object, msg: string): void },
+  env: NodeJS.ProcessEnv = process.env,
 ): Tracker {
   const seen = new Set<string>();
   return createTracker(loaded.policy, {
     baseDir: loaded.dir,
+    env,
+    log,
     onInvalid: (file, error) => {
       const key = `${file}\0${error.message}`;
       if (seen.has(key)) return;

@@ -352,12 +352,18 @@ describe('createTracker', () => {
     expect(seen).toEqual([path.join(dir, 'X-1.md')]);
   });
 
-  it('rejects linear/github for now, and unknown kinds', () => {
-    for (const kind of ['linear', 'github']) {
-      expect(() => createTracker({ tracker: { kind, provider: {} } })).toThrow(
-        `tracker.kind "${kind}" is not available yet in this build; use "local"`,
-      );
-    }
+  it('builds a Linear tracker (secrets from the env), rejects github for now, and unknown kinds', () => {
+    const linear = createTracker(
+      { tracker: { kind: 'linear', provider: { project_slug: 'app-1234' } } },
+      { env: { LINEAR_API_KEY: 'lin_test' } },
+    );
+    expect(linear.kind).toBe('linear');
+    expect(() => createTracker({ tracker: { kind: 'linear', provider: { project_slug: 'app' } } }, { env: {} })).toThrow(
+      /tracker\.provider\.api_key/,
+    );
+    expect(() => createTracker({ tracker: { kind: 'github', provider: {} } })).toThrow(
+      'tracker.kind "github" is not available yet in this build; use one of: local, linear',
+    );
     try {
       createTracker({ tracker: { kind: 'jira', provider: {} } });
       expect.unreachable();
