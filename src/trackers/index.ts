@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { PolicyError, type TrackerError } from '../errors.js';
+import { githubTrackerFromPolicy } from './github.js';
 import { linearTrackerFromPolicy } from './linear.js';
 import { createLocalTracker } from './local.js';
 import type { Tracker } from './types.js';
@@ -15,10 +16,8 @@ export type { LocalTracker, LocalTrackerOptions } from './local.js';
 export { createLocalTracker } from './local.js';
 
 /** Tracker kinds this build can create. */
-export const SUPPORTED_TRACKER_KINDS = ['local', 'linear'] as const;
+export const SUPPORTED_TRACKER_KINDS = ['local', 'linear', 'github'] as const;
 
-/** Kinds the design names that arrive in a later build; asking for them gets a clear message. */
-const PLANNED_TRACKER_KINDS = new Set(['github']);
 
 /** Options of `createTracker`. */
 export interface CreateTrackerOptions {
@@ -36,14 +35,15 @@ export interface CreateTrackerOptions {
 }
 
 /**
- * Creates the tracker adapter for the policy's `tracker.kind` (compared trimmed, lowercased).
- * `local` reads `tracker.provider.path` (Default: `./issues`). The policy loader makes a given path
- * absolute against the policy file; a relative or absent one resolves against `opts.baseDir`.
+ * Creates the tracker adapter for the policy's `tracker.kind` (compared trimmed, lowercased):
+ * `local` reads `tracker.provider.path` (Default: `./issues`; the policy loader makes a given path
+ * absolute against the policy file; a relative or absent one resolves against `opts.baseDir`);
+ * `linear` and `github` read their keys as specs/trackers/linear.md and github.md describe.
  *
  * @param policy The loaded policy, or any object with `tracker.kind` and `tracker.provider`.
- * @param opts Callbacks passed to the adapter and the base directory for relative paths.
- * @throws PolicyError `tracker_kind_unsupported` for `linear`/`github` (not in this build yet)
- *   and for unknown kinds.
+ * @param opts Callbacks, the base directory for relative paths, and the env for secrets.
+ * @throws PolicyError `tracker_kind_unsupported` for unknown kinds; the adapters' own config
+ *   errors (`tracker_token_missing`, …).
  * @throws TrackerError from the adapter, e.g. `tracker_request_failed` when the local folder
  *   cannot be created.
  */
@@ -58,9 +58,16 @@ export function createTracker(
     return createLocalTracker({ path: folder, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) });
   }
   if (kind === 'linear') return linearTrackerFromPolicy(policy.tracker, opts.env ?? process.env, opts.log ? { log: opts.log } : {});
-  const message = PLANNED_TRACKER_KINDS.has(kind)
-    ? `tracker.kind "${kind}" is not available yet in this build; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`
-    : `tracker.kind "${policy.tracker.kind}" is not supported; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`;
+  if (kind === 'github') {
+    const t = policy.tracker as { provider: Record<string, unknown>; active_states?: string[]; terminal_states?: string[] };
+    return githubTrackerFromPolicy(
+      t.provider ?? {},
+      { active_states: t.active_states ?? [], terminal_states: t.terminal_states ?? [] },
+      opts.env ?? process.env,
+      opts.log ? { log: opts.log } : {},
+    );
+  }
+  const message = `tracker.kind "${policy.tracker.kind}" is not supported; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`;
   throw new PolicyError('tracker_kind_unsupported', message, { issues: [{ path: 'tracker.kind', message }] });
 }
 

@@ -352,7 +352,7 @@ describe('createTracker', () => {
     expect(seen).toEqual([path.join(dir, 'X-1.md')]);
   });
 
-  it('builds a Linear tracker (secrets from the env), rejects github for now, and unknown kinds', () => {
+  it('builds Linear and GitHub trackers (secrets from the env), and rejects unknown kinds', () => {
     const linear = createTracker(
       { tracker: { kind: 'linear', provider: { project_slug: 'app-1234' } } },
       { env: { LINEAR_API_KEY: 'lin_test' } },
@@ -361,9 +361,9 @@ describe('createTracker', () => {
     expect(() => createTracker({ tracker: { kind: 'linear', provider: { project_slug: 'app' } } }, { env: {} })).toThrow(
       /tracker\.provider\.api_key/,
     );
-    expect(() => createTracker({ tracker: { kind: 'github', provider: {} } })).toThrow(
-      'tracker.kind "github" is not available yet in this build; use one of: local, linear',
-    );
+    const github = createTracker({ tracker: { kind: 'github', provider: { repo: 'acme/app' } } }, { env: { GITHUB_TOKEN: 'ghp_test' } });
+    expect(github.kind).toBe('github');
+    expect(() => createTracker({ tracker: { kind: 'github', provider: { repo: 'acme/app' } } }, { env: {} })).toThrow(/GITHUB_TOKEN/);
     try {
       createTracker({ tracker: { kind: 'jira', provider: {} } });
       expect.unreachable();
