@@ -17,6 +17,7 @@ import { implementerSystemPrompt, QA_CHECKS_DIR, qaSystemPrompt, reviewerSystemP
 import { listChangedFiles } from '../src/contract/changes.js';
 import { checkContract as checkContractFiles, parseSpecContract } from '../src/contract/check.js';
 import { toFindings } from '../src/review/findings.js';
+import { createGitHubScm, parseGitHubRemote } from '../src/scm/github.js';
 import { simpleGit } from 'simple-git';
 import { readTranscript, rebuildConversation } from '../src/agents/transcript.js';
 import type { LoadedPolicy } from '../src/config/load.js';
@@ -44,7 +45,9 @@ import {
 import type {
   AgentRunSummary,
   BudgetInput,
+  CiSummary,
   ContractCheck,
+  PullRequestRef,
   Finding,
   QaAgentCheck,
   QaAgentReport,
@@ -188,6 +191,30 @@ export function createActivities(deps: ActivityDeps) {
     });
   };
 
+  /**
+   * The GitHub client for the workspace's repository: `scm.github.repo`, else the GitHub tracker's
+   * repo, else the remote's URL; token from `scm.github.token`, the GitHub tracker, or GITHUB_TOKEN.
+   * Null when PRs are off, the repository is not on GitHub, or there is no token.
+   */
+  const scmFor = async (loaded: LoadedPolicy, ws: WorkspaceInfo) => {
+    const { policy } = loaded;
+    if (!policy.scm.pull_requests) return null;
+    const provider = policy.tracker.kind === 'github' ? policy.tracker.provider : {};
+    const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+    const token = policy.scm.github.token ?? str(provider.token) ?? str(provider.api_key) ?? str(env.GITHUB_TOKEN);
+    const baseUrl = policy.scm.github.base_url ?? str(provider.endpoint) ?? str(provider.base_url);
+    let slug = policy.scm.github.repo ?? str(provider.repo);
+    if (!slug) {
+      const url = (await simpleGit({ baseDir: ws.path }).remote(['get-url', policy.scm.remote]).catch(() => '')) || '';
+      const hosts = ['github.com', ...(baseUrl ? [new URL(baseUrl).hostname] : [])];
+      const parsed = parseGitHubRemote(url.trim(), hosts);
+      slug = parsed ? `${parsed.owner}/${parsed.repo}` : undefined;
+    }
+    const [owner, repo] = slug?.split('/') ?? [];
+    if (!owner || !repo || !token) return null;
+    return { owner, repo, scm: createGitHubScm({ owner, repo, token, ...(baseUrl ? { baseUrl } : {}), log: deps.log }) };
+  };
+
   return {
     /** Reads the issue and fixes the settings the run branches on. */
     prepareRun: wrap(async (input: { issueId: string; identifier: string }): Promise<PreparedRun> => {
@@ -214,6 +241,8 @@ export function createActivities(deps: ActivityDeps) {
             firstRound: policy.review.first_round,
             laterRounds: policy.review.later_rounds,
           },
+          maxCiRounds: policy.scm.max_ci_rounds,
+          doneState: policy.handoff.done_state,
           inProgressState: policy.handoff.in_progress_state,
           reviewState: policy.handoff.review_state,
           escalatedState: policy.handoff.escalated_state ?? null,
@@ -532,6 +561,40 @@ export function createActivities(deps: ActivityDeps) {
       return withHeartbeat(() =>
         gitRemoveWorkspace({ root: policy.workspace.root, identifier: input.identifier, hooks: policy.hooks, env: agentEnv(), log: deps.log }),
       );
+    }),
+
+    /**
+     * Opens the issue's pull request — or updates the open one for the branch, never a second —
+     * with the evidence packet as its body, and links it on the issue (Linear: attachment; GitHub:
+     * the body's cross-reference). Null when PRs are off or the repository is not on GitHub.
+     */
+    openPullRequest: wrap(
+      async (input: { issue: Issue; workspace: WorkspaceInfo; evidence: EvidenceData }): Promise<PullRequestRef | null> => {
+        const loaded = current();
+        const gh = await scmFor(loaded, input.workspace);
+        if (!gh) return null;
+        const ref = input.issue.native_ref;
+        const sameRepo = loaded.policy.tracker.kind === 'github' && ref?.owner === gh.owner && ref?.repo === gh.repo;
+        const link = sameRepo ? `Refs #${String(ref?.number)}` : input.issue.url ? `Issue: ${input.issue.url}` : `Issue: ${input.issue.identifier}`;
+        const pr = await gh.scm.openOrUpdatePullRequest({
+          head: input.workspace.branch,
+          base: input.workspace.baseBranch,
+          title: `${input.issue.identifier}: ${input.issue.title}`.slice(0, 250),
+          body: `${link}\n\n${renderEvidence(input.evidence)}`,
+          draft: loaded.policy.scm.draft,
+        });
+        const tracker = trackerFor(loaded);
+        if (tracker.linkPullRequest) await tracker.linkPullRequest(input.issue.id, pr.url, `PR #${pr.number}: ${input.issue.title}`);
+        return { number: pr.number, url: pr.url, created: pr.created };
+      },
+    ),
+
+    /** CI on the branch's head as GitHub reports it (check runs + commit statuses). */
+    ciStatus: wrap(async (input: { workspace: WorkspaceInfo }): Promise<CiSummary | null> => {
+      const gh = await scmFor(current(), input.workspace);
+      if (!gh) return null;
+      const summary = await gh.scm.checksFor(input.workspace.branch);
+      return { state: summary.state, checks: summary.checks.map((c) => ({ name: c.name, status: c.status, conclusion: c.conclusion, url: c.url })) };
     }),
 
     /** One dispatcher tick (see src/dispatch/tick.ts). */

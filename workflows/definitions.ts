@@ -3,7 +3,7 @@
  * and the CLI alike (STYLE.md "Boundaries").
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { HumanReply, IssueRunStatus, StopRequest } from './types.js';
+import type { CiResult, HumanReply, IssueRunStatus, PullRequestClosed, PullRequestReview, StopRequest } from './types.js';
 
 /** The tracker reported a change to the issue (poll, file watch or webhook). */
 export const issueUpdatedSignal = defineSignal<[{ source: string; at: string }]>('issueUpdated');
@@ -20,6 +20,15 @@ export const humanReplySignal = defineSignal<[HumanReply]>('humanReply');
  * §8.5). With `cleanup`, the workspace is removed (after `before_remove`).
  */
 export const stopSignal = defineSignal<[StopRequest]>('stop');
+
+/** A review was submitted on the issue's pull request (changes requested → a rework round). */
+export const prReviewSignal = defineSignal<[PullRequestReview]>('prReview');
+
+/** The issue's pull request was merged (→ issue done, workspace cleaned) or closed unmerged (→ stop). */
+export const prClosedSignal = defineSignal<[PullRequestClosed]>('prClosed');
+
+/** A CI check on the pull request finished; the run reads the results from the SCM API. */
+export const ciResultSignal = defineSignal<[CiResult]>('ciResult');
 
 /** Ask the dispatcher to poll the tracker now instead of waiting for the next interval. */
 export const refreshSignal = defineSignal<[{ reason: string }]>('refresh');

@@ -26,11 +26,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { humanReplySignal, issueUpdatedSignal, statusQuery, stopSignal } from './definitions.js';
+import { ciResultSignal, humanReplySignal, issueUpdatedSignal, prClosedSignal, prReviewSignal, statusQuery, stopSignal } from './definitions.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from './review-ledger.js';
 import type {
   AgentRunSummary,
+  CiSummary,
   ContractCheck,
+  PullRequestClosed,
+  PullRequestRef,
+  PullRequestReview,
   Escalation,
   EvidenceData,
   QaAgentReport,
@@ -93,6 +97,18 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     }
     replies.push(reply);
   });
+  const prReviews: PullRequestReview[] = [];
+  let prClosed = null as PullRequestClosed | null;
+  let ciEvents = 0;
+  setHandler(prReviewSignal, (review) => {
+    prReviews.push(review);
+  });
+  setHandler(prClosedSignal, (closed) => {
+    prClosed = closed;
+  });
+  setHandler(ciResultSignal, () => {
+    ciEvents++;
+  });
   setHandler(stopSignal, (req) => {
     if (stop) return;
     stop = req;
@@ -123,6 +139,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   let costUsd: number | null = 0;
   /** Budget grants: each answer to a budget escalation grants the policy's budget once more. */
   let grants = 1;
+  let ciRounds = 0;
   let deadline = s.budget.maxWallMs ? started + s.budget.maxWallMs : null;
   const qaRounds: { round: number; report: QaReport }[] = [];
   const escalations: EscalationRecord[] = [];
@@ -138,6 +155,9 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   const approvedPaths = new Set<string>();
   let protectedApproval = null as EvidenceData['protectedApproval'];
   const roles: RoleUsage[] = [];
+  let pr = null as PullRequestRef | null;
+  let prState = null as IssueRunSummary['pr_state'];
+  let ci = null as CiSummary | null;
 
   const totalTokens = () =>
     usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
@@ -302,6 +322,8 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       review: { enabled: s.review.enabled, maxRounds: s.review.maxRounds, rounds: reviewRounds, findings: ledger, summary: reviewSummary },
       contract,
       protectedApproval,
+      pr,
+      ci,
       usage,
       costUsd,
       turns,
@@ -325,24 +347,91 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     };
   }
 
-  /** Posts the evidence and moves the issue to review. */
+  /**
+   * Hands the work over: opens or updates the pull request (evidence as its body; none without a
+   * GitHub repository), posts the evidence on the issue (edited in place), moves it to review.
+   */
   async function handOver(ws: WorkspaceInfo): Promise<IssueRunSummary['evidence']> {
     status.phase = 'reporting';
+    const opened = await step('open the pull request', () =>
+      git.openPullRequest({ issue: run.issue, workspace: ws, evidence: evidenceData(ws, 'ready') }),
+    );
+    if (opened) {
+      pr = opened;
+      prState = 'open';
+    }
     const evidence = evidenceData(ws, 'ready');
     const posted = await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence }));
     await step('move the issue to review', () => io.moveIssue({ issueId: input.issueId, state: s.reviewState }));
     return posted;
   }
 
-  /** The whole job: returns the posted evidence once the work is handed over (cancellable by `stop`). */
-  async function work(): Promise<IssueRunSummary['evidence']> {
-    status.phase = 'preparing';
-    workspace = await step('prepare the workspace', () => git.prepareWorkspace({ issue: run.issue, runId: info.runId }));
-    status.workspace = workspace.path;
-    status.branch = workspace.branch;
+  /**
+   * After hand-over, listens to the pull request (webhook signals, durable): changes requested or
+   * red CI → returns the next implementer turn (a rework round); merged → issue done, workspace
+   * removed; closed unmerged → stops. Returns null when the PR is closed either way.
+   */
+  async function awaitPullRequest(ws: WorkspaceInfo): Promise<string | null> {
+    let seenCi = 0;
+    for (;;) {
+      status.phase = 'in_review';
+      await condition(() => prReviews.length > 0 || prClosed !== null || ciEvents > seenCi);
+      if (prClosed) {
+        const closed: PullRequestClosed = prClosed;
+        prState = closed.merged ? 'merged' : 'closed';
+        if (closed.merged) {
+          await step('move the issue to done', () => io.moveIssue({ issueId: input.issueId, state: s.doneState }));
+          await git.removeWorkspace({ identifier: input.identifier });
+        }
+        await notify.postComment({
+          issueId: input.issueId,
+          key: `pr-closed-${info.runId}`,
+          body: closed.merged
+            ? `**Merged:** [PR #${closed.prNumber}](${pr?.url ?? ''}) is merged. The issue is now "${s.doneState}" and the workspace is removed.`
+            : `**Closed:** [PR #${closed.prNumber}](${pr?.url ?? ''}) was closed without merging. Foreman stops here; the branch and the workspace are kept.`,
+        });
+        return null;
+      }
+      if (ciEvents > seenCi) {
+        seenCi = ciEvents;
+        const result = await step('read CI', () => git.ciStatus({ workspace: ws }));
+        if (result) ci = result;
+        if (ci?.state !== 'failure') continue;
+        ciRounds++;
+        const failing = ci.checks.filter((c) => ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'].includes(c.conclusion ?? c.status));
+        const text = `CI failed on the pull request: ${failing.map((c) => `${c.name} (${c.conclusion ?? c.status}${c.url ? `, ${c.url}` : ''})`).join('; ')}. Find the cause, fix it, run the checks, then call finish.`;
+        if (ciRounds <= s.maxCiRounds) return text;
+        const reply = await escalate({
+          kind: 'ci_failed',
+          question: `CI still fails on the pull request after ${s.maxCiRounds} rework round(s): ${failing.map((c) => c.name).join(', ')}. How should the implementer proceed?`,
+          options: ['Keep going with a hint', 'Stop: close the pull request'],
+          recommendation: null,
+          tried: `${s.maxCiRounds} rework round(s) after red CI; each pushed a new head to the pull request.`,
+        });
+        ciRounds = 0;
+        return answerTurn(reply, text);
+      }
+      const review = prReviews.shift()!;
+      if (review.state === 'changes_requested') {
+        return `A human reviewer (${review.author}) requested changes on pull request #${review.prNumber}:\n\n${review.body || '(no text; see the review comments on the pull request)'}\n\nAddress them, run the checks, then call finish.`;
+      }
+    }
+  }
+
+  /**
+   * Implement → QA → contract → review until the work is pushed; returns the workspace. `initial`
+   * is the first implementer turn of a rework round (review or CI feedback on the pull request).
+   */
+  async function work(initial: string | null): Promise<WorkspaceInfo> {
+    if (!workspace) {
+      status.phase = 'preparing';
+      workspace = await step('prepare the workspace', () => git.prepareWorkspace({ issue: run.issue, runId: info.runId }));
+      status.workspace = workspace.path;
+      status.branch = workspace.branch;
+    }
     await step('move the issue to in progress', () => io.moveIssue({ issueId: input.issueId, state: s.inProgressState }));
 
-    let feedback: string | null = null;
+    let feedback: string | null = initial;
     let round = 0;
     let reviewRound = 0;
     for (;;) {
@@ -494,7 +583,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       push = await step('commit and push', () =>
         git.commitAndPush({ workspace: ws, identifier: input.identifier, title: run.issue.title, partial: false }),
       );
-      return await handOver(ws);
+      return ws;
     }
   }
 
@@ -502,11 +591,24 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   try {
     posted = await CancellationScope.cancellable(async () => {
       workScope = CancellationScope.current();
-      return await work();
+      let feedback: string | null = null;
+      for (;;) {
+        const ws = await work(feedback);
+        const evidence = await handOver(ws);
+        if (!pr) return evidence;
+        const next = await awaitPullRequest(ws);
+        if (next === null) return evidence;
+        feedback = next; // a rework round on the same branch and pull request
+      }
     });
   } catch (err) {
     if (!(isCancellation(err) && stop)) throw err;
     return await CancellationScope.nonCancellable(() => stopRun(stop!));
+  }
+  if (prState === 'closed') {
+    status.phase = 'stopped';
+    upsertMemo({ outcome: 'stopped' });
+    return summary('stopped', 'the pull request was closed without merging.', posted);
   }
   status.phase = 'done';
   upsertMemo({ outcome: 'completed' });
@@ -534,7 +636,8 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       branch: workspace?.branch ?? null,
       commit: push?.commit ?? null,
       pushed: push?.pushed ?? false,
-      pr: null,
+      pr: pr?.url ?? null,
+      pr_state: prState,
       evidence,
       qa: qaRounds.at(-1)?.report.results ?? [],
       rounds: qaRounds.length,

@@ -24,6 +24,40 @@ export interface HumanReply {
   commentId?: string;
 }
 
+/** A review on the issue's pull request (from a webhook). */
+export interface PullRequestReview {
+  prNumber: number;
+  state: 'approved' | 'changes_requested' | 'commented';
+  author: string;
+  body: string;
+}
+
+/** The issue's pull request was closed (from a webhook). */
+export interface PullRequestClosed {
+  prNumber: number;
+  merged: boolean;
+}
+
+/** The pull request Foreman opened (or updated) for the issue's branch. */
+export interface PullRequestRef {
+  number: number;
+  url: string;
+  created: boolean;
+}
+
+/** CI on a pull request's head, as the SCM API reports it. */
+export interface CiSummary {
+  state: 'pending' | 'success' | 'failure';
+  checks: { name: string; status: string; conclusion: string | null; url: string | null }[];
+}
+
+/** A CI check or status on the PR's head finished (from a webhook). */
+export interface CiResult {
+  sha: string;
+  name: string;
+  conclusion: string;
+}
+
 /** Why and how to stop an issue's run. */
 export interface StopRequest {
   reason: string;
@@ -32,7 +66,7 @@ export interface StopRequest {
 }
 
 /** What raised an escalation. */
-export type EscalationKind = 'agent_question' | 'qa_failed' | 'budget' | 'max_turns' | 'error' | 'protected_path' | 'review' | 'review_rounds';
+export type EscalationKind = 'agent_question' | 'qa_failed' | 'budget' | 'max_turns' | 'error' | 'protected_path' | 'review' | 'review_rounds' | 'ci_failed';
 
 /** One question to a human, as posted on the issue. */
 export interface Escalation {
@@ -64,6 +98,10 @@ export interface RunSettings {
   /** Run the QA agent after the QA commands pass. */
   qaAgent: boolean;
   review: { enabled: boolean; maxRounds: number; firstRound: Severity[]; laterRounds: Severity[] };
+  /** Red CI rework rounds before escalating. */
+  maxCiRounds: number;
+  /** State set when the PR is merged. */
+  doneState: string;
   inProgressState: string;
   reviewState: string;
   /** Where an issue waits for an answer; null leaves it where it is. */
@@ -219,6 +257,10 @@ export interface EvidenceData {
   contract: ContractCheck | null;
   /** Who approved pushing changes to protected paths, and which; null when none were touched. */
   protectedApproval: { paths: string[]; by: string; answer: string } | null;
+  /** The pull request, once opened. */
+  pr: PullRequestRef | null;
+  /** CI on the pull request, as the SCM API reported it last; null before any result. */
+  ci: CiSummary | null;
   /** Totals over all roles. */
   usage: TokenUsage;
   /** USD; null when a model had no price. */
@@ -242,8 +284,10 @@ export interface IssueRunSummary {
   branch: string | null;
   commit: string | null;
   pushed: boolean;
-  /** The pull request URL; null until SCM adapters exist. */
+  /** The pull request URL; null when none was opened (no GitHub remote, or `scm.pull_requests: false`). */
   pr: string | null;
+  /** `merged` / `closed` once the PR was closed; `open` while handed over; null without a PR. */
+  pr_state: 'open' | 'merged' | 'closed' | null;
   evidence: { commentId: string; key: string } | null;
   qa: QaCommandResult[];
   rounds: number;
@@ -266,7 +310,18 @@ export interface IssueRunStatus {
   turns: number;
   tokens: TokenUsage;
   transcripts: string[];
-  phase: 'starting' | 'preparing' | 'implementing' | 'qa' | 'pushing' | 'reporting' | 'waiting_for_human' | 'stopping' | 'done' | 'stopped';
+  phase:
+    | 'starting'
+    | 'preparing'
+    | 'implementing'
+    | 'qa'
+    | 'pushing'
+    | 'reporting'
+    | 'in_review'
+    | 'waiting_for_human'
+    | 'stopping'
+    | 'done'
+    | 'stopped';
   round: number;
   startedAt: string;
   lastError: string | null;

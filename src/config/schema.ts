@@ -217,6 +217,8 @@ export const handoffSchema = z.object({
   escalated_state: z.string().trim().min(1).optional(),
   /** State set when an escalation is parked after `escalation.timeout_ms`. (Default: none = stays where it is) */
   parked_state: z.string().trim().min(1).optional(),
+  /** State set when the pull request is merged. (Default: `Done`) */
+  done_state: z.string().trim().min(1).default('Done'),
 });
 
 /** USD per million tokens for one model; cache writes and reads are priced apart. */
@@ -271,11 +273,48 @@ export const scmSchema = z.object({
   author_name: z.string().trim().min(1).default('Foreman'),
   /** Commit author email. (Default: `foreman@localhost`) */
   author_email: z.string().trim().min(1).default('foreman@localhost'),
-  /** Open PRs as drafts. (Default: false) */
+  /** Open PRs as drafts (only when the PR is created; the API cannot change it later). (Default: false) */
   draft: z.boolean().default(false),
+  /**
+   * Open a pull request when the work is handed over, with the evidence packet as its body, when
+   * the repository is on GitHub (`scm.github.repo`, or the remote's URL). (Default: true)
+   */
+  pull_requests: z.boolean().default(true),
+  /** Red CI on the PR sends the work back this many times, then escalates. (Default: 2) */
+  max_ci_rounds: positiveInt().default(2),
+  /** GitHub for pull requests: `repo` (`owner/name`; default: from the remote's URL), `token` ($VAR; default: env GITHUB_TOKEN), `base_url`. */
+  github: z
+    .object({
+      repo: z.string().trim().min(1).optional(),
+      token: z.string().trim().min(1).optional(),
+      base_url: z.string().trim().min(1).optional(),
+    })
+    .prefault({}),
 });
 
-/** One `schedules` entry: a clock trigger for a dispatch tick. Exactly one of `cron`, `interval_ms`. */
+/**
+ * `schedules[].issue`: the issue a schedule files on each tick (user-defined periodic work, e.g. a
+ * weekly "Update dependencies"). One issue per schedule per UTC day: identifier
+ * `<ID>-<YYYYMMDD>` (the schedule id uppercased). Only the `local` tracker can file issues yet.
+ */
+export const scheduledIssueSchema = z.object({
+  /** Issue title. */
+  title: z.string().trim().min(1),
+  /** Issue body (Markdown). (Default: none) */
+  description: z.string().optional(),
+  /** Labels, e.g. to meet `tracker.required_labels`. (Default: `[]`) */
+  labels: z.array(z.string().trim().min(1)).default(() => []),
+  /** Priority, 1 (urgent) … 4 (low). (Default: none) */
+  priority: positiveInt().optional(),
+  /** State the issue is filed in. (Default: none = the first of `tracker.active_states`, else `Todo`) */
+  state: z.string().trim().min(1).optional(),
+});
+
+/**
+ * One `schedules` entry: a clock trigger, run as a Temporal Schedule (src/temporal/schedules.ts).
+ * Exactly one of `cron`, `interval_ms`. Without `issue` each tick asks the dispatcher to poll now;
+ * with `issue` it files that issue, then asks the dispatcher to poll.
+ */
 export const scheduleSchema = z
   .object({
     /** Stable id (names the Temporal schedule). */
@@ -284,6 +323,8 @@ export const scheduleSchema = z
     cron: z.string().trim().min(1).optional(),
     /** Interval in ms. */
     interval_ms: positiveInt().optional(),
+    /** The issue filed on each tick. (Default: none = the tick only nudges the dispatcher) */
+    issue: scheduledIssueSchema.optional(),
   })
   .refine((s) => (s.cron === undefined) !== (s.interval_ms === undefined), {
     message: 'set exactly one of cron or interval_ms',

@@ -15,6 +15,7 @@ const KIND_TITLE: Record<EscalationData['escalation']['kind'], string> = {
   protected_path: 'the change touches protected paths',
   review: 'the reviewer asks for a decision',
   review_rounds: 'review findings are still open',
+  ci_failed: 'CI keeps failing on the pull request',
 };
 
 /** Renders the escalation comment as Markdown. */

@@ -61,6 +61,7 @@ function render(d: EvidenceData, tailCap: number): string {
     ...whatChanged(d),
     ...qa(d, tailCap),
     ...review(d),
+    ...ciSection(d),
     ...contract(d),
     ...risks(d),
     ...escalations(d),
@@ -95,8 +96,25 @@ function summary(d: EvidenceData): string[] {
       ? `pushed at ${code(d.push.commit.slice(0, 12))}`
       : 'nothing pushed (no commits beyond the base)';
   facts.push(`**Branch:** ${code(d.branch)} (base ${code(d.baseBranch)}), ${pushed}`);
+  if (d.pr) facts.push(`**Pull request:** [#${d.pr.number}](${d.pr.url})`);
   facts.push(`**Spec:** ${code(d.specPath)} (the contract every role worked against)`);
   return [...facts.map((f) => `- ${f}`), ''];
+}
+
+/** CI on the pull request, as the SCM API reported it (not the model). */
+function ciSection(d: EvidenceData): string[] {
+  if (!d.ci) return [];
+  const icon = d.ci.state === 'success' ? '✅' : d.ci.state === 'failure' ? '❌' : '⏳';
+  const out = ['### CI on the pull request (from the GitHub API)', '', `${icon} ${d.ci.state}`, ''];
+  if (d.ci.checks.length) {
+    out.push('| Check | Status | Conclusion |', '|---|---|---|');
+    for (const c of d.ci.checks) {
+      const name = c.url ? `[${cell(c.name)}](${c.url})` : cell(c.name);
+      out.push(`| ${name} | ${cell(c.status)} | ${cell(c.conclusion ?? '—')} |`);
+    }
+    out.push('');
+  }
+  return out;
 }
 
 /** One sentence set: what passed, what is still open, and whether anything was verified at all. */

@@ -87,6 +87,11 @@ export interface Tracker {
   /** Moves the issue to the named state; a no-op when it is already there. */
   moveIssue(issueId: string, state: string): Promise<void>;
   /**
+   * Links a pull request on the issue where the tracker has a native link (Linear: an attachment).
+   * Optional: trackers without one (GitHub cross-references the PR from its body) leave it out.
+   */
+  linkPullRequest?(issueId: string, url: string, title: string): Promise<unknown>;
+  /**
    * Calls `onChange` when issues may have changed (e.g. a file appeared); returns a function
    * that stops watching. Adapters without push notifications return a no-op.
    */

@@ -104,6 +104,8 @@ const full: EvidenceData = {
     evidence: ['npm test'],
   },
   protectedApproval: { paths: ['package.json'], by: 'ana', answer: 'Yes, bumping the test script is fine.' },
+  pr: null,
+  ci: null,
   usage: usage(60_000, 7300, 4000, 52_000),
   costUsd: 0.4425,
   turns: 31,
@@ -476,5 +478,20 @@ describe('markdownProblems (the test helper)', () => {
 describe('formatDuration', () => {
   it('formats ms, seconds and minutes', () => {
     expect([formatDuration(850), formatDuration(12_340), formatDuration(245_000)]).toEqual(['850 ms', '12.3 s', '4 min 05 s']);
+  });
+});
+
+describe('renderEvidence: pull request and CI', () => {
+  it('links the pull request and shows CI from the SCM API', () => {
+    const md = renderEvidence({
+      ...full,
+      pr: { number: 7, url: 'https://github.com/acme/app/pull/7', created: true },
+      ci: { state: 'failure', checks: [{ name: 'test | node 20', status: 'completed', conclusion: 'failure', url: 'https://ci.example/1' }] },
+    });
+    expect(md).toContain('- **Pull request:** [#7](https://github.com/acme/app/pull/7)');
+    expect(md).toContain('### CI on the pull request (from the GitHub API)');
+    expect(md).toContain('| [test \\| node 20](https://ci.example/1) | completed | failure |');
+    expect(markdownProblems(md)).toEqual([]);
+    expect(renderEvidence(full)).not.toContain('### CI on the pull request');
   });
 });
