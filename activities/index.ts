@@ -18,6 +18,8 @@ import { listChangedFiles } from '../src/contract/changes.js';
 import { checkContract as checkContractFiles, parseSpecContract } from '../src/contract/check.js';
 import { toFindings } from '../src/review/findings.js';
 import { createGitHubScm, parseGitHubRemote } from '../src/scm/github.js';
+import { fileScheduledIssue as fileScheduledIssueNow, nudgeDispatcher as nudgeDispatcherNow } from '../src/temporal/schedules.js';
+import type { FileScheduledIssueInput, FiledIssue, NudgeDispatcherInput } from '../workflows/schedule-workflow.js';
 import { simpleGit } from 'simple-git';
 import { readTranscript, rebuildConversation } from '../src/agents/transcript.js';
 import type { LoadedPolicy } from '../src/config/load.js';
@@ -596,6 +598,15 @@ export function createActivities(deps: ActivityDeps) {
       const summary = await gh.scm.checksFor(input.workspace.branch);
       return { state: summary.state, checks: summary.checks.map((c) => ({ name: c.name, status: c.status, conclusion: c.conclusion, url: c.url })) };
     }),
+
+    /** Files a schedule's issue for the tick's UTC day; idempotent (src/temporal/schedules.ts). */
+    fileScheduledIssue: wrap(async (input: FileScheduledIssueInput): Promise<FiledIssue> => {
+      const loaded = current();
+      return fileScheduledIssueNow({ ...input, tracker: loaded.policy.tracker, baseDir: loaded.dir });
+    }),
+
+    /** Asks the task queue's dispatcher to poll now (signal-with-start). */
+    nudgeDispatcher: wrap(async (input: NudgeDispatcherInput): Promise<void> => nudgeDispatcherNow(deps.client, input)),
 
     /** One dispatcher tick (see src/dispatch/tick.ts). */
     dispatchTick: wrap(async (): Promise<DispatchTickResult> => {
