@@ -1,0 +1,221 @@
+/**
+ * Webhook router: turns the verified, normalized `WebhookEvent`s of src/server/webhooks.ts into
+ * Temporal signals — the `onEvents` callback of `createWebhookRoutes`.
+ *
+ * - `issue_changed` → `refresh` to the task queue's DispatcherWorkflow (signal-with-start), plus
+ *   `issueUpdated` to the issue's run when one is running. Never starts an IssueWorkflow itself:
+ *   eligibility and concurrency belong to the dispatcher, which starts runs with the same
+ *   workflow id a poll would, so a webhook racing a poll ends in one run.
+ * - `comment` → `humanReply` to the issue's running run, from trusted authors only.
+ * - `pr_review` / `pr_closed` / `ci_result` → `prReview` / `prClosed` / `ciResult` to the run whose
+ *   branch (`foreman/<workspace_key>`) is the event's branch.
+ *
+ * Owns the routing and trust rules. Does not verify or parse payloads (webhooks.ts), decide what
+ * runs (the dispatcher) or what a signal means to a run (the workflows). Webhooks are a latency
+ * optimisation over polling: whatever cannot be routed (no run, unknown branch) is dropped with a
+ * debug log and the next poll catches up.
+ */
+import { WorkflowNotFoundError, type Client, type SignalDefinition } from '@temporalio/client';
+import { ForemanError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { listRunningIssues, type RunningRun } from '../dispatch/tick.js';
+import { nudgeDispatcher } from '../temporal/schedules.js';
+import { branchName } from '../workspace/key.js';
+import {
+  ciResultSignal,
+  humanReplySignal,
+  issueUpdatedSignal,
+  issueWorkflowId,
+  prClosedSignal,
+  prReviewSignal,
+} from '../../workflows/definitions.js';
+import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../workflows/types.js';
+import type { IssueRef, WebhookDelivery, WebhookEvent, WebhookEventsHandler } from './webhooks.js';
+
+/**
+ * GitHub `author_association` values whose comments count as answers: people with write access
+ * to the repository (owner, organization member, invited collaborator). `CONTRIBUTOR`,
+ * `FIRST_TIMER`, `NONE`… do not. Source: GitHub REST docs "author_association".
+ */
+export const DEFAULT_TRUSTED_ASSOCIATIONS: readonly string[] = ['OWNER', 'MEMBER', 'COLLABORATOR'];
+
+/** How long the list of running runs is reused for branch look-ups, ms. */
+export const RUNNING_RUNS_CACHE_MS = 2_000;
+
+/** Branches Foreman's runs push to (src/workspace/key.ts `branchName`). */
+const FOREMAN_BRANCH_PREFIX = 'foreman/';
+
+/** Dependencies and options of `createWebhookRouter`. */
+export interface WebhookRouterDeps {
+  /** Temporal client of the daemon. */
+  client: Client;
+  /** The daemon's task queue: its dispatcher is signalled and its runs are looked up. */
+  taskQueue: string;
+  /** Routing decisions at debug, dropped untrusted comments at info. Never logs comment bodies. */
+  log: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  /**
+   * GitHub `author_association` values (case-insensitive) whose comments become `humanReply`.
+   * Linear comments are always trusted: a Linear webhook only comes from the organization's own
+   * workspace, so its authors are org members. (Default: `DEFAULT_TRUSTED_ASSOCIATIONS`)
+   */
+  trustedAssociations?: readonly string[];
+  /** How long the running-runs list is reused, ms; 0 lists on every event. (Default: 2000) */
+  runsCacheMs?: number;
+  /** Clock for the cache, epoch ms. (Default: Date.now) */
+  now?: () => number;
+}
+
+/**
+ * Builds the `onEvents` callback for `createWebhookRoutes` (see the module header for the rules).
+ * The independent signals of a delivery are sent in parallel and the promise resolves once
+ * Temporal has accepted all of them (signals are durable, so the 202 that follows is truthful).
+ * A run that is not running (never started, or ended) is skipped, not an error.
+ *
+ * @throws ForemanError `webhook_signal_failed` (retryable) when Temporal refused or could not be
+ *   reached for any signal; the route then answers 500 and releases the delivery id, so the
+ *   provider's redelivery is processed. Every signal sent is safe to repeat (refresh and
+ *   issueUpdated are nudges, a comment is taken once by `commentId`).
+ */
+export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandler {
+  const { client, taskQueue, log } = deps;
+  const trusted = new Set((deps.trustedAssociations ?? DEFAULT_TRUSTED_ASSOCIATIONS).map((a) => a.toUpperCase()));
+  const cacheMs = deps.runsCacheMs ?? RUNNING_RUNS_CACHE_MS;
+  const now = deps.now ?? Date.now;
+
+  // A burst of CI events (one per check run) shares one visibility query. The promise is cached,
+  // so concurrent look-ups share the in-flight list too; a failed list is not kept.
+  let cached: { at: number; runs: Promise<RunningRun[]> } | null = null;
+  const runningRuns = (): Promise<RunningRun[]> => {
+    const t = now();
+    if (cached && t - cached.at < cacheMs) return cached.runs;
+    const entry = { at: t, runs: listRunningIssues(client, taskQueue) };
+    cached = entry;
+    entry.runs.catch(() => {
+      if (cached === entry) cached = null;
+    });
+    return entry.runs;
+  };
+
+  /** Signals a workflow; false when it is not running (the signal is dropped). */
+  const signalIfRunning = async <Args extends unknown[]>(workflowId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<boolean> => {
+    try {
+      await client.workflow.getHandle(workflowId).signal(signal, ...args);
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  };
+
+  /**
+   * The identifier to address a run by. Linear falls back to the issue uuid when a Comment
+   * payload lacks `data.issue`; the running run's memo (`issueId`) then names it.
+   */
+  const resolveIdentifier = async (issue: IssueRef): Promise<string> => {
+    if (issue.identifier !== issue.id) return issue.identifier;
+    const run = (await runningRuns()).find((r) => r.issueId === issue.id);
+    return run?.identifier ?? issue.identifier;
+  };
+
+  const refreshDispatcher = (reason: string): Promise<void> => nudgeDispatcher(client, { taskQueue, reason });
+
+  const onIssueChanged = async (e: Extract<WebhookEvent, { kind: 'issue_changed' }>, delivery: WebhookDelivery): Promise<void> => {
+    const reason = `webhook: ${e.source} issue ${e.issue.identifier}`;
+    const updated = (async () => {
+      const identifier = await resolveIdentifier(e.issue);
+      const sent = await signalIfRunning(issueWorkflowId(identifier), issueUpdatedSignal, { source: 'webhook', at: delivery.receivedAt });
+      log.debug({ issue: identifier, running: sent }, sent ? 'webhook: issueUpdated sent' : 'webhook: issue has no running run');
+    })();
+    await settleAll([refreshDispatcher(reason), updated]);
+  };
+
+  const onComment = async (e: Extract<WebhookEvent, { kind: 'comment' }>): Promise<void> => {
+    const association = e.authorAssociation?.toUpperCase();
+    const isTrusted = e.source === 'linear' || (association !== undefined && trusted.has(association));
+    if (!isTrusted) {
+      log.info(
+        { issue: e.issue.identifier, comment: e.commentId, author: e.author, association: e.authorAssociation ?? null },
+        'webhook: comment dropped, its author is not trusted to answer escalations (needs write access to the repository)',
+      );
+      return;
+    }
+    if (!e.body.trim()) {
+      log.debug({ issue: e.issue.identifier, comment: e.commentId }, 'webhook: empty comment ignored');
+      return;
+    }
+    const identifier = await resolveIdentifier(e.issue);
+    const reply: HumanReply = { text: e.body, author: e.author, source: 'webhook', commentId: e.commentId };
+    const sent = await signalIfRunning(issueWorkflowId(identifier), humanReplySignal, reply);
+    log.debug({ issue: identifier, comment: e.commentId, author: e.author, running: sent }, sent ? 'webhook: humanReply sent' : 'webhook: comment on an issue with no running run');
+  };
+
+  /** Sends a PR/CI signal to the run that owns `branch`; unknown branches are dropped. */
+  const toRunOfBranch = async (
+    kind: string,
+    branch: string | null,
+    send: (workflowId: string) => Promise<boolean>,
+  ): Promise<void> => {
+    if (!branch || !branch.startsWith(FOREMAN_BRANCH_PREFIX)) {
+      log.debug({ kind, branch }, 'webhook: not a Foreman branch, ignored');
+      return;
+    }
+    const runs = (await runningRuns()).filter((r) => branchName(r.identifier) === branch);
+    if (runs.length === 0) {
+      log.debug({ kind, branch }, 'webhook: no running run on this branch, ignored');
+      return;
+    }
+    await settleAll(
+      runs.map(async (r) => {
+        const sent = await send(r.workflowId);
+        log.debug({ kind, branch, issue: r.identifier, running: sent }, sent ? `webhook: ${kind} sent` : 'webhook: the run ended, ignored');
+      }),
+    );
+  };
+
+  const route = (e: WebhookEvent, delivery: WebhookDelivery): Promise<void> => {
+    switch (e.kind) {
+      case 'issue_changed':
+        return onIssueChanged(e, delivery);
+      case 'comment':
+        return onComment(e);
+      case 'pr_review': {
+        const review: PullRequestReview = { prNumber: e.prNumber, state: e.state, author: e.author, body: e.body };
+        return toRunOfBranch(e.kind, e.branch, (id) => signalIfRunning(id, prReviewSignal, review));
+      }
+      case 'pr_closed': {
+        const closed: PullRequestClosed = { prNumber: e.prNumber, merged: e.merged };
+        return toRunOfBranch(e.kind, e.branch, (id) => signalIfRunning(id, prClosedSignal, closed));
+      }
+      case 'ci_result': {
+        const result: CiResult = { sha: e.sha, name: e.name, conclusion: e.conclusion };
+        return toRunOfBranch(e.kind, e.branch, (id) => signalIfRunning(id, ciResultSignal, result));
+      }
+    }
+  };
+
+  return async (events, delivery) => {
+    try {
+      await settleAll(events.map((e) => route(e, delivery)));
+    } catch (err) {
+      const cause = err instanceof AggregateError ? err.errors[0] : err;
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      throw new ForemanError(
+        'webhook_signal_failed',
+        `Could not signal Temporal for ${delivery.source} delivery ${delivery.id} (${delivery.name}): ${detail}. ` +
+          'Check that the Temporal server (TEMPORAL_ADDRESS) is reachable; the provider will redeliver.',
+        { cause: err, retryable: true },
+      );
+    }
+  };
+}
+
+/**
+ * Awaits every promise (so one failure does not leave the others unsent) and then throws the
+ * first failure, or an AggregateError when several failed.
+ */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} signals failed`);
+}

@@ -1,0 +1,547 @@
+/**
+ * The webhook router end to end: signed GitHub and Linear deliveries POSTed to the real routes
+ * (src/server/webhooks.ts on @hono/node-server, real fetch), routed by createWebhookRouter into
+ * signals on the shared Temporal dev server, and read back from probe workflows
+ * (test/support/probe-workflow.ts) standing in for the IssueWorkflow and the dispatcher. Also:
+ * a webhook racing a poll ends in one run, untrusted and unroutable events reach nothing, a
+ * duplicate delivery signals once, a Temporal failure answers 500 and the redelivery goes through,
+ * and the webhook→signal latency.
+ */
+import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { Webhooks } from '@octokit/webhooks';
+import type { WebhookDefinition } from '@octokit/webhooks-examples';
+import { Client, Connection, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { Hono } from 'hono';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { listRunningIssues, startIssueRun } from '../../src/dispatch/tick.js';
+import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/webhook-router.js';
+import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks.js';
+import { branchName } from '../../src/workspace/key.js';
+import {
+  DISPATCHER_WORKFLOW_TYPE,
+  dispatcherWorkflowId,
+  ISSUE_WORKFLOW_TYPE,
+  issueWorkflowId,
+  refreshSignal,
+} from '../../workflows/definitions.js';
+import { probeQuery, type ProbeSignal } from '../support/probe-workflow.js';
+import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+
+const GITHUB_SECRET = 'gh-router-secret';
+const LINEAR_SECRET = 'lin_wh_router-secret';
+const github = new Webhooks({ secret: GITHUB_SECRET });
+
+const PROBE_PATH = fileURLToPath(new URL('../support/probe-workflow.ts', import.meta.url));
+const noop = () => {};
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+// ---------------------------------------------------------------------------------------------
+// Payloads: GitHub's documented examples (@octokit/webhooks-examples), retargeted at our issue
+
+type Json = Record<string, unknown>;
+const examples = createRequire(import.meta.url)('@octokit/webhooks-examples') as WebhookDefinition[];
+
+/** A deep copy of the first example of `name` with `action`. */
+function example(name: string, action: string): Json {
+  const def = examples.find((d) => d.name === name);
+  const found = (def?.examples as unknown as Json[] | undefined)?.find((e) => e.action === action);
+  if (!found) throw new Error(`no ${name}.${action} example in @octokit/webhooks-examples`);
+  return structuredClone(found);
+}
+
+const repository = (repo: string, base: Json) => ({ ...(base.repository as Json), name: repo, full_name: `acme/${repo}` });
+
+function issuePayload(repo: string, number: number, action = 'opened'): Json {
+  const p = example('issues', action);
+  p.issue = { ...(p.issue as Json), number };
+  p.repository = repository(repo, p);
+  return p;
+}
+
+function commentPayload(repo: string, number: number, c: { id: number; association: string; login?: string; body?: string }): Json {
+  const p = example('issue_comment', 'created');
+  p.issue = { ...(p.issue as Json), number, pull_request: undefined };
+  p.comment = {
+    ...(p.comment as Json),
+    id: c.id,
+    body: c.body ?? `Go with option ${c.id}.`,
+    author_association: c.association,
+    user: { ...((p.comment as Json).user as Json), login: c.login ?? 'octo-member' },
+  };
+  p.repository = repository(repo, p);
+  return p;
+}
+
+function reviewPayload(repo: string, branch: string, state: string, prNumber = 7): Json {
+  const p = example('pull_request_review', 'submitted');
+  const pr = p.pull_request as Json;
+  p.pull_request = { ...pr, number: prNumber, head: { ...(pr.head as Json), ref: branch } };
+  p.review = { ...(p.review as Json), state, body: 'Please add a test.', user: { ...((p.review as Json).user as Json), login: 'reviewer' } };
+  p.repository = repository(repo, p);
+  return p;
+}
+
+function closedPayload(repo: string, branch: string, merged: boolean, prNumber = 7): Json {
+  const p = example('pull_request', 'closed');
+  const pr = p.pull_request as Json;
+  p.number = prNumber;
+  p.pull_request = { ...pr, number: prNumber, merged, head: { ...(pr.head as Json), ref: branch } };
+  p.repository = repository(repo, p);
+  return p;
+}
+
+function checkRunPayload(repo: string, branch: string | null, conclusion: string, name = 'test', sha = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821'): Json {
+  const p = example('check_run', 'completed');
+  const run = p.check_run as Json;
+  p.check_run = { ...run, name, conclusion, head_sha: sha, check_suite: { ...(run.check_suite as Json), head_branch: branch } };
+  p.repository = repository(repo, p);
+  return p;
+}
+
+const LINEAR_USER = { id: '11111111-2222-4333-8444-555555555555', name: 'Ada Lovelace', email: 'ada@example.com' };
+
+/** A Linear `Comment.create` data-change webhook (Linear developer docs "Webhooks"). */
+function linearCommentPayload(issue: { id: string; identifier: string } | { id: string }, commentId: string, body: string): Json {
+  const now = Date.now();
+  return {
+    action: 'create',
+    type: 'Comment',
+    actor: { id: LINEAR_USER.id, type: 'user', name: LINEAR_USER.name, email: LINEAR_USER.email },
+    createdAt: new Date(now - 100).toISOString(),
+    data: {
+      id: commentId,
+      createdAt: new Date(now - 100).toISOString(),
+      updatedAt: new Date(now - 100).toISOString(),
+      body,
+      issueId: issue.id,
+      userId: LINEAR_USER.id,
+      reactionData: [],
+      botActor: null,
+      ...('identifier' in issue ? { issue: { id: issue.id, identifier: issue.identifier, title: 'Add a /health endpoint' } } : {}),
+      user: LINEAR_USER,
+    },
+    url: `https://linear.app/acme/issue/x#comment-${commentId.slice(0, 8)}`,
+    organizationId: 'b7f9a3c2-1d4e-4f6a-9b8c-0e1f2a3b4c5d',
+    webhookTimestamp: now,
+    webhookId: '3c1d2e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+let bundle: WorkflowBundle;
+let connection: Connection;
+let client: Client;
+
+beforeAll(async () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') }); // probes have no activities: skip that warning
+  } catch {
+    // a runtime is already installed in this process
+  }
+  bundle = await bundleWorkflowCode({ workflowsPath: PROBE_PATH, logger: quietBundlerLogger });
+  connection = await Connection.connect({ address: temporalAddress() });
+  client = new Client({ connection, namespace: temporalNamespace() });
+});
+
+afterAll(async () => {
+  await connection?.close();
+});
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  const errors: unknown[] = [];
+  while (cleanups.length) {
+    try {
+      await cleanups.pop()!();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  cleanups = [];
+  expect(errors).toEqual([]);
+});
+
+interface Ctx {
+  taskQueue: string;
+  /** GitHub repository name; its issue N has identifier `<repo>-N`. */
+  repo: string;
+  url: string;
+  /** Router log lines (pino JSON), debug and up. */
+  logs: Json[];
+  /** Starts a probe as the IssueWorkflow of `identifier` (memo as startIssueRun writes it). */
+  startRun(identifier: string, issueId: string): Promise<void>;
+  /** Waits until the visibility list shows `identifier` running on the task queue. */
+  waitVisible(identifier: string): Promise<void>;
+  /** What the probe with this workflow id received. */
+  received(workflowId: string): Promise<ProbeSignal[]>;
+  postGitHub(event: string, payload: Json, id?: string): Promise<{ status: number; json: Json }>;
+  postLinear(payload: Json, id?: string): Promise<{ status: number; json: Json }>;
+}
+
+/**
+ * One isolated setup: a worker hosting the probes on its own task queue, the router, and the
+ * routes on a real HTTP server. `wrap` may stand between the routes and the router.
+ */
+async function setup(opts: { router?: Partial<WebhookRouterDeps>; wrap?: (router: WebhookEventsHandler) => WebhookEventsHandler } = {}): Promise<Ctx> {
+  const taskQueue = uniqueTaskQueue('whr');
+  const repo = `GH${crypto.randomUUID().slice(0, 6)}`;
+
+  const native = await NativeConnection.connect({ address: temporalAddress() });
+  cleanups.push(() => native.close());
+  const worker = await Worker.create({ connection: native, namespace: temporalNamespace(), taskQueue, workflowBundle: bundle });
+  const running = worker.run();
+  cleanups.push(async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    expect(worker.getState()).toBe('STOPPED');
+  });
+
+  const started: string[] = [dispatcherWorkflowId(taskQueue)];
+  cleanups.push(async () => {
+    await Promise.all(
+      started.map((id) =>
+        client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch((err: unknown) => {
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+          }),
+      ),
+    );
+  });
+
+  const logs: Json[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Json) });
+  const router = createWebhookRouter({ client, taskQueue, log, ...opts.router });
+  const app = new Hono();
+  app.route('/', createWebhookRoutes({ githubSecret: GITHUB_SECRET, linearSecret: LINEAR_SECRET, onEvents: opts.wrap ? opts.wrap(router) : router }));
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
+  });
+  cleanups.push(() => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    taskQueue,
+    repo,
+    url,
+    logs,
+    async startRun(identifier, issueId) {
+      const workflowId = issueWorkflowId(identifier);
+      started.push(workflowId);
+      await client.workflow.start(ISSUE_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue,
+        args: [],
+        memo: { identifier, issueId },
+        workflowExecutionTimeout: '5 minutes',
+      });
+    },
+    async waitVisible(identifier) {
+      await waitFor(`${identifier} in the visibility list`, async () => (await listRunningIssues(client, taskQueue)).some((r) => r.identifier === identifier));
+    },
+    received: (workflowId) => client.workflow.getHandle(workflowId).query(probeQuery),
+    async postGitHub(event, payload, id = crypto.randomUUID()) {
+      const body = JSON.stringify(payload);
+      return send(`${url}/webhooks/github`, body, {
+        'content-type': 'application/json',
+        'user-agent': 'GitHub-Hookshot/test',
+        'x-github-event': event,
+        'x-github-delivery': id,
+        'x-github-hook-id': '1',
+        'x-hub-signature-256': await github.sign(body),
+      });
+    },
+    postLinear(payload, id = crypto.randomUUID()) {
+      const body = JSON.stringify(payload);
+      return send(`${url}/webhooks/linear`, body, {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'Linear-Webhook',
+        'linear-delivery': id,
+        'linear-event': String(payload.type),
+        // Linear's scheme, as LinearWebhookClient.verify checks it: hex HMAC-SHA256 of the raw body.
+        'linear-signature': crypto.createHmac('sha256', LINEAR_SECRET).update(body).digest('hex'),
+      });
+    },
+  };
+}
+
+async function send(url: string, body: string, headers: Record<string, string>) {
+  const res = await fetch(url, { method: 'POST', body, headers });
+  return { status: res.status, json: (await res.json()) as Json };
+}
+
+/** Polls `check` every 20 ms until it returns a truthy value; fails after `timeoutMs` naming `what`. */
+async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const named = (signals: ProbeSignal[], name: string) => signals.filter((s) => s.name === name);
+
+/** Waits until the probe `workflowId` has received at least `count` signals called `name`; returns them. */
+async function waitForSignals(ctx: Ctx, workflowId: string, name: string, count = 1): Promise<ProbeSignal[]> {
+  return waitFor(`${count} × ${name} on ${workflowId}`, async () => {
+    const got = named(await ctx.received(workflowId), name);
+    return got.length >= count ? got : null;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('createWebhookRouter', () => {
+  it('issues webhook → refresh to the dispatcher (signal-with-start) and issueUpdated to the running run; never starts a run', async () => {
+    const ctx = await setup();
+    const running = `${ctx.repo}-1`;
+    await ctx.startRun(running, '1');
+
+    const res = await ctx.postGitHub('issues', issuePayload(ctx.repo, 1, 'opened'));
+    expect(res).toMatchObject({ status: 202, json: { accepted: true, kinds: ['issue_changed'] } });
+    // The dispatcher was not running: the router's signal-with-start started it.
+    const dispatcher = dispatcherWorkflowId(ctx.taskQueue);
+    const refreshes = await waitForSignals(ctx, dispatcher, 'refresh');
+    expect(refreshes.map((s) => s.arg)).toEqual([{ reason: `webhook: github issue ${running}` }]);
+    const updated = await waitForSignals(ctx, issueWorkflowId(running), 'issueUpdated');
+    expect(updated).toHaveLength(1);
+    expect(updated[0]!.arg).toMatchObject({ source: 'webhook' });
+    expect(Date.parse((updated[0]!.arg as { at: string }).at)).not.toBeNaN();
+
+    // An issue with no run: only the dispatcher hears of it (eligibility is its call).
+    const idle = `${ctx.repo}-2`;
+    expect((await ctx.postGitHub('issues', issuePayload(ctx.repo, 2, 'labeled'))).status).toBe(202);
+    const both = await waitForSignals(ctx, dispatcher, 'refresh', 2);
+    expect(both.map((s) => s.arg)).toEqual([{ reason: `webhook: github issue ${running}` }, { reason: `webhook: github issue ${idle}` }]);
+    await expect(client.workflow.getHandle(issueWorkflowId(idle)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(named(await ctx.received(issueWorkflowId(running)), 'issueUpdated')).toHaveLength(1);
+    expect(ctx.logs.some((l) => l.msg === 'webhook: issue has no running run' && l.issue === idle)).toBe(true);
+  });
+
+  it('a webhook racing a poll ends in one dispatcher and one run', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-3`;
+    const dispatcher = dispatcherWorkflowId(ctx.taskQueue);
+    const issueId = issueWorkflowId(identifier);
+
+    // Five webhook deliveries, a poll's nudge of the dispatcher and two dispatch ticks starting the
+    // run (startIssueRun, as the dispatcher does), all at once.
+    const poll = () =>
+      client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
+        workflowId: dispatcher,
+        taskQueue: ctx.taskQueue,
+        args: [{}],
+        signal: refreshSignal,
+        signalArgs: [{ reason: 'poll' }],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      });
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () => ctx.postGitHub('issues', issuePayload(ctx.repo, 3, 'edited'))),
+      poll(),
+      startIssueRun(client, ctx.taskQueue, { id: '3', identifier }, 'dispatch'),
+      startIssueRun(client, ctx.taskQueue, { id: '3', identifier }, 'dispatch'),
+    ]);
+    cleanups.push(() => client.workflow.getHandle(issueId).terminate('test over').then(noop, noop));
+    for (const r of results.slice(0, 5)) expect(r).toMatchObject({ status: 202 });
+
+    // Every nudge reached the same (latest, only) dispatcher run; both starts reached one run.
+    const refreshes = await waitForSignals(ctx, dispatcher, 'refresh', 6);
+    expect(refreshes.filter((s) => (s.arg as { reason: string }).reason === `webhook: github issue ${identifier}`)).toHaveLength(5);
+    const fromTicks = named(await ctx.received(issueId), 'issueUpdated').filter((s) => (s.arg as { source: string }).source === 'dispatch');
+    expect(fromTicks).toHaveLength(2);
+    for (const id of [dispatcher, issueId]) {
+      const query = `WorkflowId = '${id}'`;
+      await waitFor(`${id} in visibility`, async () => (await client.workflow.count(query)).count >= 1);
+      expect((await client.workflow.count(query)).count).toBe(1);
+    }
+  });
+
+  it('issue_comment by a MEMBER → humanReply with its commentId; by NONE or CONTRIBUTOR → nothing', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-4`;
+    await ctx.startRun(identifier, '4');
+
+    expect((await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 901, association: 'NONE', login: 'drive-by' }))).status).toBe(202);
+    expect((await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 902, association: 'CONTRIBUTOR', login: 'past-pr' }))).status).toBe(202);
+    expect((await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 903, association: 'MEMBER', login: 'lead', body: 'Use option B.' }))).status).toBe(202);
+
+    // Signals to one workflow arrive in order, so once 903 is in, 901 and 902 would be too.
+    const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply');
+    expect(replies.map((s) => s.arg)).toEqual([{ text: 'Use option B.', author: 'lead', source: 'webhook', commentId: '903' }]);
+    const dropped = ctx.logs.filter((l) => String(l.msg).startsWith('webhook: comment dropped'));
+    expect(dropped.map((l) => [l.comment, l.association])).toEqual([
+      ['901', 'NONE'],
+      ['902', 'CONTRIBUTOR'],
+    ]);
+    expect(JSON.stringify(ctx.logs)).not.toContain('Go with option');
+  });
+
+  it('trustedAssociations narrows who may answer', async () => {
+    const ctx = await setup({ router: { trustedAssociations: ['owner'] } });
+    const identifier = `${ctx.repo}-5`;
+    await ctx.startRun(identifier, '5');
+    await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 5, { id: 951, association: 'MEMBER' }));
+    await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 5, { id: 952, association: 'OWNER', login: 'owner' }));
+    const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply');
+    expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['952']);
+  });
+
+  it('PR review, PR merged and CI result on foreman/<key> → prReview, prClosed, ciResult on that run', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-6`;
+    const branch = branchName(identifier);
+    expect(branch).toBe(`foreman/${identifier}`);
+    await ctx.startRun(identifier, '6');
+    await ctx.waitVisible(identifier);
+    const wf = issueWorkflowId(identifier);
+
+    expect(await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested'))).toMatchObject({
+      status: 202,
+      json: { kinds: ['pr_review'] },
+    });
+    expect((await waitForSignals(ctx, wf, 'prReview')).map((s) => s.arg)).toEqual([
+      { prNumber: 7, state: 'changes_requested', author: 'reviewer', body: 'Please add a test.' },
+    ]);
+
+    expect((await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, branch, 'failure', 'unit tests', 'a'.repeat(40)))).status).toBe(202);
+    expect((await waitForSignals(ctx, wf, 'ciResult')).map((s) => s.arg)).toEqual([{ sha: 'a'.repeat(40), name: 'unit tests', conclusion: 'failure' }]);
+
+    expect((await ctx.postGitHub('pull_request', closedPayload(ctx.repo, branch, true))).status).toBe(202);
+    expect((await waitForSignals(ctx, wf, 'prClosed')).map((s) => s.arg)).toEqual([{ prNumber: 7, merged: true }]);
+
+    expect((await ctx.received(wf)).map((s) => s.name)).toEqual(['prReview', 'ciResult', 'prClosed']);
+  });
+
+  it('a branch with no run, a non-Foreman branch or no branch → nothing', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-8`;
+    await ctx.startRun(identifier, '8');
+    await ctx.waitVisible(identifier);
+    const wf = issueWorkflowId(identifier);
+
+    await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branchName(`${ctx.repo}-9`), 'changes_requested'));
+    await ctx.postGitHub('pull_request', closedPayload(ctx.repo, 'feature/login', true));
+    await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, null, 'failure'));
+    // A barrier: the next signal to the run; everything before it has been routed by now.
+    await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, branchName(identifier), 'success', 'barrier'));
+    await waitForSignals(ctx, wf, 'ciResult');
+    expect((await ctx.received(wf)).map((s) => [s.name, (s.arg as { name?: string }).name])).toEqual([['ciResult', 'barrier']]);
+    const ignored = ctx.logs.filter((l) => String(l.msg).endsWith('ignored')).map((l) => [l.kind, l.branch, l.msg]);
+    expect(ignored).toEqual([
+      ['pr_review', branchName(`${ctx.repo}-9`), 'webhook: no running run on this branch, ignored'],
+      ['pr_closed', 'feature/login', 'webhook: not a Foreman branch, ignored'],
+      ['ci_result', null, 'webhook: not a Foreman branch, ignored'],
+    ]);
+  });
+
+  it('Linear Comment → humanReply, by identifier and by issue uuid when the payload has no data.issue', async () => {
+    const ctx = await setup();
+    const identifier = `ENG${crypto.randomUUID().slice(0, 4).toUpperCase()}-7`;
+    const issueUuid = crypto.randomUUID();
+    await ctx.startRun(identifier, issueUuid);
+    const wf = issueWorkflowId(identifier);
+
+    const c1 = crypto.randomUUID();
+    expect((await ctx.postLinear(linearCommentPayload({ id: issueUuid, identifier }, c1, 'Ship it with option A.'))).status).toBe(202);
+    expect((await waitForSignals(ctx, wf, 'humanReply')).map((s) => s.arg)).toEqual([
+      { text: 'Ship it with option A.', author: LINEAR_USER.name, source: 'webhook', commentId: c1 },
+    ]);
+
+    await ctx.waitVisible(identifier);
+    const c2 = crypto.randomUUID();
+    expect((await ctx.postLinear(linearCommentPayload({ id: issueUuid }, c2, 'And keep the flag.'))).status).toBe(202);
+    const replies = await waitForSignals(ctx, wf, 'humanReply', 2);
+    expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual([c1, c2]);
+  });
+
+  it('the same delivery twice → one signal', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-10`;
+    await ctx.startRun(identifier, '10');
+    const payload = commentPayload(ctx.repo, 10, { id: 1001, association: 'COLLABORATOR' });
+    expect((await ctx.postGitHub('issue_comment', payload, 'delivery-1'))).toMatchObject({ status: 202, json: { accepted: true } });
+    expect((await ctx.postGitHub('issue_comment', payload, 'delivery-1'))).toMatchObject({ status: 200, json: { duplicate: true } });
+    await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 10, { id: 1002, association: 'OWNER' }));
+    const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply', 2);
+    expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['1001', '1002']);
+  });
+
+  it('Temporal refusing a signal → 500 webhook_handler_failed; the redelivery is signalled', async () => {
+    // A client whose connection is closed stands in for an unreachable Temporal.
+    const dead = await Connection.connect({ address: temporalAddress() });
+    await dead.close();
+    const deadRouter = createWebhookRouter({ client: new Client({ connection: dead, namespace: temporalNamespace() }), taskQueue: 'unused', log: pino({ level: 'silent' }) });
+    let broken = true;
+    let thrown: unknown = null;
+    const ctx = await setup({
+      wrap: (router) => async (events, delivery) => {
+        if (!broken) return router(events, delivery);
+        try {
+          await deadRouter(events, delivery);
+        } catch (err) {
+          thrown = err;
+          throw err;
+        }
+      },
+    });
+    const identifier = `${ctx.repo}-11`;
+    await ctx.startRun(identifier, '11');
+    const payload = commentPayload(ctx.repo, 11, { id: 1101, association: 'MEMBER' });
+    expect(await ctx.postGitHub('issue_comment', payload, 'retry-1')).toMatchObject({ status: 500, json: { error: { code: 'webhook_handler_failed' } } });
+    expect(thrown).toMatchObject({ name: 'ForemanError', code: 'webhook_signal_failed', retryable: true });
+    broken = false;
+    expect((await ctx.postGitHub('issue_comment', payload, 'retry-1')).status).toBe(202);
+    expect((await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply')).map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['1101']);
+  });
+
+  it('webhook→signal latency, POST to the workflow having it (as a query sees it)', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-12`;
+    const branch = branchName(identifier);
+    await ctx.startRun(identifier, '12');
+    await ctx.waitVisible(identifier);
+    const wf = issueWorkflowId(identifier);
+
+    const n = 90;
+    const endToEnd: number[] = [];
+    const accepted: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const before = (await ctx.received(wf)).length;
+      const [event, payload] =
+        i % 3 === 0
+          ? ['issue_comment', commentPayload(ctx.repo, 12, { id: 5000 + i, association: 'MEMBER' })]
+          : i % 3 === 1
+            ? ['pull_request_review', reviewPayload(ctx.repo, branch, 'commented', 12)]
+            : ['check_run', checkRunPayload(ctx.repo, branch, 'success', `check-${i}`)];
+      const t0 = performance.now();
+      const res = await ctx.postGitHub(event, payload);
+      accepted.push(performance.now() - t0);
+      expect(res.status).toBe(202);
+      // Query back to back (a query is a round trip of a few ms) so the poll adds little.
+      while ((await ctx.received(wf)).length <= before) {
+        if (performance.now() - t0 > 15_000) throw new Error(`signal ${i} (${event}) never arrived`);
+      }
+      endToEnd.push(performance.now() - t0);
+    }
+    const got = await ctx.received(wf);
+    expect(got).toHaveLength(n);
+    expect(named(got, 'humanReply')).toHaveLength(n / 3);
+
+    const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+    console.log(`[webhook-router] webhook→signal p50 ${pct(endToEnd, 50).toFixed(1)} ms p99 ${pct(endToEnd, 99).toFixed(1)} ms (n=${n})`);
+    console.log(`[webhook-router] webhook→202 (signals accepted by Temporal) p50 ${pct(accepted, 50).toFixed(1)} ms p99 ${pct(accepted, 99).toFixed(1)} ms (n=${n})`);
+    expect(pct(endToEnd, 50)).toBeLessThan(1_000);
+  });
+});
