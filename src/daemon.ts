@@ -6,20 +6,21 @@
  * Lifecycle: resources are released in reverse order (LIFO). The first SIGINT/SIGTERM drains
  * gracefully; a second forces exit; an unref'd watchdog guarantees exit.
  */
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
-import { dispatcherWorkflowId, DISPATCHER_WORKFLOW_TYPE, refreshSignal } from '../workflows/definitions.js';
 import { createPolicyStore } from './config/store.js';
 import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
 import { startHttpServer } from './server/http.js';
+import { createWebhookRouter } from './server/webhook-router.js';
+import { createWebhookRoutes } from './server/webhooks.js';
 import { collectIssue, collectState } from './status.js';
+import { nudgeDispatcher, syncSchedules } from './temporal/schedules.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 
 /** Options of `startDaemon`. */
 export interface DaemonOptions {
   policyFile: string;
-  /** HTTP port for the API and dashboard; overrides `server.port`; 0 picks a free port. (Default: `server.port`, else no server) */
+  /** HTTP port for the API, dashboard and webhooks; overrides `server.port`; 0 picks a free port. (Default: `server.port`, else no server) */
   port?: number;
   /** HTTP bind address; overrides `server.host`. (Default: `server.host`, `127.0.0.1`) */
   host?: string;
@@ -62,12 +63,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   try {
     let refresh: (reason: string) => Promise<void> = async () => {};
+    let syncNow: () => Promise<void> = async () => {};
     const store = await createPolicyStore(opts.policyFile, {
       env,
       onError: (e) => log.error({ file: e.file, code: e.code, issues: e.issues }, `policy reload failed; keeping the last good policy: ${e.message}`),
       onReload: (p) => {
         log.info({ file: p.file }, 'policy reloaded');
         void refresh('policy reloaded');
+        void syncNow();
       },
     });
     releasers.push(() => store.close());
@@ -78,22 +81,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(release);
     const done = runtime.run();
 
-    const dispatcherId = dispatcherWorkflowId(taskQueue);
     refresh = async (reason: string) => {
       try {
-        await runtime.client.workflow.signalWithStart(DISPATCHER_WORKFLOW_TYPE, {
-          workflowId: dispatcherId,
-          taskQueue,
-          args: [{}],
-          signal: refreshSignal,
-          signalArgs: [{ reason }],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        });
+        await nudgeDispatcher(runtime.client, { taskQueue, reason });
       } catch (err) {
         log.warn({ err: (err as Error).message, reason }, 'could not signal the dispatcher');
       }
     };
     await refresh('daemon started');
+
+    // The clock: the policy's `schedules` (and a poll backstop) as Temporal Schedules, created or
+    // updated idempotently now and on every reload. They outlive the daemon on purpose.
+    let syncing = Promise.resolve();
+    syncNow = () =>
+      (syncing = syncing.then(async () => {
+        try {
+          await syncSchedules(runtime.client, { taskQueue, policy: store.current().policy, log });
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'could not sync the schedules; the dispatcher still polls on its own timer');
+        }
+      }));
+    await syncNow();
 
     // Push, not just poll: a changed issue (e.g. a file dropped into the local tracker's folder)
     // is dispatched at once.
@@ -111,7 +119,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           issue: (identifier) => collectIssue(runtime.client, identifier),
           refresh,
         },
-        { port, host: opts.host ?? policy.server.host },
+        {
+          port,
+          host: opts.host ?? policy.server.host,
+          // Webhooks end as signals on the same workflows a poll would start (src/server/webhook-router.ts).
+          routes: createWebhookRoutes({
+            ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
+            ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),
+            onEvents: createWebhookRouter({ client: runtime.client, taskQueue, log }),
+            log,
+          }),
+        },
       );
       releasers.push(() => http.close());
       url = http.url;

@@ -1,7 +1,8 @@
 /**
  * The daemon's HTTP surface (Symphony SPEC §13.7): `GET /api/v1/state`, `GET /api/v1/<identifier>`,
- * `POST /api/v1/refresh` and a small dashboard at `/`. Observability and control only: nothing
- * here is needed for correctness. Binds 127.0.0.1 unless told otherwise. Webhook routes join here.
+ * `POST /api/v1/refresh` and a small dashboard at `/`, plus the webhook routes (src/server/webhooks.ts)
+ * when mounted. Observability and control only: nothing here is needed for correctness (webhooks
+ * only speed up what the poll also does). Binds 127.0.0.1 unless told otherwise.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -17,9 +18,10 @@ export interface HttpDeps {
 
 const apiError = (code: string, message: string) => ({ error: { code, message } });
 
-/** Builds the Hono app (exported for tests that call `app.request`). */
-export function createHttpApp(deps: HttpDeps): Hono {
+/** Builds the Hono app (exported for tests that call `app.request`). `extra` (e.g. the webhook routes) is mounted at `/`. */
+export function createHttpApp(deps: HttpDeps, extra?: Hono): Hono {
   const app = new Hono();
+  if (extra) app.route('/', extra);
   app.get('/api/v1/state', async (c) => c.json(await deps.state()));
   app.post('/api/v1/refresh', async (c) => {
     await deps.refresh('api');
@@ -74,9 +76,9 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Starts the HTTP server on `host:port` (port 0 picks a free one). */
-export async function startHttpServer(deps: HttpDeps, opts: { port: number; host: string }): Promise<HttpServer> {
-  const app = createHttpApp(deps);
+/** Starts the HTTP server on `host:port` (port 0 picks a free one), with `opts.routes` mounted too. */
+export async function startHttpServer(deps: HttpDeps, opts: { port: number; host: string; routes?: Hono }): Promise<HttpServer> {
+  const app = createHttpApp(deps, opts.routes);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () => resolve(s));
     s.once('error', reject);
