@@ -355,15 +355,6 @@ function consistencyWarnings(policy: Policy): string[] {
   if (policy.roles.qa.agent && policy.qa.commands.length === 0) {
     out.push('roles.qa.agent is true but qa.commands is empty; the QA agent has no commands to check.');
   }
-  // Keys the schema accepts (so policies written for later versions load) but this build does not
-  // act on yet: say so rather than let a lead believe a guard is in place.
-  const notYet: [boolean, string][] = [
-    [policy.schedules.length > 0, 'schedules'],
-    [policy.scm.draft, 'scm.draft'],
-  ];
-  for (const [set, key] of notYet) {
-    if (set) out.push(`${key}: accepted but not in effect in this build yet (see specs/policy.md).`);
-  }
   return out;
 }
 

@@ -65,9 +65,9 @@ describe('defaults', () => {
     expect(policy.roles.implementer).toEqual({ model: 'claude-sonnet-5-5' });
     expect(policy.roles.reviewer).toEqual({ enabled: false, model: 'claude-sonnet-5-5', max_turns: 20 });
     expect(policy.qa).toEqual({ commands: [], timeout_ms: 600_000, max_rounds: 3, output_tail_bytes: 4000 });
-    expect(policy.handoff).toEqual({ in_progress_state: 'In Progress', review_state: 'Human Review' });
+    expect(policy.handoff).toEqual({ in_progress_state: 'In Progress', review_state: 'Human Review', done_state: 'Done' });
     expect(policy.budget).toEqual({ max_attempts: 3, prices: {} });
-    expect(policy.scm).toEqual({ remote: 'origin', author_name: 'Foreman', author_email: 'foreman@localhost', draft: false });
+    expect(policy.scm).toEqual({ remote: 'origin', author_name: 'Foreman', author_email: 'foreman@localhost', draft: false, pull_requests: true, max_ci_rounds: 2, github: {} });
     expect(policy.temporal).toEqual({ task_queue: 'foreman', namespace: 'default' });
   });
 
@@ -151,16 +151,6 @@ describe('Symphony compatibility', () => {
     expect(warnings[2]).toMatch(/^qa\.comands: unknown key/);
     expect(policy.qa.commands).toEqual([]);
     expect(policy.tracker.provider).toEqual({ whatever: 1, zzz: 2 });
-  });
-
-  it('warns when a key this build does not act on yet is set, and not when it is left at its default', () => {
-    expect(parse('agent: {max_turns: 3}').warnings).toEqual([]);
-    expect(parse('budget: {max_tokens: 1000}\nprotected_paths: [".github/**"]\nroles: {reviewer: {enabled: true}}').warnings).toEqual([]);
-    const { warnings } = parse('schedules: [{id: nightly, cron: "0 3 * * *"}]\nscm: {draft: true}');
-    expect(warnings).toEqual([
-      'schedules: accepted but not in effect in this build yet (see specs/policy.md).',
-      'scm.draft: accepted but not in effect in this build yet (see specs/policy.md).',
-    ]);
   });
 
   it('normalizes max_concurrent_agents_by_state and drops invalid entries with a warning (SPEC §5.3.5)', () => {
