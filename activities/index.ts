@@ -591,6 +591,14 @@ export function createActivities(deps: ActivityDeps) {
       },
     ),
 
+    /** The inline review comments on the issue's pull request, as `path:line (author): text` lines. */
+    pullRequestReviewComments: wrap(async (input: { workspace: WorkspaceInfo; prNumber: number }): Promise<string[]> => {
+      const gh = await scmFor(current(), input.workspace);
+      if (!gh) return [];
+      const comments = await gh.scm.reviewComments(input.prNumber);
+      return comments.map((c) => `${c.path}${c.line ? `:${c.line}` : ''} (${c.author}): ${c.body}`);
+    }),
+
     /** CI on the branch's head as GitHub reports it (check runs + commit statuses). */
     ciStatus: wrap(async (input: { workspace: WorkspaceInfo }): Promise<CiSummary | null> => {
       const gh = await scmFor(current(), input.workspace);

@@ -100,6 +100,8 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   const prReviews: PullRequestReview[] = [];
   let prClosed = null as PullRequestClosed | null;
   let ciEvents = 0;
+  /** CI events already read (a rework round must not read the same red result again). */
+  let seenCi = 0;
   setHandler(prReviewSignal, (review) => {
     prReviews.push(review);
   });
@@ -372,7 +374,6 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
    * removed; closed unmerged → stops. Returns null when the PR is closed either way.
    */
   async function awaitPullRequest(ws: WorkspaceInfo): Promise<string | null> {
-    let seenCi = 0;
     for (;;) {
       status.phase = 'in_review';
       await condition(() => prReviews.length > 0 || prClosed !== null || ciEvents > seenCi);
@@ -395,7 +396,13 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       if (ciEvents > seenCi) {
         seenCi = ciEvents;
         const result = await step('read CI', () => git.ciStatus({ workspace: ws }));
-        if (result) ci = result;
+        if (result) {
+          ci = result;
+          // The evidence (on the issue and as the PR body) shows CI as GitHub reports it.
+          const evidence = evidenceData(ws, 'ready');
+          await step('update the pull request', () => git.openPullRequest({ issue: run.issue, workspace: ws, evidence }));
+          await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence }));
+        }
         if (ci?.state !== 'failure') continue;
         ciRounds++;
         const failing = ci.checks.filter((c) => ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'].includes(c.conclusion ?? c.status));
@@ -413,7 +420,15 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       }
       const review = prReviews.shift()!;
       if (review.state === 'changes_requested') {
-        return `A human reviewer (${review.author}) requested changes on pull request #${review.prNumber}:\n\n${review.body || '(no text; see the review comments on the pull request)'}\n\nAddress them, run the checks, then call finish.`;
+        const inline = await step('read the review comments', () => git.pullRequestReviewComments({ workspace: ws, prNumber: review.prNumber }));
+        return [
+          `A human reviewer (${review.author}) requested changes on pull request #${review.prNumber}:`,
+          '',
+          review.body || '(no summary text)',
+          ...(inline.length ? ['', 'Review comments on the code:', ...inline.map((c) => `- ${c}`)] : []),
+          '',
+          'Address them, run the checks, then call finish.',
+        ].join('\n');
       }
     }
   }

@@ -122,6 +122,18 @@ export interface GitHubScm {
   getPullRequest(number: number): Promise<PullRequestInfo | null>;
   /** CI roll-up of a commit sha or branch (check runs + combined commit status). */
   checksFor(ref: string): Promise<ChecksSummary>;
+  /** The inline review comments on a pull request, oldest first (all pages). */
+  reviewComments(number: number): Promise<ReviewComment[]>;
+}
+
+/** One inline review comment on a pull request. */
+export interface ReviewComment {
+  author: string;
+  path: string;
+  /** Line in the new file; null for outdated or file-level comments. */
+  line: number | null;
+  body: string;
+  createdAt: string;
 }
 
 const MAX_BODY = 65_536;
@@ -237,6 +249,20 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
         base: { ref: String(baseInfo.ref ?? '') },
         mergeable: typeof data.mergeable === 'boolean' ? data.mergeable : null,
       };
+    },
+
+    async reviewComments(number) {
+      const list: unknown = await call(`listing review comments of ${slug}#${number}`, () =>
+        octokit.paginate(octokit.rest.pulls.listReviewComments, { ...base, pull_number: number, per_page: 100 }),
+      );
+      if (!Array.isArray(list)) throw payloadInvalid(`review comments of ${slug}#${number} are not a list`);
+      return list.filter(isRecord).map((c) => ({
+        author: isRecord(c.user) && typeof c.user.login === 'string' ? c.user.login : 'unknown',
+        path: typeof c.path === 'string' ? c.path : '',
+        line: typeof c.line === 'number' ? c.line : null,
+        body: typeof c.body === 'string' ? c.body : '',
+        createdAt: typeof c.created_at === 'string' ? c.created_at : '',
+      }));
     },
 
     async checksFor(ref) {

@@ -55,7 +55,8 @@ it('GitHub issue by webhook → PR → changes requested → rework → merged �
     toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
     toolUse('finish', { summary: 'Fixed the sign.' }),
     async (req) => {
-      sawReview = JSON.stringify((req.body.messages as unknown[]).at(-1)).includes('Please also test negative numbers');
+      const last = JSON.stringify((req.body.messages as unknown[]).at(-1));
+      sawReview = last.includes('Please also test negative numbers') && last.includes('test.js:3 (lead): Cover add(-2, -3) here.');
       return toolUse('edit_file', {
         path: 'test.js',
         old_text: "console.log('ok: add(2, 3) === 5');",
@@ -130,6 +131,7 @@ it('GitHub issue by webhook → PR → changes requested → rework → merged �
 
   // 3. A human requests changes on the PR: a rework round on the same branch and PR.
   const firstHead = git(origin, 'rev-parse', 'foreman/app-1').trim();
+  github.addReviewComment(pr.number, { path: 'test.js', line: 3, body: 'Cover add(-2, -3) here.', user: 'lead' });
   await deliver(
     'pull_request_review',
     payload('pull_request_review', 'submitted', (p) => {

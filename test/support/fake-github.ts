@@ -152,6 +152,8 @@ export interface FakeGitHub {
   /** Adds a pull request (and its issue side); returns it. */
   addPull(pull: Partial<FakePull> & { head: string; title: string }): FakePull;
   addComment(issueNumber: number, comment: Partial<FakeComment> & { body: string }): FakeComment;
+  /** Adds an inline review comment on a pull request (GET /pulls/{n}/comments lists them). */
+  addReviewComment(pullNumber: number, comment: { path: string; line?: number; body: string; user?: string }): void;
   addLabel(name: string, color?: string): FakeLabel;
   addCheckRun(run: Partial<FakeCheckRun> & { ref: string; name: string }): FakeCheckRun;
   addStatus(status: Partial<FakeStatus> & { ref: string; context: string; state: FakeStatus['state'] }): FakeStatus;
@@ -181,6 +183,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   const login = opts.login ?? 'foreman-bot';
   const issues = new Map<number, FakeIssue>();
   const comments: FakeComment[] = [];
+  const reviewComments: { id: number; pull: number; path: string; line: number | null; body: string; user: string; created_at: string }[] = [];
   const labels = new Map<string, FakeLabel>();
   const checkRuns: FakeCheckRun[] = [];
   const statuses: FakeStatus[] = [];
@@ -449,6 +452,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         return { status: 200, body: issueJson(issue) };
       }
     }
+    if ((r = /^\/pulls\/(\d+)\/comments$/.exec(rest)) && method === 'GET') {
+      const number = Number(r[1]);
+      const list = reviewComments
+        .filter((c) => c.pull === number)
+        .map((c) => ({ id: c.id, path: c.path, line: c.line, body: c.body, user: { login: c.user, id: 1, type: 'User' }, created_at: c.created_at }));
+      return paged(rawPath, query, list);
+    }
     if ((r = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
       const number = Number(r[1]);
       const issue = issues.get(number);
@@ -682,6 +692,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     addIssue,
     addPull,
     addComment,
+    addReviewComment: (pull, c) => {
+      reviewComments.push({ id: reviewComments.length + 1, pull, path: c.path, line: c.line ?? null, body: c.body, user: c.user ?? 'reviewer', created_at: new Date().toISOString() });
+    },
     addLabel,
     addCheckRun: (run) => {
       const r: FakeCheckRun = { id: nextId++, status: 'completed', conclusion: 'success', html_url: null, details_url: null, ...run };
