@@ -14,6 +14,7 @@ import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { foremanHome } from '../home.js';
 import { runIssue } from '../run-issue.js';
+import { createTracker } from '../trackers/index.js';
 import { collectState, formatState } from '../status.js';
 import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
@@ -116,6 +117,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
     .action(async (policy: string) => {
       const loaded = await validatePolicyFile(path.resolve(policy), { env });
+      // Dispatch preflight (Symphony SPEC §6.3): the adapter must accept its keys and secrets.
+      // Building linear/github adapters does no I/O; the local one would create its folder.
+      if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local') createTracker(loaded.policy, { baseDir: loaded.dir, env });
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(`ok: ${loaded.file}\n`);
     });

@@ -66,6 +66,15 @@ describe('foreman validate', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('policy_invalid');
     expect(bad.stderr).toContain('agent.max_turns');
+
+    // The tracker adapter's own keys are checked too (SPEC §6.3 dispatch preflight).
+    await fs.writeFile(s.policy, '---\ntracker:\n  kind: github\n  provider: { repo: acme/app }\n---\nWork.\n');
+    const noToken: NodeJS.ProcessEnv = { ...s.env };
+    delete noToken.GITHUB_TOKEN;
+    const missing = await runForeman(['validate', s.policy], noToken);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('tracker_token_missing');
+    expect(missing.stderr).toContain('GITHUB_TOKEN');
   });
 });
 
