@@ -606,6 +606,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   try {
     posted = await CancellationScope.cancellable(async () => {
       workScope = CancellationScope.current();
+      if (stop) workScope.cancel(); // a stop that came in before the work began
       let feedback: string | null = null;
       for (;;) {
         const ws = await work(feedback);
