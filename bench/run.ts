@@ -1,0 +1,112 @@
+/**
+ * `npm run bench`: Foreman's speed targets, measured outside the test suite (timed assertions do
+ * not belong in unit tests). Each benchmark prints its numbers and fails the run when it misses its
+ * target; targets are generous on purpose (a 2-core CI machine), they catch regressions of
+ * magnitude, not noise.
+ *
+ * - webhooks: server-side handling of signed GitHub deliveries over real HTTP (verify, parse,
+ *   dedup, map), with a no-op event sink. Target: p99 < 25 ms.
+ * - dispatch: selecting and ordering 10,000 candidate issues (Symphony SPEC §8.2). Target: < 100 ms.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Webhooks } from '@octokit/webhooks';
+import examples from '@octokit/webhooks-examples';
+import { selectForDispatch } from '../src/dispatch/select.js';
+import { createWebhookRoutes } from '../src/server/webhooks.js';
+import type { Issue } from '../src/trackers/types.js';
+
+interface Result {
+  name: string;
+  value: number;
+  target: number;
+  unit: string;
+}
+
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+
+async function benchWebhooks(n = 1000): Promise<Result[]> {
+  const secret = 'bench-secret';
+  const timings: number[] = [];
+  const routes = createWebhookRoutes({ githubSecret: secret, onEvents: async () => {} });
+  // Time our handling only (not the client or the socket): wrap the app's fetch.
+  const server = serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: async (req) => {
+      const t0 = performance.now();
+      const res = await routes.fetch(req);
+      timings.push(performance.now() - t0);
+      return res;
+    },
+  });
+  await new Promise((r) => server.once('listening', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/github`;
+  const gh = new Webhooks({ secret });
+  const group = (examples as unknown as { name: string; examples: unknown[] }[]).find((g) => g.name === 'issue_comment')!;
+  const body = JSON.stringify(group.examples[0]);
+  const sig = await gh.sign(body);
+  try {
+    for (let i = 0; i < n + 50; i++) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-github-event': 'issue_comment', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sig },
+        body,
+      });
+      await res.arrayBuffer();
+      if (res.status >= 300) throw new Error(`delivery ${i} got ${res.status}`);
+      if (i === 49) timings.length = 0; // warm-up done
+    }
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  return [
+    { name: `webhooks: p50 of ${n} signed deliveries`, value: pct(timings, 0.5), target: 5, unit: 'ms' },
+    { name: `webhooks: p99 of ${n} signed deliveries`, value: pct(timings, 0.99), target: 25, unit: 'ms' },
+  ];
+}
+
+function benchDispatch(n = 10_000): Result[] {
+  const candidates: Issue[] = Array.from({ length: n }, (_, i) => ({
+    id: String(i),
+    identifier: `BENCH-${i}`,
+    title: `Issue ${i}`,
+    description: null,
+    priority: (i % 6) || null,
+    state: i % 3 ? 'Todo' : 'In Progress',
+    branch_name: null,
+    url: null,
+    assignee_id: null,
+    labels: ['foreman'],
+    blocked_by: [],
+    dispatchable: true,
+    created_at: new Date(1_700_000_000_000 + i * 1000).toISOString(),
+    updated_at: null,
+    native_ref: null,
+  }));
+  const runs: number[] = [];
+  for (let r = 0; r < 20; r++) {
+    const t0 = performance.now();
+    selectForDispatch({
+      candidates,
+      running: [],
+      activeStates: ['Todo', 'In Progress'],
+      terminalStates: ['Done'],
+      requiredLabels: ['foreman'],
+      maxConcurrentAgents: 10,
+      maxConcurrentAgentsByState: {},
+    });
+    runs.push(performance.now() - t0);
+  }
+  return [{ name: `dispatch: select + order ${n} candidates (median of 20)`, value: pct(runs, 0.5), target: 100, unit: 'ms' }];
+}
+
+const results = [...(await benchWebhooks()), ...benchDispatch()];
+let failed = 0;
+for (const r of results) {
+  const ok = r.value < r.target;
+  if (!ok) failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.value.toFixed(2)} ${r.unit} (target < ${r.target} ${r.unit})`);
+}
+process.exit(failed ? 1 : 0);
