@@ -14,7 +14,7 @@ import {
   classifyGitHubError,
   createGitHubOctokit,
   redactToken,
-  type GitHubLog,
+  type GitHubClientOptions,
 } from '../trackers/github.js';
 
 /**
@@ -33,21 +33,9 @@ export class ScmError extends ForemanError {
 }
 
 /** Options of `createGitHubScm`. */
-export interface GitHubScmOptions {
+export interface GitHubScmOptions extends GitHubClientOptions {
   owner: string;
   repo: string;
-  /** Needs Pull requests read/write, Checks read, Commit statuses read (and Contents write to push). Never logged. */
-  token: string;
-  /** REST API root. (Default: `https://api.github.com`) */
-  baseUrl?: string;
-  /** Pace requests and retry rate limits (plugin-throttling); tests turn it off. (Default: true) */
-  throttle?: boolean;
-  /** Rate-limit warnings. (Default: nowhere) */
-  log?: GitHubLog;
-  /** Time unit of retry waits in ms; tests shrink it. (Default: 1000) */
-  retryUnitMs?: number;
-  /** Timeout of one HTTP request in ms. (Default: 30000) */
-  timeoutMs?: number;
 }
 
 /** What `openOrUpdatePullRequest` needs. */
