@@ -135,14 +135,7 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
   const { owner, repo, token } = opts;
   const slug = `${owner}/${repo}`;
   const base = { owner, repo };
-  const octokit = createGitHubOctokit({
-    token,
-    ...(opts.baseUrl !== undefined ? { baseUrl: opts.baseUrl } : {}),
-    ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
-    ...(opts.log !== undefined ? { log: opts.log } : {}),
-    ...(opts.retryUnitMs !== undefined ? { retryUnitMs: opts.retryUnitMs } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  });
+  const octokit = createGitHubOctokit(opts);
   const hosts = remoteHosts(opts.baseUrl ?? DEFAULT_GITHUB_API_URL);
 
   const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {

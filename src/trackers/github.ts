@@ -205,15 +205,11 @@ export function redactToken(text: string, token: string): string {
 // Tracker
 
 /** Options of `createGitHubTracker`. */
-export interface GitHubTrackerOptions {
+export interface GitHubTrackerOptions extends GitHubClientOptions {
   /** Repository owner (user or organization), e.g. `acme`. */
   owner: string;
   /** Repository name, e.g. `app`; also the identifier prefix (`app-42`). */
   repo: string;
-  /** GitHub token; needs Issues read/write (and Metadata read). Never logged. */
-  token: string;
-  /** REST API root. (Default: `https://api.github.com`) */
-  baseUrl?: string;
   /**
    * `tracker.active_states`. Accepted like every adapter's; reads do not need it (every open issue
    * is listed and filtered by its mapped state).
@@ -223,14 +219,6 @@ export interface GitHubTrackerOptions {
   terminalStates: string[];
   /** Prefix of the labels that carry an open issue's state. (Default: `state: `) */
   stateLabelPrefix?: string;
-  /** Where skipped malformed issues and rate-limit warnings go. (Default: nowhere) */
-  log?: GitHubLog;
-  /** Pace requests and retry rate limits (plugin-throttling); tests turn it off. (Default: true) */
-  throttle?: boolean;
-  /** Time unit of retry waits in ms; tests shrink it. (Default: 1000) */
-  retryUnitMs?: number;
-  /** Timeout of one HTTP request in ms. (Default: 30000) */
-  timeoutMs?: number;
 }
 
 /** A `Tracker` over the issues of one GitHub repository. */
@@ -275,14 +263,7 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
   const prefixNorm = prefix.toLowerCase();
   const terminal = new Set(opts.terminalStates.map(normalize));
   const closedNames = new Set([CLOSED_DONE, ...Object.values(CLOSED_STATES)].map(normalize));
-  const octokit = createGitHubOctokit({
-    token,
-    ...(opts.baseUrl !== undefined ? { baseUrl: opts.baseUrl } : {}),
-    ...(opts.throttle !== undefined ? { throttle: opts.throttle } : {}),
-    ...(opts.log !== undefined ? { log: opts.log } : {}),
-    ...(opts.retryUnitMs !== undefined ? { retryUnitMs: opts.retryUnitMs } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  });
+  const octokit = createGitHubOctokit(opts);
   const base = { owner, repo };
 
   /** Runs one GitHub call, turning its failure into a `TrackerError` that says what to do. */
