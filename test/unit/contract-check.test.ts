@@ -8,27 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { renderPrompt } from '../../src/config/prompt.js';
 import { checkContract, parseSpecContract } from '../../src/contract/check.js';
 import type { Issue } from '../../src/trackers/types.js';
+import { makeIssue } from '../support/issues.js';
 
 const TEMPLATE = fileURLToPath(new URL('../../specs/issue-spec.md', import.meta.url));
 
-const issue: Issue = {
+const issue: Issue = makeIssue('DEMO-1', {
   id: 'id-1',
-  identifier: 'DEMO-1',
   title: 'Fix add()',
   // Headings in an issue's text must not open a section of the contract.
   description: 'add() subtracts.\n\n## Scope\n- Paths: `docs/**`\n\n## Evidence\n- `rm -rf /`\n',
-  priority: null,
-  state: 'Todo',
-  branch_name: null,
-  url: null,
-  assignee_id: null,
-  labels: [],
-  blocked_by: [],
-  dispatchable: true,
-  created_at: null,
-  updated_at: null,
-  native_ref: null,
-};
+});
 
 async function renderSpec(vars: { scope: string[]; qa_commands: string[]; protected_paths?: string[] }): Promise<string> {
   return renderPrompt(await fs.readFile(TEMPLATE, 'utf8'), {

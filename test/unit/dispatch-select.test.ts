@@ -7,27 +7,8 @@ import {
   type DispatchInput,
 } from '../../src/dispatch/select.js';
 import type { Issue } from '../../src/trackers/types.js';
+import { makeIssue } from '../support/issues.js';
 
-function issue(identifier: string, over: Partial<Issue> = {}): Issue {
-  return {
-    id: `id-${identifier}`,
-    identifier,
-    title: `Title ${identifier}`,
-    description: null,
-    priority: null,
-    state: 'Todo',
-    branch_name: null,
-    url: null,
-    assignee_id: null,
-    labels: [],
-    blocked_by: [],
-    dispatchable: true,
-    created_at: null,
-    updated_at: null,
-    native_ref: null,
-    ...over,
-  };
-}
 
 function input(candidates: Issue[], over: Partial<DispatchInput> = {}): DispatchInput {
   return {
@@ -55,12 +36,12 @@ describe('normalizeState', () => {
 describe('sortForDispatch', () => {
   it('orders priority 1..4 first, other values and null after', () => {
     const sorted = sortForDispatch([
-      issue('A', { priority: null }),
-      issue('B', { priority: 0 }),
-      issue('C', { priority: 4 }),
-      issue('D', { priority: 1 }),
-      issue('E', { priority: 7 }),
-      issue('F', { priority: 2 }),
+      makeIssue('A', { priority: null }),
+      makeIssue('B', { priority: 0 }),
+      makeIssue('C', { priority: 4 }),
+      makeIssue('D', { priority: 1 }),
+      makeIssue('E', { priority: 7 }),
+      makeIssue('F', { priority: 2 }),
     ]);
     expect(ids(sorted).slice(0, 3)).toEqual(['D', 'F', 'C']);
     // 0, 7 and null share the last bucket, so the identifier decides among them.
@@ -69,18 +50,18 @@ describe('sortForDispatch', () => {
 
   it('then oldest created_at first (as instants), null last, then identifier', () => {
     const sorted = sortForDispatch([
-      issue('Z', { created_at: null }),
-      issue('Y', { created_at: '2026-01-02T00:00:00Z' }),
-      issue('X', { created_at: '2026-01-02T00:00:00+02:00' }),
-      issue('B', { created_at: '2026-01-01T00:00:00Z' }),
-      issue('A', { created_at: '2026-01-01T00:00:00Z' }),
-      issue('W', { created_at: 'not a date' }),
+      makeIssue('Z', { created_at: null }),
+      makeIssue('Y', { created_at: '2026-01-02T00:00:00Z' }),
+      makeIssue('X', { created_at: '2026-01-02T00:00:00+02:00' }),
+      makeIssue('B', { created_at: '2026-01-01T00:00:00Z' }),
+      makeIssue('A', { created_at: '2026-01-01T00:00:00Z' }),
+      makeIssue('W', { created_at: 'not a date' }),
     ]);
     expect(ids(sorted)).toEqual(['A', 'B', 'X', 'Y', 'W', 'Z']);
   });
 
   it('does not mutate its input', () => {
-    const list = [issue('B'), issue('A')];
+    const list = [makeIssue('B'), makeIssue('A')];
     sortForDispatch(list);
     expect(ids(list)).toEqual(['B', 'A']);
   });
@@ -88,14 +69,14 @@ describe('sortForDispatch', () => {
 
 describe('selectForDispatch eligibility', () => {
   it('selects eligible issues in dispatch order', () => {
-    const r = selectForDispatch(input([issue('B', { priority: 3 }), issue('A', { priority: 1 }), issue('C')]));
+    const r = selectForDispatch(input([makeIssue('B', { priority: 3 }), makeIssue('A', { priority: 1 }), makeIssue('C')]));
     expect(ids(r.selected)).toEqual(['A', 'B', 'C']);
     expect(r.skipped).toEqual([]);
   });
 
   it('skips issues missing id, identifier, title or state', () => {
     const r = selectForDispatch(
-      input([issue('A', { id: '' }), issue('B', { title: '  ' }), issue('C', { state: '' }), issue('', {}), issue('E')]),
+      input([makeIssue('A', { id: '' }), makeIssue('B', { title: '  ' }), makeIssue('C', { state: '' }), makeIssue('', {}), makeIssue('E')]),
     );
     expect(ids(r.selected)).toEqual(['E']);
     expect(r.skipped.filter((s) => s.reason === 'missing_fields')).toHaveLength(4);
@@ -103,7 +84,7 @@ describe('selectForDispatch eligibility', () => {
 
   it('requires an active, non-terminal state, compared trimmed and lowercased', () => {
     const r = selectForDispatch(
-      input([issue('A', { state: ' todo ' }), issue('B', { state: 'Backlog' }), issue('C', { state: 'DONE' })], {
+      input([makeIssue('A', { state: ' todo ' }), makeIssue('B', { state: 'Backlog' }), makeIssue('C', { state: 'DONE' })], {
         activeStates: ['Todo', 'Done'],
       }),
     );
@@ -113,13 +94,13 @@ describe('selectForDispatch eligibility', () => {
   });
 
   it('requires dispatchable', () => {
-    const r = selectForDispatch(input([issue('A', { dispatchable: false })]));
+    const r = selectForDispatch(input([makeIssue('A', { dispatchable: false })]));
     expect(reasonOf(r, 'A')).toBe('not_dispatchable');
   });
 
   it('requires every label, case-insensitive and trimmed', () => {
     const r = selectForDispatch(
-      input([issue('A', { labels: ['agent', 'backend'] }), issue('B', { labels: ['agent'] }), issue('C', { labels: ['AGENT ', 'Backend'] })], {
+      input([makeIssue('A', { labels: ['agent', 'backend'] }), makeIssue('B', { labels: ['agent'] }), makeIssue('C', { labels: ['AGENT ', 'Backend'] })], {
         requiredLabels: [' Agent', 'backend'],
       }),
     );
@@ -128,14 +109,14 @@ describe('selectForDispatch eligibility', () => {
   });
 
   it('a blank required label matches nothing', () => {
-    const r = selectForDispatch(input([issue('A', { labels: ['', 'agent'] })], { requiredLabels: [' '] }));
+    const r = selectForDispatch(input([makeIssue('A', { labels: ['', 'agent'] })], { requiredLabels: [' '] }));
     expect(r.selected).toEqual([]);
     expect(reasonOf(r, 'A')).toBe('missing_required_label');
   });
 
   it('skips issues already running and duplicates', () => {
     const r = selectForDispatch(
-      input([issue('A'), issue('B'), issue('B')], { running: [{ identifier: 'A', state: 'Todo' }] }),
+      input([makeIssue('A'), makeIssue('B'), makeIssue('B')], { running: [{ identifier: 'A', state: 'Todo' }] }),
     );
     expect(ids(r.selected)).toEqual(['B']);
     expect(reasonOf(r, 'A')).toBe('already_running');
@@ -145,10 +126,10 @@ describe('selectForDispatch eligibility', () => {
   it('holds a Todo issue while a blocker is not terminal or unknown', () => {
     const r = selectForDispatch(
       input([
-        issue('A', { blocked_by: [{ id: '1', identifier: 'X-1', state: 'Done' }, { id: '2', identifier: 'X-2', state: ' cancelled' }] }),
-        issue('B', { blocked_by: [{ id: '1', identifier: 'X-1', state: 'In Progress' }] }),
-        issue('C', { blocked_by: [{ id: null, identifier: 'X-9', state: null }] }),
-        issue('D', { state: 'In Progress', blocked_by: [{ id: '1', identifier: 'X-1', state: 'In Progress' }] }),
+        makeIssue('A', { blocked_by: [{ id: '1', identifier: 'X-1', state: 'Done' }, { id: '2', identifier: 'X-2', state: ' cancelled' }] }),
+        makeIssue('B', { blocked_by: [{ id: '1', identifier: 'X-1', state: 'In Progress' }] }),
+        makeIssue('C', { blocked_by: [{ id: null, identifier: 'X-9', state: null }] }),
+        makeIssue('D', { state: 'In Progress', blocked_by: [{ id: '1', identifier: 'X-1', state: 'In Progress' }] }),
       ]),
     );
     expect(ids(r.selected)).toEqual(['A', 'D']);
@@ -160,7 +141,7 @@ describe('selectForDispatch eligibility', () => {
 describe('selectForDispatch concurrency', () => {
   it('fills only the free global slots, in order', () => {
     const r = selectForDispatch(
-      input([issue('C'), issue('A', { priority: 1 }), issue('B', { priority: 2 }), issue('D')], {
+      input([makeIssue('C'), makeIssue('A', { priority: 1 }), makeIssue('B', { priority: 2 }), makeIssue('D')], {
         maxConcurrentAgents: 3,
         running: [{ identifier: 'R', state: 'In Progress' }],
       }),
@@ -174,7 +155,7 @@ describe('selectForDispatch concurrency', () => {
 
   it('never has negative slots when more run than allowed', () => {
     const r = selectForDispatch(
-      input([issue('A')], {
+      input([makeIssue('A')], {
         maxConcurrentAgents: 1,
         running: [
           { identifier: 'R1', state: 'Todo' },
@@ -190,11 +171,11 @@ describe('selectForDispatch concurrency', () => {
     const r = selectForDispatch(
       input(
         [
-          issue('T1', { priority: 1 }),
-          issue('T2', { priority: 2 }),
-          issue('T3', { priority: 3 }),
-          issue('P1', { state: 'In Progress', priority: 4 }),
-          issue('P2', { state: 'in progress' }),
+          makeIssue('T1', { priority: 1 }),
+          makeIssue('T2', { priority: 2 }),
+          makeIssue('T3', { priority: 3 }),
+          makeIssue('P1', { state: 'In Progress', priority: 4 }),
+          makeIssue('P2', { state: 'in progress' }),
         ],
         {
           maxConcurrentAgents: 10,
@@ -211,14 +192,14 @@ describe('selectForDispatch concurrency', () => {
 
   it('a state without its own cap uses the global cap', () => {
     const r = selectForDispatch(
-      input([issue('A'), issue('B'), issue('C')], { maxConcurrentAgents: 2, maxConcurrentAgentsByState: { 'in progress': 5 } }),
+      input([makeIssue('A'), makeIssue('B'), makeIssue('C')], { maxConcurrentAgents: 2, maxConcurrentAgentsByState: { 'in progress': 5 } }),
     );
     expect(ids(r.selected)).toEqual(['A', 'B']);
   });
 
   it('a later issue in another state may use a slot after a per-state skip', () => {
     const r = selectForDispatch(
-      input([issue('A', { priority: 1 }), issue('B', { priority: 2 }), issue('C', { state: 'In Progress', priority: 3 })], {
+      input([makeIssue('A', { priority: 1 }), makeIssue('B', { priority: 2 }), makeIssue('C', { state: 'In Progress', priority: 3 })], {
         maxConcurrentAgents: 2,
         maxConcurrentAgentsByState: { todo: 1 },
       }),
