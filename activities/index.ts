@@ -382,7 +382,6 @@ export function createActivities(deps: ActivityDeps) {
               .join('\n')}`
           : '';
         const request = [`Review round ${input.round}. The change against \`${policy.scm.remote}/${input.workspace.baseBranch}\`:`, '', diff, '', open]
-          .filter((l) => l !== undefined)
           .join('\n')
           .trim();
         const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '(the spec file is missing)');
