@@ -18,7 +18,10 @@ import { listChangedFiles } from '../src/contract/changes.js';
 import { checkContract as checkContractFiles, parseSpecContract } from '../src/contract/check.js';
 import { toFindings } from '../src/review/findings.js';
 import { createGitHubScm, parseGitHubRemote } from '../src/scm/github.js';
-import { fileScheduledIssue as fileScheduledIssueNow, nudgeDispatcher as nudgeDispatcherNow } from '../src/temporal/schedules.js';
+import {
+  fileScheduledIssue as fileScheduledIssueNow,
+  nudgeDispatcher as nudgeDispatcherNow,
+} from '../src/temporal/schedules.js';
 import type { FileScheduledIssueInput, FiledIssue, NudgeDispatcherInput } from '../workflows/schedule-workflow.js';
 import { simpleGit } from 'simple-git';
 import { readTranscript, rebuildConversation } from '../src/agents/transcript.js';
@@ -89,7 +92,13 @@ const HEARTBEAT_EVERY_MS = 5_000;
  */
 function toFailure(err: unknown): unknown {
   if (err instanceof ForemanError) {
-    return ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: !err.retryable, details: [err.code], cause: err });
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.name,
+      nonRetryable: !err.retryable,
+      details: [err.code],
+      cause: err,
+    });
   }
   return err;
 }
@@ -138,7 +147,8 @@ export function createActivities(deps: ActivityDeps) {
     authorEmail: loaded.policy.scm.author_email,
   });
   const agentEnv = () => scrubbedEnv({ base: env });
-  const transcriptPath = (key: string, runId: string, role: string) => path.join(paths.transcripts, key, runId, `${role}.jsonl`);
+  const transcriptPath = (key: string, runId: string, role: string) =>
+    path.join(paths.transcripts, key, runId, `${role}.jsonl`);
 
   /** One agent run of any role: the model client, budget, env and heartbeat wiring in one place. */
   const runRole = (
@@ -207,14 +217,21 @@ export function createActivities(deps: ActivityDeps) {
     const baseUrl = policy.scm.github.base_url ?? str(provider.endpoint) ?? str(provider.base_url);
     let slug = policy.scm.github.repo ?? str(provider.repo);
     if (!slug) {
-      const url = (await simpleGit({ baseDir: ws.path }).remote(['get-url', policy.scm.remote]).catch(() => '')) || '';
+      const url =
+        (await simpleGit({ baseDir: ws.path })
+          .remote(['get-url', policy.scm.remote])
+          .catch(() => '')) || '';
       const hosts = ['github.com', ...(baseUrl ? [new URL(baseUrl).hostname] : [])];
       const parsed = parseGitHubRemote(url.trim(), hosts);
       slug = parsed ? `${parsed.owner}/${parsed.repo}` : undefined;
     }
     const [owner, repo] = slug?.split('/') ?? [];
     if (!owner || !repo || !token) return null;
-    return { owner, repo, scm: createGitHubScm({ owner, repo, token, ...(baseUrl ? { baseUrl } : {}), log: deps.log }) };
+    return {
+      owner,
+      repo,
+      scm: createGitHubScm({ owner, repo, token, ...(baseUrl ? { baseUrl } : {}), log: deps.log }),
+    };
   };
 
   return {
@@ -226,9 +243,13 @@ export function createActivities(deps: ActivityDeps) {
       const [byId] = await tracker.fetchIssuesByIds([input.issueId]);
       const issue = byId ?? (await tracker.fetchIssueByIdentifier(input.identifier));
       if (!issue) {
-        throw new TrackerError('issue_not_found', `Issue ${input.identifier} was not found in the ${tracker.kind} tracker.`, {
-          retryable: false,
-        });
+        throw new TrackerError(
+          'issue_not_found',
+          `Issue ${input.identifier} was not found in the ${tracker.kind} tracker.`,
+          {
+            retryable: false,
+          },
+        );
       }
       const backoffMax = policy.agent.max_retry_backoff_ms;
       return {
@@ -272,16 +293,18 @@ export function createActivities(deps: ActivityDeps) {
     prepareWorkspace: wrap(async (input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> => {
       const loaded = current();
       const { policy } = loaded;
-      const ws = await withHeartbeat(() => gitPrepareWorkspace({
-        root: policy.workspace.root,
-        identifier: input.issue.identifier,
-        repo: policy.workspace.repo,
-        baseBranch: policy.workspace.base_branch,
-        hooks: policy.hooks,
-        identity: identity(loaded),
-        env: agentEnv(),
-        log: deps.log,
-      }));
+      const ws = await withHeartbeat(() =>
+        gitPrepareWorkspace({
+          root: policy.workspace.root,
+          identifier: input.issue.identifier,
+          repo: policy.workspace.repo,
+          baseBranch: policy.workspace.base_branch,
+          hooks: policy.hooks,
+          identity: identity(loaded),
+          env: agentEnv(),
+          log: deps.log,
+        }),
+      );
       const specPath = path.join(ws.path, '.foreman', 'spec.md');
       // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
       assertInsideRoot(ws.path, specPath);
@@ -381,7 +404,13 @@ export function createActivities(deps: ActivityDeps) {
               .map((f) => `- ${f.id} [${f.severity}] ${f.path ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`)
               .join('\n')}`
           : '';
-        const request = [`Review round ${input.round}. The change against \`${policy.scm.remote}/${input.workspace.baseBranch}\`:`, '', diff, '', open]
+        const request = [
+          `Review round ${input.round}. The change against \`${policy.scm.remote}/${input.workspace.baseBranch}\`:`,
+          '',
+          diff,
+          '',
+          open,
+        ]
           .join('\n')
           .trim();
         const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '(the spec file is missing)');
@@ -414,10 +443,17 @@ export function createActivities(deps: ActivityDeps) {
           budgetExhausted: result.budgetExhausted ?? null,
         };
         if (result.outcome === 'review_submitted' && result.review) {
-          return { ...base, verdict: result.review.verdict, findings: toFindings(result.review.findings), summary: result.summary ?? null };
+          return {
+            ...base,
+            verdict: result.review.verdict,
+            findings: toFindings(result.review.findings),
+            summary: result.summary ?? null,
+          };
         }
         const why =
-          result.outcome === 'budget_exhausted' ? 'the budget ran out' : `it used its ${result.turns} turns without calling submit_review`;
+          result.outcome === 'budget_exhausted'
+            ? 'the budget ran out'
+            : `it used its ${result.turns} turns without calling submit_review`;
         return { ...base, verdict: 'escalate', findings: [], summary: `The reviewer gave no verdict: ${why}.` };
       },
     ),
@@ -427,9 +463,14 @@ export function createActivities(deps: ActivityDeps) {
      * then Foreman runs every check itself. The checks' results are the evidence (agent-written).
      */
     runQaAgent: wrap(
-      async (input: { issue: Issue; workspace: WorkspaceInfo; round: number; runId: string; budget: BudgetInput; feedback: string | null }): Promise<
-        QaAgentReport & { budgetExhausted: AgentRunSummary['budgetExhausted'] }
-      > => {
+      async (input: {
+        issue: Issue;
+        workspace: WorkspaceInfo;
+        round: number;
+        runId: string;
+        budget: BudgetInput;
+        feedback: string | null;
+      }): Promise<QaAgentReport & { budgetExhausted: AgentRunSummary['budgetExhausted'] }> => {
         const loaded = current();
         const { policy } = loaded;
         const role = policy.roles.qa;
@@ -457,7 +498,9 @@ export function createActivities(deps: ActivityDeps) {
             signal,
           }),
         );
-        const checks = await withHeartbeat(() => runAgentChecks(input.workspace.path, env, policy.qa.timeout_ms, policy.qa.output_tail_bytes));
+        const checks = await withHeartbeat(() =>
+          runAgentChecks(input.workspace.path, env, policy.qa.timeout_ms, policy.qa.output_tail_bytes),
+        );
         return {
           passed: checks.every((c) => c.passed),
           checks,
@@ -476,8 +519,14 @@ export function createActivities(deps: ActivityDeps) {
       const { policy } = current();
       const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '');
       const { scope, evidence } = parseSpecContract(spec);
-      const changedFiles = await withHeartbeat(() => listChangedFiles(input.workspace.path, `${policy.scm.remote}/${input.workspace.baseBranch}`));
-      const { protectedTouched, outOfScope } = checkContractFiles({ changedFiles, scope, protectedPaths: policy.protected_paths });
+      const changedFiles = await withHeartbeat(() =>
+        listChangedFiles(input.workspace.path, `${policy.scm.remote}/${input.workspace.baseBranch}`),
+      );
+      const { protectedTouched, outOfScope } = checkContractFiles({
+        changedFiles,
+        scope,
+        protectedPaths: policy.protected_paths,
+      });
       return { changedFiles, protectedTouched, outOfScope, scope, evidence };
     }),
 
@@ -512,34 +561,49 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Commits the workspace and pushes the issue branch. */
     commitAndPush: wrap(
-      async (input: { workspace: WorkspaceInfo; identifier: string; title: string; partial: boolean }): Promise<PushResult> => {
+      async (input: {
+        workspace: WorkspaceInfo;
+        identifier: string;
+        title: string;
+        partial: boolean;
+      }): Promise<PushResult> => {
         const loaded = current();
         const subject = `${input.identifier}: ${input.title}`.slice(0, 72);
         const body = input.partial
           ? 'Partial work: the run needs a human decision. See the issue for the evidence.'
           : 'Ready for review. See the issue for the evidence.';
-        return withHeartbeat(() => gitCommitAndPush({
-          path: input.workspace.path,
-          branch: input.workspace.branch,
-          baseBranch: input.workspace.baseBranch,
-          message: `${subject}\n\n${body}\n\nIssue: ${input.identifier}`,
-          identity: identity(loaded),
-        }));
+        return withHeartbeat(() =>
+          gitCommitAndPush({
+            path: input.workspace.path,
+            branch: input.workspace.branch,
+            baseBranch: input.workspace.baseBranch,
+            message: `${subject}\n\n${body}\n\nIssue: ${input.identifier}`,
+            identity: identity(loaded),
+          }),
+        );
       },
     ),
 
     /** Renders the evidence packet and posts it on the issue (one comment per run, edited in place). */
-    postEvidence: wrap(async (input: { issueId: string; evidence: EvidenceData }): Promise<{ commentId: string; key: string }> => {
-      const key = `evidence-${input.evidence.runId}`;
-      const posted = await trackerFor(current()).upsertComment(input.issueId, key, renderEvidence(input.evidence));
-      return { commentId: posted.id, key };
-    }),
+    postEvidence: wrap(
+      async (input: { issueId: string; evidence: EvidenceData }): Promise<{ commentId: string; key: string }> => {
+        const key = `evidence-${input.evidence.runId}`;
+        const posted = await trackerFor(current()).upsertComment(input.issueId, key, renderEvidence(input.evidence));
+        return { commentId: posted.id, key };
+      },
+    ),
 
     /** Posts an escalation (rendered from data) on the issue; idempotent by `key`. */
-    postEscalation: wrap(async (input: { issueId: string; key: string; data: EscalationData }): Promise<{ commentId: string }> => {
-      const posted = await trackerFor(current()).upsertComment(input.issueId, input.key, renderEscalation(input.data));
-      return { commentId: posted.id };
-    }),
+    postEscalation: wrap(
+      async (input: { issueId: string; key: string; data: EscalationData }): Promise<{ commentId: string }> => {
+        const posted = await trackerFor(current()).upsertComment(
+          input.issueId,
+          input.key,
+          renderEscalation(input.data),
+        );
+        return { commentId: posted.id };
+      },
+    ),
 
     /** Posts a short notice (reminder, parked, stopped) on the issue; idempotent by `key`. */
     postComment: wrap(async (input: { issueId: string; key: string; body: string }): Promise<{ commentId: string }> => {
@@ -560,7 +624,13 @@ export function createActivities(deps: ActivityDeps) {
     removeWorkspace: wrap(async (input: { identifier: string }): Promise<boolean> => {
       const { policy } = current();
       return withHeartbeat(() =>
-        gitRemoveWorkspace({ root: policy.workspace.root, identifier: input.identifier, hooks: policy.hooks, env: agentEnv(), log: deps.log }),
+        gitRemoveWorkspace({
+          root: policy.workspace.root,
+          identifier: input.identifier,
+          hooks: policy.hooks,
+          env: agentEnv(),
+          log: deps.log,
+        }),
       );
     }),
 
@@ -570,13 +640,21 @@ export function createActivities(deps: ActivityDeps) {
      * the body's cross-reference). Null when PRs are off or the repository is not on GitHub.
      */
     openPullRequest: wrap(
-      async (input: { issue: Issue; workspace: WorkspaceInfo; evidence: EvidenceData }): Promise<PullRequestRef | null> => {
+      async (input: {
+        issue: Issue;
+        workspace: WorkspaceInfo;
+        evidence: EvidenceData;
+      }): Promise<PullRequestRef | null> => {
         const loaded = current();
         const gh = await scmFor(loaded, input.workspace);
         if (!gh) return null;
         const ref = input.issue.native_ref;
         const sameRepo = loaded.policy.tracker.kind === 'github' && ref?.owner === gh.owner && ref?.repo === gh.repo;
-        const link = sameRepo ? `Refs #${String(ref?.number)}` : input.issue.url ? `Issue: ${input.issue.url}` : `Issue: ${input.issue.identifier}`;
+        const link = sameRepo
+          ? `Refs #${String(ref?.number)}`
+          : input.issue.url
+            ? `Issue: ${input.issue.url}`
+            : `Issue: ${input.issue.identifier}`;
         const pr = await gh.scm.openOrUpdatePullRequest({
           head: input.workspace.branch,
           base: input.workspace.baseBranch,
@@ -585,25 +663,31 @@ export function createActivities(deps: ActivityDeps) {
           draft: loaded.policy.scm.draft,
         });
         const tracker = trackerFor(loaded);
-        if (tracker.linkPullRequest) await tracker.linkPullRequest(input.issue.id, pr.url, `PR #${pr.number}: ${input.issue.title}`);
+        if (tracker.linkPullRequest)
+          await tracker.linkPullRequest(input.issue.id, pr.url, `PR #${pr.number}: ${input.issue.title}`);
         return { number: pr.number, url: pr.url, created: pr.created };
       },
     ),
 
     /** The inline review comments on the issue's pull request, as `path:line (author): text` lines. */
-    pullRequestReviewComments: wrap(async (input: { workspace: WorkspaceInfo; prNumber: number }): Promise<string[]> => {
-      const gh = await scmFor(current(), input.workspace);
-      if (!gh) return [];
-      const comments = await gh.scm.reviewComments(input.prNumber);
-      return comments.map((c) => `${c.path}${c.line ? `:${c.line}` : ''} (${c.author}): ${c.body}`);
-    }),
+    pullRequestReviewComments: wrap(
+      async (input: { workspace: WorkspaceInfo; prNumber: number }): Promise<string[]> => {
+        const gh = await scmFor(current(), input.workspace);
+        if (!gh) return [];
+        const comments = await gh.scm.reviewComments(input.prNumber);
+        return comments.map((c) => `${c.path}${c.line ? `:${c.line}` : ''} (${c.author}): ${c.body}`);
+      },
+    ),
 
     /** CI on the branch's head as GitHub reports it (check runs + commit statuses). */
     ciStatus: wrap(async (input: { workspace: WorkspaceInfo }): Promise<CiSummary | null> => {
       const gh = await scmFor(current(), input.workspace);
       if (!gh) return null;
       const summary = await gh.scm.checksFor(input.workspace.branch);
-      return { state: summary.state, checks: summary.checks.map((c) => ({ name: c.name, status: c.status, conclusion: c.conclusion, url: c.url })) };
+      return {
+        state: summary.state,
+        checks: summary.checks.map((c) => ({ name: c.name, status: c.status, conclusion: c.conclusion, url: c.url })),
+      };
     }),
 
     /** Files a schedule's issue for the tick's UTC day; idempotent (src/temporal/schedules.ts). */
@@ -634,12 +718,19 @@ export function createActivities(deps: ActivityDeps) {
  * once (a retried activity finds it already delivered and lets the harness continue from the
  * transcript). A retry of a run that had ended cleanly gets a note to check the workspace and go on.
  */
-async function resumeFor(tPath: string, feedback: string | null, attempt: number): Promise<{ extraUserText: string } | undefined> {
+async function resumeFor(
+  tPath: string,
+  feedback: string | null,
+  attempt: number,
+): Promise<{ extraUserText: string } | undefined> {
   const entries = await readTranscript(tPath).catch(() => null);
   if (!entries?.length) return feedback ? { extraUserText: feedback } : undefined;
   if (feedback) {
     const delivered = rebuildConversation(entries).some(
-      (m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((b) => b.type === 'text' && b.text === feedback),
+      (m) =>
+        m.role === 'user' &&
+        Array.isArray(m.content) &&
+        m.content.some((b) => b.type === 'text' && b.text === feedback),
     );
     if (!delivered) return { extraUserText: feedback };
   }
@@ -660,19 +751,32 @@ async function workspaceDiff(ws: WorkspaceInfo, remote: string): Promise<string>
   const base = `${remote}/${ws.baseBranch}`;
   const diff = await g.raw(['diff', base, '--', '.', ':(exclude).foreman']);
   const untracked = (await g.raw(['ls-files', '--others', '--exclude-standard'])).trim();
-  const cut = diff.length > 60_000 ? `${diff.slice(0, 60_000)}\n[… diff cut at 60000 characters; use git diff to read the rest …]` : diff;
+  const cut =
+    diff.length > 60_000
+      ? `${diff.slice(0, 60_000)}\n[… diff cut at 60000 characters; use git diff to read the rest …]`
+      : diff;
   return [
     '```diff',
     cut.trimEnd() || '(no changes to tracked files)',
     '```',
-    untracked ? `New files (read them with read_file):\n${untracked.split('\n').map((f) => `- ${f}`).join('\n')}` : '',
+    untracked
+      ? `New files (read them with read_file):\n${untracked
+          .split('\n')
+          .map((f) => `- ${f}`)
+          .join('\n')}`
+      : '',
   ]
     .filter(Boolean)
     .join('\n');
 }
 
 /** Runs every check script the QA agent wrote (sorted by name), with bash, in the workspace. */
-async function runAgentChecks(workspace: string, env: Record<string, string>, timeoutMs: number, tailBytes: number): Promise<QaAgentCheck[]> {
+async function runAgentChecks(
+  workspace: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+  tailBytes: number,
+): Promise<QaAgentCheck[]> {
   const dir = path.join(workspace, QA_CHECKS_DIR);
   const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort();
   const paths = names.map((n) => path.posix.join(QA_CHECKS_DIR, n));
@@ -701,7 +805,12 @@ async function appendDecision(specPath: string, escalation: Escalation, reply: H
   const text = await fs.readFile(specPath, 'utf8').catch(() => '');
   const marker = `<!-- decision ${escalation.n} @ ${escalation.askedAt} -->`;
   if (text.includes(marker)) return;
-  const quote = (t: string) => t.trim().split('\n').map((l) => `  > ${l}`).join('\n');
+  const quote = (t: string) =>
+    t
+      .trim()
+      .split('\n')
+      .map((l) => `  > ${l}`)
+      .join('\n');
   const entry = [
     `- **Q${escalation.n}** (${escalation.kind}, asked ${escalation.askedAt}): ${escalation.question.replace(/\s+/g, ' ')}`,
     `  **Answer** from ${reply.author} (${reply.source}):`,
@@ -710,7 +819,10 @@ async function appendDecision(specPath: string, escalation: Escalation, reply: H
     '',
   ].join('\n');
   const log = text.indexOf('\n## Log');
-  const next = log >= 0 ? `${text.slice(0, log).trimEnd()}\n${entry}${text.slice(log)}` : `${text.trimEnd()}\n\n## Decisions\n${entry}`;
+  const next =
+    log >= 0
+      ? `${text.slice(0, log).trimEnd()}\n${entry}${text.slice(log)}`
+      : `${text.trimEnd()}\n\n## Decisions\n${entry}`;
   const tmp = `${specPath}.tmp-${process.pid}`;
   await fs.writeFile(tmp, next);
   await fs.rename(tmp, specPath);

@@ -24,7 +24,8 @@ interface Result {
   unit: string;
 }
 
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
 
 async function benchWebhooks(n = 1000): Promise<Result[]> {
   const secret = 'bench-secret';
@@ -44,14 +45,21 @@ async function benchWebhooks(n = 1000): Promise<Result[]> {
   await new Promise((r) => server.once('listening', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/github`;
   const gh = new Webhooks({ secret });
-  const group = (examples as unknown as { name: string; examples: unknown[] }[]).find((g) => g.name === 'issue_comment')!;
+  const group = (examples as unknown as { name: string; examples: unknown[] }[]).find(
+    (g) => g.name === 'issue_comment',
+  )!;
   const body = JSON.stringify(group.examples[0]);
   const sig = await gh.sign(body);
   try {
     for (let i = 0; i < n + 50; i++) {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': 'issue_comment', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': sig },
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'issue_comment',
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': sig,
+        },
         body,
       });
       await res.arrayBuffer();
@@ -73,7 +81,7 @@ function benchDispatch(n = 10_000): Result[] {
     identifier: `BENCH-${i}`,
     title: `Issue ${i}`,
     description: null,
-    priority: (i % 6) || null,
+    priority: i % 6 || null,
     state: i % 3 ? 'Todo' : 'In Progress',
     branch_name: null,
     url: null,
@@ -99,7 +107,9 @@ function benchDispatch(n = 10_000): Result[] {
     });
     runs.push(performance.now() - t0);
   }
-  return [{ name: `dispatch: select + order ${n} candidates (median of 20)`, value: pct(runs, 0.5), target: 100, unit: 'ms' }];
+  return [
+    { name: `dispatch: select + order ${n} candidates (median of 20)`, value: pct(runs, 0.5), target: 100, unit: 'ms' },
+  ];
 }
 
 const results = [...(await benchWebhooks()), ...benchDispatch()];

@@ -66,7 +66,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     let syncNow: () => Promise<void> = async () => {};
     const store = await createPolicyStore(opts.policyFile, {
       env,
-      onError: (e) => log.error({ file: e.file, code: e.code, issues: e.issues }, `policy reload failed; keeping the last good policy: ${e.message}`),
+      onError: (e) =>
+        log.error(
+          { file: e.file, code: e.code, issues: e.issues },
+          `policy reload failed; keeping the last good policy: ${e.message}`,
+        ),
       onReload: (p) => {
         log.info({ file: p.file }, 'policy reloaded');
         void refresh('policy reloaded');
@@ -98,7 +102,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         try {
           await syncSchedules(runtime.client, { taskQueue, policy: store.current().policy, log });
         } catch (err) {
-          log.warn({ err: (err as Error).message }, 'could not sync the schedules; the dispatcher still polls on its own timer');
+          log.warn(
+            { err: (err as Error).message },
+            'could not sync the schedules; the dispatcher still polls on its own timer',
+          );
         }
       }));
     await syncNow();

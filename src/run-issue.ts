@@ -38,7 +38,10 @@ export async function runIssue(opts: {
     const tracker = trackerForPolicy(loaded, opts.log, env);
     const issue = await tracker.fetchIssueByIdentifier(opts.identifier);
     if (!issue) {
-      throw new CliError('issue_not_found', `Issue ${opts.identifier} was not found in the ${tracker.kind} tracker of ${loaded.file}.`);
+      throw new CliError(
+        'issue_not_found',
+        `Issue ${opts.identifier} was not found in the ${tracker.kind} tracker of ${loaded.file}.`,
+      );
     }
 
     const { runtime, taskQueue, release } = await connectForeman({ store, env, home, log: opts.log });
@@ -68,7 +71,17 @@ export async function runIssue(opts: {
     const watcher = watchEscalations(handle, issue.identifier, opts.log);
     releasers.push(() => clearInterval(watcher));
     const aborted = new Promise<never>((_, reject) => {
-      opts.signal?.addEventListener('abort', () => reject(new CliError('aborted', `Interrupted. The run goes on in Temporal; \`foreman run ${issue.identifier}\` or \`foreman start\` resumes it.`)), { once: true });
+      opts.signal?.addEventListener(
+        'abort',
+        () =>
+          reject(
+            new CliError(
+              'aborted',
+              `Interrupted. The run goes on in Temporal; \`foreman run ${issue.identifier}\` or \`foreman start\` resumes it.`,
+            ),
+          ),
+        { once: true },
+      );
     });
     // If the worker dies, the result would never come: race it.
     return (await Promise.race([handle.result(), aborted, workerDone.then(() => never())])) as IssueRunSummary;

@@ -22,7 +22,14 @@ export interface RunningIssue {
   branch: string | null;
   tokens: { input_tokens: number; output_tokens: number; total_tokens: number };
   /** The open question, when the run waits for a human. */
-  waiting: { question: string; kind: string; asked_at: string; age_ms: number; reminded: boolean; parked: boolean } | null;
+  waiting: {
+    question: string;
+    kind: string;
+    asked_at: string;
+    age_ms: number;
+    reminded: boolean;
+    parked: boolean;
+  } | null;
 }
 
 /** One recently closed run. */
@@ -46,7 +53,10 @@ export interface StateSnapshot {
   totals: { input_tokens: number; output_tokens: number; total_tokens: number };
 }
 
-type ExecutionInfo = Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'memo' | 'startTime' | 'status' | 'closeTime'>;
+type ExecutionInfo = Pick<
+  WorkflowExecutionInfo,
+  'workflowId' | 'runId' | 'memo' | 'startTime' | 'status' | 'closeTime'
+>;
 
 const identifierOf = (wf: ExecutionInfo) =>
   typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
@@ -96,7 +106,8 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
 export async function collectState(client: Client, taskQueue: string | null, recentLimit = 20): Promise<StateSnapshot> {
   const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}'` + (taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '');
   const runningInfos: WorkflowExecutionInfo[] = [];
-  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` })) runningInfos.push(wf);
+  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` }))
+    runningInfos.push(wf);
   const running = await Promise.all(runningInfos.map((wf) => describeRunning(client, wf)));
 
   const recent: ClosedIssueRun[] = [];
@@ -115,7 +126,11 @@ export async function collectState(client: Client, taskQueue: string | null, rec
   return {
     generated_at: new Date().toISOString(),
     task_queue: taskQueue,
-    counts: { running: running.length, waiting_for_human: running.filter((r) => r.waiting).length, closed_recently: recent.length },
+    counts: {
+      running: running.length,
+      waiting_for_human: running.filter((r) => r.waiting).length,
+      closed_recently: recent.length,
+    },
     running,
     recent,
     totals,
@@ -126,10 +141,23 @@ export async function collectState(client: Client, taskQueue: string | null, rec
 export function formatState(s: StateSnapshot): string {
   const rows = [['ISSUE', 'PHASE', 'ROUND', 'TURNS', 'TOKENS', 'STARTED', 'LAST ERROR']];
   for (const r of s.running) {
-    rows.push([r.issue_identifier, r.phase, String(r.round), String(r.turn_count), String(r.tokens.total_tokens), r.started_at, r.last_error ?? '']);
+    rows.push([
+      r.issue_identifier,
+      r.phase,
+      String(r.round),
+      String(r.turn_count),
+      String(r.tokens.total_tokens),
+      r.started_at,
+      r.last_error ?? '',
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const table = rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const table = rows.map((row) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   const out = [
     `${s.counts.running} running${s.task_queue ? ` on ${s.task_queue}` : ''}, ${s.counts.waiting_for_human} waiting for a human; tokens in flight: ${s.totals.total_tokens}`,
   ];
@@ -145,7 +173,10 @@ export function formatState(s: StateSnapshot): string {
   }
   if (s.recent.length) {
     out.push('', 'Recently finished:');
-    for (const r of s.recent) out.push(`  ${r.issue_identifier}  ${r.status.toLowerCase()}${r.outcome ? ` (${r.outcome})` : ''}  ${r.closed_at ?? ''}`);
+    for (const r of s.recent)
+      out.push(
+        `  ${r.issue_identifier}  ${r.status.toLowerCase()}${r.outcome ? ` (${r.outcome})` : ''}  ${r.closed_at ?? ''}`,
+      );
   }
   return out.join('\n');
 }

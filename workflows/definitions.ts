@@ -3,7 +3,14 @@
  * and the CLI alike (STYLE.md "Boundaries").
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CiResult, HumanReply, IssueRunStatus, PullRequestClosed, PullRequestReview, StopRequest } from './types.js';
+import type {
+  CiResult,
+  HumanReply,
+  IssueRunStatus,
+  PullRequestClosed,
+  PullRequestReview,
+  StopRequest,
+} from './types.js';
 
 /** The tracker reported a change to the issue (poll, file watch or webhook). */
 export const issueUpdatedSignal = defineSignal<[{ source: string; at: string }]>('issueUpdated');

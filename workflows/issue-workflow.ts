@@ -26,7 +26,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { ciResultSignal, humanReplySignal, issueUpdatedSignal, prClosedSignal, prReviewSignal, statusQuery, stopSignal } from './definitions.js';
+import {
+  ciResultSignal,
+  humanReplySignal,
+  issueUpdatedSignal,
+  prClosedSignal,
+  prReviewSignal,
+  statusQuery,
+  stopSignal,
+} from './definitions.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from './review-ledger.js';
 import type {
   AgentRunSummary,
@@ -62,7 +70,12 @@ const boot = proxyActivities<Activities>({
 export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRunSummary> {
   const info = workflowInfo();
   const started = Date.now(); // workflow time: deterministic inside the sandbox
-  const usage: TokenUsage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  const usage: TokenUsage = {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  };
   const transcripts: string[] = [];
   const status: IssueRunStatus = {
     identifier: input.identifier,
@@ -129,12 +142,20 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   // 30 s instead of at the end of a long timeout.
   const io = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
   const git = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry });
-  const agent = proxyActivities<Activities>({ startToCloseTimeout: s.agentTimeoutMs, heartbeatTimeout: '30 seconds', retry });
+  const agent = proxyActivities<Activities>({
+    startToCloseTimeout: s.agentTimeoutMs,
+    heartbeatTimeout: '30 seconds',
+    retry,
+  });
   const qa = proxyActivities<Activities>({ startToCloseTimeout: s.qaTimeoutMs, heartbeatTimeout: '30 seconds', retry });
   // Escalation I/O retries without limit: asking a human is the last resort and must get through.
   const notify = proxyActivities<Activities>({
     startToCloseTimeout: '1 minute',
-    retry: { initialInterval: s.retry.initialIntervalMs, backoffCoefficient: 2, maximumInterval: s.retry.maximumIntervalMs },
+    retry: {
+      initialInterval: s.retry.initialIntervalMs,
+      backoffCoefficient: 2,
+      maximumInterval: s.retry.maximumIntervalMs,
+    },
   });
 
   let turns = 0;
@@ -163,10 +184,18 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
 
   const totalTokens = () =>
     usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
-  const addUsage = (r: Pick<AgentRunSummary, 'usage' | 'costUsd' | 'turns' | 'transcriptPath'>, roleName: RoleUsage['role'] = 'implementer') => {
+  const addUsage = (
+    r: Pick<AgentRunSummary, 'usage' | 'costUsd' | 'turns' | 'transcriptPath'>,
+    roleName: RoleUsage['role'] = 'implementer',
+  ) => {
     let role = roles.find((x) => x.role === roleName);
     if (!role) {
-      role = { role: roleName, turns: 0, usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }, costUsd: 0 };
+      role = {
+        role: roleName,
+        turns: 0,
+        usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        costUsd: 0,
+      };
       roles.push(role);
     }
     role.turns += r.turns;
@@ -209,7 +238,9 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   }
 
   /** Posts the question, waits durably for the answer (reminder, then park), records it. */
-  async function escalate(e: Pick<Escalation, 'kind' | 'question' | 'options' | 'recommendation' | 'tried'>): Promise<HumanReply> {
+  async function escalate(
+    e: Pick<Escalation, 'kind' | 'question' | 'options' | 'recommendation' | 'tried'>,
+  ): Promise<HumanReply> {
     const escalation: Escalation = {
       ...e,
       n: escalations.length + 1,
@@ -217,7 +248,13 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       reminded: false,
       parked: false,
     };
-    const record: EscalationRecord = { question: e.question, kind: e.kind, askedAt: escalation.askedAt, answer: null, author: null };
+    const record: EscalationRecord = {
+      question: e.question,
+      kind: e.kind,
+      askedAt: escalation.askedAt,
+      answer: null,
+      author: null,
+    };
     escalations.push(record);
     // Partial work goes to the branch first, so the human can look at it (never a silent loss) —
     // unless it touches protected paths nobody approved: those are never pushed.
@@ -225,8 +262,15 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       try {
         const check = await git.checkContract({ workspace });
         const unapproved = check.protectedTouched.filter((p) => !approvedPaths.has(p));
-        if (unapproved.length) escalation.tried += ` (Not pushed: the change touches protected paths ${unapproved.map((p) => `\`${p}\``).join(', ')}.)`;
-        else push = await git.commitAndPush({ workspace, identifier: input.identifier, title: run.issue.title, partial: true });
+        if (unapproved.length)
+          escalation.tried += ` (Not pushed: the change touches protected paths ${unapproved.map((p) => `\`${p}\``).join(', ')}.)`;
+        else
+          push = await git.commitAndPush({
+            workspace,
+            identifier: input.identifier,
+            title: run.issue.title,
+            partial: true,
+          });
       } catch (err) {
         if (isCancellation(err)) throw err;
         escalation.tried += ` (The partial work could not be pushed: ${describeFailure(err)}.)`;
@@ -277,7 +321,11 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     const reply: HumanReply =
       all.length === 1
         ? all[0]!
-        : { text: all.map((r) => r.text).join('\n\n'), author: [...new Set(all.map((r) => r.author))].join(', '), source: all[0]!.source };
+        : {
+            text: all.map((r) => r.text).join('\n\n'),
+            author: [...new Set(all.map((r) => r.author))].join(', '),
+            source: all[0]!.source,
+          };
     record.answer = reply.text;
     record.author = reply.author;
     status.escalation = null;
@@ -290,7 +338,12 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   /** Escalates a spent budget; an answer grants the policy's budget once more. Returns the next user turn. */
   async function budgetEscalation(b: AgentRunSummary['budgetExhausted']): Promise<string> {
     const what = b?.reason === 'wall' ? 'wall time' : b?.reason === 'usd' ? 'USD' : 'tokens';
-    const spent = b ? formatAmount(b.reason, b.reason === 'usd' ? b.spentUsd : b.reason === 'tokens' ? b.spentTokens : Date.now() - started) : '';
+    const spent = b
+      ? formatAmount(
+          b.reason,
+          b.reason === 'usd' ? b.spentUsd : b.reason === 'tokens' ? b.spentTokens : Date.now() - started,
+        )
+      : '';
     const limit = b ? formatAmount(b.reason, b.reason === 'wall' ? (s.budget.maxWallMs ?? 0) * grants : b.limit) : '';
     const reply = await escalate({
       kind: 'budget',
@@ -321,7 +374,13 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       qaRounds,
       qaMaxRounds: s.qaMaxRounds,
       qaAgent: qaAgentReport,
-      review: { enabled: s.review.enabled, maxRounds: s.review.maxRounds, rounds: reviewRounds, findings: ledger, summary: reviewSummary },
+      review: {
+        enabled: s.review.enabled,
+        maxRounds: s.review.maxRounds,
+        rounds: reviewRounds,
+        findings: ledger,
+        summary: reviewSummary,
+      },
       contract,
       protectedApproval,
       pr,
@@ -400,12 +459,18 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
           ci = result;
           // The evidence (on the issue and as the PR body) shows CI as GitHub reports it.
           const evidence = evidenceData(ws, 'ready');
-          await step('update the pull request', () => git.openPullRequest({ issue: run.issue, workspace: ws, evidence }));
+          await step('update the pull request', () =>
+            git.openPullRequest({ issue: run.issue, workspace: ws, evidence }),
+          );
           await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence }));
         }
         if (ci?.state !== 'failure') continue;
         ciRounds++;
-        const failing = ci.checks.filter((c) => ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'].includes(c.conclusion ?? c.status));
+        const failing = ci.checks.filter((c) =>
+          ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'].includes(
+            c.conclusion ?? c.status,
+          ),
+        );
         const text = `CI failed on the pull request: ${failing.map((c) => `${c.name} (${c.conclusion ?? c.status}${c.url ? `, ${c.url}` : ''})`).join('; ')}. Find the cause, fix it, run the checks, then call finish.`;
         if (ciRounds <= s.maxCiRounds) return text;
         const reply = await escalate({
@@ -420,7 +485,9 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       }
       const review = prReviews.shift()!;
       if (review.state === 'changes_requested') {
-        const inline = await step('read the review comments', () => git.pullRequestReviewComments({ workspace: ws, prNumber: review.prNumber }));
+        const inline = await step('read the review comments', () =>
+          git.pullRequestReviewComments({ workspace: ws, prNumber: review.prNumber }),
+        );
         return [
           `A human reviewer (${review.author}) requested changes on pull request #${review.prNumber}:`,
           '',
@@ -440,11 +507,15 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   async function work(initial: string | null): Promise<WorkspaceInfo> {
     if (!workspace) {
       status.phase = 'preparing';
-      workspace = await step('prepare the workspace', () => git.prepareWorkspace({ issue: run.issue, runId: info.runId }));
+      workspace = await step('prepare the workspace', () =>
+        git.prepareWorkspace({ issue: run.issue, runId: info.runId }),
+      );
       status.workspace = workspace.path;
       status.branch = workspace.branch;
     }
-    await step('move the issue to in progress', () => io.moveIssue({ issueId: input.issueId, state: s.inProgressState }));
+    await step('move the issue to in progress', () =>
+      io.moveIssue({ issueId: input.issueId, state: s.inProgressState }),
+    );
 
     let feedback: string | null = initial;
     let round = 0;
@@ -455,7 +526,14 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       const ws: WorkspaceInfo = workspace;
       const implFeedback = feedback;
       lastAgent = await step('run the implementer', () =>
-        agent.runImplementer({ issue: run.issue, workspace: ws, round: round + 1, feedback: implFeedback, runId: info.runId, budget: budgetNow() }),
+        agent.runImplementer({
+          issue: run.issue,
+          workspace: ws,
+          round: round + 1,
+          feedback: implFeedback,
+          runId: info.runId,
+          budget: budgetNow(),
+        }),
       );
       addUsage(lastAgent);
 
@@ -494,7 +572,14 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
       let failure: string | null = report.passed ? null : qaFeedback(report);
       if (!failure && s.qaAgent) {
         const qaRun = await step('run the QA agent', () =>
-          agent.runQaAgent({ issue: run.issue, workspace: ws, round, runId: info.runId, budget: budgetNow(), feedback: null }),
+          agent.runQaAgent({
+            issue: run.issue,
+            workspace: ws,
+            round,
+            runId: info.runId,
+            budget: budgetNow(),
+            feedback: null,
+          }),
         );
         addUsage(qaRun, 'qa');
         qaAgentReport = qaRun;
@@ -508,7 +593,9 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
         feedback = failure;
         if (round < s.qaMaxRounds) continue;
         const failing = report.passed
-          ? (qaAgentReport?.checks ?? []).filter((c) => !c.passed).map((c) => `\`${c.path}\` (exit ${c.exitCode ?? 'none'}, written by the QA agent)`)
+          ? (qaAgentReport?.checks ?? [])
+              .filter((c) => !c.passed)
+              .map((c) => `\`${c.path}\` (exit ${c.exitCode ?? 'none'}, written by the QA agent)`)
           : report.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode ?? 'none'})`);
         const reply = await escalate({
           kind: 'qa_failed',
@@ -538,7 +625,10 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
           for (const p of unapproved) approvedPaths.add(p);
           protectedApproval = { paths: [...approvedPaths], by: reply.author, answer: reply.text };
         } else {
-          feedback = answerTurn(reply, `A human did not approve the changes to protected paths (${list}): revert them.`);
+          feedback = answerTurn(
+            reply,
+            `A human did not approve the changes to protected paths (${list}): revert them.`,
+          );
           continue;
         }
       }
@@ -547,7 +637,14 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
         reviewRound++;
         const open = openFindings(ledger);
         const r = await step('run the reviewer', () =>
-          agent.runReviewer({ issue: run.issue, workspace: ws, round: reviewRound, openFindings: open, runId: info.runId, budget: budgetNow() }),
+          agent.runReviewer({
+            issue: run.issue,
+            workspace: ws,
+            round: reviewRound,
+            openFindings: open,
+            runId: info.runId,
+            budget: budgetNow(),
+          }),
         );
         addUsage(r, 'reviewer');
         if (r.budgetExhausted) {
@@ -569,10 +666,18 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
           feedback = answerTurn(reply, 'The reviewer asked a human for a decision.');
           continue;
         }
-        const applied = applyReview(ledger, reviewRound, r.findings, blockingSeveritiesFor(reviewRound, s.review.firstRound, s.review.laterRounds), r.verdict);
+        const applied = applyReview(
+          ledger,
+          reviewRound,
+          r.findings,
+          blockingSeveritiesFor(reviewRound, s.review.firstRound, s.review.laterRounds),
+          r.verdict,
+        );
         ledger = applied.ledger;
         reviewRounds.push(applied.round);
-        await step('post the evidence', () => io.postEvidence({ issueId: input.issueId, evidence: evidenceData(ws, 'in_progress') }));
+        await step('post the evidence', () =>
+          io.postEvidence({ issueId: input.issueId, evidence: evidenceData(ws, 'in_progress') }),
+        );
         const blocking = ledger.filter((f) => applied.round.blocking.includes(f.id));
         if (r.verdict === 'request_changes' && blocking.length) {
           if (reviewRound < s.review.maxRounds) {
@@ -644,7 +749,11 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     return summary('stopped', req.reason, null);
   }
 
-  function summary(outcome: IssueRunSummary['outcome'], reason: string | null, evidence: IssueRunSummary['evidence']): IssueRunSummary {
+  function summary(
+    outcome: IssueRunSummary['outcome'],
+    reason: string | null,
+    evidence: IssueRunSummary['evidence'],
+  ): IssueRunSummary {
     return {
       outcome,
       identifier: input.identifier,
@@ -674,7 +783,11 @@ function qaFeedback(report: QaReport): string {
     (r) =>
       `$ ${r.command}\nexit code: ${r.exitCode ?? 'none'}${r.timedOut ? ' (timed out)' : ''}\n${r.outputTail.trimEnd()}`,
   );
-  return ['Foreman ran the QA commands and these failed. Fix the cause, run them yourself, then call finish.', '', ...parts].join('\n');
+  return [
+    'Foreman ran the QA commands and these failed. Fix the cause, run them yourself, then call finish.',
+    '',
+    ...parts,
+  ].join('\n');
 }
 
 /** An answer that approves (protected paths, handing over with open findings). */

@@ -14,7 +14,11 @@ import type { Finding, ReviewResult, ReviewRound, Severity, TrackedFinding } fro
  * `laterRounds` after it (policy `review.first_round` / `review.later_rounds`). The ratchet makes
  * review converge: minor points count once, not forever.
  */
-export function blockingSeveritiesFor(round: number, firstRound: readonly Severity[], laterRounds: readonly Severity[]): Severity[] {
+export function blockingSeveritiesFor(
+  round: number,
+  firstRound: readonly Severity[],
+  laterRounds: readonly Severity[],
+): Severity[] {
   return [...(round <= 1 ? firstRound : laterRounds)];
 }
 

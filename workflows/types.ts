@@ -66,7 +66,16 @@ export interface StopRequest {
 }
 
 /** What raised an escalation. */
-export type EscalationKind = 'agent_question' | 'qa_failed' | 'budget' | 'max_turns' | 'error' | 'protected_path' | 'review' | 'review_rounds' | 'ci_failed';
+export type EscalationKind =
+  | 'agent_question'
+  | 'qa_failed'
+  | 'budget'
+  | 'max_turns'
+  | 'error'
+  | 'protected_path'
+  | 'review'
+  | 'review_rounds'
+  | 'ci_failed';
 
 /** One question to a human, as posted on the issue. */
 export interface Escalation {

@@ -34,7 +34,15 @@ import type {
 import { ForemanError, ModelError } from '../errors.js';
 import { isCredentialEnvName } from '../workspace/shell.js';
 import { costUsd, priceFor, totalTokens, type ModelPrice } from './pricing.js';
-import { createToolbox, ToolError, type AgentRole, type Escalation, type Review, type ToolControl, type Toolbox } from './tools.js';
+import {
+  createToolbox,
+  ToolError,
+  type AgentRole,
+  type Escalation,
+  type Review,
+  type ToolControl,
+  type Toolbox,
+} from './tools.js';
 import {
   currentRun,
   openTranscript,
@@ -253,9 +261,13 @@ export function toModelError(err: unknown, baseURL: string, redact: (text: strin
     });
   }
   if (err instanceof InternalServerError) {
-    return new ModelError('model_overloaded', `The model endpoint ${where} failed or is overloaded (${err.status}: ${detail(err)}).`, {
-      cause: err,
-    });
+    return new ModelError(
+      'model_overloaded',
+      `The model endpoint ${where} failed or is overloaded (${err.status}: ${detail(err)}).`,
+      {
+        cause: err,
+      },
+    );
   }
   if (err instanceof APIConnectionError) {
     return new ModelError(
@@ -265,21 +277,29 @@ export function toModelError(err: unknown, baseURL: string, redact: (text: strin
     );
   }
   if (err instanceof BadRequestError) {
-    return new ModelError('model_bad_request', `The model endpoint ${where} rejected the request (400: ${detail(err)}).`, {
-      cause: err,
-      retryable: false,
-    });
+    return new ModelError(
+      'model_bad_request',
+      `The model endpoint ${where} rejected the request (400: ${detail(err)}).`,
+      {
+        cause: err,
+        retryable: false,
+      },
+    );
   }
   if (err instanceof APIError && !(err instanceof APIUserAbortError)) {
     const status = err.status;
     if (status === undefined) {
       // An `error` event in the middle of a stream: classify by the error type it carries.
       const code =
-        err.type === 'rate_limit_error' ? 'model_rate_limited'
-        : err.type === 'overloaded_error' || err.type === 'api_error' ? 'model_overloaded'
-        : err.type === 'authentication_error' || err.type === 'permission_error' ? 'model_unauthorized'
-        : err.type === 'invalid_request_error' ? 'model_bad_request'
-        : 'model_unreachable';
+        err.type === 'rate_limit_error'
+          ? 'model_rate_limited'
+          : err.type === 'overloaded_error' || err.type === 'api_error'
+            ? 'model_overloaded'
+            : err.type === 'authentication_error' || err.type === 'permission_error'
+              ? 'model_unauthorized'
+              : err.type === 'invalid_request_error'
+                ? 'model_bad_request'
+                : 'model_unreachable';
       const retryable = code !== 'model_unauthorized' && code !== 'model_bad_request';
       return new ModelError(code, `The model endpoint ${where} ended the stream with an error: ${detail(err)}.`, {
         cause: err,
@@ -287,12 +307,18 @@ export function toModelError(err: unknown, baseURL: string, redact: (text: strin
       });
     }
     if (status === 408 || status === 409 || status >= 500) {
-      return new ModelError('model_overloaded', `The model endpoint ${where} failed (${status}: ${detail(err)}).`, { cause: err });
+      return new ModelError('model_overloaded', `The model endpoint ${where} failed (${status}: ${detail(err)}).`, {
+        cause: err,
+      });
     }
-    return new ModelError('model_bad_request', `The model endpoint ${where} rejected the request (${status}: ${detail(err)}).`, {
-      cause: err,
-      retryable: false,
-    });
+    return new ModelError(
+      'model_bad_request',
+      `The model endpoint ${where} rejected the request (${status}: ${detail(err)}).`,
+      {
+        cause: err,
+        retryable: false,
+      },
+    );
   }
   if (err instanceof Error && /could not resolve authentication|api ?key|credential/i.test(err.message)) {
     return new ModelError(
@@ -387,7 +413,11 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   const apiKey = opts.client.apiKey || undefined;
   const redact = makeRedactor(apiKey ?? process.env.ANTHROPIC_API_KEY);
   const fallbackBase = opts.client.baseURL || process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
-  const toolbox = createToolbox(opts.role, { workspace: opts.workspace, env: opts.env, ...(opts.pidDir ? { pidDir: opts.pidDir } : {}) });
+  const toolbox = createToolbox(opts.role, {
+    workspace: opts.workspace,
+    env: opts.env,
+    ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
+  });
 
   let client: Anthropic;
   try {
@@ -482,7 +512,9 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     await transcript.append({ type: 'usage', at: now(), usage: callUsage });
     opts.onTurn?.({ turn: turns, usage: { ...usage }, stopReason: response.stop_reason ?? null, toolCalls });
 
-    const toolUses = content.filter((b): b is Extract<ContentBlockParam, { type: 'tool_use' }> => b.type === 'tool_use');
+    const toolUses = content.filter(
+      (b): b is Extract<ContentBlockParam, { type: 'tool_use' }> => b.type === 'tool_use',
+    );
     if (toolUses.length === 0) {
       await appendMessage('user', [{ type: 'text', text: nudgeText(toolbox, response.stop_reason ?? null) }]);
       continue;
@@ -508,7 +540,9 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
       } catch (err) {
         if (opts.signal?.aborted) throw abortReason(opts.signal);
         const message =
-          err instanceof ToolError ? err.message : `${use.name} failed unexpectedly: ${(err as Error)?.message ?? String(err)}`;
+          err instanceof ToolError
+            ? err.message
+            : `${use.name} failed unexpectedly: ${(err as Error)?.message ?? String(err)}`;
         results.push({ type: 'tool_result', tool_use_id: use.id, content: redact(message), is_error: true });
       }
     }
@@ -574,4 +608,3 @@ async function callModel(
   if (opts.stream) return client.messages.stream(params, requestOptions).finalMessage();
   return client.messages.create(params, requestOptions);
 }
-

@@ -6,8 +6,8 @@
 /** System prompt of the implementer; `extra` is the policy's `roles.implementer.instructions`. */
 export function implementerSystemPrompt(extra?: string): string {
   return [
-    'You are the implementer in Foreman, an orchestrator that works a team\'s issue backlog.',
-    'You work in a git workspace that is already checked out on the issue\'s branch. The contract for',
+    "You are the implementer in Foreman, an orchestrator that works a team's issue backlog.",
+    "You work in a git workspace that is already checked out on the issue's branch. The contract for",
     'this issue is in `.foreman/spec.md`: read it first. Use the tools to read, search, edit files and',
     'run commands; paths are relative to the workspace. Foreman commits and pushes for you.',
     'When the goal is met and the evidence commands pass, call `finish` with a short, factual summary.',

@@ -34,7 +34,8 @@ export interface SearchRequest {
  * `done`: the match lines `path:line: text` in walk order, and whether `maxMatches` cut the search
  * short. `timeout`: the time limit passed and the thread was stopped.
  */
-export type SearchResult = { kind: 'done'; matches: string[]; capped: boolean } | { kind: 'timeout'; timeoutMs: number };
+export type SearchResult =
+  { kind: 'done'; matches: string[]; capped: boolean } | { kind: 'timeout'; timeoutMs: number };
 
 /** Options for {@link runSearch}. */
 export interface RunSearchOptions {

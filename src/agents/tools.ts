@@ -176,7 +176,8 @@ async function resolvePath(ws: Workspace, given: string, mode: 'read' | 'write')
     real = resolveExisting(path.resolve(ws.root, given));
   } catch (err) {
     // A symlink loop: the path cannot be shown to stay inside the workspace.
-    if (err instanceof WorkspaceError) throw new ToolError('path_outside_workspace', `Too many symbolic links while resolving '${given}'.`);
+    if (err instanceof WorkspaceError)
+      throw new ToolError('path_outside_workspace', `Too many symbolic links while resolving '${given}'.`);
     throw err;
   }
   if (!isWithin(ws.root, real)) {
@@ -188,7 +189,10 @@ async function resolvePath(ws: Workspace, given: string, mode: 'read' | 'write')
   if (mode === 'write') {
     const first = path.relative(ws.root, real).split(path.sep)[0] ?? '';
     if (first.toLowerCase() === '.git') {
-      throw new ToolError('path_forbidden', `Writing into .git/ is not allowed ('${given}'); use git commands instead.`);
+      throw new ToolError(
+        'path_forbidden',
+        `Writing into .git/ is not allowed ('${given}'); use git commands instead.`,
+      );
     }
   }
   return real;
@@ -199,7 +203,10 @@ async function statOrThrow(real: string, given: string): Promise<Stats> {
     return await stat(real);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ToolError('file_not_found', `No such file or directory: '${given}'. Use list_files to see what exists.`);
+      throw new ToolError(
+        'file_not_found',
+        `No such file or directory: '${given}'. Use list_files to see what exists.`,
+      );
     }
     throw err;
   }
@@ -265,7 +272,12 @@ const readFileTool = defineTool({
   schema: z.object({
     path: z.string().min(1).describe('File path relative to the workspace root.'),
     offset: z.number().int().min(1).optional().describe('First line to return, 1-based. (Default: 1)'),
-    limit: z.number().int().min(1).optional().describe(`Number of lines to return. (Default: ${DEFAULT_READ_LIMIT_LINES})`),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(`Number of lines to return. (Default: ${DEFAULT_READ_LIMIT_LINES})`),
   }),
   async run(input, rt) {
     const ws = await rt.ws();
@@ -279,7 +291,8 @@ const readFileTool = defineTool({
       );
     }
     const buf = await readFile(real);
-    if (looksBinary(buf)) throw new ToolError('binary_file', `'${input.path}' looks binary; it cannot be shown as text.`);
+    if (looksBinary(buf))
+      throw new ToolError('binary_file', `'${input.path}' looks binary; it cannot be shown as text.`);
     const text = buf.toString('utf8');
     if (text === '') return { content: '(empty file)' };
     const lines = text.split('\n');
@@ -287,7 +300,10 @@ const readFileTool = defineTool({
     const total = lines.length;
     const start = (input.offset ?? 1) - 1;
     if (start >= total) {
-      throw new ToolError('tool_input_invalid', `offset ${start + 1} is past the end of '${input.path}' (${total} lines).`);
+      throw new ToolError(
+        'tool_input_invalid',
+        `offset ${start + 1} is past the end of '${input.path}' (${total} lines).`,
+      );
     }
     let end = Math.min(total, start + (input.limit ?? DEFAULT_READ_LIMIT_LINES));
     let body = lines.slice(start, end).join('\n');
@@ -456,7 +472,10 @@ const runCommandSchema = z.object({
 
 async function runCommand(input: z.infer<typeof runCommandSchema>, rt: ToolRuntime): Promise<ToolOutput> {
   const ws = await rt.ws();
-  const timeoutMs = Math.min(input.timeout_ms ?? rt.ctx.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, MAX_COMMAND_TIMEOUT_MS);
+  const timeoutMs = Math.min(
+    input.timeout_ms ?? rt.ctx.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    MAX_COMMAND_TIMEOUT_MS,
+  );
   const result = await runShell({
     command: input.command,
     cwd: ws.root,

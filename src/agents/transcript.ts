@@ -27,12 +27,7 @@ export interface TranscriptMessage {
 
 /** How a run ended: the harness outcomes, plus `error` (the run threw; `error` says why). */
 export type TranscriptOutcome =
-  | 'finished'
-  | 'escalated'
-  | 'review_submitted'
-  | 'max_turns'
-  | 'budget_exhausted'
-  | 'error';
+  'finished' | 'escalated' | 'review_submitted' | 'max_turns' | 'budget_exhausted' | 'error';
 
 /** First line of a run (a file may hold several runs; the last `start` begins the current one). */
 export interface TranscriptStartEntry {
@@ -72,11 +67,7 @@ export interface TranscriptEndEntry {
 }
 
 /** Any line of a transcript file. */
-export type TranscriptEntry =
-  | TranscriptStartEntry
-  | TranscriptMessageEntry
-  | TranscriptUsageEntry
-  | TranscriptEndEntry;
+export type TranscriptEntry = TranscriptStartEntry | TranscriptMessageEntry | TranscriptUsageEntry | TranscriptEndEntry;
 
 /** An open transcript: appends one JSON line per entry. */
 export interface Transcript {
@@ -176,7 +167,9 @@ export function rebuildConversation(entries: readonly TranscriptEntry[]): Messag
     if (ids.length === 0) return true;
     const next = raw[i + 1];
     if (next?.role !== 'user') return false;
-    const answered = new Set(next.content.flatMap((block) => (block.type === 'tool_result' ? [block.tool_use_id] : [])));
+    const answered = new Set(
+      next.content.flatMap((block) => (block.type === 'tool_result' ? [block.tool_use_id] : [])),
+    );
     return ids.every((id) => answered.has(id));
   });
   const messages: TranscriptMessage[] = [];

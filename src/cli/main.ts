@@ -75,7 +75,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .command('start')
     .description('Run the daemon: worker, dispatcher and a local Temporal dev server unless TEMPORAL_ADDRESS is set.')
     .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
-    .option('--port <n>', 'HTTP port for the API and dashboard (overrides server.port; 0 = any free port)', (v) => parsePort(v))
+    .option('--port <n>', 'HTTP port for the API and dashboard (overrides server.port; 0 = any free port)', (v) =>
+      parsePort(v),
+    )
     .option('--host <addr>', 'HTTP bind address (overrides server.host; default 127.0.0.1)')
     .action(async (policy: string, flags: { port?: number; host?: string }) => {
       const daemon = await startDaemon({
@@ -103,7 +105,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const abort = new AbortController();
       const off = onSignals(async () => abort.abort(), log);
       try {
-        const summary = await runIssue({ identifier, policyFile: path.resolve(policy), env, log, signal: abort.signal });
+        const summary = await runIssue({
+          identifier,
+          policyFile: path.resolve(policy),
+          env,
+          log,
+          signal: abort.signal,
+        });
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         code = summary.outcome === 'completed' ? 0 : 3;
       } finally {
@@ -119,7 +127,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const loaded = await validatePolicyFile(path.resolve(policy), { env });
       // Dispatch preflight (Symphony SPEC §6.3): the adapter must accept its keys and secrets.
       // Building linear/github adapters does no I/O; the local one would create its folder.
-      if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local') createTracker(loaded.policy, { baseDir: loaded.dir, env });
+      if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
+        createTracker(loaded.policy, { baseDir: loaded.dir, env });
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(`ok: ${loaded.file}\n`);
     });
@@ -142,7 +151,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .action(async (identifier: string, words: string[]) => {
       const text = words.join(' ').trim();
       if (!text) throw new CliError('usage', 'The answer is empty.');
-      const question = await withTemporalClient(env, (client) => deliverAnswer(client, identifier, text, os.userInfo().username));
+      const question = await withTemporalClient(env, (client) =>
+        deliverAnswer(client, identifier, text, os.userInfo().username),
+      );
       process.stdout.write(`answered ${identifier}: ${question}\n`);
     });
 
@@ -176,7 +187,10 @@ async function withTemporalClient<T>(env: NodeJS.ProcessEnv, fn: (client: Client
   if (!address) {
     const recorded = await readRecordedDevServer(foremanHome(env));
     if (!recorded) {
-      throw new CliError('temporal_not_found', 'No Temporal server to ask: start the daemon (`foreman start`) or set TEMPORAL_ADDRESS.');
+      throw new CliError(
+        'temporal_not_found',
+        'No Temporal server to ask: start the daemon (`foreman start`) or set TEMPORAL_ADDRESS.',
+      );
     }
     address = recorded.address;
   }
@@ -219,6 +233,7 @@ async function deliverAnswer(client: Client, identifier: string, text: string, a
 
 function parsePort(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError('usage', `--port must be an integer 0..65535, got "${v}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new CliError('usage', `--port must be an integer 0..65535, got "${v}"`);
   return n;
 }

@@ -74,7 +74,9 @@ export async function loadPolicy(file: string, opts: LoadPolicyOptions = {}): Pr
     );
   }
   if (opts.rejectEmpty && !bytes.toString('utf8').trim()) {
-    throw new PolicyError('workflow_empty', `The policy file ${abs} is empty; keeping the last good policy.`, { file: abs });
+    throw new PolicyError('workflow_empty', `The policy file ${abs} is empty; keeping the last good policy.`, {
+      file: abs,
+    });
   }
   return parseBytes(bytes, abs, opts.env ?? process.env);
 }
@@ -126,7 +128,16 @@ export async function validatePolicyFile(
 ): Promise<LoadedPolicy> {
   const loaded = await loadPolicy(file, opts);
   const full = sampleIssue();
-  const sparse: Issue = { ...full, description: null, priority: null, url: null, labels: [], blocked_by: [], created_at: null, updated_at: null };
+  const sparse: Issue = {
+    ...full,
+    description: null,
+    priority: null,
+    url: null,
+    labels: [],
+    blocked_by: [],
+    created_at: null,
+    updated_at: null,
+  };
   for (const [issue, attempt] of [
     [full, null],
     [sparse, 2],
@@ -151,7 +162,10 @@ function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): Loaded
 }
 
 /** Splits `---` front matter from the body (Symphony SPEC §5.2). `frontMatterLine` is the 1-based file line where the YAML starts. */
-function splitFrontMatter(text: string, file: string): { frontMatter: string | null; frontMatterLine: number; body: string } {
+function splitFrontMatter(
+  text: string,
+  file: string,
+): { frontMatter: string | null; frontMatterLine: number; body: string } {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   if (lines[0]?.trimEnd() !== '---') return { frontMatter: null, frontMatterLine: 0, body: lines.join('\n') };
   const close = lines.findIndex((line, i) => i > 0 && line.trimEnd() === '---');
@@ -172,10 +186,14 @@ function parseYaml(source: string, firstLine: number, file: string): Record<stri
   if (first) {
     const pos = lineCounter.linePos(first.pos[0]);
     const where = `${file}:${pos.line + firstLine - 1}:${pos.col}`;
-    throw new PolicyError('workflow_parse_error', `${where}: invalid YAML front matter: ${first.message}. Fix the YAML between the --- lines.`, {
-      cause: first,
-      file,
-    });
+    throw new PolicyError(
+      'workflow_parse_error',
+      `${where}: invalid YAML front matter: ${first.message}. Fix the YAML between the --- lines.`,
+      {
+        cause: first,
+        file,
+      },
+    );
   }
   const value: unknown = doc.toJS();
   // An empty (or all-comment) front matter is an empty map, as if it were absent.
@@ -241,7 +259,9 @@ function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<stri
     for (const [state, limit] of Object.entries(agent.max_concurrent_agents_by_state)) {
       const n = typeof limit === 'string' ? Number(limit) : limit;
       if (state.trim() === '' || typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
-        ctx.warnings.push(`agent.max_concurrent_agents_by_state.${state}: ignored; the limit must be a positive integer and the state non-blank.`);
+        ctx.warnings.push(
+          `agent.max_concurrent_agents_by_state.${state}: ignored; the limit must be a positive integer and the state non-blank.`,
+        );
       }
     }
   }
@@ -316,7 +336,12 @@ function warnUnknownKeys(config: Record<string, unknown>, warnings: string[]): v
 
 function walkUnknown(schema: z.ZodType, value: unknown, at: string, warnings: string[]): void {
   const inner = unwrap(schema);
-  const def = inner._zod.def as { type: string; shape?: Record<string, z.ZodType>; catchall?: unknown; element?: z.ZodType };
+  const def = inner._zod.def as {
+    type: string;
+    shape?: Record<string, z.ZodType>;
+    catchall?: unknown;
+    element?: z.ZodType;
+  };
   if (def.type === 'array' && def.element && Array.isArray(value)) {
     value.forEach((item, i) => walkUnknown(def.element as z.ZodType, item, `${at}[${i}]`, warnings));
     return;
@@ -347,10 +372,13 @@ function consistencyWarnings(policy: Policy): string[] {
   const out: string[] = [];
   const review = policy.handoff.review_state;
   if (active.has(norm(review))) {
-    out.push(`handoff.review_state "${review}" is also in tracker.active_states, so issues handed to review would be picked up again.`);
+    out.push(
+      `handoff.review_state "${review}" is also in tracker.active_states, so issues handed to review would be picked up again.`,
+    );
   }
   for (const state of active) {
-    if (terminal.has(state)) out.push(`tracker.active_states and tracker.terminal_states both contain "${state}"; terminal wins.`);
+    if (terminal.has(state))
+      out.push(`tracker.active_states and tracker.terminal_states both contain "${state}"; terminal wins.`);
   }
   if (policy.roles.qa.agent && policy.qa.commands.length === 0) {
     out.push('roles.qa.agent is true but qa.commands is empty; the QA agent has no commands to check.');
@@ -360,11 +388,15 @@ function consistencyWarnings(policy: Policy): string[] {
 
 function invalidPolicy(error: z.ZodError, file: string): PolicyError {
   const issues = error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-  return new PolicyError('policy_invalid', `${file}: invalid policy. Fix these keys (see specs/policy.md):\n${z.prettifyError(error)}`, {
-    issues,
-    file,
-    cause: error,
-  });
+  return new PolicyError(
+    'policy_invalid',
+    `${file}: invalid policy. Fix these keys (see specs/policy.md):\n${z.prettifyError(error)}`,
+    {
+      issues,
+      file,
+      cause: error,
+    },
+  );
 }
 
 /** `['agent', 'max_turns']` → `agent.max_turns`; `['schedules', 0, 'id']` → `schedules[0].id`. */
@@ -388,5 +420,11 @@ function dropNulls(value: unknown): unknown {
 }
 
 function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !Buffer.isBuffer(value) &&
+    !(value instanceof Date)
+  );
 }

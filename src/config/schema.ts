@@ -30,7 +30,10 @@ const positiveInt = () => z.preprocess(numericString, z.int().positive());
 const nonNegativeInt = () => z.preprocess(numericString, z.int().nonnegative());
 /** A duration in ms that a Node timer can hold. */
 const timerMs = () =>
-  z.preprocess(numericString, z.int().positive().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`));
+  z.preprocess(
+    numericString,
+    z.int().positive().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`),
+  );
 /** A list of non-empty strings. */
 const stringList = () => z.array(z.string());
 
@@ -373,7 +376,8 @@ export const policySchema = z.object({
     .superRefine((list, ctx) => {
       const seen = new Set<string>();
       list.forEach((s, i) => {
-        if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate schedule id "${s.id}"` });
+        if (seen.has(s.id))
+          ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate schedule id "${s.id}"` });
         seen.add(s.id);
       });
     }),

@@ -75,10 +75,14 @@ export async function createPolicyStore(file: string, opts: PolicyStoreOptions =
       lastError =
         err instanceof PolicyError
           ? err
-          : new PolicyError('workflow_parse_error', `${abs}: reload failed: ${err instanceof Error ? err.message : String(err)}`, {
-              cause: err,
-              file: abs,
-            });
+          : new PolicyError(
+              'workflow_parse_error',
+              `${abs}: reload failed: ${err instanceof Error ? err.message : String(err)}`,
+              {
+                cause: err,
+                file: abs,
+              },
+            );
       report(lastError);
     }
     return good;

@@ -51,7 +51,7 @@ async function changeBase(git: SimpleGit, workspace: string, baseRef: string): P
 function parseNameStatus(out: string): string[] {
   const tokens = out.split('\0');
   const files: string[] = [];
-  for (let i = 0; i < tokens.length; ) {
+  for (let i = 0; i < tokens.length;) {
     const status = tokens[i++]!;
     if (status === '') continue;
     if (status.startsWith('R') || status.startsWith('C')) {

@@ -8,7 +8,14 @@ import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { Logger } from '../logger.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { Issue, Tracker } from '../trackers/types.js';
-import { humanReplySignal, ISSUE_WORKFLOW_TYPE, issueUpdatedSignal, issueWorkflowId, statusQuery, stopSignal } from '../../workflows/definitions.js';
+import {
+  humanReplySignal,
+  ISSUE_WORKFLOW_TYPE,
+  issueUpdatedSignal,
+  issueWorkflowId,
+  statusQuery,
+  stopSignal,
+} from '../../workflows/definitions.js';
 import type { DispatchTickResult, HumanReply, IssueRunStatus, IssueWorkflowInput } from '../../workflows/types.js';
 import { normalizeState, selectForDispatch } from './select.js';
 
@@ -26,7 +33,8 @@ export interface RunningRun {
 export async function listRunningIssues(client: Client, taskQueue: string | null): Promise<RunningRun[]> {
   const out: RunningRun[] = [];
   const query =
-    `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` + (taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '');
+    `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` +
+    (taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '');
   for await (const wf of client.workflow.list({ query })) {
     const identifier = typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
     const issueId = typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : null;
@@ -53,7 +61,10 @@ async function statusOf(client: Client, workflowId: string): Promise<IssueRunSta
  * Returns the identifiers of runs waiting for a human (they do not hold an agent slot).
  * A tracker error skips reconciliation this tick (runs keep going).
  */
-async function reconcile(deps: { client: Client; loaded: LoadedPolicy; tracker: Tracker; log: Logger }, runs: RunningRun[]): Promise<Set<string>> {
+async function reconcile(
+  deps: { client: Client; loaded: LoadedPolicy; tracker: Tracker; log: Logger },
+  runs: RunningRun[],
+): Promise<Set<string>> {
   const { policy } = deps.loaded;
   const waiting = new Set<string>();
   const withIds = runs.filter((r) => r.issueId);
@@ -82,7 +93,10 @@ async function reconcile(deps: { client: Client; loaded: LoadedPolicy; tracker: 
     const handle = deps.client.workflow.getHandle(run.workflowId);
     if (terminal.has(state) || !keepGoing.has(state)) {
       const cleanup = terminal.has(state);
-      deps.log.info({ issue: run.identifier, state: issue.state, cleanup }, 'stopping the run: the issue left the active states');
+      deps.log.info(
+        { issue: run.identifier, state: issue.state, cleanup },
+        'stopping the run: the issue left the active states',
+      );
       await handle
         .signal(stopSignal, { reason: `the issue moved to "${issue.state}".`, cleanup })
         .catch((err: Error) => deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal stop'));
@@ -184,10 +198,13 @@ export async function dispatchTick(deps: {
   candidates.forEach((issue, i) => {
     if (last[i] === 'running') runningIds.add(issue.identifier);
     if (last[i] === 'running' || waiting.has(issue.identifier)) return; // not a candidate: it has a run
-    if (last[i] === 'held') held.push({ identifier: issue.identifier, reason: 'its last run ended; waiting for the issue to change' });
+    if (last[i] === 'held')
+      held.push({ identifier: issue.identifier, reason: 'its last run ended; waiting for the issue to change' });
     else open.push(issue);
   });
-  const running = [...runningIds].filter((id) => !waiting.has(id)).map((identifier) => ({ identifier, state: stateOf.get(identifier) ?? '' }));
+  const running = [...runningIds]
+    .filter((id) => !waiting.has(id))
+    .map((identifier) => ({ identifier, state: stateOf.get(identifier) ?? '' }));
 
   const { selected, skipped } = selectForDispatch({
     candidates: open,

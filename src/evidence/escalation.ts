@@ -45,9 +45,14 @@ export function renderEscalation(d: EscalationData): string {
   }
   const waits: string[] = ['Foreman waits for an answer; nothing else happens on this issue until then.'];
   if (d.repingMs) waits.push(`After ${formatDuration(d.repingMs)} it posts one reminder.`);
-  if (d.parkMs) waits.push(`After ${formatDuration(d.parkMs)} the issue is parked${d.parkedState ? ` in "${d.parkedState}"` : ''}, still waiting.`);
+  if (d.parkMs)
+    waits.push(
+      `After ${formatDuration(d.parkMs)} the issue is parked${d.parkedState ? ` in "${d.parkedState}"` : ''}, still waiting.`,
+    );
   waits.push('An answer at any time resumes the work; moving the issue to a terminal state stops it.');
   out.push(`**If nobody answers:** ${waits.join(' ')}`, '');
-  out.push(`**How to answer:** reply to this issue with a comment, or run \`foreman answer ${d.identifier} "your answer"\`.`);
+  out.push(
+    `**How to answer:** reply to this issue with a comment, or run \`foreman answer ${d.identifier} "your answer"\`.`,
+  );
   return out.join('\n');
 }

@@ -74,7 +74,8 @@ function render(d: EvidenceData, tailCap: number): string {
 // ─── Sections ────────────────────────────────────────────────────────────────────────────────────
 
 function header(d: EvidenceData): string[] {
-  if (d.stage === 'ready') return [`## Foreman evidence: ${d.identifier} ready for review`, '', `**${inline(d.title)}**`, ''];
+  if (d.stage === 'ready')
+    return [`## Foreman evidence: ${d.identifier} ready for review`, '', `**${inline(d.title)}**`, ''];
   const qaRound = d.qaRounds.at(-1)?.round ?? 1;
   const reviewRound = d.review.rounds.at(-1)?.round;
   const after = `implement → QA round ${qaRound}${reviewRound ? `, review round ${reviewRound}` : ''}`;
@@ -138,7 +139,10 @@ function outcome(d: EvidenceData): string {
     const r = d.review.rounds.at(-1);
     if (!r) open.push(`review ${waiting}`);
     else if (r.verdict === 'approve') done.push(`the reviewer approved in round ${r.round}`);
-    else if (r.verdict === 'request_changes') open.push(`the reviewer requested changes in round ${r.round} (${plural(r.blocking.length, 'blocking finding')})`);
+    else if (r.verdict === 'request_changes')
+      open.push(
+        `the reviewer requested changes in round ${r.round} (${plural(r.blocking.length, 'blocking finding')})`,
+      );
     else open.push(`the reviewer escalated to a human in round ${r.round}`);
   }
 
@@ -179,7 +183,13 @@ function qa(d: EvidenceData, tailCap: number): string[] {
   else if (!last.report.results.length) out.push('No QA commands are configured (`qa.commands` in the policy).', '');
   else {
     out.push(`Round ${last.round} of at most ${d.qaMaxRounds}:`, '');
-    out.push(...resultTable('Command', last.report.results.map((r) => ({ ...r, name: r.command })), tailCap));
+    out.push(
+      ...resultTable(
+        'Command',
+        last.report.results.map((r) => ({ ...r, name: r.command })),
+        tailCap,
+      ),
+    );
     const earlier = d.qaRounds.slice(0, -1);
     if (earlier.length) {
       out.push('Earlier rounds:', '');
@@ -195,7 +205,13 @@ function qa(d: EvidenceData, tailCap: number): string[] {
     if (!checks.length) out.push('The QA agent wrote no checks.', '');
     else {
       out.push('The QA agent wrote these checks; Foreman ran them and recorded exit codes, durations and output.', '');
-      out.push(...resultTable('Check', checks.map((c: QaAgentCheck) => ({ ...c, name: c.path, timedOut: false })), tailCap));
+      out.push(
+        ...resultTable(
+          'Check',
+          checks.map((c: QaAgentCheck) => ({ ...c, name: c.path, timedOut: false })),
+          tailCap,
+        ),
+      );
     }
     out.push(...modelQuote("The QA agent's own summary", d.qaAgent.summary));
   }
@@ -216,7 +232,9 @@ function resultTable(what: string, rows: ResultRow[], tailCap: number): string[]
   const out = [`| # | ${what} | Result | Exit code | Duration |`, '|---|---|---|---|---|'];
   rows.forEach((r, i) => {
     const result = r.passed ? '✅ passed' : r.timedOut ? '⏱️ timed out' : '❌ failed';
-    out.push(`| ${i + 1} | ${cell(code(r.name))} | ${result} | ${r.exitCode ?? '—'} | ${formatDuration(r.durationMs)} |`);
+    out.push(
+      `| ${i + 1} | ${cell(code(r.name))} | ${result} | ${r.exitCode ?? '—'} | ${formatDuration(r.durationMs)} |`,
+    );
   });
   out.push('');
   for (const r of rows) {
@@ -224,7 +242,11 @@ function resultTable(what: string, rows: ResultRow[], tailCap: number): string[]
     const tail = r.outputTail.trimEnd();
     if (!tail.trim()) out.push('_(no output)_');
     else if (tail.length > tailCap) {
-      out.push(`_Trimmed to the last ${n(tailCap)} characters so the packet fits in one comment._`, '', fence(tail.slice(-tailCap)));
+      out.push(
+        `_Trimmed to the last ${n(tailCap)} characters so the packet fits in one comment._`,
+        '',
+        fence(tail.slice(-tailCap)),
+      );
     } else out.push(fence(tail));
     out.push('', '</details>', '');
   }
@@ -241,13 +263,21 @@ const SEVERITIES: Severity[] = ['blocker', 'major', 'minor', 'nit'];
 function review(d: EvidenceData): string[] {
   const out = ['### Review', ''];
   const rv = d.review;
-  if (!rv.enabled) return [...out, 'Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at this change.', ''];
-  if (!rv.rounds.length) return [...out, d.stage === 'in_progress' ? 'The reviewer has not run yet.' : 'The reviewer did not run.', ''];
+  if (!rv.enabled)
+    return [
+      ...out,
+      'Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at this change.',
+      '',
+    ];
+  if (!rv.rounds.length)
+    return [...out, d.stage === 'in_progress' ? 'The reviewer has not run yet.' : 'The reviewer did not run.', ''];
 
   out.push(`Verdict per round (at most ${rv.maxRounds} rounds before open findings go to a human):`, '');
   out.push('| Round | Verdict | Raised | Resolved | Blocking |', '|---|---|---|---|---|');
   for (const r of rv.rounds) {
-    out.push(`| ${r.round} | ${VERDICT[r.verdict]} | ${severityCounts(r.raised)} | ${r.resolved.length} | ${r.blocking.length} |`);
+    out.push(
+      `| ${r.round} | ${VERDICT[r.verdict]} | ${severityCounts(r.raised)} | ${r.resolved.length} | ${r.blocking.length} |`,
+    );
   }
   out.push('');
 
@@ -266,8 +296,12 @@ function review(d: EvidenceData): string[] {
       const status =
         f.status === 'resolved'
           ? `✅ resolved${f.resolvedInRound === null ? '' : ` in round ${f.resolvedInRound}`}`
-          : blocking.has(f.id) ? '🔴 open, blocking' : '🟡 open, not blocking';
-      out.push(`| ${cell(code(f.id))} | ${f.severity} | ${cell(where)} | ${cell(inert(f.message))} | ${raised} | ${status} |`);
+          : blocking.has(f.id)
+            ? '🔴 open, blocking'
+            : '🟡 open, not blocking';
+      out.push(
+        `| ${cell(code(f.id))} | ${f.severity} | ${cell(where)} | ${cell(inert(f.message))} | ${raised} | ${status} |`,
+      );
     }
     out.push('');
   }
@@ -292,7 +326,8 @@ function contract(d: EvidenceData): string[] {
   if (c.protectedTouched.length) {
     const approved = new Set(d.protectedApproval?.paths ?? []);
     out.push(`- 🔒 **Protected paths touched** (\`protected_paths\` in the policy):`);
-    for (const p of c.protectedTouched) out.push(`  - ${code(p)}: ${approved.has(p) ? 'approved' : '⚠️ no approval recorded'}`);
+    for (const p of c.protectedTouched)
+      out.push(`  - ${code(p)}: ${approved.has(p) ? 'approved' : '⚠️ no approval recorded'}`);
   } else out.push('- No protected paths touched.');
   if (c.evidence.length) {
     const results = d.qaRounds.at(-1)?.report.results ?? [];
@@ -305,7 +340,12 @@ function contract(d: EvidenceData): string[] {
   out.push('');
   if (d.protectedApproval) {
     const a = d.protectedApproval;
-    out.push(`Pushing ${a.paths.map(code).join(', ')} was approved by **${inline(a.by)}**, who answered:`, '', quote(a.answer), '');
+    out.push(
+      `Pushing ${a.paths.map(code).join(', ')} was approved by **${inline(a.by)}**, who answered:`,
+      '',
+      quote(a.answer),
+      '',
+    );
   }
   return out;
 }
@@ -317,51 +357,83 @@ function risks(d: EvidenceData): string[] {
   const last = d.qaRounds.at(-1);
   const results = last?.report.results ?? [];
 
-  if (c?.outOfScope.length) items.push(`⚠️ ${plural(c.outOfScope.length, 'changed file')} outside the spec's Scope: ${c.outOfScope.map(code).join(', ')}.`);
+  if (c?.outOfScope.length)
+    items.push(
+      `⚠️ ${plural(c.outOfScope.length, 'changed file')} outside the spec's Scope: ${c.outOfScope.map(code).join(', ')}.`,
+    );
   if (c?.protectedTouched.length) {
     const approved = new Set(d.protectedApproval?.paths ?? []);
     const ok = c.protectedTouched.filter((p) => approved.has(p));
     const missing = c.protectedTouched.filter((p) => !approved.has(p));
-    if (ok.length && d.protectedApproval) items.push(`Changes to protected paths ${ok.map(code).join(', ')} pushed with approval from ${inline(d.protectedApproval.by)}.`);
-    if (missing.length) items.push(`⚠️ Protected paths changed without a recorded approval: ${missing.map(code).join(', ')}.`);
+    if (ok.length && d.protectedApproval)
+      items.push(
+        `Changes to protected paths ${ok.map(code).join(', ')} pushed with approval from ${inline(d.protectedApproval.by)}.`,
+      );
+    if (missing.length)
+      items.push(`⚠️ Protected paths changed without a recorded approval: ${missing.map(code).join(', ')}.`);
   }
 
   if (!last) items.push('QA has not run.');
-  else if (!results.length) items.push('No QA commands are configured (`qa.commands` in the policy), so Foreman ran no checks of its own.');
-  else if (!last.report.passed) items.push(`⚠️ QA failed in the last round (${last.round}): ${failingCommands(results)}.`);
+  else if (!results.length)
+    items.push('No QA commands are configured (`qa.commands` in the policy), so Foreman ran no checks of its own.');
+  else if (!last.report.passed)
+    items.push(`⚠️ QA failed in the last round (${last.round}): ${failingCommands(results)}.`);
   const notRun = (c?.evidence ?? []).filter((cmd) => !results.some((r) => r.command === cmd));
   if (notRun.length) items.push(`⚠️ Evidence the spec requires was not run by QA: ${notRun.map(code).join(', ')}.`);
 
-  if (!d.qaAgent) items.push('The QA agent is off (`roles.qa.agent` in the policy), so no acceptance checks were written for this change.');
+  if (!d.qaAgent)
+    items.push(
+      'The QA agent is off (`roles.qa.agent` in the policy), so no acceptance checks were written for this change.',
+    );
   else if (!d.qaAgent.checks.length) items.push('The QA agent wrote no acceptance checks.');
   else {
     const failed = d.qaAgent.checks.filter((x) => !x.passed);
-    if (failed.length) items.push(`⚠️ ${plural(failed.length, 'acceptance check')} by the QA agent failed: ${failed.map((x) => code(x.path)).join(', ')}.`);
+    if (failed.length)
+      items.push(
+        `⚠️ ${plural(failed.length, 'acceptance check')} by the QA agent failed: ${failed.map((x) => code(x.path)).join(', ')}.`,
+      );
   }
 
-  if (!d.review.enabled) items.push('Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at the diff.');
+  if (!d.review.enabled)
+    items.push('Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at the diff.');
   else {
     const lastRound = d.review.rounds.at(-1);
     if (!lastRound) items.push('The reviewer has not reviewed this change.');
-    else if (lastRound.verdict !== 'approve') items.push(`⚠️ The reviewer's last verdict (round ${lastRound.round}) is ${VERDICT[lastRound.verdict].replace(/^\S+ /, '')}.`);
+    else if (lastRound.verdict !== 'approve')
+      items.push(
+        `⚠️ The reviewer's last verdict (round ${lastRound.round}) is ${VERDICT[lastRound.verdict].replace(/^\S+ /, '')}.`,
+      );
     const blocking = new Set(lastRound?.blocking ?? []);
     const open = d.review.findings.filter((f) => f.status === 'open');
     const stillBlocking = open.filter((f) => blocking.has(f.id));
     const passing = open.filter((f) => !blocking.has(f.id));
-    if (stillBlocking.length) items.push(`⚠️ ${plural(stillBlocking.length, 'open finding')} still blocking (${bySeverity(stillBlocking)}): ${stillBlocking.map((f) => code(f.id)).join(', ')}.`);
-    if (passing.length) items.push(`${plural(passing.length, 'open finding')} left as not blocking (${bySeverity(passing)}): ${passing.map((f) => code(f.id)).join(', ')}.`);
+    if (stillBlocking.length)
+      items.push(
+        `⚠️ ${plural(stillBlocking.length, 'open finding')} still blocking (${bySeverity(stillBlocking)}): ${stillBlocking.map((f) => code(f.id)).join(', ')}.`,
+      );
+    if (passing.length)
+      items.push(
+        `${plural(passing.length, 'open finding')} left as not blocking (${bySeverity(passing)}): ${passing.map((f) => code(f.id)).join(', ')}.`,
+      );
   }
 
   const unpriced = d.roles.filter((r) => r.costUsd === null).map((r) => ROLE[r.role]);
-  if (unpriced.length) items.push(`Cost unknown for the ${unpriced.join(' and ')} (no price for the model), so the USD total is incomplete.`);
+  if (unpriced.length)
+    items.push(
+      `Cost unknown for the ${unpriced.join(' and ')} (no price for the model), so the USD total is incomplete.`,
+    );
   else if (d.costUsd === null) items.push('Cost unknown (no price for the model).');
 
   const answered = d.escalations.filter((e) => e.answer !== null).length;
   const unanswered = d.escalations.length - answered;
-  if (answered) items.push(`${plural(answered, 'question')} had to be answered by a human before the work could go on (see Escalations and answers).`);
+  if (answered)
+    items.push(
+      `${plural(answered, 'question')} had to be answered by a human before the work could go on (see Escalations and answers).`,
+    );
   if (unanswered) items.push(`⚠️ ${plural(unanswered, 'question')} still unanswered.`);
 
-  if (d.stage === 'ready' && !d.push?.pushed) items.push('⚠️ Nothing is pushed: there are no commits beyond the base branch.');
+  if (d.stage === 'ready' && !d.push?.pushed)
+    items.push('⚠️ Nothing is pushed: there are no commits beyond the base branch.');
 
   const out = ['### Risks and gaps', ''];
   if (!items.length) out.push('None found from what Foreman measured.');
@@ -373,7 +445,10 @@ function escalations(d: EvidenceData): string[] {
   if (!d.escalations.length) return [];
   const out = ['### Escalations and answers', ''];
   if (d.escalations.some((e) => e.kind === 'agent_question')) {
-    out.push('Questions of kind `agent_question` are the implementer model’s words; answers are from the people named.', '');
+    out.push(
+      'Questions of kind `agent_question` are the implementer model’s words; answers are from the people named.',
+      '',
+    );
   }
   d.escalations.forEach((e, i) => {
     out.push(`${i + 1}. **Q** (${e.kind}, ${e.askedAt}): ${inline(e.question)}`);
@@ -386,13 +461,21 @@ const ROLE: Record<RoleUsage['role'], string> = { implementer: 'implementer', re
 
 function costAndTime(d: EvidenceData): string[] {
   const out = ['### Cost and time', ''];
-  out.push('| Role | Turns | Input tokens | Output tokens | Cache write | Cache read | USD |', '|---|---:|---:|---:|---:|---:|---:|');
+  out.push(
+    '| Role | Turns | Input tokens | Output tokens | Cache write | Cache read | USD |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  );
   const row = (role: string, turns: number, u: TokenUsage, usd: number | null) =>
     `| ${role} | ${n(turns)} | ${n(u.input_tokens)} | ${n(u.output_tokens)} | ${n(u.cache_creation_input_tokens)} | ${n(u.cache_read_input_tokens)} | ${usd === null ? '—' : `$${usd.toFixed(4)}`} |`;
   for (const r of d.roles) out.push(row(ROLE[r.role], r.turns, r.usage, r.costUsd));
   out.push(row('**Total**', d.turns, d.usage, d.costUsd), '');
-  out.push('USD is estimated from the token counts and the price table (`budget.prices` over built-in list prices); — means no price for the model.', '');
-  const reviewRounds = d.review.enabled ? `${d.review.rounds.length} (at most ${d.review.maxRounds})` : '0 (review is off)';
+  out.push(
+    'USD is estimated from the token counts and the price table (`budget.prices` over built-in list prices); — means no price for the model.',
+    '',
+  );
+  const reviewRounds = d.review.enabled
+    ? `${d.review.rounds.length} (at most ${d.review.maxRounds})`
+    : '0 (review is off)';
   out.push(
     `- Wall time: ${formatDuration(d.wallMs)}`,
     `- Implement → QA rounds: ${d.qaRounds.length} (at most ${d.qaMaxRounds} before QA failures go to a human)`,

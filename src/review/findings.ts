@@ -29,7 +29,10 @@ export interface RawFinding {
  */
 function normalizePath(p: string | null | undefined): string | null {
   if (p == null) return null;
-  const out = p.trim().replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+  const out = p
+    .trim()
+    .replace(/\\/g, '/')
+    .replace(/^(\.\/)+/, '');
   return out === '' ? null : out;
 }
 

@@ -125,7 +125,14 @@ export interface ReviewComment {
 }
 
 const MAX_BODY = 65_536;
-const FAILED_CONCLUSIONS = new Set(['failure', 'timed_out', 'cancelled', 'action_required', 'startup_failure', 'stale']);
+const FAILED_CONCLUSIONS = new Set([
+  'failure',
+  'timed_out',
+  'cancelled',
+  'action_required',
+  'startup_failure',
+  'stale',
+]);
 
 /**
  * Creates the PR client. Errors are `ScmError` (codes on the class). Linking the issue is the
@@ -200,7 +207,13 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
           const raced = await findOpen(input.head);
           if (raced !== null) return update(raced, input);
         }
-        throw toScmError(err, `opening a pull request ${input.head} → ${input.base} in ${slug}`, slug, token, 'scm_pr_rejected');
+        throw toScmError(
+          err,
+          `opening a pull request ${input.head} → ${input.base} in ${slug}`,
+          slug,
+          token,
+          'scm_pr_rejected',
+        );
       }
       if (!isRecord(data)) throw payloadInvalid(`creating a pull request in ${slug} returned no object`);
       return { ...prRef(data, slug), created: true };
@@ -248,12 +261,17 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
 
     async checksFor(ref) {
       const [runs, combined] = await Promise.all([
-        call(`listing check runs of ${ref} in ${slug}`, () => octokit.paginate(octokit.rest.checks.listForRef, { ...base, ref, per_page: 100 })),
-        call(`reading the commit status of ${ref} in ${slug}`, () => octokit.rest.repos.getCombinedStatusForRef({ ...base, ref, per_page: 100 })),
+        call(`listing check runs of ${ref} in ${slug}`, () =>
+          octokit.paginate(octokit.rest.checks.listForRef, { ...base, ref, per_page: 100 }),
+        ),
+        call(`reading the commit status of ${ref} in ${slug}`, () =>
+          octokit.rest.repos.getCombinedStatusForRef({ ...base, ref, per_page: 100 }),
+        ),
       ]);
       if (!Array.isArray(runs)) throw payloadInvalid(`check runs of ${ref} are not a list`);
       const statusData: unknown = combined.data;
-      if (!isRecord(statusData) || !Array.isArray(statusData.statuses)) throw payloadInvalid(`the combined status of ${ref} has no "statuses" list`);
+      if (!isRecord(statusData) || !Array.isArray(statusData.statuses))
+        throw payloadInvalid(`the combined status of ${ref} has no "statuses" list`);
       const checks: CheckInfo[] = [];
       for (const run of runs as unknown[]) {
         if (!isRecord(run) || typeof run.name !== 'string' || typeof run.status !== 'string') {
@@ -263,7 +281,12 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
           name: run.name,
           status: run.status,
           conclusion: typeof run.conclusion === 'string' ? run.conclusion : null,
-          url: typeof run.html_url === 'string' ? run.html_url : typeof run.details_url === 'string' ? run.details_url : null,
+          url:
+            typeof run.html_url === 'string'
+              ? run.html_url
+              : typeof run.details_url === 'string'
+                ? run.details_url
+                : null,
         });
       }
       for (const s of statusData.statuses as unknown[]) {
@@ -285,7 +308,8 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
 /** CI roll-up rule (see `ChecksSummary.state`). */
 function rollUp(checks: CheckInfo[]): ChecksSummary['state'] {
   if (checks.length === 0) return 'pending';
-  if (checks.some((c) => c.conclusion !== null && (FAILED_CONCLUSIONS.has(c.conclusion) || c.conclusion === 'error'))) return 'failure';
+  if (checks.some((c) => c.conclusion !== null && (FAILED_CONCLUSIONS.has(c.conclusion) || c.conclusion === 'error')))
+    return 'failure';
   if (checks.some((c) => c.status !== 'completed' || c.conclusion === null)) return 'pending';
   return 'success';
 }
@@ -296,7 +320,10 @@ function rollUp(checks: CheckInfo[]): ChecksSummary['state'] {
  * `ssh://git@github.com(:22)/o/r.git`, `git://github.com/o/r.git`. Returns null for other hosts
  * (`hosts`, lowercased, default `['github.com']`), other shapes, or invalid names.
  */
-export function parseGitHubRemote(url: string, hosts: string[] = ['github.com']): { owner: string; repo: string } | null {
+export function parseGitHubRemote(
+  url: string,
+  hosts: string[] = ['github.com'],
+): { owner: string; repo: string } | null {
   const value = url.trim();
   let host: string;
   let pathPart: string;
@@ -318,10 +345,15 @@ export function parseGitHubRemote(url: string, hosts: string[] = ['github.com'])
     return null;
   }
   if (!hosts.map((h) => h.toLowerCase()).includes(host)) return null;
-  const parts = pathPart.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '').split('/');
+  const parts = pathPart
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .split('/');
   if (parts.length !== 2) return null;
   const [owner, repo] = parts as [string, string];
-  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner) || !/^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/.test(repo)) return null;
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner) || !/^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/.test(repo))
+    return null;
   return { owner, repo };
 }
 
@@ -356,7 +388,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function isValidation(err: unknown, re: RegExp): boolean {
   const data = (err as { status?: unknown; response?: { data?: unknown } } | null)?.response?.data;
   if ((err as { status?: unknown } | null)?.status !== 422 || !isRecord(data)) return false;
-  const texts = [String(data.message ?? ''), ...(Array.isArray(data.errors) ? data.errors.map((e) => (isRecord(e) ? String(e.message ?? '') : String(e))) : [])];
+  const texts = [
+    String(data.message ?? ''),
+    ...(Array.isArray(data.errors) ? data.errors.map((e) => (isRecord(e) ? String(e.message ?? '') : String(e))) : []),
+  ];
   return texts.some((t) => re.test(t));
 }
 
@@ -364,12 +399,22 @@ function payloadInvalid(what: string): ScmError {
   return new ScmError('scm_payload_invalid', `Malformed GitHub payload: ${what}`, { retryable: false });
 }
 
-function toScmError(err: unknown, what: string, slug: string, token: string, rejectedCode = 'scm_request_failed'): ForemanError {
+function toScmError(
+  err: unknown,
+  what: string,
+  slug: string,
+  token: string,
+  rejectedCode = 'scm_request_failed',
+): ForemanError {
   if (err instanceof ForemanError) return err;
   const failure = classifyGitHubError(err);
   const redact = (m: string) => redactToken(m, token);
   if (failure === null) {
-    return new ScmError('scm_request_failed', redact(`GitHub request failed while ${what}: ${err instanceof Error ? err.message : String(err)}`), { cause: err });
+    return new ScmError(
+      'scm_request_failed',
+      redact(`GitHub request failed while ${what}: ${err instanceof Error ? err.message : String(err)}`),
+      { cause: err },
+    );
   }
   const said = redact(failure.status === 0 ? failure.detail : `${failure.status} ${failure.detail}`);
   const validation = (err as { response?: { data?: unknown } }).response?.data;
@@ -384,10 +429,14 @@ function toScmError(err: unknown, what: string, slug: string, token: string, rej
       : '';
   switch (failure.kind) {
     case 'unauthorized':
-      return new ScmError('scm_unauthorized', `GitHub rejected the token while ${what} (${said}). Set GITHUB_TOKEN or tracker.provider.token to a valid token`, {
-        cause: err,
-        retryable: false,
-      });
+      return new ScmError(
+        'scm_unauthorized',
+        `GitHub rejected the token while ${what} (${said}). Set GITHUB_TOKEN or tracker.provider.token to a valid token`,
+        {
+          cause: err,
+          retryable: false,
+        },
+      );
     case 'forbidden':
       return new ScmError(
         'scm_unauthorized',
@@ -395,22 +444,38 @@ function toScmError(err: unknown, what: string, slug: string, token: string, rej
         { cause: err, retryable: false },
       );
     case 'not_found':
-      return new ScmError('scm_not_found', `Not found while ${what} (${said}); check the repository "${slug}", the branch names, and the token's access`, {
-        cause: err,
-        retryable: false,
-      });
+      return new ScmError(
+        'scm_not_found',
+        `Not found while ${what} (${said}); check the repository "${slug}", the branch names, and the token's access`,
+        {
+          cause: err,
+          retryable: false,
+        },
+      );
     case 'rate_limited': {
-      const wait = failure.retryAfterMs === null ? '' : `; GitHub asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s`;
+      const wait =
+        failure.retryAfterMs === null ? '' : `; GitHub asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s`;
       return new ScmError('scm_rate_limited', `GitHub rate limit hit while ${what} (${said})${wait}`, { cause: err });
     }
     case 'rejected':
-      return new ScmError(rejectedCode, `GitHub refused the request while ${what} (${said}${errors ? `: ${errors}` : ''})`, {
+      return new ScmError(
+        rejectedCode,
+        `GitHub refused the request while ${what} (${said}${errors ? `: ${errors}` : ''})`,
+        {
+          cause: err,
+          retryable: false,
+        },
+      );
+    case 'malformed':
+      return new ScmError('scm_payload_invalid', `Malformed GitHub payload while ${what}: ${failure.detail}`, {
         cause: err,
         retryable: false,
       });
-    case 'malformed':
-      return new ScmError('scm_payload_invalid', `Malformed GitHub payload while ${what}: ${failure.detail}`, { cause: err, retryable: false });
     case 'transient':
-      return new ScmError('scm_request_failed', `GitHub failed while ${what} (${said}) after ${GITHUB_SERVER_ERROR_RETRIES} retries; try again later`, { cause: err });
+      return new ScmError(
+        'scm_request_failed',
+        `GitHub failed while ${what} (${said}) after ${GITHUB_SERVER_ERROR_RETRIES} retries; try again later`,
+        { cause: err },
+      );
   }
 }

@@ -25,7 +25,10 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono): Hono {
   app.get('/api/v1/state', async (c) => c.json(await deps.state()));
   app.post('/api/v1/refresh', async (c) => {
     await deps.refresh('api');
-    return c.json({ queued: true, coalesced: false, requested_at: new Date().toISOString(), operations: ['poll', 'reconcile'] }, 202);
+    return c.json(
+      { queued: true, coalesced: false, requested_at: new Date().toISOString(), operations: ['poll', 'reconcile'] },
+      202,
+    );
   });
   app.all('/api/v1/refresh', (c) => c.json(apiError('method_not_allowed', 'Use POST.'), 405));
   app.all('/api/v1/state', (c) => c.json(apiError('method_not_allowed', 'Use GET.'), 405));
@@ -62,7 +65,7 @@ export function renderDashboard(s: StateSnapshot): string {
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Foreman</title><meta http-equiv="refresh" content="5">
 <style>body{font:14px system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;margin-bottom:2rem}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head>
-<body><h1>Foreman</h1><p>Task queue <code>${esc(s.task_queue ?? "all")}</code> · ${s.counts.running} running · generated ${esc(s.generated_at)}</p>
+<body><h1>Foreman</h1><p>Task queue <code>${esc(s.task_queue ?? 'all')}</code> · ${s.counts.running} running · generated ${esc(s.generated_at)}</p>
 <h2>Running</h2><table><tr><th>Issue</th><th>Phase</th><th>Round</th><th>Turns</th><th>Tokens</th><th>Started</th><th>Last error</th></tr>${running || '<tr><td colspan="7">none</td></tr>'}</table>
 <h2>Recently finished</h2><table><tr><th>Issue</th><th>Status</th><th>Outcome</th><th>Closed</th></tr>${recent || '<tr><td colspan="4">none</td></tr>'}</table>
 </body></html>`;
@@ -77,7 +80,10 @@ export interface HttpServer {
 }
 
 /** Starts the HTTP server on `host:port` (port 0 picks a free one), with `opts.routes` mounted too. */
-export async function startHttpServer(deps: HttpDeps, opts: { port: number; host: string; routes?: Hono }): Promise<HttpServer> {
+export async function startHttpServer(
+  deps: HttpDeps,
+  opts: { port: number; host: string; routes?: Hono },
+): Promise<HttpServer> {
   const app = createHttpApp(deps, opts.routes);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, () => resolve(s));

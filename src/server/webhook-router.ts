@@ -97,7 +97,11 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
   };
 
   /** Signals a workflow; false when it is not running (the signal is dropped). */
-  const signalIfRunning = async <Args extends unknown[]>(workflowId: string, signal: SignalDefinition<Args>, ...args: Args): Promise<boolean> => {
+  const signalIfRunning = async <Args extends unknown[]>(
+    workflowId: string,
+    signal: SignalDefinition<Args>,
+    ...args: Args
+  ): Promise<boolean> => {
     try {
       await client.workflow.getHandle(workflowId).signal(signal, ...args);
       return true;
@@ -119,12 +123,21 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
 
   const refreshDispatcher = (reason: string): Promise<void> => nudgeDispatcher(client, { taskQueue, reason });
 
-  const onIssueChanged = async (e: Extract<WebhookEvent, { kind: 'issue_changed' }>, delivery: WebhookDelivery): Promise<void> => {
+  const onIssueChanged = async (
+    e: Extract<WebhookEvent, { kind: 'issue_changed' }>,
+    delivery: WebhookDelivery,
+  ): Promise<void> => {
     const reason = `webhook: ${e.source} issue ${e.issue.identifier}`;
     const updated = (async () => {
       const identifier = await resolveIdentifier(e.issue);
-      const sent = await signalIfRunning(issueWorkflowId(identifier), issueUpdatedSignal, { source: 'webhook', at: delivery.receivedAt });
-      log.debug({ issue: identifier, running: sent }, sent ? 'webhook: issueUpdated sent' : 'webhook: issue has no running run');
+      const sent = await signalIfRunning(issueWorkflowId(identifier), issueUpdatedSignal, {
+        source: 'webhook',
+        at: delivery.receivedAt,
+      });
+      log.debug(
+        { issue: identifier, running: sent },
+        sent ? 'webhook: issueUpdated sent' : 'webhook: issue has no running run',
+      );
     })();
     await settleAll([refreshDispatcher(reason), updated]);
   };
@@ -146,7 +159,10 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     const identifier = await resolveIdentifier(e.issue);
     const reply: HumanReply = { text: e.body, author: e.author, source: 'webhook', commentId: e.commentId };
     const sent = await signalIfRunning(issueWorkflowId(identifier), humanReplySignal, reply);
-    log.debug({ issue: identifier, comment: e.commentId, author: e.author, running: sent }, sent ? 'webhook: humanReply sent' : 'webhook: comment on an issue with no running run');
+    log.debug(
+      { issue: identifier, comment: e.commentId, author: e.author, running: sent },
+      sent ? 'webhook: humanReply sent' : 'webhook: comment on an issue with no running run',
+    );
   };
 
   /** Sends a PR/CI signal to the run that owns `branch`; unknown branches are dropped. */
@@ -167,7 +183,10 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     await settleAll(
       runs.map(async (r) => {
         const sent = await send(r.workflowId);
-        log.debug({ kind, branch, issue: r.identifier, running: sent }, sent ? `webhook: ${kind} sent` : 'webhook: the run ended, ignored');
+        log.debug(
+          { kind, branch, issue: r.identifier, running: sent },
+          sent ? `webhook: ${kind} sent` : 'webhook: the run ended, ignored',
+        );
       }),
     );
   };
@@ -215,7 +234,9 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
  */
 async function settleAll(promises: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(promises);
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  const failures = results
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason as unknown);
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, `${failures.length} signals failed`);
 }

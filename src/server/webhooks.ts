@@ -78,7 +78,15 @@ export type WebhookEvent =
    * `failure`, `neutral`, `cancelled`, `timed_out`, `action_required`, `skipped`, `stale`; for
    * statuses `success`, `failure`, `error`). `branch` is null when GitHub names none.
    */
-  | { kind: 'ci_result'; source: 'github'; repository: string; branch: string | null; sha: string; conclusion: string; name: string };
+  | {
+      kind: 'ci_result';
+      source: 'github';
+      repository: string;
+      branch: string | null;
+      sha: string;
+      conclusion: string;
+      name: string;
+    };
 
 /** The kinds of `WebhookEvent`. */
 export type WebhookEventKind = WebhookEvent['kind'];
@@ -198,7 +206,18 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** `issues` actions that change what Foreman reads from an issue (labels, state, assignee, text). */
-const GITHUB_ISSUE_ACTIONS = new Set(['opened', 'edited', 'labeled', 'unlabeled', 'reopened', 'closed', 'assigned', 'unassigned', 'deleted', 'transferred']);
+const GITHUB_ISSUE_ACTIONS = new Set([
+  'opened',
+  'edited',
+  'labeled',
+  'unlabeled',
+  'reopened',
+  'closed',
+  'assigned',
+  'unassigned',
+  'deleted',
+  'transferred',
+]);
 const REVIEW_STATES = new Set(['approved', 'changes_requested', 'commented']);
 const STATUS_STATES = new Set(['success', 'failure', 'error']);
 
@@ -254,7 +273,9 @@ export function mapGitHubEvent(name: string, payload: Record<string, unknown>): 
       const branch = str(obj(pr.head).ref);
       const prNumber = num(pr.number) ?? num(payload.number);
       if (!branch || prNumber === null) return [];
-      return [{ kind: 'pr_closed', source: 'github', repository: repoFull, branch, prNumber, merged: pr.merged === true }];
+      return [
+        { kind: 'pr_closed', source: 'github', repository: repoFull, branch, prNumber, merged: pr.merged === true },
+      ];
     }
     case 'pull_request_review': {
       if (action !== 'submitted') return [];
@@ -440,10 +461,16 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
     configured: github !== null,
     precheck(headers) {
       if (!headers.get('x-hub-signature-256')) {
-        return new Reject(401, 'missing_signature', 'The x-hub-signature-256 header is missing: set a secret on the GitHub webhook (same value as the GitHub webhook secret in the policy).');
+        return new Reject(
+          401,
+          'missing_signature',
+          'The x-hub-signature-256 header is missing: set a secret on the GitHub webhook (same value as the GitHub webhook secret in the policy).',
+        );
       }
-      if (!headers.get('x-github-event')) return new Reject(400, 'missing_header', 'The x-github-event header is missing.');
-      if (!headers.get('x-github-delivery')) return new Reject(400, 'missing_header', 'The x-github-delivery header is missing.');
+      if (!headers.get('x-github-event'))
+        return new Reject(400, 'missing_header', 'The x-github-event header is missing.');
+      if (!headers.get('x-github-delivery'))
+        return new Reject(400, 'missing_header', 'The x-github-delivery header is missing.');
       return null;
     },
     async verify(raw, headers) {
@@ -456,7 +483,12 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
       } catch {
         ok = false; // empty body or malformed header: the SDK throws instead of returning false
       }
-      if (!ok) return new Reject(401, 'bad_signature', 'The x-hub-signature-256 signature does not match: check that the GitHub webhook secret equals the one Foreman is configured with.');
+      if (!ok)
+        return new Reject(
+          401,
+          'bad_signature',
+          'The x-hub-signature-256 signature does not match: check that the GitHub webhook secret equals the one Foreman is configured with.',
+        );
       const parsed = parseJson(raw);
       if (parsed instanceof Reject) return parsed;
       const event = headers.get('x-github-event')!;
@@ -471,7 +503,11 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
     configured: linear !== null,
     precheck(headers) {
       if (!headers.get(LINEAR_WEBHOOK_SIGNATURE_HEADER)) {
-        return new Reject(401, 'missing_signature', `The ${LINEAR_WEBHOOK_SIGNATURE_HEADER} header is missing: only Linear webhooks with a signing secret are accepted.`);
+        return new Reject(
+          401,
+          'missing_signature',
+          `The ${LINEAR_WEBHOOK_SIGNATURE_HEADER} header is missing: only Linear webhooks with a signing secret are accepted.`,
+        );
       }
       return null;
     },
@@ -485,7 +521,11 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
         if (err instanceof SyntaxError) return new Reject(400, 'malformed_json', 'The body is not valid JSON.');
         const message = err instanceof Error ? err.message : String(err);
         if (/timestamp/i.test(message)) return staleTimestamp();
-        return new Reject(401, 'bad_signature', `The ${LINEAR_WEBHOOK_SIGNATURE_HEADER} signature does not match: check that the Linear webhook signing secret equals the one Foreman is configured with.`);
+        return new Reject(
+          401,
+          'bad_signature',
+          `The ${LINEAR_WEBHOOK_SIGNATURE_HEADER} signature does not match: check that the Linear webhook signing secret equals the one Foreman is configured with.`,
+        );
       }
       const parsed = parseJson(raw);
       if (parsed instanceof Reject) return parsed;
@@ -498,7 +538,9 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
       // coordinates name the change (webhookId alone is the subscription, not the delivery).
       const id =
         headers.get('linear-delivery') ??
-        [str(parsed.webhookId) ?? '', name, str(obj(parsed.data).id) ?? '', str(parsed.createdAt) ?? String(ts)].join(':');
+        [str(parsed.webhookId) ?? '', name, str(obj(parsed.data).id) ?? '', str(parsed.createdAt) ?? String(ts)].join(
+          ':',
+        );
       return { payload: parsed, id, name };
     },
     map: (_name, payload) => mapLinearEvent(payload),
@@ -511,12 +553,24 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
     };
     if (!p.configured) {
       const key = p.source === 'github' ? 'GitHub' : 'Linear';
-      return reject(new Reject(503, 'webhook_not_configured', `No ${key} webhook secret is configured: set it in the policy (or its $VAR) to receive ${key} webhooks.`));
+      return reject(
+        new Reject(
+          503,
+          'webhook_not_configured',
+          `No ${key} webhook secret is configured: set it in the policy (or its $VAR) to receive ${key} webhooks.`,
+        ),
+      );
     }
     const headers = c.req.raw.headers;
     const mediaType = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (mediaType !== 'application/json') {
-      return reject(new Reject(415, 'unsupported_media_type', `Content type must be application/json (got ${mediaType || 'none'}); set the webhook's content type to JSON.`));
+      return reject(
+        new Reject(
+          415,
+          'unsupported_media_type',
+          `Content type must be application/json (got ${mediaType || 'none'}); set the webhook's content type to JSON.`,
+        ),
+      );
     }
     const pre = p.precheck(headers);
     if (pre) return reject(pre);
@@ -528,7 +582,12 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
 
     const verified = await p.verify(raw, headers);
     if (verified instanceof Reject) return reject(verified);
-    const delivery: WebhookDelivery = { id: verified.id, source: p.source, name: verified.name, receivedAt: new Date(now()).toISOString() };
+    const delivery: WebhookDelivery = {
+      id: verified.id,
+      source: p.source,
+      name: verified.name,
+      receivedAt: new Date(now()).toISOString(),
+    };
 
     const key = `${p.source}:${delivery.id}`;
     if (!dedup.claim(key)) {
@@ -544,8 +603,19 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
       await opts.onEvents(events, delivery);
     } catch (err) {
       dedup.release(key);
-      log?.error({ source: p.source, delivery: delivery.id, name: delivery.name, err: err instanceof Error ? err.message : String(err) }, 'webhook handler failed');
-      return c.json(apiError('webhook_handler_failed', 'Foreman could not hand the events on; the provider may redeliver.'), 500);
+      log?.error(
+        {
+          source: p.source,
+          delivery: delivery.id,
+          name: delivery.name,
+          err: err instanceof Error ? err.message : String(err),
+        },
+        'webhook handler failed',
+      );
+      return c.json(
+        apiError('webhook_handler_failed', 'Foreman could not hand the events on; the provider may redeliver.'),
+        500,
+      );
     }
     const kinds = events.map((e) => e.kind);
     log?.debug({ source: p.source, delivery: delivery.id, name: delivery.name, kinds }, 'webhook accepted');
@@ -560,11 +630,21 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
   return app;
 
   function staleTimestamp(): Reject {
-    return new Reject(401, 'stale_timestamp', `webhookTimestamp is missing or more than ${LINEAR_TIMESTAMP_TOLERANCE_MS / 1000} s from now: a replay, or the clock is off (sync it with NTP).`);
+    return new Reject(
+      401,
+      'stale_timestamp',
+      `webhookTimestamp is missing or more than ${LINEAR_TIMESTAMP_TOLERANCE_MS / 1000} s from now: a replay, or the clock is off (sync it with NTP).`,
+    );
   }
 
   function tooLarge(reject: (r: Reject) => Response): Response {
-    const res = reject(new Reject(413, 'payload_too_large', `The body is over ${maxBodyBytes} bytes; Foreman's webhook events are far smaller, so check the webhook's event selection.`));
+    const res = reject(
+      new Reject(
+        413,
+        'payload_too_large',
+        `The body is over ${maxBodyBytes} bytes; Foreman's webhook events are far smaller, so check the webhook's event selection.`,
+      ),
+    );
     // The rest of the body was not read: do not keep the connection for another request.
     res.headers.set('connection', 'close');
     return res;

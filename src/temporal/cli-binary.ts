@@ -151,7 +151,10 @@ export async function ensureTemporalCli(opts: EnsureTemporalCliOptions = {}): Pr
   const found = await findTemporalCli(opts);
   if (found) return found;
   if (opts.build === false) {
-    throw new TemporalServerError('temporal_cli_missing', `The Temporal CLI was not found. ${TEMPORAL_CLI_INSTALL_HINT}.`);
+    throw new TemporalServerError(
+      'temporal_cli_missing',
+      `The Temporal CLI was not found. ${TEMPORAL_CLI_INSTALL_HINT}.`,
+    );
   }
   const go = await findGo(env);
   if (!go) {
@@ -171,7 +174,6 @@ export async function ensureTemporalCli(opts: EnsureTemporalCliOptions = {}): Pr
   }
   return pending;
 }
-
 
 async function buildTemporalCli(go: string, env: NodeJS.ProcessEnv, log: LogFn, timeoutMs: number): Promise<string> {
   const dir = temporalCliCacheDir(env);

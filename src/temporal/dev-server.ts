@@ -180,7 +180,12 @@ async function tailFile(path: string, maxLines = 40): Promise<string> {
       const len = Math.min(size, 32 * 1024);
       const buf = Buffer.alloc(len);
       await fh.read(buf, 0, len, size - len);
-      return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-maxLines).join('\n');
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-maxLines)
+        .join('\n');
     } finally {
       await fh.close();
     }
@@ -254,8 +259,10 @@ function buildArgs(
   if (o.dbFile) args.push('--db-filename', resolve(o.dbFile));
   if (namespace !== 'default') args.push('--namespace', namespace);
   const dyn = { ...DEFAULT_DYNAMIC_CONFIG, ...o.dynamicConfig };
-  for (const [key, value] of Object.entries(dyn)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
-  for (const [name, type] of Object.entries(o.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(dyn))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [name, type] of Object.entries(o.searchAttributes ?? {}))
+    args.push('--search-attribute', `${name}=${type}`);
   return args;
 }
 
@@ -372,7 +379,9 @@ async function startOnce(opts: StartDevServerOptions, r: ResolvedStart): Promise
       killOnExitGroups.delete(pid);
     })());
 
-  r.log(`Starting the Temporal dev server on ${address}${opts.dbFile ? ` (db ${resolve(opts.dbFile)})` : ' (in-memory)'}`);
+  r.log(
+    `Starting the Temporal dev server on ${address}${opts.dbFile ? ` (db ${resolve(opts.dbFile)})` : ' (in-memory)'}`,
+  );
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   let lastError: unknown;
   for (;;) {
@@ -462,7 +471,10 @@ export async function recordDevServer(home: string, s: DevServer): Promise<void>
  * (namespace described within `timeoutMs`, default 3000 ms); a missing, unreadable or stale record
  * gives null.
  */
-export async function readRecordedDevServer(home: string, opts: { timeoutMs?: number } = {}): Promise<RecordedDevServer | null> {
+export async function readRecordedDevServer(
+  home: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<RecordedDevServer | null> {
   let rec: RecordedDevServer;
   try {
     rec = JSON.parse(await readFile(recordPath(home), 'utf8')) as RecordedDevServer;
@@ -544,6 +556,9 @@ export async function connectOrStartDevServer(opts: ConnectOrStartOptions): Prom
         })());
       return server;
     },
-    { timeoutMs: (opts.startTimeoutMs ?? 60_000) + 30_000, onWait: () => log('Waiting for another process starting the Temporal dev server …') },
+    {
+      timeoutMs: (opts.startTimeoutMs ?? 60_000) + 30_000,
+      onWait: () => log('Waiting for another process starting the Temporal dev server …'),
+    },
   );
 }

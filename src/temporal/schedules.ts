@@ -29,7 +29,14 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 import { stringify } from 'yaml';
-import type { FileScheduledIssueInput, FiledIssue, NudgeDispatcherInput, ScheduledIssue, ScheduleWorkflow, ScheduleWorkflowInput } from '../../workflows/schedule-workflow.js';
+import type {
+  FileScheduledIssueInput,
+  FiledIssue,
+  NudgeDispatcherInput,
+  ScheduledIssue,
+  ScheduleWorkflow,
+  ScheduleWorkflowInput,
+} from '../../workflows/schedule-workflow.js';
 import { DISPATCHER_WORKFLOW_TYPE, dispatcherWorkflowId, refreshSignal } from '../../workflows/definitions.js';
 import type { Policy } from '../config/schema.js';
 import { PolicyError, TrackerError } from '../errors.js';
@@ -92,7 +99,8 @@ export function plannedSchedules(policy: Pick<Policy, 'schedules' | 'polling'>, 
     },
   ];
   for (const entry of policy.schedules) {
-    const spec: ScheduleSpec = entry.cron !== undefined ? { cronExpressions: [entry.cron] } : { intervals: [{ every: entry.interval_ms ?? 0 }] };
+    const spec: ScheduleSpec =
+      entry.cron !== undefined ? { cronExpressions: [entry.cron] } : { intervals: [{ every: entry.interval_ms ?? 0 }] };
     const issue = entry.issue ? cleanIssue(entry.issue) : undefined;
     out.push({
       scheduleId: foremanScheduleId(taskQueue, entry.id),
@@ -111,7 +119,11 @@ export interface SyncSchedulesOptions {
   taskQueue: string;
   /** The policy in force (`schedules`, `polling.interval_ms`; `tracker.kind` for a warning). */
   policy: Pick<Policy, 'schedules' | 'polling'> & { tracker?: { kind: string } };
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
 /** What `syncSchedules` did, by Schedule id. */
@@ -149,7 +161,10 @@ export async function syncSchedules(client: Client, opts: SyncSchedulesOptions):
   const filing = opts.policy.schedules.filter((s) => s.issue).map((s) => s.id);
   if (kind !== undefined && kind !== 'local' && filing.length) {
     // Said now, not at the first (maybe weekly) tick, which fails with schedule_issue_unsupported.
-    log.warn({ schedules: filing, trackerKind: kind }, `schedules with an \`issue\` need tracker.kind "local"; their ticks will fail until \`issue\` is removed`);
+    log.warn(
+      { schedules: filing, trackerKind: kind },
+      `schedules with an \`issue\` need tracker.kind "local"; their ticks will fail until \`issue\` is removed`,
+    );
   }
 
   for (const p of planned) {
@@ -159,7 +174,10 @@ export async function syncSchedules(client: Client, opts: SyncSchedulesOptions):
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       result.failed.push({ scheduleId: p.scheduleId, error });
-      log.error({ scheduleId: p.scheduleId, err: error }, 'could not create or update the schedule; fix its entry in `schedules`');
+      log.error(
+        { scheduleId: p.scheduleId, err: error },
+        'could not create or update the schedule; fix its entry in `schedules`',
+      );
     }
   }
 
@@ -178,7 +196,10 @@ export async function syncSchedules(client: Client, opts: SyncSchedulesOptions):
   }
 
   if (result.created.length || result.updated.length || result.deleted.length) {
-    log.info({ taskQueue, created: result.created, updated: result.updated, deleted: result.deleted }, 'schedules synced');
+    log.info(
+      { taskQueue, created: result.created, updated: result.updated, deleted: result.deleted },
+      'schedules synced',
+    );
   }
   return result;
 }
@@ -247,7 +268,10 @@ async function upsertSchedule(client: Client, p: PlannedSchedule): Promise<'crea
 
 /** Digest of everything that defines a Schedule, so an equal one is not rewritten. */
 function digestOf(p: PlannedSchedule): string {
-  return createHash('sha256').update(JSON.stringify([SPEC_VERSION, p.scheduleId, p.spec, p.input, p.catchupWindowMs])).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify([SPEC_VERSION, p.scheduleId, p.spec, p.input, p.catchupWindowMs]))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** The issue without undefined keys: it travels as a workflow argument (JSON). */
@@ -269,7 +293,11 @@ function cleanIssue(issue: ScheduledIssue): ScheduledIssue {
  * `WEEKLY-DEPS-20261109`). One per schedule per day is what makes filing idempotent.
  */
 export function scheduledIssueIdentifier(scheduleId: string, at: Date): string {
-  const base = scheduleId.toUpperCase().replace(/[^A-Z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'SCHEDULE';
+  const base =
+    scheduleId
+      .toUpperCase()
+      .replace(/[^A-Z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'SCHEDULE';
   const day = at.toISOString().slice(0, 10).replace(/-/g, '');
   return `${base}-${day}`;
 }
@@ -295,7 +323,9 @@ export interface FileScheduledIssueOptions extends FileScheduledIssueInput {
  *   `tracker_request_failed` (retryable) when the file cannot be written.
  */
 export async function fileScheduledIssue(opts: FileScheduledIssueOptions): Promise<FiledIssue> {
-  const kind = String(opts.tracker.kind ?? '').trim().toLowerCase();
+  const kind = String(opts.tracker.kind ?? '')
+    .trim()
+    .toLowerCase();
   if (kind !== 'local') {
     const message =
       `schedules entry "${opts.scheduleId}" has an \`issue\`, but tracker.kind "${opts.tracker.kind}" cannot file issues yet; ` +
@@ -304,10 +334,17 @@ export async function fileScheduledIssue(opts: FileScheduledIssueOptions): Promi
   }
   const at = new Date(opts.at);
   if (Number.isNaN(at.getTime())) {
-    throw new TrackerError('tracker_payload_invalid', `fileScheduledIssue: at "${opts.at}" is not an RFC 3339 timestamp`, { retryable: false });
+    throw new TrackerError(
+      'tracker_payload_invalid',
+      `fileScheduledIssue: at "${opts.at}" is not an RFC 3339 timestamp`,
+      { retryable: false },
+    );
   }
   const identifier = scheduledIssueIdentifier(opts.scheduleId, at);
-  const tracker = createTracker({ tracker: opts.tracker }, opts.baseDir !== undefined ? { baseDir: opts.baseDir } : {}) as LocalTracker;
+  const tracker = createTracker(
+    { tracker: opts.tracker },
+    opts.baseDir !== undefined ? { baseDir: opts.baseDir } : {},
+  ) as LocalTracker;
   const file = path.join(tracker.path, `${identifier}.md`);
   const created = await writeNewFile(file, renderIssueFile(opts, at));
   return { identifier, created };
@@ -333,7 +370,10 @@ function renderIssueFile(opts: FileScheduledIssueOptions, at: Date): string {
  * false when it was taken. Falls back to an exclusive create where hard links are refused.
  */
 async function writeNewFile(file: string, text: string): Promise<boolean> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   try {
     const handle = await open(tmp, 'wx', 0o644);
     try {
@@ -363,9 +403,13 @@ async function writeNewFile(file: string, text: string): Promise<boolean> {
       throw err;
     }
   } catch (err) {
-    throw new TrackerError('tracker_request_failed', `Cannot write ${file}: ${(err as Error).message}; check the issues folder's permissions and free space`, {
-      cause: err,
-    });
+    throw new TrackerError(
+      'tracker_request_failed',
+      `Cannot write ${file}: ${(err as Error).message}; check the issues folder's permissions and free space`,
+      {
+        cause: err,
+      },
+    );
   } finally {
     await rm(tmp, { force: true });
   }

@@ -48,7 +48,13 @@ export async function resolveTemporal(opts: {
     killOnExit: false, // the server outlives a crash of its starter; the next start reuses it
   });
   opts.log.info(
-    { address: devServer.address, pid: devServer.pid, ms: Date.now() - started, reused: !devServer.owned, db: devServer.dbFile },
+    {
+      address: devServer.address,
+      pid: devServer.pid,
+      ms: Date.now() - started,
+      reused: !devServer.owned,
+      db: devServer.dbFile,
+    },
     'Temporal dev server ready',
   );
   return { address: devServer.address, namespace, devServer, release: () => devServer.stop() };
@@ -68,9 +74,19 @@ export interface ForemanRuntime {
  * for the current policy's task queue.
  * @throws TemporalServerError (see resolveTemporal) and connection errors.
  */
-export async function connectForeman(opts: { store: PolicyStore; env: NodeJS.ProcessEnv; home: string; log: Logger }): Promise<ForemanRuntime> {
+export async function connectForeman(opts: {
+  store: PolicyStore;
+  env: NodeJS.ProcessEnv;
+  home: string;
+  log: Logger;
+}): Promise<ForemanRuntime> {
   const { policy } = opts.store.current();
-  const temporal = await resolveTemporal({ env: opts.env, home: opts.home, namespace: policy.temporal.namespace, log: opts.log });
+  const temporal = await resolveTemporal({
+    env: opts.env,
+    home: opts.home,
+    namespace: policy.temporal.namespace,
+    log: opts.log,
+  });
   const taskQueue = policy.temporal.task_queue;
   try {
     const runtime = await createWorkerRuntime({

@@ -5,7 +5,15 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type LogLevel,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import type { PolicyStore } from '../config/store.js';
 import type { Logger } from '../logger.js';

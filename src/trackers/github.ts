@@ -75,15 +75,25 @@ export function createGitHubOctokit(opts: GitHubClientOptions): GitHubOctokit {
   const warn = (msg: string, extra: object = {}) => opts.log?.warn({ component: 'github', ...extra }, msg);
   const onLimit =
     (kind: 'primary' | 'secondary') =>
-    (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number): boolean => {
+    (
+      retryAfter: number,
+      options: { method?: string; url?: string },
+      _octokit: unknown,
+      retryCount: number,
+    ): boolean => {
       const again = retryCount < GITHUB_RATE_LIMIT_RETRIES && retryAfter <= GITHUB_RATE_LIMIT_MAX_WAIT_S;
-      warn(again ? 'GitHub rate limit hit; retrying after the advised wait' : 'GitHub rate limit hit; giving up on this request', {
-        kind,
-        method: options.method,
-        route: options.url,
-        retry_after_s: retryAfter,
-        retry_count: retryCount,
-      });
+      warn(
+        again
+          ? 'GitHub rate limit hit; retrying after the advised wait'
+          : 'GitHub rate limit hit; giving up on this request',
+        {
+          kind,
+          method: options.method,
+          route: options.url,
+          retry_after_s: retryAfter,
+          retry_count: retryCount,
+        },
+      );
       return again;
     };
   const timedFetch: typeof fetch = (input, init) => {
@@ -117,7 +127,9 @@ export function createGitHubOctokit(opts: GitHubClientOptions): GitHubOctokit {
   octokit.hook.after('request', (response, options) => {
     const type = String(response.headers['content-type'] ?? '');
     if (/json/i.test(type) && typeof response.data === 'string' && response.status !== 204 && response.status !== 205) {
-      throw new GitHubPayloadError(`${String(options.method)} ${String(options.url)} answered ${response.status} with a body that is not JSON`);
+      throw new GitHubPayloadError(
+        `${String(options.method)} ${String(options.url)} answered ${response.status} with a body that is not JSON`,
+      );
     }
   });
   return octokit;
@@ -134,7 +146,8 @@ export class GitHubPayloadError extends Error {
  * 403 with `x-ratelimit-remaining: 0` or a rate-limit message), `rejected` (other 4xx, e.g. 422
  * validation), `transient` (5xx, timeouts, network), `malformed` (a body that is not JSON).
  */
-export type GitHubFailureKind = 'unauthorized' | 'forbidden' | 'not_found' | 'rate_limited' | 'rejected' | 'transient' | 'malformed';
+export type GitHubFailureKind =
+  'unauthorized' | 'forbidden' | 'not_found' | 'rate_limited' | 'rejected' | 'transient' | 'malformed';
 
 /** A classified GitHub failure; `message` never contains the token. */
 export interface GitHubFailure {
@@ -154,7 +167,9 @@ interface HttpErrorLike {
 }
 
 function isHttpError(err: unknown): err is HttpErrorLike {
-  return err instanceof Error && typeof (err as { status?: unknown }).status === 'number' && !(err instanceof ForemanError);
+  return (
+    err instanceof Error && typeof (err as { status?: unknown }).status === 'number' && !(err instanceof ForemanError)
+  );
 }
 
 /**
@@ -162,7 +177,8 @@ function isHttpError(err: unknown): err is HttpErrorLike {
  * error from it (e.g. a `ForemanError` thrown by our own code, which callers rethrow as is).
  */
 export function classifyGitHubError(err: unknown): GitHubFailure | null {
-  if (err instanceof GitHubPayloadError) return { kind: 'malformed', status: 0, detail: err.message, retryAfterMs: null };
+  if (err instanceof GitHubPayloadError)
+    return { kind: 'malformed', status: 0, detail: err.message, retryAfterMs: null };
   if (!isHttpError(err)) {
     // A timeout or abort that never became a RequestError.
     if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
@@ -173,7 +189,8 @@ export function classifyGitHubError(err: unknown): GitHubFailure | null {
   const status = err.status;
   const headers = err.response?.headers ?? {};
   const data = err.response?.data;
-  const apiMessage = isRecord(data) && typeof data.message === 'string' ? data.message : err.message.replace(/ - https?:\/\/\S+$/, '');
+  const apiMessage =
+    isRecord(data) && typeof data.message === 'string' ? data.message : err.message.replace(/ - https?:\/\/\S+$/, '');
   const detail = apiMessage.slice(0, 300);
   const header = (name: string) => {
     const v = headers[name];
@@ -185,7 +202,8 @@ export function classifyGitHubError(err: unknown): GitHubFailure | null {
   else if (header('x-ratelimit-remaining') === '0' && Number.isFinite(Number(header('x-ratelimit-reset')))) {
     retryAfterMs = Math.max(0, Number(header('x-ratelimit-reset')) * 1000 - Date.now());
   }
-  const rateLimited = status === 429 || (status === 403 && (header('x-ratelimit-remaining') === '0' || /rate limit/i.test(detail)));
+  const rateLimited =
+    status === 429 || (status === 403 && (header('x-ratelimit-remaining') === '0' || /rate limit/i.test(detail)));
   let kind: GitHubFailureKind;
   if (rateLimited) kind = 'rate_limited';
   else if (status === 401) kind = 'unauthorized';
@@ -276,7 +294,9 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
   };
 
   const stateLabelOf = (name: string): string | null =>
-    name.toLowerCase().startsWith(prefixNorm) && name.slice(prefix.length).trim() !== '' ? name.slice(prefix.length).trim() : null;
+    name.toLowerCase().startsWith(prefixNorm) && name.slice(prefix.length).trim() !== ''
+      ? name.slice(prefix.length).trim()
+      : null;
 
   const stateOf = (raw: Record<string, unknown>): string => {
     if (raw.state === 'closed') return CLOSED_STATES[String(raw.state_reason)] ?? CLOSED_DONE;
@@ -293,8 +313,10 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
     if (typeof number !== 'number' || !Number.isSafeInteger(number) || number <= 0) {
       throw payloadInvalid(`an issue of ${slug} has no valid "number"`);
     }
-    if (typeof raw.title !== 'string' || raw.title.trim() === '') throw payloadInvalid(`issue ${slug}#${number} has no "title"`);
-    if (raw.state !== 'open' && raw.state !== 'closed') throw payloadInvalid(`issue ${slug}#${number} has state ${JSON.stringify(raw.state)}, not open/closed`);
+    if (typeof raw.title !== 'string' || raw.title.trim() === '')
+      throw payloadInvalid(`issue ${slug}#${number} has no "title"`);
+    if (raw.state !== 'open' && raw.state !== 'closed')
+      throw payloadInvalid(`issue ${slug}#${number} has state ${JSON.stringify(raw.state)}, not open/closed`);
     const names = labelNames(raw.labels);
     const labels = [...new Set(names.map(normalize).filter((l) => l !== ''))];
     let priority: number | null = null;
@@ -365,7 +387,11 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
     if (!isRecord(data)) throw payloadInvalid(`GET issue ${slug}#${number} did not return an object`);
     if (isPullRequest(data)) return null;
     // A transferred issue redirects to its new repository: it is no longer in scope.
-    if (typeof data.repository_url === 'string' && !data.repository_url.toLowerCase().endsWith(`/repos/${slug}`.toLowerCase())) return null;
+    if (
+      typeof data.repository_url === 'string' &&
+      !data.repository_url.toLowerCase().endsWith(`/repos/${slug}`.toLowerCase())
+    )
+      return null;
     return data;
   };
 
@@ -378,16 +404,25 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
     const number = parseIssueNumber(issueId);
     const raw = number === null ? null : await getIssueRaw(number);
     if (raw === null) {
-      throw new TrackerError('tracker_not_found', `Issue "${issueId}" is not an issue of ${slug} (no such number, a pull request, or moved)`, {
-        retryable: false,
-      });
+      throw new TrackerError(
+        'tracker_not_found',
+        `Issue "${issueId}" is not an issue of ${slug} (no such number, a pull request, or moved)`,
+        {
+          retryable: false,
+        },
+      );
     }
     return raw;
   };
 
   const listComments = async (number: number, since?: string): Promise<Record<string, unknown>[]> => {
     const raws = await call(`listing comments of ${slug}#${number}`, () =>
-      octokit.paginate(octokit.rest.issues.listComments, { ...base, issue_number: number, per_page: 100, ...(since ? { since } : {}) }),
+      octokit.paginate(octokit.rest.issues.listComments, {
+        ...base,
+        issue_number: number,
+        per_page: 100,
+        ...(since ? { since } : {}),
+      }),
     );
     if (!Array.isArray(raws)) throw payloadInvalid(`comments of ${slug}#${number} are not a list`);
     return raws.map((c: unknown) => {
@@ -409,10 +444,17 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
       if (isRecord(data) && typeof data.name === 'string') return data.name;
       return name;
     } catch (err) {
-      if (classifyGitHubError(err)?.kind !== 'not_found') throw toTrackerError(err, `reading label "${name}" of ${slug}`, slug, token);
+      if (classifyGitHubError(err)?.kind !== 'not_found')
+        throw toTrackerError(err, `reading label "${name}" of ${slug}`, slug, token);
     }
     try {
-      await octokit.rest.issues.createLabel({ ...base, name, color: 'ededed', description: 'Foreman state', request: { retries: 0 } });
+      await octokit.rest.issues.createLabel({
+        ...base,
+        name,
+        color: 'ededed',
+        description: 'Foreman state',
+        request: { retries: 0 },
+      });
     } catch (err) {
       if (!isAlreadyExists(err)) throw toTrackerError(err, `creating label "${name}" in ${slug}`, slug, token);
     }
@@ -426,29 +468,39 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
     const targetNorm = normalize(target);
     if (terminal.has(targetNorm)) {
       const reason = NOT_PLANNED_TARGETS.has(targetNorm) ? 'not_planned' : 'completed';
-      const current = raw.state_reason === 'not_planned' || raw.state_reason === 'duplicate' ? 'not_planned' : 'completed';
+      const current =
+        raw.state_reason === 'not_planned' || raw.state_reason === 'duplicate' ? 'not_planned' : 'completed';
       if (raw.state === 'closed' && current === reason) return;
-      await call(`closing ${slug}#${number}`, () => octokit.rest.issues.update({ ...base, issue_number: number, state: 'closed', state_reason: reason }));
+      await call(`closing ${slug}#${number}`, () =>
+        octokit.rest.issues.update({ ...base, issue_number: number, state: 'closed', state_reason: reason }),
+      );
       return;
     }
     const stateLabels = labelNames(raw.labels).filter((l) => stateLabelOf(l) !== null);
     const keep = stateLabels.find((l) => normalize(stateLabelOf(l) ?? '') === targetNorm);
     const open = raw.state === 'open';
-    if (open && ((keep !== undefined && stateLabels.length === 1) || (stateLabels.length === 0 && targetNorm === normalize(GITHUB_DEFAULT_OPEN_STATE)))) {
+    if (
+      open &&
+      ((keep !== undefined && stateLabels.length === 1) ||
+        (stateLabels.length === 0 && targetNorm === normalize(GITHUB_DEFAULT_OPEN_STATE)))
+    ) {
       return;
     }
     // Add the new label before removing old ones: in between, the issue never reads as `Todo`
     // (an active state) when it is moving elsewhere.
     if (keep === undefined) {
       const name = await ensureLabel(prefix + target);
-      await call(`labelling ${slug}#${number}`, () => octokit.rest.issues.addLabels({ ...base, issue_number: number, labels: [name] }));
+      await call(`labelling ${slug}#${number}`, () =>
+        octokit.rest.issues.addLabels({ ...base, issue_number: number, labels: [name] }),
+      );
     }
     for (const label of stateLabels) {
       if (label === keep) continue;
       try {
         await octokit.rest.issues.removeLabel({ ...base, issue_number: number, name: label });
       } catch (err) {
-        if (classifyGitHubError(err)?.kind !== 'not_found') throw toTrackerError(err, `removing label "${label}" from ${slug}#${number}`, slug, token);
+        if (classifyGitHubError(err)?.kind !== 'not_found')
+          throw toTrackerError(err, `removing label "${label}" from ${slug}#${number}`, slug, token);
       }
     }
     if (!open) {
@@ -478,7 +530,13 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
       }
       if (wantsClosed) {
         const { data } = await call(`listing closed issues of ${slug}`, () =>
-          octokit.rest.issues.listForRepo({ ...base, state: 'closed', sort: 'updated', direction: 'desc', per_page: GITHUB_CLOSED_ISSUES_LIMIT }),
+          octokit.rest.issues.listForRepo({
+            ...base,
+            state: 'closed',
+            sort: 'updated',
+            direction: 'desc',
+            per_page: GITHUB_CLOSED_ISSUES_LIMIT,
+          }),
         );
         if (!Array.isArray(data)) throw payloadInvalid(`closed issues of ${slug} are not a list`);
         raws.push(...data);
@@ -511,7 +569,11 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
       if (since !== undefined) {
         sinceMs = Date.parse(since);
         if (Number.isNaN(sinceMs)) {
-          throw new TrackerError('tracker_payload_invalid', `fetchComments: since "${since}" is not an RFC 3339 timestamp`, { retryable: false });
+          throw new TrackerError(
+            'tracker_payload_invalid',
+            `fetchComments: since "${since}" is not an RFC 3339 timestamp`,
+            { retryable: false },
+          );
         }
       }
       const number = parseIssueNumber(issueId);
@@ -526,13 +588,19 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
 
     async upsertComment(issueId, key, body) {
       if (!KEY_RE.test(key)) {
-        throw new TrackerError('tracker_payload_invalid', `Comment key "${key}" must be non-empty without spaces, "<" or ">"`, { retryable: false });
+        throw new TrackerError(
+          'tracker_payload_invalid',
+          `Comment key "${key}" must be non-empty without spaces, "<" or ">"`,
+          { retryable: false },
+        );
       }
       const number = parseIssueNumber(issueId);
       if (number === null) throw notAnIssue(issueId, slug);
       return serialized(`comment\0${number}`, async (): Promise<PostedComment> => {
         const text = renderBody(key, body);
-        const existing = (await listComments(number)).find((c) => typeof c.body === 'string' && markerKey(c.body) === key);
+        const existing = (await listComments(number)).find(
+          (c) => typeof c.body === 'string' && markerKey(c.body) === key,
+        );
         if (existing !== undefined) {
           const id = String(existing.id);
           if (existing.body !== text) {
@@ -557,7 +625,9 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
     async moveIssue(issueId, state) {
       const target = state.trim();
       if (target === '' || /[\r\n]/.test(target)) {
-        throw new TrackerError('tracker_payload_invalid', `moveIssue: state "${state}" must be one non-empty line`, { retryable: false });
+        throw new TrackerError('tracker_payload_invalid', `moveIssue: state "${state}" must be one non-empty line`, {
+          retryable: false,
+        });
       }
       await serialized(`move\0${issueId.trim()}`, () => move(issueId, target));
     },
@@ -613,26 +683,46 @@ export function githubTrackerFromPolicy(
   if (repo !== undefined && (repo.includes('/') || repo.includes(':'))) {
     const parsed = parseRepoSlug(repo);
     if (parsed === null) {
-      throw policyError('tracker_repo_invalid', 'repo', `tracker.provider.repo "${repo}" must be "owner/name" (e.g. "acme/app")`);
+      throw policyError(
+        'tracker_repo_invalid',
+        'repo',
+        `tracker.provider.repo "${repo}" must be "owner/name" (e.g. "acme/app")`,
+      );
     }
     ({ owner, repo } = parsed);
   }
   if (owner === undefined || repo === undefined || !OWNER_RE.test(owner) || !REPO_RE.test(repo)) {
-    throw policyError('tracker_repo_invalid', 'repo', 'Set tracker.provider.repo to the repository as "owner/name" (e.g. "acme/app")');
+    throw policyError(
+      'tracker_repo_invalid',
+      'repo',
+      'Set tracker.provider.repo to the repository as "owner/name" (e.g. "acme/app")',
+    );
   }
   const token = str('token') ?? str('api_key') ?? (env.GITHUB_TOKEN?.trim() || undefined);
   if (token === undefined || /^\$\{?[A-Za-z_]\w*\}?$/.test(token)) {
-    throw policyError('tracker_token_missing', 'token', 'No GitHub token. Set GITHUB_TOKEN or tracker.provider.token ($VAR allowed)');
+    throw policyError(
+      'tracker_token_missing',
+      'token',
+      'No GitHub token. Set GITHUB_TOKEN or tracker.provider.token ($VAR allowed)',
+    );
   }
   const endpoint = str('endpoint') ?? str('base_url');
   if (endpoint !== undefined) {
     if (!isHttpUrl(endpoint)) {
-      throw policyError('tracker_endpoint_invalid', 'endpoint', `tracker.provider.endpoint "${endpoint}" must be an http(s) URL such as https://api.github.com`);
+      throw policyError(
+        'tracker_endpoint_invalid',
+        'endpoint',
+        `tracker.provider.endpoint "${endpoint}" must be an http(s) URL such as https://api.github.com`,
+      );
     }
   }
   const rawPrefix = provider.state_label_prefix;
   if (rawPrefix !== undefined && (typeof rawPrefix !== 'string' || rawPrefix.trim() === '')) {
-    throw policyError('policy_invalid', 'state_label_prefix', 'tracker.provider.state_label_prefix must be a non-empty string such as "state: "');
+    throw policyError(
+      'policy_invalid',
+      'state_label_prefix',
+      'tracker.provider.state_label_prefix must be a non-empty string such as "state: "',
+    );
   }
   return createGitHubTracker({
     owner,
@@ -667,7 +757,11 @@ export function parseRepoSlug(value: string): { owner: string; repo: string } | 
       return null;
     }
   }
-  const parts = v.replace(/^\/+/, '').replace(/\/+$/, '').replace(/\.git$/, '').split('/');
+  const parts = v
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .split('/');
   if (parts.length !== 2) return null;
   const [owner, repo] = parts as [string, string];
   return OWNER_RE.test(owner) && REPO_RE.test(repo) ? { owner, repo } : null;
@@ -678,16 +772,24 @@ function toTrackerError(err: unknown, what: string, slug: string, token: string)
   const failure = classifyGitHubError(err);
   if (failure === null) {
     const text = err instanceof Error ? err.message : String(err);
-    return new TrackerError('tracker_request_failed', redactToken(`GitHub request failed while ${what}: ${text}`, token), { cause: err });
+    return new TrackerError(
+      'tracker_request_failed',
+      redactToken(`GitHub request failed while ${what}: ${text}`, token),
+      { cause: err },
+    );
   }
   const said = failure.status === 0 ? failure.detail : `${failure.status} ${failure.detail}`;
   let error: TrackerError;
   switch (failure.kind) {
     case 'unauthorized':
-      error = new TrackerError('tracker_unauthorized', `GitHub rejected the token while ${what} (${said}). Set GITHUB_TOKEN or tracker.provider.token to a valid token`, {
-        cause: err,
-        retryable: false,
-      });
+      error = new TrackerError(
+        'tracker_unauthorized',
+        `GitHub rejected the token while ${what} (${said}). Set GITHUB_TOKEN or tracker.provider.token to a valid token`,
+        {
+          cause: err,
+          retryable: false,
+        },
+      );
       break;
     case 'forbidden':
       error = new TrackerError(
@@ -704,23 +806,37 @@ function toTrackerError(err: unknown, what: string, slug: string, token: string)
       );
       break;
     case 'rate_limited': {
-      const wait = failure.retryAfterMs === null ? '' : `; GitHub asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s`;
-      error = new TrackerError('tracker_rate_limited', `GitHub rate limit hit while ${what} (${said})${wait}`, { cause: err });
-      break;
-    }
-    case 'rejected':
-      error = new TrackerError('tracker_request_failed', `GitHub refused the request while ${what} (${said})`, { cause: err, retryable: false });
-      break;
-    case 'malformed':
-      error = new TrackerError('tracker_payload_invalid', `Malformed GitHub payload while ${what}: ${failure.detail}`, { cause: err, retryable: false });
-      break;
-    case 'transient':
-      error = new TrackerError('tracker_request_failed', `GitHub failed while ${what} (${said}) after ${GITHUB_SERVER_ERROR_RETRIES} retries; try again later`, {
+      const wait =
+        failure.retryAfterMs === null ? '' : `; GitHub asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s`;
+      error = new TrackerError('tracker_rate_limited', `GitHub rate limit hit while ${what} (${said})${wait}`, {
         cause: err,
       });
       break;
+    }
+    case 'rejected':
+      error = new TrackerError('tracker_request_failed', `GitHub refused the request while ${what} (${said})`, {
+        cause: err,
+        retryable: false,
+      });
+      break;
+    case 'malformed':
+      error = new TrackerError('tracker_payload_invalid', `Malformed GitHub payload while ${what}: ${failure.detail}`, {
+        cause: err,
+        retryable: false,
+      });
+      break;
+    case 'transient':
+      error = new TrackerError(
+        'tracker_request_failed',
+        `GitHub failed while ${what} (${said}) after ${GITHUB_SERVER_ERROR_RETRIES} retries; try again later`,
+        {
+          cause: err,
+        },
+      );
+      break;
   }
-  if (error.message.includes(token)) return new TrackerError(error.code, redactToken(error.message, token), { retryable: error.retryable });
+  if (error.message.includes(token))
+    return new TrackerError(error.code, redactToken(error.message, token), { retryable: error.retryable });
   return error;
 }
 
@@ -743,7 +859,9 @@ function notAnIssue(issueId: string, slug: string): TrackerError {
 function isAlreadyExists(err: unknown): boolean {
   if (!isHttpError(err) || err.status !== 422) return false;
   const data = err.response?.data;
-  return isRecord(data) && Array.isArray(data.errors) && data.errors.some((e) => isRecord(e) && e.code === 'already_exists');
+  return (
+    isRecord(data) && Array.isArray(data.errors) && data.errors.some((e) => isRecord(e) && e.code === 'already_exists')
+  );
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

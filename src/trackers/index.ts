@@ -18,7 +18,6 @@ export { createLocalTracker } from './local.js';
 /** Tracker kinds this build can create. */
 export const SUPPORTED_TRACKER_KINDS = ['local', 'linear', 'github'] as const;
 
-
 /** Options of `createTracker`. */
 export interface CreateTrackerOptions {
   /** Called for each issue the tracker skips because its data is unusable (local: a broken file). */
@@ -51,15 +50,22 @@ export function createTracker(
   policy: { tracker: { kind: string; provider: Record<string, unknown> } },
   opts: CreateTrackerOptions = {},
 ): Tracker {
-  const kind = String(policy.tracker.kind ?? '').trim().toLowerCase();
+  const kind = String(policy.tracker.kind ?? '')
+    .trim()
+    .toLowerCase();
   const provider = policy.tracker.provider ?? {};
   if (kind === 'local') {
     const folder = path.resolve(opts.baseDir ?? process.cwd(), String(provider.path ?? './issues'));
     return createLocalTracker({ path: folder, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) });
   }
-  if (kind === 'linear') return linearTrackerFromPolicy(policy.tracker, opts.env ?? process.env, opts.log ? { log: opts.log } : {});
+  if (kind === 'linear')
+    return linearTrackerFromPolicy(policy.tracker, opts.env ?? process.env, opts.log ? { log: opts.log } : {});
   if (kind === 'github') {
-    const t = policy.tracker as { provider: Record<string, unknown>; active_states?: string[]; terminal_states?: string[] };
+    const t = policy.tracker as {
+      provider: Record<string, unknown>;
+      active_states?: string[];
+      terminal_states?: string[];
+    };
     return githubTrackerFromPolicy(
       t.provider ?? {},
       { active_states: t.active_states ?? [], terminal_states: t.terminal_states ?? [] },

@@ -219,7 +219,9 @@ const mutationResultSchema = (root: string, child: string) =>
 const attachmentsSchema = z.object({
   issue: z.object({
     id: z.string(),
-    attachments: z.object({ nodes: z.array(z.object({ id: z.string().min(1), url: z.string(), title: z.string().nullish() })) }),
+    attachments: z.object({
+      nodes: z.array(z.object({ id: z.string().min(1), url: z.string(), title: z.string().nullish() })),
+    }),
   }),
 });
 const viewerSchema = z.object({ viewer: z.object({ id: z.string().min(1), email: z.string().nullish() }) });
@@ -263,7 +265,11 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
   const redact = (text: string): string => text.split(apiKey).join('[redacted]');
 
   /** One GraphQL request with the time limit, one short rate-limit wait, and error mapping. */
-  const request = async (op: string, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  const request = async (
+    op: string,
+    query: string,
+    variables: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> => {
     for (let attempt = 0; ; attempt++) {
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -271,16 +277,26 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
           timer = setTimeout(() => reject(new RequestTimeout()), timeoutMs);
           timer.unref();
         });
-        const res = await Promise.race([client.client.rawRequest<unknown, Record<string, unknown>>(query, variables), timeout]);
+        const res = await Promise.race([
+          client.client.rawRequest<unknown, Record<string, unknown>>(query, variables),
+          timeout,
+        ]);
         if (!isRecord(res.data)) {
-          throw new TrackerError('tracker_payload_invalid', `Linear ${op}: the response has no data object`, { retryable: true });
+          throw new TrackerError('tracker_payload_invalid', `Linear ${op}: the response has no data object`, {
+            retryable: true,
+          });
         }
         log?.debug?.({ op }, 'linear request ok');
         return res.data;
       } catch (err) {
         const mapped = toTrackerError(err, op, endpoint, redact);
         const wait = (mapped as LinearRateLimitedError).retryAfterMs;
-        if (mapped.code === 'tracker_rate_limited' && attempt === 0 && wait !== undefined && wait <= maxRateLimitWaitMs) {
+        if (
+          mapped.code === 'tracker_rate_limited' &&
+          attempt === 0 &&
+          wait !== undefined &&
+          wait <= maxRateLimitWaitMs
+        ) {
           log?.warn({ op, wait_ms: wait }, 'Linear rate limit reached; waiting before one retry');
           await sleep(wait);
           continue;
@@ -295,13 +311,22 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
   const parse = <T>(op: string, schema: z.ZodType<T>, data: unknown): T => {
     const result = schema.safeParse(data);
     if (result.success) return result.data;
-    throw new TrackerError('tracker_payload_invalid', `Linear ${op}: unexpected response shape (${redact(summarizeZod(result.error))})`, {
-      retryable: false,
-    });
+    throw new TrackerError(
+      'tracker_payload_invalid',
+      `Linear ${op}: unexpected response shape (${redact(summarizeZod(result.error))})`,
+      {
+        retryable: false,
+      },
+    );
   };
 
   /** Every node of a connection at `data[root]`, following `endCursor` until the last page. */
-  const paginate = async (op: string, query: string, root: string, variables: Record<string, unknown>): Promise<unknown[]> => {
+  const paginate = async (
+    op: string,
+    query: string,
+    root: string,
+    variables: Record<string, unknown>,
+  ): Promise<unknown[]> => {
     const nodes: unknown[] = [];
     const seen = new Set<string>();
     let after: string | null = null;
@@ -312,14 +337,22 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
       if (!conn.pageInfo.hasNextPage) return nodes;
       const cursor = conn.pageInfo.endCursor;
       if (!cursor || seen.has(cursor)) {
-        throw new TrackerError('tracker_payload_invalid', `Linear ${op}: pagination is broken (hasNextPage without a new endCursor)`, {
-          retryable: false,
-        });
+        throw new TrackerError(
+          'tracker_payload_invalid',
+          `Linear ${op}: pagination is broken (hasNextPage without a new endCursor)`,
+          {
+            retryable: false,
+          },
+        );
       }
       seen.add(cursor);
       after = cursor;
     }
-    throw new TrackerError('tracker_payload_invalid', `Linear ${op}: more than ${MAX_PAGES} pages; pagination looks broken`, { retryable: false });
+    throw new TrackerError(
+      'tracker_payload_invalid',
+      `Linear ${op}: more than ${MAX_PAGES} pages; pagination looks broken`,
+      { retryable: false },
+    );
   };
 
   const scopeFilter = (): Record<string, unknown> | null => {
@@ -336,7 +369,11 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
   // Workflow states: asked once per cache period, per team (or the whole workspace without a team).
   type StateCache = { at: number; states: Promise<WorkflowStateNode[]> };
   const stateCache = new Map<string, StateCache>();
-  const workflowStates = (teamFilter: Record<string, unknown> | null, cacheKey: string, fresh = false): Promise<WorkflowStateNode[]> => {
+  const workflowStates = (
+    teamFilter: Record<string, unknown> | null,
+    cacheKey: string,
+    fresh = false,
+  ): Promise<WorkflowStateNode[]> => {
     const hit = stateCache.get(cacheKey);
     if (!fresh && hit && Date.now() - hit.at < stateCacheMs) return hit.states;
     const states = paginate('workflowStates', WORKFLOW_STATES_QUERY, 'workflowStates', {
@@ -386,7 +423,8 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
     for (const node of nodes) {
       const issue = normalizeIssue(node, rule);
       if (typeof issue === 'string') {
-        if (strict) throw new TrackerError('tracker_payload_invalid', `Linear ${op}: ${redact(issue)}`, { retryable: false });
+        if (strict)
+          throw new TrackerError('tracker_payload_invalid', `Linear ${op}: ${redact(issue)}`, { retryable: false });
         log?.warn({ op, problem: redact(issue) }, 'Linear issue skipped: malformed record');
         continue;
       }
@@ -399,7 +437,8 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
 
   const requireId = (what: string, id: string): string => {
     const trimmed = typeof id === 'string' ? id.trim() : '';
-    if (trimmed === '') throw new TrackerError('tracker_payload_invalid', `${what}: the issue id is blank`, { retryable: false });
+    if (trimmed === '')
+      throw new TrackerError('tracker_payload_invalid', `${what}: the issue id is blank`, { retryable: false });
     return trimmed;
   };
 
@@ -423,7 +462,12 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
     terminalStates: Object.freeze([...opts.terminalStates]),
 
     async fetchIssuesByStates(states) {
-      const wanted = new Set(states.filter((s) => typeof s === 'string').map(normalize).filter((s) => s !== ''));
+      const wanted = new Set(
+        states
+          .filter((s) => typeof s === 'string')
+          .map(normalize)
+          .filter((s) => s !== ''),
+      );
       if (wanted.size === 0) return [];
       // `state.name.in` is exact; map the wanted names onto Linear's spelling first.
       const known = teamKey
@@ -439,7 +483,14 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
     },
 
     async fetchIssuesByIds(ids) {
-      const unique = [...new Set(ids.filter((id) => typeof id === 'string').map((id) => id.trim()).filter((id) => id !== ''))];
+      const unique = [
+        ...new Set(
+          ids
+            .filter((id) => typeof id === 'string')
+            .map((id) => id.trim())
+            .filter((id) => id !== ''),
+        ),
+      ];
       if (unique.length === 0) return [];
       const out: Issue[] = [];
       for (let i = 0; i < unique.length; i += ID_CHUNK) {
@@ -456,7 +507,11 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
       if (match === null) return null;
       const [, key, number] = match as unknown as [string, string, string];
       // A filter (not `issue(id:)`) so an unknown identifier is an empty list, and the scope applies.
-      const issues = await listIssues('issues', scoped({ team: { key: { eqIgnoreCase: key } }, number: { eq: Number(number) } }), true);
+      const issues = await listIssues(
+        'issues',
+        scoped({ team: { key: { eqIgnoreCase: key } }, number: { eq: Number(number) } }),
+        true,
+      );
       return issues.find((i) => i.identifier.toLowerCase() === identifier.trim().toLowerCase()) ?? null;
     },
 
@@ -466,7 +521,11 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
       if (since !== undefined) {
         const ms = Date.parse(since);
         if (Number.isNaN(ms)) {
-          throw new TrackerError('tracker_payload_invalid', `fetchComments: since "${since}" is not an RFC 3339 timestamp`, { retryable: false });
+          throw new TrackerError(
+            'tracker_payload_invalid',
+            `fetchComments: since "${since}" is not an RFC 3339 timestamp`,
+            { retryable: false },
+          );
         }
         sinceIso = new Date(ms).toISOString();
       }
@@ -479,22 +538,31 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
     async upsertComment(issueId, key, body) {
       const id = requireId('upsertComment', issueId);
       if (typeof key !== 'string' || !KEY_RE.test(key)) {
-        throw new TrackerError('tracker_payload_invalid', `Comment key "${String(key)}" must be non-empty without spaces, "<" or ">"`, {
-          retryable: false,
-        });
+        throw new TrackerError(
+          'tracker_payload_invalid',
+          `Comment key "${String(key)}" must be non-empty without spaces, "<" or ">"`,
+          {
+            retryable: false,
+          },
+        );
       }
       const text = renderForemanBody(key, body);
       return serialized(`comment\0${id}\0${key}`, async (): Promise<PostedComment> => {
         const existing = (await listComments(id, null)).find((c) => c.key === key);
         if (existing) {
           if (existing.body === stripMarker(text).body) return { id: existing.id, created: false };
-          const data = await request('commentUpdate', COMMENT_UPDATE_MUTATION, { id: existing.id, input: { body: text } });
-          const res = parse('commentUpdate', mutationResultSchema('commentUpdate', 'comment'), data).commentUpdate as MutationResult;
+          const data = await request('commentUpdate', COMMENT_UPDATE_MUTATION, {
+            id: existing.id,
+            input: { body: text },
+          });
+          const res = parse('commentUpdate', mutationResultSchema('commentUpdate', 'comment'), data)
+            .commentUpdate as MutationResult;
           if (!res.success) throw unsuccessful('commentUpdate');
           return { id: existing.id, created: false };
         }
         const data = await request('commentCreate', COMMENT_CREATE_MUTATION, { input: { issueId: id, body: text } });
-        const res = parse('commentCreate', mutationResultSchema('commentCreate', 'comment'), data).commentCreate as MutationResult;
+        const res = parse('commentCreate', mutationResultSchema('commentCreate', 'comment'), data)
+          .commentCreate as MutationResult;
         if (!res.success || !res.comment) throw unsuccessful('commentCreate');
         return { id: res.comment.id, created: true };
       });
@@ -504,7 +572,11 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
       const id = requireId('moveIssue', issueId);
       const target = typeof state === 'string' ? state.trim() : '';
       if (target === '' || /[\r\n]/.test(target)) {
-        throw new TrackerError('tracker_payload_invalid', `moveIssue: state "${String(state)}" must be one non-empty line`, { retryable: false });
+        throw new TrackerError(
+          'tracker_payload_invalid',
+          `moveIssue: state "${String(state)}" must be one non-empty line`,
+          { retryable: false },
+        );
       }
       await serialized(`move\0${id}`, async () => {
         const current = parse('issue', issueStateSchema, await request('issue', ISSUE_STATE_QUERY, { id })).issue;
@@ -528,7 +600,8 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
           );
         }
         const data = await request('issueUpdate', ISSUE_UPDATE_MUTATION, { id, input: { stateId: found.id } });
-        const res = parse('issueUpdate', mutationResultSchema('issueUpdate', 'issue'), data).issueUpdate as MutationResult;
+        const res = parse('issueUpdate', mutationResultSchema('issueUpdate', 'issue'), data)
+          .issueUpdate as MutationResult;
         if (!res.success) throw unsuccessful('issueUpdate');
       });
     },
@@ -541,15 +614,22 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
       const id = requireId('linkPullRequest', issueId);
       const link = typeof url === 'string' ? url.trim() : '';
       if (!isHttpUrl(link)) {
-        throw new TrackerError('tracker_payload_invalid', `linkPullRequest: "${String(url)}" is not an http(s) URL`, { retryable: false });
+        throw new TrackerError('tracker_payload_invalid', `linkPullRequest: "${String(url)}" is not an http(s) URL`, {
+          retryable: false,
+        });
       }
       const name = typeof title === 'string' && title.trim() !== '' ? title.trim() : link;
       return serialized(`link\0${id}\0${link}`, async (): Promise<LinkedAttachment> => {
         const found = parse('issue', attachmentsSchema, await request('issue', ATTACHMENTS_QUERY, { id, url: link }));
         const existing = found.issue.attachments.nodes.find((a) => a.url === link);
         if (existing) return { id: existing.id, created: false };
-        const data = await request('attachmentLinkURL', ATTACHMENT_LINK_MUTATION, { issueId: id, url: link, title: name });
-        const res = parse('attachmentLinkURL', mutationResultSchema('attachmentLinkURL', 'attachment'), data).attachmentLinkURL as MutationResult;
+        const data = await request('attachmentLinkURL', ATTACHMENT_LINK_MUTATION, {
+          issueId: id,
+          url: link,
+          title: name,
+        });
+        const res = parse('attachmentLinkURL', mutationResultSchema('attachmentLinkURL', 'attachment'), data)
+          .attachmentLinkURL as MutationResult;
         if (!res.success || !res.attachment) throw unsuccessful('attachmentLinkURL');
         return { id: res.attachment.id, created: true };
       });
@@ -593,7 +673,8 @@ export function linearOptionsFromPolicy(
   const read = (key: string): string | undefined => {
     const value = provider[key] ?? tracker[key];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string') throw configError(`tracker.provider.${key}`, `tracker.provider.${key} must be a string`);
+    if (typeof value !== 'string')
+      throw configError(`tracker.provider.${key}`, `tracker.provider.${key} must be a string`);
     return resolveVar(value, env)?.trim() || undefined;
   };
 
@@ -606,13 +687,14 @@ export function linearOptionsFromPolicy(
   if (projectSlug === undefined && teamKey === undefined) {
     throw configError(
       'tracker.provider.project_slug',
-      'The linear tracker needs a scope: set tracker.provider.project_slug (the project\'s slug from its URL) and/or tracker.provider.team_key (e.g. ENG)',
+      "The linear tracker needs a scope: set tracker.provider.project_slug (the project's slug from its URL) and/or tracker.provider.team_key (e.g. ENG)",
     );
   }
   const assignee = read('assignee');
   const states = (value: unknown, key: string, fallback: string[]): string[] => {
     if (value === undefined) return fallback;
-    if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) throw configError(`tracker.${key}`, `tracker.${key} must be a list of state names`);
+    if (!Array.isArray(value) || value.some((s) => typeof s !== 'string'))
+      throw configError(`tracker.${key}`, `tracker.${key} must be a list of state names`);
     return value as string[];
   };
   return {
@@ -622,7 +704,13 @@ export function linearOptionsFromPolicy(
     ...(projectSlug !== undefined ? { projectSlug } : {}),
     ...(assignee !== undefined ? { assignee } : {}),
     activeStates: states(tracker.active_states, 'active_states', ['Todo', 'In Progress']),
-    terminalStates: states(tracker.terminal_states, 'terminal_states', ['Done', 'Closed', 'Cancelled', 'Canceled', 'Duplicate']),
+    terminalStates: states(tracker.terminal_states, 'terminal_states', [
+      'Done',
+      'Closed',
+      'Cancelled',
+      'Canceled',
+      'Duplicate',
+    ]),
   };
 }
 
@@ -638,10 +726,15 @@ export function linearOptionsFromPolicy(
 export function linearTrackerFromPolicy(
   tracker: LinearTrackerPolicy,
   env: NodeJS.ProcessEnv = process.env,
-  opts: Partial<Pick<LinearTrackerOptions, 'log' | 'pageSize' | 'timeoutMs' | 'maxRateLimitWaitMs' | 'stateCacheMs'>> = {},
+  opts: Partial<
+    Pick<LinearTrackerOptions, 'log' | 'pageSize' | 'timeoutMs' | 'maxRateLimitWaitMs' | 'stateCacheMs'>
+  > = {},
 ): LinearTracker {
-  const kind = String(tracker.kind ?? '').trim().toLowerCase();
-  if (kind !== 'linear') throw configError('tracker.kind', `linearTrackerFromPolicy needs tracker.kind "linear", got "${tracker.kind}"`);
+  const kind = String(tracker.kind ?? '')
+    .trim()
+    .toLowerCase();
+  if (kind !== 'linear')
+    throw configError('tracker.kind', `linearTrackerFromPolicy needs tracker.kind "linear", got "${tracker.kind}"`);
   return createLinearTracker({ ...linearOptionsFromPolicy(tracker, env), ...opts });
 }
 
@@ -649,7 +742,10 @@ export function linearTrackerFromPolicy(
 // Normalization (Symphony SPEC §4.1.1, §11.3)
 
 /** Returns the normalized issue, or a sentence saying why the record is unusable. */
-function normalizeIssue(node: unknown, isRouted: (a: { id: string | null; email: string | null }) => boolean): Issue | string {
+function normalizeIssue(
+  node: unknown,
+  isRouted: (a: { id: string | null; email: string | null }) => boolean,
+): Issue | string {
   if (!isRecord(node)) return 'an issue node is not an object';
   const id = nonBlank(node.id);
   const identifier = nonBlank(node.identifier);
@@ -737,12 +833,16 @@ function renderForemanBody(key: string, body: string): string {
 function stripMarker(text: string): { key: string | null; body: string } {
   const match = MARKER_RE.exec(text);
   if (match === null) return { key: null, body: text.trim() };
-  return { key: match[1] ?? null, body: (text.slice(0, match.index) + text.slice(match.index + match[0].length)).trim() };
+  return {
+    key: match[1] ?? null,
+    body: (text.slice(0, match.index) + text.slice(match.index + match[0].length)).trim(),
+  };
 }
 
 function toComment(node: z.infer<typeof commentSchema>): IssueComment {
   const { key, body } = stripMarker(node.body);
-  const author = key !== null ? 'foreman' : (node.user?.displayName || node.user?.name || node.botActor?.name || 'unknown');
+  const author =
+    key !== null ? 'foreman' : node.user?.displayName || node.user?.name || node.botActor?.name || 'unknown';
   return {
     id: node.id,
     author,
@@ -772,24 +872,37 @@ function toTrackerError(err: unknown, op: string, endpoint: string, redact: (s: 
   if (err instanceof TrackerError) return err;
   const host = safeHost(endpoint);
   if (err instanceof RequestTimeout) {
-    return new TrackerError('tracker_request_failed', `Linear ${op}: no answer from ${host} in time; retrying later`, { cause: err });
+    return new TrackerError('tracker_request_failed', `Linear ${op}: no answer from ${host} in time; retrying later`, {
+      cause: err,
+    });
   }
   if (err instanceof LinearError) {
-    const raw = (err.raw ?? {}) as { response?: { errors?: GraphQLErrorLike[]; headers?: Headers; error?: string; status?: number } };
+    const raw = (err.raw ?? {}) as {
+      response?: { errors?: GraphQLErrorLike[]; headers?: Headers; error?: string; status?: number };
+    };
     const response = raw.response ?? {};
     const status = err.status ?? response.status;
     const errors = Array.isArray(response.errors) ? response.errors : [];
     const codes = new Set(errors.map((e) => String(e?.extensions?.code ?? '').toUpperCase()));
     const types = new Set(errors.map((e) => String(e?.extensions?.type ?? '').toLowerCase()));
-    const detail = redact(errors.map((e) => e?.extensions?.userPresentableMessage ?? e?.message ?? '').filter(Boolean).join('; '));
+    const detail = redact(
+      errors
+        .map((e) => e?.extensions?.userPresentableMessage ?? e?.message ?? '')
+        .filter(Boolean)
+        .join('; '),
+    );
     const statusText = status === undefined ? '' : ` (HTTP ${status})`;
 
     if (status === 429 || codes.has('RATELIMITED') || types.has('ratelimited')) {
       const retryAfterMs = retryAfterFrom(response.headers);
       const when = retryAfterMs === undefined ? 'later' : `in ${Math.ceil(retryAfterMs / 1000)} s`;
-      const e: LinearRateLimitedError = new TrackerError('tracker_rate_limited', `Linear ${op}: rate limited${statusText}; retry ${when}`, {
-        cause: err,
-      });
+      const e: LinearRateLimitedError = new TrackerError(
+        'tracker_rate_limited',
+        `Linear ${op}: rate limited${statusText}; retry ${when}`,
+        {
+          cause: err,
+        },
+      );
       if (retryAfterMs !== undefined) e.retryAfterMs = retryAfterMs;
       return e;
     }
@@ -808,20 +921,36 @@ function toTrackerError(err: unknown, op: string, endpoint: string, redact: (s: 
       );
     }
     if (status !== undefined && status >= 500) {
-      return new TrackerError('tracker_request_failed', `Linear ${op}: server error${statusText} from ${host}; retrying later`, { cause: err });
+      return new TrackerError(
+        'tracker_request_failed',
+        `Linear ${op}: server error${statusText} from ${host}; retrying later`,
+        { cause: err },
+      );
     }
     if (errors.length > 0) {
       if (/not found|could not find/i.test(detail)) {
         return new TrackerError('tracker_not_found', `Linear ${op}: ${detail}`, { cause: err, retryable: false });
       }
-      const transient = codes.has('INTERNAL_SERVER_ERROR') || codes.has('LOCK_TIMEOUT') || types.has('internal error') || types.has('lock timeout');
-      return new TrackerError('tracker_payload_invalid', `Linear ${op}: GraphQL error${statusText}: ${detail || 'no message'}`, {
-        cause: err,
-        retryable: transient,
-      });
+      const transient =
+        codes.has('INTERNAL_SERVER_ERROR') ||
+        codes.has('LOCK_TIMEOUT') ||
+        types.has('internal error') ||
+        types.has('lock timeout');
+      return new TrackerError(
+        'tracker_payload_invalid',
+        `Linear ${op}: GraphQL error${statusText}: ${detail || 'no message'}`,
+        {
+          cause: err,
+          retryable: transient,
+        },
+      );
     }
     if (status !== undefined && status >= 200 && status < 300) {
-      return new TrackerError('tracker_payload_invalid', `Linear ${op}: the response${statusText} is not GraphQL JSON`, { cause: err });
+      return new TrackerError(
+        'tracker_payload_invalid',
+        `Linear ${op}: the response${statusText} is not GraphQL JSON`,
+        { cause: err },
+      );
     }
     const retryable = status === undefined || status === 408 || status === 409 || status === 425;
     return new TrackerError(
@@ -831,10 +960,16 @@ function toTrackerError(err: unknown, op: string, endpoint: string, redact: (s: 
     );
   }
   if (err instanceof SyntaxError) {
-    return new TrackerError('tracker_payload_invalid', `Linear ${op}: the response is not valid JSON (${redact(err.message)})`, { cause: err });
+    return new TrackerError(
+      'tracker_payload_invalid',
+      `Linear ${op}: the response is not valid JSON (${redact(err.message)})`,
+      { cause: err },
+    );
   }
   const reason = redact(describeNetworkError(err));
-  return new TrackerError('tracker_request_failed', `Linear ${op}: cannot reach ${host} (${reason}); retrying later`, { cause: err });
+  return new TrackerError('tracker_request_failed', `Linear ${op}: cannot reach ${host} (${reason}); retrying later`, {
+    cause: err,
+  });
 }
 
 /** Wait in ms from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Requests-Reset` (epoch ms). */
@@ -867,7 +1002,9 @@ function describeNetworkError(err: unknown): string {
 }
 
 function unsuccessful(op: string): TrackerError {
-  return new TrackerError('tracker_payload_invalid', `Linear ${op}: the mutation reported success: false`, { retryable: false });
+  return new TrackerError('tracker_payload_invalid', `Linear ${op}: the mutation reported success: false`, {
+    retryable: false,
+  });
 }
 
 function tokenMissing(): PolicyError {
@@ -895,7 +1032,12 @@ function checkEndpoint(endpoint: string, key: string): void {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-type MutationResult = { success: boolean; comment?: { id: string } | null; issue?: { id: string } | null; attachment?: { id: string } | null };
+type MutationResult = {
+  success: boolean;
+  comment?: { id: string } | null;
+  issue?: { id: string } | null;
+  attachment?: { id: string } | null;
+};
 
 /** The project scope: a UUID matches `project.id`; anything else matches `slugId` (whole or its hex tail). */
 function parseProjectRef(value: string | undefined): { raw: string; filter: Record<string, unknown> } | null {

@@ -71,10 +71,14 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    throw new TrackerError('tracker_request_failed', `Cannot create the issues folder ${dir}; fix tracker.provider.path or its permissions`, {
-      cause: err,
-      retryable: false,
-    });
+    throw new TrackerError(
+      'tracker_request_failed',
+      `Cannot create the issues folder ${dir}; fix tracker.provider.path or its permissions`,
+      {
+        cause: err,
+        retryable: false,
+      },
+    );
   }
 
   const issueFile = (identifier: string) => path.join(dir, identifier + ISSUE_EXT);
@@ -142,7 +146,9 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       if (errno(err) === 'ENOENT') return [];
-      throw new TrackerError('tracker_request_failed', `Cannot list the issues folder ${dir}: ${describe(err)}`, { cause: err });
+      throw new TrackerError('tracker_request_failed', `Cannot list the issues folder ${dir}: ${describe(err)}`, {
+        cause: err,
+      });
     }
     return entries
       .filter((e) => (e.isFile() || e.isSymbolicLink()) && isIssueFileName(e.name))
@@ -198,9 +204,13 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
       if (since !== undefined) {
         sinceMs = Date.parse(since);
         if (Number.isNaN(sinceMs)) {
-          throw new TrackerError('tracker_payload_invalid', `fetchComments: since "${since}" is not an RFC 3339 timestamp`, {
-            retryable: false,
-          });
+          throw new TrackerError(
+            'tracker_payload_invalid',
+            `fetchComments: since "${since}" is not an RFC 3339 timestamp`,
+            {
+              retryable: false,
+            },
+          );
         }
       }
       await requireExists(issueId);
@@ -212,9 +222,13 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
 
     async upsertComment(issueId, key, body) {
       if (!KEY_RE.test(key)) {
-        throw new TrackerError('tracker_payload_invalid', `Comment key "${key}" must be non-empty without spaces, "<" or ">"`, {
-          retryable: false,
-        });
+        throw new TrackerError(
+          'tracker_payload_invalid',
+          `Comment key "${key}" must be non-empty without spaces, "<" or ">"`,
+          {
+            retryable: false,
+          },
+        );
       }
       await requireExists(issueId);
       const file = commentsFile(issueId);
@@ -245,7 +259,9 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
     async moveIssue(issueId, state) {
       const target = state.trim();
       if (target === '' || /[\r\n]/.test(target)) {
-        throw new TrackerError('tracker_payload_invalid', `moveIssue: state "${state}" must be one non-empty line`, { retryable: false });
+        throw new TrackerError('tracker_payload_invalid', `moveIssue: state "${state}" must be one non-empty line`, {
+          retryable: false,
+        });
       }
       if (!isIdentifier(issueId)) throw notFound(issueId, dir);
       const file = issueFile(issueId);
@@ -369,7 +385,10 @@ function findFrontMatter(text: string): FrontMatter | null {
 function parseFrontMatter(file: string, text: string): { fm: FrontMatter; doc: Document.Parsed } {
   const fm = findFrontMatter(text);
   if (fm === null) {
-    throw invalid(file, 'has no YAML front matter: start the file with a line "---", then `title:` and `state:`, then a line "---"');
+    throw invalid(
+      file,
+      'has no YAML front matter: start the file with a line "---", then `title:` and `state:`, then a line "---"',
+    );
   }
   const doc = parseDocument(text.slice(fm.start, fm.end), { prettyErrors: false });
   const first = doc.errors[0];
@@ -396,7 +415,10 @@ function parseIssue(file: string, text: string, stats: Stats): ParsedIssue {
   let priority: number | null = null;
   if (data.priority !== undefined && data.priority !== null) {
     if (typeof data.priority !== 'number' || !Number.isInteger(data.priority)) {
-      throw invalid(file, `has \`priority: ${String(data.priority)}\`; use an integer (1 = urgent … 4 = low) or leave it out`);
+      throw invalid(
+        file,
+        `has \`priority: ${String(data.priority)}\`; use an integer (1 = urgent … 4 = low) or leave it out`,
+      );
     }
     priority = data.priority;
   }
@@ -410,7 +432,11 @@ function parseIssue(file: string, text: string, stats: Stats): ParsedIssue {
     created_at = (stats.birthtimeMs > 0 ? stats.birthtime : stats.mtime).toISOString();
   } else {
     const iso = toIso(created);
-    if (iso === null) throw invalid(file, `has \`created_at: ${String(created)}\`; use an RFC 3339 timestamp such as 2026-01-31T09:00:00Z`);
+    if (iso === null)
+      throw invalid(
+        file,
+        `has \`created_at: ${String(created)}\`; use an RFC 3339 timestamp such as 2026-01-31T09:00:00Z`,
+      );
     created_at = iso;
   }
 
@@ -438,10 +464,13 @@ function text1(v: unknown): string | null {
 function list(file: string, key: string, v: unknown, what: string): string[] {
   if (v === undefined || v === null) return [];
   const items = Array.isArray(v) ? v : [v];
-  return items.map((item) => {
-    if (typeof item !== 'string' && typeof item !== 'number') throw invalid(file, `has a \`${key}\` entry that is not text; use ${what}`);
-    return String(item).trim();
-  }).filter((s) => s !== '');
+  return items
+    .map((item) => {
+      if (typeof item !== 'string' && typeof item !== 'number')
+        throw invalid(file, `has a \`${key}\` entry that is not text; use ${what}`);
+      return String(item).trim();
+    })
+    .filter((s) => s !== '');
 }
 
 function toIso(v: unknown): string | null {
@@ -462,7 +491,11 @@ function replaceState(file: string, text: string, state: string): string {
   const map = doc.contents;
   const pair = isMap(map) ? map.items.find((p) => isScalar(p.key) && p.key.value === 'state') : undefined;
   const node = pair?.value;
-  if (isScalar(node) && node.range && (node.type === 'PLAIN' || node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) {
+  if (
+    isScalar(node) &&
+    node.range &&
+    (node.type === 'PLAIN' || node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')
+  ) {
     const spliced = yamlText.slice(0, node.range[0]) + yamlScalar(state, node.type) + yamlText.slice(node.range[1]);
     const check = parseDocument(spliced);
     if (check.errors.length === 0 && (check.toJS() as Record<string, unknown> | null)?.state === state) {
@@ -550,7 +583,10 @@ function unescapeLine(line: string): string {
 }
 
 function joinBody(lines: Line[]): string {
-  return lines.map((l) => unescapeLine(l.text)).join('\n').trim();
+  return lines
+    .map((l) => unescapeLine(l.text))
+    .join('\n')
+    .trim();
 }
 
 /**
@@ -676,7 +712,8 @@ function stampEdits(blocks: CommentBlock[], mtime: string): Edit[] {
 
 function applyEdits(text: string, edits: Edit[]): string {
   let out = text;
-  for (const e of [...edits].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.insert + out.slice(e.end);
+  for (const e of [...edits].sort((a, b) => b.start - a.start))
+    out = out.slice(0, e.start) + e.insert + out.slice(e.end);
   return out;
 }
 
@@ -705,7 +742,10 @@ async function readText(file: string): Promise<{ text: string; stats: Stats } | 
 
 /** Writes through a temp file in the same folder and a rename, so readers never see half a file. */
 async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   try {
     let mode = 0o644;
     try {
@@ -723,9 +763,13 @@ async function writeAtomic(file: string, text: string): Promise<void> {
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw new TrackerError('tracker_request_failed', `Cannot write ${file}: ${describe(err)}; check the folder's permissions and free space`, {
-      cause: err,
-    });
+    throw new TrackerError(
+      'tracker_request_failed',
+      `Cannot write ${file}: ${describe(err)}; check the folder's permissions and free space`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -769,15 +813,23 @@ function describe(err: unknown): string {
 }
 
 function invalid(file: string, what: string): TrackerError {
-  return new TrackerError('issue_file_invalid', `Issue file ${file} ${what} (format: specs/trackers/local.md)`, { retryable: false });
-}
-
-function unreadable(file: string, err: unknown): TrackerError {
-  return new TrackerError('issue_file_unreadable', `Cannot read issue file ${file}: ${describe(err)}; check its permissions`, {
-    cause: err,
+  return new TrackerError('issue_file_invalid', `Issue file ${file} ${what} (format: specs/trackers/local.md)`, {
+    retryable: false,
   });
 }
 
+function unreadable(file: string, err: unknown): TrackerError {
+  return new TrackerError(
+    'issue_file_unreadable',
+    `Cannot read issue file ${file}: ${describe(err)}; check its permissions`,
+    {
+      cause: err,
+    },
+  );
+}
+
 function notFound(issueId: string, dir: string): TrackerError {
-  return new TrackerError('tracker_not_found', `Issue ${issueId} has no file ${issueId}${ISSUE_EXT} in ${dir}`, { retryable: false });
+  return new TrackerError('tracker_not_found', `Issue ${issueId} has no file ${issueId}${ISSUE_EXT} in ${dir}`, {
+    retryable: false,
+  });
 }

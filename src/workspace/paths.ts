@@ -31,9 +31,13 @@ export function resolveExisting(p: string): string {
 
 function resolve(p: string, depth: number): string {
   if (depth > MAX_LINKS) {
-    throw new WorkspaceError('workspace_outside_root', `Too many symlinks while resolving ${p}; remove the symlink loop`, {
-      retryable: false,
-    });
+    throw new WorkspaceError(
+      'workspace_outside_root',
+      `Too many symlinks while resolving ${p}; remove the symlink loop`,
+      {
+        retryable: false,
+      },
+    );
   }
   try {
     return realpathSync.native(p);

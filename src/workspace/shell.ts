@@ -87,9 +87,7 @@ export function isSecretEnvName(name: string): boolean {
 }
 
 function matchesAllow(name: string, allow: readonly string[]): boolean {
-  return allow.some((pattern) =>
-    pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern,
-  );
+  return allow.some((pattern) => (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern));
 }
 
 /**
@@ -306,10 +304,14 @@ export function runShell(opts: RunShellOptions): Promise<ShellResult> {
       for (const t of timers) clearTimeout(t);
       opts.signal?.removeEventListener('abort', onAbort);
       reject(
-        new WorkspaceError('shell_spawn_failed', `Could not start bash in ${opts.cwd}: ${err.message}. Check that bash is on PATH and the directory exists.`, {
-          cause: err,
-          retryable: false,
-        }),
+        new WorkspaceError(
+          'shell_spawn_failed',
+          `Could not start bash in ${opts.cwd}: ${err.message}. Check that bash is on PATH and the directory exists.`,
+          {
+            cause: err,
+            retryable: false,
+          },
+        ),
       );
     });
 

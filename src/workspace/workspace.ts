@@ -236,9 +236,13 @@ async function remoteDefaultBranch(g: SimpleGit, remote: string): Promise<string
   for (const candidate of ['main', 'master']) {
     if (remoteBranches.includes(`${remote}/${candidate}`)) return candidate;
   }
-  throw new WorkspaceError('base_branch_missing', `Cannot tell the default branch of ${remote}. Set workspace.base_branch.`, {
-    retryable: false,
-  });
+  throw new WorkspaceError(
+    'base_branch_missing',
+    `Cannot tell the default branch of ${remote}. Set workspace.base_branch.`,
+    {
+      retryable: false,
+    },
+  );
 }
 
 async function excludeForemanDir(dir: string): Promise<void> {
@@ -273,7 +277,9 @@ export async function commitAndPush(opts: {
     await g.add(['-A']);
     const staged = await g.diff(['--cached', '--name-only']);
     if (staged.trim()) {
-      await g.commit(opts.message, undefined, { '--author': `${opts.identity.authorName} <${opts.identity.authorEmail}>` });
+      await g.commit(opts.message, undefined, {
+        '--author': `${opts.identity.authorName} <${opts.identity.authorEmail}>`,
+      });
     }
   } catch (err) {
     throw gitError(`Committing in ${opts.path} failed`, err);

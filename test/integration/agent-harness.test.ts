@@ -105,8 +105,16 @@ describe.each([
 ])('fixing a bug with $label', ({ stream }) => {
   it('reads, runs the failing test, edits, re-runs and finishes', async () => {
     const s = await start([
-      toolUse('read_file', { path: 'test.js' }, { input_tokens: 1000, output_tokens: 10, cache_creation_input_tokens: 900 }),
-      toolUse('run_command', { command: 'node test.js' }, { input_tokens: 1100, output_tokens: 11, cache_read_input_tokens: 900 }),
+      toolUse(
+        'read_file',
+        { path: 'test.js' },
+        { input_tokens: 1000, output_tokens: 10, cache_creation_input_tokens: 900 },
+      ),
+      toolUse(
+        'run_command',
+        { command: 'node test.js' },
+        { input_tokens: 1100, output_tokens: 11, cache_read_input_tokens: 900 },
+      ),
       {
         content: [
           { type: 'text', text: 'add subtracts; fixing it.' },
@@ -114,7 +122,11 @@ describe.each([
         ],
         usage: { input_tokens: 1200, output_tokens: 12, cache_read_input_tokens: 1000 },
       },
-      toolUse('run_command', { command: 'node test.js' }, { input_tokens: 1300, output_tokens: 13, cache_read_input_tokens: 1100 }),
+      toolUse(
+        'run_command',
+        { command: 'node test.js' },
+        { input_tokens: 1300, output_tokens: 13, cache_read_input_tokens: 1100 },
+      ),
       toolUse('finish', { summary: 'add() now adds; node test.js passes.' }, { input_tokens: 1400, output_tokens: 14 }),
     ]);
     const turnsSeen: number[] = [];
@@ -170,7 +182,11 @@ describe.each([
     // The transcript rebuilds the conversation.
     const entries = await readTranscript(transcriptPath);
     expect(entries[0]).toMatchObject({ type: 'start', role: 'implementer', model: 'claude-test', issue: 'DEMO-1' });
-    expect(entries.at(-1)).toMatchObject({ type: 'end', outcome: 'finished', summary: 'add() now adds; node test.js passes.' });
+    expect(entries.at(-1)).toMatchObject({
+      type: 'end',
+      outcome: 'finished',
+      summary: 'add() now adds; node test.js passes.',
+    });
     expect(entries.filter((e) => e.type === 'usage')).toHaveLength(5);
     const conversation = rebuildConversation(entries);
     expect(conversation).toHaveLength(11);
@@ -256,7 +272,11 @@ describe('runAgent', () => {
   });
 
   it.each([false, true])('continues an interrupted run from its last complete state (stream: %s)', async (stream) => {
-    const s = await start([toolUse('read_file', { path: 'add.js' }), overloaded(), toolUse('finish', { summary: 'ok' })]);
+    const s = await start([
+      toolUse('read_file', { path: 'add.js' }),
+      overloaded(),
+      toolUse('finish', { summary: 'ok' }),
+    ]);
     await expect(runAgent(options({ stream }))).rejects.toMatchObject({ code: 'model_overloaded', retryable: true });
     const result = await runAgent(options({ stream }));
     expect(result).toMatchObject({ outcome: 'finished', turns: 1 });
@@ -264,20 +284,23 @@ describe('runAgent', () => {
     expect(s.requests[2]!.body.messages).toEqual(s.requests[1]!.body.messages);
   });
 
-  it.each([false, true])('maps a 401 to a non-retryable ModelError naming the endpoint, not the key (stream: %s)', async (stream) => {
-    const s = await start([unauthorized()]);
-    const err = await runAgent(options({ stream })).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ModelError);
-    expect(err).toMatchObject({ code: 'model_unauthorized', retryable: false });
-    expect((err as Error).message).toContain(s.url);
-    expect((err as Error).message).toContain('ANTHROPIC_API_KEY');
-    expect((err as Error).message).not.toContain('sk-test-key-000');
-    expect(s.requests).toHaveLength(1);
-    expect(await readFile(transcriptPath, 'utf8')).not.toContain('sk-test-key-000');
-  });
+  it.each([false, true])(
+    'maps a 401 to a non-retryable ModelError naming the endpoint, not the key (stream: %s)',
+    async (stream) => {
+      const s = await start([unauthorized()]);
+      const err = await runAgent(options({ stream })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ModelError);
+      expect(err).toMatchObject({ code: 'model_unauthorized', retryable: false });
+      expect((err as Error).message).toContain(s.url);
+      expect((err as Error).message).toContain('ANTHROPIC_API_KEY');
+      expect((err as Error).message).not.toContain('sk-test-key-000');
+      expect(s.requests).toHaveLength(1);
+      expect(await readFile(transcriptPath, 'utf8')).not.toContain('sk-test-key-000');
+    },
+  );
 
   it('maps an unreachable endpoint to a retryable model_unreachable', async () => {
     await start([]);
@@ -294,7 +317,12 @@ describe('runAgent', () => {
     const s = await start([]);
     // No key, no token, and an empty SDK config dir so no profile can supply one.
     await withEnv(
-      { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ANTHROPIC_PROFILE: undefined, ANTHROPIC_CONFIG_DIR: dir },
+      {
+        ANTHROPIC_API_KEY: undefined,
+        ANTHROPIC_AUTH_TOKEN: undefined,
+        ANTHROPIC_PROFILE: undefined,
+        ANTHROPIC_CONFIG_DIR: dir,
+      },
       async () => {
         await expect(runAgent(options({ client: { baseURL: s.url, maxRetries: 0 } }))).rejects.toMatchObject({
           code: 'model_unauthorized',
@@ -320,7 +348,10 @@ describe('runAgent', () => {
 
   it('keeps secrets out of commands, requests and the transcript', async () => {
     await withEnv({ ANTHROPIC_API_KEY: 'sk-secret-123', FOREMAN_TEST_TOKEN: 'x' }, async () => {
-      const s = await start([toolUse('run_command', { command: 'env' }), toolUse('finish', { summary: 'looked around' })]);
+      const s = await start([
+        toolUse('run_command', { command: 'env' }),
+        toolUse('finish', { summary: 'looked around' }),
+      ]);
       // No apiKey option: the SDK takes ANTHROPIC_API_KEY from the daemon's environment.
       const result = await runAgent(options({ client: { baseURL: s.url, maxRetries: 0 }, env: scrubbedEnv() }));
       expect(result.outcome).toBe('finished');
@@ -396,7 +427,11 @@ describe('budget', () => {
 
   it('counts cache writes and reads as tokens', async () => {
     const s = await start([
-      toolUse('list_files', {}, { input_tokens: 10, output_tokens: 10, cache_creation_input_tokens: 400, cache_read_input_tokens: 580 }),
+      toolUse(
+        'list_files',
+        {},
+        { input_tokens: 10, output_tokens: 10, cache_creation_input_tokens: 400, cache_read_input_tokens: 580 },
+      ),
     ]);
     const result = await runAgent(options({ budget: { ...noLimits, maxTokens: 1000 } }));
     expect(result.budgetExhausted).toEqual({ reason: 'tokens', spentTokens: 1000, spentUsd: 0, limit: 1000 });
@@ -491,12 +526,23 @@ describe('transcript', () => {
   it('ignores and repairs a torn last line, and drops tool calls that never got results', async () => {
     const t = await openTranscript(transcriptPath);
     const at = new Date().toISOString();
-    await t.append({ type: 'start', at, role: 'implementer', model: 'm', issue: 'DEMO-1', system: 's', tools: ['finish'] });
+    await t.append({
+      type: 'start',
+      at,
+      role: 'implementer',
+      model: 'm',
+      issue: 'DEMO-1',
+      system: 's',
+      tools: ['finish'],
+    });
     await t.append({ type: 'message', at, message: { role: 'user', content: [{ type: 'text', text: 'go' }] } });
     await t.append({
       type: 'message',
       at,
-      message: { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'run_command', input: { command: 'ls' } }] },
+      message: {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: 'toolu_1', name: 'run_command', input: { command: 'ls' } }],
+      },
     });
     await writeFile(transcriptPath, (await readFile(transcriptPath, 'utf8')) + '{"type":"message","at":"');
     const entries = await readTranscript(transcriptPath);
@@ -505,11 +551,21 @@ describe('transcript', () => {
     expect(rebuildConversation(entries)).toEqual([{ role: 'user', content: [{ type: 'text', text: 'go' }] }]);
 
     const reopened = await openTranscript(transcriptPath);
-    await reopened.append({ type: 'message', at, message: { role: 'user', content: [{ type: 'text', text: 'more' }] } });
+    await reopened.append({
+      type: 'message',
+      at,
+      message: { role: 'user', content: [{ type: 'text', text: 'more' }] },
+    });
     const repaired = await readTranscript(transcriptPath);
     expect(repaired).toHaveLength(4);
     expect(rebuildConversation(repaired)).toEqual([
-      { role: 'user', content: [{ type: 'text', text: 'go' }, { type: 'text', text: 'more' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'go' },
+          { type: 'text', text: 'more' },
+        ],
+      },
     ]);
   });
 });

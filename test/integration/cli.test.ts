@@ -86,7 +86,13 @@ describe('foreman run', () => {
     expect(r.stderr).not.toMatch(/"level":(50|60)/);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ outcome: 'completed', identifier: s.id, pushed: true, pr: null, branch: `foreman/${s.id}` });
+    expect(summary).toMatchObject({
+      outcome: 'completed',
+      identifier: s.id,
+      pushed: true,
+      pr: null,
+      branch: `foreman/${s.id}`,
+    });
     expect(summary.evidence.commentId).toBeTruthy();
     expect(summary.tokens.total).toBeGreaterThan(0);
     expect(git(s.origin, 'show', `foreman/${s.id}:add.js`)).toContain('a + b');
@@ -128,11 +134,19 @@ describe('foreman run', () => {
       run.child.kill('SIGKILL');
     });
     const comments = path.join(s.issuesDir, `${s.id}.comments.md`);
-    await waitFor(async () => (await fs.readFile(comments, 'utf8')).includes('Foreman needs a decision'), 60_000, () => run.output().stderr);
+    await waitFor(
+      async () => (await fs.readFile(comments, 'utf8')).includes('Foreman needs a decision'),
+      60_000,
+      () => run.output().stderr,
+    );
     const text = await fs.readFile(comments, 'utf8');
     expect(text).toContain('model_unreachable');
     expect(text).toContain('127.0.0.1:9');
-    await waitFor(async () => run.output().stderr.includes('is waiting for a human'), 10_000, () => run.output().stderr);
+    await waitFor(
+      async () => run.output().stderr.includes('is waiting for a human'),
+      10_000,
+      () => run.output().stderr,
+    );
     // Interrupting the foreground run leaves the workflow in Temporal for a later run or the daemon.
     run.child.kill('SIGINT');
     const exit = await run.wait(30_000);
@@ -150,17 +164,28 @@ describe('foreman start', () => {
     cleanups.push(async () => {
       daemon.child.kill('SIGKILL');
       const connection = await Connection.connect({ address: temporalAddress() });
-      await new Client({ connection }).workflow.getHandle(dispatcherWorkflowId(taskQueue)).terminate('test over').catch(() => {});
+      await new Client({ connection }).workflow
+        .getHandle(dispatcherWorkflowId(taskQueue))
+        .terminate('test over')
+        .catch(() => {});
       await connection.close();
     });
     // Wait until the daemon is up (it logs to stderr), then drop the issue in.
-    await waitFor(async () => daemon.output().stderr.includes('Foreman is running'), 60_000, () => daemon.output().stderr);
+    await waitFor(
+      async () => daemon.output().stderr.includes('Foreman is running'),
+      60_000,
+      () => daemon.output().stderr,
+    );
     // A broken issue file is reported by name and does not stop the daemon or the good issue.
     await fs.writeFile(path.join(s.issuesDir, 'BROKEN-1.md'), '---\ntitle: [oops\n---\n');
     await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must be 5');
 
     const issueFile = path.join(s.issuesDir, `${s.id}.md`);
-    await waitFor(async () => /state: "?Human Review"?/.test(await fs.readFile(issueFile, 'utf8')), 90_000, () => daemon.output().stderr);
+    await waitFor(
+      async () => /state: "?Human Review"?/.test(await fs.readFile(issueFile, 'utf8')),
+      90_000,
+      () => daemon.output().stderr,
+    );
     const comments = await fs.readFile(path.join(s.issuesDir, `${s.id}.comments.md`), 'utf8');
     expect(comments).toContain('✅ passed');
     expect(git(s.origin, 'show', `foreman/${s.id}:add.js`)).toContain('a + b');

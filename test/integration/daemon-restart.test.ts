@@ -28,7 +28,12 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  context: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; output:\n${context().slice(-3000)}`);
@@ -70,25 +75,51 @@ it('resumes a waiting issue after kill -9 of the daemon and its dev server', asy
 
   const first = spawnForeman(['start', policy], env);
   pids.push(first.child.pid!);
-  await waitFor('the first daemon', async () => first.output().stderr.includes('Foreman is running'), 90_000, () => first.output().stderr);
+  await waitFor(
+    'the first daemon',
+    async () => first.output().stderr.includes('Foreman is running'),
+    90_000,
+    () => first.output().stderr,
+  );
   await writeIssue(issuesDir, id, { title: 'Fix add()', state: 'Todo' });
   const comments = path.join(issuesDir, `${id}.comments.md`);
-  await waitFor('the escalation', async () => (await fs.readFile(comments, 'utf8')).includes('Is the sign the only bug?'), 60_000, () => first.output().stderr);
+  await waitFor(
+    'the escalation',
+    async () => (await fs.readFile(comments, 'utf8')).includes('Is the sign the only bug?'),
+    60_000,
+    () => first.output().stderr,
+  );
 
   // Crash: the daemon and its dev server die at once; the record and the db stay behind.
-  const record = JSON.parse(await fs.readFile(path.join(home, 'temporal-dev.json'), 'utf8')) as { pid: number; address: string };
+  const record = JSON.parse(await fs.readFile(path.join(home, 'temporal-dev.json'), 'utf8')) as {
+    pid: number;
+    address: string;
+  };
   pids.push(record.pid);
   process.kill(first.child.pid!, 'SIGKILL');
   process.kill(-record.pid, 'SIGKILL');
   await first.wait(10_000);
-  await waitFor('the dev server to die', async () => !alive(record.pid), 10_000, () => '');
+  await waitFor(
+    'the dev server to die',
+    async () => !alive(record.pid),
+    10_000,
+    () => '',
+  );
 
   const restartedAt = Date.now();
   const second = spawnForeman(['start', policy], env);
   pids.push(second.child.pid!);
-  await waitFor('the second daemon', async () => second.output().stderr.includes('Foreman is running'), 90_000, () => second.output().stderr);
+  await waitFor(
+    'the second daemon',
+    async () => second.output().stderr.includes('Foreman is running'),
+    90_000,
+    () => second.output().stderr,
+  );
   const resumeMs = Date.now() - restartedAt;
-  const newRecord = JSON.parse(await fs.readFile(path.join(home, 'temporal-dev.json'), 'utf8')) as { pid: number; address: string };
+  const newRecord = JSON.parse(await fs.readFile(path.join(home, 'temporal-dev.json'), 'utf8')) as {
+    pid: number;
+    address: string;
+  };
   pids.push(newRecord.pid);
   expect(newRecord.pid).not.toBe(record.pid);
   console.log(`[daemon-restart] kill -9 → daemon running again in ${resumeMs} ms (dev server on the same db)`);
@@ -102,7 +133,12 @@ it('resumes a waiting issue after kill -9 of the daemon and its dev server', asy
   const answer = await runForeman(['answer', id, 'Yes, only the sign.'], cli);
   expect(answer.code, answer.stderr).toBe(0);
 
-  await waitFor('the review state', async () => /state: "?Human Review"?/.test(await fs.readFile(path.join(issuesDir, `${id}.md`), 'utf8')), 60_000, () => second.output().stderr);
+  await waitFor(
+    'the review state',
+    async () => /state: "?Human Review"?/.test(await fs.readFile(path.join(issuesDir, `${id}.md`), 'utf8')),
+    60_000,
+    () => second.output().stderr,
+  );
   const text = await fs.readFile(comments, 'utf8');
   expect(text.match(/Foreman evidence/g)).toHaveLength(1);
   expect(text.match(/Foreman needs a decision/g)).toHaveLength(1);
@@ -112,5 +148,10 @@ it('resumes a waiting issue after kill -9 of the daemon and its dev server', asy
 
   second.child.kill('SIGTERM');
   expect((await second.wait(40_000)).code).toBe(0);
-  await waitFor('the dev server to stop', async () => !alive(newRecord.pid), 15_000, () => second.output().stderr);
+  await waitFor(
+    'the dev server to stop',
+    async () => !alive(newRecord.pid),
+    15_000,
+    () => second.output().stderr,
+  );
 });

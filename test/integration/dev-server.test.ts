@@ -116,7 +116,12 @@ describe('startDevServer', () => {
     const dir = await tempDir();
     const dbFile = join(dir, 'sa.sqlite');
     const first = track(
-      await startDevServer({ binary, dbFile, searchAttributes: { ForemanState: 'Keyword' }, namespace: 'foreman-test' }),
+      await startDevServer({
+        binary,
+        dbFile,
+        searchAttributes: { ForemanState: 'Keyword' },
+        namespace: 'foreman-test',
+      }),
     );
     await first.stop();
     const second = track(
@@ -131,7 +136,9 @@ describe('startDevServer', () => {
     const attrs = await withConnection(second.address, (c) =>
       c.operatorService.listSearchAttributes({ namespace: 'foreman-test' }),
     );
-    expect(Object.keys(attrs.customAttributes ?? {})).toEqual(expect.arrayContaining(['ForemanState', 'ForemanAttempt']));
+    expect(Object.keys(attrs.customAttributes ?? {})).toEqual(
+      expect.arrayContaining(['ForemanState', 'ForemanAttempt']),
+    );
   });
 
   it('reports a server that exits at once, with its output', async () => {
@@ -297,7 +304,9 @@ describe('Temporal CLI lookup and build', () => {
     expect(b).toBe(target);
     expect(otherOut.trim()).toBe(target);
     const invocations = (await readFile(calls, 'utf8')).trim().split('\n');
-    expect(invocations).toEqual([`install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION} CGO_ENABLED=0`]);
+    expect(invocations).toEqual([
+      `install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION} CGO_ENABLED=0`,
+    ]);
     expect(spawnSync(target).stdout.toString()).toBe('built\n');
     if (lines.length > 0) expect(lines[0]).toContain(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go`);
   });

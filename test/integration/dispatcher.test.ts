@@ -78,7 +78,8 @@ describe('DispatcherWorkflow', () => {
     const inReview = async (id: string) =>
       /state: "?Human Review"?/.test(await fs.readFile(path.join(issuesDir, `${id}.md`), 'utf8'));
     while (!(await Promise.all(ids.map(inReview))).every(Boolean)) {
-      if (Date.now() > deadline) throw new Error(`not all issues reached review; model saw ${model.requests.length} requests`);
+      if (Date.now() > deadline)
+        throw new Error(`not all issues reached review; model saw ${model.requests.length} requests`);
       await new Promise((r) => setTimeout(r, 250));
     }
 

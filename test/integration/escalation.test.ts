@@ -11,7 +11,13 @@ import type { IssueRunSummary } from '../../workflows/types.js';
 import { runForeman } from '../support/cli.js';
 import { git } from '../support/fixtures.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
-import { overloaded, toolUse, unauthorized, type CapturedRequest, type ScriptStep } from '../support/scripted-model-server.js';
+import {
+  overloaded,
+  toolUse,
+  unauthorized,
+  type CapturedRequest,
+  type ScriptStep,
+} from '../support/scripted-model-server.js';
 import { temporalAddress } from '../support/temporal.js';
 
 let ctx: RunContext | null = null;
@@ -28,7 +34,11 @@ const waiting = async () => (await ctx!.status()).phase === 'waiting_for_human';
 /** A script whose model asks a question first, then (checking it got `answer`) fixes and finishes. */
 function askThenFix(answer: string, seen: { answer: boolean }): ScriptStep[] {
   return [
-    toolUse('escalate', { question: 'Should add() saturate at MAX_SAFE_INTEGER?', options: ['yes', 'no'], recommendation: 'no' }),
+    toolUse('escalate', {
+      question: 'Should add() saturate at MAX_SAFE_INTEGER?',
+      options: ['yes', 'no'],
+      recommendation: 'no',
+    }),
     (req) => {
       seen.answer = lastUserText(req).includes(answer);
       return FIX;
@@ -40,7 +50,10 @@ function askThenFix(answer: string, seen: { answer: boolean }): ScriptStep[] {
 describe('escalation round trip', () => {
   it('asks on the issue, waits, takes `foreman answer`, resumes the same conversation and completes', async () => {
     const seen = { answer: false };
-    ctx = await createRunContext({ script: askThenFix('No saturation needed', seen), extraPolicy: 'handoff:\n  escalated_state: Needs Answer' });
+    ctx = await createRunContext({
+      script: askThenFix('No saturation needed', seen),
+      extraPolicy: 'handoff:\n  escalated_state: Needs Answer',
+    });
     const handle = await ctx.start();
     await ctx.waitFor('the escalation', waiting);
 
@@ -51,7 +64,12 @@ describe('escalation round trip', () => {
     expect(comments).toContain('**If nobody answers:**');
     expect(await ctx.issueText()).toMatch(/^state: "?Needs Answer"?$/m);
 
-    const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), FOREMAN_HOME: ctx.home, FOREMAN_LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      FOREMAN_HOME: ctx.home,
+      FOREMAN_LOG_LEVEL: 'warn',
+    };
     const r = await runForeman(['answer', ctx.identifier, 'No saturation needed, just fix the sign.'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Should add() saturate');
@@ -81,7 +99,10 @@ describe('escalation round trip', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect((await ctx.status()).phase).toBe('waiting_for_human');
 
-    await fs.appendFile(path.join(ctx.issuesDir, `${ctx.identifier}.comments.md`), '\n--- comment by ana ---\nKeep it simple: no saturation.\n');
+    await fs.appendFile(
+      path.join(ctx.issuesDir, `${ctx.identifier}.comments.md`),
+      '\n--- comment by ana ---\nKeep it simple: no saturation.\n',
+    );
     await ctx.waitFor('the run to finish', async () => /state: "?Human Review"?/.test(await ctx!.issueText()), 90_000);
     expect(seen.answer).toBe(true);
     const spec = await fs.readFile(path.join(ctx.workspaceRoot, ctx.identifier, '.foreman', 'spec.md'), 'utf8');
@@ -205,7 +226,11 @@ describe('tracker-driven stop (Symphony SPEC §8.5)', () => {
     await ctx.waitFor('the escalation', waiting, 90_000);
     const file = path.join(ctx.issuesDir, `${ctx.identifier}.md`);
     await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace(/^state: .*$/m, 'state: Done'));
-    await ctx.waitFor('the stop comment', async () => (await ctx!.commentsText()).includes('Foreman stopped working on this issue'), 60_000);
+    await ctx.waitFor(
+      'the stop comment',
+      async () => (await ctx!.commentsText()).includes('Foreman stopped working on this issue'),
+      60_000,
+    );
     await ctx.waitFor('the workspace removal', () =>
       fs.stat(path.join(ctx!.workspaceRoot, ctx!.identifier)).then(
         () => false,

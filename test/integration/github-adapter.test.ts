@@ -2,7 +2,12 @@ import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForemanError, PolicyError, TrackerError } from '../../src/errors.js';
 import { ScmError, createGitHubScm, parseGitHubRemote, type GitHubScm } from '../../src/scm/github.js';
-import { createGitHubTracker, githubTrackerFromPolicy, type GitHubTracker, type GitHubTrackerOptions } from '../../src/trackers/github.js';
+import {
+  createGitHubTracker,
+  githubTrackerFromPolicy,
+  type GitHubTracker,
+  type GitHubTrackerOptions,
+} from '../../src/trackers/github.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
 
 const TERMINAL = ['Done', 'Closed', 'Cancelled', 'Canceled', 'Duplicate'];
@@ -36,7 +41,15 @@ function tracker(over: Partial<GitHubTrackerOptions> = {}): GitHubTracker {
 }
 
 function scm(over: Partial<Parameters<typeof createGitHubScm>[0]> = {}): GitHubScm {
-  return createGitHubScm({ owner: 'acme', repo: 'app', token: fake.token, baseUrl: fake.url, throttle: false, retryUnitMs: 1, ...over });
+  return createGitHubScm({
+    owner: 'acme',
+    repo: 'app',
+    token: fake.token,
+    baseUrl: fake.url,
+    throttle: false,
+    retryUnitMs: 1,
+    ...over,
+  });
 }
 
 /** Resolves to the thrown error (fails the test if the promise resolves). */
@@ -102,7 +115,13 @@ describe('github tracker: reading issues', () => {
       dispatchable: true,
       created_at: '2026-01-05T10:00:00.000Z',
       updated_at: '2026-01-06T11:30:00.000Z',
-      native_ref: { owner: 'acme', repo: 'app', number: 1, node_id: 'I_1', html_url: 'https://github.com/acme/app/issues/1' },
+      native_ref: {
+        owner: 'acme',
+        repo: 'app',
+        number: 1,
+        node_id: 'I_1',
+        html_url: 'https://github.com/acme/app/issues/1',
+      },
     });
     const two = open.find((i) => i.id === '2');
     expect(two).toMatchObject({ state: 'Todo', description: null, priority: null, labels: [], assignee_id: null });
@@ -129,7 +148,9 @@ describe('github tracker: reading issues', () => {
 
     const done = await t.fetchIssuesByStates(['Done']);
     expect(done).toHaveLength(100);
-    expect(fake.requests.map((r) => r.query)).toEqual([{ state: 'closed', sort: 'updated', direction: 'desc', per_page: '100' }]);
+    expect(fake.requests.map((r) => r.query)).toEqual([
+      { state: 'closed', sort: 'updated', direction: 'desc', per_page: '100' },
+    ]);
 
     fake.requests.length = 0;
     const todo = await t.fetchIssuesByStates(['Todo']);
@@ -162,7 +183,8 @@ describe('github tracker: reading issues', () => {
     fake.addIssue({ title: 'Bad' });
     fake.fault({
       path: ISSUES,
-      transform: (body) => (body as Record<string, unknown>[]).map((i) => (i.number === 2 ? { ...i, title: undefined } : i)),
+      transform: (body) =>
+        (body as Record<string, unknown>[]).map((i) => (i.number === 2 ? { ...i, title: undefined } : i)),
     });
     const t = tracker();
     const listed = await t.fetchIssuesByStates(['Todo']);
@@ -185,7 +207,10 @@ describe('github tracker: moving issues', () => {
     const t = tracker();
     await t.moveIssue('1', 'In Progress');
     expect(fake.issues.get(1)?.labels).toEqual(['bug', 'state: In Progress']);
-    expect(fake.labels.get('state: in progress')).toMatchObject({ name: 'state: In Progress', description: 'Foreman state' });
+    expect(fake.labels.get('state: in progress')).toMatchObject({
+      name: 'state: In Progress',
+      description: 'Foreman state',
+    });
     expect((await t.fetchIssuesByIds(['1']))[0]?.state).toBe('In Progress');
 
     const before = writes();
@@ -211,7 +236,11 @@ describe('github tracker: moving issues', () => {
       method: 'POST',
       path: '/repos/acme/app/labels',
       status: 422,
-      body: { message: 'Validation Failed', errors: [{ resource: 'Label', code: 'already_exists', field: 'name' }], documentation_url: 'x' },
+      body: {
+        message: 'Validation Failed',
+        errors: [{ resource: 'Label', code: 'already_exists', field: 'name' }],
+        documentation_url: 'x',
+      },
     });
     await t.moveIssue('1', 'Rework');
     expect(fake.issues.get(1)?.labels).toEqual(['state: Rework']);
@@ -239,8 +268,15 @@ describe('github tracker: moving issues', () => {
     expect(fake.issues.get(1)).toMatchObject({ state: 'open', state_reason: 'reopened', labels: ['state: Todo'] });
     expect((await t.fetchIssuesByIds(['1']))[0]?.state).toBe('Todo');
     // The label went on before the reopen, so the issue never read as an old state while open.
-    const order = fake.requests.filter((r) => r.method !== 'GET').slice(-3).map((r) => `${r.method} ${r.path}`);
-    expect(order).toEqual(['POST /repos/acme/app/issues/1/labels', 'DELETE /repos/acme/app/issues/1/labels/state: In Progress', 'PATCH /repos/acme/app/issues/1']);
+    const order = fake.requests
+      .filter((r) => r.method !== 'GET')
+      .slice(-3)
+      .map((r) => `${r.method} ${r.path}`);
+    expect(order).toEqual([
+      'POST /repos/acme/app/issues/1/labels',
+      'DELETE /repos/acme/app/issues/1/labels/state: In Progress',
+      'PATCH /repos/acme/app/issues/1',
+    ]);
   });
 
   it('serializes concurrent moves of one issue: exactly one state label remains', async () => {
@@ -274,7 +310,14 @@ describe('github tracker: comments', () => {
     const t = tracker();
     const all = await t.fetchComments('1');
     expect(all.map((c) => ({ ...c, id: typeof c.id }))).toEqual([
-      { id: 'string', author: 'jane', body: 'Please use SQLite.', created_at: '2026-01-05T10:00:00.000Z', by_foreman: false, key: null },
+      {
+        id: 'string',
+        author: 'jane',
+        body: 'Please use SQLite.',
+        created_at: '2026-01-05T10:00:00.000Z',
+        by_foreman: false,
+        key: null,
+      },
       {
         id: 'string',
         author: 'foreman-bot',
@@ -283,7 +326,14 @@ describe('github tracker: comments', () => {
         by_foreman: true,
         key: 'escalation-1',
       },
-      { id: 'string', author: 'bob', body: 'SQLite is fine.', created_at: '2026-01-05T12:00:00.000Z', by_foreman: false, key: null },
+      {
+        id: 'string',
+        author: 'bob',
+        body: 'SQLite is fine.',
+        created_at: '2026-01-05T12:00:00.000Z',
+        by_foreman: false,
+        key: null,
+      },
     ]);
     const later = await t.fetchComments('1', '2026-01-05T11:00:00Z');
     expect(later.map((c) => c.author)).toEqual(['bob']);
@@ -406,7 +456,10 @@ describe('github tracker: errors', () => {
 
   it('without throttling a 429 fails at once as tracker_rate_limited', async () => {
     fake.rateLimit({ path: ISSUES, kind: 'secondary', times: 1 });
-    expect(await failure(tracker().fetchIssuesByStates(['Todo']))).toMatchObject({ code: 'tracker_rate_limited', retryable: true });
+    expect(await failure(tracker().fetchIssuesByStates(['Todo']))).toMatchObject({
+      code: 'tracker_rate_limited',
+      retryable: true,
+    });
     expect(fake.count(ISSUES)).toBe(1);
   });
 
@@ -431,7 +484,10 @@ describe('github tracker: errors', () => {
     expect(await tracker().fetchIssuesByStates(['Todo'])).toHaveLength(1);
 
     fake.fault({ path: ISSUES, drop: true, times: 10 });
-    expect(await failure(tracker().fetchIssuesByStates(['Todo']))).toMatchObject({ code: 'tracker_request_failed', retryable: true });
+    expect(await failure(tracker().fetchIssuesByStates(['Todo']))).toMatchObject({
+      code: 'tracker_request_failed',
+      retryable: true,
+    });
 
     fake.requests.length = 0;
     fake.fault({ path: ISSUES, delayMs: 300, times: 10 });
@@ -443,7 +499,10 @@ describe('github tracker: errors', () => {
   it('422 on a write is a permanent tracker_request_failed', async () => {
     fake.addIssue({ title: 'One' });
     fake.fault({ method: 'PATCH', path: `${ISSUES}/1`, status: 422 });
-    expect(await failure(tracker().moveIssue('1', 'Done'))).toMatchObject({ code: 'tracker_request_failed', retryable: false });
+    expect(await failure(tracker().moveIssue('1', 'Done'))).toMatchObject({
+      code: 'tracker_request_failed',
+      retryable: false,
+    });
   });
 });
 
@@ -461,9 +520,16 @@ describe('github tracker: from the policy', () => {
     expect(t).toMatchObject({ kind: 'github', owner: 'acme', repo: 'app' });
     expect((await t.fetchIssuesByStates(['review']))[0]?.state).toBe('Review');
 
-    const viaEnv = githubTrackerFromPolicy({ owner: 'acme', repo: 'app', base_url: fake.url }, policy, { GITHUB_TOKEN: fake.token }, { throttle: false });
+    const viaEnv = githubTrackerFromPolicy(
+      { owner: 'acme', repo: 'app', base_url: fake.url },
+      policy,
+      { GITHUB_TOKEN: fake.token },
+      { throttle: false },
+    );
     expect(await viaEnv.fetchIssuesByIds(['1'])).toHaveLength(1);
-    expect(githubTrackerFromPolicy({ repo: 'https://github.com/acme/app.git' }, policy, { GITHUB_TOKEN: 't' }).repo).toBe('app');
+    expect(
+      githubTrackerFromPolicy({ repo: 'https://github.com/acme/app.git' }, policy, { GITHUB_TOKEN: 't' }).repo,
+    ).toBe('app');
   });
 
   it('names the key to fix when something is missing', () => {
@@ -472,7 +538,12 @@ describe('github tracker: from the policy', () => {
       [{ repo: 'acme/app', token: '$GITHUB_TOKEN' }, {}, 'tracker_token_missing', 'tracker.provider.token'],
       [{ token: 't' }, {}, 'tracker_repo_invalid', 'tracker.provider.repo'],
       [{ repo: 'acme/app/extra', token: 't' }, {}, 'tracker_repo_invalid', 'tracker.provider.repo'],
-      [{ repo: 'acme/app', token: 't', endpoint: 'ftp://x' }, {}, 'tracker_endpoint_invalid', 'tracker.provider.endpoint'],
+      [
+        { repo: 'acme/app', token: 't', endpoint: 'ftp://x' },
+        {},
+        'tracker_endpoint_invalid',
+        'tracker.provider.endpoint',
+      ],
       [{ repo: 42, token: 't' }, {}, 'policy_invalid', 'tracker.provider.repo'],
     ];
     for (const [provider, env, code, path] of cases) {
@@ -485,29 +556,61 @@ describe('github tracker: from the policy', () => {
       expect(caught, JSON.stringify(provider)).toBeInstanceOf(PolicyError);
       expect(caught).toMatchObject({ code, issues: [{ path }] });
     }
-    expect(() => githubTrackerFromPolicy({ repo: 'acme/app' }, policy, {})).toThrow(/Set GITHUB_TOKEN or tracker\.provider\.token/);
+    expect(() => githubTrackerFromPolicy({ repo: 'acme/app' }, policy, {})).toThrow(
+      /Set GITHUB_TOKEN or tracker\.provider\.token/,
+    );
   });
 });
 
 describe('github pull requests', () => {
   it('creates a draft PR once, then updates it for the same head', async () => {
     const s = scm();
-    const first = await s.openOrUpdatePullRequest({ head: 'foreman/app-1', base: 'main', title: 'Add health endpoint', body: 'v1', draft: true });
+    const first = await s.openOrUpdatePullRequest({
+      head: 'foreman/app-1',
+      base: 'main',
+      title: 'Add health endpoint',
+      body: 'v1',
+      draft: true,
+    });
     expect(first).toMatchObject({ number: 1, created: true, url: 'https://github.com/acme/app/pull/1' });
     const create = fake.requests.find((r) => r.method === 'POST' && r.path === '/repos/acme/app/pulls');
-    expect(create?.body).toEqual({ head: 'foreman/app-1', base: 'main', title: 'Add health endpoint', body: 'v1', draft: true });
+    expect(create?.body).toEqual({
+      head: 'foreman/app-1',
+      base: 'main',
+      title: 'Add health endpoint',
+      body: 'v1',
+      draft: true,
+    });
     expect(fake.requests[0]?.query).toMatchObject({ state: 'open', head: 'acme:foreman/app-1' });
 
-    const second = await s.openOrUpdatePullRequest({ head: 'foreman/app-1', base: 'main', title: 'Add /healthz', body: 'v2', draft: true });
+    const second = await s.openOrUpdatePullRequest({
+      head: 'foreman/app-1',
+      base: 'main',
+      title: 'Add /healthz',
+      body: 'v2',
+      draft: true,
+    });
     expect(second).toEqual({ number: 1, url: first.url, created: false });
     expect(fake.pulls()).toHaveLength(1);
     expect(fake.pulls()[0]).toMatchObject({ title: 'Add /healthz', body: 'v2', draft: true });
 
     const before = writes();
-    await s.openOrUpdatePullRequest({ head: 'foreman/app-1', base: 'main', title: 'Add /healthz', body: 'v2', draft: false });
+    await s.openOrUpdatePullRequest({
+      head: 'foreman/app-1',
+      base: 'main',
+      title: 'Add /healthz',
+      body: 'v2',
+      draft: false,
+    });
     expect(writes()).toBe(before);
 
-    const other = await s.openOrUpdatePullRequest({ head: 'foreman/app-2', base: 'main', title: 'Other', body: '', draft: false });
+    const other = await s.openOrUpdatePullRequest({
+      head: 'foreman/app-2',
+      base: 'main',
+      title: 'Other',
+      body: '',
+      draft: false,
+    });
     expect(other).toMatchObject({ number: 2, created: true });
     expect(fake.pulls(true).map((p) => [p.number, p.draft])).toEqual([
       [1, true],
@@ -531,14 +634,22 @@ describe('github pull requests', () => {
   it('recovers when the PR appeared between the look-up and the create', async () => {
     fake.addPull({ head: 'foreman/app-1', title: 'Made elsewhere', base: 'main' });
     fake.fault({ method: 'GET', path: '/repos/acme/app/pulls', transform: () => [] });
-    const ref = await scm().openOrUpdatePullRequest({ head: 'foreman/app-1', base: 'main', title: 'Mine', body: 'b', draft: false });
+    const ref = await scm().openOrUpdatePullRequest({
+      head: 'foreman/app-1',
+      base: 'main',
+      title: 'Mine',
+      body: 'b',
+      draft: false,
+    });
     expect(ref).toMatchObject({ number: 1, created: false });
     expect(fake.pulls()).toHaveLength(1);
     expect(fake.pulls()[0]?.title).toBe('Mine');
   });
 
   it('maps refusals and auth failures to ScmError codes', async () => {
-    const refused = await failure(scm().openOrUpdatePullRequest({ head: 'main', base: 'main', title: 't', body: '', draft: false }));
+    const refused = await failure(
+      scm().openOrUpdatePullRequest({ head: 'main', base: 'main', title: 't', body: '', draft: false }),
+    );
     expect(refused).toBeInstanceOf(ScmError);
     expect(refused).toMatchObject({ code: 'scm_pr_rejected', retryable: false });
     expect(refused.message).toMatch(/No commits between main and main/);
@@ -547,7 +658,9 @@ describe('github pull requests', () => {
     expect(denied).toMatchObject({ code: 'scm_unauthorized', retryable: false });
 
     fake.fault({ path: '/repos/acme/app/pulls', status: 503, times: 10 });
-    const down = await failure(scm().openOrUpdatePullRequest({ head: 'x', base: 'main', title: 't', body: '', draft: false }));
+    const down = await failure(
+      scm().openOrUpdatePullRequest({ head: 'x', base: 'main', title: 't', body: '', draft: false }),
+    );
     expect(down).toMatchObject({ code: 'scm_request_failed', retryable: true });
   });
 
@@ -555,8 +668,20 @@ describe('github pull requests', () => {
     const s = scm();
     expect(await s.checksFor('foreman/app-1')).toEqual({ state: 'pending', checks: [] });
 
-    fake.addCheckRun({ ref: 'foreman/app-1', name: 'test', status: 'completed', conclusion: 'success', html_url: 'https://ci/1' });
-    fake.addCheckRun({ ref: 'foreman/app-1', name: 'lint', status: 'in_progress', conclusion: null, details_url: 'https://ci/2' });
+    fake.addCheckRun({
+      ref: 'foreman/app-1',
+      name: 'test',
+      status: 'completed',
+      conclusion: 'success',
+      html_url: 'https://ci/1',
+    });
+    fake.addCheckRun({
+      ref: 'foreman/app-1',
+      name: 'lint',
+      status: 'in_progress',
+      conclusion: null,
+      details_url: 'https://ci/2',
+    });
     fake.addStatus({ ref: 'foreman/app-1', context: 'ci/legacy', state: 'success', target_url: 'https://legacy/1' });
     let summary = await s.checksFor('foreman/app-1');
     expect(summary).toEqual({
@@ -575,7 +700,12 @@ describe('github pull requests', () => {
     fake.addStatus({ ref: 'foreman/app-1', context: 'ci/legacy', state: 'error' });
     summary = await s.checksFor('foreman/app-1');
     expect(summary.state).toBe('failure');
-    expect(summary.checks.find((c) => c.name === 'ci/legacy')).toEqual({ name: 'ci/legacy', status: 'completed', conclusion: 'error', url: null });
+    expect(summary.checks.find((c) => c.name === 'ci/legacy')).toEqual({
+      name: 'ci/legacy',
+      status: 'completed',
+      conclusion: 'error',
+      url: null,
+    });
 
     fake.addStatus({ ref: 'foreman/app-1', context: 'ci/legacy', state: 'pending' });
     fake.addCheckRun({ ref: 'foreman/app-1', name: 'e2e', status: 'completed', conclusion: 'timed_out' });
@@ -626,6 +756,10 @@ describe('github pull requests', () => {
     }
     // The instance knows its own host: the fake's, and an enterprise one's.
     expect(s.parseRemote(`${fake.url}/acme/app.git`)).toEqual(ok);
-    expect(createGitHubScm({ owner: 'a', repo: 'b', token: 't', baseUrl: 'https://ghe.example.com/api/v3' }).parseRemote('git@ghe.example.com:acme/app.git')).toEqual(ok);
+    expect(
+      createGitHubScm({ owner: 'a', repo: 'b', token: 't', baseUrl: 'https://ghe.example.com/api/v3' }).parseRemote(
+        'git@ghe.example.com:acme/app.git',
+      ),
+    ).toEqual(ok);
   });
 });

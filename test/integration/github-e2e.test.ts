@@ -32,137 +32,208 @@ function payload(event: string, action: string, patch: (p: Json) => void): strin
   const group = (examples as unknown as { name: string; examples: Json[] }[]).find((g) => g.name === event)!;
   const base = structuredClone(group.examples.find((e) => e.action === action) ?? group.examples[0]!);
   base.action = action;
-  base.repository = { ...base.repository, name: 'app', full_name: 'acme/app', owner: { ...base.repository.owner, login: 'acme' } };
+  base.repository = {
+    ...base.repository,
+    name: 'app',
+    full_name: 'acme/app',
+    owner: { ...base.repository.owner, login: 'acme' },
+  };
   patch(base);
   return JSON.stringify(base);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, context: () => string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  context: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await Promise.resolve(check()).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; daemon output:\n${context().slice(-4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; daemon output:\n${context().slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-it('GitHub issue by webhook → PR → changes requested → rework → merged → issue closed, workspace cleaned', { timeout: 240_000 }, async () => {
-  const tmp = await tempDir();
-  cleanups.push(tmp.cleanup);
-  const github = await startFakeGitHub({ owner: 'acme', repo: 'app' });
-  cleanups.push(() => github.close());
-  let sawReview = false;
-  const model = await startScriptedModelServer([
-    toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
-    toolUse('finish', { summary: 'Fixed the sign.' }),
-    async (req) => {
-      const last = JSON.stringify((req.body.messages as unknown[]).at(-1));
-      sawReview = last.includes('Please also test negative numbers') && last.includes('test.js:3 (lead): Cover add(-2, -3) here.');
-      return toolUse('edit_file', {
-        path: 'test.js',
-        old_text: "console.log('ok: add(2, 3) === 5');",
-        new_text: "if (add(-2, -3) !== -5) process.exit(1);\nconsole.log('ok: add(2, 3) === 5');",
-      });
-    },
-    toolUse('finish', { summary: 'Added the negative test.' }),
-  ]);
-  cleanups.push(() => model.close());
-  const origin = await makeOrigin(tmp.dir);
-  const workspaces = path.join(tmp.dir, 'workspaces');
-  const taskQueue = uniqueTaskQueue('gh-e2e');
-  const policy = await writePolicy(tmp.dir, {
-    issuesDir: path.join(tmp.dir, 'unused'),
-    workspaceRoot: workspaces,
-    repo: origin,
-    modelUrl: model.url,
-    taskQueue,
-    extra: JSON.stringify({
-      tracker: { kind: 'github', provider: { repo: 'acme/app', token: github.token, endpoint: github.url } },
-      polling: { interval_ms: 600_000 }, // only the webhook can start this run
-      scm: { github: { repo: 'acme/app', base_url: github.url } },
-    }),
-  });
-  const env = {
-    ...process.env,
-    TEMPORAL_ADDRESS: temporalAddress(),
-    FOREMAN_HOME: path.join(tmp.dir, 'home'),
-    FOREMAN_LOG_LEVEL: 'info',
-    GITHUB_WEBHOOK_SECRET: SECRET,
-  };
-  const daemon = spawnForeman(['start', policy, '--port', '0'], env);
-  cleanups.push(async () => {
-    daemon.child.kill('SIGKILL');
-    const connection = await Connection.connect({ address: temporalAddress() });
-    const client = new Client({ connection });
-    await client.workflow.getHandle(dispatcherWorkflowId(taskQueue)).terminate('test over').catch(() => {});
-    await client.workflow.getHandle('foreman-issue-app-1').terminate('test over').catch(() => {});
-    await connection.close();
-  });
-  await waitFor('the daemon', () => daemon.output().stderr.includes('Foreman is running'), 90_000, () => daemon.output().stderr);
-  const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)![1]!;
-
-  const webhooks = new Webhooks({ secret: SECRET });
-  const deliver = async (event: string, body: string) => {
-    const res = await fetch(`${url}/webhooks/github`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': event,
-        'x-github-delivery': randomUUID(),
-        'x-hub-signature-256': await webhooks.sign(body),
+it(
+  'GitHub issue by webhook → PR → changes requested → rework → merged → issue closed, workspace cleaned',
+  { timeout: 240_000 },
+  async () => {
+    const tmp = await tempDir();
+    cleanups.push(tmp.cleanup);
+    const github = await startFakeGitHub({ owner: 'acme', repo: 'app' });
+    cleanups.push(() => github.close());
+    let sawReview = false;
+    const model = await startScriptedModelServer([
+      toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+      toolUse('finish', { summary: 'Fixed the sign.' }),
+      async (req) => {
+        const last = JSON.stringify((req.body.messages as unknown[]).at(-1));
+        sawReview =
+          last.includes('Please also test negative numbers') &&
+          last.includes('test.js:3 (lead): Cover add(-2, -3) here.');
+        return toolUse('edit_file', {
+          path: 'test.js',
+          old_text: "console.log('ok: add(2, 3) === 5');",
+          new_text: "if (add(-2, -3) !== -5) process.exit(1);\nconsole.log('ok: add(2, 3) === 5');",
+        });
       },
-      body,
+      toolUse('finish', { summary: 'Added the negative test.' }),
+    ]);
+    cleanups.push(() => model.close());
+    const origin = await makeOrigin(tmp.dir);
+    const workspaces = path.join(tmp.dir, 'workspaces');
+    const taskQueue = uniqueTaskQueue('gh-e2e');
+    const policy = await writePolicy(tmp.dir, {
+      issuesDir: path.join(tmp.dir, 'unused'),
+      workspaceRoot: workspaces,
+      repo: origin,
+      modelUrl: model.url,
+      taskQueue,
+      extra: JSON.stringify({
+        tracker: { kind: 'github', provider: { repo: 'acme/app', token: github.token, endpoint: github.url } },
+        polling: { interval_ms: 600_000 }, // only the webhook can start this run
+        scm: { github: { repo: 'acme/app', base_url: github.url } },
+      }),
     });
-    expect(res.status, await res.text()).toBeLessThan(300);
-  };
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      FOREMAN_HOME: path.join(tmp.dir, 'home'),
+      FOREMAN_LOG_LEVEL: 'info',
+      GITHUB_WEBHOOK_SECRET: SECRET,
+    };
+    const daemon = spawnForeman(['start', policy, '--port', '0'], env);
+    cleanups.push(async () => {
+      daemon.child.kill('SIGKILL');
+      const connection = await Connection.connect({ address: temporalAddress() });
+      const client = new Client({ connection });
+      await client.workflow
+        .getHandle(dispatcherWorkflowId(taskQueue))
+        .terminate('test over')
+        .catch(() => {});
+      await client.workflow
+        .getHandle('foreman-issue-app-1')
+        .terminate('test over')
+        .catch(() => {});
+      await connection.close();
+    });
+    await waitFor(
+      'the daemon',
+      () => daemon.output().stderr.includes('Foreman is running'),
+      90_000,
+      () => daemon.output().stderr,
+    );
+    const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)![1]!;
 
-  // 1. The issue is filed after the daemon's first poll; only the webhook tells Foreman.
-  const issue = github.addIssue({ title: 'Fix add()', body: 'add(2, 3) must be 5' });
-  expect(issue.number).toBe(1);
-  await deliver('issues', payload('issues', 'opened', (p) => Object.assign(p.issue, { number: 1, title: 'Fix add()', state: 'open', labels: [] })));
+    const webhooks = new Webhooks({ secret: SECRET });
+    const deliver = async (event: string, body: string) => {
+      const res = await fetch(`${url}/webhooks/github`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': event,
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': await webhooks.sign(body),
+        },
+        body,
+      });
+      expect(res.status, await res.text()).toBeLessThan(300);
+    };
 
-  // 2. The run opens a PR with the evidence as its body and moves the issue to review.
-  await waitFor('the pull request', () => github.pulls().length === 1, 90_000, () => daemon.output().stderr);
-  const pr = github.pulls()[0]!;
-  expect(pr.head).toBe('foreman/app-1');
-  expect(pr.body).toContain('Refs #1');
-  expect(pr.body).toContain('Foreman evidence');
-  await waitFor('the review state label', () => github.issues.get(1)!.labels.includes('state: Human Review'), 30_000, () => daemon.output().stderr);
-  expect(git(origin, 'show', 'foreman/app-1:add.js')).toContain('a + b');
+    // 1. The issue is filed after the daemon's first poll; only the webhook tells Foreman.
+    const issue = github.addIssue({ title: 'Fix add()', body: 'add(2, 3) must be 5' });
+    expect(issue.number).toBe(1);
+    await deliver(
+      'issues',
+      payload('issues', 'opened', (p) =>
+        Object.assign(p.issue, { number: 1, title: 'Fix add()', state: 'open', labels: [] }),
+      ),
+    );
 
-  // 3. A human requests changes on the PR: a rework round on the same branch and PR.
-  const firstHead = git(origin, 'rev-parse', 'foreman/app-1').trim();
-  github.addReviewComment(pr.number, { path: 'test.js', line: 3, body: 'Cover add(-2, -3) here.', user: 'lead' });
-  await deliver(
-    'pull_request_review',
-    payload('pull_request_review', 'submitted', (p) => {
-      Object.assign(p.review, { state: 'changes_requested', body: 'Please also test negative numbers.', user: { ...p.review.user, login: 'lead' } });
-      Object.assign(p.pull_request, { number: pr.number, head: { ...p.pull_request.head, ref: 'foreman/app-1' } });
-    }),
-  );
-  await waitFor('the reworked push', () => git(origin, 'rev-parse', 'foreman/app-1').trim() !== firstHead, 90_000, () => daemon.output().stderr);
-  expect(sawReview).toBe(true);
-  expect(git(origin, 'show', 'foreman/app-1:test.js')).toContain('add(-2, -3)');
-  await waitFor('the review state again', () => github.issues.get(1)!.labels.includes('state: Human Review'), 30_000, () => daemon.output().stderr);
-  expect(github.pulls(true)).toHaveLength(1); // updated, never a second PR
+    // 2. The run opens a PR with the evidence as its body and moves the issue to review.
+    await waitFor(
+      'the pull request',
+      () => github.pulls().length === 1,
+      90_000,
+      () => daemon.output().stderr,
+    );
+    const pr = github.pulls()[0]!;
+    expect(pr.head).toBe('foreman/app-1');
+    expect(pr.body).toContain('Refs #1');
+    expect(pr.body).toContain('Foreman evidence');
+    await waitFor(
+      'the review state label',
+      () => github.issues.get(1)!.labels.includes('state: Human Review'),
+      30_000,
+      () => daemon.output().stderr,
+    );
+    expect(git(origin, 'show', 'foreman/app-1:add.js')).toContain('a + b');
 
-  // 4. Merged: the issue is closed and the workspace removed.
-  await deliver(
-    'pull_request',
-    payload('pull_request', 'closed', (p) => {
-      Object.assign(p.pull_request, { number: pr.number, merged: true, state: 'closed', head: { ...p.pull_request.head, ref: 'foreman/app-1' } });
-    }),
-  );
-  await waitFor('the issue to close', () => github.issues.get(1)!.state === 'closed', 60_000, () => daemon.output().stderr);
-  await waitFor(
-    'the workspace removal',
-    () => fs.stat(path.join(workspaces, 'app-1')).then(() => false, () => true),
-    30_000,
-    () => daemon.output().stderr,
-  );
-  const foremanComments = github.commentsOn(1).filter((c) => c.body.includes('Foreman evidence'));
-  expect(foremanComments).toHaveLength(1); // edited in place across both rounds
-  expect(model.failures).toEqual([]);
+    // 3. A human requests changes on the PR: a rework round on the same branch and PR.
+    const firstHead = git(origin, 'rev-parse', 'foreman/app-1').trim();
+    github.addReviewComment(pr.number, { path: 'test.js', line: 3, body: 'Cover add(-2, -3) here.', user: 'lead' });
+    await deliver(
+      'pull_request_review',
+      payload('pull_request_review', 'submitted', (p) => {
+        Object.assign(p.review, {
+          state: 'changes_requested',
+          body: 'Please also test negative numbers.',
+          user: { ...p.review.user, login: 'lead' },
+        });
+        Object.assign(p.pull_request, { number: pr.number, head: { ...p.pull_request.head, ref: 'foreman/app-1' } });
+      }),
+    );
+    await waitFor(
+      'the reworked push',
+      () => git(origin, 'rev-parse', 'foreman/app-1').trim() !== firstHead,
+      90_000,
+      () => daemon.output().stderr,
+    );
+    expect(sawReview).toBe(true);
+    expect(git(origin, 'show', 'foreman/app-1:test.js')).toContain('add(-2, -3)');
+    await waitFor(
+      'the review state again',
+      () => github.issues.get(1)!.labels.includes('state: Human Review'),
+      30_000,
+      () => daemon.output().stderr,
+    );
+    expect(github.pulls(true)).toHaveLength(1); // updated, never a second PR
 
-  daemon.child.kill('SIGTERM');
-  expect((await daemon.wait(40_000)).code).toBe(0);
-});
+    // 4. Merged: the issue is closed and the workspace removed.
+    await deliver(
+      'pull_request',
+      payload('pull_request', 'closed', (p) => {
+        Object.assign(p.pull_request, {
+          number: pr.number,
+          merged: true,
+          state: 'closed',
+          head: { ...p.pull_request.head, ref: 'foreman/app-1' },
+        });
+      }),
+    );
+    await waitFor(
+      'the issue to close',
+      () => github.issues.get(1)!.state === 'closed',
+      60_000,
+      () => daemon.output().stderr,
+    );
+    await waitFor(
+      'the workspace removal',
+      () =>
+        fs.stat(path.join(workspaces, 'app-1')).then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+      () => daemon.output().stderr,
+    );
+    const foremanComments = github.commentsOn(1).filter((c) => c.body.includes('Foreman evidence'));
+    expect(foremanComments).toHaveLength(1); // edited in place across both rounds
+    expect(model.failures).toEqual([]);
+
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.wait(40_000)).code).toBe(0);
+  },
+);

@@ -10,7 +10,6 @@ import { toolUse, type ScriptStep } from '../support/scripted-model-server.js';
 import { humanReplySignal } from '../../workflows/definitions.js';
 import type { IssueRunSummary } from '../../workflows/types.js';
 
-
 /** The model reads the failing test, runs it, fixes add.js, runs it again and finishes. */
 const FIX_SCRIPT: ScriptStep[] = [
   toolUse('read_file', { path: 'test.js' }),
@@ -20,7 +19,10 @@ const FIX_SCRIPT: ScriptStep[] = [
   toolUse('finish', { summary: 'add() now adds; node test.js passes.' }),
   // The reviewer (a separate conversation) reads the diff and approves.
   toolUse('run_command', { command: 'git diff origin/main' }),
-  toolUse('submit_review', { verdict: 'approve', findings: [{ severity: 'nit', path: 'add.js', message: 'Consider a JSDoc comment.' }] }),
+  toolUse('submit_review', {
+    verdict: 'approve',
+    findings: [{ severity: 'nit', path: 'add.js', message: 'Consider a JSDoc comment.' }],
+  }),
 ];
 
 let ctx: RunContext | null = null;
@@ -50,7 +52,9 @@ describe('IssueWorkflow', () => {
     // The pushed branch on the origin holds the fix, on top of main.
     const pushed = git(ctx.origin, 'show', `foreman/${ctx.identifier}:add.js`);
     expect(pushed).toContain('return a + b;');
-    expect(git(ctx.origin, 'rev-parse', `foreman/${ctx.identifier}~1`).trim()).toBe(git(ctx.origin, 'rev-parse', 'main').trim());
+    expect(git(ctx.origin, 'rev-parse', `foreman/${ctx.identifier}~1`).trim()).toBe(
+      git(ctx.origin, 'rev-parse', 'main').trim(),
+    );
     // .foreman/ (the spec) never lands in a commit.
     expect(git(ctx.origin, 'ls-tree', '-r', '--name-only', `foreman/${ctx.identifier}`)).not.toContain('.foreman');
 
@@ -112,7 +116,9 @@ describe('IssueWorkflow', () => {
     const summary = (await handle.result()) as IssueRunSummary;
     expect(summary.outcome).toBe('completed');
     expect(sawAnswer).toBe(true);
-    expect(summary.escalations).toEqual([expect.objectContaining({ kind: 'qa_failed', answer: 'use + instead of -', author: 'ana' })]);
+    expect(summary.escalations).toEqual([
+      expect.objectContaining({ kind: 'qa_failed', answer: 'use + instead of -', author: 'ana' }),
+    ]);
     expect(await ctx.commentsText()).toContain('### Escalations and answers');
   });
 });

@@ -165,7 +165,9 @@ describe('linear adapter: listing issues', () => {
     expect(await dispatchable()).toEqual({ Mine: true, Janes: true, Nobody: true });
     const [byMe] = await make({ assignee: 'me' }).fetchIssuesByIds([mine.id]);
     expect(byMe?.assignee_id).toBe(fake.viewer.id);
-    expect((await make({ assignee: 'me' }).fetchIssuesByIds([janes.id, nobody.id])).map((i) => i.dispatchable)).toEqual([false, false]);
+    expect((await make({ assignee: 'me' }).fetchIssuesByIds([janes.id, nobody.id])).map((i) => i.dispatchable)).toEqual(
+      [false, false],
+    );
   });
 
   it('scopes by team key', async () => {
@@ -189,7 +191,10 @@ describe('linear adapter: listing issues', () => {
     expect(await titles('acme-app-1234abcd5678')).toEqual(['In project', 'Ops in project']);
     expect(await titles('1234abcd5678')).toEqual(['In project', 'Ops in project']);
     expect(await titles(project.id)).toEqual(['In project', 'Ops in project']);
-    expect(await titles('https://linear.app/acme/project/acme-app-1234abcd5678/overview')).toEqual(['In project', 'Ops in project']);
+    expect(await titles('https://linear.app/acme/project/acme-app-1234abcd5678/overview')).toEqual([
+      'In project',
+      'Ops in project',
+    ]);
     expect(await titles('acme-app-1234abcd5678', 'ENG')).toEqual(['In project']);
     expect(await titles('no-such-project-ffffffff')).toEqual([]);
   });
@@ -208,7 +213,9 @@ describe('linear adapter: listing issues', () => {
 
 describe('linear adapter: fetch by ids and identifier', () => {
   it('returns known in-scope ids once each, in chunks of 50, without a request for none', async () => {
-    const created = Array.from({ length: 60 }, (_, i) => fake.addIssue({ title: `Issue ${i}`, state: i % 2 ? 'Done' : 'Todo' }));
+    const created = Array.from({ length: 60 }, (_, i) =>
+      fake.addIssue({ title: `Issue ${i}`, state: i % 2 ? 'Done' : 'Todo' }),
+    );
     const tracker = make();
     expect(await tracker.fetchIssuesByIds([])).toEqual([]);
     expect(fake.requests).toHaveLength(0);
@@ -230,7 +237,9 @@ describe('linear adapter: fetch by ids and identifier', () => {
     expect(await tracker.fetchIssueByIdentifier('ENG-99')).toBeNull();
     expect(await tracker.fetchIssueByIdentifier('not an identifier')).toBeNull();
     expect(await tracker.fetchIssueByIdentifier('OPS-1')).toBeNull();
-    expect((await make({ teamKey: undefined, projectSlug: undefined }).fetchIssueByIdentifier('OPS-1'))?.title).toBe('Ops');
+    expect((await make({ teamKey: undefined, projectSlug: undefined }).fetchIssueByIdentifier('OPS-1'))?.title).toBe(
+      'Ops',
+    );
   });
 });
 
@@ -239,9 +248,13 @@ describe('linear adapter: comments', () => {
     const issue = fake.addIssue({ title: 'Discuss' });
     const jane = fake.addUser({ name: 'Jane Doe', email: 'jane@acme.test', displayName: 'jane' });
     fake.addComment(issue.id, 'Which database?', { user: jane.id, createdAt: '2026-01-05T11:00:00.000Z' });
-    fake.addComment(issue.id, '<!-- foreman:key=escalation-1 -->\n**Question:** SQLite or PostgreSQL?', { createdAt: '2026-01-05T11:05:00.000Z' });
+    fake.addComment(issue.id, '<!-- foreman:key=escalation-1 -->\n**Question:** SQLite or PostgreSQL?', {
+      createdAt: '2026-01-05T11:05:00.000Z',
+    });
     fake.addComment(issue.id, 'SQLite is fine.', { user: jane.id, createdAt: '2026-01-05T11:30:00.000Z' });
-    fake.addComment(issue.id, 'Escaped marker &lt;!-- foreman:key=status --&gt;\nAll good', { createdAt: '2026-01-05T11:40:00.000Z' });
+    fake.addComment(issue.id, 'Escaped marker &lt;!-- foreman:key=status --&gt;\nAll good', {
+      createdAt: '2026-01-05T11:40:00.000Z',
+    });
     const other = fake.addIssue({ title: 'Other' });
     fake.addComment(other.id, 'elsewhere');
 
@@ -350,7 +363,13 @@ describe('linear adapter: moving issues and linking PRs', () => {
     const issue = fake.addIssue({ title: 'Move me' });
     const tracker = make();
     await tracker.moveIssue(issue.id, 'In Progress');
-    fake.states.push({ id: '11111111-2222-4333-8444-555555555555', teamId: issue.teamId, name: 'QA', type: 'started', position: 99 });
+    fake.states.push({
+      id: '11111111-2222-4333-8444-555555555555',
+      teamId: issue.teamId,
+      name: 'QA',
+      type: 'started',
+      position: 99,
+    });
     await tracker.moveIssue(issue.id, 'qa');
     expect(fake.stateName(issue)).toBe('QA');
   });
@@ -361,7 +380,9 @@ describe('linear adapter: moving issues and linking PRs', () => {
     const url = 'https://github.com/acme/app/pull/7';
     const first = await tracker.linkPullRequest(issue.id, url, 'PR #7: health endpoint');
     expect(first.created).toBe(true);
-    expect(fake.attachments).toEqual([expect.objectContaining({ issueId: issue.id, url, title: 'PR #7: health endpoint' })]);
+    expect(fake.attachments).toEqual([
+      expect.objectContaining({ issueId: issue.id, url, title: 'PR #7: health endpoint' }),
+    ]);
     const again = await tracker.linkPullRequest(issue.id, url, 'PR #7: health endpoint');
     expect(again).toEqual({ id: first.id, created: false });
     expect(calls('attachmentLinkURL')).toHaveLength(1);
@@ -446,7 +467,15 @@ describe('linear adapter: errors', () => {
 
     const url = fake.url;
     await fake.close();
-    const down = await failure(createLinearTracker({ apiKey: 'k', apiUrl: url, teamKey: 'ENG', activeStates: [], terminalStates: [] }).fetchIssuesByIds(['x']));
+    const down = await failure(
+      createLinearTracker({
+        apiKey: 'k',
+        apiUrl: url,
+        teamKey: 'ENG',
+        activeStates: [],
+        terminalStates: [],
+      }).fetchIssuesByIds(['x']),
+    );
     expect([down.code, down.retryable]).toEqual(['tracker_request_failed', true]);
     fake = await startFakeLinear();
   });
@@ -463,7 +492,11 @@ describe('linear adapter: errors', () => {
     expect([shape.code, shape.retryable]).toEqual(['tracker_payload_invalid', false]);
     expect(shape.message).toContain('unexpected response shape');
 
-    fake.injectFault({ kind: 'graphql_error', message: 'Variable "$filter" got invalid value', code: 'GRAPHQL_VALIDATION_FAILED' });
+    fake.injectFault({
+      kind: 'graphql_error',
+      message: 'Variable "$filter" got invalid value',
+      code: 'GRAPHQL_VALIDATION_FAILED',
+    });
     const gql = await failure(tracker.fetchIssuesByIds(['x']));
     expect([gql.code, gql.retryable]).toEqual(['tracker_payload_invalid', false]);
     expect(gql.message).toContain('Variable "$filter" got invalid value');
@@ -471,7 +504,12 @@ describe('linear adapter: errors', () => {
 
   it('never writes the API key into messages or logs, even when the server echoes it', async () => {
     const messages: string[] = [];
-    const tracker = make({ log: { warn: (obj, msg) => messages.push(msg, JSON.stringify(obj)), debug: (obj, msg) => messages.push(msg, JSON.stringify(obj)) } });
+    const tracker = make({
+      log: {
+        warn: (obj, msg) => messages.push(msg, JSON.stringify(obj)),
+        debug: (obj, msg) => messages.push(msg, JSON.stringify(obj)),
+      },
+    });
     fake.injectFault({ kind: 'graphql_error', message: `Bad key ${fake.apiKey} in request` });
     const err = await failure(tracker.fetchIssuesByIds(['x']));
     messages.push(err.message, String(err));
@@ -535,7 +573,10 @@ Work on {{ issue.identifier }}.
     assignee: me
     endpoint: ${fake.url}`);
     const env = { LINEAR_API_KEY: fake.apiKey, HOME: '/tmp' };
-    const tracker = linearTrackerFromPolicy(parsePolicyText(text, { file: '/tmp/WORKFLOW.md', env }).policy.tracker, env);
+    const tracker = linearTrackerFromPolicy(
+      parsePolicyText(text, { file: '/tmp/WORKFLOW.md', env }).policy.tracker,
+      env,
+    );
     expect(tracker.teamKey).toBe('ENG');
     const issues = await tracker.fetchIssuesByStates(['Todo']);
     expect(Object.fromEntries(issues.map((i) => [i.title, i.dispatchable]))).toEqual({ Mine: true, 'Not mine': false });
@@ -543,7 +584,10 @@ Work on {{ issue.identifier }}.
 
   it('names tracker.provider.api_key when no key is set, and asks for a scope', () => {
     const env = { HOME: '/tmp' };
-    const noKey = parsePolicyText(workflow('  kind: linear\n  api_key: $LINEAR_API_KEY\n  project_slug: acme'), { file: '/tmp/W.md', env });
+    const noKey = parsePolicyText(workflow('  kind: linear\n  api_key: $LINEAR_API_KEY\n  project_slug: acme'), {
+      file: '/tmp/W.md',
+      env,
+    });
     let err: unknown;
     try {
       linearTrackerFromPolicy(noKey.policy.tracker, env);
@@ -558,12 +602,20 @@ Work on {{ issue.identifier }}.
     const envWithKey = { HOME: '/tmp', LINEAR_API_KEY: 'lin_api_x' };
     const noScope = parsePolicyText(workflow('  kind: linear'), { file: '/tmp/W.md', env: envWithKey });
     expect(() => linearTrackerFromPolicy(noScope.policy.tracker, envWithKey)).toThrow(
-      expect.objectContaining({ code: 'invalid_tracker_config', message: expect.stringContaining('tracker.provider.project_slug') }),
+      expect.objectContaining({
+        code: 'invalid_tracker_config',
+        message: expect.stringContaining('tracker.provider.project_slug'),
+      }),
     );
-    const plainHttp = parsePolicyText(workflow('  kind: linear\n  project_slug: acme\n  endpoint: http://linear.example.com/graphql'), {
-      file: '/tmp/W.md',
-      env: envWithKey,
-    });
-    expect(() => linearTrackerFromPolicy(plainHttp.policy.tracker, envWithKey)).toThrow(expect.objectContaining({ code: 'invalid_tracker_config' }));
+    const plainHttp = parsePolicyText(
+      workflow('  kind: linear\n  project_slug: acme\n  endpoint: http://linear.example.com/graphql'),
+      {
+        file: '/tmp/W.md',
+        env: envWithKey,
+      },
+    );
+    expect(() => linearTrackerFromPolicy(plainHttp.policy.tracker, envWithKey)).toThrow(
+      expect.objectContaining({ code: 'invalid_tracker_config' }),
+    );
   });
 });

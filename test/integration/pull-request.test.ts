@@ -27,12 +27,16 @@ it('red CI sends the work back on the same PR; a PR closed unmerged stops the ru
   github = await startFakeGitHub({ owner: 'acme', repo: 'app' });
   let sawCi = false;
   ctx = await createRunContext({
-    extraPolicy: JSON.stringify({ scm: { draft: true, github: { repo: 'acme/app', token: github.token, base_url: github.url } } }),
+    extraPolicy: JSON.stringify({
+      scm: { draft: true, github: { repo: 'acme/app', token: github.token, base_url: github.url } },
+    }),
     script: [
       toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
       toolUse('finish', { summary: 'Fixed.' }),
       async (req) => {
-        sawCi = JSON.stringify((req.body.messages as unknown[]).at(-1)).includes('CI failed on the pull request: lint (failure');
+        sawCi = JSON.stringify((req.body.messages as unknown[]).at(-1)).includes(
+          'CI failed on the pull request: lint (failure',
+        );
         return toolUse('write_file', { path: 'NOTES.md', content: 'lint fixed\n' });
       },
       toolUse('finish', { summary: 'Fixed lint.' }),
@@ -48,7 +52,13 @@ it('red CI sends the work back on the same PR; a PR closed unmerged stops the ru
 
   // CI goes red: the run reads CI from the GitHub API and goes back to the implementer.
   const firstHead = git(ctx.origin, 'rev-parse', branch).trim();
-  github.addCheckRun({ ref: branch, name: 'lint', status: 'completed', conclusion: 'failure', html_url: 'https://ci.example/lint/1' });
+  github.addCheckRun({
+    ref: branch,
+    name: 'lint',
+    status: 'completed',
+    conclusion: 'failure',
+    html_url: 'https://ci.example/lint/1',
+  });
   await handle.signal(ciResultSignal, { sha: firstHead, name: 'lint', conclusion: 'failure' });
   await ctx.waitFor('the rework push', async () => git(ctx!.origin, 'rev-parse', branch).trim() !== firstHead);
   expect(sawCi).toBe(true);
@@ -62,7 +72,11 @@ it('red CI sends the work back on the same PR; a PR closed unmerged stops the ru
   // Closed without merging: stop, say so, keep the workspace.
   await handle.signal(prClosedSignal, { prNumber: pr.number, merged: false });
   const summary = (await handle.result()) as IssueRunSummary;
-  expect(summary).toMatchObject({ outcome: 'stopped', pr_state: 'closed', pr: expect.stringContaining(`/pull/${pr.number}`) });
+  expect(summary).toMatchObject({
+    outcome: 'stopped',
+    pr_state: 'closed',
+    pr: expect.stringContaining(`/pull/${pr.number}`),
+  });
   expect(await ctx.commentsText()).toContain('was closed without merging');
   await expect(fs.stat(path.join(ctx.workspaceRoot, ctx.identifier))).resolves.toBeTruthy();
 });

@@ -23,17 +23,25 @@ const REVIEWER = { roles: { reviewer: { enabled: true } } };
 const yaml = (o: unknown) => JSON.stringify(o); // JSON is YAML
 const FIX = toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' });
 const finish = (summary = 'Done.') => toolUse('finish', { summary });
-const review = (verdict: string, findings: { severity: string; path?: string; line?: number; message: string }[] = []) =>
-  toolUse('submit_review', { verdict, findings });
+const review = (
+  verdict: string,
+  findings: { severity: string; path?: string; line?: number; message: string }[] = [],
+) => toolUse('submit_review', { verdict, findings });
 const roleOf = (req: CapturedRequest) => {
   const system = JSON.stringify(req.body.system ?? '');
-  return system.includes('You are the reviewer') ? 'reviewer' : system.includes('You are the QA agent') ? 'qa' : 'implementer';
+  return system.includes('You are the reviewer')
+    ? 'reviewer'
+    : system.includes('You are the QA agent')
+      ? 'qa'
+      : 'implementer';
 };
 /** A step that checks which role is asking before answering. */
-const as = (role: string, step: ScriptStep): ScriptStep => async (req) => {
-  if (roleOf(req) !== role) throw new Error(`expected a ${role} request, got ${roleOf(req)}`);
-  return typeof step === 'function' ? step(req) : step;
-};
+const as =
+  (role: string, step: ScriptStep): ScriptStep =>
+  async (req) => {
+    if (roleOf(req) !== role) throw new Error(`expected a ${role} request, got ${roleOf(req)}`);
+    return typeof step === 'function' ? step(req) : step;
+  };
 const waiting = async () => (await ctx!.status()).phase === 'waiting_for_human';
 
 /** Replaces what changes from run to run (shas, ids, times, paths) so a packet can be snapshotted. */
@@ -57,10 +65,19 @@ describe('reviewer', () => {
       script: [
         as('implementer', FIX),
         as('implementer', finish('Fixed the sign.')),
-        as('reviewer', review('request_changes', [{ severity: 'major', path: 'add.js', line: 2, message: 'Add a test for negative numbers.' }])),
+        as(
+          'reviewer',
+          review('request_changes', [
+            { severity: 'major', path: 'add.js', line: 2, message: 'Add a test for negative numbers.' },
+          ]),
+        ),
         as('implementer', async (req) => {
           expect(JSON.stringify((req.body.messages as unknown[]).at(-1))).toContain('Add a test for negative numbers');
-          return toolUse('edit_file', { path: 'test.js', old_text: "console.log('ok: add(2, 3) === 5');", new_text: "if (add(-2, -3) !== -5) process.exit(1);\nconsole.log('ok: add(2, 3) === 5');" });
+          return toolUse('edit_file', {
+            path: 'test.js',
+            old_text: "console.log('ok: add(2, 3) === 5');",
+            new_text: "if (add(-2, -3) !== -5) process.exit(1);\nconsole.log('ok: add(2, 3) === 5');",
+          });
         }),
         as('implementer', finish('Added a negative test.')),
         as('reviewer', review('approve')),
@@ -88,7 +105,9 @@ describe('reviewer', () => {
         finish('Looked at it.'),
         as('reviewer', async (req) => {
           // The reviewer is told which findings are still open, with their stable ids.
-          expect(JSON.stringify((req.body.messages as unknown[]).at(-1))).toMatch(/F-[0-9a-f]{10} \[major\] add\.js Handle non-numbers/);
+          expect(JSON.stringify((req.body.messages as unknown[]).at(-1))).toMatch(
+            /F-[0-9a-f]{10} \[major\] add\.js Handle non-numbers/,
+          );
           return review('request_changes', [x]);
         }),
         finish('Now handled.'),
@@ -147,7 +166,7 @@ describe('contract', () => {
 
 describe('QA agent', () => {
   it('writes a check that fails; Foreman runs it; the work goes back and passes on the next round', async () => {
-    const check = "node -e \"process.exit(require('./add.js').add(2, 3) === 5 ? 0 : 1)\" && echo add-ok\n";
+    const check = 'node -e "process.exit(require(\'./add.js\').add(2, 3) === 5 ? 0 : 1)" && echo add-ok\n';
     ctx = await createRunContext({
       qaCommands: [],
       extraPolicy: yaml({ roles: { qa: { agent: true } } }),
@@ -170,6 +189,8 @@ describe('QA agent', () => {
     expect(comments).toMatch(/written by the QA agent/i);
     // The agent's checks are evidence, not code: they never land on the branch.
     expect(git(ctx.origin, 'ls-tree', '-r', '--name-only', `foreman/${ctx.identifier}`)).not.toContain('01-adds.sh');
-    await expect(fs.stat(path.join(ctx.workspaceRoot, ctx.identifier, '.foreman/qa/checks/01-adds.sh'))).resolves.toBeTruthy();
+    await expect(
+      fs.stat(path.join(ctx.workspaceRoot, ctx.identifier, '.foreman/qa/checks/01-adds.sh')),
+    ).resolves.toBeTruthy();
   });
 });

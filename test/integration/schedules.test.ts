@@ -25,7 +25,11 @@ import {
 import { workflowBundle } from '../../src/temporal/worker.js';
 import { createLocalTracker } from '../../src/trackers/local.js';
 import { dispatcherWorkflowId } from '../../workflows/definitions.js';
-import type { NudgeDispatcherInput, ScheduleActivities, ScheduleWorkflowResult } from '../../workflows/schedule-workflow.js';
+import type {
+  NudgeDispatcherInput,
+  ScheduleActivities,
+  ScheduleWorkflowResult,
+} from '../../workflows/schedule-workflow.js';
 import { tempDir } from '../support/fixtures.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 
@@ -63,13 +67,21 @@ function cleanupQueue(client: Client, taskQueue: string): void {
   cleanups.push(async () => {
     await deleteForemanSchedules(client, taskQueue);
     for (const id of createdIds) {
-      await client.schedule.getHandle(id).delete().catch((err: unknown) => {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-      });
+      await client.schedule
+        .getHandle(id)
+        .delete()
+        .catch((err: unknown) => {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+        });
     }
     createdIds.clear();
-    for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
-      await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test over').catch(() => {});
+    for await (const wf of client.workflow.list({
+      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+    })) {
+      await client.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .terminate('test over')
+        .catch(() => {});
     }
   });
 }
@@ -108,7 +120,11 @@ describe('syncSchedules', () => {
       polling: { interval_ms: 3_600_000 },
       schedules: [
         { id: 'nightly', cron: '0 3 * * *' },
-        { id: 'deps', interval_ms: 86_400_000, issue: { title: 'Update dependencies', labels: ['chore'], priority: 3 } },
+        {
+          id: 'deps',
+          interval_ms: 86_400_000,
+          issue: { title: 'Update dependencies', labels: ['chore'], priority: 3 },
+        },
       ],
     });
     const backstop = pollBackstopScheduleId(taskQueue);
@@ -117,38 +133,59 @@ describe('syncSchedules', () => {
 
     const r1 = await sync(client, { taskQueue, policy: first, log: silentLogger });
     expect(r1).toEqual({ created: [backstop, nightly, deps], updated: [], unchanged: [], deleted: [], failed: [] });
-    const n1 = await sync(client, { taskQueue: neighbour, policy: policy({ schedules: [{ id: 'x', interval_ms: 86_400_000 }] }), log: silentLogger });
+    const n1 = await sync(client, {
+      taskQueue: neighbour,
+      policy: policy({ schedules: [{ id: 'x', interval_ms: 86_400_000 }] }),
+      log: silentLogger,
+    });
     expect(n1.created).toEqual([pollBackstopScheduleId(neighbour), foremanScheduleId(neighbour, 'x')]);
 
     const b = await client.schedule.getHandle(backstop).describe();
     expect(b.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
     expect(b.policies.overlap).toBe('SKIP');
-    expect(b.action).toMatchObject({ workflowType: 'ScheduleWorkflow', taskQueue, args: [{ scheduleId: 'foreman-poll', taskQueue }] });
+    expect(b.action).toMatchObject({
+      workflowType: 'ScheduleWorkflow',
+      taskQueue,
+      args: [{ scheduleId: 'foreman-poll', taskQueue }],
+    });
     const n = await client.schedule.getHandle(nightly).describe();
     // The server compiles cron strings into calendars.
-    expect(n.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 3, end: 3, step: 1 }], minute: [{ start: 0, end: 0, step: 1 }] });
+    expect(n.spec.calendars?.[0]).toMatchObject({
+      hour: [{ start: 3, end: 3, step: 1 }],
+      minute: [{ start: 0, end: 0, step: 1 }],
+    });
     expect(n.action).toMatchObject({ args: [{ scheduleId: 'nightly', taskQueue }] });
     const d = await client.schedule.getHandle(deps).describe();
     expect(d.spec.intervals).toMatchObject([{ every: 86_400_000 }]);
     expect(d.action).toMatchObject({
       workflowId: `foreman-schedule-${taskQueue}-deps`,
-      args: [{ scheduleId: 'deps', taskQueue, issue: { title: 'Update dependencies', labels: ['chore'], priority: 3 } }],
+      args: [
+        { scheduleId: 'deps', taskQueue, issue: { title: 'Update dependencies', labels: ['chore'], priority: 3 } },
+      ],
     });
 
     // Same policy again: nothing is rewritten, still one schedule each.
     const r2 = await sync(client, { taskQueue, policy: first, log: silentLogger });
     expect(r2).toEqual({ created: [], updated: [], unchanged: [backstop, nightly, deps], deleted: [], failed: [] });
     const all = [backstop, nightly, deps].sort();
-    expect(await waitFor('the schedules to be listed', async () => {
-      const got = await listed(client, all);
-      return got.length === all.length ? got : undefined;
-    })).toEqual(all);
+    expect(
+      await waitFor('the schedules to be listed', async () => {
+        const got = await listed(client, all);
+        return got.length === all.length ? got : undefined;
+      }),
+    ).toEqual(all);
     expect((await client.schedule.getHandle(deps).describe()).info.lastUpdatedAt).toBeUndefined();
 
     // A changed interval updates in place; a removed entry is deleted; the neighbour is untouched.
     const second = policy({
       polling: { interval_ms: 3_600_000 },
-      schedules: [{ id: 'deps', interval_ms: 172_800_000, issue: { title: 'Update dependencies', labels: ['chore'], priority: 3 } }],
+      schedules: [
+        {
+          id: 'deps',
+          interval_ms: 172_800_000,
+          issue: { title: 'Update dependencies', labels: ['chore'], priority: 3 },
+        },
+      ],
     });
     const r3 = await sync(client, { taskQueue, policy: second, log: silentLogger });
     expect(r3).toEqual({ created: [], updated: [deps], unchanged: [backstop], deleted: [nightly], failed: [] });
@@ -157,7 +194,11 @@ describe('syncSchedules', () => {
     await client.schedule.getHandle(foremanScheduleId(neighbour, 'x')).describe();
 
     // The backstop never goes below 10 s.
-    const r4 = await sync(client, { taskQueue, policy: { ...second, polling: { interval_ms: 1_000 } }, log: silentLogger });
+    const r4 = await sync(client, {
+      taskQueue,
+      policy: { ...second, polling: { interval_ms: 1_000 } },
+      log: silentLogger,
+    });
     expect(r4.updated).toEqual([backstop]);
     expect((await client.schedule.getHandle(backstop).describe()).spec.intervals).toMatchObject([{ every: 10_000 }]);
   });
@@ -175,7 +216,13 @@ describe('syncSchedules', () => {
     };
     const r = await sync(client, {
       taskQueue,
-      policy: policy({ polling: { interval_ms: 3_600_000 }, schedules: [{ id: 'broken', cron: 'not a cron' }, { id: 'ok', interval_ms: 86_400_000 }] }),
+      policy: policy({
+        polling: { interval_ms: 3_600_000 },
+        schedules: [
+          { id: 'broken', cron: 'not a cron' },
+          { id: 'ok', interval_ms: 86_400_000 },
+        ],
+      }),
       log,
     });
     expect(r.created).toEqual([pollBackstopScheduleId(taskQueue), foremanScheduleId(taskQueue, 'ok')]);
@@ -186,7 +233,11 @@ describe('syncSchedules', () => {
     // An issue entry on a tracker that cannot file issues is synced, with a warning at once.
     const r2 = await sync(client, {
       taskQueue,
-      policy: policy({ tracker: { kind: 'linear' }, polling: { interval_ms: 3_600_000 }, schedules: [{ id: 'ok', interval_ms: 86_400_000, issue: { title: 'x' } }] }),
+      policy: policy({
+        tracker: { kind: 'linear' },
+        polling: { interval_ms: 3_600_000 },
+        schedules: [{ id: 'ok', interval_ms: 86_400_000, issue: { title: 'x' } }],
+      }),
       log,
     });
     expect(r2.updated).toEqual([foremanScheduleId(taskQueue, 'ok')]);
@@ -205,7 +256,11 @@ describe('ScheduleWorkflow', () => {
       tracker: { kind: 'local', provider: { path: issuesDir }, active_states: ['Ready', 'In Progress'] },
       polling: { interval_ms: 3_600_000 },
       schedules: [
-        { id: 'weekly deps', cron: '0 6 * * 1', issue: { title: 'Update dependencies', description: 'Run `npm update`.', labels: ['Chore'], priority: 3 } },
+        {
+          id: 'weekly deps',
+          cron: '0 6 * * 1',
+          issue: { title: 'Update dependencies', description: 'Run `npm update`.', labels: ['Chore'], priority: 3 },
+        },
         { id: 'poll-now', interval_ms: 86_400_000 },
       ],
     });
@@ -269,11 +324,17 @@ describe('ScheduleWorkflow', () => {
 
     // A late tick files the issue of the day it was scheduled for (the nominal time, not now):
     // backfill the Monday 2026-01-05, whose 06:00 UTC tick runs today.
-    await weekly.backfill({ start: new Date('2026-01-05T00:00:00Z'), end: new Date('2026-01-06T00:00:00Z'), overlap: 'ALLOW_ALL' });
+    await weekly.backfill({
+      start: new Date('2026-01-05T00:00:00Z'),
+      end: new Date('2026-01-06T00:00:00Z'),
+      overlap: 'ALLOW_ALL',
+    });
     const late = path.join(issuesDir, 'WEEKLY-DEPS-20260105.md');
     await waitFor('the backfilled tick to file its issue', () => fs.access(late).then(() => true));
     expect(await fs.readFile(late, 'utf8')).toContain('created_at: 2026-01-05T06:00:00.000Z');
-    await waitFor('the backfilled tick to nudge', async () => nudges.some((n) => n.reason.endsWith('WEEKLY-DEPS-20260105')));
+    await waitFor('the backfilled tick to nudge', async () =>
+      nudges.some((n) => n.reason.endsWith('WEEKLY-DEPS-20260105')),
+    );
 
     const r3 = await tick(client.schedule.getHandle(foremanScheduleId(taskQueue, 'poll-now')));
     expect(r3).toEqual({ filed: null });
@@ -294,9 +355,27 @@ describe('fileScheduledIssue', () => {
     cleanups.push(tmp.cleanup);
     const tracker = { kind: 'local', provider: { path: './issues' }, active_states: ['Todo'] };
     const issue = { title: 'Rotate keys' };
-    const a = await fileScheduledIssue({ tracker, baseDir: tmp.dir, scheduleId: 'rotate', issue, at: '2026-11-09T23:59:59Z' });
-    const b = await fileScheduledIssue({ tracker, baseDir: tmp.dir, scheduleId: 'rotate', issue, at: '2026-11-09T00:00:00Z' });
-    const c = await fileScheduledIssue({ tracker, baseDir: tmp.dir, scheduleId: 'rotate', issue, at: '2026-11-10T00:00:00Z' });
+    const a = await fileScheduledIssue({
+      tracker,
+      baseDir: tmp.dir,
+      scheduleId: 'rotate',
+      issue,
+      at: '2026-11-09T23:59:59Z',
+    });
+    const b = await fileScheduledIssue({
+      tracker,
+      baseDir: tmp.dir,
+      scheduleId: 'rotate',
+      issue,
+      at: '2026-11-09T00:00:00Z',
+    });
+    const c = await fileScheduledIssue({
+      tracker,
+      baseDir: tmp.dir,
+      scheduleId: 'rotate',
+      issue,
+      at: '2026-11-10T00:00:00Z',
+    });
     expect([a, b, c]).toEqual([
       { identifier: 'ROTATE-20261109', created: true },
       { identifier: 'ROTATE-20261109', created: false },
@@ -304,7 +383,9 @@ describe('fileScheduledIssue', () => {
     ]);
     // Concurrent ticks (a retried activity racing the first): exactly one creates.
     const racing = await Promise.all(
-      [1, 2, 3, 4].map(() => fileScheduledIssue({ tracker, baseDir: tmp.dir, scheduleId: 'rotate', issue, at: '2026-11-11T08:00:00Z' })),
+      [1, 2, 3, 4].map(() =>
+        fileScheduledIssue({ tracker, baseDir: tmp.dir, scheduleId: 'rotate', issue, at: '2026-11-11T08:00:00Z' }),
+      ),
     );
     expect(racing.filter((r) => r.created)).toHaveLength(1);
     const issues = await createLocalTracker({ path: path.join(tmp.dir, 'issues') }).fetchIssuesByStates(['Todo']);

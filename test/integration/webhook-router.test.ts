@@ -15,7 +15,14 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Webhooks } from '@octokit/webhooks';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { Client, Connection, WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +62,11 @@ function example(name: string, action: string): Json {
   return structuredClone(found);
 }
 
-const repository = (repo: string, base: Json) => ({ ...(base.repository as Json), name: repo, full_name: `acme/${repo}` });
+const repository = (repo: string, base: Json) => ({
+  ...(base.repository as Json),
+  name: repo,
+  full_name: `acme/${repo}`,
+});
 
 function issuePayload(repo: string, number: number, action = 'opened'): Json {
   const p = example('issues', action);
@@ -64,7 +75,11 @@ function issuePayload(repo: string, number: number, action = 'opened'): Json {
   return p;
 }
 
-function commentPayload(repo: string, number: number, c: { id: number; association: string; login?: string; body?: string }): Json {
+function commentPayload(
+  repo: string,
+  number: number,
+  c: { id: number; association: string; login?: string; body?: string },
+): Json {
   const p = example('issue_comment', 'created');
   p.issue = { ...(p.issue as Json), number, pull_request: undefined };
   p.comment = {
@@ -82,7 +97,12 @@ function reviewPayload(repo: string, branch: string, state: string, prNumber = 7
   const p = example('pull_request_review', 'submitted');
   const pr = p.pull_request as Json;
   p.pull_request = { ...pr, number: prNumber, head: { ...(pr.head as Json), ref: branch } };
-  p.review = { ...(p.review as Json), state, body: 'Please add a test.', user: { ...((p.review as Json).user as Json), login: 'reviewer' } };
+  p.review = {
+    ...(p.review as Json),
+    state,
+    body: 'Please add a test.',
+    user: { ...((p.review as Json).user as Json), login: 'reviewer' },
+  };
   p.repository = repository(repo, p);
   return p;
 }
@@ -96,10 +116,22 @@ function closedPayload(repo: string, branch: string, merged: boolean, prNumber =
   return p;
 }
 
-function checkRunPayload(repo: string, branch: string | null, conclusion: string, name = 'test', sha = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821'): Json {
+function checkRunPayload(
+  repo: string,
+  branch: string | null,
+  conclusion: string,
+  name = 'test',
+  sha = 'ec26c3e57ca3a959ca5aad62de7213c562f8c821',
+): Json {
   const p = example('check_run', 'completed');
   const run = p.check_run as Json;
-  p.check_run = { ...run, name, conclusion, head_sha: sha, check_suite: { ...(run.check_suite as Json), head_branch: branch } };
+  p.check_run = {
+    ...run,
+    name,
+    conclusion,
+    head_sha: sha,
+    check_suite: { ...(run.check_suite as Json), head_branch: branch },
+  };
   p.repository = repository(repo, p);
   return p;
 }
@@ -107,7 +139,11 @@ function checkRunPayload(repo: string, branch: string | null, conclusion: string
 const LINEAR_USER = { id: '11111111-2222-4333-8444-555555555555', name: 'Ada Lovelace', email: 'ada@example.com' };
 
 /** A Linear `Comment.create` data-change webhook (Linear developer docs "Webhooks"). */
-function linearCommentPayload(issue: { id: string; identifier: string } | { id: string }, commentId: string, body: string): Json {
+function linearCommentPayload(
+  issue: { id: string; identifier: string } | { id: string },
+  commentId: string,
+  body: string,
+): Json {
   const now = Date.now();
   return {
     action: 'create',
@@ -123,7 +159,9 @@ function linearCommentPayload(issue: { id: string; identifier: string } | { id: 
       userId: LINEAR_USER.id,
       reactionData: [],
       botActor: null,
-      ...('identifier' in issue ? { issue: { id: issue.id, identifier: issue.identifier, title: 'Add a /health endpoint' } } : {}),
+      ...('identifier' in issue
+        ? { issue: { id: issue.id, identifier: issue.identifier, title: 'Add a /health endpoint' } }
+        : {}),
       user: LINEAR_USER,
     },
     url: `https://linear.app/acme/issue/x#comment-${commentId.slice(0, 8)}`,
@@ -190,13 +228,20 @@ interface Ctx {
  * One isolated setup: a worker hosting the probes on its own task queue, the router, and the
  * routes on a real HTTP server. `wrap` may stand between the routes and the router.
  */
-async function setup(opts: { router?: Partial<WebhookRouterDeps>; wrap?: (router: WebhookEventsHandler) => WebhookEventsHandler } = {}): Promise<Ctx> {
+async function setup(
+  opts: { router?: Partial<WebhookRouterDeps>; wrap?: (router: WebhookEventsHandler) => WebhookEventsHandler } = {},
+): Promise<Ctx> {
   const taskQueue = uniqueTaskQueue('whr');
   const repo = `GH${crypto.randomUUID().slice(0, 6)}`;
 
   const native = await NativeConnection.connect({ address: temporalAddress() });
   cleanups.push(() => native.close());
-  const worker = await Worker.create({ connection: native, namespace: temporalNamespace(), taskQueue, workflowBundle: bundle });
+  const worker = await Worker.create({
+    connection: native,
+    namespace: temporalNamespace(),
+    taskQueue,
+    workflowBundle: bundle,
+  });
   const running = worker.run();
   cleanups.push(async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -222,7 +267,14 @@ async function setup(opts: { router?: Partial<WebhookRouterDeps>; wrap?: (router
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Json) });
   const router = createWebhookRouter({ client, taskQueue, log, ...opts.router });
   const app = new Hono();
-  app.route('/', createWebhookRoutes({ githubSecret: GITHUB_SECRET, linearSecret: LINEAR_SECRET, onEvents: opts.wrap ? opts.wrap(router) : router }));
+  app.route(
+    '/',
+    createWebhookRoutes({
+      githubSecret: GITHUB_SECRET,
+      linearSecret: LINEAR_SECRET,
+      onEvents: opts.wrap ? opts.wrap(router) : router,
+    }),
+  );
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
@@ -247,7 +299,9 @@ async function setup(opts: { router?: Partial<WebhookRouterDeps>; wrap?: (router
       });
     },
     async waitVisible(identifier) {
-      await waitFor(`${identifier} in the visibility list`, async () => (await listRunningIssues(client, taskQueue)).some((r) => r.identifier === identifier));
+      await waitFor(`${identifier} in the visibility list`, async () =>
+        (await listRunningIssues(client, taskQueue)).some((r) => r.identifier === identifier),
+      );
     },
     received: (workflowId) => client.workflow.getHandle(workflowId).query(probeQuery),
     async postGitHub(event, payload, id = crypto.randomUUID()) {
@@ -324,8 +378,13 @@ describe('createWebhookRouter', () => {
     const idle = `${ctx.repo}-2`;
     expect((await ctx.postGitHub('issues', issuePayload(ctx.repo, 2, 'labeled'))).status).toBe(202);
     const both = await waitForSignals(ctx, dispatcher, 'refresh', 2);
-    expect(both.map((s) => s.arg)).toEqual([{ reason: `webhook: github issue ${running}` }, { reason: `webhook: github issue ${idle}` }]);
-    await expect(client.workflow.getHandle(issueWorkflowId(idle)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(both.map((s) => s.arg)).toEqual([
+      { reason: `webhook: github issue ${running}` },
+      { reason: `webhook: github issue ${idle}` },
+    ]);
+    await expect(client.workflow.getHandle(issueWorkflowId(idle)).describe()).rejects.toBeInstanceOf(
+      WorkflowNotFoundError,
+    );
     expect(named(await ctx.received(issueWorkflowId(running)), 'issueUpdated')).toHaveLength(1);
     expect(ctx.logs.some((l) => l.msg === 'webhook: issue has no running run' && l.issue === idle)).toBe(true);
   });
@@ -358,8 +417,12 @@ describe('createWebhookRouter', () => {
 
     // Every nudge reached the same (latest, only) dispatcher run; both starts reached one run.
     const refreshes = await waitForSignals(ctx, dispatcher, 'refresh', 6);
-    expect(refreshes.filter((s) => (s.arg as { reason: string }).reason === `webhook: github issue ${identifier}`)).toHaveLength(5);
-    const fromTicks = named(await ctx.received(issueId), 'issueUpdated').filter((s) => (s.arg as { source: string }).source === 'dispatch');
+    expect(
+      refreshes.filter((s) => (s.arg as { reason: string }).reason === `webhook: github issue ${identifier}`),
+    ).toHaveLength(5);
+    const fromTicks = named(await ctx.received(issueId), 'issueUpdated').filter(
+      (s) => (s.arg as { source: string }).source === 'dispatch',
+    );
     expect(fromTicks).toHaveLength(2);
     for (const id of [dispatcher, issueId]) {
       const query = `WorkflowId = '${id}'`;
@@ -373,13 +436,36 @@ describe('createWebhookRouter', () => {
     const identifier = `${ctx.repo}-4`;
     await ctx.startRun(identifier, '4');
 
-    expect((await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 901, association: 'NONE', login: 'drive-by' }))).status).toBe(202);
-    expect((await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 902, association: 'CONTRIBUTOR', login: 'past-pr' }))).status).toBe(202);
-    expect((await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 903, association: 'MEMBER', login: 'lead', body: 'Use option B.' }))).status).toBe(202);
+    expect(
+      (
+        await ctx.postGitHub(
+          'issue_comment',
+          commentPayload(ctx.repo, 4, { id: 901, association: 'NONE', login: 'drive-by' }),
+        )
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await ctx.postGitHub(
+          'issue_comment',
+          commentPayload(ctx.repo, 4, { id: 902, association: 'CONTRIBUTOR', login: 'past-pr' }),
+        )
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await ctx.postGitHub(
+          'issue_comment',
+          commentPayload(ctx.repo, 4, { id: 903, association: 'MEMBER', login: 'lead', body: 'Use option B.' }),
+        )
+      ).status,
+    ).toBe(202);
 
     // Signals to one workflow arrive in order, so once 903 is in, 901 and 902 would be too.
     const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply');
-    expect(replies.map((s) => s.arg)).toEqual([{ text: 'Use option B.', author: 'lead', source: 'webhook', commentId: '903' }]);
+    expect(replies.map((s) => s.arg)).toEqual([
+      { text: 'Use option B.', author: 'lead', source: 'webhook', commentId: '903' },
+    ]);
     const dropped = ctx.logs.filter((l) => String(l.msg).startsWith('webhook: comment dropped'));
     expect(dropped.map((l) => [l.comment, l.association])).toEqual([
       ['901', 'NONE'],
@@ -393,7 +479,10 @@ describe('createWebhookRouter', () => {
     const identifier = `${ctx.repo}-5`;
     await ctx.startRun(identifier, '5');
     await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 5, { id: 951, association: 'MEMBER' }));
-    await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 5, { id: 952, association: 'OWNER', login: 'owner' }));
+    await ctx.postGitHub(
+      'issue_comment',
+      commentPayload(ctx.repo, 5, { id: 952, association: 'OWNER', login: 'owner' }),
+    );
     const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply');
     expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['952']);
   });
@@ -407,7 +496,9 @@ describe('createWebhookRouter', () => {
     await ctx.waitVisible(identifier);
     const wf = issueWorkflowId(identifier);
 
-    expect(await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested'))).toMatchObject({
+    expect(
+      await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested')),
+    ).toMatchObject({
       status: 202,
       json: { kinds: ['pr_review'] },
     });
@@ -415,8 +506,13 @@ describe('createWebhookRouter', () => {
       { prNumber: 7, state: 'changes_requested', author: 'reviewer', body: 'Please add a test.' },
     ]);
 
-    expect((await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, branch, 'failure', 'unit tests', 'a'.repeat(40)))).status).toBe(202);
-    expect((await waitForSignals(ctx, wf, 'ciResult')).map((s) => s.arg)).toEqual([{ sha: 'a'.repeat(40), name: 'unit tests', conclusion: 'failure' }]);
+    expect(
+      (await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, branch, 'failure', 'unit tests', 'a'.repeat(40))))
+        .status,
+    ).toBe(202);
+    expect((await waitForSignals(ctx, wf, 'ciResult')).map((s) => s.arg)).toEqual([
+      { sha: 'a'.repeat(40), name: 'unit tests', conclusion: 'failure' },
+    ]);
 
     expect((await ctx.postGitHub('pull_request', closedPayload(ctx.repo, branch, true))).status).toBe(202);
     expect((await waitForSignals(ctx, wf, 'prClosed')).map((s) => s.arg)).toEqual([{ prNumber: 7, merged: true }]);
@@ -431,13 +527,18 @@ describe('createWebhookRouter', () => {
     await ctx.waitVisible(identifier);
     const wf = issueWorkflowId(identifier);
 
-    await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branchName(`${ctx.repo}-9`), 'changes_requested'));
+    await ctx.postGitHub(
+      'pull_request_review',
+      reviewPayload(ctx.repo, branchName(`${ctx.repo}-9`), 'changes_requested'),
+    );
     await ctx.postGitHub('pull_request', closedPayload(ctx.repo, 'feature/login', true));
     await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, null, 'failure'));
     // A barrier: the next signal to the run; everything before it has been routed by now.
     await ctx.postGitHub('check_run', checkRunPayload(ctx.repo, branchName(identifier), 'success', 'barrier'));
     await waitForSignals(ctx, wf, 'ciResult');
-    expect((await ctx.received(wf)).map((s) => [s.name, (s.arg as { name?: string }).name])).toEqual([['ciResult', 'barrier']]);
+    expect((await ctx.received(wf)).map((s) => [s.name, (s.arg as { name?: string }).name])).toEqual([
+      ['ciResult', 'barrier'],
+    ]);
     const ignored = ctx.logs.filter((l) => String(l.msg).endsWith('ignored')).map((l) => [l.kind, l.branch, l.msg]);
     expect(ignored).toEqual([
       ['pr_review', branchName(`${ctx.repo}-9`), 'webhook: no running run on this branch, ignored'],
@@ -454,7 +555,9 @@ describe('createWebhookRouter', () => {
     const wf = issueWorkflowId(identifier);
 
     const c1 = crypto.randomUUID();
-    expect((await ctx.postLinear(linearCommentPayload({ id: issueUuid, identifier }, c1, 'Ship it with option A.'))).status).toBe(202);
+    expect(
+      (await ctx.postLinear(linearCommentPayload({ id: issueUuid, identifier }, c1, 'Ship it with option A.'))).status,
+    ).toBe(202);
     expect((await waitForSignals(ctx, wf, 'humanReply')).map((s) => s.arg)).toEqual([
       { text: 'Ship it with option A.', author: LINEAR_USER.name, source: 'webhook', commentId: c1 },
     ]);
@@ -471,8 +574,14 @@ describe('createWebhookRouter', () => {
     const identifier = `${ctx.repo}-10`;
     await ctx.startRun(identifier, '10');
     const payload = commentPayload(ctx.repo, 10, { id: 1001, association: 'COLLABORATOR' });
-    expect((await ctx.postGitHub('issue_comment', payload, 'delivery-1'))).toMatchObject({ status: 202, json: { accepted: true } });
-    expect((await ctx.postGitHub('issue_comment', payload, 'delivery-1'))).toMatchObject({ status: 200, json: { duplicate: true } });
+    expect(await ctx.postGitHub('issue_comment', payload, 'delivery-1')).toMatchObject({
+      status: 202,
+      json: { accepted: true },
+    });
+    expect(await ctx.postGitHub('issue_comment', payload, 'delivery-1')).toMatchObject({
+      status: 200,
+      json: { duplicate: true },
+    });
     await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 10, { id: 1002, association: 'OWNER' }));
     const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply', 2);
     expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['1001', '1002']);
@@ -482,7 +591,11 @@ describe('createWebhookRouter', () => {
     // A client whose connection is closed stands in for an unreachable Temporal.
     const dead = await Connection.connect({ address: temporalAddress() });
     await dead.close();
-    const deadRouter = createWebhookRouter({ client: new Client({ connection: dead, namespace: temporalNamespace() }), taskQueue: 'unused', log: pino({ level: 'silent' }) });
+    const deadRouter = createWebhookRouter({
+      client: new Client({ connection: dead, namespace: temporalNamespace() }),
+      taskQueue: 'unused',
+      log: pino({ level: 'silent' }),
+    });
     let broken = true;
     let thrown: unknown = null;
     const ctx = await setup({
@@ -499,11 +612,18 @@ describe('createWebhookRouter', () => {
     const identifier = `${ctx.repo}-11`;
     await ctx.startRun(identifier, '11');
     const payload = commentPayload(ctx.repo, 11, { id: 1101, association: 'MEMBER' });
-    expect(await ctx.postGitHub('issue_comment', payload, 'retry-1')).toMatchObject({ status: 500, json: { error: { code: 'webhook_handler_failed' } } });
+    expect(await ctx.postGitHub('issue_comment', payload, 'retry-1')).toMatchObject({
+      status: 500,
+      json: { error: { code: 'webhook_handler_failed' } },
+    });
     expect(thrown).toMatchObject({ name: 'ForemanError', code: 'webhook_signal_failed', retryable: true });
     broken = false;
     expect((await ctx.postGitHub('issue_comment', payload, 'retry-1')).status).toBe(202);
-    expect((await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply')).map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['1101']);
+    expect(
+      (await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply')).map(
+        (s) => (s.arg as { commentId: string }).commentId,
+      ),
+    ).toEqual(['1101']);
   });
 
   it('delivers 90 webhooks in a row as signals, each seen by the workflow (and reports the latency)', async () => {
@@ -539,10 +659,15 @@ describe('createWebhookRouter', () => {
     expect(got).toHaveLength(n);
     expect(named(got, 'humanReply')).toHaveLength(n / 3);
 
-    const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-    console.log(`[webhook-router] webhook→signal p50 ${pct(endToEnd, 50).toFixed(1)} ms p99 ${pct(endToEnd, 99).toFixed(1)} ms (n=${n})`);
+    const pct = (xs: number[], p: number) =>
+      [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+    console.log(
+      `[webhook-router] webhook→signal p50 ${pct(endToEnd, 50).toFixed(1)} ms p99 ${pct(endToEnd, 99).toFixed(1)} ms (n=${n})`,
+    );
     // Informational: every one of the n deliveries reached the workflow (asserted above); the
     // numbers go to the closing notes and `npm run bench`, not into a timed assertion.
-    console.log(`[webhook-router] webhook→202 (signals accepted by Temporal) p50 ${pct(accepted, 50).toFixed(1)} ms p99 ${pct(accepted, 99).toFixed(1)} ms (n=${n})`);
+    console.log(
+      `[webhook-router] webhook→202 (signals accepted by Temporal) p50 ${pct(accepted, 50).toFixed(1)} ms p99 ${pct(accepted, 99).toFixed(1)} ms (n=${n})`,
+    );
   });
 });

@@ -97,7 +97,8 @@ async function postGitHub(h: Harness, name: string, payload: unknown, o: PostOpt
 }
 
 /** Linear's scheme, as `LinearWebhookClient.verify` checks it: hex HMAC-SHA256 of the raw body. */
-const linearSign = (body: string, secret = LINEAR_SECRET) => crypto.createHmac('sha256', secret).update(body).digest('hex');
+const linearSign = (body: string, secret = LINEAR_SECRET) =>
+  crypto.createHmac('sha256', secret).update(body).digest('hex');
 
 async function postLinear(h: Harness, payload: Record<string, unknown>, o: PostOptions = {}) {
   const body = o.body ?? JSON.stringify(payload);
@@ -122,7 +123,18 @@ async function send(url: string, body: string, headers: Record<string, string | 
 // ---------------------------------------------------------------------------------------------
 // GitHub: every example payload
 
-const ISSUE_ACTIONS = ['opened', 'edited', 'labeled', 'unlabeled', 'reopened', 'closed', 'assigned', 'unassigned', 'deleted', 'transferred'];
+const ISSUE_ACTIONS = [
+  'opened',
+  'edited',
+  'labeled',
+  'unlabeled',
+  'reopened',
+  'closed',
+  'assigned',
+  'unassigned',
+  'deleted',
+  'transferred',
+];
 
 /** What Foreman should make of an example, written from the brief independently of the mapper. */
 function expectedKinds(name: string, p: Record<string, unknown>): string[] {
@@ -146,9 +158,21 @@ function expectedKinds(name: string, p: Record<string, unknown>): string[] {
   }
 }
 
-const GITHUB_EVENTS = ['issues', 'issue_comment', 'pull_request', 'pull_request_review', 'check_suite', 'check_run', 'status'];
+const GITHUB_EVENTS = [
+  'issues',
+  'issue_comment',
+  'pull_request',
+  'pull_request_review',
+  'check_suite',
+  'check_run',
+  'status',
+];
 const exampleCases = GITHUB_EVENTS.flatMap((name) =>
-  examplesOf(name).map((payload, i) => ({ label: `${name}${payload.action ? `.${String(payload.action)}` : ''} #${i}`, name, payload })),
+  examplesOf(name).map((payload, i) => ({
+    label: `${name}${payload.action ? `.${String(payload.action)}` : ''} #${i}`,
+    name,
+    payload,
+  })),
 );
 
 describe('GitHub examples (@octokit/webhooks-examples)', () => {
@@ -171,14 +195,22 @@ describe('GitHub examples (@octokit/webhooks-examples)', () => {
     expect(h.calls).toHaveLength(1);
     const [{ events, delivery }] = h.calls as [Harness['calls'][number]];
     expect(events.map((e) => e.kind)).toEqual(want);
-    expect(delivery).toMatchObject({ id: 'd-1', source: 'github', name: payload.action ? `${name}.${String(payload.action)}` : name });
+    expect(delivery).toMatchObject({
+      id: 'd-1',
+      source: 'github',
+      name: payload.action ? `${name}.${String(payload.action)}` : name,
+    });
     expect(Date.parse(delivery.receivedAt)).not.toBeNaN();
     const repo = payload.repository as { name: string; full_name: string };
     const e = events[0]!;
     switch (e.kind) {
       case 'issue_changed': {
         const n = (payload.issue as { number: number }).number;
-        expect(e).toEqual({ kind: 'issue_changed', source: 'github', issue: { id: String(n), identifier: `${repo.name}-${n}` } });
+        expect(e).toEqual({
+          kind: 'issue_changed',
+          source: 'github',
+          issue: { id: String(n), identifier: `${repo.name}-${n}` },
+        });
         break;
       }
       case 'comment': {
@@ -196,7 +228,14 @@ describe('GitHub examples (@octokit/webhooks-examples)', () => {
       }
       case 'pr_closed': {
         const pr = payload.pull_request as { number: number; head: { ref: string }; merged: boolean };
-        expect(e).toEqual({ kind: 'pr_closed', source: 'github', repository: repo.full_name, branch: pr.head.ref, prNumber: pr.number, merged: pr.merged });
+        expect(e).toEqual({
+          kind: 'pr_closed',
+          source: 'github',
+          repository: repo.full_name,
+          branch: pr.head.ref,
+          prNumber: pr.number,
+          merged: pr.merged,
+        });
         break;
       }
       case 'pr_review': {
@@ -217,13 +256,47 @@ describe('GitHub examples (@octokit/webhooks-examples)', () => {
       case 'ci_result': {
         if (name === 'status') {
           const branches = payload.branches as { name: string }[];
-          expect(e).toEqual({ kind: 'ci_result', source: 'github', repository: repo.full_name, branch: branches[0]?.name ?? null, sha: payload.sha, conclusion: payload.state, name: payload.context });
+          expect(e).toEqual({
+            kind: 'ci_result',
+            source: 'github',
+            repository: repo.full_name,
+            branch: branches[0]?.name ?? null,
+            sha: payload.sha,
+            conclusion: payload.state,
+            name: payload.context,
+          });
         } else if (name === 'check_run') {
-          const run = payload.check_run as { head_sha: string; conclusion: string; name: string; check_suite: { head_branch: string | null } };
-          expect(e).toEqual({ kind: 'ci_result', source: 'github', repository: repo.full_name, branch: run.check_suite.head_branch, sha: run.head_sha, conclusion: run.conclusion, name: run.name });
+          const run = payload.check_run as {
+            head_sha: string;
+            conclusion: string;
+            name: string;
+            check_suite: { head_branch: string | null };
+          };
+          expect(e).toEqual({
+            kind: 'ci_result',
+            source: 'github',
+            repository: repo.full_name,
+            branch: run.check_suite.head_branch,
+            sha: run.head_sha,
+            conclusion: run.conclusion,
+            name: run.name,
+          });
         } else {
-          const suite = payload.check_suite as { head_sha: string; conclusion: string; head_branch: string | null; app: { name: string } };
-          expect(e).toEqual({ kind: 'ci_result', source: 'github', repository: repo.full_name, branch: suite.head_branch, sha: suite.head_sha, conclusion: suite.conclusion, name: suite.app.name });
+          const suite = payload.check_suite as {
+            head_sha: string;
+            conclusion: string;
+            head_branch: string | null;
+            app: { name: string };
+          };
+          expect(e).toEqual({
+            kind: 'ci_result',
+            source: 'github',
+            repository: repo.full_name,
+            branch: suite.head_branch,
+            sha: suite.head_sha,
+            conclusion: suite.conclusion,
+            name: suite.app.name,
+          });
         }
         break;
       }
@@ -242,7 +315,9 @@ describe('GitHub mapping beyond the examples', () => {
     const h = await start();
     const res = await postGitHub(h, 'issues', { ...opened, action: 'closed' });
     expect(res.status).toBe(202);
-    expect(h.calls[0]!.events).toEqual([{ kind: 'issue_changed', source: 'github', issue: { id: '1', identifier: 'Hello-World-1' } }]);
+    expect(h.calls[0]!.events).toEqual([
+      { kind: 'issue_changed', source: 'github', issue: { id: '1', identifier: 'Hello-World-1' } },
+    ]);
   });
 
   it('a merged PR → pr_closed with merged: true; opened/synchronize are ignored', async () => {
@@ -267,7 +342,11 @@ describe('GitHub mapping beyond the examples', () => {
       { kind: 'pr_review', state: 'approved', body: '' },
       { kind: 'pr_review', state: 'changes_requested' },
     ]);
-    const res = await postGitHub(h, 'pull_request_review', { ...review, action: 'dismissed', review: { ...r, state: 'dismissed' } });
+    const res = await postGitHub(h, 'pull_request_review', {
+      ...review,
+      action: 'dismissed',
+      review: { ...r, state: 'dismissed' },
+    });
     expect(res.json.ignored).toBe(true);
   });
 
@@ -275,13 +354,24 @@ describe('GitHub mapping beyond the examples', () => {
     const h = await start();
     const issue = comment.issue as Record<string, unknown>;
     const c = comment.comment as Record<string, unknown>;
-    const onPr = await postGitHub(h, 'issue_comment', { ...comment, issue: { ...issue, pull_request: { url: 'https://api.github.com/repos/o/r/pulls/1' } } });
+    const onPr = await postGitHub(h, 'issue_comment', {
+      ...comment,
+      issue: { ...issue, pull_request: { url: 'https://api.github.com/repos/o/r/pulls/1' } },
+    });
     expect(onPr.json.ignored).toBe(true);
-    const ours = await postGitHub(h, 'issue_comment', { ...comment, comment: { ...c, body: '<!-- foreman:key=escalation-1 -->\nWhich database?' } });
+    const ours = await postGitHub(h, 'issue_comment', {
+      ...comment,
+      comment: { ...c, body: '<!-- foreman:key=escalation-1 -->\nWhich database?' },
+    });
     expect(ours.json.ignored).toBe(true);
     expect(h.calls).toHaveLength(0);
-    await postGitHub(h, 'issue_comment', { ...comment, comment: { ...c, body: 'Use Postgres.', author_association: 'NONE', user: { login: 'drive-by' } } });
-    expect(h.calls[0]!.events).toMatchObject([{ kind: 'comment', author: 'drive-by', body: 'Use Postgres.', authorAssociation: 'NONE' }]);
+    await postGitHub(h, 'issue_comment', {
+      ...comment,
+      comment: { ...c, body: 'Use Postgres.', author_association: 'NONE', user: { login: 'drive-by' } },
+    });
+    expect(h.calls[0]!.events).toMatchObject([
+      { kind: 'comment', author: 'drive-by', body: 'Use Postgres.', authorAssociation: 'NONE' },
+    ]);
   });
 
   it('status: failure/error → ci_result (branch null without branches); pending and ping are ignored', async () => {
@@ -308,13 +398,20 @@ describe('GitHub deliveries that never reach onEvents', () => {
   it('a tampered body or signature → 401 bad_signature', async () => {
     const h = await start();
     const sig = await github.sign(body);
-    const tamperedBody = await postGitHub(h, 'issues', null, { body: body.replace('"opened"', '"closed"'), headers: { 'x-hub-signature-256': sig } });
+    const tamperedBody = await postGitHub(h, 'issues', null, {
+      body: body.replace('"opened"', '"closed"'),
+      headers: { 'x-hub-signature-256': sig },
+    });
     expect(tamperedBody).toMatchObject({ status: 401, json: { error: { code: 'bad_signature' } } });
     const flipped = sig.slice(0, -1) + (sig.endsWith('0') ? '1' : '0');
     expect((await postGitHub(h, 'issues', payload, { headers: { 'x-hub-signature-256': flipped } })).status).toBe(401);
     const otherSecret = await new Webhooks({ secret: 'not-ours' }).sign(body);
-    expect((await postGitHub(h, 'issues', payload, { headers: { 'x-hub-signature-256': otherSecret } })).status).toBe(401);
-    expect((await postGitHub(h, 'issues', payload, { headers: { 'x-hub-signature-256': 'sha256=nothex' } })).status).toBe(401);
+    expect((await postGitHub(h, 'issues', payload, { headers: { 'x-hub-signature-256': otherSecret } })).status).toBe(
+      401,
+    );
+    expect(
+      (await postGitHub(h, 'issues', payload, { headers: { 'x-hub-signature-256': 'sha256=nothex' } })).status,
+    ).toBe(401);
     expect(h.calls).toHaveLength(0);
   });
 
@@ -358,7 +455,12 @@ describe('GitHub deliveries that never reach onEvents', () => {
       method: 'POST',
       body: stream,
       duplex: 'half',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'issues', 'x-github-delivery': 'd-big', 'x-hub-signature-256': 'sha256=00' },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'issues',
+        'x-github-delivery': 'd-big',
+        'x-hub-signature-256': 'sha256=00',
+      },
     } as RequestInit);
     const sentAtResponse = sent;
     stop = true;
@@ -390,7 +492,9 @@ describe('GitHub deliveries that never reach onEvents', () => {
     expect(res).toMatchObject({ status: 503, json: { error: { code: 'webhook_not_configured' } } });
 
     const g = await start();
-    expect((await postGitHub(g, 'issues', payload, { headers: { 'x-github-event': null } })).json).toMatchObject({ error: { code: 'missing_header' } });
+    expect((await postGitHub(g, 'issues', payload, { headers: { 'x-github-event': null } })).json).toMatchObject({
+      error: { code: 'missing_header' },
+    });
     expect((await postGitHub(g, 'issues', payload, { headers: { 'x-github-delivery': null } })).status).toBe(400);
     const get = await fetch(`${g.url}/webhooks/github`);
     expect(get.status).toBe(405);
@@ -436,18 +540,32 @@ describe('GitHub deliveries that never reach onEvents', () => {
 const ORG = 'b7f9a3c2-1d4e-4f6a-9b8c-0e1f2a3b4c5d';
 const WEBHOOK_ID = '3c1d2e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5';
 const ISSUE_ID = '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d';
-const USER = { id: '11111111-2222-4333-8444-555555555555', name: 'Ada Lovelace', email: 'ada@example.com', url: 'https://linear.app/acme/profiles/ada', avatarUrl: null };
+const USER = {
+  id: '11111111-2222-4333-8444-555555555555',
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  url: 'https://linear.app/acme/profiles/ada',
+  avatarUrl: null,
+};
 const TEAM = { id: '22222222-3333-4444-8555-666666666666', key: 'ENG', name: 'Engineering' };
 
 /** A data-change webhook as Linear documents it (Developers → Webhooks → "Data change events"). */
-function linearPayload(type: 'Issue' | 'Comment', action: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+function linearPayload(
+  type: 'Issue' | 'Comment',
+  action: string,
+  data: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
   const now = Date.now();
   return {
     action,
     actor: { id: USER.id, type: 'user', name: USER.name, email: USER.email, url: USER.url },
     createdAt: new Date(now - 150).toISOString(),
     data,
-    url: type === 'Issue' ? 'https://linear.app/acme/issue/ENG-123/add-a-health-endpoint' : 'https://linear.app/acme/issue/ENG-123/add-a-health-endpoint#comment-5e6f7a8b',
+    url:
+      type === 'Issue'
+        ? 'https://linear.app/acme/issue/ENG-123/add-a-health-endpoint'
+        : 'https://linear.app/acme/issue/ENG-123/add-a-health-endpoint#comment-5e6f7a8b',
     type,
     organizationId: ORG,
     webhookTimestamp: now,
@@ -494,7 +612,14 @@ const commentData = (body: string) => ({
   userId: USER.id,
   reactionData: [],
   botActor: null,
-  issue: { id: ISSUE_ID, identifier: 'ENG-123', title: 'Add a /health endpoint', teamId: TEAM.id, team: TEAM, url: 'https://linear.app/acme/issue/ENG-123/add-a-health-endpoint' },
+  issue: {
+    id: ISSUE_ID,
+    identifier: 'ENG-123',
+    title: 'Add a /health endpoint',
+    teamId: TEAM.id,
+    team: TEAM,
+    url: 'https://linear.app/acme/issue/ENG-123/add-a-health-endpoint',
+  },
   user: USER,
 });
 
@@ -502,16 +627,25 @@ describe('Linear deliveries', () => {
   it('Issue create / update / remove → issue_changed with the uuid and identifier', async () => {
     const h = await start();
     for (const action of ['create', 'update', 'remove']) {
-      const extra = action === 'update' ? { updatedFrom: { stateId: '00000000-0000-4000-8000-000000000000', updatedAt: '2026-11-02T09:00:00.000Z' } } : {};
+      const extra =
+        action === 'update'
+          ? { updatedFrom: { stateId: '00000000-0000-4000-8000-000000000000', updatedAt: '2026-11-02T09:00:00.000Z' } }
+          : {};
       const res = await postLinear(h, linearPayload('Issue', action, issueData(), extra), { id: `lin-${action}` });
-      expect(res).toEqual({ status: 202, json: { accepted: true, delivery: `lin-${action}`, kinds: ['issue_changed'] } });
+      expect(res).toEqual({
+        status: 202,
+        json: { accepted: true, delivery: `lin-${action}`, kinds: ['issue_changed'] },
+      });
     }
     expect(h.calls.map((c) => c.delivery)).toMatchObject([
       { id: 'lin-create', source: 'linear', name: 'Issue.create' },
       { id: 'lin-update', source: 'linear', name: 'Issue.update' },
       { id: 'lin-remove', source: 'linear', name: 'Issue.remove' },
     ]);
-    for (const c of h.calls) expect(c.events).toEqual([{ kind: 'issue_changed', source: 'linear', issue: { id: ISSUE_ID, identifier: 'ENG-123' } }]);
+    for (const c of h.calls)
+      expect(c.events).toEqual([
+        { kind: 'issue_changed', source: 'linear', issue: { id: ISSUE_ID, identifier: 'ENG-123' } },
+      ]);
   });
 
   it("Comment.create → comment with the author; Foreman's marked comments and edits are ignored", async () => {
@@ -529,13 +663,20 @@ describe('Linear deliveries', () => {
         body: 'Go with option B.',
       },
     ]);
-    for (const body of ['<!-- foreman:key=escalation-2 -->\nWhich one?', '\\<!-- foreman:key=escalation-2 --\\>\nWhich one?', '&lt;!-- foreman:key=x --&gt;\nhi']) {
+    for (const body of [
+      '<!-- foreman:key=escalation-2 -->\nWhich one?',
+      '\\<!-- foreman:key=escalation-2 --\\>\nWhich one?',
+      '&lt;!-- foreman:key=x --&gt;\nhi',
+    ]) {
       expect((await postLinear(h, linearPayload('Comment', 'create', commentData(body)))).json.ignored).toBe(true);
     }
     expect((await postLinear(h, linearPayload('Comment', 'update', commentData('edited')))).json.ignored).toBe(true);
     // A comment on a project update has no issue.
     const { issueId: _i, issue: _j, ...projectComment } = commentData('nice');
-    expect((await postLinear(h, linearPayload('Comment', 'create', { ...projectComment, projectUpdateId: 'pu-1' }))).json.ignored).toBe(true);
+    expect(
+      (await postLinear(h, linearPayload('Comment', 'create', { ...projectComment, projectUpdateId: 'pu-1' }))).json
+        .ignored,
+    ).toBe(true);
     expect(h.calls).toHaveLength(1);
   });
 
@@ -567,15 +708,22 @@ describe('Linear deliveries', () => {
     const h = await start();
     const payload = linearPayload('Issue', 'update', issueData());
     const body = JSON.stringify(payload);
-    expect(await postLinear(h, payload, { headers: { 'linear-signature': linearSign(body, 'other-secret') } })).toMatchObject({
+    expect(
+      await postLinear(h, payload, { headers: { 'linear-signature': linearSign(body, 'other-secret') } }),
+    ).toMatchObject({
       status: 401,
       json: { error: { code: 'bad_signature' } },
     });
     expect((await postLinear(h, payload, { headers: { 'linear-signature': 'abc' } })).status).toBe(401);
-    expect(await postLinear(h, payload, { headers: { 'linear-signature': null } })).toMatchObject({ status: 401, json: { error: { code: 'missing_signature' } } });
+    expect(await postLinear(h, payload, { headers: { 'linear-signature': null } })).toMatchObject({
+      status: 401,
+      json: { error: { code: 'missing_signature' } },
+    });
     expect((await postLinear(h, payload, { headers: { 'content-type': 'text/plain' } })).status).toBe(415);
     const broken = '{"type":"Issue",';
-    expect(await postLinear(h, payload, { body: broken, headers: { 'linear-signature': linearSign(broken) } })).toMatchObject({
+    expect(
+      await postLinear(h, payload, { body: broken, headers: { 'linear-signature': linearSign(broken) } }),
+    ).toMatchObject({
       status: 400,
       json: { error: { code: 'malformed_json' } },
     });
@@ -653,6 +801,8 @@ describe('processing time', () => {
     const p50 = pct(0.5);
     const p99 = pct(0.99);
     // Informational only: the speed target lives in `npm run bench` (bench/run.ts), not in a timed test.
-    console.log(`[webhooks] p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (200 signed GitHub deliveries, server-side)`);
+    console.log(
+      `[webhooks] p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (200 signed GitHub deliveries, server-side)`,
+    );
   });
 });

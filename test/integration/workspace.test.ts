@@ -51,7 +51,13 @@ describe('prepareWorkspace', () => {
     const s = await setup();
     const ws = await s.prepare();
     await fs.writeFile(path.join(ws.path, 'add.js'), 'module.exports = { add: (a, b) => a + b };\n');
-    const pushed = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'wip', identity });
+    const pushed = await commitAndPush({
+      path: ws.path,
+      branch: ws.branch,
+      baseBranch: 'main',
+      message: 'wip',
+      identity,
+    });
     await fs.rm(ws.path, { recursive: true, force: true });
 
     const fresh = await s.prepare();
@@ -72,7 +78,9 @@ describe('prepareWorkspace', () => {
 
   it('lets after_create make the checkout when workspace.repo is unset, and removes the directory when it fails', async () => {
     const s = await setup();
-    const failing = await s.prepare({ ...noHooks, after_create: 'echo nope >&2; exit 3' }, null).catch((e: unknown) => e);
+    const failing = await s
+      .prepare({ ...noHooks, after_create: 'echo nope >&2; exit 3' }, null)
+      .catch((e: unknown) => e);
     expect(failing).toBeInstanceOf(WorkspaceError);
     expect((failing as WorkspaceError).code).toBe('hook_failed');
     expect((failing as Error).message).toContain('nope');
@@ -96,18 +104,38 @@ describe('commitAndPush', () => {
   it('commits and pushes once; a retry pushes the same head and makes no new commit', async () => {
     const s = await setup();
     const ws = await s.prepare();
-    const nothing = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'm', identity });
+    const nothing = await commitAndPush({
+      path: ws.path,
+      branch: ws.branch,
+      baseBranch: 'main',
+      message: 'm',
+      identity,
+    });
     expect(nothing).toMatchObject({ pushed: false, commit: null, filesChanged: 0 });
 
     await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed\n');
-    const first = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'Fix', identity });
-    const second = await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'Fix', identity });
+    const first = await commitAndPush({
+      path: ws.path,
+      branch: ws.branch,
+      baseBranch: 'main',
+      message: 'Fix',
+      identity,
+    });
+    const second = await commitAndPush({
+      path: ws.path,
+      branch: ws.branch,
+      baseBranch: 'main',
+      message: 'Fix',
+      identity,
+    });
     expect(first.pushed).toBe(true);
     expect(second.commit).toBe(first.commit);
     expect(git(s.origin, 'rev-parse', 'foreman/DEMO-1').trim()).toBe(first.commit);
     expect(git(s.origin, 'rev-list', '--count', 'main..foreman/DEMO-1').trim()).toBe('1');
     expect(first.diffStat).toContain('add.js');
-    expect(git(s.origin, 'log', '-1', '--format=%an <%ae>', 'foreman/DEMO-1').trim()).toBe('Foreman <foreman@localhost>');
+    expect(git(s.origin, 'log', '-1', '--format=%an <%ae>', 'foreman/DEMO-1').trim()).toBe(
+      'Foreman <foreman@localhost>',
+    );
   });
 
   it('reports a rejected push as push_rejected (retryable)', async () => {
@@ -116,9 +144,13 @@ describe('commitAndPush', () => {
     const hook = path.join(s.origin, 'hooks', 'pre-receive');
     await fs.writeFile(hook, '#!/bin/sh\necho "rejected by policy" >&2\nexit 1\n', { mode: 0o755 });
     await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed\n');
-    const err = (await commitAndPush({ path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'm', identity }).catch(
-      (e: unknown) => e,
-    )) as WorkspaceError;
+    const err = (await commitAndPush({
+      path: ws.path,
+      branch: ws.branch,
+      baseBranch: 'main',
+      message: 'm',
+      identity,
+    }).catch((e: unknown) => e)) as WorkspaceError;
     expect(err.code).toBe('push_rejected');
     expect(err.retryable).toBe(true);
   });

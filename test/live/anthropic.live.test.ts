@@ -69,7 +69,9 @@ describe.skipIf(!enabled)(`live Anthropic: runAgent with ${model}`, () => {
       expect(result.turns).toBeGreaterThanOrEqual(1);
       expect(result.turns).toBeLessThanOrEqual(6);
       expect(result.toolCalls).toBeGreaterThanOrEqual(2);
-      expect(result.usage.input_tokens + result.usage.cache_read_input_tokens + result.usage.cache_creation_input_tokens).toBeGreaterThan(0);
+      expect(
+        result.usage.input_tokens + result.usage.cache_read_input_tokens + result.usage.cache_creation_input_tokens,
+      ).toBeGreaterThan(0);
       expect(result.usage.output_tokens).toBeGreaterThan(0);
 
       const file = path.join(workspace, 'hello.txt');

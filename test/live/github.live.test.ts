@@ -74,12 +74,16 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
     } catch (err) {
       if (classifyGitHubError(err)?.kind === 'not_found') return false;
       // eslint-disable-next-line preserve-caught-error -- the cause would carry request details; the message is redacted instead
-      throw new Error(redactToken(`GitHub reading label "${name}" failed: ${String(classifyGitHubError(err)?.detail ?? err)}`, token));
+      throw new Error(
+        redactToken(`GitHub reading label "${name}" failed: ${String(classifyGitHubError(err)?.detail ?? err)}`, token),
+      );
     }
   };
 
   const issueLabels = async (): Promise<string[]> => {
-    const { data } = await gh(`reading ${repoSlug}#${issueNumber}`, () => octokit.rest.issues.get({ owner, repo, issue_number: issueNumber }));
+    const { data } = await gh(`reading ${repoSlug}#${issueNumber}`, () =>
+      octokit.rest.issues.get({ owner, repo, issue_number: issueNumber }),
+    );
     return data.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? ''))).filter((n) => n !== '');
   };
 
@@ -95,9 +99,12 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
     if (parsed === null) throw new Error(`FOREMAN_LIVE_GITHUB_REPO "${repoSlug}" must be "owner/name"`);
     ({ owner, repo } = parsed);
     octokit = createGitHubOctokit({ token, ...endpoint });
-    const { data: repoData } = await gh(`reading repository ${repoSlug}`, () => octokit.rest.repos.get({ owner, repo }));
+    const { data: repoData } = await gh(`reading repository ${repoSlug}`, () =>
+      octokit.rest.repos.get({ owner, repo }),
+    );
     defaultBranch = repoData.default_branch;
-    if (repoData.has_issues === false) throw new Error(`${repoSlug} has issues turned off; FOREMAN_LIVE_GITHUB_REPO needs a repository with issues`);
+    if (repoData.has_issues === false)
+      throw new Error(`${repoSlug} has issues turned off; FOREMAN_LIVE_GITHUB_REPO needs a repository with issues`);
 
     if (issueEnv !== '') {
       const m = /(\d+)$/.exec(issueEnv);
@@ -119,7 +126,11 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
     originalLabels = await issueLabels();
 
     // The policy path, with the token from the environment as the daemon reads it.
-    tracker = githubTrackerFromPolicy({ repo: repoSlug, ...(apiUrl !== undefined ? { endpoint: apiUrl } : {}) }, { active_states: ACTIVE, terminal_states: TERMINAL }, { GITHUB_TOKEN: token });
+    tracker = githubTrackerFromPolicy(
+      { repo: repoSlug, ...(apiUrl !== undefined ? { endpoint: apiUrl } : {}) },
+      { active_states: ACTIVE, terminal_states: TERMINAL },
+      { GITHUB_TOKEN: token },
+    );
     scm = createGitHubScm({ owner, repo, token, ...endpoint });
   }, 120_000);
 
@@ -131,7 +142,9 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
         await fn();
       } catch (err) {
         if (classifyGitHubError(err)?.kind === 'not_found') return;
-        problems.push(redactToken(`${what}: ${String(classifyGitHubError(err)?.detail ?? (err as Error)?.message ?? err)}`, token));
+        problems.push(
+          redactToken(`${what}: ${String(classifyGitHubError(err)?.detail ?? (err as Error)?.message ?? err)}`, token),
+        );
       }
     };
     if (octokit === undefined || issueNumber === undefined) return;
@@ -142,7 +155,9 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
       const original = new Set(originalLabels.map((l) => l.toLowerCase()));
       for (const name of await issueLabels()) {
         if (original.has(name.toLowerCase())) continue;
-        await step(`removing label "${name}"`, () => octokit.rest.issues.removeLabel({ owner, repo, issue_number: issueNumber, name }));
+        await step(`removing label "${name}"`, () =>
+          octokit.rest.issues.removeLabel({ owner, repo, issue_number: issueNumber, name }),
+        );
       }
     });
     for (const name of candidateLabels) {
@@ -151,10 +166,17 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
     }
     if (createdIssue) {
       await step(`closing ${repoSlug}#${issueNumber}`, () =>
-        octokit.rest.issues.update({ owner, repo, issue_number: issueNumber, state: 'closed', state_reason: 'not_planned' }),
+        octokit.rest.issues.update({
+          owner,
+          repo,
+          issue_number: issueNumber,
+          state: 'closed',
+          state_reason: 'not_planned',
+        }),
       );
     }
-    if (problems.length > 0) throw new Error(`Live GitHub cleanup left things behind in ${repoSlug}:\n${problems.join('\n')}`);
+    if (problems.length > 0)
+      throw new Error(`Live GitHub cleanup left things behind in ${repoSlug}:\n${problems.join('\n')}`);
   }, 120_000);
 
   it('lists every open issue (all pages) and reads one back by identifier and id', async () => {
@@ -205,7 +227,9 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
     expect(mine[0]).toMatchObject({ id: first.id, by_foreman: true, body: `Foreman live test ${runId}: second body` });
 
     // GitHub stores the hidden marker verbatim.
-    const { data } = await gh(`reading comment ${first.id}`, () => octokit.rest.issues.getComment({ owner, repo, comment_id: Number(first.id) }));
+    const { data } = await gh(`reading comment ${first.id}`, () =>
+      octokit.rest.issues.getComment({ owner, repo, comment_id: Number(first.id) }),
+    );
     expect(data.body ?? '').toMatch(new RegExp(`^<!-- foreman:key=${key} -->\\r?\\n`));
   });
 
@@ -215,7 +239,8 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
     const original = before!.state;
     const target = `Live ${runId}`;
     await watchLabel(`${STATE_PREFIX}${target}`);
-    if (!TERMINAL.some((t) => t.toLowerCase() === original.toLowerCase())) await watchLabel(`${STATE_PREFIX}${original}`);
+    if (!TERMINAL.some((t) => t.toLowerCase() === original.toLowerCase()))
+      await watchLabel(`${STATE_PREFIX}${original}`);
 
     await tracker.moveIssue(issueId, target);
     const moved = await tracker.fetchIssuesByIds([issueId]);
@@ -245,7 +270,15 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
 
   it('maps a rejected token to tracker_unauthorized without echoing it', async () => {
     const bad = `ghp_foremanLiveInvalid${randomBytes(8).toString('hex')}`;
-    const badTracker = createGitHubTracker({ owner, repo, token: bad, ...endpoint, activeStates: ACTIVE, terminalStates: TERMINAL, throttle: false });
+    const badTracker = createGitHubTracker({
+      owner,
+      repo,
+      token: bad,
+      ...endpoint,
+      activeStates: ACTIVE,
+      terminalStates: TERMINAL,
+      throttle: false,
+    });
     const err = await badTracker.fetchIssuesByStates(['Todo']).then(
       () => null,
       (e: unknown) => e,

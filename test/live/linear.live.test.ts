@@ -45,7 +45,12 @@ function makeTracker(extra: { pageSize?: number; apiKey?: string } = {}): Linear
 }
 
 /** A raw GraphQL call through the SDK's client; failures never carry the key. */
-async function raw(client: LinearClient, what: string, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function raw(
+  client: LinearClient,
+  what: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   try {
     const res = await client.client.rawRequest<Record<string, unknown>, Record<string, unknown>>(query, variables);
     return res.data ?? {};
@@ -118,7 +123,10 @@ describe.skipIf(!writesEnabled)(`live Linear: comments on ${issueIdentifier || '
     tracker = makeTracker();
     client = new LinearClient({ apiKey, ...(apiUrl !== undefined ? { apiUrl } : {}) });
     const found = await tracker.fetchIssueByIdentifier(issueIdentifier);
-    if (found === null) throw new Error(`FOREMAN_LIVE_LINEAR_ISSUE ${issueIdentifier} is not an issue of team ${teamKey} visible to the key`);
+    if (found === null)
+      throw new Error(
+        `FOREMAN_LIVE_LINEAR_ISSUE ${issueIdentifier} is not an issue of team ${teamKey} visible to the key`,
+      );
     issue = found;
   }, 60_000);
 
@@ -126,18 +134,29 @@ describe.skipIf(!writesEnabled)(`live Linear: comments on ${issueIdentifier || '
     const problems: string[] = [];
     for (const id of createdCommentIds) {
       try {
-        const data = await raw(client, `deleting comment ${id}`, 'mutation ForemanLiveCommentDelete($id: String!) { commentDelete(id: $id) { success } }', { id });
+        const data = await raw(
+          client,
+          `deleting comment ${id}`,
+          'mutation ForemanLiveCommentDelete($id: String!) { commentDelete(id: $id) { success } }',
+          { id },
+        );
         const res = data.commentDelete as { success?: boolean } | undefined;
         if (res?.success !== true) problems.push(`deleting comment ${id}: success was not true`);
       } catch (err) {
         problems.push((err as Error).message);
       }
     }
-    if (problems.length > 0) throw new Error(`Live Linear cleanup left comments on ${issueIdentifier}:\n${problems.join('\n')}`);
+    if (problems.length > 0)
+      throw new Error(`Live Linear cleanup left comments on ${issueIdentifier}:\n${problems.join('\n')}`);
   }, 60_000);
 
   const rawBody = async (id: string): Promise<string> => {
-    const data = await raw(client, `reading comment ${id}`, 'query ForemanLiveComment($id: String!) { comment(id: $id) { id body } }', { id });
+    const data = await raw(
+      client,
+      `reading comment ${id}`,
+      'query ForemanLiveComment($id: String!) { comment(id: $id) { id body } }',
+      { id },
+    );
     const comment = data.comment as { body?: unknown } | null | undefined;
     if (typeof comment?.body !== 'string') throw new Error(`Linear comment ${id} came back without a body`);
     return comment.body;

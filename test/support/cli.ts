@@ -11,7 +11,11 @@ export interface CliResult {
 }
 
 /** Spawns `foreman ...args`; `wait()` resolves when it exits (killed after `timeoutMs`). */
-export function spawnForeman(args: string[], env: NodeJS.ProcessEnv, cwd?: string): { child: ChildProcess; wait(timeoutMs?: number): Promise<CliResult>; output(): CliResult } {
+export function spawnForeman(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): { child: ChildProcess; wait(timeoutMs?: number): Promise<CliResult>; output(): CliResult } {
   const child = spawn(process.execPath, [FOREMAN_BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -102,7 +102,9 @@ export async function waitFor<T>(
     await sleep(intervalMs);
   }
   const what =
-    typeof describe === 'string' ? describe : await (async () => describe())().catch((e: unknown) => `(describe failed: ${String(e)})`);
+    typeof describe === 'string'
+      ? describe
+      : await (async () => describe())().catch((e: unknown) => `(describe failed: ${String(e)})`);
   const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${why}`);
 }
@@ -189,7 +191,8 @@ export function spawnWorker(opts: SpawnWorkerOptions): WorkerProcess {
     });
   });
   const readyTimer = setTimeout(
-    () => readyReject(new Error(`${name} did not print READY within ${opts.readyTimeoutMs ?? 60_000} ms:\n${output()}`)),
+    () =>
+      readyReject(new Error(`${name} did not print READY within ${opts.readyTimeoutMs ?? 60_000} ms:\n${output()}`)),
     opts.readyTimeoutMs ?? 60_000,
   );
   void ready.finally(() => clearTimeout(readyTimer)).catch(() => {});

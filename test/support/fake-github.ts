@@ -166,7 +166,13 @@ export interface FakeGitHub {
    * Queues GitHub's rate-limit answers: `secondary` (429, "secondary rate limit" message,
    * `retry-after`) or `primary` (403, `x-ratelimit-remaining: 0`, `x-ratelimit-reset`).
    */
-  rateLimit(opts: { path: string | RegExp; kind: 'primary' | 'secondary'; times?: number; retryAfterS?: number; method?: string }): void;
+  rateLimit(opts: {
+    path: string | RegExp;
+    kind: 'primary' | 'secondary';
+    times?: number;
+    retryAfterS?: number;
+    method?: string;
+  }): void;
   /** Requests to this path (and method, if given) so far. */
   count(path: string | RegExp, method?: string): number;
   close(): Promise<void>;
@@ -183,7 +189,15 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   const login = opts.login ?? 'foreman-bot';
   const issues = new Map<number, FakeIssue>();
   const comments: FakeComment[] = [];
-  const reviewComments: { id: number; pull: number; path: string; line: number | null; body: string; user: string; created_at: string }[] = [];
+  const reviewComments: {
+    id: number;
+    pull: number;
+    path: string;
+    line: number | null;
+    body: string;
+    user: string;
+    created_at: string;
+  }[] = [];
   const labels = new Map<string, FakeLabel>();
   const checkRuns: FakeCheckRun[] = [];
   const statuses: FakeStatus[] = [];
@@ -243,13 +257,29 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       ...p,
       number,
     };
-    addIssue({ number, title: pull.title, body: pull.body, state: pull.state, user: login, created_at: t, updated_at: t, pull });
+    addIssue({
+      number,
+      title: pull.title,
+      body: pull.body,
+      state: pull.state,
+      user: login,
+      created_at: t,
+      updated_at: t,
+      pull,
+    });
     return pull;
   };
 
   const addComment = (issueNumber: number, c: Partial<FakeComment> & { body: string }): FakeComment => {
     const t = c.created_at ?? now();
-    const comment: FakeComment = { id: nextId++, issue_number: issueNumber, user: 'octocat', created_at: t, updated_at: c.updated_at ?? t, ...c };
+    const comment: FakeComment = {
+      id: nextId++,
+      issue_number: issueNumber,
+      user: 'octocat',
+      created_at: t,
+      updated_at: c.updated_at ?? t,
+      ...c,
+    };
     comments.push(comment);
     return comment;
   };
@@ -258,10 +288,25 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   // JSON shapes (the fields of GitHub's REST payloads that clients read, plus a few for realism)
 
   const apiRepo = () => `${url}/repos/${owner}/${repo}`;
-  const userJson = (name: string) => ({ login: name, id: hashId(name), node_id: `U_${name}`, type: 'User', site_admin: false, html_url: `${HTML}/${name}` });
+  const userJson = (name: string) => ({
+    login: name,
+    id: hashId(name),
+    node_id: `U_${name}`,
+    type: 'User',
+    site_admin: false,
+    html_url: `${HTML}/${name}`,
+  });
   const labelJson = (name: string) => {
     const l = labels.get(name.toLowerCase()) ?? { id: 0, name, color: 'ededed', description: null };
-    return { id: l.id, node_id: `LA_${l.id}`, url: `${apiRepo()}/labels/${encodeURIComponent(l.name)}`, name: l.name, color: l.color, default: false, description: l.description };
+    return {
+      id: l.id,
+      node_id: `LA_${l.id}`,
+      url: `${apiRepo()}/labels/${encodeURIComponent(l.name)}`,
+      name: l.name,
+      color: l.color,
+      default: false,
+      description: l.description,
+    };
   };
   const repoJson = () => ({
     id: 1,
@@ -377,7 +422,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     error(422, 'Validation Failed', { errors: [{ resource, code, field, ...(message ? { message } : {}) }] });
 
   /** One page of `items` (GitHub: `per_page` default 30, max 100) with a `Link` header. */
-  const paged = (path: string, query: Record<string, string>, items: unknown[], wrap?: (page: unknown[]) => unknown): Reply => {
+  const paged = (
+    path: string,
+    query: Record<string, string>,
+    items: unknown[],
+    wrap?: (page: unknown[]) => unknown,
+  ): Reply => {
     const perPage = Math.min(100, Math.max(1, Number(query.per_page ?? 30) || 30));
     const page = Math.max(1, Number(query.page ?? 1) || 1);
     const last = Math.max(1, Math.ceil(items.length / perPage));
@@ -398,10 +448,17 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   };
 
   /** `path` is decoded (label names, branch refs with `/`); `rawPath` is as sent, for `Link` URLs. */
-  const route = (method: string, path: string, rawPath: string, query: Record<string, string>, body: unknown): Reply => {
+  const route = (
+    method: string,
+    path: string,
+    rawPath: string,
+    query: Record<string, string>,
+    body: unknown,
+  ): Reply => {
     const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
     if (!m) return notFound();
-    if ((m[1] as string).toLowerCase() !== owner.toLowerCase() || (m[2] as string).toLowerCase() !== repo.toLowerCase()) return notFound();
+    if ((m[1] as string).toLowerCase() !== owner.toLowerCase() || (m[2] as string).toLowerCase() !== repo.toLowerCase())
+      return notFound();
     const rest = m[3] ?? '';
     const b = (isObject(body) ? body : {}) as Record<string, unknown>;
     let r: RegExpExecArray | null;
@@ -456,7 +513,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       const number = Number(r[1]);
       const list = reviewComments
         .filter((c) => c.pull === number)
-        .map((c) => ({ id: c.id, path: c.path, line: c.line, body: c.body, user: { login: c.user, id: 1, type: 'User' }, created_at: c.created_at }));
+        .map((c) => ({
+          id: c.id,
+          path: c.path,
+          line: c.line,
+          body: c.body,
+          user: { login: c.user, id: 1, type: 'User' },
+          created_at: c.created_at,
+        }));
       return paged(rawPath, query, list);
     }
     if ((r = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
@@ -465,12 +529,15 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       if (!issue) return notFound();
       if (method === 'GET') {
         const since = query.since ? Date.parse(query.since) : null;
-        const list = comments.filter((c) => c.issue_number === number && (since === null || Date.parse(c.updated_at) >= since));
+        const list = comments.filter(
+          (c) => c.issue_number === number && (since === null || Date.parse(c.updated_at) >= since),
+        );
         return paged(rawPath, query, list.sort((x, y) => x.id - y.id).map(commentJson));
       }
       if (method === 'POST') {
         if (typeof b.body !== 'string' || b.body === '') return validation('IssueComment', 'missing_field', 'body');
-        if (b.body.length > 65_536) return validation('IssueComment', 'custom', 'body', 'Body is too long (maximum is 65536 characters)');
+        if (b.body.length > 65_536)
+          return validation('IssueComment', 'custom', 'body', 'Body is too long (maximum is 65536 characters)');
         const c = addComment(number, { body: b.body, user: login });
         touch(issue);
         return { status: 201, body: commentJson(c) };
@@ -527,7 +594,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       const state = query.state ?? 'open';
       const list = allPulls()
         .filter((p) => state === 'all' || p.state === state)
-        .filter((p) => !query.head || query.head === `${owner}:${p.head}` || query.head.toLowerCase() === `${owner}:${p.head}`.toLowerCase())
+        .filter(
+          (p) =>
+            !query.head ||
+            query.head === `${owner}:${p.head}` ||
+            query.head.toLowerCase() === `${owner}:${p.head}`.toLowerCase(),
+        )
         .filter((p) => !query.base || query.base === p.base)
         .sort((x, y) => y.number - x.number);
       return paged(rawPath, query, list.map(pullJson));
@@ -537,7 +609,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         if (typeof b[field] !== 'string' || b[field] === '') return validation('PullRequest', 'missing_field', field);
       }
       const head = String(b.head).replace(new RegExp(`^${owner}:`, 'i'), '');
-      if (head === b.base) return validation('PullRequest', 'custom', 'head', `No commits between ${String(b.base)} and ${head}`);
+      if (head === b.base)
+        return validation('PullRequest', 'custom', 'head', `No commits between ${String(b.base)} and ${head}`);
       if (allPulls().some((p) => p.state === 'open' && p.head === head && p.base === b.base)) {
         return validation('PullRequest', 'custom', 'head', `A pull request already exists for ${owner}:${head}.`);
       }
@@ -561,7 +634,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         if (b.state === 'open' || b.state === 'closed') pull.state = b.state;
         pull.updated_at = now();
         const issue = issues.get(pull.number);
-        if (issue) Object.assign(issue, { title: pull.title, body: pull.body, state: pull.state, updated_at: pull.updated_at });
+        if (issue)
+          Object.assign(issue, { title: pull.title, body: pull.body, state: pull.state, updated_at: pull.updated_at });
         return { status: 200, body: pullJson(pull) };
       }
     }
@@ -647,7 +721,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     }
     requests.push({ method, path, query, body, authorization: req.headers.authorization });
 
-    const fault = faults.find((f) => f.left > 0 && (f.method === undefined || f.method.toUpperCase() === method) && matches(f.path, path));
+    const fault = faults.find(
+      (f) => f.left > 0 && (f.method === undefined || f.method.toUpperCase() === method) && matches(f.path, path),
+    );
     if (fault) fault.left--;
     if (fault?.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     if (res.destroyed || req.socket.destroyed) return;
@@ -655,9 +731,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       req.socket.destroy();
       return;
     }
-    if (fault?.raw !== undefined) return send(res, { status: fault.status ?? 200, raw: fault.raw, headers: fault.headers ?? {} });
+    if (fault?.raw !== undefined)
+      return send(res, { status: fault.status ?? 200, raw: fault.raw, headers: fault.headers ?? {} });
     if (fault?.status !== undefined) {
-      const reply = fault.body !== undefined ? { status: fault.status, body: fault.body } : error(fault.status, fault.message ?? defaultMessage(fault.status));
+      const reply =
+        fault.body !== undefined
+          ? { status: fault.status, body: fault.body }
+          : error(fault.status, fault.message ?? defaultMessage(fault.status));
       return send(res, { ...reply, headers: fault.headers ?? {} });
     }
 
@@ -693,11 +773,26 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     addPull,
     addComment,
     addReviewComment: (pull, c) => {
-      reviewComments.push({ id: reviewComments.length + 1, pull, path: c.path, line: c.line ?? null, body: c.body, user: c.user ?? 'reviewer', created_at: new Date().toISOString() });
+      reviewComments.push({
+        id: reviewComments.length + 1,
+        pull,
+        path: c.path,
+        line: c.line ?? null,
+        body: c.body,
+        user: c.user ?? 'reviewer',
+        created_at: new Date().toISOString(),
+      });
     },
     addLabel,
     addCheckRun: (run) => {
-      const r: FakeCheckRun = { id: nextId++, status: 'completed', conclusion: 'success', html_url: null, details_url: null, ...run };
+      const r: FakeCheckRun = {
+        id: nextId++,
+        status: 'completed',
+        conclusion: 'success',
+        html_url: null,
+        details_url: null,
+        ...run,
+      };
       checkRuns.push(r);
       return r;
     },
@@ -724,7 +819,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
               path,
               times,
               status: 403,
-              message: 'API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID FAKE.',
+              message:
+                'API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID FAKE.',
               headers: {
                 'x-ratelimit-remaining': '0',
                 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + retryAfterS),
@@ -732,7 +828,9 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
             };
       faults.push({ ...f, ...(method ? { method } : {}), left: times });
     },
-    count: (path, method) => requests.filter((r) => matches(path, r.path) && (method === undefined || r.method === method.toUpperCase())).length,
+    count: (path, method) =>
+      requests.filter((r) => matches(path, r.path) && (method === undefined || r.method === method.toUpperCase()))
+        .length,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -228,7 +228,12 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
   const attachments: FakeAttachment[] = [];
   const requests: RecordedRequest[] = [];
 
-  const viewer: FakeUser = { id: randomUUID(), name: 'Foreman Bot', displayName: 'foreman-bot', email: 'foreman-bot@acme.test' };
+  const viewer: FakeUser = {
+    id: randomUUID(),
+    name: 'Foreman Bot',
+    displayName: 'foreman-bot',
+    email: 'foreman-bot@acme.test',
+  };
   users.push(viewer);
 
   const teamByKey = (key: string) => teams.find((t) => t.key.toLowerCase() === key.toLowerCase());
@@ -263,12 +268,21 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       return team;
     },
     addProject({ name, slugId }) {
-      const project: FakeProject = { id: randomUUID(), name, slugId: slugId ?? randomUUID().replace(/-/g, '').slice(0, 12) };
+      const project: FakeProject = {
+        id: randomUUID(),
+        name,
+        slugId: slugId ?? randomUUID().replace(/-/g, '').slice(0, 12),
+      };
       projects.push(project);
       return project;
     },
     addUser({ name, email, displayName }) {
-      const user: FakeUser = { id: randomUUID(), name, email, displayName: displayName ?? name.toLowerCase().replace(/\s+/g, '') };
+      const user: FakeUser = {
+        id: randomUUID(),
+        name,
+        email,
+        displayName: displayName ?? name.toLowerCase().replace(/\s+/g, ''),
+      };
       users.push(user);
       return user;
     },
@@ -311,7 +325,8 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
         projectId,
         assigneeId,
         labelIds,
-        branchName: input.branchName ?? `${viewer.displayName}/${team.key.toLowerCase()}-${number}-${slugify(input.title)}`,
+        branchName:
+          input.branchName ?? `${viewer.displayName}/${team.key.toLowerCase()}-${number}-${slugify(input.title)}`,
         createdAt,
         updatedAt: input.updatedAt ?? createdAt,
       };
@@ -330,7 +345,15 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       const user = o.user === null ? null : userRef(o.user ?? 'viewer');
       if (user === undefined) throw new Error(`fake-linear: no user ${o.user}`);
       const at = o.createdAt ?? tick();
-      const comment: FakeComment = { id: randomUUID(), issueId, body, userId: user?.id ?? null, createdAt: at, updatedAt: at, editedAt: null };
+      const comment: FakeComment = {
+        id: randomUUID(),
+        issueId,
+        body,
+        userId: user?.id ?? null,
+        createdAt: at,
+        updatedAt: at,
+        editedAt: null,
+      };
       comments.push(comment);
       return comment;
     },
@@ -456,7 +479,11 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       const u = users.find((x) => x.id === i.assigneeId);
       return u ? userView(u) : null;
     },
-    labels: (a: Args) => connection(i.labelIds.map((id) => labelView(labels.find((l) => l.id === id) as FakeLabel)), a),
+    labels: (a: Args) =>
+      connection(
+        i.labelIds.map((id) => labelView(labels.find((l) => l.id === id) as FakeLabel)),
+        a,
+      ),
     relations: (a: Args) => connection(relations.filter((r) => r.issueId === i.id).map(relationView), a),
     inverseRelations: (a: Args) => connection(relations.filter((r) => r.relatedIssueId === i.id).map(relationView), a),
     comments: (a: Args) => connection(comments.filter((c) => c.issueId === i.id).map(commentView), a),
@@ -468,7 +495,8 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
     let list = nodes;
     if (isObject(args.filter)) list = list.filter((n) => matches(n, args.filter as Args));
     const first = args.first === undefined || args.first === null ? 50 : Number(args.first);
-    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw userError(`first must be between 0 and ${MAX_PAGE}`);
+    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE)
+      throw userError(`first must be between 0 and ${MAX_PAGE}`);
     let start = 0;
     if (typeof args.after === 'string') {
       const at = list.findIndex((n) => n.id === args.after);
@@ -494,7 +522,11 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
   // Root fields
 
   const notFound = (type: string) =>
-    new GraphQLFailure(`Entity not found: ${type}`, { type: 'invalid input', code: 'INPUT_ERROR', userPresentableMessage: `Could not find referenced ${type}.` });
+    new GraphQLFailure(`Entity not found: ${type}`, {
+      type: 'invalid input',
+      code: 'INPUT_ERROR',
+      userPresentableMessage: `Could not find referenced ${type}.`,
+    });
 
   const requireIssue = (id: unknown): FakeIssue => {
     const issue = typeof id === 'string' ? findIssue(id) : undefined;
@@ -530,7 +562,15 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       const issue = requireIssue(input.issueId);
       if (typeof input.body !== 'string' || input.body.trim() === '') throw userError('Comment body cannot be empty');
       const at = tick();
-      const c: FakeComment = { id: randomUUID(), issueId: issue.id, body: input.body, userId: viewer.id, createdAt: at, updatedAt: at, editedAt: null };
+      const c: FakeComment = {
+        id: randomUUID(),
+        issueId: issue.id,
+        body: input.body,
+        userId: viewer.id,
+        createdAt: at,
+        updatedAt: at,
+        editedAt: null,
+      };
       comments.push(c);
       return payload('CommentPayload', 'comment', commentView(c));
     },
@@ -565,7 +605,13 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       if (att) {
         if (typeof a.title === 'string') att.title = a.title;
       } else {
-        att = { id: randomUUID(), issueId: issue.id, url: a.url, title: typeof a.title === 'string' ? a.title : a.url, createdAt: tick() };
+        att = {
+          id: randomUUID(),
+          issueId: issue.id,
+          url: a.url,
+          title: typeof a.title === 'string' ? a.title : a.url,
+          createdAt: tick(),
+        };
         attachments.push(att);
       }
       return payload('AttachmentPayload', 'attachment', attachmentView(att));
@@ -599,13 +645,29 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
     try {
       doc = parseOperation(query);
     } catch (err) {
-      send(res, 400, { errors: [{ message: `Syntax Error: ${(err as Error).message}`, extensions: { code: 'GRAPHQL_PARSE_FAILED', type: 'graphql error' } }] });
+      send(res, 400, {
+        errors: [
+          {
+            message: `Syntax Error: ${(err as Error).message}`,
+            extensions: { code: 'GRAPHQL_PARSE_FAILED', type: 'graphql error' },
+          },
+        ],
+      });
       return;
     }
     const rootFields = doc.selections.map((s) => s.name);
-    requests.push({ operation: doc.operation, name: doc.name, rootFields, variables, authorization: req.headers.authorization, query });
+    requests.push({
+      operation: doc.operation,
+      name: doc.name,
+      rootFields,
+      variables,
+      authorization: req.headers.authorization,
+      query,
+    });
 
-    const faultAt = faults.findIndex((f) => f.left > 0 && (f.rootField === undefined || rootFields.includes(f.rootField)));
+    const faultAt = faults.findIndex(
+      (f) => f.left > 0 && (f.rootField === undefined || rootFields.includes(f.rootField)),
+    );
     if (faultAt !== -1) {
       const entry = faults[faultAt] as (typeof faults)[number];
       entry.left -= 1;
@@ -624,17 +686,27 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
     try {
       for (const sel of doc.selections) {
         const resolver = root[sel.name];
-        if (!resolver) throw new ValidationFailure(`Cannot query field "${sel.name}" on type "${doc.operation === 'mutation' ? 'Mutation' : 'Query'}".`);
+        if (!resolver)
+          throw new ValidationFailure(
+            `Cannot query field "${sel.name}" on type "${doc.operation === 'mutation' ? 'Mutation' : 'Query'}".`,
+          );
         const args = evalArgs(sel.args, variables);
         data[sel.alias ?? sel.name] = project(resolver(args), sel.selections, sel.name, variables);
       }
     } catch (err) {
       if (err instanceof ValidationFailure) {
-        send(res, 400, { errors: [{ message: err.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', type: 'graphql error' } }] });
+        send(res, 400, {
+          errors: [{ message: err.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', type: 'graphql error' } }],
+        });
         return;
       }
       if (err instanceof GraphQLFailure) {
-        send(res, 200, { data: null, errors: [{ message: err.message, path: rootFields.slice(0, 1), extensions: { ...err.extensions, userError: true } }] });
+        send(res, 200, {
+          data: null,
+          errors: [
+            { message: err.message, path: rootFields.slice(0, 1), extensions: { ...err.extensions, userError: true } },
+          ],
+        });
         return;
       }
       throw err;
@@ -666,7 +738,17 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
         return;
       case 'forbidden':
         send(res, fault.status ?? 403, {
-          errors: [{ message: 'Forbidden', extensions: { type: 'forbidden', code: 'FORBIDDEN', userError: true, userPresentableMessage: 'You do not have access to this resource.' } }],
+          errors: [
+            {
+              message: 'Forbidden',
+              extensions: {
+                type: 'forbidden',
+                code: 'FORBIDDEN',
+                userError: true,
+                userPresentableMessage: 'You do not have access to this resource.',
+              },
+            },
+          ],
         });
         return;
       case 'rate_limited': {
@@ -683,7 +765,13 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
             errors: [
               {
                 message: 'Rate limit exceeded',
-                extensions: { type: 'ratelimited', code: 'RATELIMITED', statusCode: 429, userError: true, userPresentableMessage: 'Too many requests, slow down.' },
+                extensions: {
+                  type: 'ratelimited',
+                  code: 'RATELIMITED',
+                  statusCode: 429,
+                  userError: true,
+                  userPresentableMessage: 'Too many requests, slow down.',
+                },
               },
             ],
           },
@@ -692,10 +780,14 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
         return;
       }
       case 'server_error':
-        res.writeHead(fault.status ?? 500, { 'content-type': 'text/html' }).end(fault.body ?? '<html><body><h1>500 Internal Server Error</h1></body></html>');
+        res
+          .writeHead(fault.status ?? 500, { 'content-type': 'text/html' })
+          .end(fault.body ?? '<html><body><h1>500 Internal Server Error</h1></body></html>');
         return;
       case 'malformed_json':
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(`{"data":{"${root}":{"nodes":[{"id":`);
+        res
+          .writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
+          .end(`{"data":{"${root}":{"nodes":[{"id":`);
         return;
       case 'graphql_error':
         send(res, fault.status ?? 400, {
@@ -723,21 +815,26 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
     if (value === null || value === undefined) return null;
     if (Array.isArray(value)) return value.map((v) => project(v, selections, field, variables));
     if (isView(value)) {
-      if (selections === null) throw new ValidationFailure(`Field "${field}" of type "${value.__typename}" must have a selection of subfields.`);
+      if (selections === null)
+        throw new ValidationFailure(
+          `Field "${field}" of type "${value.__typename}" must have a selection of subfields.`,
+        );
       const out: Record<string, unknown> = {};
       for (const sel of selections) {
         if (sel.name === '__typename') {
           out[sel.alias ?? '__typename'] = value.__typename;
           continue;
         }
-        if (!(sel.name in value)) throw new ValidationFailure(`Cannot query field "${sel.name}" on type "${value.__typename}".`);
+        if (!(sel.name in value))
+          throw new ValidationFailure(`Cannot query field "${sel.name}" on type "${value.__typename}".`);
         const raw = value[sel.name];
         const resolved = typeof raw === 'function' ? (raw as (a: Args) => unknown)(evalArgs(sel.args, variables)) : raw;
         out[sel.alias ?? sel.name] = project(resolved, sel.selections, sel.name, variables);
       }
       return out;
     }
-    if (selections !== null) throw new ValidationFailure(`Field "${field}" must not have a selection since it has no subfields.`);
+    if (selections !== null)
+      throw new ValidationFailure(`Field "${field}" must not have a selection since it has no subfields.`);
     return value;
   }
 
@@ -787,7 +884,8 @@ function matches(view: Record<string, unknown>, filter: Record<string, unknown>)
       if (!Array.isArray(cond) || !cond.some((f) => matches(view, f as Record<string, unknown>))) return false;
       continue;
     }
-    if (!(key in view)) throw new ValidationFailure(`Field "${key}" is not defined by the filter type of ${String(view.__typename)}.`);
+    if (!(key in view))
+      throw new ValidationFailure(`Field "${key}" is not defined by the filter type of ${String(view.__typename)}.`);
     const raw = view[key];
     const value = typeof raw === 'function' ? (raw as (a: Record<string, unknown>) => unknown)({}) : raw;
     if (!isObject(cond)) throw new ValidationFailure(`Filter "${key}" must be an object.`);
@@ -836,7 +934,9 @@ function compare(value: unknown, cond: Record<string, unknown>): boolean {
         case 'contains':
           return typeof value === 'string' && typeof arg === 'string' && value.includes(arg);
         case 'containsIgnoreCase':
-          return typeof value === 'string' && typeof arg === 'string' && value.toLowerCase().includes(arg.toLowerCase());
+          return (
+            typeof value === 'string' && typeof arg === 'string' && value.toLowerCase().includes(arg.toLowerCase())
+          );
         case 'startsWith':
           return typeof value === 'string' && typeof arg === 'string' && value.startsWith(arg);
         case 'endsWith':
@@ -876,7 +976,12 @@ interface Operation {
   selections: Selection[];
 }
 
-type Token = { t: 'punct'; v: string } | { t: 'name'; v: string } | { t: 'string'; v: string } | { t: 'number'; v: number } | { t: 'var'; v: string };
+type Token =
+  | { t: 'punct'; v: string }
+  | { t: 'name'; v: string }
+  | { t: 'string'; v: string }
+  | { t: 'number'; v: number }
+  | { t: 'var'; v: string };
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];

@@ -29,8 +29,8 @@ export const BUGGY_PROJECT: Record<string, string> = {
   'add.js': 'function add(a, b) {\n  return a - b;\n}\n\nmodule.exports = { add };\n',
   'test.js':
     "const { add } = require('./add.js');\n" +
-    "const got = add(2, 3);\n" +
-    "if (got !== 5) {\n  console.error(`FAIL: add(2, 3) returned ${got}, expected 5`);\n  process.exit(1);\n}\n" +
+    'const got = add(2, 3);\n' +
+    'if (got !== 5) {\n  console.error(`FAIL: add(2, 3) returned ${got}, expected 5`);\n  process.exit(1);\n}\n' +
     "console.log('ok: add(2, 3) === 5');\n",
   'README.md': '# tiny\n',
 };
@@ -76,7 +76,8 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
     out[k] = isObj(prev) && isObj(v) ? merge(prev, v) : v;
   }
   return out;

@@ -70,7 +70,12 @@ export async function createRunContext(opts: {
     const workspaceRoot = path.join(dir, 'workspaces');
     const home = path.join(dir, 'home');
     const identifier = `T${randomUUID().slice(0, 6).toUpperCase()}-1`;
-    await writeIssue(issuesDir, identifier, { title: 'Fix add()', state: 'Todo' }, opts.issueBody ?? 'add(2, 3) must return 5.');
+    await writeIssue(
+      issuesDir,
+      identifier,
+      { title: 'Fix add()', state: 'Todo' },
+      opts.issueBody ?? 'add(2, 3) must return 5.',
+    );
     const model = await startScriptedModelServer(opts.script);
     closers.push(() => model.close());
     const taskQueue = uniqueTaskQueue('it');
@@ -128,7 +133,8 @@ export async function createRunContext(opts: {
       model,
       store,
       runtime,
-      runIssue: async () => runtime.client.workflow.execute(ISSUE_WORKFLOW_TYPE, startOptions) as Promise<IssueRunSummary>,
+      runIssue: async () =>
+        runtime.client.workflow.execute(ISSUE_WORKFLOW_TYPE, startOptions) as Promise<IssueRunSummary>,
       start: () => runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, startOptions),
       status: () => runtime.client.workflow.getHandle(issueWorkflowId(identifier)).query(statusQuery),
       waitFor: async (what, check, timeoutMs = 60_000) => {
@@ -140,7 +146,12 @@ export async function createRunContext(opts: {
       },
       startDispatcher: async () => {
         const handle = await startDispatcher(runtime.client, taskQueue);
-        closers.push(() => handle.terminate('test over').then(() => undefined, () => undefined));
+        closers.push(() =>
+          handle.terminate('test over').then(
+            () => undefined,
+            () => undefined,
+          ),
+        );
       },
       issueText: () => fs.readFile(path.join(issuesDir, `${identifier}.md`), 'utf8'),
       commentsText: () => fs.readFile(path.join(issuesDir, `${identifier}.comments.md`), 'utf8').catch(() => ''),

@@ -14,8 +14,7 @@ import type { AddressInfo } from 'node:net';
 
 /** A content block the scripted model answers with (ids are generated for tool_use). */
 export type ScriptBlock =
-  | { type: 'text'; text: string }
-  | { type: 'tool_use'; name: string; input: Record<string, unknown>; id?: string };
+  { type: 'text'; text: string } | { type: 'tool_use'; name: string; input: Record<string, unknown>; id?: string };
 
 /** Token usage of a scripted response; unset fields default to input 100, output 20, caches 0. */
 export interface ScriptUsage {
@@ -149,7 +148,9 @@ interface BuiltMessage {
   type: 'message';
   role: 'assistant';
   model: string;
-  content: Array<{ type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }>;
+  content: Array<
+    { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  >;
   stop_reason: string;
   stop_sequence: null;
   usage: Required<ScriptUsage>;
@@ -266,7 +267,10 @@ export async function startScriptedModelServer(
 
         const pathname = (req.url ?? '').split('?')[0];
         if (req.method !== 'POST' || pathname !== '/v1/messages') {
-          sendError(res, { status: 404, error: { type: 'not_found_error', message: `No route ${req.method} ${req.url}` } });
+          sendError(res, {
+            status: 404,
+            error: { type: 'not_found_error', message: `No route ${req.method} ${req.url}` },
+          });
           return;
         }
         const index = messageCalls++;
@@ -285,7 +289,8 @@ export async function startScriptedModelServer(
             sendError(res, step);
             return;
           }
-          const model = typeof (body as { model?: unknown })?.model === 'string' ? (body as { model: string }).model : 'scripted';
+          const model =
+            typeof (body as { model?: unknown })?.model === 'string' ? (body as { model: string }).model : 'scripted';
           const message = buildMessage(step, model);
           if ((body as { stream?: unknown })?.stream === true) sendSse(res, message);
           else sendJson(res, 200, message);

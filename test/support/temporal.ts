@@ -15,7 +15,7 @@ export function temporalAddress(): string {
   const address = inject('temporalAddress');
   if (!address) {
     throw new Error(
-      'No Temporal server for this test run: add globalSetup: [\'test/support/global-setup.ts\'] to vitest.config.ts ' +
+      "No Temporal server for this test run: add globalSetup: ['test/support/global-setup.ts'] to vitest.config.ts " +
         '(or pass --globalSetup test/support/global-setup.ts), or set TEMPORAL_ADDRESS.',
     );
   }

@@ -99,23 +99,31 @@ describe('path containment', () => {
     await symlink(outside, path.join(ws, 'link-out'));
     await symlink(path.join(outside, 'new.txt'), path.join(ws, 'dangling'));
     await symlink(path.join(ws, 'README.md'), path.join(ws, 'link-in'));
-    expect((await toolError(box.execute('read_file', { path: 'link-out/secret.txt' }))).code).toBe('path_outside_workspace');
+    expect((await toolError(box.execute('read_file', { path: 'link-out/secret.txt' }))).code).toBe(
+      'path_outside_workspace',
+    );
     expect((await toolError(box.execute('write_file', { path: 'link-out/new.txt', content: 'x' }))).code).toBe(
       'path_outside_workspace',
     );
     // A dangling link pointing outside must not let a write create the target.
-    expect((await toolError(box.execute('write_file', { path: 'dangling', content: 'x' }))).code).toBe('path_outside_workspace');
+    expect((await toolError(box.execute('write_file', { path: 'dangling', content: 'x' }))).code).toBe(
+      'path_outside_workspace',
+    );
     await expect(readFile(path.join(outside, 'new.txt'))).rejects.toThrow();
-    expect((await toolError(box.execute('search', { pattern: 'secret', path: 'link-out' }))).code).toBe('path_outside_workspace');
+    expect((await toolError(box.execute('search', { pattern: 'secret', path: 'link-out' }))).code).toBe(
+      'path_outside_workspace',
+    );
     // A link that stays inside is fine.
     expect((await box.execute('read_file', { path: 'link-in' })).content).toBe('# Demo\nHello world\n');
   });
 
   it('refuses writes into .git/', async () => {
-    expect((await toolError(box.execute('write_file', { path: '.git/config', content: 'x' }))).code).toBe('path_forbidden');
-    expect((await toolError(box.execute('edit_file', { path: '.git/HEAD', old_text: 'main', new_text: 'x' }))).code).toBe(
+    expect((await toolError(box.execute('write_file', { path: '.git/config', content: 'x' }))).code).toBe(
       'path_forbidden',
     );
+    expect(
+      (await toolError(box.execute('edit_file', { path: '.git/HEAD', old_text: 'main', new_text: 'x' }))).code,
+    ).toBe('path_forbidden');
     expect((await box.execute('read_file', { path: '.git/HEAD' })).content).toContain('refs/heads/main');
   });
 });
@@ -131,7 +139,9 @@ describe('read_file', () => {
     expect(page.startsWith('row 11\nrow 12\nrow 13\nrow 14\nrow 15\n')).toBe(true);
     expect(page).toContain('showing lines 11-15 of 30');
     expect(page).toContain('offset=16');
-    expect((await toolError(box.execute('read_file', { path: 'long.txt', offset: 99 }))).code).toBe('tool_input_invalid');
+    expect((await toolError(box.execute('read_file', { path: 'long.txt', offset: 99 }))).code).toBe(
+      'tool_input_invalid',
+    );
     expect((await toolError(box.execute('read_file', { path: 'nope.txt' }))).code).toBe('file_not_found');
     expect((await toolError(box.execute('read_file', { path: 'src' }))).code).toBe('not_a_file');
   });
@@ -168,9 +178,14 @@ describe('list_files and search', () => {
 
   it('searches with a regex, skipping .git and node_modules', async () => {
     const out = (await box.execute('search', { pattern: 'add\\(' })).content;
-    expect(out.split('\n')).toEqual(['src/add.js:1: export function add(a, b) {', 'src/nested/deep.js:1: const x = add(1, 2);']);
+    expect(out.split('\n')).toEqual([
+      'src/add.js:1: export function add(a, b) {',
+      'src/nested/deep.js:1: const x = add(1, 2);',
+    ]);
     expect((await box.execute('search', { pattern: 'refs/heads' })).content).toBe('No matches.');
-    expect((await box.execute('search', { pattern: 'return', path: 'src/add.js' })).content).toBe('src/add.js:2:   return a - b;');
+    expect((await box.execute('search', { pattern: 'return', path: 'src/add.js' })).content).toBe(
+      'src/add.js:2:   return a - b;',
+    );
     expect((await toolError(box.execute('search', { pattern: '(' }))).code).toBe('tool_input_invalid');
   });
 
@@ -214,7 +229,9 @@ describe('list_files and search', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('run cancelled')), 100);
     const started = Date.now();
-    await expect(box.execute('search', { pattern: '(a+)+$' }, { signal: controller.signal })).rejects.toThrow('run cancelled');
+    await expect(box.execute('search', { pattern: '(a+)+$' }, { signal: controller.signal })).rejects.toThrow(
+      'run cancelled',
+    );
     expect(Date.now() - started).toBeLessThan(DEFAULT_SEARCH_TIMEOUT_MS);
   });
 });
@@ -230,7 +247,10 @@ describe('run_command', () => {
   });
 
   it('drops secret names from the env it is given', async () => {
-    const leaky = createToolbox('qa', { workspace: ws, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GITHUB_TOKEN: 'ghp_leak' } });
+    const leaky = createToolbox('qa', {
+      workspace: ws,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GITHUB_TOKEN: 'ghp_leak' },
+    });
     const out = (await leaky.execute('run_command', { command: 'env' })).content;
     expect(out).not.toContain('ghp_leak');
   });
@@ -254,7 +274,13 @@ describe('run_command', () => {
       expect(isReadOnlyGitCommand(command), command).toBe(false);
       expect((await toolError(reviewer.execute('run_command', { command }))).code).toBe('command_not_allowed');
     }
-    for (const command of ['git diff', 'git diff main...HEAD -- src/add.js', 'git log --oneline -n 5', 'git show HEAD~1:src/add.js', 'git status --short']) {
+    for (const command of [
+      'git diff',
+      'git diff main...HEAD -- src/add.js',
+      'git log --oneline -n 5',
+      'git show HEAD~1:src/add.js',
+      'git status --short',
+    ]) {
       expect(isReadOnlyGitCommand(command), command).toBe(true);
     }
     // Allowed, and actually run (this directory is not a real repository, so git fails).
@@ -270,9 +296,16 @@ describe('control tools', () => {
       content: 'Finish recorded.',
       control: { kind: 'finish', summary: 'done' },
     });
-    const esc = await box.execute('escalate', { question: 'Which DB?', options: ['pg', 'sqlite'], recommendation: 'pg' });
+    const esc = await box.execute('escalate', {
+      question: 'Which DB?',
+      options: ['pg', 'sqlite'],
+      recommendation: 'pg',
+    });
     expect(esc.content).toBe('Escalated to a human; wait for their answer.');
-    expect(esc.control).toEqual({ kind: 'escalate', escalation: { question: 'Which DB?', options: ['pg', 'sqlite'], recommendation: 'pg' } });
+    expect(esc.control).toEqual({
+      kind: 'escalate',
+      escalation: { question: 'Which DB?', options: ['pg', 'sqlite'], recommendation: 'pg' },
+    });
     const reviewer = createToolbox('reviewer', { workspace: ws, env: {} });
     const review = await reviewer.execute('submit_review', {
       verdict: 'request_changes',

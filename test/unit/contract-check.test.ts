@@ -19,7 +19,11 @@ const issue: Issue = makeIssue('DEMO-1', {
   description: 'add() subtracts.\n\n## Scope\n- Paths: `docs/**`\n\n## Evidence\n- `rm -rf /`\n',
 });
 
-async function renderSpec(vars: { scope: string[]; qa_commands: string[]; protected_paths?: string[] }): Promise<string> {
+async function renderSpec(vars: {
+  scope: string[];
+  qa_commands: string[];
+  protected_paths?: string[];
+}): Promise<string> {
   return renderPrompt(await fs.readFile(TEMPLATE, 'utf8'), {
     issue,
     attempt: 1,
@@ -52,8 +56,14 @@ describe('parseSpecContract on the rendered template', () => {
   });
 
   it('keeps several globs, and a command containing a backtick', async () => {
-    const spec = await renderSpec({ scope: ['src/**', 'test/**', '*.md'], qa_commands: ['echo `date`', 'npm run lint'] });
-    expect(parseSpecContract(spec)).toEqual({ scope: ['src/**', 'test/**', '*.md'], evidence: ['echo `date`', 'npm run lint'] });
+    const spec = await renderSpec({
+      scope: ['src/**', 'test/**', '*.md'],
+      qa_commands: ['echo `date`', 'npm run lint'],
+    });
+    expect(parseSpecContract(spec)).toEqual({
+      scope: ['src/**', 'test/**', '*.md'],
+      evidence: ['echo `date`', 'npm run lint'],
+    });
   });
 
   it('does not read protected paths as scope', async () => {
@@ -107,22 +117,36 @@ describe('parseSpecContract on hand-edited specs', () => {
 });
 
 describe('checkContract', () => {
-  const changedFiles = ['test/a.test.ts', 'src/a.ts', '.github/workflows/ci.yml', 'README.md', 'src/a.ts', 'migrations/001.sql'];
+  const changedFiles = [
+    'test/a.test.ts',
+    'src/a.ts',
+    '.github/workflows/ci.yml',
+    'README.md',
+    'src/a.ts',
+    'migrations/001.sql',
+  ];
 
   it('lists protected and out-of-scope paths, sorted and unique', () => {
-    expect(checkContract({ changedFiles, scope: ['src/**', 'test/**'], protectedPaths: ['.github/**', 'migrations/**'] })).toEqual({
+    expect(
+      checkContract({ changedFiles, scope: ['src/**', 'test/**'], protectedPaths: ['.github/**', 'migrations/**'] }),
+    ).toEqual({
       protectedTouched: ['.github/workflows/ci.yml', 'migrations/001.sql'],
       outOfScope: ['.github/workflows/ci.yml', 'README.md', 'migrations/001.sql'],
     });
   });
 
   it('puts everything in scope and nothing under protection when both lists are empty', () => {
-    expect(checkContract({ changedFiles, scope: [], protectedPaths: [] })).toEqual({ protectedTouched: [], outOfScope: [] });
+    expect(checkContract({ changedFiles, scope: [], protectedPaths: [] })).toEqual({
+      protectedTouched: [],
+      outOfScope: [],
+    });
   });
 
   it('matches dotfiles (dot: true), directory globs ending in /, and a leading ./', () => {
     const files = ['.env', 'src/.hidden/x.ts', 'docs/guide.md', 'other.txt'];
-    expect(checkContract({ changedFiles: files, scope: ['src/**', './docs/'], protectedPaths: ['.env', '**/.hidden/**'] })).toEqual({
+    expect(
+      checkContract({ changedFiles: files, scope: ['src/**', './docs/'], protectedPaths: ['.env', '**/.hidden/**'] }),
+    ).toEqual({
       protectedTouched: ['.env', 'src/.hidden/x.ts'],
       outOfScope: ['.env', 'other.txt'],
     });

@@ -9,7 +9,6 @@ import {
 import type { Issue } from '../../src/trackers/types.js';
 import { makeIssue } from '../support/issues.js';
 
-
 function input(candidates: Issue[], over: Partial<DispatchInput> = {}): DispatchInput {
   return {
     candidates,
@@ -69,14 +68,22 @@ describe('sortForDispatch', () => {
 
 describe('selectForDispatch eligibility', () => {
   it('selects eligible issues in dispatch order', () => {
-    const r = selectForDispatch(input([makeIssue('B', { priority: 3 }), makeIssue('A', { priority: 1 }), makeIssue('C')]));
+    const r = selectForDispatch(
+      input([makeIssue('B', { priority: 3 }), makeIssue('A', { priority: 1 }), makeIssue('C')]),
+    );
     expect(ids(r.selected)).toEqual(['A', 'B', 'C']);
     expect(r.skipped).toEqual([]);
   });
 
   it('skips issues missing id, identifier, title or state', () => {
     const r = selectForDispatch(
-      input([makeIssue('A', { id: '' }), makeIssue('B', { title: '  ' }), makeIssue('C', { state: '' }), makeIssue('', {}), makeIssue('E')]),
+      input([
+        makeIssue('A', { id: '' }),
+        makeIssue('B', { title: '  ' }),
+        makeIssue('C', { state: '' }),
+        makeIssue('', {}),
+        makeIssue('E'),
+      ]),
     );
     expect(ids(r.selected)).toEqual(['E']);
     expect(r.skipped.filter((s) => s.reason === 'missing_fields')).toHaveLength(4);
@@ -84,9 +91,12 @@ describe('selectForDispatch eligibility', () => {
 
   it('requires an active, non-terminal state, compared trimmed and lowercased', () => {
     const r = selectForDispatch(
-      input([makeIssue('A', { state: ' todo ' }), makeIssue('B', { state: 'Backlog' }), makeIssue('C', { state: 'DONE' })], {
-        activeStates: ['Todo', 'Done'],
-      }),
+      input(
+        [makeIssue('A', { state: ' todo ' }), makeIssue('B', { state: 'Backlog' }), makeIssue('C', { state: 'DONE' })],
+        {
+          activeStates: ['Todo', 'Done'],
+        },
+      ),
     );
     expect(ids(r.selected)).toEqual(['A']);
     expect(reasonOf(r, 'B')).toBe('inactive_state');
@@ -100,9 +110,16 @@ describe('selectForDispatch eligibility', () => {
 
   it('requires every label, case-insensitive and trimmed', () => {
     const r = selectForDispatch(
-      input([makeIssue('A', { labels: ['agent', 'backend'] }), makeIssue('B', { labels: ['agent'] }), makeIssue('C', { labels: ['AGENT ', 'Backend'] })], {
-        requiredLabels: [' Agent', 'backend'],
-      }),
+      input(
+        [
+          makeIssue('A', { labels: ['agent', 'backend'] }),
+          makeIssue('B', { labels: ['agent'] }),
+          makeIssue('C', { labels: ['AGENT ', 'Backend'] }),
+        ],
+        {
+          requiredLabels: [' Agent', 'backend'],
+        },
+      ),
     );
     expect(ids(r.selected)).toEqual(['A', 'C']);
     expect(reasonOf(r, 'B')).toBe('missing_required_label');
@@ -126,7 +143,12 @@ describe('selectForDispatch eligibility', () => {
   it('holds a Todo issue while a blocker is not terminal or unknown', () => {
     const r = selectForDispatch(
       input([
-        makeIssue('A', { blocked_by: [{ id: '1', identifier: 'X-1', state: 'Done' }, { id: '2', identifier: 'X-2', state: ' cancelled' }] }),
+        makeIssue('A', {
+          blocked_by: [
+            { id: '1', identifier: 'X-1', state: 'Done' },
+            { id: '2', identifier: 'X-2', state: ' cancelled' },
+          ],
+        }),
         makeIssue('B', { blocked_by: [{ id: '1', identifier: 'X-1', state: 'In Progress' }] }),
         makeIssue('C', { blocked_by: [{ id: null, identifier: 'X-9', state: null }] }),
         makeIssue('D', { state: 'In Progress', blocked_by: [{ id: '1', identifier: 'X-1', state: 'In Progress' }] }),
@@ -192,17 +214,27 @@ describe('selectForDispatch concurrency', () => {
 
   it('a state without its own cap uses the global cap', () => {
     const r = selectForDispatch(
-      input([makeIssue('A'), makeIssue('B'), makeIssue('C')], { maxConcurrentAgents: 2, maxConcurrentAgentsByState: { 'in progress': 5 } }),
+      input([makeIssue('A'), makeIssue('B'), makeIssue('C')], {
+        maxConcurrentAgents: 2,
+        maxConcurrentAgentsByState: { 'in progress': 5 },
+      }),
     );
     expect(ids(r.selected)).toEqual(['A', 'B']);
   });
 
   it('a later issue in another state may use a slot after a per-state skip', () => {
     const r = selectForDispatch(
-      input([makeIssue('A', { priority: 1 }), makeIssue('B', { priority: 2 }), makeIssue('C', { state: 'In Progress', priority: 3 })], {
-        maxConcurrentAgents: 2,
-        maxConcurrentAgentsByState: { todo: 1 },
-      }),
+      input(
+        [
+          makeIssue('A', { priority: 1 }),
+          makeIssue('B', { priority: 2 }),
+          makeIssue('C', { state: 'In Progress', priority: 3 }),
+        ],
+        {
+          maxConcurrentAgents: 2,
+          maxConcurrentAgentsByState: { todo: 1 },
+        },
+      ),
     );
     expect(ids(r.selected)).toEqual(['A', 'C']);
     expect(reasonOf(r, 'B')).toBe('no_state_slot');

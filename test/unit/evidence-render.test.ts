@@ -35,7 +35,8 @@ const full: EvidenceData = {
     branch: 'foreman/DEMO-1',
     commit: '0123456789abcdef0123456789abcdef01234567',
     pushed: true,
-    diffStat: ' src/add.js       | 4 ++--\n test/add.test.js | 9 +++++++++\n package.json     | 2 +-\n 3 files changed, 12 insertions(+), 3 deletions(-)',
+    diffStat:
+      ' src/add.js       | 4 ++--\n test/add.test.js | 9 +++++++++\n package.json     | 2 +-\n 3 files changed, 12 insertions(+), 3 deletions(-)',
     filesChanged: 3,
     insertions: 12,
     deletions: 3,
@@ -43,7 +44,16 @@ const full: EvidenceData = {
   specPath: '/srv/foreman/workspaces/DEMO-1/.foreman/spec.md',
   implementerSummary: 'Fixed rounding in `add()` with banker’s rounding.\n\nAdded tests for `Array<number>` inputs.',
   qaRounds: [
-    { round: 1, report: { passed: false, results: [qaResult('npm test', false, { outputTail: '1 failing\n  add(0.1, 0.2) !== 0.3' }), qaResult('npm run lint', true)] } },
+    {
+      round: 1,
+      report: {
+        passed: false,
+        results: [
+          qaResult('npm test', false, { outputTail: '1 failing\n  add(0.1, 0.2) !== 0.3' }),
+          qaResult('npm run lint', true),
+        ],
+      },
+    },
     {
       round: 2,
       report: {
@@ -59,8 +69,20 @@ const full: EvidenceData = {
   qaAgent: {
     passed: true,
     checks: [
-      { path: '.foreman/checks/rounding.sh', exitCode: 0, durationMs: 320, outputTail: 'add(0.5, 0) = 0 ✓', passed: true },
-      { path: '.foreman/checks/negative.sh', exitCode: 0, durationMs: 290, outputTail: 'add(-1.5, 0) = -2 ✓', passed: true },
+      {
+        path: '.foreman/checks/rounding.sh',
+        exitCode: 0,
+        durationMs: 320,
+        outputTail: 'add(0.5, 0) = 0 ✓',
+        passed: true,
+      },
+      {
+        path: '.foreman/checks/negative.sh',
+        exitCode: 0,
+        durationMs: 290,
+        outputTail: 'add(-1.5, 0) = -2 ✓',
+        passed: true,
+      },
     ],
     summary: 'Both acceptance criteria hold.',
     turns: 6,
@@ -76,8 +98,20 @@ const full: EvidenceData = {
         round: 1,
         verdict: 'request_changes',
         raised: [
-          { id: 'f1a2b3c4', severity: 'major', path: 'src/add.js', line: 12, message: 'Rounding mode ignores negative numbers.' },
-          { id: 'd5e6f7a8', severity: 'nit', path: 'src/add.js', line: null, message: 'Name `r` is unclear | rename it.' },
+          {
+            id: 'f1a2b3c4',
+            severity: 'major',
+            path: 'src/add.js',
+            line: 12,
+            message: 'Rounding mode ignores negative numbers.',
+          },
+          {
+            id: 'd5e6f7a8',
+            severity: 'nit',
+            path: 'src/add.js',
+            line: null,
+            message: 'Name `r` is unclear | rename it.',
+          },
         ],
         resolved: [],
         blocking: ['f1a2b3c4'],
@@ -85,14 +119,42 @@ const full: EvidenceData = {
       {
         round: 2,
         verdict: 'approve',
-        raised: [{ id: 'd5e6f7a8', severity: 'nit', path: 'src/add.js', line: null, message: 'Name `r` is unclear | rename it.' }],
+        raised: [
+          {
+            id: 'd5e6f7a8',
+            severity: 'nit',
+            path: 'src/add.js',
+            line: null,
+            message: 'Name `r` is unclear | rename it.',
+          },
+        ],
         resolved: ['f1a2b3c4'],
         blocking: [],
       },
     ],
     findings: [
-      { id: 'd5e6f7a8', severity: 'nit', path: 'src/add.js', line: null, message: 'Name `r` is unclear | rename it.', firstRound: 1, lastRound: 2, status: 'open', resolvedInRound: null },
-      { id: 'f1a2b3c4', severity: 'major', path: 'src/add.js', line: 12, message: 'Rounding mode ignores negative numbers.', firstRound: 1, lastRound: 1, status: 'resolved', resolvedInRound: 2 },
+      {
+        id: 'd5e6f7a8',
+        severity: 'nit',
+        path: 'src/add.js',
+        line: null,
+        message: 'Name `r` is unclear | rename it.',
+        firstRound: 1,
+        lastRound: 2,
+        status: 'open',
+        resolvedInRound: null,
+      },
+      {
+        id: 'f1a2b3c4',
+        severity: 'major',
+        path: 'src/add.js',
+        line: 12,
+        message: 'Rounding mode ignores negative numbers.',
+        firstRound: 1,
+        lastRound: 1,
+        status: 'resolved',
+        resolvedInRound: 2,
+      },
     ],
     summary: 'The fix is correct; one naming nit remains.',
   },
@@ -116,7 +178,13 @@ const full: EvidenceData = {
   ],
   wallMs: 754_000,
   escalations: [
-    { question: 'Which rounding?', kind: 'agent_question', askedAt: '2026-11-21T07:00:00.000Z', answer: 'Banker’s\nrounding', author: 'ana' },
+    {
+      question: 'Which rounding?',
+      kind: 'agent_question',
+      askedAt: '2026-11-21T07:00:00.000Z',
+      answer: 'Banker’s\nrounding',
+      author: 'ana',
+    },
   ],
   transcripts: [
     '/srv/foreman/transcripts/DEMO-1/implementer-1.jsonl',
@@ -168,19 +236,23 @@ function markdownProblems(md: string): string[] {
     }
     const text = body.replace(/(`+)[\s\S]*?\1/g, '');
     for (const m of text.matchAll(/<(\/?)([a-z][a-z0-9]*)/gi)) {
-      if (!['details', 'summary', 'code', 'sub'].includes(m[2]!.toLowerCase()) || quoted) problems.push(`${at}: raw HTML <${m[1]}${m[2]}>`);
+      if (!['details', 'summary', 'code', 'sub'].includes(m[2]!.toLowerCase()) || quoted)
+        problems.push(`${at}: raw HTML <${m[1]}${m[2]}>`);
       if (m[2] === 'details') details += m[1] ? -1 : 1;
       if (details < 0) problems.push(`${at}: </details> without <details>`);
     }
-    if (/<\/summary>\s*$/.test(raw) && lines[i + 1] !== '') problems.push(`${at}: no blank line after <summary>, Markdown inside would not render`);
+    if (/<\/summary>\s*$/.test(raw) && lines[i + 1] !== '')
+      problems.push(`${at}: no blank line after <summary>, Markdown inside would not render`);
     if (/^<\/details>/.test(raw) && lines[i - 1] !== '') problems.push(`${at}: no blank line before </details>`);
     if (raw.startsWith('|') && !lines[i - 1]?.startsWith('|')) {
       if (lines[i - 1] !== undefined && lines[i - 1] !== '') problems.push(`${at}: table not preceded by a blank line`);
       const cols = cells(raw);
       const sep = lines[i + 1] ?? '';
-      if (!/^\|( *:?-+:? *\|)+$/.test(sep) || cells(sep) !== cols) problems.push(`${at}: table header without a matching separator row`);
+      if (!/^\|( *:?-+:? *\|)+$/.test(sep) || cells(sep) !== cols)
+        problems.push(`${at}: table header without a matching separator row`);
       let j = i + 2;
-      for (; lines[j]?.startsWith('|'); j++) if (cells(lines[j]!) !== cols) problems.push(`line ${j + 1}: ${cells(lines[j]!)} cells, header has ${cols}`);
+      for (; lines[j]?.startsWith('|'); j++)
+        if (cells(lines[j]!) !== cols) problems.push(`line ${j + 1}: ${cells(lines[j]!)} cells, header has ${cols}`);
       if (lines[j] !== undefined && lines[j] !== '') problems.push(`line ${j + 1}: table not followed by a blank line`);
     }
   });
@@ -197,7 +269,9 @@ describe('renderEvidence: the full packet', () => {
   });
 
   it('has every section, in order', () => {
-    const headings = renderEvidence(full).split('\n').filter((l) => l.startsWith('#'));
+    const headings = renderEvidence(full)
+      .split('\n')
+      .filter((l) => l.startsWith('#'));
     expect(headings).toEqual([
       '## Foreman evidence: DEMO-1 ready for review',
       '### What changed',
@@ -213,7 +287,12 @@ describe('renderEvidence: the full packet', () => {
   });
 
   it('is renderer-safe for every variant the tests build', () => {
-    for (const d of [full, clean, { ...full, stage: 'in_progress' as const }, { ...full, qaAgent: null, contract: null, push: null }]) {
+    for (const d of [
+      full,
+      clean,
+      { ...full, stage: 'in_progress' as const },
+      { ...full, qaAgent: null, contract: null, push: null },
+    ]) {
       expect(markdownProblems(renderEvidence(d))).toEqual([]);
     }
   });
@@ -221,10 +300,14 @@ describe('renderEvidence: the full packet', () => {
 
 describe('renderEvidence: title and summary', () => {
   it('says ready for review, or in progress with the round and that it is edited in place', () => {
-    expect(renderEvidence(full)).toMatch(/^## Foreman evidence: DEMO-1 ready for review\n\n\*\*Fix add\(\) \| subtract rounding\*\*\n/);
+    expect(renderEvidence(full)).toMatch(
+      /^## Foreman evidence: DEMO-1 ready for review\n\n\*\*Fix add\(\) \| subtract rounding\*\*\n/,
+    );
     const md = renderEvidence({ ...full, stage: 'in_progress' });
     expect(md).toMatch(/^## Foreman evidence: DEMO-1 \(in progress, round 2\)\n/);
-    expect(md).toContain('Foreman updates this comment in place after each round (this version: after implement → QA round 2, review round 2)');
+    expect(md).toContain(
+      'Foreman updates this comment in place after each round (this version: after implement → QA round 2, review round 2)',
+    );
   });
 
   it('states the outcome, the pushed commit and the spec', () => {
@@ -242,18 +325,24 @@ describe('renderEvidence: title and summary', () => {
       qaRounds: [{ round: 1, report: { passed: false, results: [qaResult('npm test', false)] } }],
       review: { ...full.review, rounds: [full.review.rounds[0]!] },
     });
-    expect(md).toContain('- **Outcome:** ⚠️ The QA agent\'s 2 acceptance checks passed. Still open: QA failed (`npm test` (exit 1)); the reviewer requested changes in round 1 (1 blocking finding).');
-    expect(renderEvidence({ ...full, stage: 'in_progress', qaRounds: [], review: { ...full.review, rounds: [] } })).toContain(
-      'Still open: QA has not run yet; review has not run yet.',
+    expect(md).toContain(
+      "- **Outcome:** ⚠️ The QA agent's 2 acceptance checks passed. Still open: QA failed (`npm test` (exit 1)); the reviewer requested changes in round 1 (1 blocking finding).",
     );
+    expect(
+      renderEvidence({ ...full, stage: 'in_progress', qaRounds: [], review: { ...full.review, rounds: [] } }),
+    ).toContain('Still open: QA has not run yet; review has not run yet.');
   });
 
   it('does not claim QA passed when no QA commands are configured', () => {
     const noQa = { ...full, qaRounds: [{ round: 1, report: { passed: true, results: [] } }] };
     const md = renderEvidence({ ...noQa, qaAgent: null });
     expect(md).not.toContain('QA passed');
-    expect(md).toContain('**Outcome:** ⚠️ No QA commands are configured, so Foreman verified nothing. The reviewer approved in round 2.');
-    expect(renderEvidence(noQa)).toContain('No QA commands are configured, so Foreman ran only the checks the QA agent wrote.');
+    expect(md).toContain(
+      '**Outcome:** ⚠️ No QA commands are configured, so Foreman verified nothing. The reviewer approved in round 2.',
+    );
+    expect(renderEvidence(noQa)).toContain(
+      'No QA commands are configured, so Foreman ran only the checks the QA agent wrote.',
+    );
   });
 
   it('says when nothing is pushed', () => {
@@ -266,7 +355,9 @@ describe('renderEvidence: title and summary', () => {
 describe('renderEvidence: what changed and QA', () => {
   it('shows the diff stat from git and the implementer summary as a labelled quote', () => {
     const md = renderEvidence(full);
-    expect(md).toContain('3 files changed, +12 −3 (from `git diff --stat main...foreman/DEMO-1`):\n\n```\n src/add.js       | 4 ++--');
+    expect(md).toContain(
+      '3 files changed, +12 −3 (from `git diff --stat main...foreman/DEMO-1`):\n\n```\n src/add.js       | 4 ++--',
+    );
     expect(md).toContain(
       "The implementer's own summary (written by the model, not verified by Foreman):\n\n> Fixed rounding in `add()` with banker’s rounding.\n>\n> Added tests for `Array<number>` inputs.",
     );
@@ -278,15 +369,27 @@ describe('renderEvidence: what changed and QA', () => {
     expect(md).toContain('Round 2 of at most 3:');
     expect(md).toContain('| 1 | `npm test` | ✅ passed | 0 | 4.2 s |');
     expect(md).toContain('| 2 | `npm run lint` | ✅ passed | 0 | 850 ms |');
-    expect(md).toContain('<details><summary>Output tail of <code>npm test</code></summary>\n\n````\n12 passing (40ms)\nsnapshot: ```x```\n````\n\n</details>');
-    expect(md).toContain('<details><summary>Output tail of <code>npm run lint</code></summary>\n\n_(no output)_\n\n</details>');
+    expect(md).toContain(
+      '<details><summary>Output tail of <code>npm test</code></summary>\n\n````\n12 passing (40ms)\nsnapshot: ```x```\n````\n\n</details>',
+    );
+    expect(md).toContain(
+      '<details><summary>Output tail of <code>npm run lint</code></summary>\n\n_(no output)_\n\n</details>',
+    );
     expect(md).toContain('- Round 1: failed: `npm test` (exit 1)');
   });
 
   it('escapes commands in table cells and in <summary>', () => {
     const md = renderEvidence({
       ...full,
-      qaRounds: [{ round: 1, report: { passed: false, results: [qaResult('grep -c "a|b" <in', false, { timedOut: true, exitCode: null })] } }],
+      qaRounds: [
+        {
+          round: 1,
+          report: {
+            passed: false,
+            results: [qaResult('grep -c "a|b" <in', false, { timedOut: true, exitCode: null })],
+          },
+        },
+      ],
     });
     expect(md).toContain('| 1 | `grep -c "a\\|b" <in` | ⏱️ timed out | — | 1.5 s |');
     expect(md).toContain('<summary>Output tail of <code>grep -c "a|b" &lt;in</code></summary>');
@@ -297,8 +400,12 @@ describe('renderEvidence: what changed and QA', () => {
     const md = renderEvidence(full);
     expect(md).toContain('#### Acceptance checks written by the QA agent (run by Foreman)');
     expect(md).toContain('| 1 | `.foreman/checks/rounding.sh` | ✅ passed | 0 | 320 ms |');
-    expect(md).toContain('<details><summary>Output tail of <code>.foreman/checks/negative.sh</code></summary>\n\n```\nadd(-1.5, 0) = -2 ✓\n```');
-    expect(md).toContain("The QA agent's own summary (written by the model, not verified by Foreman):\n\n> Both acceptance criteria hold.");
+    expect(md).toContain(
+      '<details><summary>Output tail of <code>.foreman/checks/negative.sh</code></summary>\n\n```\nadd(-1.5, 0) = -2 ✓\n```',
+    );
+    expect(md).toContain(
+      "The QA agent's own summary (written by the model, not verified by Foreman):\n\n> Both acceptance criteria hold.",
+    );
     const off = renderEvidence({ ...full, qaAgent: null });
     expect(off).not.toContain('Acceptance checks written by the QA agent');
     expect(off).not.toContain("The QA agent's own summary");
@@ -316,16 +423,26 @@ describe('renderEvidence: review and contract', () => {
         '| 2 | ✅ approved | 1 (1 nit) | 1 | 0 |',
       ].join('\n'),
     );
-    expect(md).toContain('| `d5e6f7a8` | nit | `src/add.js` | Name `r` is unclear \\| rename it. | 1–2 | 🟡 open, not blocking |');
-    expect(md).toContain('| `f1a2b3c4` | major | `src/add.js:12` | Rounding mode ignores negative numbers. | 1 | ✅ resolved in round 2 |');
+    expect(md).toContain(
+      '| `d5e6f7a8` | nit | `src/add.js` | Name `r` is unclear \\| rename it. | 1–2 | 🟡 open, not blocking |',
+    );
+    expect(md).toContain(
+      '| `f1a2b3c4` | major | `src/add.js:12` | Rounding mode ignores negative numbers. | 1 | ✅ resolved in round 2 |',
+    );
     expect(md).toContain('Findings (written by the reviewer model;');
-    expect(md).toContain("The reviewer's own summary (written by the model, not verified by Foreman):\n\n> The fix is correct; one naming nit remains.");
+    expect(md).toContain(
+      "The reviewer's own summary (written by the model, not verified by Foreman):\n\n> The fix is correct; one naming nit remains.",
+    );
   });
 
   it('says so in one line when review is off or has not run', () => {
     const off = renderEvidence({ ...full, review: { ...full.review, enabled: false } });
-    expect(off).toContain('### Review\n\nReview is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at this change.\n\n###');
-    expect(renderEvidence({ ...full, review: { ...full.review, rounds: [], findings: [], summary: null } })).toContain('### Review\n\nThe reviewer did not run.\n');
+    expect(off).toContain(
+      '### Review\n\nReview is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at this change.\n\n###',
+    );
+    expect(renderEvidence({ ...full, review: { ...full.review, rounds: [], findings: [], summary: null } })).toContain(
+      '### Review\n\nThe reviewer did not run.\n',
+    );
   });
 
   it('shows the contract: changed files, scope, out-of-scope files flagged, protected paths and who approved', () => {
@@ -335,7 +452,9 @@ describe('renderEvidence: review and contract', () => {
     expect(md).toContain('- ⚠️ **1 changed file outside the Scope:**\n  - ⚠️ `package.json`');
     expect(md).toContain('  - `package.json`: approved');
     expect(md).toContain('  - `npm test`: ✅ passed');
-    expect(md).toContain('Pushing `package.json` was approved by **ana**, who answered:\n\n> Yes, bumping the test script is fine.');
+    expect(md).toContain(
+      'Pushing `package.json` was approved by **ana**, who answered:\n\n> Yes, bumping the test script is fine.',
+    );
     const unapproved = renderEvidence({ ...full, protectedApproval: null });
     expect(unapproved).toContain('  - `package.json`: ⚠️ no approval recorded');
     expect(renderEvidence({ ...full, contract: null })).not.toContain('### Contract');
@@ -369,14 +488,25 @@ describe('renderEvidence: risks and gaps', () => {
       protectedApproval: null,
       costUsd: null,
       roles: [{ ...full.roles[0]!, costUsd: null }, full.roles[1]!],
-      escalations: [...full.escalations, { question: 'Ship?', kind: 'budget', askedAt: '2026-11-21T08:00:00.000Z', answer: null, author: null }],
+      escalations: [
+        ...full.escalations,
+        { question: 'Ship?', kind: 'budget', askedAt: '2026-11-21T08:00:00.000Z', answer: null, author: null },
+      ],
     });
     expect(md).toContain('- ⚠️ Protected paths changed without a recorded approval: `package.json`.');
-    expect(md).toContain('- No QA commands are configured (`qa.commands` in the policy), so Foreman ran no checks of its own.');
+    expect(md).toContain(
+      '- No QA commands are configured (`qa.commands` in the policy), so Foreman ran no checks of its own.',
+    );
     expect(md).toContain('- ⚠️ Evidence the spec requires was not run by QA: `npm test`.');
-    expect(md).toContain('- The QA agent is off (`roles.qa.agent` in the policy), so no acceptance checks were written for this change.');
-    expect(md).toContain('- Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at the diff.');
-    expect(md).toContain('- Cost unknown for the implementer (no price for the model), so the USD total is incomplete.');
+    expect(md).toContain(
+      '- The QA agent is off (`roles.qa.agent` in the policy), so no acceptance checks were written for this change.',
+    );
+    expect(md).toContain(
+      '- Review is off (`roles.reviewer.enabled` in the policy), so no reviewer looked at the diff.',
+    );
+    expect(md).toContain(
+      '- Cost unknown for the implementer (no price for the model), so the USD total is incomplete.',
+    );
     expect(md).toContain('- ⚠️ 1 question still unanswered.');
   });
 
@@ -384,7 +514,11 @@ describe('renderEvidence: risks and gaps', () => {
     const md = renderEvidence({
       ...full,
       qaRounds: [{ round: 3, report: { passed: false, results: [qaResult('npm test', false)] } }],
-      qaAgent: { ...full.qaAgent!, passed: false, checks: [{ ...full.qaAgent!.checks[0]!, passed: false, exitCode: 2 }] },
+      qaAgent: {
+        ...full.qaAgent!,
+        passed: false,
+        checks: [{ ...full.qaAgent!.checks[0]!, passed: false, exitCode: 2 }],
+      },
       review: {
         ...full.review,
         rounds: [full.review.rounds[0]!],
@@ -405,7 +539,9 @@ describe('renderEvidence: risks and gaps', () => {
 describe('renderEvidence: escalations, cost and time, transcripts', () => {
   it('lists escalations with their answers, labelling agent questions', () => {
     const md = renderEvidence(full);
-    expect(md).toContain('Questions of kind `agent_question` are the implementer model’s words; answers are from the people named.');
+    expect(md).toContain(
+      'Questions of kind `agent_question` are the implementer model’s words; answers are from the people named.',
+    );
     expect(md).toContain('1. **Q** (agent_question, 2026-11-21T07:00:00.000Z): Which rounding?');
     expect(md).toContain('   **A** (ana): Banker’s rounding');
     expect(renderEvidence(clean)).not.toContain('### Escalations and answers');
@@ -416,7 +552,9 @@ describe('renderEvidence: escalations, cost and time, transcripts', () => {
     expect(md).toContain('| implementer | 19 | 42,000 | 5,200 | 4,000 | 40,000 | $0.3282 |');
     expect(md).toContain('| QA agent | 6 | 8,000 | 900 | 0 | 2,000 | $0.0375 |');
     expect(md).toContain('| **Total** | 31 | 60,000 | 7,300 | 4,000 | 52,000 | $0.4425 |');
-    expect(md).toContain('- Wall time: 12 min 34 s\n- Implement → QA rounds: 2 (at most 3 before QA failures go to a human)\n- Review rounds: 2 (at most 3)');
+    expect(md).toContain(
+      '- Wall time: 12 min 34 s\n- Implement → QA rounds: 2 (at most 3 before QA failures go to a human)\n- Review rounds: 2 (at most 3)',
+    );
     const unknown = renderEvidence({ ...full, costUsd: null, roles: [{ ...full.roles[0]!, costUsd: null }] });
     expect(unknown).toContain('| implementer | 19 | 42,000 | 5,200 | 4,000 | 40,000 | — |');
     expect(unknown).toContain('| **Total** | 31 | 60,000 | 7,300 | 4,000 | 52,000 | — |');
@@ -425,22 +563,31 @@ describe('renderEvidence: escalations, cost and time, transcripts', () => {
   it('lists transcripts and ends with the workflow and run ids', () => {
     const md = renderEvidence(full);
     expect(md).toContain('- `/srv/foreman/transcripts/DEMO-1/reviewer-1.jsonl`');
-    expect(md.split('\n').at(-1)).toMatch(/^<sub>Rendered by Foreman from workflow `foreman-issue-DEMO-1`, run `8f14e45f-ceea-467a-9b6b-2a1d3c4e5f60`\./);
+    expect(md.split('\n').at(-1)).toMatch(
+      /^<sub>Rendered by Foreman from workflow `foreman-issue-DEMO-1`, run `8f14e45f-ceea-467a-9b6b-2a1d3c4e5f60`\./,
+    );
     expect(renderEvidence({ ...full, transcripts: [] })).toContain('### Transcripts\n\n_None recorded._');
   });
 });
 
 describe('renderEvidence: text from outside Foreman', () => {
   it('cannot break the packet: HTML is made inert, code spans are kept', () => {
-    const hostile = 'Done.</details>\n<details><summary>x</summary>\n<img src=x onerror=alert(1)> and `List<T>`\n```\nunclosed fence';
+    const hostile =
+      'Done.</details>\n<details><summary>x</summary>\n<img src=x onerror=alert(1)> and `List<T>`\n```\nunclosed fence';
     const md = renderEvidence({
       ...full,
       implementerSummary: hostile,
-      review: { ...full.review, summary: hostile, findings: [{ ...full.review.findings[0]!, message: '<b>bold</b>\nsecond line' }] },
+      review: {
+        ...full.review,
+        summary: hostile,
+        findings: [{ ...full.review.findings[0]!, message: '<b>bold</b>\nsecond line' }],
+      },
       escalations: [{ ...full.escalations[0]!, question: '<details>?', answer: '</details>' }],
     });
     expect(markdownProblems(md)).toEqual([]);
-    expect(md).toContain('> Done.&lt;/details>\n> &lt;details>&lt;summary>x&lt;/summary>\n> &lt;img src=x onerror=alert(1)> and `List<T>`');
+    expect(md).toContain(
+      '> Done.&lt;/details>\n> &lt;details>&lt;summary>x&lt;/summary>\n> &lt;img src=x onerror=alert(1)> and `List<T>`',
+    );
     expect(md).toContain('| &lt;b>bold&lt;/b> second line |');
     expect(md).toContain('**Q** (agent_question, 2026-11-21T07:00:00.000Z): &lt;details>?');
   });
@@ -449,7 +596,15 @@ describe('renderEvidence: text from outside Foreman', () => {
     const big = 'x'.repeat(30_000) + '\nEND';
     const md = renderEvidence({
       ...full,
-      qaRounds: [{ round: 1, report: { passed: false, results: [qaResult('a', false, { outputTail: big }), qaResult('b', false, { outputTail: big })] } }],
+      qaRounds: [
+        {
+          round: 1,
+          report: {
+            passed: false,
+            results: [qaResult('a', false, { outputTail: big }), qaResult('b', false, { outputTail: big })],
+          },
+        },
+      ],
     });
     expect(md.length).toBeLessThanOrEqual(EVIDENCE_MAX_CHARS);
     expect(md).toContain('_Trimmed to the last 2,000 characters so the packet fits in one comment._');
@@ -477,7 +632,11 @@ describe('markdownProblems (the test helper)', () => {
 
 describe('formatDuration', () => {
   it('formats ms, seconds and minutes', () => {
-    expect([formatDuration(850), formatDuration(12_340), formatDuration(245_000)]).toEqual(['850 ms', '12.3 s', '4 min 05 s']);
+    expect([formatDuration(850), formatDuration(12_340), formatDuration(245_000)]).toEqual([
+      '850 ms',
+      '12.3 s',
+      '4 min 05 s',
+    ]);
   });
 });
 
@@ -486,7 +645,10 @@ describe('renderEvidence: pull request and CI', () => {
     const md = renderEvidence({
       ...full,
       pr: { number: 7, url: 'https://github.com/acme/app/pull/7', created: true },
-      ci: { state: 'failure', checks: [{ name: 'test | node 20', status: 'completed', conclusion: 'failure', url: 'https://ci.example/1' }] },
+      ci: {
+        state: 'failure',
+        checks: [{ name: 'test | node 20', status: 'completed', conclusion: 'failure', url: 'https://ci.example/1' }],
+      },
     });
     expect(md).toContain('- **Pull request:** [#7](https://github.com/acme/app/pull/7)');
     expect(md).toContain('### CI on the pull request (from the GitHub API)');

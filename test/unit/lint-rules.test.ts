@@ -19,13 +19,30 @@ async function errors(code: string, file: string): Promise<string[]> {
 describe('workflow sandbox lint rule', () => {
   it('rejects Node built-ins and value imports from src/ and activities/ in workflows/', async () => {
     expect(await errors("import fs from 'node:fs';\nexport const x = fs;\n", 'workflows/probe.ts')).toHaveLength(1);
-    expect(await errors("import { readFile } from 'fs';\nexport const x = readFile;\n", 'workflows/probe.ts')).toHaveLength(1);
-    expect(await errors("import { ForemanError } from '../src/errors.js';\nexport const x = ForemanError;\n", 'workflows/probe.ts')).toHaveLength(1);
-    expect(await errors("import { createActivities } from '../activities/index.js';\nexport const x = createActivities;\n", 'workflows/probe.ts')).toHaveLength(1);
+    expect(
+      await errors("import { readFile } from 'fs';\nexport const x = readFile;\n", 'workflows/probe.ts'),
+    ).toHaveLength(1);
+    expect(
+      await errors(
+        "import { ForemanError } from '../src/errors.js';\nexport const x = ForemanError;\n",
+        'workflows/probe.ts',
+      ),
+    ).toHaveLength(1);
+    expect(
+      await errors(
+        "import { createActivities } from '../activities/index.js';\nexport const x = createActivities;\n",
+        'workflows/probe.ts',
+      ),
+    ).toHaveLength(1);
   });
 
   it('allows type imports in workflows/ and anything outside it', async () => {
-    expect(await errors("import type { Activities } from '../activities/index.js';\nexport type A = Activities;\n", 'workflows/probe.ts')).toEqual([]);
+    expect(
+      await errors(
+        "import type { Activities } from '../activities/index.js';\nexport type A = Activities;\n",
+        'workflows/probe.ts',
+      ),
+    ).toEqual([]);
     expect(await errors("import fs from 'node:fs';\nexport const x = fs;\n", 'src/probe.ts')).toEqual([]);
   });
 });

@@ -15,7 +15,11 @@ const stops: (() => void)[] = [];
 beforeEach(async () => {
   dir = path.join(await mkdtemp(path.join(tmpdir(), 'foreman-local-')), 'issues');
   invalid = [];
-  tracker = createLocalTracker({ path: dir, onInvalid: (file, error) => invalid.push({ file, error }), debounceMs: 50 });
+  tracker = createLocalTracker({
+    path: dir,
+    onInvalid: (file, error) => invalid.push({ file, error }),
+    debounceMs: 50,
+  });
 });
 
 afterEach(async () => {
@@ -178,7 +182,9 @@ describe('local tracker: moving state', () => {
     await expect(tracker.moveIssue('NOPE-1', 'Done')).rejects.toSatisfy(
       (e: unknown) => hasCode(e, 'tracker_not_found') && (e as TrackerError).retryable === false,
     );
-    await expect(tracker.moveIssue('NOPE-1', ' ')).rejects.toSatisfy((e: unknown) => hasCode(e, 'tracker_payload_invalid'));
+    await expect(tracker.moveIssue('NOPE-1', ' ')).rejects.toSatisfy((e: unknown) =>
+      hasCode(e, 'tracker_payload_invalid'),
+    );
     await put('M-1.md', '---\ntitle: t\nstate: Todo\n---\n');
     await Promise.all([tracker.moveIssue('M-1', 'In Progress'), tracker.moveIssue('M-1', 'Done')]);
     expect((await tracker.fetchIssueByIdentifier('M-1'))?.state).toBe('Done');
@@ -196,7 +202,9 @@ describe('local tracker: comments', () => {
     const first = await tracker.upsertComment('DEMO-1', 'escalation-1', 'Which database?\n\n- A\n- B');
     expect(first).toEqual({ id: 'DEMO-1#1', created: true });
     const text = await read('DEMO-1.comments.md');
-    expect(text).toMatch(/^--- comment by foreman at \d{4}-\d\d-\d\dT[\d:.]+Z ---\n<!-- foreman:key=escalation-1 -->\nWhich database\?\n\n- A\n- B\n<!-- \/foreman -->\n$/);
+    expect(text).toMatch(
+      /^--- comment by foreman at \d{4}-\d\d-\d\dT[\d:.]+Z ---\n<!-- foreman:key=escalation-1 -->\nWhich database\?\n\n- A\n- B\n<!-- \/foreman -->\n$/,
+    );
 
     const again = await tracker.upsertComment('DEMO-1', 'escalation-1', 'Which database? (updated)');
     expect(again).toEqual({ id: 'DEMO-1#1', created: false });
@@ -235,11 +243,28 @@ describe('local tracker: comments', () => {
     await utimes(file, mtime, mtime);
     const comments = await tracker.fetchComments('DEMO-1');
     expect(comments).toEqual([
-      { id: 'DEMO-1#1', author: 'human', body: 'I started on this before the header.', created_at: mtime.toISOString(), by_foreman: false, key: null },
-      { id: 'DEMO-1#2', author: 'Jane Doe', body: 'Use PostgreSQL.', created_at: '2026-02-01T12:00:00.000Z', by_foreman: false, key: null },
+      {
+        id: 'DEMO-1#1',
+        author: 'human',
+        body: 'I started on this before the header.',
+        created_at: mtime.toISOString(),
+        by_foreman: false,
+        key: null,
+      },
+      {
+        id: 'DEMO-1#2',
+        author: 'Jane Doe',
+        body: 'Use PostgreSQL.',
+        created_at: '2026-02-01T12:00:00.000Z',
+        by_foreman: false,
+        key: null,
+      },
       { id: 'DEMO-1#3', author: 'bob', body: 'Agreed.', created_at: mtime.toISOString(), by_foreman: false, key: null },
     ]);
-    expect((await tracker.fetchComments('DEMO-1', '2026-02-01T12:00:00Z')).map((c) => c.id)).toEqual(['DEMO-1#1', 'DEMO-1#3']);
+    expect((await tracker.fetchComments('DEMO-1', '2026-02-01T12:00:00Z')).map((c) => c.id)).toEqual([
+      'DEMO-1#1',
+      'DEMO-1#3',
+    ]);
   });
 
   it('treats text typed after a Foreman block as a human reply, kept through updates', async () => {
@@ -266,7 +291,9 @@ describe('local tracker: comments', () => {
       ['DEMO-1#2', 'human', 'Option B, please.', true],
       ['DEMO-1#3', 'foreman', 'Resuming with B.', false],
     ]);
-    expect(await read('DEMO-1.comments.md')).toContain(`--- comment by human at ${answeredAt.toISOString()} ---\nOption B, please.`);
+    expect(await read('DEMO-1.comments.md')).toContain(
+      `--- comment by human at ${answeredAt.toISOString()} ---\nOption B, please.`,
+    );
   });
 
   it('keeps a body that contains header-like lines intact', async () => {
@@ -291,12 +318,16 @@ describe('local tracker: comments', () => {
   });
 
   it('rejects unknown issues and bad keys', async () => {
-    await expect(tracker.upsertComment('NOPE-1', 'k', 'b')).rejects.toSatisfy((e: unknown) => hasCode(e, 'tracker_not_found'));
+    await expect(tracker.upsertComment('NOPE-1', 'k', 'b')).rejects.toSatisfy((e: unknown) =>
+      hasCode(e, 'tracker_not_found'),
+    );
     await expect(tracker.fetchComments('NOPE-1')).rejects.toSatisfy((e: unknown) => hasCode(e, 'tracker_not_found'));
     await expect(tracker.upsertComment('DEMO-1', 'has space', 'b')).rejects.toSatisfy((e: unknown) =>
       hasCode(e, 'tracker_payload_invalid'),
     );
-    await expect(tracker.fetchComments('DEMO-1', 'soon')).rejects.toSatisfy((e: unknown) => hasCode(e, 'tracker_payload_invalid'));
+    await expect(tracker.fetchComments('DEMO-1', 'soon')).rejects.toSatisfy((e: unknown) =>
+      hasCode(e, 'tracker_payload_invalid'),
+    );
   });
 });
 
@@ -338,15 +369,23 @@ describe('createTracker', () => {
     const t = createTracker({ tracker: { kind: 'local', provider: { path: dir } } });
     expect(t.kind).toBe('local');
     expect((t as LocalTracker).path).toBe(dir);
-    const rel = createTracker({ tracker: { kind: ' Local ', provider: { path: path.relative(process.cwd(), dir) } } }) as LocalTracker;
+    const rel = createTracker({
+      tracker: { kind: ' Local ', provider: { path: path.relative(process.cwd(), dir) } },
+    }) as LocalTracker;
     expect(rel.path).toBe(dir);
-    const b = createTracker({ tracker: { kind: 'local', provider: {} } }, { baseDir: path.dirname(dir) }) as LocalTracker;
+    const b = createTracker(
+      { tracker: { kind: 'local', provider: {} } },
+      { baseDir: path.dirname(dir) },
+    ) as LocalTracker;
     expect(b.path).toBe(path.join(path.dirname(dir), 'issues'));
   });
 
   it('passes onInvalid through', async () => {
     const seen: string[] = [];
-    const t = createTracker({ tracker: { kind: 'local', provider: { path: dir } } }, { onInvalid: (f) => seen.push(f) });
+    const t = createTracker(
+      { tracker: { kind: 'local', provider: { path: dir } } },
+      { onInvalid: (f) => seen.push(f) },
+    );
     await put('X-1.md', 'broken');
     await t.fetchIssuesByStates(['Todo']);
     expect(seen).toEqual([path.join(dir, 'X-1.md')]);
@@ -358,12 +397,17 @@ describe('createTracker', () => {
       { env: { LINEAR_API_KEY: 'lin_test' } },
     );
     expect(linear.kind).toBe('linear');
-    expect(() => createTracker({ tracker: { kind: 'linear', provider: { project_slug: 'app' } } }, { env: {} })).toThrow(
-      /tracker\.provider\.api_key/,
+    expect(() =>
+      createTracker({ tracker: { kind: 'linear', provider: { project_slug: 'app' } } }, { env: {} }),
+    ).toThrow(/tracker\.provider\.api_key/);
+    const github = createTracker(
+      { tracker: { kind: 'github', provider: { repo: 'acme/app' } } },
+      { env: { GITHUB_TOKEN: 'ghp_test' } },
     );
-    const github = createTracker({ tracker: { kind: 'github', provider: { repo: 'acme/app' } } }, { env: { GITHUB_TOKEN: 'ghp_test' } });
     expect(github.kind).toBe('github');
-    expect(() => createTracker({ tracker: { kind: 'github', provider: { repo: 'acme/app' } } }, { env: {} })).toThrow(/GITHUB_TOKEN/);
+    expect(() => createTracker({ tracker: { kind: 'github', provider: { repo: 'acme/app' } } }, { env: {} })).toThrow(
+      /GITHUB_TOKEN/,
+    );
     try {
       createTracker({ tracker: { kind: 'jira', provider: {} } });
       expect.unreachable();

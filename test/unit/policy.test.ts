@@ -6,7 +6,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PolicyError } from '../../src/errors.js';
-import { isLocalRepoPath, loadPolicy, parsePolicyText, sampleIssue, validatePolicyFile } from '../../src/config/load.js';
+import {
+  isLocalRepoPath,
+  loadPolicy,
+  parsePolicyText,
+  sampleIssue,
+  validatePolicyFile,
+} from '../../src/config/load.js';
 import { DEFAULT_PROMPT, renderPrompt } from '../../src/config/prompt.js';
 import { defaultPolicy } from '../../src/config/schema.js';
 import { createPolicyStore } from '../../src/config/store.js';
@@ -59,15 +65,32 @@ describe('defaults', () => {
     expect(policy.polling.interval_ms).toBe(30_000);
     expect(policy.workspace.root).toBe(path.join(os.tmpdir(), 'foreman_workspaces'));
     expect(policy.hooks).toEqual({ timeout_ms: 60_000 });
-    expect(policy.agent).toEqual({ max_concurrent_agents: 10, max_turns: 20, max_retry_backoff_ms: 300_000, max_concurrent_agents_by_state: {} });
+    expect(policy.agent).toEqual({
+      max_concurrent_agents: 10,
+      max_turns: 20,
+      max_retry_backoff_ms: 300_000,
+      max_concurrent_agents_by_state: {},
+    });
     expect(policy.server).toEqual({ host: '127.0.0.1' });
     expect(policy.model).toEqual({ stream: false, max_tokens: 8192, timeout_ms: 600_000, max_retries: 2 });
     expect(policy.roles.implementer).toEqual({ model: 'claude-sonnet-5-5' });
     expect(policy.roles.reviewer).toEqual({ enabled: false, model: 'claude-sonnet-5-5', max_turns: 20 });
     expect(policy.qa).toEqual({ commands: [], timeout_ms: 600_000, max_rounds: 3, output_tail_bytes: 4000 });
-    expect(policy.handoff).toEqual({ in_progress_state: 'In Progress', review_state: 'Human Review', done_state: 'Done' });
+    expect(policy.handoff).toEqual({
+      in_progress_state: 'In Progress',
+      review_state: 'Human Review',
+      done_state: 'Done',
+    });
     expect(policy.budget).toEqual({ max_attempts: 3, prices: {} });
-    expect(policy.scm).toEqual({ remote: 'origin', author_name: 'Foreman', author_email: 'foreman@localhost', draft: false, pull_requests: true, max_ci_rounds: 2, github: {} });
+    expect(policy.scm).toEqual({
+      remote: 'origin',
+      author_name: 'Foreman',
+      author_email: 'foreman@localhost',
+      draft: false,
+      pull_requests: true,
+      max_ci_rounds: 2,
+      github: {},
+    });
     expect(policy.temporal).toEqual({ task_queue: 'foreman', namespace: 'default' });
   });
 
@@ -98,7 +121,10 @@ describe('defaults', () => {
     expect(first).toContain('SAMPLE-1');
     expect(first).toContain('.foreman/spec.md');
     expect(first).not.toContain('This is attempt');
-    const retry = await renderPrompt(loaded.promptTemplate, { issue: { ...sampleIssue(), description: null }, attempt: 2 });
+    const retry = await renderPrompt(loaded.promptTemplate, {
+      issue: { ...sampleIssue(), description: null },
+      attempt: 2,
+    });
     expect(retry).toContain('This is attempt 2');
     expect(retry).toContain('no description');
     expect(loaded.policy.workspace.repo).toBe(repoRoot);
@@ -116,7 +142,9 @@ describe('defaults', () => {
 
 describe('Symphony compatibility', () => {
   it('loads a Symphony WORKFLOW.md as-is, warning only about keys Foreman does not know', async () => {
-    const loaded = await loadPolicy(path.join(fixtures, 'symphony-linear.md'), { env: env({ LINEAR_API_KEY: 'lin_api_test' }) });
+    const loaded = await loadPolicy(path.join(fixtures, 'symphony-linear.md'), {
+      env: env({ LINEAR_API_KEY: 'lin_api_test' }),
+    });
     const { policy } = loaded;
     expect(loaded.warnings).toHaveLength(1);
     expect(loaded.warnings[0]).toMatch(/^observability:/);
@@ -134,7 +162,10 @@ describe('Symphony compatibility', () => {
     expect(policy.hooks.before_remove).toContain('$PWD');
     expect(policy.agent.max_concurrent_agents).toBe(4);
     expect(policy.agent.max_concurrent_agents_by_state).toEqual({ 'in progress': 2 });
-    expect(policy.codex).toMatchObject({ command: 'codex app-server', turn_sandbox_policy: { type: 'workspaceWrite' } });
+    expect(policy.codex).toMatchObject({
+      command: 'codex app-server',
+      turn_sandbox_policy: { type: 'workspaceWrite' },
+    });
     expect(policy.server.port).toBe(4040);
     expect(loaded.promptTemplate.startsWith('You are working on a Linear ticket')).toBe(true);
     const text = await readFile(path.join(fixtures, 'symphony-linear.md'));
@@ -144,7 +175,9 @@ describe('Symphony compatibility', () => {
   });
 
   it('warns about unknown top-level keys and typos inside Foreman sections, never fails on them', () => {
-    const { warnings, policy } = parse('future_feature: {a: 1}\nworker:\n  ssh_hosts: []\nqa:\n  comands: [npm test]\ntracker:\n  whatever: 1\n  provider: {zzz: 2}\ncodex: {yyy: 3}');
+    const { warnings, policy } = parse(
+      'future_feature: {a: 1}\nworker:\n  ssh_hosts: []\nqa:\n  comands: [npm test]\ntracker:\n  whatever: 1\n  provider: {zzz: 2}\ncodex: {yyy: 3}',
+    );
     expect(warnings).toHaveLength(3);
     expect(warnings[0]).toMatch(/^future_feature: unknown top-level key/);
     expect(warnings[1]).toMatch(/^worker: Symphony setting not used by Foreman/);
@@ -154,7 +187,9 @@ describe('Symphony compatibility', () => {
   });
 
   it('normalizes max_concurrent_agents_by_state and drops invalid entries with a warning (SPEC §5.3.5)', () => {
-    const { policy, warnings } = parse('agent:\n  max_concurrent_agents_by_state:\n    " Todo ": 3\n    Review: 0\n    QA: x\n    Rework: "2"');
+    const { policy, warnings } = parse(
+      'agent:\n  max_concurrent_agents_by_state:\n    " Todo ": 3\n    Review: 0\n    QA: x\n    Rework: "2"',
+    );
     expect(policy.agent.max_concurrent_agents_by_state).toEqual({ todo: 3, rework: 2 });
     expect(warnings).toHaveLength(2);
     expect(warnings.join('\n')).toMatch(/by_state\.Review/);
@@ -164,7 +199,8 @@ describe('Symphony compatibility', () => {
 
 describe('$VAR indirection and paths (SPEC §6.1)', () => {
   it('substitutes $VAR and ${VAR}; unset and empty both mean "not set"', () => {
-    const fm = 'model:\n  api_key: $KEY\n  base_url: ${BASE}\ntracker:\n  kind: github\n  provider:\n    token: $TOKEN\n    owner: acme\n    nested: {secret: $NESTED}';
+    const fm =
+      'model:\n  api_key: $KEY\n  base_url: ${BASE}\ntracker:\n  kind: github\n  provider:\n    token: $TOKEN\n    owner: acme\n    nested: {secret: $NESTED}';
     const set = parse(fm, '', env({ KEY: 'sk-1', BASE: 'http://127.0.0.1:9999', TOKEN: 'ghp_x', NESTED: 'n' })).policy;
     expect(set.model.api_key).toBe('sk-1');
     expect(set.model.base_url).toBe('http://127.0.0.1:9999');
@@ -193,11 +229,19 @@ describe('$VAR indirection and paths (SPEC §6.1)', () => {
     expect(parse('workspace:\n  root: "~"').policy.workspace.root).toBe(HOME);
     expect(parse('workspace:\n  root: ./ws/../spaces').policy.workspace.root).toBe(path.join(dir, 'spaces'));
     expect(parse('workspace:\n  root: ws').policy.workspace.root).toBe(path.join(dir, 'ws'));
-    expect(parse('workspace:\n  root: $WS', '', env({ WS: '~/from-env' })).policy.workspace.root).toBe(path.join(HOME, 'from-env'));
+    expect(parse('workspace:\n  root: $WS', '', env({ WS: '~/from-env' })).policy.workspace.root).toBe(
+      path.join(HOME, 'from-env'),
+    );
     // An unset or empty $VAR root falls back to the default.
-    expect(parse('workspace:\n  root: $WS', '', env({ WS: '' })).policy.workspace.root).toBe(path.join(os.tmpdir(), 'foreman_workspaces'));
-    expect(parse('tracker:\n  provider:\n    path: ../issues').policy.tracker.provider.path).toBe(path.join(path.dirname(dir), 'issues'));
-    expect(parse('tracker:\n  provider:\n    path: ~/issues').policy.tracker.provider.path).toBe(path.join(HOME, 'issues'));
+    expect(parse('workspace:\n  root: $WS', '', env({ WS: '' })).policy.workspace.root).toBe(
+      path.join(os.tmpdir(), 'foreman_workspaces'),
+    );
+    expect(parse('tracker:\n  provider:\n    path: ../issues').policy.tracker.provider.path).toBe(
+      path.join(path.dirname(dir), 'issues'),
+    );
+    expect(parse('tracker:\n  provider:\n    path: ~/issues').policy.tracker.provider.path).toBe(
+      path.join(HOME, 'issues'),
+    );
   });
 
   it('resolves workspace.repo only when it is a local path', () => {
@@ -239,7 +283,9 @@ describe('errors', () => {
 
   it('duplicate keys and an unclosed front matter are parse errors too', async () => {
     expect((await policyError(() => parse('agent: {}\nagent: {}'))).code).toBe('workflow_parse_error');
-    const unclosed = await policyError(() => parsePolicyText('---\ntracker: {}\nno end', { file: path.join(dir, 'W.md') }));
+    const unclosed = await policyError(() =>
+      parsePolicyText('---\ntracker: {}\nno end', { file: path.join(dir, 'W.md') }),
+    );
     expect(unclosed.code).toBe('workflow_parse_error');
     expect(unclosed.message).toMatch(/never closed/);
   });
@@ -250,7 +296,9 @@ describe('errors', () => {
   });
 
   it('invalid values → policy_invalid with key paths and a message naming the file', async () => {
-    const err = await policyError(() => parse("agent:\n  max_turns: 0\npolling:\n  interval_ms: 'x'\nschedules:\n  - id: nightly"));
+    const err = await policyError(() =>
+      parse("agent:\n  max_turns: 0\npolling:\n  interval_ms: 'x'\nschedules:\n  - id: nightly"),
+    );
     expect(err.code).toBe('policy_invalid');
     expect(err.retryable).toBe(false);
     const paths = err.issues.map((i) => i.path);
@@ -263,8 +311,14 @@ describe('errors', () => {
   });
 
   it('rejects wrong types deep in the tree, and server.port out of range', async () => {
-    const err = await policyError(() => parse('tracker:\n  active_states: Todo\nserver:\n  port: 70000\nroles:\n  reviewer:\n    enabled: "yes"'));
-    expect(err.issues.map((i) => i.path).sort()).toEqual(['roles.reviewer.enabled', 'server.port', 'tracker.active_states']);
+    const err = await policyError(() =>
+      parse('tracker:\n  active_states: Todo\nserver:\n  port: 70000\nroles:\n  reviewer:\n    enabled: "yes"'),
+    );
+    expect(err.issues.map((i) => i.path).sort()).toEqual([
+      'roles.reviewer.enabled',
+      'server.port',
+      'tracker.active_states',
+    ]);
   });
 });
 
@@ -272,7 +326,9 @@ describe('prompt rendering (SPEC §5.4)', () => {
   const vars = { issue: sampleIssue(), attempt: null };
 
   it('renders issue fields and attempt, and falls back to the default prompt when empty', async () => {
-    await expect(renderPrompt('{{ issue.identifier }} {{ issue.labels | join: "," }} {{ attempt }}', { ...vars, attempt: 3 })).resolves.toBe('SAMPLE-1 sample 3');
+    await expect(
+      renderPrompt('{{ issue.identifier }} {{ issue.labels | join: "," }} {{ attempt }}', { ...vars, attempt: 3 }),
+    ).resolves.toBe('SAMPLE-1 sample 3');
     await expect(renderPrompt('', vars)).resolves.toBe(DEFAULT_PROMPT);
     await expect(renderPrompt('  \n ', vars)).resolves.toBe(DEFAULT_PROMPT);
     await expect(renderPrompt('{{ extra }}', { ...vars, extra: 'ok' })).resolves.toBe('ok');
@@ -283,11 +339,15 @@ describe('prompt rendering (SPEC §5.4)', () => {
     expect(unknownVar.code).toBe('template_render_error');
     expect(unknownVar.message).toContain('/x/WORKFLOW.md');
     expect(unknownVar.message).toContain('issue.nope');
-    expect((await policyError(() => renderPrompt('{{ issue.title | shout }}', vars))).code).toBe('template_render_error');
+    expect((await policyError(() => renderPrompt('{{ issue.title | shout }}', vars))).code).toBe(
+      'template_render_error',
+    );
     expect((await policyError(() => renderPrompt('{% if attempt %}unclosed', vars))).code).toBe('template_parse_error');
     expect((await policyError(() => renderPrompt('{{ issue.title }', vars))).code).toBe('template_parse_error');
     // Inside an if as well: a missing variable is an error, not false.
-    expect((await policyError(() => renderPrompt('{% if issue.nope %}x{% endif %}', vars))).code).toBe('template_render_error');
+    expect((await policyError(() => renderPrompt('{% if issue.nope %}x{% endif %}', vars))).code).toBe(
+      'template_render_error',
+    );
   });
 
   it('validatePolicyFile surfaces template errors that loading alone does not', async () => {
@@ -343,7 +403,12 @@ describe('policy store (SPEC §6.2)', () => {
     expect((await store.reload()).policy.agent.max_turns).toBe(5);
     await rm(file);
     expect((await store.reload()).policy.agent.max_turns).toBe(5);
-    expect(errors.map((e) => e.code)).toEqual(['policy_invalid', 'workflow_parse_error', 'workflow_empty', 'missing_workflow_file']);
+    expect(errors.map((e) => e.code)).toEqual([
+      'policy_invalid',
+      'workflow_parse_error',
+      'workflow_empty',
+      'missing_workflow_file',
+    ]);
 
     await writeFile(file, '---\nagent:\n  max_turns: 7\n---\nv3');
     const next = await store.reload();

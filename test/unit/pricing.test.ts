@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { costUsd, priceFor, priceTable, totalTokens, type ModelPrice } from '../../src/agents/pricing.js';
 import { DEFAULT_PRICES } from '../../src/config/schema.js';
 
-const usage = { input_tokens: 1000, output_tokens: 200, cache_creation_input_tokens: 3000, cache_read_input_tokens: 40_000 };
+const usage = {
+  input_tokens: 1000,
+  output_tokens: 200,
+  cache_creation_input_tokens: 3000,
+  cache_read_input_tokens: 40_000,
+};
 const custom: ModelPrice = { input: 2, output: 8, cache_write: 2.5, cache_read: 0.2 };
 
 describe('priceFor', () => {
@@ -52,7 +57,13 @@ describe('costUsd', () => {
     const price: ModelPrice = { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 };
     // 1000×3 + 200×15 + 3000×3.75 + 40000×0.3 = 3000 + 3000 + 11250 + 12000 per million.
     expect(costUsd(usage, price)).toBeCloseTo(0.02925, 10);
-    const only = (field: keyof ModelPrice): ModelPrice => ({ input: 0, output: 0, cache_write: 0, cache_read: 0, [field]: 1 });
+    const only = (field: keyof ModelPrice): ModelPrice => ({
+      input: 0,
+      output: 0,
+      cache_write: 0,
+      cache_read: 0,
+      [field]: 1,
+    });
     expect(costUsd(usage, only('input'))).toBeCloseTo(0.001, 12);
     expect(costUsd(usage, only('output'))).toBeCloseTo(0.0002, 12);
     expect(costUsd(usage, only('cache_write'))).toBeCloseTo(0.003, 12);

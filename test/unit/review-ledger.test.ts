@@ -10,7 +10,12 @@ import type { Finding, Severity, TrackedFinding } from '../../workflows/types.js
 const FIRST: Severity[] = ['blocker', 'major', 'minor'];
 const LATER: Severity[] = ['blocker', 'major'];
 
-function finding(message: string, severity: Severity = 'major', path: string | null = 'src/a.ts', line: number | null = 1): Finding {
+function finding(
+  message: string,
+  severity: Severity = 'major',
+  path: string | null = 'src/a.ts',
+  line: number | null = 1,
+): Finding {
   return { id: findingId(path, message), severity, path, line, message };
 }
 
@@ -41,7 +46,13 @@ describe('findingId', () => {
 describe('toFindings', () => {
   it('assigns ids and normalizes optional fields to null', () => {
     const [f] = toFindings([{ severity: 'minor', message: ' Name is unclear ' }]);
-    expect(f).toEqual({ id: findingId(null, 'Name is unclear'), severity: 'minor', path: null, line: null, message: 'Name is unclear' });
+    expect(f).toEqual({
+      id: findingId(null, 'Name is unclear'),
+      severity: 'minor',
+      path: null,
+      line: null,
+      message: 'Name is unclear',
+    });
   });
 
   it('merges duplicates of one review: most severe severity, first line, first message, first-seen order', () => {
@@ -80,13 +91,25 @@ describe('applyReview', () => {
 
   it('round 1: adds every finding as open and blocks on first_round severities', () => {
     const nit = finding('Trailing space', 'nit');
-    const { ledger, round } = applyReview([], 1, [a, b, nit], blockingSeveritiesFor(1, FIRST, LATER), 'request_changes');
+    const { ledger, round } = applyReview(
+      [],
+      1,
+      [a, b, nit],
+      blockingSeveritiesFor(1, FIRST, LATER),
+      'request_changes',
+    );
     expect(ledger.map((f) => [f.id, f.status, f.firstRound, f.lastRound, f.resolvedInRound])).toEqual([
       [a.id, 'open', 1, 1, null],
       [b.id, 'open', 1, 1, null],
       [nit.id, 'open', 1, 1, null],
     ]);
-    expect(round).toEqual({ round: 1, verdict: 'request_changes', raised: [a, b, nit], resolved: [], blocking: [a.id, b.id] });
+    expect(round).toEqual({
+      round: 1,
+      verdict: 'request_changes',
+      raised: [a, b, nit],
+      resolved: [],
+      blocking: [a.id, b.id],
+    });
   });
 
   it('re-raising an open finding updates lastRound, severity and line; not re-raising resolves it', () => {

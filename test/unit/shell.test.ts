@@ -102,7 +102,12 @@ describe('runShell', () => {
   });
 
   it('ends background processes the command leaves behind', async () => {
-    const r = await runShell({ command: 'sleep 30 >/dev/null 2>&1 & echo "bg=$!"', cwd: dir, env: scrubbedEnv(), timeoutMs: 10_000 });
+    const r = await runShell({
+      command: 'sleep 30 >/dev/null 2>&1 & echo "bg=$!"',
+      cwd: dir,
+      env: scrubbedEnv(),
+      timeoutMs: 10_000,
+    });
     const bg = Number(/bg=(\d+)/.exec(r.output)?.[1]);
     if (bg) leftovers.push(bg);
     expect(r.exitCode).toBe(0);
@@ -112,7 +117,13 @@ describe('runShell', () => {
   it('aborts on signal', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    const r = await runShell({ command: 'sleep 30', cwd: dir, env: scrubbedEnv(), timeoutMs: 60_000, signal: controller.signal });
+    const r = await runShell({
+      command: 'sleep 30',
+      cwd: dir,
+      env: scrubbedEnv(),
+      timeoutMs: 60_000,
+      signal: controller.signal,
+    });
     expect(r.timedOut).toBe(false);
     expect(r.exitCode).toBeNull();
     expect(r.durationMs).toBeLessThan(5_000);
@@ -187,7 +198,10 @@ describe('scrubbedEnv', () => {
   });
 
   it('withoutSecrets drops secret-looking and Foreman names from a ready env', () => {
-    expect(withoutSecrets({ PATH: '/bin', GITHUB_TOKEN: 'x', FOREMAN_X: 'y', MY_AUTH: 'z', OK: '1' })).toEqual({ PATH: '/bin', OK: '1' });
+    expect(withoutSecrets({ PATH: '/bin', GITHUB_TOKEN: 'x', FOREMAN_X: 'y', MY_AUTH: 'z', OK: '1' })).toEqual({
+      PATH: '/bin',
+      OK: '1',
+    });
   });
 
   it('reaches the child process scrubbed', async () => {
