@@ -10,6 +10,7 @@ import { humanReplySignal, stopSignal } from '../../workflows/definitions.js';
 import type { IssueRunSummary } from '../../workflows/types.js';
 import { runForeman } from '../support/cli.js';
 import { git } from '../support/fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import {
   overloaded,
@@ -75,6 +76,7 @@ describe('escalation round trip', () => {
     expect(r.stdout).toContain('Should add() saturate');
 
     const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'escalation-answer');
     expect(summary.outcome).toBe('completed');
     expect(seen.answer).toBe(true);
     // One conversation: the request after the answer carries the question's tool_use and the answer.

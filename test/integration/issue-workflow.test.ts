@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { git } from '../support/fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type ScriptStep } from '../support/scripted-model-server.js';
 import { humanReplySignal } from '../../workflows/definitions.js';
@@ -37,6 +38,7 @@ describe('IssueWorkflow', () => {
     ctx = await createRunContext({ script: FIX_SCRIPT, extraPolicy: 'roles: {reviewer: {enabled: true}}' });
     const handle = await ctx.start();
     const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'normal-run');
     // A typical run stays far below Temporal's continue-as-new suggestion (4,096 events).
     const events = (await handle.fetchHistory()).events?.length ?? 0;
     console.log(`[issue-workflow] history events of a typical run: ${events}`);

@@ -10,6 +10,7 @@ import { ciResultSignal, prClosedSignal } from '../../workflows/definitions.js';
 import type { IssueRunSummary } from '../../workflows/types.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
 import { git } from '../support/fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse } from '../support/scripted-model-server.js';
 
@@ -72,6 +73,7 @@ it('red CI sends the work back on the same PR; a PR closed unmerged stops the ru
   // Closed without merging: stop, say so, keep the workspace.
   await handle.signal(prClosedSignal, { prNumber: pr.number, merged: false });
   const summary = (await handle.result()) as IssueRunSummary;
+  await recordHistory(handle, 'pr-rework-closed');
   expect(summary).toMatchObject({
     outcome: 'stopped',
     pr_state: 'closed',

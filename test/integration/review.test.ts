@@ -6,9 +6,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { humanReplySignal } from '../../workflows/definitions.js';
+import { humanReplySignal, issueWorkflowId } from '../../workflows/definitions.js';
 import type { IssueRunSummary } from '../../workflows/types.js';
 import { git } from '../support/fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type CapturedRequest, type ScriptStep } from '../support/scripted-model-server.js';
 
@@ -84,6 +85,7 @@ describe('reviewer', () => {
       ],
     });
     const summary = await ctx.runIssue();
+    await recordHistory(ctx.runtime.client.workflow.getHandle(issueWorkflowId(ctx.identifier)), 'review-rework');
     expect(summary.outcome).toBe('completed');
     expect(git(ctx.origin, 'show', `foreman/${ctx.identifier}:test.js`)).toContain('add(-2, -3)');
     const comments = await ctx.commentsText();

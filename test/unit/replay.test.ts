@@ -1,0 +1,34 @@
+/**
+ * Replay safety: histories recorded from the integration tests (test/fixtures/histories, see
+ * test/support/histories.ts) replay against today's workflow code. A change that would make a run
+ * already in flight take another path (a new activity, a reordered step, a timer that moved) fails
+ * here with Temporal's nondeterminism error; docs/architecture.md says how to change workflow code
+ * safely (`patched()`).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { workflowBundle } from '../../src/temporal/worker.js';
+import { HISTORIES_DIR } from '../support/histories.js';
+
+const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+
+describe('workflow replay', () => {
+  it('has the recorded histories (normal run, escalation and answer, review rework, PR rework)', () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'escalation-answer.json',
+        'normal-run.json',
+        'pr-rework-closed.json',
+        'review-rework.json',
+      ]),
+    );
+  });
+
+  it.each(files)('replays %s against the current workflow code', { timeout: 60_000 }, async (file) => {
+    const history = historyFromJSON(JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, path.basename(file, '.json'));
+  });
+});
