@@ -47,26 +47,18 @@ import {
   runHook,
   runHookBestEffort,
 } from '../src/workspace/workspace.js';
-import type {
-  AgentRunSummary,
-  BudgetInput,
-  CiSummary,
-  ContractCheck,
-  PullRequestRef,
-  Finding,
-  QaAgentCheck,
-  QaAgentReport,
-  ReviewResult,
-  DispatchTickResult,
-  Escalation,
-  EscalationData,
-  EvidenceData,
-  HumanReply,
-  PreparedRun,
-  PushResult,
-  QaReport,
-  WorkspaceInfo,
-} from '../workflows/types.js';
+import type { AgentRunSummary, BudgetInput, ReviewResult } from '../src/agents/results.js';
+import type { PreparedRun } from '../src/config/run-settings.js';
+import type { ContractCheck } from '../src/contract/check.js';
+import type { DispatchTickResult } from '../src/dispatch/tick.js';
+import type { Escalation, EscalationData } from '../src/evidence/escalation.js';
+import type { EvidenceData } from '../src/evidence/render.js';
+import type { QaAgentCheck, QaAgentReport } from '../src/qa/agent-checks.js';
+import type { QaReport } from '../src/qa/run.js';
+import type { Finding } from '../src/review/findings.js';
+import type { CiSummary, PullRequestRef } from '../src/scm/types.js';
+import type { PushResult, WorkspaceInfo } from '../src/workspace/workspace.js';
+import type { HumanReply } from '../workflows/definitions.js';
 
 /** What the activities need from the process that hosts them. */
 export interface ActivityDeps {
@@ -254,7 +246,6 @@ export function createActivities(deps: ActivityDeps) {
       const backoffMax = policy.agent.max_retry_backoff_ms;
       return {
         issue,
-        policyDigest: loaded.digest,
         settings: {
           qaMaxRounds: policy.qa.max_rounds,
           qaAgent: policy.roles.qa.agent,

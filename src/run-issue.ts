@@ -7,13 +7,13 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
 import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
-import type { IssueRunSummary, IssueWorkflowInput } from '../workflows/types.js';
 import { createPolicyStore } from './config/store.js';
 import { CliError } from './errors.js';
 import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
+import type { IssueRunSummary, IssueWorkflowInput } from '../workflows/definitions.js';
 
 /**
  * Runs one issue to its end and returns the workflow's summary.
@@ -48,7 +48,7 @@ export async function runIssue(opts: {
     releasers.push(release);
     const workerDone = runtime.run();
 
-    const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier, trigger: 'cli' };
+    const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier };
     const workflowId = issueWorkflowId(issue.identifier);
     let handle: WorkflowHandle;
     try {

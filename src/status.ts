@@ -5,7 +5,7 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
-import type { IssueRunStatus } from '../workflows/types.js';
+import type { IssueRunStatus } from '../workflows/definitions.js';
 
 /** One running issue (Symphony SPEC §13.7.2 `running[]`, extended). */
 export interface RunningIssue {

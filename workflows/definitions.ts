@@ -3,14 +3,109 @@
  * and the CLI alike (STYLE.md "Boundaries").
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type {
-  CiResult,
-  HumanReply,
-  IssueRunStatus,
-  PullRequestClosed,
-  PullRequestReview,
-  StopRequest,
-} from './types.js';
+import type { TokenUsage } from '../src/agents/usage.js';
+import type { Escalation, EscalationRecord } from '../src/evidence/escalation.js';
+import type { QaCommandResult } from '../src/qa/run.js';
+
+/** Input of `IssueWorkflow`. */
+export interface IssueWorkflowInput {
+  issueId: string;
+  identifier: string;
+}
+
+/** A human's answer to an escalation. */
+export interface HumanReply {
+  text: string;
+  author: string;
+  source: 'cli' | 'comment' | 'webhook';
+  /** The tracker comment it came from; a comment is taken once. */
+  commentId?: string;
+}
+
+/** A review on the issue's pull request (from a webhook). */
+export interface PullRequestReview {
+  prNumber: number;
+  state: 'approved' | 'changes_requested' | 'commented';
+  author: string;
+  body: string;
+}
+
+/** The issue's pull request was closed (from a webhook). */
+export interface PullRequestClosed {
+  prNumber: number;
+  merged: boolean;
+}
+
+/** A CI check or status on the PR's head finished (from a webhook). */
+export interface CiResult {
+  sha: string;
+  name: string;
+  conclusion: string;
+}
+
+/** Why and how to stop an issue's run. */
+export interface StopRequest {
+  reason: string;
+  /** Remove the workspace (the issue reached a terminal state). */
+  cleanup: boolean;
+}
+
+/** What `statusQuery` returns. */
+export interface IssueRunStatus {
+  identifier: string;
+  issueId: string;
+  /** Workspace path once prepared. */
+  workspace: string | null;
+  branch: string | null;
+  /** Model calls so far. */
+  turns: number;
+  tokens: TokenUsage;
+  transcripts: string[];
+  phase:
+    | 'starting'
+    | 'preparing'
+    | 'implementing'
+    | 'qa'
+    | 'pushing'
+    | 'reporting'
+    | 'in_review'
+    | 'waiting_for_human'
+    | 'stopping'
+    | 'done'
+    | 'stopped';
+  round: number;
+  startedAt: string;
+  lastError: string | null;
+  /** The question waiting for an answer, when phase is `waiting_for_human`. */
+  escalation: Escalation | null;
+  /** Tracker comments already taken as answers (so pollers don't send them again). */
+  answeredCommentIds: string[];
+}
+
+/** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */
+export interface IssueRunSummary {
+  /** `completed`: pushed with evidence, issue in review. `stopped`: the tracker said stop. */
+  outcome: 'completed' | 'stopped';
+  identifier: string;
+  /** Why the run stopped; null when completed. */
+  reason: string | null;
+  branch: string | null;
+  commit: string | null;
+  pushed: boolean;
+  /** The pull request URL; null when none was opened (no GitHub remote, or `scm.pull_requests: false`). */
+  pr: string | null;
+  /** `merged` / `closed` once the PR was closed; `open` while handed over; null without a PR. */
+  pr_state: 'open' | 'merged' | 'closed' | null;
+  evidence: { commentId: string; key: string } | null;
+  qa: QaCommandResult[];
+  rounds: number;
+  tokens: TokenUsage & { total: number };
+  cost_usd: number | null;
+  escalations: EscalationRecord[];
+  wall_ms: number;
+  workflowId: string;
+  runId: string;
+}
 
 /** The tracker reported a change to the issue (poll, file watch or webhook). */
 export const issueUpdatedSignal = defineSignal<[{ source: string; at: string }]>('issueUpdated');

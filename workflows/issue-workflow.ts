@@ -36,30 +36,25 @@ import {
   stopSignal,
 } from './definitions.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from './review-ledger.js';
+import type { AgentRunSummary } from '../src/agents/results.js';
+import type { RoleUsage, TokenUsage } from '../src/agents/usage.js';
+import type { ContractCheck } from '../src/contract/check.js';
+import type { Escalation, EscalationRecord } from '../src/evidence/escalation.js';
+import type { EvidenceData } from '../src/evidence/render.js';
+import type { QaAgentReport } from '../src/qa/agent-checks.js';
+import type { QaReport } from '../src/qa/run.js';
+import type { ReviewRound, TrackedFinding } from '../src/review/findings.js';
+import type { CiSummary, PullRequestRef } from '../src/scm/types.js';
+import type { PushResult, WorkspaceInfo } from '../src/workspace/workspace.js';
 import type {
-  AgentRunSummary,
-  CiSummary,
-  ContractCheck,
-  PullRequestClosed,
-  PullRequestRef,
-  PullRequestReview,
-  Escalation,
-  EvidenceData,
-  QaAgentReport,
-  ReviewRound,
-  RoleUsage,
-  TrackedFinding,
-  EscalationRecord,
   HumanReply,
   IssueRunStatus,
   IssueRunSummary,
   IssueWorkflowInput,
-  PushResult,
-  QaReport,
+  PullRequestClosed,
+  PullRequestReview,
   StopRequest,
-  TokenUsage,
-  WorkspaceInfo,
-} from './types.js';
+} from './definitions.js';
 
 const boot = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',

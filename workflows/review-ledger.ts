@@ -7,7 +7,8 @@
  * ratchet. Does not own: finding ids or merging within one review (src/review/findings.ts), the
  * verdict (the reviewer's, passed in) or what the workflow does with `blocking`.
  */
-import type { Finding, ReviewResult, ReviewRound, Severity, TrackedFinding } from './types.js';
+import type { ReviewResult } from '../src/agents/results.js';
+import type { Finding, ReviewRound, Severity, TrackedFinding } from '../src/review/findings.js';
 
 /**
  * Severities that send the work back in `round` (1-based): `firstRound` in round 1,

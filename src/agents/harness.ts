@@ -38,19 +38,13 @@ import {
   createToolbox,
   ToolError,
   type AgentRole,
-  type Escalation,
+  type EscalateInput,
   type Review,
   type ToolControl,
   type Toolbox,
 } from './tools.js';
-import {
-  currentRun,
-  openTranscript,
-  readTranscript,
-  rebuildConversation,
-  type TokenUsage,
-  type TranscriptEntry,
-} from './transcript.js';
+import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
+import type { TokenUsage } from './usage.js';
 
 /** How to reach the model endpoint. */
 export interface ModelClientOptions {
@@ -156,7 +150,7 @@ export interface AgentRunResult {
   /** The `finish` summary. */
   summary?: string;
   /** The `escalate` call, when the outcome is `escalated`. */
-  escalation?: Escalation;
+  escalation?: EscalateInput;
   /** The validated `submit_review` call, when the outcome is `review_submitted`. */
   review?: Review;
   /** Model calls made in this invocation. */

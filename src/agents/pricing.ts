@@ -9,7 +9,7 @@
  */
 import type { z } from 'zod';
 import { DEFAULT_PRICES, type modelPriceSchema } from '../config/schema.js';
-import type { TokenUsage } from './transcript.js';
+import type { TokenUsage } from './usage.js';
 
 /** Price of one model, USD per million tokens of each usage class (policy `budget.prices.<model>`). */
 export type ModelPrice = z.infer<typeof modelPriceSchema>;

@@ -96,7 +96,7 @@ export const reviewSchema = z.object({
 });
 
 /** An escalation as validated from the model's `escalate` call. */
-export type Escalation = z.infer<typeof escalationSchema>;
+export type EscalateInput = z.infer<typeof escalationSchema>;
 /** A reviewer finding. */
 export type ReviewFinding = z.infer<typeof findingSchema>;
 /** A review as validated from the model's `submit_review` call. */
@@ -105,7 +105,7 @@ export type Review = z.infer<typeof reviewSchema>;
 /** A tool call that ends the run (the harness stops after the current response's tool calls). */
 export type ToolControl =
   | { kind: 'finish'; summary: string }
-  | { kind: 'escalate'; escalation: Escalation }
+  | { kind: 'escalate'; escalation: EscalateInput }
   | { kind: 'review'; review: Review };
 
 /** What a tool returns: the text for the `tool_result`, and whether the call ends the run. */

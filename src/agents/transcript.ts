@@ -10,14 +10,7 @@ import { appendFile, mkdir, open, readFile, stat, truncate } from 'node:fs/promi
 import { dirname } from 'node:path';
 import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError } from '../errors.js';
-
-/** Token counts of one model call or of a whole run (Messages API `usage`, nulls as 0). */
-export interface TokenUsage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens: number;
-  cache_read_input_tokens: number;
-}
+import type { TokenUsage } from './usage.js';
 
 /** One conversation message as sent to the Messages API (content always as blocks). */
 export interface TranscriptMessage {

@@ -9,6 +9,20 @@
  */
 import picomatch from 'picomatch';
 
+/** The contract (spec Scope, protected_paths, Evidence) checked against the change. */
+export interface ContractCheck {
+  /** Paths changed against the base branch (committed or not). */
+  changedFiles: string[];
+  /** Changed paths matching `protected_paths`. */
+  protectedTouched: string[];
+  /** Changed paths outside the spec's Scope globs. */
+  outOfScope: string[];
+  /** Scope globs read from the spec (empty: everything in scope). */
+  scope: string[];
+  /** Evidence commands the spec requires (run by QA). */
+  evidence: string[];
+}
+
 /** What the spec's Scope and Evidence sections require. */
 export interface SpecContract {
   /** Globs (picomatch) from the Scope section's `- Paths:` line(s); empty: everything in scope. */

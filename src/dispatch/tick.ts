@@ -16,8 +16,17 @@ import {
   statusQuery,
   stopSignal,
 } from '../../workflows/definitions.js';
-import type { DispatchTickResult, HumanReply, IssueRunStatus, IssueWorkflowInput } from '../../workflows/types.js';
 import { normalizeState, selectForDispatch } from './select.js';
+import type { HumanReply, IssueRunStatus, IssueWorkflowInput } from '../../workflows/definitions.js';
+
+/** Result of one dispatcher tick. */
+export interface DispatchTickResult {
+  /** Wait before the next tick, ms (policy `polling.interval_ms`). */
+  nextPollMs: number;
+  started: string[];
+  skipped: { identifier: string; reason: string }[];
+  error: string | null;
+}
 
 /** A running IssueWorkflow as the visibility list shows it. */
 export interface RunningRun {
@@ -130,16 +139,17 @@ export async function startIssueRun(
   client: Client,
   taskQueue: string,
   issue: Pick<Issue, 'id' | 'identifier'>,
-  trigger: IssueWorkflowInput['trigger'],
+  /** What asked for the run (`dispatch`, `webhook`…), carried by the `issueUpdated` signal. */
+  source: string,
 ): Promise<string> {
   const workflowId = issueWorkflowId(issue.identifier);
-  const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier, trigger };
+  const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier };
   await client.workflow.signalWithStart(ISSUE_WORKFLOW_TYPE, {
     workflowId,
     taskQueue,
     args: [input],
     signal: issueUpdatedSignal,
-    signalArgs: [{ source: trigger, at: new Date().toISOString() }],
+    signalArgs: [{ source, at: new Date().toISOString() }],
     memo: { identifier: issue.identifier, issueId: issue.id },
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
   });

@@ -3,8 +3,58 @@
  * exact question, the options with a recommendation, the work so far, what happens without an
  * answer, and how to answer. Rendered from data, never by the model.
  */
-import type { EscalationData } from '../../workflows/types.js';
 import { formatDuration } from './render.js';
+import type { PushResult } from '../workspace/workspace.js';
+
+/** What raised an escalation. */
+export type EscalationKind =
+  | 'agent_question'
+  | 'qa_failed'
+  | 'budget'
+  | 'max_turns'
+  | 'error'
+  | 'protected_path'
+  | 'review'
+  | 'review_rounds'
+  | 'ci_failed';
+
+/** One question to a human, as posted on the issue. */
+export interface Escalation {
+  /** 1-based count within the run. */
+  n: number;
+  kind: EscalationKind;
+  question: string;
+  options: string[];
+  recommendation: string | null;
+  /** What was tried before asking (from what Foreman ran and read). */
+  tried: string;
+  /** RFC 3339. */
+  askedAt: string;
+  reminded: boolean;
+  parked: boolean;
+}
+
+/** An escalation and the answer that resumed the work. */
+export interface EscalationRecord {
+  question: string;
+  kind: EscalationKind;
+  askedAt: string;
+  answer: string | null;
+  author: string | null;
+}
+
+/** Data an escalation comment is rendered from. */
+export interface EscalationData {
+  identifier: string;
+  title: string;
+  escalation: Escalation;
+  branch: string | null;
+  push: PushResult | null;
+  /** What happens without an answer (from the policy's escalation settings). */
+  repingMs: number | null;
+  parkMs: number | null;
+  parkedState: string | null;
+}
 
 const KIND_TITLE: Record<EscalationData['escalation']['kind'], string> = {
   agent_question: 'the implementer has a question',

@@ -10,16 +10,60 @@
  * data, never guessed). The data comes from the IssueWorkflow; posting and editing in place is
  * the tracker's `upsertComment`.
  */
-import type {
-  EvidenceData,
-  QaAgentCheck,
-  QaCommandResult,
-  ReviewRound,
-  RoleUsage,
-  Severity,
-  TokenUsage,
-  TrackedFinding,
-} from '../../workflows/types.js';
+import type { RoleUsage, TokenUsage } from '../agents/usage.js';
+import type { ContractCheck } from '../contract/check.js';
+import type { EscalationRecord } from './escalation.js';
+import type { QaAgentCheck, QaAgentReport } from '../qa/agent-checks.js';
+import type { QaCommandResult, QaReport } from '../qa/run.js';
+import type { ReviewRound, Severity, TrackedFinding } from '../review/findings.js';
+import type { CiSummary, PullRequestRef } from '../scm/types.js';
+import type { PushResult } from '../workspace/workspace.js';
+
+/** Data the evidence packet is rendered from (never from a model's own claims unlabelled). */
+export interface EvidenceData {
+  identifier: string;
+  title: string;
+  /** `in_progress`: posted after a round and edited in place later; `ready`: handed over to review. */
+  stage: 'in_progress' | 'ready';
+  branch: string;
+  baseBranch: string;
+  push: PushResult | null;
+  specPath: string;
+  /** The implementer's last `finish` summary (model-written). */
+  implementerSummary: string | null;
+  qaRounds: { round: number; report: QaReport }[];
+  qaMaxRounds: number;
+  /** The QA agent's last report (its checks are agent-written, run by Foreman); null when off. */
+  qaAgent: QaAgentReport | null;
+  review: {
+    enabled: boolean;
+    maxRounds: number;
+    rounds: ReviewRound[];
+    /** Every finding across rounds with its resolution. */
+    findings: TrackedFinding[];
+    /** The reviewer's last summary (model-written). */
+    summary: string | null;
+  };
+  /** The contract checked against the change; null before the first check. */
+  contract: ContractCheck | null;
+  /** Who approved pushing changes to protected paths, and which; null when none were touched. */
+  protectedApproval: { paths: string[]; by: string; answer: string } | null;
+  /** The pull request, once opened. */
+  pr: PullRequestRef | null;
+  /** CI on the pull request, as the SCM API reported it last; null before any result. */
+  ci: CiSummary | null;
+  /** Totals over all roles. */
+  usage: TokenUsage;
+  /** USD; null when a model had no price. */
+  costUsd: number | null;
+  turns: number;
+  roles: RoleUsage[];
+  wallMs: number;
+  escalations: EscalationRecord[];
+  transcripts: string[];
+  workflowId: string;
+  runId: string;
+}
 
 /**
  * Largest packet, in characters, before output tails are trimmed. GitHub rejects comment and PR

@@ -3,8 +3,24 @@
  * environment, and records each command's exit code, duration and output tail as evidence. It
  * never takes the implementer's word for it. Owns running and recording; not what a failure means.
  */
-import type { QaCommandResult, QaReport } from '../../workflows/types.js';
 import { runShell } from '../workspace/shell.js';
+
+/** One QA command's evidence. */
+export interface QaCommandResult {
+  command: string;
+  exitCode: number | null;
+  durationMs: number;
+  timedOut: boolean;
+  /** Last `qa.output_tail_bytes` of the combined output. */
+  outputTail: string;
+  passed: boolean;
+}
+
+/** Result of `runQa`. */
+export interface QaReport {
+  passed: boolean;
+  results: QaCommandResult[];
+}
 
 /**
  * Runs the commands one after another (all of them, even after a failure, so the evidence is

@@ -7,7 +7,42 @@
  * rounds (workflows/review-ledger.ts) or validating the model's input (src/agents/tools.ts).
  */
 import { createHash } from 'node:crypto';
-import type { Finding, Severity } from '../../workflows/types.js';
+import type { ReviewResult } from '../agents/results.js';
+
+/** Reviewer finding severities, most severe first (DESIGN.md `submit_review`). */
+export type Severity = 'blocker' | 'major' | 'minor' | 'nit';
+
+/** One reviewer finding. `id` is stable across rounds: a hash of path + normalized message. */
+export interface Finding {
+  id: string;
+  severity: Severity;
+  path: string | null;
+  line: number | null;
+  message: string;
+}
+
+/** A finding across review rounds. */
+export interface TrackedFinding extends Finding {
+  /** Round it was first raised in (1-based). */
+  firstRound: number;
+  /** Round it was last raised in. */
+  lastRound: number;
+  /** `resolved`: raised before, not raised again in a later round. */
+  status: 'open' | 'resolved';
+  resolvedInRound: number | null;
+}
+
+/** One review round as the evidence shows it. */
+export interface ReviewRound {
+  round: number;
+  verdict: ReviewResult['verdict'];
+  /** Findings raised this round (deduplicated; already-resolved ones dropped). */
+  raised: Finding[];
+  /** Ids resolved by this round (open before, not raised again). */
+  resolved: string[];
+  /** Ids that sent the work back this round (after the severity ratchet). */
+  blocking: string[];
+}
 
 /** Most severe first; the index is the rank (lower is more severe). */
 const SEVERITY_ORDER: readonly Severity[] = ['blocker', 'major', 'minor', 'nit'];

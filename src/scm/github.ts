@@ -16,6 +16,7 @@ import {
   redactToken,
   type GitHubClientOptions,
 } from '../trackers/github.js';
+import type { PullRequestRef } from './types.js';
 
 /**
  * A pull-request or CI call failed. Codes: `scm_unauthorized` (401/403, permanent),
@@ -49,15 +50,6 @@ export interface PullRequestInput {
   body: string;
   /** Open as a draft. Only applies when the PR is created: REST cannot toggle draft later. */
   draft: boolean;
-}
-
-/** The PR `openOrUpdatePullRequest` created or updated. */
-export interface PullRequestRef {
-  number: number;
-  /** `html_url`, e.g. `https://github.com/acme/app/pull/7`. */
-  url: string;
-  /** True when this call created it; false when an open PR for the head existed and was updated. */
-  created: boolean;
 }
 
 /** A pull request as `getPullRequest` returns it. */

@@ -29,8 +29,8 @@ import {
   prClosedSignal,
   prReviewSignal,
 } from '../../workflows/definitions.js';
-import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../workflows/types.js';
 import type { IssueRef, WebhookDelivery, WebhookEvent, WebhookEventsHandler } from './webhooks.js';
+import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../workflows/definitions.js';
 
 /**
  * GitHub `author_association` values whose comments count as answers: people with write access

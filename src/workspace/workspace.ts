@@ -10,10 +10,35 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { WorkspaceError } from '../errors.js';
-import type { PushResult } from '../../workflows/types.js';
 import type { Logger } from '../logger.js';
 import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
+
+/** The issue's git workspace. */
+export interface WorkspaceInfo {
+  /** Absolute path. */
+  path: string;
+  /** Sanitized workspace key (Symphony SPEC §4.2). */
+  key: string;
+  /** `foreman/<key>`. */
+  branch: string;
+  baseBranch: string;
+  /** Absolute path of the per-issue spec file (`.foreman/spec.md`). */
+  specPath: string;
+}
+
+/** Result of `commitAndPush`. */
+export interface PushResult {
+  branch: string;
+  /** Full sha of the pushed head, or null when there was nothing to push. */
+  commit: string | null;
+  pushed: boolean;
+  /** `git diff --stat` of base...head. */
+  diffStat: string;
+  filesChanged: number;
+  insertions: number;
+  deletions: number;
+}
 
 /** Lifecycle hooks (Symphony SPEC §5.3.4): shell scripts run in the workspace. */
 export interface Hooks {

@@ -17,7 +17,6 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort, startDevServer } from '../../src/temporal/dev-server.js';
 import { ISSUE_WORKFLOW_TYPE, humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
-import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/types.js';
 import { pidAlive } from '../../src/temporal/cli-binary.js';
 import { killGroup, reapLeftovers, spawnWorker, trackProcess, waitFor, type WorkerProcess } from '../support/crash.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
@@ -29,6 +28,7 @@ import {
   type ScriptedModelServer,
 } from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/definitions.js';
 
 const FIX = { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' };
 /** Upper bound for a retried activity to start on the new worker: heartbeat timeout (30 s) + backoff + slack. */
@@ -156,7 +156,7 @@ async function setupScenario(opts: {
       return w;
     },
     start() {
-      const input: IssueWorkflowInput = { issueId: identifier, identifier, trigger: 'cli' };
+      const input: IssueWorkflowInput = { issueId: identifier, identifier };
       return client.workflow.start(ISSUE_WORKFLOW_TYPE, {
         workflowId: issueWorkflowId(identifier),
         taskQueue,

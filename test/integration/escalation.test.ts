@@ -7,7 +7,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { humanReplySignal, stopSignal } from '../../workflows/definitions.js';
-import type { IssueRunSummary } from '../../workflows/types.js';
 import { runForeman } from '../support/cli.js';
 import { git } from '../support/fixtures.js';
 import { recordHistory } from '../support/histories.js';
@@ -20,6 +19,7 @@ import {
   type ScriptStep,
 } from '../support/scripted-model-server.js';
 import { temporalAddress } from '../support/temporal.js';
+import type { IssueRunSummary } from '../../workflows/definitions.js';
 
 let ctx: RunContext | null = null;
 afterEach(async () => {

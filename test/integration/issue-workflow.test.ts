@@ -9,7 +9,7 @@ import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type ScriptStep } from '../support/scripted-model-server.js';
 import { humanReplySignal } from '../../workflows/definitions.js';
-import type { IssueRunSummary } from '../../workflows/types.js';
+import type { IssueRunSummary } from '../../workflows/definitions.js';
 
 /** The model reads the failing test, runs it, fixes add.js, runs it again and finishes. */
 const FIX_SCRIPT: ScriptStep[] = [

@@ -7,12 +7,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { ciResultSignal, prClosedSignal } from '../../workflows/definitions.js';
-import type { IssueRunSummary } from '../../workflows/types.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
 import { git } from '../support/fixtures.js';
 import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse } from '../support/scripted-model-server.js';
+import type { IssueRunSummary } from '../../workflows/definitions.js';
 
 let ctx: RunContext | null = null;
 let github: FakeGitHub | null = null;

@@ -7,11 +7,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { humanReplySignal, issueWorkflowId } from '../../workflows/definitions.js';
-import type { IssueRunSummary } from '../../workflows/types.js';
 import { git } from '../support/fixtures.js';
 import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type CapturedRequest, type ScriptStep } from '../support/scripted-model-server.js';
+import type { IssueRunSummary } from '../../workflows/definitions.js';
 
 let ctx: RunContext | null = null;
 afterEach(async () => {

@@ -19,10 +19,10 @@ import {
   refreshSignal,
   statusQuery,
 } from '../../workflows/definitions.js';
-import type { IssueRunStatus, IssueRunSummary, IssueWorkflowInput } from '../../workflows/types.js';
 import { makeOrigin, tempDir, writeIssue, writePolicy } from './fixtures.js';
 import { startScriptedModelServer, type ScriptStep } from './scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from './temporal.js';
+import type { IssueRunStatus, IssueRunSummary, IssueWorkflowInput } from '../../workflows/definitions.js';
 
 export interface RunContext {
   dir: string;
@@ -104,7 +104,7 @@ export async function createRunContext(opts: {
     closers.push(() => runtime.shutdown());
     void runtime.run();
 
-    const input: IssueWorkflowInput = { issueId: identifier, identifier, trigger: 'cli' };
+    const input: IssueWorkflowInput = { issueId: identifier, identifier };
     const startOptions = {
       workflowId: issueWorkflowId(identifier),
       taskQueue,

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EVIDENCE_MAX_CHARS, formatDuration, renderEvidence } from '../../src/evidence/render.js';
-import type { EvidenceData, QaCommandResult, TokenUsage } from '../../workflows/types.js';
+import type { TokenUsage } from '../../src/agents/usage.js';
+import type { EvidenceData } from '../../src/evidence/render.js';
+import type { QaCommandResult } from '../../src/qa/run.js';
 
 const usage = (input: number, output: number, write = 0, read = 0): TokenUsage => ({
   input_tokens: input,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { findingId, toFindings } from '../../src/review/findings.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from '../../workflows/review-ledger.js';
-import type { Finding, Severity, TrackedFinding } from '../../workflows/types.js';
+import type { Finding, Severity, TrackedFinding } from '../../src/review/findings.js';
 
 const FIRST: Severity[] = ['blocker', 'major', 'minor'];
 const LATER: Severity[] = ['blocker', 'major'];

@@ -1,0 +1,42 @@
+/**
+ * What one agent step (implementer, reviewer) reports to the IssueWorkflow, and the budget it is
+ * given. Types only.
+ */
+import type { TokenUsage } from './usage.js';
+import type { Finding } from '../review/findings.js';
+
+/** What one implementer activity reports. */
+export interface AgentRunSummary {
+  outcome: 'finished' | 'escalated' | 'max_turns' | 'budget_exhausted';
+  summary: string | null;
+  escalation: { question: string; options?: string[]; recommendation?: string } | null;
+  budgetExhausted: { reason: 'tokens' | 'usd' | 'wall'; spentTokens: number; spentUsd: number; limit: number } | null;
+  turns: number;
+  toolCalls: number;
+  usage: TokenUsage;
+  /** This run's cost in USD; null when the model has no price. */
+  costUsd: number | null;
+  transcriptPath: string;
+}
+
+/** Budget state the implementer checks before every model call. */
+export interface BudgetInput {
+  spentTokens: number;
+  spentUsd: number;
+  maxTokens: number | null;
+  maxUsd: number | null;
+  /** Epoch ms after which no model call starts; null: no wall budget. */
+  deadline: number | null;
+}
+
+/** What one reviewer activity reports. */
+export interface ReviewResult {
+  verdict: 'approve' | 'request_changes' | 'escalate';
+  findings: Finding[];
+  /** The reviewer's own words (model-written). */
+  summary: string | null;
+  turns: number;
+  usage: TokenUsage;
+  costUsd: number | null;
+  transcriptPath: string;
+}
