@@ -24,3 +24,8 @@ export function homePaths(home: string) {
     transcripts: path.join(home, 'transcripts'),
   };
 }
+
+/** The transcript of one role in one run: `<home>/transcripts/<workspace key>/<run id>/<role>.jsonl`. */
+export function transcriptPath(home: string, workspaceKey: string, runId: string, role: string): string {
+  return path.join(homePaths(home).transcripts, workspaceKey, runId, `${role}.jsonl`);
+}

@@ -50,6 +50,20 @@ export interface StopRequest {
   cleanup: boolean;
 }
 
+/** Where a run is (docs/architecture.md, "One issue's path"). */
+export type RunPhase =
+  | 'starting'
+  | 'preparing'
+  | 'implementing'
+  | 'qa'
+  | 'pushing'
+  | 'reporting'
+  | 'in_review'
+  | 'waiting_for_human'
+  | 'stopping'
+  | 'done'
+  | 'stopped';
+
 /** What `statusQuery` returns. */
 export interface IssueRunStatus {
   identifier: string;
@@ -61,18 +75,7 @@ export interface IssueRunStatus {
   turns: number;
   tokens: TokenUsage;
   transcripts: string[];
-  phase:
-    | 'starting'
-    | 'preparing'
-    | 'implementing'
-    | 'qa'
-    | 'pushing'
-    | 'reporting'
-    | 'in_review'
-    | 'waiting_for_human'
-    | 'stopping'
-    | 'done'
-    | 'stopped';
+  phase: RunPhase;
   round: number;
   startedAt: string;
   lastError: string | null;

@@ -33,18 +33,10 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, ModelError } from '../errors.js';
 import { isCredentialEnvName } from '../workspace/shell.js';
-import { costUsd, priceFor, totalTokens, type ModelPrice } from './pricing.js';
-import {
-  createToolbox,
-  ToolError,
-  type AgentRole,
-  type EscalateInput,
-  type Review,
-  type ToolControl,
-  type Toolbox,
-} from './tools.js';
+import { costUsd, priceFor, type ModelPrice } from './pricing.js';
+import { createToolbox, ToolError, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
-import type { TokenUsage } from './usage.js';
+import { addUsage, emptyUsage, totalTokens, type AgentRole, type TokenUsage } from './usage.js';
 
 /** How to reach the model endpoint. */
 export interface ModelClientOptions {
@@ -170,10 +162,6 @@ const REDACTED = '[REDACTED]';
 /** Values shorter than this are not redacted from tool output (too likely to be ordinary text). */
 const MIN_REDACT_LENGTH = 8;
 
-function zeroUsage(): TokenUsage {
-  return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-}
-
 function usageOf(message: Message): TokenUsage {
   const u = message.usage as Partial<Record<keyof TokenUsage, number | null>> | undefined;
   const n = (v: number | null | undefined): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -183,13 +171,6 @@ function usageOf(message: Message): TokenUsage {
     cache_creation_input_tokens: n(u?.cache_creation_input_tokens),
     cache_read_input_tokens: n(u?.cache_read_input_tokens),
   };
-}
-
-function addUsage(total: TokenUsage, more: TokenUsage): void {
-  total.input_tokens += more.input_tokens;
-  total.output_tokens += more.output_tokens;
-  total.cache_creation_input_tokens += more.cache_creation_input_tokens;
-  total.cache_read_input_tokens += more.cache_read_input_tokens;
 }
 
 /** A response block as a request param: drops response-only fields (e.g. `citations: null`). */
@@ -459,7 +440,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     await appendMessage('user', [{ type: 'text', text: nudgeText(toolbox, null) }]);
   }
 
-  const usage = zeroUsage();
+  const usage = emptyUsage();
   let turns = 0;
   let toolCalls = 0;
   const price = priceFor(opts.model, opts.budget?.prices ?? {});

@@ -60,8 +60,3 @@ export function costUsd(usage: TokenUsage, price: ModelPrice): number {
     1_000_000
   );
 }
-
-/** All tokens of `usage`: input + output + cache writes + cache reads (what `budget.max_tokens` counts). */
-export function totalTokens(usage: TokenUsage): number {
-  return usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
-}

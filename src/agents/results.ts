@@ -1,16 +1,24 @@
 /**
  * What one agent step (implementer, reviewer) reports to the IssueWorkflow, and the budget it is
- * given. Types only.
+ * given. Types only. (The QA agent's report is in src/qa/agent-checks.ts.)
  */
 import type { TokenUsage } from './usage.js';
 import type { Finding } from '../review/findings.js';
+
+/** Which budget limit ended an agent step and the totals then (tokens; USD; limit in tokens, USD or epoch ms); null: none. */
+export type BudgetExhausted = {
+  reason: 'tokens' | 'usd' | 'wall';
+  spentTokens: number;
+  spentUsd: number;
+  limit: number;
+} | null;
 
 /** What one implementer activity reports. */
 export interface AgentRunSummary {
   outcome: 'finished' | 'escalated' | 'max_turns' | 'budget_exhausted';
   summary: string | null;
   escalation: { question: string; options?: string[]; recommendation?: string } | null;
-  budgetExhausted: { reason: 'tokens' | 'usd' | 'wall'; spentTokens: number; spentUsd: number; limit: number } | null;
+  budgetExhausted: BudgetExhausted;
   turns: number;
   toolCalls: number;
   usage: TokenUsage;
@@ -31,6 +39,8 @@ export interface BudgetInput {
 
 /** What one reviewer activity reports. */
 export interface ReviewResult {
+  /** Set when the budget ran out before a verdict (the verdict is then `escalate`). */
+  budgetExhausted: BudgetExhausted;
   verdict: 'approve' | 'request_changes' | 'escalate';
   findings: Finding[];
   /** The reviewer's own words (model-written). */

@@ -1,7 +1,10 @@
 /**
- * The roles' standing instructions (system prompts). The per-issue task comes from the policy's
- * prompt template; the contract from `.foreman/spec.md`. Owns wording, not the loop (harness.ts).
+ * The roles' words: standing instructions (system prompts) and the per-round requests of the
+ * reviewer and the QA agent. The implementer's task comes from the policy's prompt template; the
+ * contract from `.foreman/spec.md`. Owns wording, not the loop (harness.ts).
  */
+import { QA_CHECKS_DIR } from '../qa/agent-checks.js';
+import type { Finding } from '../review/findings.js';
 
 /** System prompt of the implementer; `extra` is the policy's `roles.implementer.instructions`. */
 export function implementerSystemPrompt(extra?: string): string {
@@ -37,9 +40,6 @@ export function reviewerSystemPrompt(extra?: string): string {
     .join('\n');
 }
 
-/** Where the QA agent writes its checks, relative to the workspace (kept out of git). */
-export const QA_CHECKS_DIR = '.foreman/qa/checks';
-
 /** System prompt of the QA agent. */
 export function qaSystemPrompt(): string {
   return [
@@ -51,4 +51,30 @@ export function qaSystemPrompt(): string {
     'call `finish` with a one-paragraph summary. Do not change the code under test: only write checks.',
     'Foreman runs your checks itself afterwards; their results are the evidence.',
   ].join('\n');
+}
+
+/**
+ * The reviewer's request for one round: the change against `<remote>/<baseBranch>` (from
+ * src/workspace/diff.ts) and the findings still open from earlier rounds (ids stable across rounds).
+ */
+export function reviewRequest(o: {
+  round: number;
+  remote: string;
+  baseBranch: string;
+  diff: string;
+  openFindings: readonly Finding[];
+}): string {
+  const open = o.openFindings.length
+    ? `Findings still open from earlier rounds (ids are stable; re-raise one only if it is still not fixed):\n${o.openFindings
+        .map((f) => `- ${f.id} [${f.severity}] ${f.path ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`)
+        .join('\n')}`
+    : '';
+  return [`Review round ${o.round}. The change against \`${o.remote}/${o.baseBranch}\`:`, '', o.diff, '', open]
+    .join('\n')
+    .trim();
+}
+
+/** The QA agent's task for one round. */
+export function qaAgentRequest(round: number): string {
+  return `QA round ${round}: write or update the acceptance checks for the current state of the workspace, run them, then call finish.`;
 }

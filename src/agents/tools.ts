@@ -33,8 +33,7 @@ export class ToolError extends ForemanError {
   }
 }
 
-/** The agent roles (DESIGN.md "Roles"). */
-export type AgentRole = 'implementer' | 'reviewer' | 'qa';
+import type { AgentRole } from './usage.js';
 
 /** Every tool name Foreman advertises. */
 export type ToolName =

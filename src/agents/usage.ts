@@ -1,9 +1,13 @@
 /**
- * Token usage (Anthropic `usage`) and its arithmetic: one place sums, totals and prices usage for
- * the harness, the workflow and the evidence.
+ * Token usage (Anthropic Messages API `usage`) and its arithmetic: the one place that builds, adds
+ * and totals usage, for the harness (per model call), the IssueWorkflow (per role and run) and the
+ * evidence. Prices live in ./pricing.ts.
+ *
+ * Workflow-safe: pure, no imports, so workflow code may import it (the lint rule in
+ * eslint.config.js allows exactly the modules listed there).
  */
 
-/** Token usage summed over the model calls of an agent run (Anthropic `usage`). */
+/** Token usage summed over model calls (Anthropic `usage`), in tokens. */
 export interface TokenUsage {
   input_tokens: number;
   output_tokens: number;
@@ -11,10 +15,38 @@ export interface TokenUsage {
   cache_read_input_tokens: number;
 }
 
+/** The agent roles of a run. */
+export type AgentRole = 'implementer' | 'reviewer' | 'qa';
+
 /** Usage of one role over the run. */
 export interface RoleUsage {
-  role: 'implementer' | 'reviewer' | 'qa';
+  role: AgentRole;
+  /** Model calls. */
   turns: number;
   usage: TokenUsage;
+  /** USD; null when a model of the role had no price. */
   costUsd: number | null;
+}
+
+/** Usage of nothing. */
+export function emptyUsage(): TokenUsage {
+  return { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+}
+
+/** Adds `more` into `total` (mutates `total`). */
+export function addUsage(total: TokenUsage, more: TokenUsage): void {
+  total.input_tokens += more.input_tokens;
+  total.output_tokens += more.output_tokens;
+  total.cache_creation_input_tokens += more.cache_creation_input_tokens;
+  total.cache_read_input_tokens += more.cache_read_input_tokens;
+}
+
+/** All tokens of `usage`: input + output + cache writes + cache reads (what `budget.max_tokens` counts). */
+export function totalTokens(usage: TokenUsage): number {
+  return usage.input_tokens + usage.output_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens;
+}
+
+/** Adds two costs in USD; unknown (null) stays unknown. */
+export function addCost(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : a + b;
 }

@@ -1,7 +1,10 @@
 /**
  * The settings an IssueWorkflow branches on, fixed from the policy when the run starts (`prepareRun`).
+ * Owns the mapping policy → settings; not how the workflow uses them.
  */
+import { retryBackoffMs } from '../dispatch/select.js';
 import type { Severity } from '../review/findings.js';
+import type { Policy } from './schema.js';
 import type { Issue } from '../trackers/types.js';
 
 /** Budget limits per issue (policy `budget`), in force for the run. */
@@ -45,4 +48,44 @@ export interface RunSettings {
 export interface PreparedRun {
   issue: Issue;
   settings: RunSettings;
+}
+
+/**
+ * The settings of a run from the policy in force when it starts: the workflow keeps them for the
+ * whole run, so a policy reload never changes a run's rules half-way. Retry numbers follow
+ * Symphony SPEC §8.4: first delay `min(10000 × 2^0, agent.max_retry_backoff_ms)`, capped at
+ * `agent.max_retry_backoff_ms`, at most `budget.max_attempts` attempts.
+ */
+export function runSettings(policy: Policy): RunSettings {
+  const backoffMax = policy.agent.max_retry_backoff_ms;
+  return {
+    qaMaxRounds: policy.qa.max_rounds,
+    qaAgent: policy.roles.qa.agent,
+    review: {
+      enabled: policy.roles.reviewer.enabled,
+      maxRounds: policy.review.max_rounds,
+      firstRound: policy.review.first_round,
+      laterRounds: policy.review.later_rounds,
+    },
+    maxCiRounds: policy.scm.max_ci_rounds,
+    doneState: policy.handoff.done_state,
+    inProgressState: policy.handoff.in_progress_state,
+    reviewState: policy.handoff.review_state,
+    escalatedState: policy.handoff.escalated_state ?? null,
+    parkedState: policy.handoff.parked_state ?? null,
+    repingMs: policy.escalation.reping_ms ?? null,
+    parkMs: policy.escalation.timeout_ms ?? null,
+    budget: {
+      maxTokens: policy.budget.max_tokens ?? null,
+      maxUsd: policy.budget.max_usd ?? null,
+      maxWallMs: policy.budget.max_wall_ms ?? null,
+    },
+    retry: {
+      initialIntervalMs: retryBackoffMs(1, backoffMax),
+      maximumIntervalMs: backoffMax,
+      maximumAttempts: policy.budget.max_attempts,
+    },
+    agentTimeoutMs: policy.budget.max_wall_ms ?? 3_600_000,
+    qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,
+  };
 }

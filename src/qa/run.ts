@@ -3,6 +3,8 @@
  * environment, and records each command's exit code, duration and output tail as evidence. It
  * never takes the implementer's word for it. Owns running and recording; not what a failure means.
  */
+import fs from 'node:fs/promises';
+import { parseSpecContract } from '../spec/read.js';
 import { runShell } from '../workspace/shell.js';
 
 /** One QA command's evidence. */
@@ -70,4 +72,14 @@ export function tail(text: string, bytes: number): string {
   const nl = cut.indexOf('\n');
   if (nl >= 0 && nl < cut.length - 1) cut = cut.slice(nl + 1);
   return `[… ${buf.length - Buffer.byteLength(cut)} earlier bytes omitted …]\n${cut}`;
+}
+
+/**
+ * The commands QA runs: the spec's Evidence list (it is the contract, and a human may have edited
+ * it), else the policy's `qa.commands` it was written from.
+ */
+export async function evidenceCommands(specPath: string, policyCommands: readonly string[]): Promise<string[]> {
+  const spec = await fs.readFile(specPath, 'utf8').catch(() => '');
+  const fromSpec = parseSpecContract(spec).evidence;
+  return fromSpec.length ? fromSpec : [...policyCommands];
 }

@@ -15,6 +15,7 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import { failureInterceptor } from '../../activities/interceptor.js';
 import type { PolicyStore } from '../config/store.js';
 import type { Logger } from '../logger.js';
 
@@ -117,6 +118,7 @@ async function startRuntime(
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    interceptors: { activity: [failureInterceptor] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
     shutdownGraceTime: '10 seconds',
   });

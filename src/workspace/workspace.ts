@@ -283,6 +283,19 @@ async function excludeForemanDir(dir: string): Promise<void> {
 }
 
 /**
+ * The commit message of Foreman's commit on the issue branch: `<identifier>: <title>` (subject cut
+ * at 72 characters), a line saying whether the work is partial (a run waiting for a human) or ready
+ * for review, and an `Issue:` trailer.
+ */
+export function commitMessage(identifier: string, title: string, partial: boolean): string {
+  const subject = `${identifier}: ${title}`.slice(0, 72);
+  const body = partial
+    ? 'Partial work: the run needs a human decision. See the issue for the evidence.'
+    : 'Ready for review. See the issue for the evidence.';
+  return `${subject}\n\n${body}\n\nIssue: ${identifier}`;
+}
+
+/**
  * Commits everything in the workspace (if anything changed) and pushes the branch to the remote.
  * Idempotent: a retry after a crash finds nothing new to commit and pushes the same head again.
  * Nothing is pushed when the branch has no commits beyond the base.

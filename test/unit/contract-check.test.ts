@@ -1,16 +1,17 @@
 /**
- * The contract read back from a rendered per-issue spec (the real specs/issue-spec.md through the
+ * The contract read back from a rendered per-issue spec (the real src/spec/issue-spec.md through the
  * real prompt renderer) and checked against changed paths.
  */
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { renderPrompt } from '../../src/config/prompt.js';
-import { checkContract, parseSpecContract } from '../../src/contract/check.js';
+import { checkContract } from '../../src/contract/check.js';
+import { parseSpecContract } from '../../src/spec/read.js';
 import type { Issue } from '../../src/trackers/types.js';
 import { makeIssue } from '../support/issues.js';
 
-const TEMPLATE = fileURLToPath(new URL('../../specs/issue-spec.md', import.meta.url));
+const TEMPLATE = fileURLToPath(new URL('../../src/spec/issue-spec.md', import.meta.url));
 
 const issue: Issue = makeIssue('DEMO-1', {
   id: 'id-1',

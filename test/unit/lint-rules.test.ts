@@ -45,4 +45,28 @@ describe('workflow sandbox lint rule', () => {
     ).toEqual([]);
     expect(await errors("import fs from 'node:fs';\nexport const x = fs;\n", 'src/probe.ts')).toEqual([]);
   });
+
+  it('rejects deep value imports from src/ in nested workflow folders', async () => {
+    expect(
+      await errors(
+        "import { runRole } from '../../src/agents/run-role.js';\nexport const x = runRole;\n",
+        'workflows/issue/probe.ts',
+      ),
+    ).toHaveLength(1);
+  });
+
+  it('allows values from the workflow-safe modules, which may themselves import types only', async () => {
+    expect(
+      await errors(
+        "import { addUsage } from '../../src/agents/usage.js';\nexport const x = addUsage;\n",
+        'workflows/issue/probe.ts',
+      ),
+    ).toEqual([]);
+    expect(
+      await errors("import { readFile } from 'node:fs';\nexport const x = readFile;\n", 'src/agents/usage.ts'),
+    ).toHaveLength(1);
+    expect(
+      await errors("import type { AgentRole } from './roles.js';\nexport type R = AgentRole;\n", 'src/agents/usage.ts'),
+    ).toEqual([]);
+  });
 });

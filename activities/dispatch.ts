@@ -1,0 +1,25 @@
+/**
+ * Dispatch activities: one dispatcher tick (src/dispatch/tick.ts) under a freshly re-read policy.
+ */
+import { dispatchTick, type DispatchTickResult } from '../src/dispatch/tick.js';
+import type { ActivityContext } from './context.js';
+
+/** Builds the dispatch activities. */
+export function createDispatchActivities(ctx: ActivityContext) {
+  return {
+    /** One dispatcher tick: poll, reconcile, select, start (see src/dispatch/tick.ts). */
+    async dispatchTick(): Promise<DispatchTickResult> {
+      const loaded = await ctx.deps.policyStore.reload(); // defensive re-read (Symphony SPEC §6.2); keeps the last good
+      return dispatchTick({
+        client: ctx.deps.client,
+        taskQueue: ctx.deps.taskQueue,
+        loaded,
+        tracker: ctx.tracker(loaded),
+        log: ctx.log,
+      });
+    },
+  };
+}
+
+/** The dispatch activities (types only on the workflow side). */
+export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

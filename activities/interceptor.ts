@@ -1,0 +1,36 @@
+/**
+ * Foreman's errors onto Temporal's retry contract, once for every activity: a `ForemanError`
+ * becomes an `ApplicationFailure` whose `type` is the class name and whose `details[0]` is the
+ * stable `code`, non-retryable when the error says a retry cannot help (`retryable: false`).
+ * Anything else passes through and is retried under the workflow's retry policy.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { ForemanError } from '../src/errors.js';
+
+/** The failure Temporal should see for `err` (see the module header). */
+export function toFailure(err: unknown): unknown {
+  if (err instanceof ForemanError) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.name,
+      nonRetryable: !err.retryable,
+      details: [err.code],
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** The worker's activity interceptor (src/temporal/worker.ts registers it). */
+export const failureInterceptor: ActivityInterceptorsFactory = () => ({
+  inbound: {
+    async execute(input, next) {
+      try {
+        return await next(input);
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+  },
+});

@@ -1,0 +1,34 @@
+/**
+ * Run activities: what a run starts from (the issue as the tracker has it now, and the settings
+ * the run keeps from the policy in force).
+ */
+import { runSettings, type PreparedRun } from '../src/config/run-settings.js';
+import { TrackerError } from '../src/errors.js';
+import type { ActivityContext } from './context.js';
+
+/** Builds the run activities. */
+export function createRunActivities(ctx: ActivityContext) {
+  return {
+    /**
+     * Reads the issue (by id, else by identifier) and fixes the settings the run branches on.
+     * @throws TrackerError `issue_not_found` (not retryable) when the tracker has no such issue.
+     */
+    async prepareRun(input: { issueId: string; identifier: string }): Promise<PreparedRun> {
+      const loaded = ctx.policy();
+      const tracker = ctx.tracker(loaded);
+      const [byId] = await tracker.fetchIssuesByIds([input.issueId]);
+      const issue = byId ?? (await tracker.fetchIssueByIdentifier(input.identifier));
+      if (!issue) {
+        throw new TrackerError(
+          'issue_not_found',
+          `Issue ${input.identifier} was not found in the ${tracker.kind} tracker.`,
+          { retryable: false },
+        );
+      }
+      return { issue, settings: runSettings(loaded.policy) };
+    },
+  };
+}
+
+/** The run activities (types only on the workflow side). */
+export type RunActivities = ReturnType<typeof createRunActivities>;

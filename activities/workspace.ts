@@ -1,0 +1,121 @@
+/**
+ * Workspace activities: the issue's git workspace and its spec. Each heartbeats (git steps may be
+ * slow), so the workflow proxies them with a heartbeat timeout and a dead worker is noticed in
+ * seconds.
+ */
+import path from 'node:path';
+import { checkWorkspaceContract, type ContractCheck } from '../src/contract/check.js';
+import type { Escalation } from '../src/evidence/escalation.js';
+import { appendDecision } from '../src/spec/decisions.js';
+import { specInput, writeIssueSpec } from '../src/spec/write.js';
+import type { Issue } from '../src/trackers/types.js';
+import { assertInsideRoot } from '../src/workspace/key.js';
+import {
+  commitAndPush,
+  commitMessage,
+  prepareWorkspace,
+  removeWorkspace,
+  type PushResult,
+  type WorkspaceInfo,
+} from '../src/workspace/workspace.js';
+import type { HumanReply } from '../workflows/definitions.js';
+import type { ActivityContext } from './context.js';
+import { withHeartbeat } from './heartbeat.js';
+
+/** Builds the workspace activities. */
+export function createWorkspaceActivities(ctx: ActivityContext) {
+  return {
+    /** Creates or reuses the workspace, checks out the issue branch and writes `.foreman/spec.md`. */
+    async prepareWorkspace(input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> {
+      const loaded = ctx.policy();
+      const { policy } = loaded;
+      const ws = await withHeartbeat(() =>
+        prepareWorkspace({
+          root: policy.workspace.root,
+          identifier: input.issue.identifier,
+          repo: policy.workspace.repo,
+          baseBranch: policy.workspace.base_branch,
+          hooks: policy.hooks,
+          identity: ctx.identity(loaded),
+          env: ctx.agentEnv(),
+          log: ctx.log,
+        }),
+      );
+      const specPath = path.join(ws.path, '.foreman', 'spec.md');
+      // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
+      assertInsideRoot(ws.path, specPath);
+      const now = new Date().toISOString();
+      await writeIssueSpec(
+        specPath,
+        specInput(policy, {
+          issue: input.issue,
+          branch: ws.branch,
+          baseBranch: ws.baseBranch,
+          now,
+          runId: input.runId,
+        }),
+      );
+      return { ...ws, specPath };
+    },
+
+    /** Checks the change against the contract: spec Scope, `protected_paths`, spec Evidence. */
+    async checkContract(input: { workspace: WorkspaceInfo }): Promise<ContractCheck> {
+      const { policy } = ctx.policy();
+      return withHeartbeat(() =>
+        checkWorkspaceContract({
+          workspace: input.workspace.path,
+          specPath: input.workspace.specPath,
+          baseRef: `${policy.scm.remote}/${input.workspace.baseBranch}`,
+          protectedPaths: policy.protected_paths,
+        }),
+      );
+    },
+
+    /** Commits the workspace and pushes the issue branch (`partial`: the run waits for a human). */
+    async commitAndPush(input: {
+      workspace: WorkspaceInfo;
+      identifier: string;
+      title: string;
+      partial: boolean;
+    }): Promise<PushResult> {
+      const identity = ctx.identity();
+      return withHeartbeat(() =>
+        commitAndPush({
+          path: input.workspace.path,
+          branch: input.workspace.branch,
+          baseBranch: input.workspace.baseBranch,
+          message: commitMessage(input.identifier, input.title, input.partial),
+          identity,
+        }),
+      );
+    },
+
+    /** Removes the issue's workspace (runs `before_remove`; its failure is ignored). */
+    async removeWorkspace(input: { identifier: string }): Promise<boolean> {
+      const { policy } = ctx.policy();
+      return withHeartbeat(() =>
+        removeWorkspace({
+          root: policy.workspace.root,
+          identifier: input.identifier,
+          hooks: policy.hooks,
+          env: ctx.agentEnv(),
+          log: ctx.log,
+        }),
+      );
+    },
+
+    /** Appends a human's answer to the spec's Decisions (once per escalation, even when retried). */
+    async recordDecision(input: {
+      workspace: WorkspaceInfo | null;
+      escalation: Escalation;
+      reply: HumanReply;
+    }): Promise<void> {
+      if (!input.workspace) return;
+      assertInsideRoot(input.workspace.path, input.workspace.specPath);
+      await appendDecision(input.workspace.specPath, input.escalation, input.reply);
+    },
+  };
+}
+
+/** The workspace activities (types only on the workflow side). */
+export type WorkspaceActivities = ReturnType<typeof createWorkspaceActivities>;

@@ -1,0 +1,106 @@
+/**
+ * One IssueWorkflow run as the phases see it: the input, the issue and settings it started with,
+ * its state (./state.ts), its activity proxies (./activities.ts) and the inbox the signal handlers
+ * fill. The handlers are installed here, once.
+ */
+import { setHandler, type CancellationScope } from '@temporalio/workflow';
+import {
+  ciResultSignal,
+  humanReplySignal,
+  issueUpdatedSignal,
+  prClosedSignal,
+  prReviewSignal,
+  statusQuery,
+  stopSignal,
+  type HumanReply,
+  type IssueWorkflowInput,
+  type PullRequestClosed,
+  type PullRequestReview,
+  type StopRequest,
+} from '../definitions.js';
+import type { RunSettings } from '../../src/config/run-settings.js';
+import type { Issue } from '../../src/trackers/types.js';
+import type { IssueActivities } from './activities.js';
+import type { EvidenceData } from '../../src/evidence/render.js';
+import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
+import { evidenceOf, statusOf, type RunState } from './state.js';
+
+/** What the signals brought in and the run has not acted on yet. */
+export interface Inbox {
+  /** Answers to the open escalation, in arrival order. */
+  replies: HumanReply[];
+  /** Reviews on the pull request, in arrival order. */
+  prReviews: PullRequestReview[];
+  prClosed: PullRequestClosed | null;
+  /** CI results signalled so far, and how many of them the run has read. */
+  ciEvents: number;
+  seenCi: number;
+  /** The tracker's stop, once it came. */
+  stop: StopRequest | null;
+  /** The scope of the work a stop cancels (set when the work begins). */
+  workScope: CancellationScope | null;
+}
+
+/** One run of an issue. */
+export interface Run {
+  input: IssueWorkflowInput;
+  workflowId: string;
+  runId: string;
+  issue: Issue;
+  settings: RunSettings;
+  state: RunState;
+  acts: IssueActivities;
+  inbox: Inbox;
+}
+
+/** An empty inbox. */
+export function emptyInbox(): Inbox {
+  return { replies: [], prReviews: [], prClosed: null, ciEvents: 0, seenCi: 0, stop: null, workScope: null };
+}
+
+/**
+ * Installs the query and signal handlers over `state` and `inbox`. A human reply counts only while
+ * a question is open, and a tracker comment only once (by `commentId`). A stop cancels the work in
+ * progress.
+ */
+export function installHandlers(input: IssueWorkflowInput, state: RunState, inbox: Inbox): void {
+  setHandler(statusQuery, () => statusOf(input, state));
+  setHandler(issueUpdatedSignal, () => {
+    // Signal-with-start delivers it; the run re-reads the issue itself when a step needs it.
+  });
+  setHandler(humanReplySignal, (reply) => {
+    if (state.phase !== 'waiting_for_human') return;
+    if (reply.commentId) {
+      if (state.answeredCommentIds.includes(reply.commentId)) return;
+      state.answeredCommentIds.push(reply.commentId);
+    }
+    inbox.replies.push(reply);
+  });
+  setHandler(prReviewSignal, (review) => {
+    inbox.prReviews.push(review);
+  });
+  setHandler(prClosedSignal, (closed) => {
+    inbox.prClosed = closed;
+  });
+  setHandler(ciResultSignal, () => {
+    inbox.ciEvents++;
+  });
+  setHandler(stopSignal, (req) => {
+    if (inbox.stop) return;
+    inbox.stop = req;
+    inbox.workScope?.cancel();
+  });
+}
+
+/** The evidence packet's data as it stands now (rendered by an activity, never by the model). */
+export function evidence(run: Run, ws: WorkspaceInfo, stage: EvidenceData['stage']): EvidenceData {
+  const o = {
+    identifier: run.input.identifier,
+    title: run.issue.title,
+    workflowId: run.workflowId,
+    runId: run.runId,
+    settings: run.settings,
+    now: Date.now(),
+  };
+  return evidenceOf(o, run.state, ws, stage);
+}

@@ -1,0 +1,219 @@
+/**
+ * The run state of one IssueWorkflow: one typed, plain-JSON object that the phases update and that
+ * the status query, the evidence packet and the summary are all read from. Pure functions only.
+ */
+import type { IssueRunStatus, IssueRunSummary, IssueWorkflowInput, RunPhase } from '../definitions.js';
+import type { BudgetInput } from '../../src/agents/results.js';
+import { addCost, addUsage, emptyUsage, totalTokens, type RoleUsage, type TokenUsage } from '../../src/agents/usage.js';
+import type { RunSettings } from '../../src/config/run-settings.js';
+import type { ContractCheck } from '../../src/contract/check.js';
+import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
+import type { EvidenceData } from '../../src/evidence/render.js';
+import type { QaAgentReport } from '../../src/qa/agent-checks.js';
+import type { QaReport } from '../../src/qa/run.js';
+import type { ReviewRound, TrackedFinding } from '../../src/review/findings.js';
+import type { CiSummary, PullRequestRef } from '../../src/scm/types.js';
+import type { PushResult, WorkspaceInfo } from '../../src/workspace/workspace.js';
+
+/** Everything a run knows about its progress. */
+export interface RunState {
+  /** Workflow time the run started, epoch ms. */
+  startedAt: number;
+  phase: RunPhase;
+  /** The implement → QA round in progress (1-based; 0 before the first). */
+  round: number;
+  lastError: string | null;
+  workspace: WorkspaceInfo | null;
+  /** The last push of the branch (partial or final). */
+  push: PushResult | null;
+  pr: PullRequestRef | null;
+  prState: IssueRunSummary['pr_state'];
+  ci: CiSummary | null;
+  usage: TokenUsage;
+  /** USD over all roles; null once a model without a price was used. */
+  costUsd: number | null;
+  /** Model calls over all roles. */
+  turns: number;
+  roles: RoleUsage[];
+  transcripts: string[];
+  /** Budgets granted so far (each budget escalation answered grants the policy's budget once more). */
+  grants: number;
+  /** Epoch ms after which no model call starts; null: no wall budget. */
+  deadline: number | null;
+  /** The implementer's last `finish` summary (model-written). */
+  implementerSummary: string | null;
+  qaRounds: { round: number; report: QaReport }[];
+  qaAgentReport: QaAgentReport | null;
+  contract: ContractCheck | null;
+  /** Every reviewer finding across rounds with its resolution (workflows/review-ledger.ts). */
+  ledger: TrackedFinding[];
+  reviewRounds: ReviewRound[];
+  reviewSummary: string | null;
+  /** Protected paths a human approved for pushing. */
+  approvedPaths: string[];
+  protectedApproval: EvidenceData['protectedApproval'];
+  escalations: EscalationRecord[];
+  /** The question waiting for an answer, when phase is `waiting_for_human`. */
+  openEscalation: Escalation | null;
+  /** Tracker comments already taken as answers (each is taken once). */
+  answeredCommentIds: string[];
+  /** Red CI rework rounds since the last CI escalation. */
+  ciRounds: number;
+}
+
+/** The state a new run starts in, at workflow time `now` (epoch ms). */
+export function initialState(now: number): RunState {
+  return {
+    startedAt: now,
+    phase: 'starting',
+    round: 0,
+    lastError: null,
+    workspace: null,
+    push: null,
+    pr: null,
+    prState: null,
+    ci: null,
+    usage: emptyUsage(),
+    costUsd: 0,
+    turns: 0,
+    roles: [],
+    transcripts: [],
+    grants: 1,
+    deadline: null,
+    implementerSummary: null,
+    qaRounds: [],
+    qaAgentReport: null,
+    contract: null,
+    ledger: [],
+    reviewRounds: [],
+    reviewSummary: null,
+    approvedPaths: [],
+    protectedApproval: null,
+    escalations: [],
+    openEscalation: null,
+    answeredCommentIds: [],
+    ciRounds: 0,
+  };
+}
+
+/** Adds one agent step's usage to its role and to the run. */
+export function recordUsage(
+  state: RunState,
+  step: { usage: TokenUsage; costUsd: number | null; turns: number; transcriptPath: string },
+  roleName: RoleUsage['role'],
+): void {
+  let role = state.roles.find((x) => x.role === roleName);
+  if (!role) {
+    role = { role: roleName, turns: 0, usage: emptyUsage(), costUsd: 0 };
+    state.roles.push(role);
+  }
+  role.turns += step.turns;
+  addUsage(role.usage, step.usage);
+  role.costUsd = addCost(role.costUsd, step.costUsd);
+  addUsage(state.usage, step.usage);
+  state.costUsd = addCost(state.costUsd, step.costUsd);
+  state.turns += step.turns;
+  if (!state.transcripts.includes(step.transcriptPath)) state.transcripts.push(step.transcriptPath);
+}
+
+/** The budget the next agent step must respect (the policy's limits times the grants). */
+export function budgetNow(state: RunState, s: RunSettings): BudgetInput {
+  return {
+    spentTokens: totalTokens(state.usage),
+    spentUsd: state.costUsd ?? 0,
+    maxTokens: s.budget.maxTokens === null ? null : s.budget.maxTokens * state.grants,
+    maxUsd: s.budget.maxUsd === null ? null : s.budget.maxUsd * state.grants,
+    deadline: state.deadline,
+  };
+}
+
+/** What `statusQuery` answers. */
+export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunStatus {
+  return {
+    identifier: input.identifier,
+    issueId: input.issueId,
+    workspace: state.workspace?.path ?? null,
+    branch: state.workspace?.branch ?? null,
+    turns: state.turns,
+    tokens: state.usage,
+    transcripts: state.transcripts,
+    phase: state.phase,
+    round: state.round,
+    startedAt: new Date(state.startedAt).toISOString(),
+    lastError: state.lastError,
+    escalation: state.openEscalation,
+    answeredCommentIds: state.answeredCommentIds,
+  };
+}
+
+/** The evidence packet's data as it stands, at workflow time `now` (rendered by an activity). */
+export function evidenceOf(
+  o: { identifier: string; title: string; workflowId: string; runId: string; settings: RunSettings; now: number },
+  state: RunState,
+  ws: WorkspaceInfo,
+  stage: EvidenceData['stage'],
+): EvidenceData {
+  const s = o.settings;
+  return {
+    identifier: o.identifier,
+    title: o.title,
+    stage,
+    branch: ws.branch,
+    baseBranch: ws.baseBranch,
+    push: state.push,
+    specPath: ws.specPath,
+    implementerSummary: state.implementerSummary,
+    qaRounds: state.qaRounds,
+    qaMaxRounds: s.qaMaxRounds,
+    qaAgent: state.qaAgentReport,
+    review: {
+      enabled: s.review.enabled,
+      maxRounds: s.review.maxRounds,
+      rounds: state.reviewRounds,
+      findings: state.ledger,
+      summary: state.reviewSummary,
+    },
+    contract: state.contract,
+    protectedApproval: state.protectedApproval,
+    pr: state.pr,
+    ci: state.ci,
+    usage: state.usage,
+    costUsd: state.costUsd,
+    turns: state.turns,
+    roles: state.roles,
+    wallMs: o.now - state.startedAt,
+    escalations: state.escalations,
+    transcripts: state.transcripts,
+    workflowId: o.workflowId,
+    runId: o.runId,
+  };
+}
+
+/** The summary the workflow returns (and `foreman run` prints), at workflow time `now`. */
+export function summaryOf(
+  o: { identifier: string; workflowId: string; runId: string; now: number },
+  state: RunState,
+  outcome: IssueRunSummary['outcome'],
+  reason: string | null,
+  evidence: IssueRunSummary['evidence'],
+): IssueRunSummary {
+  return {
+    outcome,
+    identifier: o.identifier,
+    reason,
+    branch: state.workspace?.branch ?? null,
+    commit: state.push?.commit ?? null,
+    pushed: state.push?.pushed ?? false,
+    pr: state.pr?.url ?? null,
+    pr_state: state.prState,
+    evidence,
+    qa: state.qaRounds.at(-1)?.report.results ?? [],
+    rounds: state.qaRounds.length,
+    tokens: { ...state.usage, total: totalTokens(state.usage) },
+    cost_usd: state.costUsd,
+    escalations: state.escalations,
+    wall_ms: o.now - state.startedAt,
+    workflowId: o.workflowId,
+    runId: o.runId,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The IssueWorkflow's words, as pure functions of data: what the implementer is told after QA,
+ * review, CI or a human's answer, the escalation questions, and the short notices posted on the
+ * issue. The packets themselves (evidence, escalation comment) are rendered in src/evidence/.
+ */
+import type { HumanReply } from '../definitions.js';
+import type { QaAgentReport } from '../../src/qa/agent-checks.js';
+import type { QaReport } from '../../src/qa/run.js';
+import type { TrackedFinding } from '../../src/review/findings.js';
+import type { CiSummary } from '../../src/scm/types.js';
+
+/** Check conclusions that count as a red CI result. */
+export const FAILING_CONCLUSIONS = ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'];
+
+/** The next implementer turn after a human's answer; `context` says what the answer is about. */
+export function answerTurn(reply: HumanReply, context: string): string {
+  return `${context}\n\nAnswer from ${reply.author} (${reply.source}):\n${reply.text}\n\nThe answer is recorded under Decisions in .foreman/spec.md. Continue the task; call finish when done.`;
+}
+
+/** The text the implementer gets when QA fails: each failing command with its exit code and tail. */
+export function qaFeedback(report: QaReport): string {
+  const failed = report.results.filter((r) => !r.passed);
+  const parts = failed.map(
+    (r) =>
+      `$ ${r.command}\nexit code: ${r.exitCode ?? 'none'}${r.timedOut ? ' (timed out)' : ''}\n${r.outputTail.trimEnd()}`,
+  );
+  return [
+    'Foreman ran the QA commands and these failed. Fix the cause, run them yourself, then call finish.',
+    '',
+    ...parts,
+  ].join('\n');
+}
+
+/** The text the implementer gets when the QA agent's checks fail. */
+export function qaAgentFeedback(r: QaAgentReport): string {
+  const failed = r.checks.filter((c) => !c.passed);
+  return [
+    'Foreman ran the acceptance checks the QA agent wrote (under .foreman/qa/checks/) and these failed. Fix the code (not the checks), then call finish.',
+    '',
+    ...failed.map((c) => `$ bash ${c.path}\nexit code: ${c.exitCode ?? 'none'}\n${c.outputTail.trimEnd()}`),
+  ].join('\n');
+}
+
+/** The failing QA items named in the QA escalation's question. */
+export function failingQaItems(report: QaReport, qaAgent: QaAgentReport | null): string[] {
+  return report.passed
+    ? (qaAgent?.checks ?? [])
+        .filter((c) => !c.passed)
+        .map((c) => `\`${c.path}\` (exit ${c.exitCode ?? 'none'}, written by the QA agent)`)
+    : report.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode ?? 'none'})`);
+}
+
+/** The text the implementer gets when the reviewer requests changes. */
+export function reviewFeedback(findings: TrackedFinding[]): string {
+  return [
+    'The reviewer requested changes. Address each finding (ids are stable across rounds), run the checks, then call finish.',
+    '',
+    ...findings.map((f) => `- ${f.id} [${f.severity}] ${f.path ?? ''}${f.line ? `:${f.line}` : ''} ${f.message}`),
+  ].join('\n');
+}
+
+/** The failing checks of a red CI result. */
+export function failingChecks(ci: CiSummary): CiSummary['checks'] {
+  return ci.checks.filter((c) => FAILING_CONCLUSIONS.includes(c.conclusion ?? c.status));
+}
+
+/** The text the implementer gets when CI fails on the pull request. */
+export function ciFeedback(failing: CiSummary['checks']): string {
+  return `CI failed on the pull request: ${failing.map((c) => `${c.name} (${c.conclusion ?? c.status}${c.url ? `, ${c.url}` : ''})`).join('; ')}. Find the cause, fix it, run the checks, then call finish.`;
+}
+
+/** The text the implementer gets when a human reviewer requests changes on the pull request. */
+export function humanReviewFeedback(o: { author: string; prNumber: number; body: string; inline: string[] }): string {
+  return [
+    `A human reviewer (${o.author}) requested changes on pull request #${o.prNumber}:`,
+    '',
+    o.body || '(no summary text)',
+    ...(o.inline.length ? ['', 'Review comments on the code:', ...o.inline.map((c) => `- ${c}`)] : []),
+    '',
+    'Address them, run the checks, then call finish.',
+  ].join('\n');
+}
+
+/** An amount of a budget: `$1.50`, `90 s` or `1200 tokens`. */
+export function formatAmount(kind: 'tokens' | 'usd' | 'wall', n: number): string {
+  if (kind === 'usd') return `$${n.toFixed(2)}`;
+  if (kind === 'wall') return `${Math.round(n / 1000)} s`;
+  return `${n} tokens`;
+}
+
+/** The reminder posted once when an escalation waits past `escalation.reping_ms`. */
+export function reminderNotice(askedAt: string, identifier: string): string {
+  return `**Reminder:** Foreman is still waiting for an answer to the question above (asked ${askedAt}). Reply with a comment, or run \`foreman answer ${identifier} "…"\`.`;
+}
+
+/** The notice posted when an escalation waits past `escalation.timeout_ms`. */
+export function parkedNotice(parkMs: number, parkedState: string | null): string {
+  return `**Parked:** no answer after ${Math.round(parkMs / 1000)} s, so this issue is parked${parkedState ? ` in "${parkedState}"` : ''}. Foreman keeps waiting: an answer at any time resumes the work.`;
+}
+
+/** The notice posted when the tracker stopped the run. */
+export function stoppedNotice(o: { reason: string; cleanup: boolean; pushedBranch: string | null }): string {
+  return `**Foreman stopped working on this issue:** ${o.reason}${o.cleanup ? ' The workspace was removed.' : ' The workspace is kept.'}${o.pushedBranch ? ` Work so far is on \`${o.pushedBranch}\`.` : ''}`;
+}
+
+/** The notice posted when the pull request was merged or closed. */
+export function pullRequestClosedNotice(o: {
+  merged: boolean;
+  prNumber: number;
+  url: string;
+  doneState: string;
+}): string {
+  return o.merged
+    ? `**Merged:** [PR #${o.prNumber}](${o.url}) is merged. The issue is now "${o.doneState}" and the workspace is removed.`
+    : `**Closed:** [PR #${o.prNumber}](${o.url}) was closed without merging. Foreman stops here; the branch and the workspace are kept.`;
+}
