@@ -1,12 +1,111 @@
 /**
  * Foreman's error model. Every error Foreman throws on purpose is a `ForemanError` with a stable
- * `code` (snake_case, part of the operator contract) and a `retryable` flag.
+ * `code` (snake_case, part of the operator contract) and a `retryable` flag. Every error class
+ * lives in this file, and each class's codes are a closed union ({@link ERROR_CODES}): a new code
+ * is added here and to the table in specs/error-codes.md (a unit test keeps the two equal).
  *
  * Error class names are part of the retry contract: when an activity throws, Temporal turns the
- * error into an `ApplicationFailure` whose `type` is the class name; activities/index.ts maps
- * `retryable: false` to a non-retryable failure. `…Error` stays in Node; the workflow only sees
- * the failure's `type` and `code`.
+ * error into an `ApplicationFailure` whose `type` is the class name; the activity interceptor
+ * (activities/interceptor.ts) maps `retryable: false` to a non-retryable failure. `…Error` stays
+ * in Node; the workflow only sees the failure's `type` and `code`.
  */
+
+/** Every error code, by the class that throws it. specs/error-codes.md says what each means. */
+export const ERROR_CODES = {
+  ForemanError: ['agent_aborted', 'transcript_invalid', 'webhook_signal_failed', 'workspace_missing'],
+  PolicyError: [
+    'missing_workflow_file',
+    'workflow_parse_error',
+    'workflow_front_matter_not_a_map',
+    'workflow_empty',
+    'policy_invalid',
+    'invalid_tracker_config',
+    'tracker_kind_unsupported',
+    'tracker_token_missing',
+    'tracker_repo_invalid',
+    'tracker_endpoint_invalid',
+    'schedule_issue_unsupported',
+    'template_parse_error',
+    'template_render_error',
+  ],
+  TrackerError: [
+    'tracker_not_found',
+    'tracker_unauthorized',
+    'tracker_rate_limited',
+    'tracker_request_failed',
+    'tracker_payload_invalid',
+    'tracker_state_unknown',
+    'issue_not_found',
+    'issue_file_invalid',
+    'issue_file_unreadable',
+  ],
+  WorkspaceError: [
+    'workspace_outside_root',
+    'workspace_not_git',
+    'base_branch_missing',
+    'base_ref_missing',
+    'git_failed',
+    'push_rejected',
+    'hook_failed',
+    'hook_timeout',
+    'shell_spawn_failed',
+  ],
+  ModelError: [
+    'model_unreachable',
+    'model_overloaded',
+    'model_rate_limited',
+    'model_unauthorized',
+    'model_bad_request',
+  ],
+  ToolError: [
+    'tool_input_invalid',
+    'tool_unknown',
+    'path_outside_workspace',
+    'path_forbidden',
+    'file_not_found',
+    'not_a_file',
+    'not_a_directory',
+    'file_too_large',
+    'binary_file',
+    'edit_not_found',
+    'edit_not_unique',
+    'command_not_allowed',
+    'search_timeout',
+  ],
+  ScmError: [
+    'scm_unauthorized',
+    'scm_not_found',
+    'scm_rate_limited',
+    'scm_request_failed',
+    'scm_pr_rejected',
+    'scm_payload_invalid',
+  ],
+  TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed'],
+  CliError: [
+    'usage',
+    'aborted',
+    'issue_not_found',
+    'issue_not_running',
+    'not_waiting',
+    'temporal_not_found',
+    'worker_stopped',
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+/** The name of a Foreman error class. */
+export type ErrorClassName = keyof typeof ERROR_CODES;
+/** The codes one error class may carry. */
+export type ErrorCodeOf<C extends ErrorClassName> = (typeof ERROR_CODES)[C][number];
+/** Any Foreman error code. */
+export type ErrorCode = ErrorCodeOf<ErrorClassName>;
+export type PolicyErrorCode = ErrorCodeOf<'PolicyError'>;
+export type TrackerErrorCode = ErrorCodeOf<'TrackerError'>;
+export type WorkspaceErrorCode = ErrorCodeOf<'WorkspaceError'>;
+export type ModelErrorCode = ErrorCodeOf<'ModelError'>;
+export type ToolErrorCode = ErrorCodeOf<'ToolError'>;
+export type ScmErrorCode = ErrorCodeOf<'ScmError'>;
+export type TemporalServerErrorCode = ErrorCodeOf<'TemporalServerError'>;
+export type CliErrorCode = ErrorCodeOf<'CliError'>;
 
 /** Options shared by every Foreman error. */
 export interface ForemanErrorOptions {
@@ -19,11 +118,11 @@ export interface ForemanErrorOptions {
 /** Base class: a stable `code`, a message that says what to do, and whether a retry may help. */
 export class ForemanError extends Error {
   /** Stable machine-readable code, e.g. `policy_invalid`, `workspace_outside_root`. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Whether retrying the step that threw may succeed. */
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: ForemanErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -38,13 +137,15 @@ export class ForemanError extends Error {
  * `template_render_error`. Never retryable: the file must be fixed.
  */
 export class PolicyError extends ForemanError {
+  declare readonly code: PolicyErrorCode;
+
   /** One entry per problem: the key path (e.g. `agent.max_turns`) and what is wrong with it. */
   readonly issues: { path: string; message: string }[];
   /** The policy file the error is about, when known. */
   readonly file: string | undefined;
 
   constructor(
-    code: string,
+    code: PolicyErrorCode,
     message: string,
     options: ForemanErrorOptions & { issues?: { path: string; message: string }[]; file?: string } = {},
   ) {
@@ -60,7 +161,9 @@ export class PolicyError extends ForemanError {
  * `tracker_payload_invalid`, `issue_file_invalid`). Retryable unless the code says otherwise.
  */
 export class TrackerError extends ForemanError {
-  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
+  declare readonly code: TrackerErrorCode;
+
+  constructor(code: TrackerErrorCode, message: string, options: ForemanErrorOptions = {}) {
     super(code, message, { retryable: true, ...options });
   }
 }
@@ -70,7 +173,9 @@ export class TrackerError extends ForemanError {
  * `hook_failed`, `hook_timeout`, `git_failed`, `push_rejected` (transient).
  */
 export class WorkspaceError extends ForemanError {
-  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
+  declare readonly code: WorkspaceErrorCode;
+
+  constructor(code: WorkspaceErrorCode, message: string, options: ForemanErrorOptions = {}) {
     super(code, message, { retryable: true, ...options });
   }
 }
@@ -80,18 +185,65 @@ export class WorkspaceError extends ForemanError {
  * (transient) or `model_unauthorized`, `model_bad_request` (permanent).
  */
 export class ModelError extends ForemanError {
-  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
+  declare readonly code: ModelErrorCode;
+
+  constructor(code: ModelErrorCode, message: string, options: ForemanErrorOptions = {}) {
     super(code, message, { retryable: true, ...options });
   }
 }
 
 /** The Temporal CLI could not be found, built or started: `temporal_cli_missing`, `temporal_server_failed`. */
-export class TemporalServerError extends ForemanError {}
+export class TemporalServerError extends ForemanError {
+  declare readonly code: TemporalServerErrorCode;
 
-/** Bad command-line usage or a request the CLI cannot serve: `usage`, `issue_not_found`. */
-export class CliError extends ForemanError {}
+  constructor(code: TemporalServerErrorCode, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** Bad command-line usage or a request the CLI cannot serve: `usage`, `issue_not_found`, … */
+export class CliError extends ForemanError {
+  declare readonly code: CliErrorCode;
+
+  constructor(code: CliErrorCode, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A tool call that cannot be carried out. The harness turns it into a `tool_result` with
+ * `is_error: true` and the run goes on. Codes: `tool_input_invalid`, `tool_unknown`,
+ * `path_outside_workspace`, `path_forbidden` (writes into `.git/`), `file_not_found`,
+ * `not_a_file`, `not_a_directory`, `file_too_large`, `binary_file`, `edit_not_found`,
+ * `edit_not_unique`, `command_not_allowed`, `search_timeout`. Never retryable: the model must
+ * change the call.
+ */
+export class ToolError extends ForemanError {
+  declare readonly code: ToolErrorCode;
+
+  constructor(code: ToolErrorCode, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, { ...options, retryable: false });
+  }
+}
+
+/**
+ * A pull-request or CI call failed. Codes: `scm_unauthorized` (401/403, permanent),
+ * `scm_not_found` (repository/PR missing, permanent), `scm_rate_limited` (retryable),
+ * `scm_request_failed` (5xx/transport after retries: retryable; other 4xx: permanent),
+ * `scm_pr_rejected` (GitHub refused to create/update the PR with a 4xx, e.g. 422 "No commits
+ * between main and foreman/app-42" or an unknown base branch; permanent),
+ * `scm_payload_invalid` (malformed GitHub payload, permanent). Retryable unless the code says
+ * otherwise.
+ */
+export class ScmError extends ForemanError {
+  declare readonly code: ScmErrorCode;
+
+  constructor(code: ScmErrorCode, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, { retryable: true, ...options });
+  }
+}
 
 /** Returns true when `err` is a Foreman error with the given code. */
-export function hasCode(err: unknown, code: string): boolean {
+export function hasCode(err: unknown, code: ErrorCode): boolean {
   return err instanceof ForemanError && err.code === code;
 }

@@ -31,10 +31,10 @@ import type {
   MessageParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import { ForemanError, ModelError } from '../errors.js';
+import { ForemanError, ModelError, ToolError } from '../errors.js';
 import { isCredentialEnvName } from '../workspace/shell.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
-import { createToolbox, ToolError, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
+import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
 import { addUsage, emptyUsage, totalTokens, type AgentRole, type TokenUsage } from './usage.js';
 

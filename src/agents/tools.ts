@@ -14,24 +14,10 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Tool } from '@anthropic-ai/sdk/resources/messages';
-import { ForemanError, WorkspaceError, type ForemanErrorOptions } from '../errors.js';
+import { ForemanError, ToolError, WorkspaceError } from '../errors.js';
 import { isWithin, resolveExisting } from '../workspace/paths.js';
 import { runSearch } from './search-worker.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, runShell, withoutSecrets } from '../workspace/shell.js';
-
-/**
- * A tool call that cannot be carried out. The harness turns it into a `tool_result` with
- * `is_error: true` and the run goes on. Codes: `tool_input_invalid`, `tool_unknown`,
- * `path_outside_workspace`, `path_forbidden` (writes into `.git/`), `file_not_found`,
- * `not_a_file`, `not_a_directory`, `file_too_large`, `binary_file`, `edit_not_found`,
- * `edit_not_unique`, `command_not_allowed`, `search_timeout`. Never retryable: the model must
- * change the call.
- */
-export class ToolError extends ForemanError {
-  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { ...options, retryable: false });
-  }
-}
 
 import type { AgentRole } from './usage.js';
 

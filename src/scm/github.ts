@@ -7,7 +7,7 @@
  * branches (src/workspace/), comment on or move issues (the tracker does that, including the
  * "PR opened" comment that links an issue), or decide when CI is good enough (the workflow).
  */
-import { ForemanError, type ForemanErrorOptions } from '../errors.js';
+import { ForemanError, ScmError, type ScmErrorCode } from '../errors.js';
 import {
   DEFAULT_GITHUB_API_URL,
   GITHUB_SERVER_ERROR_RETRIES,
@@ -17,21 +17,6 @@ import {
   type GitHubClientOptions,
 } from '../trackers/github.js';
 import type { PullRequestRef } from './types.js';
-
-/**
- * A pull-request or CI call failed. Codes: `scm_unauthorized` (401/403, permanent),
- * `scm_not_found` (repository/PR missing, permanent), `scm_rate_limited` (retryable),
- * `scm_request_failed` (5xx/transport after retries: retryable; other 4xx: permanent),
- * `scm_pr_rejected` (GitHub refused to create/update the PR with a 4xx, e.g. 422 "No commits
- * between main and foreman/app-42" or an unknown base branch; permanent),
- * `scm_payload_invalid` (malformed GitHub payload, permanent). Retryable unless the code says
- * otherwise.
- */
-export class ScmError extends ForemanError {
-  constructor(code: string, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { retryable: true, ...options });
-  }
-}
 
 /** Options of `createGitHubScm`. */
 export interface GitHubScmOptions extends GitHubClientOptions {
@@ -396,7 +381,7 @@ function toScmError(
   what: string,
   slug: string,
   token: string,
-  rejectedCode = 'scm_request_failed',
+  rejectedCode: ScmErrorCode = 'scm_request_failed',
 ): ForemanError {
   if (err instanceof ForemanError) return err;
   const failure = classifyGitHubError(err);

@@ -12,7 +12,7 @@
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
-import { ForemanError, PolicyError, TrackerError } from '../errors.js';
+import { ForemanError, PolicyError, TrackerError, type PolicyErrorCode } from '../errors.js';
 import { createSerializer } from './serialize.js';
 import type { Issue, IssueComment, PostedComment, Tracker } from './types.js';
 
@@ -675,7 +675,7 @@ export function githubTrackerFromPolicy(
     }
     return v.trim() === '' ? undefined : v.trim();
   };
-  const policyError = (code: string, key: string, message: string) =>
+  const policyError = (code: PolicyErrorCode, key: string, message: string) =>
     new PolicyError(code, message, { issues: [{ path: `tracker.provider.${key}`, message }] });
 
   let owner = str('owner');

@@ -9,7 +9,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { WorkspaceError } from '../errors.js';
+import { WorkspaceError, type WorkspaceErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
@@ -128,7 +128,7 @@ export function redactUrls(text: string): string {
 }
 
 /** A git failure as a WorkspaceError; the message never carries credentials from a remote URL. */
-function gitError(what: string, err: unknown, code = 'git_failed'): WorkspaceError {
+function gitError(what: string, err: unknown, code: WorkspaceErrorCode = 'git_failed'): WorkspaceError {
   const msg = err instanceof Error ? err.message : String(err);
   return new WorkspaceError(code, redactUrls(`${what}: ${msg.trim()}`));
 }

@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForemanError, PolicyError, TrackerError } from '../../src/errors.js';
-import { ScmError, createGitHubScm, parseGitHubRemote, type GitHubScm } from '../../src/scm/github.js';
+import { ScmError } from '../../src/errors.js';
+import { createGitHubScm, parseGitHubRemote, type GitHubScm } from '../../src/scm/github.js';
 import {
   createGitHubTracker,
   githubTrackerFromPolicy,

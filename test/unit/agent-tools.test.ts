@@ -6,10 +6,10 @@ import {
   createToolbox,
   DEFAULT_SEARCH_TIMEOUT_MS,
   isReadOnlyGitCommand,
-  ToolError,
   toolSets,
   type Toolbox,
 } from '../../src/agents/tools.js';
+import { ToolError } from '../../src/errors.js';
 import { scrubbedEnv } from '../../src/workspace/shell.js';
 
 let root: string;
