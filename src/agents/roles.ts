@@ -4,7 +4,7 @@
  * contract from `.foreman/spec.md`. Owns wording, not the loop (harness.ts).
  */
 import { QA_CHECKS_DIR } from '../qa/agent-checks.js';
-import type { Finding } from '../review/findings.js';
+import { SEVERITIES, SEVERITY_MEANINGS, type Finding } from '../review/findings.js';
 
 /** System prompt of the implementer; `extra` is the policy's `roles.implementer.instructions`. */
 export function implementerSystemPrompt(extra?: string): string {
@@ -30,7 +30,7 @@ export function reviewerSystemPrompt(extra?: string): string {
     "team's conventions. You can read files, search, and run `git diff`, `git log`, `git show` and",
     '`git status`; you cannot change anything.',
     'Answer only by calling `submit_review` with a verdict and findings. Each finding has a severity:',
-    'blocker (wrong or unsafe), major (must fix before merge), minor (should fix), nit (optional).',
+    SEVERITIES.map((s) => `${s} (${SEVERITY_MEANINGS[s]})`).join(', ') + '.',
     'Use `approve` when nothing blocks a merge, `request_changes` with findings otherwise, and',
     '`escalate` only when a human must decide (the spec is contradictory, or the change needs a',
     'product decision). Do not repeat findings that were resolved.',

@@ -13,6 +13,7 @@ import { mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/pro
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { SEVERITIES } from '../review/findings.js';
 import type { Tool } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, ToolError, WorkspaceError } from '../errors.js';
 import { isWithin, resolveExisting } from '../workspace/paths.js';
@@ -68,7 +69,7 @@ export const escalationSchema = z.object({
 
 /** One reviewer finding. */
 export const findingSchema = z.object({
-  severity: z.enum(['blocker', 'major', 'minor', 'nit']),
+  severity: z.enum(SEVERITIES),
   path: z.string().optional().describe('File the finding is about, relative to the workspace.'),
   line: z.number().int().positive().optional().describe('1-based line in that file.'),
   message: z.string().min(1).describe('What is wrong and what to do instead.'),

@@ -10,6 +10,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { SEVERITIES } from '../review/findings.js';
 
 /** Largest delay a Node timer accepts (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -175,7 +176,7 @@ export const qaRoleSchema = z.object({
   max_turns: positiveInt().default(20),
 });
 
-const severitySchema = z.enum(['blocker', 'major', 'minor', 'nit']);
+const severitySchema = z.enum(SEVERITIES);
 
 /**
  * `review`: how reviewer findings gate the hand-off. Round 1's findings of the `first_round`

@@ -15,7 +15,7 @@ import type { ContractCheck } from '../contract/check.js';
 import type { EscalationRecord } from './escalation.js';
 import type { QaAgentCheck, QaAgentReport } from '../qa/agent-checks.js';
 import type { QaCommandResult, QaReport } from '../qa/run.js';
-import type { ReviewRound, Severity, TrackedFinding } from '../review/findings.js';
+import { SEVERITIES, type ReviewRound, type Severity, type TrackedFinding } from '../review/findings.js';
 import type { CiSummary, PullRequestRef } from '../scm/types.js';
 import type { PushResult } from '../workspace/workspace.js';
 
@@ -302,7 +302,6 @@ const VERDICT: Record<ReviewRound['verdict'], string> = {
   request_changes: '🔁 changes requested',
   escalate: '🙋 escalated to a human',
 };
-const SEVERITIES: Severity[] = ['blocker', 'major', 'minor', 'nit'];
 
 function review(d: EvidenceData): string[] {
   const out = ['### Review', ''];

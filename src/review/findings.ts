@@ -9,8 +9,22 @@
 import { createHash } from 'node:crypto';
 import type { ReviewResult } from '../agents/results.js';
 
-/** Reviewer finding severities, most severe first (DESIGN.md `submit_review`). */
-export type Severity = 'blocker' | 'major' | 'minor' | 'nit';
+/**
+ * Reviewer finding severities, most severe first: the one list the `submit_review` tool schema,
+ * the policy schema (`review.*_round`), the reviewer prompt and the evidence packet all use.
+ */
+export const SEVERITIES = ['blocker', 'major', 'minor', 'nit'] as const;
+
+/** A reviewer finding severity (see {@link SEVERITIES}). */
+export type Severity = (typeof SEVERITIES)[number];
+
+/** What each severity means, as the reviewer prompt states it. */
+export const SEVERITY_MEANINGS: Readonly<Record<Severity, string>> = {
+  blocker: 'wrong or unsafe',
+  major: 'must fix before merge',
+  minor: 'should fix',
+  nit: 'optional',
+};
 
 /** One reviewer finding. `id` is stable across rounds: a hash of path + normalized message. */
 export interface Finding {
@@ -43,9 +57,6 @@ export interface ReviewRound {
   /** Ids that sent the work back this round (after the severity ratchet). */
   blocking: string[];
 }
-
-/** Most severe first; the index is the rank (lower is more severe). */
-const SEVERITY_ORDER: readonly Severity[] = ['blocker', 'major', 'minor', 'nit'];
 
 /** Hex characters of sha256 kept in an id: 40 bits, ample for the findings of one issue. */
 const ID_HEX_CHARS = 10;
@@ -108,7 +119,7 @@ export function toFindings(raw: readonly RawFinding[]): Finding[] {
       byId.set(id, { id, severity: item.severity, path, line, message: item.message.trim() });
       continue;
     }
-    if (SEVERITY_ORDER.indexOf(item.severity) < SEVERITY_ORDER.indexOf(seen.severity)) seen.severity = item.severity;
+    if (SEVERITIES.indexOf(item.severity) < SEVERITIES.indexOf(seen.severity)) seen.severity = item.severity;
     seen.line ??= line;
   }
   return [...byId.values()];
