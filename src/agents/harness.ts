@@ -32,7 +32,7 @@ import type {
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, ModelError, ToolError } from '../errors.js';
-import { isCredentialEnvName } from '../workspace/shell.js';
+import { createRedactor } from '../redact.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
@@ -158,10 +158,6 @@ export interface AgentRunResult {
   budgetExhausted?: BudgetExhaustion;
 }
 
-const REDACTED = '[REDACTED]';
-/** Values shorter than this are not redacted from tool output (too likely to be ordinary text). */
-const MIN_REDACT_LENGTH = 8;
-
 function usageOf(message: Message): TokenUsage {
   const u = message.usage as Partial<Record<keyof TokenUsage, number | null>> | undefined;
   const n = (v: number | null | undefined): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -187,17 +183,6 @@ function toParam(block: ContentBlock): ContentBlockParam {
     default:
       return JSON.parse(JSON.stringify(block)) as ContentBlockParam;
   }
-}
-
-/** Replaces known secret values (the API key, credential-named env values) in text bound for the model or disk. */
-function makeRedactor(apiKey: string | undefined): (text: string) => string {
-  const secrets = new Set<string>();
-  if (apiKey) secrets.add(apiKey);
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value && value.length >= MIN_REDACT_LENGTH && isCredentialEnvName(name)) secrets.add(value);
-  }
-  const list = [...secrets].sort((a, b) => b.length - a.length);
-  return (text) => list.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join(REDACTED) : acc), text);
 }
 
 function describeBaseURL(baseURL: string): string {
@@ -386,7 +371,8 @@ function now(): string {
  */
 export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   const apiKey = opts.client.apiKey || undefined;
-  const redact = makeRedactor(apiKey ?? process.env.ANTHROPIC_API_KEY);
+  // Text bound for the model or disk loses the API key, credential-named env values and URL credentials.
+  const redact = createRedactor({ secrets: [apiKey ?? process.env.ANTHROPIC_API_KEY], env: process.env });
   const fallbackBase = opts.client.baseURL || process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
   const toolbox = createToolbox(opts.role, {
     workspace: opts.workspace,

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
+import { isCredentialEnvName } from '../redact.js';
 
 /** What a finished (or killed) shell command left behind. */
 export interface ShellResult {
@@ -70,20 +71,12 @@ const KILL_GRACE_MS = 2_000;
 
 const BASE_ALLOW = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_*', 'TZ', 'TMPDIR', 'TERM'];
 
-/** Names that look like credentials (brief: "anything matching /(TOKEN|SECRET|KEY|PASSWORD|CREDENTIAL)/i"). */
-const SECRET_NAME = /(TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL|AUTH)/i;
-
 /** Foreman's own configuration namespaces: never a child's business, even when allowed. */
 const FOREMAN_OWN = /^(ANTHROPIC|LINEAR|GITHUB|TEMPORAL|FOREMAN)_/i;
 
-/** True when a variable name looks like it holds a credential (TOKEN, SECRET, KEY, PASSWORD, …). */
-export function isCredentialEnvName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
 /** True when an environment variable name must never reach a child process (a credential or Foreman's own). */
 export function isSecretEnvName(name: string): boolean {
-  return SECRET_NAME.test(name) || FOREMAN_OWN.test(name);
+  return isCredentialEnvName(name) || FOREMAN_OWN.test(name);
 }
 
 function matchesAllow(name: string, allow: readonly string[]): boolean {

@@ -13,6 +13,7 @@ import { WorkspaceError, type WorkspaceErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
+import { redactUrls } from '../redact.js';
 
 /** The issue's git workspace. */
 export interface WorkspaceInfo {
@@ -120,11 +121,6 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** Removes credentials from URLs (`https://user:token@host` → `https://***@host`). */
-export function redactUrls(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
 }
 
 /** A git failure as a WorkspaceError; the message never carries credentials from a remote URL. */

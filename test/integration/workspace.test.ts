@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/errors.js';
-import { commitAndPush, prepareWorkspace, redactUrls, type Hooks } from '../../src/workspace/workspace.js';
+import { redactUrls } from '../../src/redact.js';
+import { commitAndPush, prepareWorkspace, type Hooks } from '../../src/workspace/workspace.js';
 import { git, makeOrigin, tempDir } from '../support/fixtures.js';
 
 const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
