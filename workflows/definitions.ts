@@ -83,6 +83,8 @@ export interface IssueRunStatus {
   escalation: Escalation | null;
   /** Tracker comments already taken as answers (so pollers don't send them again). */
   answeredCommentIds: string[];
+  /** The latest report that the issue changed (`dispatch`, `webhook`; RFC 3339 time); null before any. */
+  issueUpdated: IssueUpdate | null;
 }
 
 /** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */
@@ -110,8 +112,14 @@ export interface IssueRunSummary {
   runId: string;
 }
 
-/** The tracker reported a change to the issue (poll, file watch or webhook). */
-export const issueUpdatedSignal = defineSignal<[{ source: string; at: string }]>('issueUpdated');
+/** A report that the issue changed: what saw it (`dispatch`, `webhook`) and when (RFC 3339). */
+export interface IssueUpdate {
+  source: string;
+  at: string;
+}
+
+/** The tracker reported a change to the issue (poll, file watch or webhook); sent with every start. */
+export const issueUpdatedSignal = defineSignal<[IssueUpdate]>('issueUpdated');
 
 /**
  * A human's answer to the waiting escalation (from `foreman answer`, a tracker comment, or a

@@ -100,6 +100,8 @@ describe('escalation round trip', () => {
     // The dispatcher started the run; give it a few ticks to prove Foreman's own comment is no answer.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await ctx.status()).phase).toBe('waiting_for_human');
+    // The dispatcher's signal-with-start reported the issue; the status shows it.
+    expect((await ctx.status()).issueUpdated).toMatchObject({ source: 'dispatch', at: expect.any(String) });
 
     await fs.appendFile(
       path.join(ctx.issuesDir, `${ctx.identifier}.comments.md`),

@@ -65,8 +65,11 @@ export function emptyInbox(): Inbox {
  */
 export function installHandlers(input: IssueWorkflowInput, state: RunState, inbox: Inbox): void {
   setHandler(statusQuery, () => statusOf(input, state));
-  setHandler(issueUpdatedSignal, () => {
-    // Signal-with-start delivers it; the run re-reads the issue itself when a step needs it.
+  // Start and every later dispatch or webhook deliver it; the status query shows the latest, so an
+  // operator sees that the tracker reported a change the run has not acted on (steps re-read the
+  // issue from the tracker when they need it).
+  setHandler(issueUpdatedSignal, (update) => {
+    state.issueUpdated = update;
   });
   setHandler(humanReplySignal, (reply) => {
     if (state.phase !== 'waiting_for_human') return;

@@ -59,6 +59,8 @@ export interface RunState {
   answeredCommentIds: string[];
   /** Red CI rework rounds since the last CI escalation. */
   ciRounds: number;
+  /** The latest `issueUpdated` signal: who reported a change to the issue, and when. */
+  issueUpdated: IssueRunStatus['issueUpdated'];
 }
 
 /** The state a new run starts in, at workflow time `now` (epoch ms). */
@@ -93,6 +95,7 @@ export function initialState(now: number): RunState {
     openEscalation: null,
     answeredCommentIds: [],
     ciRounds: 0,
+    issueUpdated: null,
   };
 }
 
@@ -143,6 +146,7 @@ export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunSt
     lastError: state.lastError,
     escalation: state.openEscalation,
     answeredCommentIds: state.answeredCommentIds,
+    issueUpdated: state.issueUpdated,
   };
 }
 
