@@ -6,11 +6,16 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { TokenUsage } from '../src/agents/usage.js';
 import type { Escalation, EscalationRecord } from '../src/evidence/escalation.js';
 import type { QaCommandResult } from '../src/qa/run.js';
+import type { CarriedRun } from './issue/continue.js';
 
 /** Input of `IssueWorkflow`. */
 export interface IssueWorkflowInput {
   issueId: string;
   identifier: string;
+  /** History events after which a waiting run continues as new. (Default: 5000) */
+  historyLimit?: number;
+  /** Set by the run itself when it continues as new: everything it knew (workflows/issue/continue.ts). */
+  carried?: CarriedRun;
 }
 
 /** A human's answer to an escalation. */

@@ -23,21 +23,25 @@ import { awaitPullRequest, handOver } from './issue/pull-request.js';
 import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
 import { stoppedNotice } from './issue/texts.js';
-import { work } from './issue/work.js';
+import { implementLoop, work } from './issue/work.js';
+import type { Resume } from './issue/continue.js';
 
 /** Runs one issue from the tracker to a pushed branch with evidence, and listens to its pull request. */
 export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRunSummary> {
   const info = workflowInfo();
-  const state = initialState(Date.now()); // workflow time: deterministic inside the sandbox
-  const inbox = emptyInbox();
-  installHandlers(input, state, inbox);
+  const { carried, ...rest } = input;
+  // A continued run (./issue/continue.ts) picks up what the previous execution knew.
+  const state = carried?.state ?? initialState(Date.now()); // workflow time: deterministic in the sandbox
+  const inbox = emptyInbox(carried?.inbox);
+  installHandlers(rest, state, inbox);
 
-  const { issue, settings } = await boot.prepareRun({ issueId: input.issueId, identifier: input.identifier });
-  if (settings.budget.maxWallMs) state.deadline = state.startedAt + settings.budget.maxWallMs;
+  const { issue, settings } =
+    carried ?? (await boot.prepareRun({ issueId: input.issueId, identifier: input.identifier }));
+  if (!carried && settings.budget.maxWallMs) state.deadline = state.startedAt + settings.budget.maxWallMs;
   const run: Run = {
-    input,
+    input: rest,
     workflowId: info.workflowId,
-    runId: info.runId,
+    runId: info.firstExecutionRunId,
     issue,
     settings,
     state,
@@ -50,14 +54,18 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     posted = await CancellationScope.cancellable(async () => {
       inbox.workScope = CancellationScope.current();
       if (inbox.stop) inbox.workScope.cancel(); // a stop that came in before the work began
-      let feedback: string | null = null;
+      let at: Resume | { at: 'enter'; feedback: string | null } = carried?.resume ?? { at: 'enter', feedback: null };
       for (;;) {
-        const ws = await work(run, feedback);
-        const evidence = await handOver(run, ws);
-        if (!state.pr) return evidence;
-        const next = await awaitPullRequest(run, ws);
-        if (next === null) return evidence;
-        feedback = next; // a rework round on the same branch and pull request
+        if (at.at !== 'in_review') {
+          const ws =
+            at.at === 'enter' ? await work(run, at.feedback) : await implementLoop(run, at.feedback, at.rounds);
+          const evidence = await handOver(run, ws);
+          if (!state.pr) return evidence;
+          at = { at: 'in_review', evidence };
+        }
+        const next = await awaitPullRequest(run, at.evidence);
+        if (next === null) return at.evidence;
+        at = { at: 'enter', feedback: next }; // a rework round on the same branch and pull request
       }
     });
   } catch (err) {

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { ciResultSignal, prClosedSignal } from '../../workflows/definitions.js';
+import { ciResultSignal, prClosedSignal, prReviewSignal } from '../../workflows/definitions.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
 import { git } from '../support/fixtures.js';
 import { recordHistory } from '../support/histories.js';
@@ -82,3 +82,60 @@ it('red CI sends the work back on the same PR; a PR closed unmerged stops the ru
   expect(await ctx.commentsText()).toContain('was closed without merging');
   await expect(fs.stat(path.join(ctx.workspaceRoot, ctx.identifier))).resolves.toBeTruthy();
 });
+
+it(
+  'a run waiting on its pull request continues as new, carrying its state, and still reworks and finishes',
+  { timeout: 180_000 },
+  async () => {
+    github = await startFakeGitHub({ owner: 'acme', repo: 'app' });
+    let resumedConversation = false;
+    ctx = await createRunContext({
+      historyLimit: 1, // every lap of a wait after the first continues as new
+      extraPolicy: JSON.stringify({
+        scm: { github: { repo: 'acme/app', token: github.token, base_url: github.url } },
+      }),
+      script: [
+        toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+        toolUse('finish', { summary: 'Fixed.' }),
+        async (req) => {
+          // The rework turn lands in the same implementer conversation, across executions.
+          resumedConversation = JSON.stringify(req.body.messages).includes('Fixed.');
+          return toolUse('write_file', { path: 'NOTES.md', content: 'lint fixed\n' });
+        },
+        toolUse('finish', { summary: 'Fixed lint.' }),
+      ],
+    });
+    const branch = `foreman/${ctx.identifier}`;
+    const handle = await ctx.start();
+    const firstRunId = (await handle.describe()).runId;
+    await ctx.waitFor('hand-over', async () => (await ctx!.status()).phase === 'in_review');
+    const before = await ctx.status();
+    expect(before.turns).toBeGreaterThan(0);
+
+    // An approving review is no work: the run goes on listening, and continues as new first.
+    const pr = github.pulls()[0]!;
+    await handle.signal(prReviewSignal, { prNumber: pr.number, state: 'approved', author: 'lead', body: 'ok' });
+    await ctx.waitFor('a continued execution', async () => (await handle.describe()).runId !== firstRunId);
+    const continued = await handle.describe();
+    expect(continued.memo).toMatchObject({ identifier: ctx.identifier });
+    const after = await ctx.status();
+    expect(after).toMatchObject({ phase: 'in_review', turns: before.turns, transcripts: before.transcripts });
+
+    // Red CI after the continue: the rework round runs on the carried workspace and pull request.
+    const firstHead = git(ctx.origin, 'rev-parse', branch).trim();
+    github.addCheckRun({ ref: branch, name: 'lint', status: 'completed', conclusion: 'failure' });
+    await handle.signal(ciResultSignal, { sha: firstHead, name: 'lint', conclusion: 'failure' });
+    await ctx.waitFor('the rework push', async () => git(ctx!.origin, 'rev-parse', branch).trim() !== firstHead);
+    await ctx.waitFor('hand-over again', async () => (await ctx!.status()).phase === 'in_review');
+    expect(resumedConversation).toBe(true);
+    expect(github.pulls(true)).toHaveLength(1);
+
+    await handle.signal(prClosedSignal, { prNumber: pr.number, merged: true });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary).toMatchObject({ outcome: 'completed', pr_state: 'merged', runId: firstRunId });
+    expect(summary.tokens.total).toBeGreaterThan(0);
+    expect(summary.evidence).not.toBeNull();
+    // One comment per key: the evidence was edited in place across executions, never posted twice.
+    expect((await ctx.commentsText()).split('## Foreman evidence:').length - 1).toBe(1);
+  },
+);

@@ -60,6 +60,8 @@ export async function createRunContext(opts: {
   qaMaxRounds?: number;
   extraPolicy?: string;
   issueBody?: string;
+  /** History events after which the run continues as new (IssueWorkflowInput.historyLimit). */
+  historyLimit?: number;
 }): Promise<RunContext> {
   const tmp = await tempDir();
   const dir = tmp.dir;
@@ -104,7 +106,11 @@ export async function createRunContext(opts: {
     closers.push(() => runtime.shutdown());
     void runtime.run();
 
-    const input: IssueWorkflowInput = { issueId: identifier, identifier };
+    const input: IssueWorkflowInput = {
+      issueId: identifier,
+      identifier,
+      ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}),
+    };
     const startOptions = {
       workflowId: issueWorkflowId(identifier),
       taskQueue,

@@ -7,6 +7,7 @@
 import { condition } from '@temporalio/workflow';
 import type { IssueRunSummary, PullRequestClosed } from '../definitions.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
+import { continueRun, shouldContinueAsNew } from './continue.js';
 import { escalate, step } from './escalation.js';
 import { evidence, type Run } from './run.js';
 import { answerTurn, ciFeedback, failingChecks, humanReviewFeedback, pullRequestClosedNotice } from './texts.js';
@@ -37,11 +38,14 @@ export async function handOver(run: Run, ws: WorkspaceInfo): Promise<IssueRunSum
 
 /**
  * Listens to the pull request until something needs work or it is closed: returns the next
- * implementer turn (a rework round), or null when the pull request was closed either way.
+ * implementer turn (a rework round), or null when the pull request was closed either way. Each lap
+ * after the first may continue as new (./continue.ts), carrying `posted` (the evidence comment).
  */
-export async function awaitPullRequest(run: Run, ws: WorkspaceInfo): Promise<string | null> {
+export async function awaitPullRequest(run: Run, posted: IssueRunSummary['evidence']): Promise<string | null> {
   const { state, inbox } = run;
-  for (;;) {
+  const ws = state.workspace!;
+  for (let lap = 0; ; lap++) {
+    if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'in_review', evidence: posted });
     state.phase = 'in_review';
     await condition(() => inbox.prReviews.length > 0 || inbox.prClosed !== null || inbox.ciEvents > inbox.seenCi);
     if (inbox.prClosed) {

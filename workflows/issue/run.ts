@@ -21,6 +21,7 @@ import {
 import type { RunSettings } from '../../src/config/run-settings.js';
 import type { Issue } from '../../src/trackers/types.js';
 import type { IssueActivities } from './activities.js';
+import type { CarriedRun } from './continue.js';
 import type { EvidenceData } from '../../src/evidence/render.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { evidenceOf, statusOf, type RunState } from './state.js';
@@ -45,6 +46,7 @@ export interface Inbox {
 export interface Run {
   input: IssueWorkflowInput;
   workflowId: string;
+  /** The first execution's run id: stable across continue-as-new (comment keys, transcripts). */
   runId: string;
   issue: Issue;
   settings: RunSettings;
@@ -53,9 +55,17 @@ export interface Run {
   inbox: Inbox;
 }
 
-/** An empty inbox. */
-export function emptyInbox(): Inbox {
-  return { replies: [], prReviews: [], prClosed: null, ciEvents: 0, seenCi: 0, stop: null, workScope: null };
+/** An empty inbox, or one holding what the previous execution received and had not acted on. */
+export function emptyInbox(carried?: CarriedRun['inbox']): Inbox {
+  return {
+    replies: carried?.replies ?? [],
+    prReviews: carried?.prReviews ?? [],
+    prClosed: carried?.prClosed ?? null,
+    ciEvents: carried?.ci ?? 0,
+    seenCi: 0,
+    stop: null,
+    workScope: null,
+  };
 }
 
 /**

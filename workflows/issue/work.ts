@@ -6,6 +6,7 @@
  */
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from '../review-ledger.js';
+import { continueRun, shouldContinueAsNew, type Rounds } from './continue.js';
 import { budgetEscalation, escalate, step } from './escalation.js';
 import { evidence, type Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
@@ -14,15 +15,10 @@ import { answerTurn, failingQaItems, qaAgentFeedback, qaFeedback, reviewFeedback
 /** An answer that approves (protected paths, handing over with open findings). */
 const APPROVAL = /^\s*(yes|y|approve[sd]?|ok|okay|lgtm|go ahead|push)\b/i;
 
-/** Counters of one `work` call: implement → QA rounds and review rounds since the last escalation. */
-interface Rounds {
-  qa: number;
-  review: number;
-}
-
 /**
- * Implement → QA → contract → review until the work is pushed; returns the workspace. `initial`
- * is the first implementer turn of a rework round (review or CI feedback on the pull request).
+ * Enters the work: prepares the workspace (once), moves the issue to in progress, then the
+ * implement loop. `initial` is the first implementer turn of a rework round (review or CI feedback
+ * on the pull request). Returns the workspace, pushed.
  */
 export async function work(run: Run, initial: string | null): Promise<WorkspaceInfo> {
   const { state, acts, input } = run;
@@ -32,13 +28,22 @@ export async function work(run: Run, initial: string | null): Promise<WorkspaceI
       acts.workspace.prepareWorkspace({ issue: run.issue, runId: run.runId }),
     );
   }
-  const ws = state.workspace;
   await step(run, 'move the issue to in progress', () =>
     acts.tracker.moveIssue({ issueId: input.issueId, state: run.settings.inProgressState }),
   );
-  const rounds: Rounds = { qa: 0, review: 0 };
+  return implementLoop(run, initial, { qa: 0, review: 0 });
+}
+
+/**
+ * Implement → QA → contract → review until the work is pushed; returns the workspace. Each lap
+ * after the first may continue as new (./continue.ts), picking up here with `feedback` and `rounds`.
+ */
+export async function implementLoop(run: Run, initial: string | null, rounds: Rounds): Promise<WorkspaceInfo> {
+  const { state, acts, input } = run;
+  const ws = state.workspace!;
   let feedback: string | null = initial;
-  for (;;) {
+  for (let lap = 0; ; lap++) {
+    if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'implement', feedback, rounds });
     state.round = rounds.qa + 1;
     state.phase = 'implementing';
     const back =
