@@ -1,6 +1,6 @@
 /**
  * Signals and queries, defined once and imported by the workflows, the daemon, the webhook server
- * and the CLI alike (STYLE.md "Boundaries").
+ * and the CLI alike: the one module of workflows/ that src/ may import (docs/architecture.md, "Boundaries").
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { TokenUsage } from '../src/agents/usage.js';

@@ -1,5 +1,5 @@
 /**
- * The agent tools: the API Foreman's agents work through (DESIGN.md "Agent tools" fixes the names
+ * The agent tools: the API Foreman's agents work through (docs/architecture.md, "Agent tools and roles", fixes the names
  * and input fields, so transcripts, policies and recorded sessions stay valid). Each tool carries
  * its Anthropic definition, a zod schema for its input and an executor confined to the workspace.
  *
@@ -34,7 +34,7 @@ export type ToolName =
   | 'finish'
   | 'submit_review';
 
-/** Which tools each role gets (DESIGN.md "Roles"; the reviewer is read-only). */
+/** Which tools each role gets (docs/architecture.md, "Agent tools and roles"; the reviewer is read-only). */
 export const toolSets = {
   implementer: ['read_file', 'list_files', 'search', 'write_file', 'edit_file', 'run_command', 'escalate', 'finish'],
   reviewer: ['read_file', 'list_files', 'search', 'run_command', 'submit_review'],
@@ -502,7 +502,7 @@ const FORBIDDEN_GIT_OPTION = /^(--output|--ext-diff|--textconv|--no-index|--exec
 /**
  * True when `command` is `git diff|log|show|status` with plain arguments only (letters, digits
  * and `_-./:=@^~,+%`), none of them an option that writes or runs something. The reviewer's
- * `run_command` accepts nothing else (DESIGN.md "Roles": the reviewer has read-only tools).
+ * `run_command` accepts nothing else (docs/architecture.md, "Agent tools and roles": the reviewer has read-only tools).
  */
 export function isReadOnlyGitCommand(command: string): boolean {
   const words = command.trim().split(/ +/);

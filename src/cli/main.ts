@@ -1,5 +1,5 @@
 /**
- * The `foreman` command line (DESIGN.md "CLI contract"). A thin shell: flags become the same
+ * The `foreman` command line (docs/architecture.md, "CLI contract"). A thin shell: flags become the same
  * options a policy file gives, then one call into src/. Exit codes: 0 success; 2 usage or invalid
  * policy; 3 `run` ended needing a human; 1 anything else.
  */
@@ -19,7 +19,7 @@ import { collectState, formatState } from '../status.js';
 import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
 
-/** Policy file used when none is given (DESIGN.md). */
+/** Policy file used when none is given (docs/architecture.md, "CLI contract"). */
 export const DEFAULT_POLICY = './WORKFLOW.md';
 
 /** Writes a Foreman error for a person: code, message, and key paths for policy errors. */

@@ -1,6 +1,6 @@
 /**
  * Reads the per-issue spec back: the Scope globs and Evidence commands of `.foreman/spec.md` (the
- * format src/spec/issue-spec.md writes, possibly edited by a human).
+ * format src/spec/templates/issue-spec.md writes, possibly edited by a human).
  *
  * Owns the two section formats. Does not own writing the spec (./write.ts) or checking a change
  * against it (src/contract/check.ts).
@@ -73,7 +73,7 @@ function unique(items: string[]): string[] {
 }
 
 /**
- * Reads the contract from a per-issue spec (src/spec/issue-spec.md format, possibly edited by a
+ * Reads the contract from a per-issue spec (src/spec/templates/issue-spec.md format, possibly edited by a
  * human). Scope: every backticked token on a `- Paths:` line of the `## Scope` section is a glob;
  * prose around them is ignored, so "- Paths: everything in the repository" gives `[]` (everything
  * in scope). Evidence: every list item of the `## Evidence` section whose whole text is one code

@@ -1,7 +1,7 @@
 /**
  * Writes the per-issue spec, `.foreman/spec.md`: the contract of one issue's run (Goal, Scope,
  * Non-goals, Tools and permissions, Stopping condition, Evidence, Escalation, Budget, then Decisions
- * and Log), rendered from the template beside this module (./issue-spec.md) with the issue and the
+ * and Log), rendered from the template beside this module (./templates/issue-spec.md) with the issue and the
  * policy. docs/architecture.md explains how the spec differs from the policy.
  *
  * Owns rendering and the first write; a later run appends to the Log instead of overwriting (a human
@@ -15,7 +15,7 @@ import { renderPrompt } from '../config/prompt.js';
 import type { Policy } from '../config/schema.js';
 import type { Issue } from '../trackers/types.js';
 
-const TEMPLATE = fileURLToPath(new URL('./issue-spec.md', import.meta.url));
+const TEMPLATE = fileURLToPath(new URL('./templates/issue-spec.md', import.meta.url));
 
 /** The tools the implementer is given, as the spec lists them. */
 export const IMPLEMENTER_TOOLS = [

@@ -19,7 +19,7 @@ import { withoutSecrets } from '../workspace/shell.js';
 /**
  * The Temporal CLI release Foreman builds and caches. v1.5.1 is the newest one `go install pkg@ver`
  * accepts (later go.mod files carry a `replace`); it embeds Temporal Server 1.29.1 and UI 2.42.1,
- * the versions docker-compose.yml runs. (Source: SDK-NOTES.md, "Temporal dev server offline")
+ * the versions docker-compose.yml runs. (docs/architecture.md, "Temporal dev server")
  */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 

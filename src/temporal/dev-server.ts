@@ -37,7 +37,7 @@ const INDEXED_VALUE_TYPE: Record<SearchAttributeTypeName, number> = {
  * Dynamic config every Foreman dev server gets; deploy/temporal-dynamicconfig.yaml gives the
  * compose stack the same. Update-with-start (`executeMultiOperation`) is off by default in server
  * 1.29 and Foreman relies on it; updates are stated so nothing depends on a server default.
- * (Source: SDK-NOTES.md, "start-dev flags")
+ * (Temporal CLI `server start-dev --dynamic-config-value`; docs/architecture.md, "Temporal dev server")
  */
 export const DEFAULT_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
   'frontend.enableExecuteMultiOperation': true,

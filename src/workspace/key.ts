@@ -61,7 +61,7 @@ export function workspaceKey(identifier: string): string {
 }
 
 /**
- * The issue's git branch, `foreman/<workspace_key>` (DESIGN.md "Policy spec"); always accepted
+ * The issue's git branch, `foreman/<workspace_key>` (docs/architecture.md, "CLI contract"); always accepted
  * by `git check-ref-format --branch` (see {@link workspaceKey}).
  *
  * @param identifier The issue's human identifier.

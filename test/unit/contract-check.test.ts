@@ -1,5 +1,5 @@
 /**
- * The contract read back from a rendered per-issue spec (the real src/spec/issue-spec.md through the
+ * The contract read back from a rendered per-issue spec (the real src/spec/templates/issue-spec.md through the
  * real prompt renderer) and checked against changed paths.
  */
 import fs from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { parseSpecContract } from '../../src/spec/read.js';
 import type { Issue } from '../../src/trackers/types.js';
 import { makeIssue } from '../support/issues.js';
 
-const TEMPLATE = fileURLToPath(new URL('../../src/spec/issue-spec.md', import.meta.url));
+const TEMPLATE = fileURLToPath(new URL('../../src/spec/templates/issue-spec.md', import.meta.url));
 
 const issue: Issue = makeIssue('DEMO-1', {
   id: 'id-1',
