@@ -4,7 +4,7 @@
  * `humanReply` signal: one reminder after `escalation.reping_ms`, parked after
  * `escalation.timeout_ms`, still waiting; the answer goes into the spec's Decisions and the issue
  * back to in progress. Also the two escalations every phase may need: a step that failed for good,
- * and a spent budget. docs/architecture.md, "Escalation, reminder, park".
+ * and a spent budget. docs/architecture.md, "Glossary" (escalation, reminder, park).
  */
 import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
 import type { HumanReply } from '../definitions.js';
