@@ -10,8 +10,7 @@ import { createPolicyStore } from './config/store.js';
 import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
 import { startHttpServer } from './server/http.js';
-import { createWebhookRouter } from './server/webhook-router.js';
-import { createWebhookRoutes } from './server/webhooks.js';
+import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
 import { collectIssue, collectState } from './status.js';
 import { nudgeDispatcher, syncSchedules } from './temporal/schedules.js';
 import { connectForeman } from './temporal/server.js';
@@ -129,7 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         {
           port,
           host: opts.host ?? policy.server.host,
-          // Webhooks end as signals on the same workflows a poll would start (src/server/webhook-router.ts).
+          // Webhooks end as signals on the same workflows a poll would start (src/server/webhooks/router.ts).
           routes: createWebhookRoutes({
             ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
             ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),
