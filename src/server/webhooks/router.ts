@@ -19,7 +19,7 @@ import { WorkflowNotFoundError, type Client, type SignalDefinition } from '@temp
 import { ForemanError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { listRunningIssues, type RunningRun } from '../../dispatch/tick.js';
-import { nudgeDispatcher } from '../../temporal/schedules.js';
+import { nudgeDispatcher } from '../../dispatch/nudge.js';
 import { branchName } from '../../workspace/key.js';
 import {
   ciResultSignal,
