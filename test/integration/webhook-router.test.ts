@@ -26,7 +26,7 @@ import {
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listRunningIssues, startIssueRun } from '../../src/dispatch/tick.js';
+import { listRunningIssues, startIssueRun } from '../../src/dispatch/runs.js';
 import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/webhooks/index.js';
 import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks/index.js';
 import { branchName } from '../../src/workspace/key.js';

@@ -18,7 +18,7 @@
 import { WorkflowNotFoundError, type Client, type SignalDefinition } from '@temporalio/client';
 import { ForemanError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { listRunningIssues, type RunningRun } from '../../dispatch/tick.js';
+import { listRunningIssues, type RunningRun } from '../../dispatch/runs.js';
 import { nudgeDispatcher } from '../../dispatch/nudge.js';
 import { branchName } from '../../workspace/key.js';
 import {
