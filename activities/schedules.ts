@@ -2,8 +2,9 @@
  * Schedule activities: what one tick of a Temporal Schedule does in Node (workflows/schedule-workflow.ts):
  * file the schedule's periodic issue, then nudge the dispatcher.
  */
-import { fileScheduledIssue, nudgeDispatcher } from '../src/temporal/schedules.js';
-import type { FileScheduledIssueInput, FiledIssue, NudgeDispatcherInput } from '../workflows/schedule-workflow.js';
+import { nudgeDispatcher } from '../src/dispatch/nudge.js';
+import { fileScheduledIssue } from '../src/schedules/file-issue.js';
+import type { FileScheduledIssueInput, FiledIssue, NudgeDispatcherInput } from '../src/schedules/types.js';
 import type { ActivityContext } from './context.js';
 
 /** Builds the schedule activities. */

@@ -14,7 +14,7 @@ import { serve } from '@hono/node-server';
 import { Webhooks } from '@octokit/webhooks';
 import examples from '@octokit/webhooks-examples';
 import { selectForDispatch } from '../src/dispatch/select.js';
-import { createWebhookRoutes } from '../src/server/webhooks.js';
+import { createWebhookRoutes } from '../src/server/webhooks/index.js';
 import type { Issue } from '../src/trackers/types.js';
 
 interface Result {

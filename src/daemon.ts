@@ -7,13 +7,13 @@
  * gracefully; a second forces exit; an unref'd watchdog guarantees exit.
  */
 import { createPolicyStore } from './config/store.js';
+import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
 import { startHttpServer } from './server/http.js';
-import { createWebhookRouter } from './server/webhook-router.js';
-import { createWebhookRoutes } from './server/webhooks.js';
+import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
+import { createScheduleSync } from './schedules/sync.js';
 import { collectIssue, collectState } from './status.js';
-import { nudgeDispatcher, syncSchedules } from './temporal/schedules.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 
@@ -85,29 +85,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(release);
     const done = runtime.run();
 
-    refresh = async (reason: string) => {
-      try {
-        await nudgeDispatcher(runtime.client, { taskQueue, reason });
-      } catch (err) {
-        log.warn({ err: (err as Error).message, reason }, 'could not signal the dispatcher');
-      }
-    };
+    refresh = createDispatcherRefresh(runtime.client, taskQueue, log);
     await refresh('daemon started');
 
     // The clock: the policy's `schedules` (and a poll backstop) as Temporal Schedules, created or
     // updated idempotently now and on every reload. They outlive the daemon on purpose.
-    let syncing = Promise.resolve();
-    syncNow = () =>
-      (syncing = syncing.then(async () => {
-        try {
-          await syncSchedules(runtime.client, { taskQueue, policy: store.current().policy, log });
-        } catch (err) {
-          log.warn(
-            { err: (err as Error).message },
-            'could not sync the schedules; the dispatcher still polls on its own timer',
-          );
-        }
-      }));
+    syncNow = createScheduleSync(runtime.client, taskQueue, () => store.current().policy, log);
     await syncNow();
 
     // Push, not just poll: a changed issue (e.g. a file dropped into the local tracker's folder)
@@ -129,7 +112,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         {
           port,
           host: opts.host ?? policy.server.host,
-          // Webhooks end as signals on the same workflows a poll would start (src/server/webhook-router.ts).
+          // Webhooks end as signals on the same workflows a poll would start (src/server/webhooks/router.ts).
           routes: createWebhookRoutes({
             ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
             ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),

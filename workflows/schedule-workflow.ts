@@ -1,12 +1,12 @@
 /**
  * ScheduleWorkflow: what one tick of a Temporal Schedule does (the Schedules themselves are made
- * by src/temporal/schedules.ts from the policy's `schedules` and `polling.interval_ms`). A tick
+ * by src/schedules/sync.ts from the policy's `schedules` and `polling.interval_ms`). A tick
  * files the entry's `issue` when it has one (user-defined periodic work), then nudges the
  * dispatcher to poll now. Short-lived: two activities, then done. It does not poll the tracker
  * or dispatch itself; the DispatcherWorkflow does.
  *
- * Activities it expects (implemented in src/temporal/schedules.ts, registered in
- * activities/index.ts):
+ * Activities it expects (implemented in src/schedules/file-issue.ts and src/dispatch/nudge.ts,
+ * registered in activities/index.ts; types in src/schedules/types.ts):
  *   fileScheduledIssue(input: { scheduleId: string; issue: ScheduledIssue; at: string }) (`at`: RFC 3339)
  *     : Promise<{ identifier: string; created: boolean }>   — idempotent: one issue per schedule per UTC day
  *   nudgeDispatcher(input: { taskQueue: string; reason: string }): Promise<void>
@@ -14,63 +14,18 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-
-/** The issue a schedule files: `schedules[].issue` of the policy (src/config/schema.ts). */
-export interface ScheduledIssue {
-  title: string;
-  /** Markdown body. */
-  description?: string | undefined;
-  labels?: string[] | undefined;
-  /** 1 (urgent) … 4 (low). */
-  priority?: number | undefined;
-  /** State to file it in. (Default: the first of `tracker.active_states`, else `Todo`) */
-  state?: string | undefined;
-}
-
-/** Input of `ScheduleWorkflow`, fixed in the Schedule's action when it is created or updated. */
-export interface ScheduleWorkflowInput {
-  /** The policy entry's `id` (`foreman-poll` for the built-in poll backstop). */
-  scheduleId: string;
-  /** Task queue whose dispatcher is nudged. */
-  taskQueue: string;
-  /** Issue filed on each tick. (Default: none = only nudge the dispatcher) */
-  issue?: ScheduledIssue | undefined;
-}
-
-/** Input of the `fileScheduledIssue` activity. */
-export interface FileScheduledIssueInput {
-  /** The policy entry's `id`; the issue identifier is derived from it. */
-  scheduleId: string;
-  issue: ScheduledIssue;
-  /** The tick's time, RFC 3339: its UTC day makes the identifier, so a retried tick files nothing new. */
-  at: string;
-}
-
-/** Result of `fileScheduledIssue`. */
-export interface FiledIssue {
-  /** Identifier of the tick's issue, e.g. `DEPS-20261109`. */
-  identifier: string;
-  /** False when the issue already existed (an earlier tick the same UTC day). */
-  created: boolean;
-}
-
-/** Input of the `nudgeDispatcher` activity. */
-export interface NudgeDispatcherInput {
-  taskQueue: string;
-  /** Logged with the dispatcher's refresh, e.g. `schedule deps`. */
-  reason: string;
-}
+import type {
+  FiledIssue,
+  FileScheduledIssueInput,
+  NudgeDispatcherInput,
+  ScheduleWorkflowInput,
+  ScheduleWorkflowResult,
+} from '../src/schedules/types.js';
 
 /** The activities ScheduleWorkflow calls (see the module header). */
 export interface ScheduleActivities {
   fileScheduledIssue(input: FileScheduledIssueInput): Promise<FiledIssue>;
   nudgeDispatcher(input: NudgeDispatcherInput): Promise<void>;
-}
-
-/** What one tick did. */
-export interface ScheduleWorkflowResult {
-  /** The tick's issue, or null for an entry without `issue`. */
-  filed: FiledIssue | null;
 }
 
 // Bounded retries: overlap policy SKIP means a tick stuck retrying would hold back the next ones.

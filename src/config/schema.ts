@@ -315,7 +315,7 @@ export const scheduledIssueSchema = z.object({
 });
 
 /**
- * One `schedules` entry: a clock trigger, run as a Temporal Schedule (src/temporal/schedules.ts).
+ * One `schedules` entry: a clock trigger, run as a Temporal Schedule (src/schedules/sync.ts).
  * Exactly one of `cron`, `interval_ms`. Without `issue` each tick asks the dispatcher to poll now;
  * with `issue` it files that issue, then asks the dispatcher to poll.
  */

@@ -1,6 +1,6 @@
 /**
  * The daemon's HTTP surface (Symphony SPEC §13.7): `GET /api/v1/state`, `GET /api/v1/<identifier>`,
- * `POST /api/v1/refresh` and a small dashboard at `/`, plus the webhook routes (src/server/webhooks.ts)
+ * `POST /api/v1/refresh` and a small dashboard at `/`, plus the webhook routes (src/server/webhooks/)
  * when mounted. Observability and control only: nothing here is needed for correctness (webhooks
  * only speed up what the poll also does). Binds 127.0.0.1 unless told otherwise.
  */

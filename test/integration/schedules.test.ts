@@ -15,21 +15,18 @@ import {
   deleteForemanSchedules,
   fileScheduledIssue,
   foremanScheduleId,
-  nudgeDispatcher,
   pollBackstopScheduleId,
   scheduledIssueIdentifier,
   syncSchedules,
   type SyncSchedulesOptions,
   type SyncSchedulesResult,
-} from '../../src/temporal/schedules.js';
+} from '../../src/schedules/index.js';
+import { nudgeDispatcher } from '../../src/dispatch/nudge.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
 import { createLocalTracker } from '../../src/trackers/local.js';
 import { dispatcherWorkflowId } from '../../workflows/definitions.js';
-import type {
-  NudgeDispatcherInput,
-  ScheduleActivities,
-  ScheduleWorkflowResult,
-} from '../../workflows/schedule-workflow.js';
+import type { NudgeDispatcherInput, ScheduleWorkflowResult } from '../../src/schedules/types.js';
+import type { ScheduleActivities } from '../../workflows/schedule-workflow.js';
 import { tempDir } from '../support/fixtures.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 

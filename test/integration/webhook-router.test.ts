@@ -1,6 +1,6 @@
 /**
  * The webhook router end to end: signed GitHub and Linear deliveries POSTed to the real routes
- * (src/server/webhooks.ts on @hono/node-server, real fetch), routed by createWebhookRouter into
+ * (src/server/webhooks/ on @hono/node-server, real fetch), routed by createWebhookRouter into
  * signals on the shared Temporal dev server, and read back from probe workflows
  * (test/support/probe-workflow.ts) standing in for the IssueWorkflow and the dispatcher. Also:
  * a webhook racing a poll ends in one run, untrusted and unroutable events reach nothing, a
@@ -26,9 +26,9 @@ import {
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listRunningIssues, startIssueRun } from '../../src/dispatch/tick.js';
-import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/webhook-router.js';
-import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks.js';
+import { listRunningIssues, startIssueRun } from '../../src/dispatch/runs.js';
+import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/webhooks/index.js';
+import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks/index.js';
 import { branchName } from '../../src/workspace/key.js';
 import {
   DISPATCHER_WORKFLOW_TYPE,

@@ -19,7 +19,7 @@ import {
   type WebhookDelivery,
   type WebhookEvent,
   type WebhookRoutesOptions,
-} from '../../src/server/webhooks.js';
+} from '../../src/server/webhooks/index.js';
 
 const GITHUB_SECRET = 'gh-test-secret';
 const LINEAR_SECRET = 'lin_wh_test-secret';

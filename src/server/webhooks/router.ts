@@ -1,5 +1,5 @@
 /**
- * Webhook router: turns the verified, normalized `WebhookEvent`s of src/server/webhooks.ts into
+ * Webhook router: turns the verified, normalized `WebhookEvent`s of the intake (intake.ts) into
  * Temporal signals — the `onEvents` callback of `createWebhookRoutes`.
  *
  * - `issue_changed` → `refresh` to the task queue's DispatcherWorkflow (signal-with-start), plus
@@ -10,17 +10,17 @@
  * - `pr_review` / `pr_closed` / `ci_result` → `prReview` / `prClosed` / `ciResult` to the run whose
  *   branch (`foreman/<workspace_key>`) is the event's branch.
  *
- * Owns the routing and trust rules. Does not verify or parse payloads (webhooks.ts), decide what
+ * Owns the routing and trust rules. Does not verify or parse payloads (intake.ts, github.ts, linear.ts), decide what
  * runs (the dispatcher) or what a signal means to a run (the workflows). Webhooks are a latency
  * optimisation over polling: whatever cannot be routed (no run, unknown branch) is dropped with a
  * debug log and the next poll catches up.
  */
 import { WorkflowNotFoundError, type Client, type SignalDefinition } from '@temporalio/client';
-import { ForemanError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { listRunningIssues, type RunningRun } from '../dispatch/tick.js';
-import { nudgeDispatcher } from '../temporal/schedules.js';
-import { branchName } from '../workspace/key.js';
+import { ForemanError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { listRunningIssues, type RunningRun } from '../../dispatch/runs.js';
+import { nudgeDispatcher } from '../../dispatch/nudge.js';
+import { branchName } from '../../workspace/key.js';
 import {
   ciResultSignal,
   humanReplySignal,
@@ -28,9 +28,9 @@ import {
   issueWorkflowId,
   prClosedSignal,
   prReviewSignal,
-} from '../../workflows/definitions.js';
-import type { IssueRef, WebhookDelivery, WebhookEvent, WebhookEventsHandler } from './webhooks.js';
-import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../workflows/definitions.js';
+} from '../../../workflows/definitions.js';
+import type { IssueRef, WebhookDelivery, WebhookEvent, WebhookEventsHandler } from './events.js';
+import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../../workflows/definitions.js';
 
 /**
  * GitHub `author_association` values whose comments count as answers: people with write access
@@ -82,34 +82,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
   const cacheMs = deps.runsCacheMs ?? RUNNING_RUNS_CACHE_MS;
   const now = deps.now ?? Date.now;
 
-  // A burst of CI events (one per check run) shares one visibility query. The promise is cached,
-  // so concurrent look-ups share the in-flight list too; a failed list is not kept.
-  let cached: { at: number; runs: Promise<RunningRun[]> } | null = null;
-  const runningRuns = (): Promise<RunningRun[]> => {
-    const t = now();
-    if (cached && t - cached.at < cacheMs) return cached.runs;
-    const entry = { at: t, runs: listRunningIssues(client, taskQueue) };
-    cached = entry;
-    entry.runs.catch(() => {
-      if (cached === entry) cached = null;
-    });
-    return entry.runs;
-  };
-
-  /** Signals a workflow; false when it is not running (the signal is dropped). */
-  const signalIfRunning = async <Args extends unknown[]>(
-    workflowId: string,
-    signal: SignalDefinition<Args>,
-    ...args: Args
-  ): Promise<boolean> => {
-    try {
-      await client.workflow.getHandle(workflowId).signal(signal, ...args);
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
-  };
+  const runningRuns = cachedRunningRuns(client, taskQueue, cacheMs, now);
 
   /**
    * The identifier to address a run by. Linear falls back to the issue uuid when a Comment
@@ -130,7 +103,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     const reason = `webhook: ${e.source} issue ${e.issue.identifier}`;
     const updated = (async () => {
       const identifier = await resolveIdentifier(e.issue);
-      const sent = await signalIfRunning(issueWorkflowId(identifier), issueUpdatedSignal, {
+      const sent = await signalRunning(client, issueWorkflowId(identifier), issueUpdatedSignal, {
         source: 'webhook',
         at: delivery.receivedAt,
       });
@@ -158,7 +131,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     }
     const identifier = await resolveIdentifier(e.issue);
     const reply: HumanReply = { text: e.body, author: e.author, source: 'webhook', commentId: e.commentId };
-    const sent = await signalIfRunning(issueWorkflowId(identifier), humanReplySignal, reply);
+    const sent = await signalRunning(client, issueWorkflowId(identifier), humanReplySignal, reply);
     log.debug(
       { issue: identifier, comment: e.commentId, author: e.author, running: sent },
       sent ? 'webhook: humanReply sent' : 'webhook: comment on an issue with no running run',
@@ -199,15 +172,15 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
         return onComment(e);
       case 'pr_review': {
         const review: PullRequestReview = { prNumber: e.prNumber, state: e.state, author: e.author, body: e.body };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalIfRunning(id, prReviewSignal, review));
+        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prReviewSignal, review));
       }
       case 'pr_closed': {
         const closed: PullRequestClosed = { prNumber: e.prNumber, merged: e.merged };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalIfRunning(id, prClosedSignal, closed));
+        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prClosedSignal, closed));
       }
       case 'ci_result': {
         const result: CiResult = { sha: e.sha, name: e.name, conclusion: e.conclusion };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalIfRunning(id, ciResultSignal, result));
+        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, ciResultSignal, result));
       }
     }
   };
@@ -216,16 +189,61 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     try {
       await settleAll(events.map((e) => route(e, delivery)));
     } catch (err) {
-      const cause = err instanceof AggregateError ? err.errors[0] : err;
-      const detail = cause instanceof Error ? cause.message : String(cause);
-      throw new ForemanError(
-        'webhook_signal_failed',
-        `Could not signal Temporal for ${delivery.source} delivery ${delivery.id} (${delivery.name}): ${detail}. ` +
-          'Check that the Temporal server (TEMPORAL_ADDRESS) is reachable; the provider will redeliver.',
-        { cause: err, retryable: true },
-      );
+      throw signalFailed(delivery, err);
     }
   };
+}
+
+/** The `webhook_signal_failed` error (retryable) for a delivery whose signals did not all go through. */
+function signalFailed(delivery: WebhookDelivery, err: unknown): ForemanError {
+  const cause = err instanceof AggregateError ? err.errors[0] : err;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new ForemanError(
+    'webhook_signal_failed',
+    `Could not signal Temporal for ${delivery.source} delivery ${delivery.id} (${delivery.name}): ${detail}. ` +
+      'Check that the Temporal server (TEMPORAL_ADDRESS) is reachable; the provider will redeliver.',
+    { cause: err, retryable: true },
+  );
+}
+
+/**
+ * The running runs of `taskQueue`, reused for `cacheMs`. A burst of CI events (one per check run)
+ * shares one visibility query. The promise is cached, so concurrent look-ups share the in-flight
+ * list too; a failed list is not kept.
+ */
+function cachedRunningRuns(
+  client: Client,
+  taskQueue: string,
+  cacheMs: number,
+  now: () => number,
+): () => Promise<RunningRun[]> {
+  let cached: { at: number; runs: Promise<RunningRun[]> } | null = null;
+  return () => {
+    const t = now();
+    if (cached && t - cached.at < cacheMs) return cached.runs;
+    const entry = { at: t, runs: listRunningIssues(client, taskQueue) };
+    cached = entry;
+    entry.runs.catch(() => {
+      if (cached === entry) cached = null;
+    });
+    return entry.runs;
+  };
+}
+
+/** Signals a workflow; false when it is not running (the signal is dropped). */
+async function signalRunning<Args extends unknown[]>(
+  client: Client,
+  workflowId: string,
+  signal: SignalDefinition<Args>,
+  ...args: Args
+): Promise<boolean> {
+  try {
+    await client.workflow.getHandle(workflowId).signal(signal, ...args);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }
 
 /**

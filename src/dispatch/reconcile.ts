@@ -1,0 +1,92 @@
+/**
+ * Reconciliation (Symphony SPEC §8.5 part B): each tick, running runs are checked against their
+ * issues on the tracker (stopped when the issue left the active states) and against the humans on
+ * it (new comments answer a waiting run). Part of the dispatcher tick (tick.ts).
+ */
+import type { Client } from '@temporalio/client';
+import type { LoadedPolicy } from '../config/load.js';
+import type { Logger } from '../logger.js';
+import type { Issue, Tracker } from '../trackers/types.js';
+import { humanReplySignal, statusQuery, stopSignal } from '../../workflows/definitions.js';
+import type { HumanReply, IssueRunStatus } from '../../workflows/definitions.js';
+import type { RunningRun } from './runs.js';
+import { normalizeState } from './select.js';
+
+/** The run's status, or null when it cannot answer (no worker, or it just ended). */
+async function statusOf(client: Client, workflowId: string): Promise<IssueRunStatus | null> {
+  try {
+    return await client.workflow.getHandle(workflowId).query(statusQuery);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reconciles running runs with the tracker (Symphony SPEC §8.5 part B) and with the humans on it:
+ * - the issue is now terminal → stop the run and remove its workspace;
+ * - the issue is neither active nor one of Foreman's own hand-off states → stop, keep the workspace;
+ * - the run waits for an answer → each new human comment since the question becomes a `humanReply`
+ *   (Foreman's own comments never count; a comment is sent once).
+ * Returns the identifiers of runs waiting for a human (they do not hold an agent slot).
+ * A tracker error skips reconciliation this tick (runs keep going).
+ */
+export async function reconcile(
+  deps: { client: Client; loaded: LoadedPolicy; tracker: Tracker; log: Logger },
+  runs: RunningRun[],
+): Promise<Set<string>> {
+  const { policy } = deps.loaded;
+  const waiting = new Set<string>();
+  const withIds = runs.filter((r) => r.issueId);
+  let issues: Issue[];
+  try {
+    issues = await deps.tracker.fetchIssuesByIds(withIds.map((r) => r.issueId!));
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message }, 'could not refresh running issues; trying again next tick');
+    return waiting;
+  }
+  const byId = new Map(issues.map((i) => [i.id, i]));
+  const terminal = new Set(policy.tracker.terminal_states.map(normalizeState));
+  const keepGoing = new Set(
+    [
+      ...policy.tracker.active_states,
+      policy.handoff.in_progress_state,
+      policy.handoff.review_state,
+      policy.handoff.escalated_state ?? '',
+      policy.handoff.parked_state ?? '',
+    ].map(normalizeState),
+  );
+  for (const run of withIds) {
+    const issue = byId.get(run.issueId!);
+    if (!issue) continue; // not found: leave it be (SPEC §8.4 releases only claims)
+    const state = normalizeState(issue.state);
+    const handle = deps.client.workflow.getHandle(run.workflowId);
+    if (terminal.has(state) || !keepGoing.has(state)) {
+      const cleanup = terminal.has(state);
+      deps.log.info(
+        { issue: run.identifier, state: issue.state, cleanup },
+        'stopping the run: the issue left the active states',
+      );
+      await handle
+        .signal(stopSignal, { reason: `the issue moved to "${issue.state}".`, cleanup })
+        .catch((err: Error) => deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal stop'));
+      continue;
+    }
+    const status = await statusOf(deps.client, run.workflowId);
+    if (status?.phase !== 'waiting_for_human' || !status.escalation) continue;
+    waiting.add(run.identifier);
+    let comments;
+    try {
+      comments = await deps.tracker.fetchComments(issue.id, status.escalation.askedAt);
+    } catch (err) {
+      deps.log.warn({ issue: run.identifier, err: (err as Error).message }, 'could not read comments');
+      continue;
+    }
+    for (const c of comments) {
+      if (c.by_foreman || status.answeredCommentIds.includes(c.id) || !c.body.trim()) continue;
+      const reply: HumanReply = { text: c.body, author: c.author, source: 'comment', commentId: c.id };
+      await handle.signal(humanReplySignal, reply).catch(() => {});
+      deps.log.info({ issue: run.identifier, comment: c.id, author: c.author }, 'answer from a comment delivered');
+    }
+  }
+  return waiting;
+}
