@@ -42,161 +42,170 @@ const exists = (file: string) =>
     () => false,
   );
 
-/** Builds the agent activities. */
+/** Builds the agent activities: one step of each role (below). */
 export function createAgentActivities(ctx: ActivityContext) {
-  const home = ctx.deps.home;
   return {
-    /**
-     * Runs (or resumes) the implementer conversation for one round. Round 1 starts from the
-     * policy prompt; later rounds, and a retry after a crash, continue the same conversation from
-     * its transcript with `feedback` (QA, review or a human's answer) as the next user turn.
-     * `before_run` / `after_run` hooks run around it, inside the heartbeat.
-     */
-    async runImplementer(input: StepInput & { feedback: string | null }): Promise<AgentRunSummary> {
-      const loaded = ctx.policy();
-      const { policy } = loaded;
-      const role = policy.roles.implementer;
-      const tPath = transcriptPath(home, input.workspace.key, input.runId, 'implementer');
-      const attempt = Context.current().info.attempt;
-      const resume = await resumeTurn(tPath, input.feedback, attempt);
-      const prompt = await renderPrompt(loaded.promptTemplate, {
-        issue: input.issue,
-        attempt: input.round > 1 ? input.round - 1 : attempt > 1 ? attempt - 1 : null, // Symphony SPEC §5.4
-      });
-      const env = ctx.agentEnv();
-      return withHeartbeat(async (signal) => {
-        await runHook('before_run', policy.hooks, input.workspace.path, env, ctx.log);
-        try {
-          const result = await runRole(policy, ctx.env, {
-            role: 'implementer',
-            model: role.model,
-            system: implementerSystemPrompt(role.instructions),
-            prompt,
-            maxTurns: role.max_turns ?? policy.agent.max_turns,
-            maxTokens: role.max_tokens ?? policy.model.max_tokens,
-            transcriptPath: tPath,
-            resume,
-            identifier: input.issue.identifier,
-            workspace: input.workspace.path,
-            budget: input.budget,
-            env,
-            signal,
-          });
-          if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
-          return {
-            outcome: result.outcome,
-            summary: result.summary ?? null,
-            escalation: result.escalation ?? null,
-            budgetExhausted: result.budgetExhausted ?? null,
-            turns: result.turns,
-            toolCalls: result.toolCalls,
-            usage: result.usage,
-            costUsd: result.costUsd,
-            transcriptPath: result.transcriptPath,
-          };
-        } finally {
-          await runHookBestEffort('after_run', policy.hooks, input.workspace.path, env, ctx.log);
-        }
-      });
-    },
+    runImplementer: (input: StepInput & { feedback: string | null }) => runImplementer(ctx, input),
+    runReviewer: (input: StepInput & { openFindings: Finding[] }) => runReviewer(ctx, input),
+    runQaAgent: (input: StepInput) => runQaAgent(ctx, input),
+  };
+}
 
-    /**
-     * Runs the reviewer: a separate, read-only conversation over the spec and the diff, resumed
-     * each round (it knows what it asked for). It answers only through `submit_review`; a run that
-     * ends without a verdict becomes an `escalate` verdict saying so.
-     */
-    async runReviewer(input: StepInput & { openFindings: Finding[] }): Promise<ReviewResult> {
-      const { policy } = ctx.policy();
-      const role = policy.roles.reviewer;
-      const tPath = transcriptPath(home, input.workspace.key, input.runId, 'reviewer');
-      const diff = await workspaceDiff(input.workspace, policy.scm.remote);
-      const request = reviewRequest({
-        round: input.round,
-        remote: policy.scm.remote,
-        baseBranch: input.workspace.baseBranch,
-        diff,
-        openFindings: input.openFindings,
+/**
+ * Runs (or resumes) the implementer conversation for one round. Round 1 starts from the
+ * policy prompt; later rounds, and a retry after a crash, continue the same conversation from
+ * its transcript with `feedback` (QA, review or a human's answer) as the next user turn.
+ * `before_run` / `after_run` hooks run around it, inside the heartbeat.
+ */
+async function runImplementer(
+  ctx: ActivityContext,
+  input: StepInput & { feedback: string | null },
+): Promise<AgentRunSummary> {
+  const loaded = ctx.policy();
+  const { policy } = loaded;
+  const role = policy.roles.implementer;
+  const tPath = transcriptPath(ctx.deps.home, input.workspace.key, input.runId, 'implementer');
+  const attempt = Context.current().info.attempt;
+  const resume = await resumeTurn(tPath, input.feedback, attempt);
+  const prompt = await renderPrompt(loaded.promptTemplate, {
+    issue: input.issue,
+    attempt: input.round > 1 ? input.round - 1 : attempt > 1 ? attempt - 1 : null, // Symphony SPEC §5.4
+  });
+  const env = ctx.agentEnv();
+  return withHeartbeat(async (signal) => {
+    await runHook('before_run', policy.hooks, input.workspace.path, env, ctx.log);
+    try {
+      const result = await runRole(policy, ctx.env, {
+        role: 'implementer',
+        model: role.model,
+        system: implementerSystemPrompt(role.instructions),
+        prompt,
+        maxTurns: role.max_turns ?? policy.agent.max_turns,
+        maxTokens: role.max_tokens ?? policy.model.max_tokens,
+        transcriptPath: tPath,
+        resume,
+        identifier: input.issue.identifier,
+        workspace: input.workspace.path,
+        budget: input.budget,
+        env,
+        signal,
       });
-      const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '(the spec file is missing)');
-      const resume = (await exists(tPath)) ? { extraUserText: request } : undefined;
-      const result = await withHeartbeat((signal) =>
-        runRole(policy, ctx.env, {
-          role: 'reviewer',
-          model: role.model,
-          system: reviewerSystemPrompt(role.instructions),
-          prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
-          maxTurns: role.max_turns,
-          maxTokens: policy.model.max_tokens,
-          transcriptPath: tPath,
-          resume,
-          identifier: input.issue.identifier,
-          workspace: input.workspace.path,
-          budget: input.budget,
-          env: ctx.agentEnv(),
-          signal,
-        }),
-      );
-      const base = {
-        turns: result.turns,
-        usage: result.usage,
-        costUsd: result.costUsd,
-        transcriptPath: result.transcriptPath,
-        budgetExhausted: result.budgetExhausted ?? null,
-      };
-      if (result.outcome === 'review_submitted' && result.review) {
-        const { verdict, findings } = result.review;
-        return { ...base, verdict, findings: toFindings(findings), summary: result.summary ?? null };
-      }
-      const why =
-        result.outcome === 'budget_exhausted'
-          ? 'the budget ran out'
-          : `it used its ${result.turns} turns without calling submit_review`;
-      return { ...base, verdict: 'escalate', findings: [], summary: `The reviewer gave no verdict: ${why}.` };
-    },
-
-    /**
-     * Runs the QA agent (`roles.qa.agent`): it writes acceptance checks under
-     * `.foreman/qa/checks/`, then Foreman runs every check itself. The checks' results are the
-     * evidence (agent-written).
-     */
-    async runQaAgent(input: StepInput): Promise<QaAgentStepResult> {
-      const { policy } = ctx.policy();
-      const role = policy.roles.qa;
-      const tPath = transcriptPath(home, input.workspace.key, input.runId, 'qa');
-      const ask = qaAgentRequest(input.round);
-      const env = ctx.agentEnv();
-      const resume = (await exists(tPath)) ? { extraUserText: ask } : undefined;
-      const result = await withHeartbeat((signal) =>
-        runRole(policy, ctx.env, {
-          role: 'qa',
-          model: role.model,
-          system: qaSystemPrompt(),
-          prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
-          maxTurns: role.max_turns,
-          maxTokens: policy.model.max_tokens,
-          transcriptPath: tPath,
-          resume,
-          identifier: input.issue.identifier,
-          workspace: input.workspace.path,
-          budget: input.budget,
-          env,
-          signal,
-        }),
-      );
-      const checks = await withHeartbeat(() =>
-        runAgentChecks(input.workspace.path, env, policy.qa.timeout_ms, policy.qa.output_tail_bytes),
-      );
+      if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
       return {
-        passed: checks.every((c) => c.passed),
-        checks,
+        outcome: result.outcome,
         summary: result.summary ?? null,
+        escalation: result.escalation ?? null,
+        budgetExhausted: result.budgetExhausted ?? null,
         turns: result.turns,
+        toolCalls: result.toolCalls,
         usage: result.usage,
         costUsd: result.costUsd,
         transcriptPath: result.transcriptPath,
-        budgetExhausted: result.budgetExhausted ?? null,
       };
-    },
+    } finally {
+      await runHookBestEffort('after_run', policy.hooks, input.workspace.path, env, ctx.log);
+    }
+  });
+}
+
+/**
+ * Runs the reviewer: a separate, read-only conversation over the spec and the diff, resumed
+ * each round (it knows what it asked for). It answers only through `submit_review`; a run that
+ * ends without a verdict becomes an `escalate` verdict saying so.
+ */
+async function runReviewer(
+  ctx: ActivityContext,
+  input: StepInput & { openFindings: Finding[] },
+): Promise<ReviewResult> {
+  const { policy } = ctx.policy();
+  const role = policy.roles.reviewer;
+  const tPath = transcriptPath(ctx.deps.home, input.workspace.key, input.runId, 'reviewer');
+  const diff = await workspaceDiff(input.workspace, policy.scm.remote);
+  const request = reviewRequest({
+    round: input.round,
+    remote: policy.scm.remote,
+    baseBranch: input.workspace.baseBranch,
+    diff,
+    openFindings: input.openFindings,
+  });
+  const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '(the spec file is missing)');
+  const resume = (await exists(tPath)) ? { extraUserText: request } : undefined;
+  const result = await withHeartbeat((signal) =>
+    runRole(policy, ctx.env, {
+      role: 'reviewer',
+      model: role.model,
+      system: reviewerSystemPrompt(role.instructions),
+      prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
+      maxTurns: role.max_turns,
+      maxTokens: policy.model.max_tokens,
+      transcriptPath: tPath,
+      resume,
+      identifier: input.issue.identifier,
+      workspace: input.workspace.path,
+      budget: input.budget,
+      env: ctx.agentEnv(),
+      signal,
+    }),
+  );
+  const base = {
+    turns: result.turns,
+    usage: result.usage,
+    costUsd: result.costUsd,
+    transcriptPath: result.transcriptPath,
+    budgetExhausted: result.budgetExhausted ?? null,
+  };
+  if (result.outcome === 'review_submitted' && result.review) {
+    const { verdict, findings } = result.review;
+    return { ...base, verdict, findings: toFindings(findings), summary: result.summary ?? null };
+  }
+  const why =
+    result.outcome === 'budget_exhausted'
+      ? 'the budget ran out'
+      : `it used its ${result.turns} turns without calling submit_review`;
+  return { ...base, verdict: 'escalate', findings: [], summary: `The reviewer gave no verdict: ${why}.` };
+}
+
+/**
+ * Runs the QA agent (`roles.qa.agent`): it writes acceptance checks under
+ * `.foreman/qa/checks/`, then Foreman runs every check itself. The checks' results are the
+ * evidence (agent-written).
+ */
+async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAgentStepResult> {
+  const { policy } = ctx.policy();
+  const role = policy.roles.qa;
+  const tPath = transcriptPath(ctx.deps.home, input.workspace.key, input.runId, 'qa');
+  const ask = qaAgentRequest(input.round);
+  const env = ctx.agentEnv();
+  const resume = (await exists(tPath)) ? { extraUserText: ask } : undefined;
+  const result = await withHeartbeat((signal) =>
+    runRole(policy, ctx.env, {
+      role: 'qa',
+      model: role.model,
+      system: qaSystemPrompt(),
+      prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
+      maxTurns: role.max_turns,
+      maxTokens: policy.model.max_tokens,
+      transcriptPath: tPath,
+      resume,
+      identifier: input.issue.identifier,
+      workspace: input.workspace.path,
+      budget: input.budget,
+      env,
+      signal,
+    }),
+  );
+  const checks = await withHeartbeat(() =>
+    runAgentChecks(input.workspace.path, env, policy.qa.timeout_ms, policy.qa.output_tail_bytes),
+  );
+  return {
+    passed: checks.every((c) => c.passed),
+    checks,
+    summary: result.summary ?? null,
+    turns: result.turns,
+    usage: result.usage,
+    costUsd: result.costUsd,
+    transcriptPath: result.transcriptPath,
+    budgetExhausted: result.budgetExhausted ?? null,
   };
 }
 

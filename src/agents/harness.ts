@@ -380,17 +380,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
   });
 
-  let client: Anthropic;
-  try {
-    client = new Anthropic({
-      apiKey,
-      baseURL: opts.client.baseURL || undefined,
-      maxRetries: opts.client.maxRetries,
-      timeout: opts.client.timeoutMs,
-    });
-  } catch (err) {
-    throw toModelError(err, fallbackBase, redact);
-  }
+  const client = createClient(opts.client, apiKey, fallbackBase, redact);
   const baseURL = client.baseURL;
 
   const prior = await readIfExists(opts.transcriptPath);
@@ -481,32 +471,8 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
       continue;
     }
 
-    const results: ToolResultBlockParam[] = [];
-    let control: ToolControl | undefined;
-    for (const use of toolUses) {
-      if (control) {
-        results.push({
-          type: 'tool_result',
-          tool_use_id: use.id,
-          content: `Not run: an earlier ${control.kind} call in this response ended the run.`,
-          is_error: true,
-        });
-        continue;
-      }
-      toolCalls++;
-      try {
-        const out = await toolbox.execute(use.name, use.input, { signal: opts.signal });
-        results.push({ type: 'tool_result', tool_use_id: use.id, content: redact(out.content) });
-        control = out.control;
-      } catch (err) {
-        if (opts.signal?.aborted) throw abortReason(opts.signal);
-        const message =
-          err instanceof ToolError
-            ? err.message
-            : `${use.name} failed unexpectedly: ${(err as Error)?.message ?? String(err)}`;
-        results.push({ type: 'tool_result', tool_use_id: use.id, content: redact(message), is_error: true });
-      }
-    }
+    const { results, control, calls } = await executeToolUses(toolbox, toolUses, redact, opts.signal);
+    toolCalls += calls;
     await appendMessage('user', results);
 
     if (control?.kind === 'finish') return end('finished', { summary: control.summary }, control.summary);
@@ -518,6 +484,61 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     }
   }
   return end('max_turns');
+}
+
+/** The Anthropic SDK client for a run; a bad option is a ModelError (see {@link toModelError}). */
+function createClient(
+  o: AgentRunOptions['client'],
+  apiKey: string | undefined,
+  fallbackBase: string,
+  redact: (text: string) => string,
+): Anthropic {
+  try {
+    return new Anthropic({ apiKey, baseURL: o.baseURL || undefined, maxRetries: o.maxRetries, timeout: o.timeoutMs });
+  } catch (err) {
+    throw toModelError(err, fallbackBase, redact);
+  }
+}
+
+/**
+ * Runs one response's tool calls in order and returns their `tool_result` blocks (redacted) and
+ * the first control call (`finish`, `escalate`, `submit_review`); calls after a control call are
+ * answered "not run". A tool error becomes an `is_error` result; an abort is rethrown.
+ */
+async function executeToolUses(
+  toolbox: Toolbox,
+  toolUses: Extract<ContentBlockParam, { type: 'tool_use' }>[],
+  redact: (text: string) => string,
+  signal: AbortSignal | undefined,
+): Promise<{ results: ToolResultBlockParam[]; control: ToolControl | undefined; calls: number }> {
+  const results: ToolResultBlockParam[] = [];
+  let control: ToolControl | undefined;
+  let calls = 0;
+  for (const use of toolUses) {
+    if (control) {
+      results.push({
+        type: 'tool_result',
+        tool_use_id: use.id,
+        content: `Not run: an earlier ${control.kind} call in this response ended the run.`,
+        is_error: true,
+      });
+      continue;
+    }
+    calls++;
+    try {
+      const out = await toolbox.execute(use.name, use.input, { signal });
+      results.push({ type: 'tool_result', tool_use_id: use.id, content: redact(out.content) });
+      control = out.control;
+    } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
+      const message =
+        err instanceof ToolError
+          ? err.message
+          : `${use.name} failed unexpectedly: ${(err as Error)?.message ?? String(err)}`;
+      results.push({ type: 'tool_result', tool_use_id: use.id, content: redact(message), is_error: true });
+    }
+  }
+  return { results, control, calls };
 }
 
 /**
