@@ -1,7 +1,7 @@
 /**
  * The GitHub pull-request client: open (or update) the PR for a work branch, read it back, and
  * summarize its CI (check runs + commit statuses). Uses the same REST client setup as the
- * tracker (src/trackers/github.ts: auth, timeouts, retries, rate limits).
+ * tracker (src/github/client.ts: auth, timeouts, retries, rate limits).
  *
  * Owns PR idempotency (one open PR per head branch) and the CI roll-up. It does not push
  * branches (src/workspace/), comment on or move issues (the tracker does that, including the
@@ -15,7 +15,7 @@ import {
   createGitHubOctokit,
   redactToken,
   type GitHubClientOptions,
-} from '../trackers/github.js';
+} from '../github/client.js';
 import type { PullRequestRef } from './types.js';
 
 /**
