@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { PolicyError, type TrackerError } from '../errors.js';
 import { githubTrackerFromPolicy } from './github/index.js';
-import { linearTrackerFromPolicy } from './linear.js';
+import { linearTrackerFromPolicy } from './linear/index.js';
 import { createLocalTracker } from './local.js';
 import type { Tracker } from './types.js';
 
