@@ -9,11 +9,11 @@ import path from 'node:path';
 import { PolicyError, type TrackerError } from '../errors.js';
 import { githubTrackerFromPolicy } from './github/index.js';
 import { linearTrackerFromPolicy } from './linear/index.js';
-import { createLocalTracker } from './local.js';
+import { createLocalTracker } from './local/index.js';
 import type { Tracker } from './types.js';
 
-export type { LocalTracker, LocalTrackerOptions } from './local.js';
-export { createLocalTracker } from './local.js';
+export type { LocalTracker, LocalTrackerOptions } from './local/index.js';
+export { createLocalTracker } from './local/index.js';
 
 /** Tracker kinds this build can create. */
 export const SUPPORTED_TRACKER_KINDS = ['local', 'linear', 'github'] as const;

@@ -23,7 +23,7 @@ import {
   type SyncSchedulesResult,
 } from '../../src/temporal/schedules.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
-import { createLocalTracker } from '../../src/trackers/local.js';
+import { createLocalTracker } from '../../src/trackers/local/index.js';
 import { dispatcherWorkflowId } from '../../workflows/definitions.js';
 import type {
   NudgeDispatcherInput,
