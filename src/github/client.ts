@@ -212,6 +212,29 @@ export function classifyGitHubError(err: unknown): GitHubFailure | null {
   return { kind, status, detail, retryAfterMs: rateLimited ? retryAfterMs : null };
 }
 
+const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+const REPO_RE = /^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
+
+/** True when `owner` and `repo` are valid GitHub account and repository names. */
+export function isOwnerRepo(owner: string, repo: string): boolean {
+  return OWNER_RE.test(owner) && REPO_RE.test(repo);
+}
+
+/**
+ * `owner/name` from a repository path (`/owner/name.git/`, `owner/name`): leading and trailing
+ * slashes and a `.git` suffix are dropped; null unless exactly two valid parts remain.
+ */
+export function ownerRepoFromPath(pathPart: string): { owner: string; repo: string } | null {
+  const parts = pathPart
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .split('/');
+  if (parts.length !== 2) return null;
+  const [owner, repo] = parts as [string, string];
+  return isOwnerRepo(owner, repo) ? { owner, repo } : null;
+}
+
 /**
  * Replaces every occurrence of the token in `text` (belt and braces: GitHub never echoes it) and
  * credentials in URLs, through the shared redactor (src/redact.ts). Tokens under 4 characters are

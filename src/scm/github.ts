@@ -13,6 +13,7 @@ import {
   GITHUB_SERVER_ERROR_RETRIES,
   classifyGitHubError,
   createGitHubOctokit,
+  ownerRepoFromPath,
   redactToken,
   type GitHubClientOptions,
 } from '../github/client.js';
@@ -337,16 +338,7 @@ export function parseGitHubRemote(
     return null;
   }
   if (!hosts.map((h) => h.toLowerCase()).includes(host)) return null;
-  const parts = pathPart
-    .replace(/^\/+/, '')
-    .replace(/\/+$/, '')
-    .replace(/\.git$/, '')
-    .split('/');
-  if (parts.length !== 2) return null;
-  const [owner, repo] = parts as [string, string];
-  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner) || !/^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/.test(repo))
-    return null;
-  return { owner, repo };
+  return ownerRepoFromPath(pathPart);
 }
 
 /** Hosts whose remotes belong to the API at `baseUrl`: api.github.com → github.com; GHES `https://h/api/v3` → h. */

@@ -3,7 +3,8 @@
  *
  * Owns the choice of adapter by `tracker.kind` and reading the adapter's keys from
  * `tracker.provider`. It does not validate the rest of the policy (src/config/) and holds no
- * adapter logic (one file per provider beside it).
+ * adapter logic (one folder per provider beside it: local/, linear/, github/; shared helpers in
+ * shared.ts, the comment marker in marker.ts).
  */
 import path from 'node:path';
 import { PolicyError, type TrackerError } from '../errors.js';

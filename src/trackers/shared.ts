@@ -121,6 +121,23 @@ export function requireTitle(title: unknown): string {
   return t;
 }
 
+/**
+ * The checked key, title and state of a `createIssue` argument.
+ *
+ * @throws TrackerError `tracker_payload_invalid` (not retryable) for a bad key, title or state.
+ */
+export function checkNewIssue(issue: { key: unknown; title: unknown; state: unknown }): {
+  key: string;
+  title: string;
+  state: string;
+} {
+  return {
+    key: requireKey(issue.key, 'Issue key'),
+    title: requireTitle(issue.title),
+    state: requireStateName(issue.state, 'createIssue'),
+  };
+}
+
 /** Maps with at most `limit` calls in flight; order preserved; the first failure rejects. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);

@@ -12,13 +12,13 @@ import { TrackerError } from '../../errors.js';
 import type { GitHubClientOptions } from '../../github/client.js';
 import { createSerializer, type Serializer } from '../serialize.js';
 import {
+  checkNewIssue,
   isRecord,
   mapLimit,
   normalizeName,
   parseSince,
   requireKey,
   requireStateName,
-  requireTitle,
 } from '../shared.js';
 import type { CreatedIssue, Issue, IssueComment, NewIssue, PostedComment, Tracker } from '../types.js';
 import { createGitHubContext, notAnIssue, type GitHubContext } from './client.js';
@@ -246,9 +246,7 @@ async function move(t: GitHubInner, issueId: string, target: string): Promise<vo
  * non-default open state (`state: X`), and closes it at once when `state` is terminal.
  */
 async function createIssue(t: GitHubInner, input: NewIssue): Promise<CreatedIssue> {
-  const key = requireKey(input.key, 'Issue key');
-  const title = requireTitle(input.title);
-  const state = requireStateName(input.state, 'createIssue');
+  const { key, title, state } = checkNewIssue(input);
   return t.serialized(`create\0${key}`, async (): Promise<CreatedIssue> => {
     const existing = (await listAllIssues(t.ctx)).find(
       (r) => !isPullRequest(r) && isRecord(r) && markerKey(r.body) === key,

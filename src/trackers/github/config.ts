@@ -3,11 +3,9 @@
  * into `createGitHubTracker` options, and parses repository slugs.
  */
 import { PolicyError } from '../../errors.js';
+import { isOwnerRepo, ownerRepoFromPath } from '../../github/client.js';
 import { isHttpUrl } from '../shared.js';
 import { createGitHubTracker, type GitHubTracker, type GitHubTrackerOptions } from './adapter.js';
-
-const OWNER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
-const REPO_RE = /^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 
 /** The policy fields `githubTrackerFromPolicy` reads beside `tracker.provider`. */
 export interface GitHubPolicyTracker {
@@ -56,7 +54,7 @@ export function githubTrackerFromPolicy(
     }
     ({ owner, repo } = parsed);
   }
-  if (owner === undefined || repo === undefined || !OWNER_RE.test(owner) || !REPO_RE.test(repo)) {
+  if (owner === undefined || repo === undefined || !isOwnerRepo(owner, repo)) {
     throw policyError(
       'tracker_repo_invalid',
       'repo',
@@ -116,12 +114,5 @@ export function parseRepoSlug(value: string): { owner: string; repo: string } | 
       return null;
     }
   }
-  const parts = v
-    .replace(/^\/+/, '')
-    .replace(/\/+$/, '')
-    .replace(/\.git$/, '')
-    .split('/');
-  if (parts.length !== 2) return null;
-  const [owner, repo] = parts as [string, string];
-  return OWNER_RE.test(owner) && REPO_RE.test(repo) ? { owner, repo } : null;
+  return ownerRepoFromPath(v);
 }

@@ -5,7 +5,7 @@
  */
 import { TrackerError } from '../../errors.js';
 import { splitMarker, withMarker } from '../marker.js';
-import { normalizeName, requireKey, requireStateName, requireTitle } from '../shared.js';
+import { checkNewIssue, normalizeName } from '../shared.js';
 import type { CreatedIssue, Issue, NewIssue } from '../types.js';
 import { unsuccessful } from './client.js';
 import { findTeamState, listIssues, scoped, type LinearContext } from './context.js';
@@ -31,9 +31,7 @@ import {
  *   project scope matches no project), and the transport codes.
  */
 export async function createIssue(ctx: LinearContext, input: NewIssue): Promise<CreatedIssue> {
-  const key = requireKey(input.key, 'Issue key');
-  const title = requireTitle(input.title);
-  const state = requireStateName(input.state, 'createIssue');
+  const { key, title, state } = checkNewIssue(input);
   return ctx.serialized(`create\0${key}`, async (): Promise<CreatedIssue> => {
     const existing = await findByKey(ctx, key);
     if (existing !== null) return { issue: existing, created: false };

@@ -15,13 +15,13 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TrackerError } from '../../errors.js';
 import {
+  checkNewIssue,
   compareStrings,
   describeError,
   normalizeName,
   parseSince,
   requireKey,
   requireStateName,
-  requireTitle,
 } from '../shared.js';
 import type { BlockerRef, CreatedIssue, Issue, IssueComment, NewIssue, PostedComment, Tracker } from '../types.js';
 import {
@@ -266,9 +266,7 @@ async function moveIssue(t: LocalInner, issueId: string, state: string): Promise
  *   `tracker_request_failed` (the file cannot be written).
  */
 async function createIssue(t: LocalInner, input: NewIssue): Promise<CreatedIssue> {
-  requireKey(input.key, 'Issue key');
-  const title = requireTitle(input.title);
-  const state = requireStateName(input.state, 'createIssue');
+  const { title, state } = checkNewIssue(input);
   const identifier = typeof input.identifier === 'string' ? input.identifier.trim() : '';
   if (!isIdentifier(identifier) || /[\s<>:*?"|]/.test(identifier)) {
     throw new TrackerError(
