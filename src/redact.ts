@@ -32,6 +32,8 @@ export interface RedactorOptions {
   env?: NodeJS.ProcessEnv;
   /** Shortest value redacted, in characters. (Default: `MIN_SECRET_LENGTH`) */
   minLength?: number;
+  /** What a secret value is replaced with. (Default: `REDACTED`) */
+  replacement?: string;
 }
 
 /** Builds a redactor over the given secrets (longest first, so a secret inside another goes too). */
@@ -43,8 +45,9 @@ export function createRedactor(opts: RedactorOptions = {}): Redactor {
     if (value && value.length >= min && isCredentialEnvName(name)) values.add(value);
   }
   const list = [...values].sort((a, b) => b.length - a.length);
+  const replacement = opts.replacement ?? REDACTED;
   return (text) =>
-    redactUrls(list.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join(REDACTED) : acc), text));
+    redactUrls(list.reduce((acc, secret) => (acc.includes(secret) ? acc.split(secret).join(replacement) : acc), text));
 }
 
 /** Removes credentials from URLs (`https://user:token@host` → `https://***@host`). */

@@ -1,7 +1,7 @@
 /**
  * The GitHub pull-request client: open (or update) the PR for a work branch, read it back, and
  * summarize its CI (check runs + commit statuses). Uses the same REST client setup as the
- * tracker (src/trackers/github.ts: auth, timeouts, retries, rate limits).
+ * tracker (src/github/client.ts: auth, timeouts, retries, rate limits).
  *
  * Owns PR idempotency (one open PR per head branch) and the CI roll-up. It does not push
  * branches (src/workspace/), comment on or move issues (the tracker does that, including the
@@ -13,9 +13,10 @@ import {
   GITHUB_SERVER_ERROR_RETRIES,
   classifyGitHubError,
   createGitHubOctokit,
+  ownerRepoFromPath,
   redactToken,
   type GitHubClientOptions,
-} from '../trackers/github.js';
+} from '../github/client.js';
 import type { PullRequestRef } from './types.js';
 
 /** Options of `createGitHubScm`. */
@@ -322,16 +323,7 @@ export function parseGitHubRemote(
     return null;
   }
   if (!hosts.map((h) => h.toLowerCase()).includes(host)) return null;
-  const parts = pathPart
-    .replace(/^\/+/, '')
-    .replace(/\/+$/, '')
-    .replace(/\.git$/, '')
-    .split('/');
-  if (parts.length !== 2) return null;
-  const [owner, repo] = parts as [string, string];
-  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner) || !/^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/.test(repo))
-    return null;
-  return { owner, repo };
+  return ownerRepoFromPath(pathPart);
 }
 
 /** Hosts whose remotes belong to the API at `baseUrl`: api.github.com → github.com; GHES `https://h/api/v3` → h. */

@@ -3,17 +3,18 @@
  *
  * Owns the choice of adapter by `tracker.kind` and reading the adapter's keys from
  * `tracker.provider`. It does not validate the rest of the policy (src/config/) and holds no
- * adapter logic (one file per provider beside it).
+ * adapter logic (one folder per provider beside it: local/, linear/, github/; shared helpers in
+ * shared.ts, the comment marker in marker.ts).
  */
 import path from 'node:path';
 import { PolicyError, type TrackerError } from '../errors.js';
-import { githubTrackerFromPolicy } from './github.js';
-import { linearTrackerFromPolicy } from './linear.js';
-import { createLocalTracker } from './local.js';
+import { githubTrackerFromPolicy } from './github/index.js';
+import { linearTrackerFromPolicy } from './linear/index.js';
+import { createLocalTracker } from './local/index.js';
 import type { Tracker } from './types.js';
 
-export type { LocalTracker, LocalTrackerOptions } from './local.js';
-export { createLocalTracker } from './local.js';
+export type { LocalTracker, LocalTrackerOptions } from './local/index.js';
+export { createLocalTracker } from './local/index.js';
 
 /** Tracker kinds this build can create. */
 export const SUPPORTED_TRACKER_KINDS = ['local', 'linear', 'github'] as const;

@@ -65,6 +65,48 @@ export interface PostedComment {
 }
 
 /**
+ * An issue Foreman files (`Tracker.createIssue`), e.g. a schedule's daily issue. `key` is the
+ * idempotency key: filing twice with the same key returns the existing issue (`created: false`).
+ */
+export interface NewIssue {
+  /**
+   * Idempotency key (non-empty, no whitespace, `<`, `>` or `&`). Linear and GitHub store it as the
+   * hidden `<!-- foreman:key=… -->` marker in the description/body and look for it before
+   * creating; local relies on `identifier` (the file name) instead.
+   */
+  key: string;
+  /**
+   * The local tracker's identifier and file name (`<identifier>.md`). Linear and GitHub assign
+   * their own identifiers (`ENG-12`, `app-7`) and ignore it.
+   */
+  identifier: string;
+  /** One line of text. */
+  title: string;
+  /** Markdown body. (Default: empty) */
+  description?: string;
+  /** Label names. GitHub creates missing labels; Linear creates missing team labels. */
+  labels?: string[];
+  /** 1 urgent … 4 low (Linear's scale; GitHub: a `priority: N` label). */
+  priority?: number;
+  /** Provider-native state name the issue starts in (GitHub: `state: X` label, or closed if terminal). */
+  state: string;
+  /** RFC 3339 creation time (local: front matter `created_at`; Linear: `createdAt`). (Default: now) */
+  createdAt?: string;
+  /**
+   * Extra provider fields: local writes each entry into the front matter after `created_at`
+   * (e.g. `schedule: nightly`); Linear and GitHub ignore them.
+   */
+  meta?: Record<string, string>;
+}
+
+/** Result of `Tracker.createIssue`. */
+export interface CreatedIssue {
+  issue: Issue;
+  /** False when an issue with the same key (local: the same file) already existed; it is left as is. */
+  created: boolean;
+}
+
+/**
  * What Foreman needs from a tracker. Every write is idempotent so a retried activity never
  * repeats a side effect. Errors are `TrackerError` with a stable code.
  */
@@ -91,6 +133,15 @@ export interface Tracker {
    * Optional: trackers without one (GitHub cross-references the PR from its body) leave it out.
    */
   linkPullRequest?(issueId: string, url: string, title: string): Promise<unknown>;
+  /**
+   * Files a new issue, idempotently by `issue.key` (see `NewIssue`). Optional so other adapters
+   * may leave it out; local, linear and github implement it.
+   *
+   * @throws TrackerError `tracker_payload_invalid` (bad title/state/identifier/key),
+   *   `tracker_state_unknown` (Linear: no such workflow state), `issue_file_invalid` (local: the
+   *   existing file is unusable), and the adapter's transport codes.
+   */
+  createIssue?(issue: NewIssue): Promise<CreatedIssue>;
   /**
    * Calls `onChange` when issues may have changed (e.g. a file appeared); returns a function
    * that stops watching. Adapters without push notifications return a no-op.

@@ -8,7 +8,7 @@ import {
   githubTrackerFromPolicy,
   type GitHubTracker,
   type GitHubTrackerOptions,
-} from '../../src/trackers/github.js';
+} from '../../src/trackers/github/index.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
 
 const TERMINAL = ['Done', 'Closed', 'Cancelled', 'Canceled', 'Duplicate'];

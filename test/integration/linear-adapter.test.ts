@@ -15,7 +15,7 @@ import {
   type LinearRateLimitedError,
   type LinearTracker,
   type LinearTrackerOptions,
-} from '../../src/trackers/linear.js';
+} from '../../src/trackers/linear/index.js';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -23,7 +23,7 @@ import {
 } from '../../src/schedules/index.js';
 import { nudgeDispatcher } from '../../src/dispatch/nudge.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
-import { createLocalTracker } from '../../src/trackers/local.js';
+import { createLocalTracker } from '../../src/trackers/local/index.js';
 import { dispatcherWorkflowId } from '../../workflows/definitions.js';
 import type { NudgeDispatcherInput, ScheduleWorkflowResult } from '../../src/schedules/types.js';
 import type { ScheduleActivities } from '../../workflows/schedule-workflow.js';

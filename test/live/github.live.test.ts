@@ -1,5 +1,5 @@
 /**
- * Live test of the GitHub tracker (src/trackers/github.ts) and PR client (src/scm/github.ts)
+ * Live test of the GitHub tracker (src/trackers/github/) and PR client (src/scm/github.ts)
  * against the real REST API and a scratch repository.
  *
  * Runs only with FOREMAN_LIVE=1, GITHUB_TOKEN and FOREMAN_LIVE_GITHUB_REPO (`owner/name` of a
@@ -22,7 +22,7 @@ import {
   redactToken,
   type GitHubOctokit,
   type GitHubTracker,
-} from '../../src/trackers/github.js';
+} from '../../src/trackers/github/index.js';
 
 const token = process.env.GITHUB_TOKEN?.trim() ?? '';
 const repoSlug = process.env.FOREMAN_LIVE_GITHUB_REPO?.trim() ?? '';

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { LinearClient } from '@linear/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrackerError } from '../../src/errors.js';
-import { createLinearTracker, type LinearTracker } from '../../src/trackers/linear.js';
+import { createLinearTracker, type LinearTracker } from '../../src/trackers/linear/index.js';
 import type { Issue } from '../../src/trackers/types.js';
 
 const apiKey = process.env.LINEAR_API_KEY?.trim() ?? '';

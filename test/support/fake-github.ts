@@ -483,6 +483,20 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         });
       return paged(rawPath, query, list.map(issueJson));
     }
+    if (rest === '/issues' && method === 'POST') {
+      // Like GitHub: labels are names (or { name } objects) and are created on first use.
+      if (typeof b.title !== 'string' || b.title.trim() === '') return validation('Issue', 'missing_field', 'title');
+      const names = Array.isArray(b.labels)
+        ? b.labels.map((l) => (isObject(l) ? String(l.name) : String(l))).filter((l) => l.trim() !== '')
+        : [];
+      const issue = addIssue({
+        title: b.title,
+        body: typeof b.body === 'string' ? b.body : null,
+        labels: names.map((n) => addLabel(n).name),
+        user: login,
+      });
+      return { status: 201, body: issueJson(issue) };
+    }
     if ((r = /^\/issues\/(\d+)$/.exec(rest))) {
       const issue = issues.get(Number(r[1]));
       if (!issue) return notFound();

@@ -5,7 +5,8 @@
  *
  * Owns: a small GraphQL parser and executor (operations, aliases, arguments with variables and
  * literals, nested selections — no fragments), an in-memory workspace (teams, workflow states,
- * projects, users, labels, issues, relations, comments, attachments) that tests seed and inspect,
+ * projects, users, labels, issues, relations, comments, attachments) that tests seed, inspect and
+ * the adapter creates (`issueCreate`, `issueLabelCreate`, `commentCreate`, …),
  * the Linear filter comparators the adapter uses, cursor pagination, auth by API key, and fault
  * injection (auth error, rate limit with headers, 5xx, malformed JSON, GraphQL error, bad shape,
  * dropped connection, no answer).
@@ -547,6 +548,7 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       return teamView(t);
     },
     projects: (a) => connection(projects.map(projectView), a),
+    issueLabels: (a) => connection(labels.map(labelView), a),
   };
 
   const payload = (typename: string, field: string, value: View | null): View => ({
@@ -583,6 +585,50 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
         c.updatedAt = c.editedAt = tick();
       }
       return payload('CommentPayload', 'comment', commentView(c));
+    },
+    issueCreate: (a) => {
+      const input = isObject(a.input) ? a.input : {};
+      const team = teams.find((t) => t.id === input.teamId);
+      if (!team) throw notFound('Team');
+      if (typeof input.title !== 'string' || input.title.trim() === '') throw userError('Title cannot be empty');
+      const stateId = input.stateId ?? states.find((s) => s.teamId === team.id && s.type === 'unstarted')?.id;
+      const state = states.find((s) => s.id === stateId);
+      if (!state) throw notFound('WorkflowState');
+      if (state.teamId !== team.id) throw userError('Workflow state does not belong to the issue team');
+      const labelIds = Array.isArray(input.labelIds) ? input.labelIds.map(String) : [];
+      if (labelIds.some((id) => !labels.some((l) => l.id === id))) throw notFound('IssueLabel');
+      if (input.projectId !== undefined && !projects.some((p) => p.id === input.projectId)) throw notFound('Project');
+      const priority = input.priority === undefined ? 0 : Number(input.priority);
+      if (!Number.isInteger(priority) || priority < 0 || priority > 4) throw userError('priority must be 0 to 4');
+      const number = issues.filter((i) => i.teamId === team.id).length + 1;
+      const createdAt = typeof input.createdAt === 'string' ? new Date(input.createdAt).toISOString() : tick();
+      const issue: FakeIssue = {
+        id: randomUUID(),
+        teamId: team.id,
+        number,
+        title: input.title,
+        description: typeof input.description === 'string' ? input.description : null,
+        priority,
+        stateId: state.id,
+        projectId: typeof input.projectId === 'string' ? input.projectId : null,
+        assigneeId: typeof input.assigneeId === 'string' ? input.assigneeId : null,
+        labelIds,
+        branchName: `${viewer.displayName}/${team.key.toLowerCase()}-${number}-${slugify(input.title)}`,
+        createdAt,
+        updatedAt: createdAt,
+      };
+      issues.push(issue);
+      return payload('IssuePayload', 'issue', issueView(issue));
+    },
+    issueLabelCreate: (a) => {
+      const input = isObject(a.input) ? a.input : {};
+      if (typeof input.name !== 'string' || input.name.trim() === '') throw userError('Label name cannot be empty');
+      if (input.teamId !== undefined && !teams.some((t) => t.id === input.teamId)) throw notFound('Team');
+      if (labels.some((l) => l.name.toLowerCase() === String(input.name).toLowerCase()))
+        throw userError('A label with this name already exists');
+      const label: FakeLabel = { id: randomUUID(), name: input.name };
+      labels.push(label);
+      return payload('IssueLabelPayload', 'issueLabel', labelView(label));
     },
     issueUpdate: (a) => {
       const issue = requireIssue(a.id);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PolicyError, TrackerError, hasCode } from '../../src/errors.js';
 import { createTracker } from '../../src/trackers/index.js';
-import { createLocalTracker, type LocalTracker } from '../../src/trackers/local.js';
+import { createLocalTracker, type LocalTracker } from '../../src/trackers/local/index.js';
 
 let dir: string;
 let invalid: { file: string; error: TrackerError }[];

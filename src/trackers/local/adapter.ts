@@ -1,0 +1,302 @@
+/**
+ * The `local` tracker: a folder of Markdown issue files a person can read and edit, the embedded
+ * default (DESIGN.md "Tracker boundary"; profile in specs/trackers/local.md).
+ *
+ * - `<identifier>.md`: YAML front matter and a body (./parse.ts).
+ * - `<identifier>.comments.md`: comments (./comments.ts).
+ *
+ * Owns the `Tracker` contract over those files: listings, the state and comment writes and new
+ * issue files (atomic, serialized per file within the process, ./files.ts) and the folder watch
+ * (./watch.ts). It does not decide eligibility (src/dispatch/) and does not guard against other
+ * processes writing the same file at the same instant.
+ */
+import { mkdirSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TrackerError } from '../../errors.js';
+import {
+  checkNewIssue,
+  compareStrings,
+  describeError,
+  normalizeName,
+  parseSince,
+  requireKey,
+  requireStateName,
+} from '../shared.js';
+import type { BlockerRef, CreatedIssue, Issue, IssueComment, NewIssue, PostedComment, Tracker } from '../types.js';
+import {
+  applyEdits,
+  appendBlock,
+  commentId,
+  parseComments,
+  renderForemanContent,
+  stampEdits,
+  toComment,
+} from './comments.js';
+import {
+  COMMENTS_EXT,
+  ISSUE_EXT,
+  errno,
+  isIdentifier,
+  isIssueFileName,
+  notFound,
+  readText,
+  unreadable,
+  withFileLock,
+  writeAtomic,
+  writeNewFile,
+} from './files.js';
+import { toIssue } from './normalize.js';
+import { loadIssueFile, renderIssueFile, replaceState, type Loaded, type ParsedIssue } from './parse.js';
+import { watchFolder } from './watch.js';
+
+/** Options of `createLocalTracker`. */
+export interface LocalTrackerOptions {
+  /** The issues folder; relative paths resolve against `process.cwd()`. Created if missing. */
+  path: string;
+  /**
+   * Called for each issue file a listing skips because it cannot be used (`issue_file_invalid`:
+   * broken front matter, missing `title`/`state`, bad field types; `issue_file_unreadable`: an
+   * I/O error). Listing never throws for one bad file. (Default: ignore)
+   */
+  onInvalid?: (file: string, error: TrackerError) => void;
+  /** Quiet time in ms before `watch` calls back after a burst of file events. (Default: 200) */
+  debounceMs?: number;
+}
+
+/** A `Tracker` over a local folder; `path` is the absolute folder. */
+export type LocalTracker = Tracker & { readonly path: string };
+
+/** Loads of one listing, so a blocker read twice is read once. */
+type Cache = Map<string, Promise<Loaded>>;
+
+/** What every method of one tracker shares. */
+interface LocalInner {
+  dir: string;
+  issueFile(identifier: string): string;
+  commentsFile(identifier: string): string;
+  report(file: string, error: TrackerError): void;
+}
+
+/**
+ * Creates the local tracker over a folder of issue files (format: specs/trackers/local.md). The
+ * folder is created now if missing. Issue ids are the identifiers (file names without `.md`).
+ *
+ * Errors are `TrackerError`: `tracker_not_found` (no such issue file, permanent),
+ * `issue_file_invalid` (unusable file, permanent), `issue_file_unreadable` and
+ * `tracker_request_failed` (I/O, retryable), `tracker_payload_invalid` (bad argument, permanent).
+ *
+ * @param opts Folder, invalid-file callback and watch debounce.
+ * @throws TrackerError `tracker_request_failed` (not retryable) when the folder cannot be created.
+ */
+export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
+  const dir = path.resolve(opts.path);
+  const debounceMs = opts.debounceMs ?? 200;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new TrackerError(
+      'tracker_request_failed',
+      `Cannot create the issues folder ${dir}; fix tracker.provider.path or its permissions`,
+      { cause: err, retryable: false },
+    );
+  }
+  const t: LocalInner = {
+    dir,
+    issueFile: (identifier) => path.join(dir, identifier + ISSUE_EXT),
+    commentsFile: (identifier) => path.join(dir, identifier + COMMENTS_EXT),
+    report: (file, error) => opts.onInvalid?.(file, error),
+  };
+  return {
+    kind: 'local',
+    path: dir,
+    async fetchIssuesByStates(states) {
+      const wanted = new Set(states.map(normalizeName));
+      if (wanted.size === 0) return [];
+      const issues = await loadMany(t, await listIdentifiers(t));
+      return issues.filter((i) => wanted.has(normalizeName(i.state)));
+    },
+    fetchIssuesByIds: (ids) => loadMany(t, [...new Set(ids)].filter(isIdentifier)),
+    fetchIssueByIdentifier: (identifier) => fetchIssueByIdentifier(t, identifier),
+    fetchComments: (issueId, since) => fetchComments(t, issueId, since),
+    upsertComment: (issueId, key, body) => upsertComment(t, issueId, key, body),
+    moveIssue: (issueId, state) => moveIssue(t, issueId, state),
+    createIssue: (issue) => createIssue(t, issue),
+    watch: (onChange) => watchFolder(dir, debounceMs, onChange),
+  };
+}
+
+function load(t: LocalInner, identifier: string, cache: Cache): Promise<Loaded> {
+  let hit = cache.get(identifier);
+  if (hit === undefined) {
+    hit = loadIssueFile(t.issueFile(identifier));
+    cache.set(identifier, hit);
+  }
+  return hit;
+}
+
+/** The `Issue` of a parsed file, its blockers' states read from their files. */
+async function resolveIssue(
+  t: LocalInner,
+  identifier: string,
+  file: string,
+  parsed: ParsedIssue,
+  cache: Cache,
+): Promise<Issue> {
+  const blocked_by = await Promise.all(
+    parsed.blocked_by.map(async (ref): Promise<BlockerRef> => {
+      if (!isIdentifier(ref)) return { id: null, identifier: ref, state: null };
+      const b = await load(t, ref, cache);
+      if (b.kind === 'ok') return { id: ref, identifier: ref, state: b.parsed.state };
+      return { id: b.kind === 'missing' ? null : ref, identifier: ref, state: null };
+    }),
+  );
+  return toIssue(identifier, file, parsed, blocked_by);
+}
+
+/** Loads identifiers; skips missing ones, reports and skips unusable ones. */
+async function loadMany(t: LocalInner, identifiers: string[]): Promise<Issue[]> {
+  const cache: Cache = new Map();
+  const issues = await Promise.all(
+    identifiers.map(async (identifier) => {
+      const loaded = await load(t, identifier, cache);
+      if (loaded.kind === 'missing') return null;
+      if (loaded.kind === 'invalid') {
+        t.report(loaded.file, loaded.error);
+        return null;
+      }
+      return resolveIssue(t, identifier, loaded.file, loaded.parsed, cache);
+    }),
+  );
+  return issues.filter((i): i is Issue => i !== null);
+}
+
+async function listIdentifiers(t: LocalInner): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(t.dir, { withFileTypes: true });
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return [];
+    throw new TrackerError('tracker_request_failed', `Cannot list the issues folder ${t.dir}: ${describeError(err)}`, {
+      cause: err,
+    });
+  }
+  return entries
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && isIssueFileName(e.name))
+    .map((e) => e.name.slice(0, -ISSUE_EXT.length))
+    .sort(compareStrings);
+}
+
+async function fetchIssueByIdentifier(t: LocalInner, identifier: string): Promise<Issue | null> {
+  if (!isIdentifier(identifier)) return null;
+  const cache: Cache = new Map();
+  const loaded = await load(t, identifier, cache);
+  if (loaded.kind === 'missing') return null;
+  if (loaded.kind === 'invalid') throw loaded.error;
+  return resolveIssue(t, identifier, loaded.file, loaded.parsed, cache);
+}
+
+/** Comments only need the issue to exist: a typo in its front matter must not hide an answer. */
+async function requireExists(t: LocalInner, issueId: string): Promise<void> {
+  if (!isIdentifier(issueId)) throw notFound(issueId, t.dir);
+  try {
+    if ((await stat(t.issueFile(issueId))).isFile()) return;
+  } catch (err) {
+    if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw unreadable(t.issueFile(issueId), err);
+  }
+  throw notFound(issueId, t.dir);
+}
+
+async function fetchComments(t: LocalInner, issueId: string, since: string | undefined): Promise<IssueComment[]> {
+  const sinceMs = parseSince(since);
+  await requireExists(t, issueId);
+  const read = await readText(t.commentsFile(issueId));
+  if (read === null) return [];
+  const comments = parseComments(read.text, read.stats.mtime.toISOString()).map((c, i) => toComment(issueId, c, i));
+  return comments.filter((c) => Date.parse(c.created_at) > sinceMs);
+}
+
+async function upsertComment(t: LocalInner, issueId: string, key: string, body: string): Promise<PostedComment> {
+  requireKey(key);
+  await requireExists(t, issueId);
+  const file = t.commentsFile(issueId);
+  return withFileLock(file, async (): Promise<PostedComment> => {
+    const read = await readText(file);
+    const text = read?.text ?? '';
+    const mtime = (read?.stats.mtime ?? new Date()).toISOString();
+    const blocks = parseComments(text, mtime);
+    const index = blocks.findIndex((b) => b.key === key);
+    const existing = blocks[index];
+    const content = renderForemanContent(key, body);
+    let next: string;
+    let created: boolean;
+    if (existing?.foremanSpan) {
+      const { start, end } = existing.foremanSpan;
+      const lead = start > 0 && text[start - 1] !== '\n' ? '\n' : '';
+      next = applyEdits(text, [...stampEdits(blocks, mtime), { start, end, insert: lead + content }]);
+      created = false;
+    } else {
+      next = appendBlock(applyEdits(text, stampEdits(blocks, mtime)), content);
+      created = true;
+    }
+    if (next !== text) await writeAtomic(file, next);
+    return { id: commentId(issueId, created ? blocks.length : index), created };
+  });
+}
+
+async function moveIssue(t: LocalInner, issueId: string, state: string): Promise<void> {
+  const target = requireStateName(state);
+  if (!isIdentifier(issueId)) throw notFound(issueId, t.dir);
+  const file = t.issueFile(issueId);
+  await withFileLock(file, async () => {
+    const loaded = await loadIssueFile(file);
+    if (loaded.kind === 'missing') throw notFound(issueId, t.dir);
+    if (loaded.kind === 'invalid') throw loaded.error;
+    if (normalizeName(loaded.parsed.state) === normalizeName(target)) return;
+    await writeAtomic(file, replaceState(file, loaded.text, target));
+  });
+}
+
+/**
+ * `createIssue`: writes `<identifier>.md` only if no such file exists (atomically, never
+ * overwriting an earlier tick's or a human's file), then reads it back.
+ *
+ * @throws TrackerError `tracker_payload_invalid` (identifier not a plain file name, bad
+ *   key/title/state/createdAt), `issue_file_invalid` (the existing file is unusable),
+ *   `tracker_request_failed` (the file cannot be written).
+ */
+async function createIssue(t: LocalInner, input: NewIssue): Promise<CreatedIssue> {
+  const { title, state } = checkNewIssue(input);
+  const identifier = typeof input.identifier === 'string' ? input.identifier.trim() : '';
+  if (!isIdentifier(identifier) || /[\s<>:*?"|]/.test(identifier)) {
+    throw new TrackerError(
+      'tracker_payload_invalid',
+      `createIssue: identifier "${String(input.identifier)}" must be a plain file name such as DEMO-1`,
+      { retryable: false },
+    );
+  }
+  const createdMs = input.createdAt === undefined ? Date.now() : Date.parse(input.createdAt);
+  if (Number.isNaN(createdMs)) {
+    throw new TrackerError(
+      'tracker_payload_invalid',
+      `createIssue: createdAt "${input.createdAt}" is not an RFC 3339 timestamp`,
+      {
+        retryable: false,
+      },
+    );
+  }
+  const text = renderIssueFile({
+    title,
+    state,
+    ...(input.priority !== undefined ? { priority: input.priority } : {}),
+    ...(input.labels !== undefined ? { labels: input.labels } : {}),
+    created_at: new Date(createdMs).toISOString(),
+    ...(input.meta !== undefined ? { meta: input.meta } : {}),
+    ...(input.description !== undefined ? { description: input.description } : {}),
+  });
+  const file = t.issueFile(identifier);
+  const created = await withFileLock(file, () => writeNewFile(file, text));
+  const issue = await fetchIssueByIdentifier(t, identifier);
+  if (issue === null) throw notFound(identifier, t.dir);
+  return { issue, created };
+}

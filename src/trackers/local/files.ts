@@ -1,0 +1,182 @@
+/**
+ * The local tracker's files: names (`<identifier>.md`, `<identifier>.comments.md`), reading,
+ * atomic writes (replace, or create only if absent), the per-file write queue, and the
+ * `TrackerError`s of file problems.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { link, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TrackerError } from '../../errors.js';
+import { createSerializer } from '../serialize.js';
+import { describeError } from '../shared.js';
+
+/** Extension of an issue file. */
+export const ISSUE_EXT = '.md';
+/** Extension of a comments file. */
+export const COMMENTS_EXT = '.comments.md';
+
+/** Write queue per absolute path, shared by every tracker in this process. */
+export const withFileLock = createSerializer();
+
+/** The file's text and stats, or null when it does not exist or is not a file. */
+export async function readText(file: string): Promise<{ text: string; stats: Stats } | null> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) return null;
+    return { text: await handle.readFile('utf8'), stats };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes through a temp file in the same folder and a rename, so readers never see half a file.
+ *
+ * @throws TrackerError `tracker_request_failed` (retryable) when the file cannot be written.
+ */
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = tempName(file);
+  try {
+    let mode = 0o644;
+    try {
+      mode = (await stat(file)).mode & 0o777;
+    } catch {
+      // New file: default mode.
+    }
+    const handle = await open(tmp, 'w', mode);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new TrackerError(
+      'tracker_request_failed',
+      `Cannot write ${file}: ${describeError(err)}; check the folder's permissions and free space`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * Writes `file` only if it does not exist, atomically: the text goes to a dot-file (which the
+ * tracker ignores) and is hard-linked into place, which fails when the name is taken. Returns
+ * false when it was taken. Falls back to an exclusive create where hard links are refused.
+ *
+ * @throws TrackerError `tracker_request_failed` (retryable) when the file cannot be written.
+ */
+export async function writeNewFile(file: string, text: string): Promise<boolean> {
+  const tmp = tempName(file);
+  try {
+    const handle = await open(tmp, 'wx', 0o644);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(tmp, file);
+      return true;
+    } catch (err) {
+      const code = errno(err);
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
+    }
+    return await createExclusive(file, text);
+  } catch (err) {
+    throw new TrackerError(
+      'tracker_request_failed',
+      `Cannot write ${file}: ${describeError(err)}; check the issues folder's permissions and free space`,
+      { cause: err },
+    );
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Creates `file` with `text` unless it exists (false then). */
+async function createExclusive(file: string, text: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'wx', 0o644);
+  } catch (err) {
+    if (errno(err) === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    await handle.writeFile(text, 'utf8');
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** A dot-file beside `file` for a write in progress (readers and watchers ignore dot-files). */
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Identifiers are file names: no separators, no dot-files, never a comments file. */
+export function isIdentifier(id: string): boolean {
+  return (
+    id !== '' &&
+    !id.startsWith('.') &&
+    !/[/\\\0]/.test(id) &&
+    !id.toLowerCase().endsWith(COMMENTS_EXT.slice(0, -ISSUE_EXT.length))
+  );
+}
+
+/** True for `<identifier>.md` (not a comments file, not a dot-file). */
+export function isIssueFileName(name: string): boolean {
+  return name.endsWith(ISSUE_EXT) && name.length > ISSUE_EXT.length && isIdentifier(name.slice(0, -ISSUE_EXT.length));
+}
+
+/** Issue and comments files matter to watchers; temp files (dot-files) do not. */
+export function isWatchedName(name: string): boolean {
+  const base = path.basename(name);
+  return !base.startsWith('.') && base.toLowerCase().endsWith(ISSUE_EXT);
+}
+
+/** The `code` of a Node.js system error, if any. */
+export function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** `issue_file_invalid` (permanent): the file at `file` `what` (a sentence saying what is wrong). */
+export function invalid(file: string, what: string): TrackerError {
+  return new TrackerError('issue_file_invalid', `Issue file ${file} ${what} (format: specs/trackers/local.md)`, {
+    retryable: false,
+  });
+}
+
+/** `issue_file_unreadable` (retryable): an I/O error reading `file`. */
+export function unreadable(file: string, err: unknown): TrackerError {
+  return new TrackerError(
+    'issue_file_unreadable',
+    `Cannot read issue file ${file}: ${describeError(err)}; check its permissions`,
+    {
+      cause: err,
+    },
+  );
+}
+
+/** `tracker_not_found` (permanent): no `<issueId>.md` in `dir`. */
+export function notFound(issueId: string, dir: string): TrackerError {
+  return new TrackerError('tracker_not_found', `Issue ${issueId} has no file ${issueId}${ISSUE_EXT} in ${dir}`, {
+    retryable: false,
+  });
+}
