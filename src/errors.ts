@@ -35,6 +35,7 @@ export const ERROR_CODES = {
     'tracker_request_failed',
     'tracker_payload_invalid',
     'tracker_state_unknown',
+    'tracker_team_unknown',
     'issue_not_found',
     'issue_file_invalid',
     'issue_file_unreadable',

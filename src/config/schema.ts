@@ -299,7 +299,7 @@ export const scmSchema = z.object({
 /**
  * `schedules[].issue`: the issue a schedule files on each tick (user-defined periodic work, e.g. a
  * weekly "Update dependencies"). One issue per schedule per UTC day: identifier
- * `<ID>-<YYYYMMDD>` (the schedule id uppercased). Only the `local` tracker can file issues yet.
+ * `<ID>-<YYYYMMDD>` (the schedule id uppercased), filed through the tracker's `createIssue`.
  */
 export const scheduledIssueSchema = z.object({
   /** Issue title. */

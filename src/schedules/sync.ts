@@ -81,15 +81,6 @@ export async function syncSchedules(client: Client, opts: SyncSchedulesOptions):
   const { taskQueue, log } = opts;
   const result: SyncSchedulesResult = { created: [], updated: [], unchanged: [], deleted: [], failed: [] };
   const planned = plannedSchedules(opts.policy, taskQueue);
-  const kind = opts.policy.tracker?.kind.trim().toLowerCase();
-  const filing = opts.policy.schedules.filter((s) => s.issue).map((s) => s.id);
-  if (kind !== undefined && kind !== 'local' && filing.length) {
-    // Said now, not at the first (maybe weekly) tick, which fails with schedule_issue_unsupported.
-    log.warn(
-      { schedules: filing, trackerKind: kind },
-      `schedules with an \`issue\` need tracker.kind "local"; their ticks will fail until \`issue\` is removed`,
-    );
-  }
 
   for (const p of planned) {
     try {

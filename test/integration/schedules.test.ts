@@ -9,7 +9,7 @@ import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { policySchema, type PolicyInput } from '../../src/config/schema.js';
-import { PolicyError } from '../../src/errors.js';
+import { TrackerError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import {
   deleteForemanSchedules,
@@ -24,6 +24,8 @@ import {
 import { nudgeDispatcher } from '../../src/dispatch/nudge.js';
 import { workflowBundle } from '../../src/temporal/worker.js';
 import { createLocalTracker } from '../../src/trackers/local/index.js';
+import { createLinearTracker } from '../../src/trackers/linear/index.js';
+import { startFakeLinear } from '../support/fake-linear.js';
 import { dispatcherWorkflowId } from '../../workflows/definitions.js';
 import type { NudgeDispatcherInput, ScheduleWorkflowResult } from '../../src/schedules/types.js';
 import type { ScheduleActivities } from '../../workflows/schedule-workflow.js';
@@ -227,7 +229,7 @@ describe('syncSchedules', () => {
     expect(errors).toHaveLength(1);
     expect(warnings).toEqual([]);
 
-    // An issue entry on a tracker that cannot file issues is synced, with a warning at once.
+    // An issue entry on another tracker is synced without a warning: every tracker files issues.
     const r2 = await sync(client, {
       taskQueue,
       policy: policy({
@@ -238,7 +240,7 @@ describe('syncSchedules', () => {
       log,
     });
     expect(r2.updated).toEqual([foremanScheduleId(taskQueue, 'ok')]);
-    expect(warnings).toEqual([expect.stringContaining('need tracker.kind "local"')]);
+    expect(warnings).toEqual([]);
   });
 });
 
@@ -401,15 +403,40 @@ describe('fileScheduledIssue', () => {
     expect(scheduledIssueIdentifier('—', at)).toBe('SCHEDULE-20260102');
   });
 
-  it('refuses trackers that cannot file issues yet', async () => {
+  it('files through Linear too (fake Linear, real SDK): once per day, by key', async () => {
+    const fake = await startFakeLinear();
+    cleanups.push(() => fake.close());
+    const tracker = {
+      kind: 'linear',
+      provider: { api_key: '$FAKE_LINEAR_KEY', endpoint: fake.url, team_key: 'ENG' },
+      active_states: ['Todo'],
+    };
+    const env = { FAKE_LINEAR_KEY: fake.apiKey };
+    const issue = { title: 'Rotate keys', description: 'Rotate the deploy keys.', labels: ['Chore'] };
+    const file = (at: string) => fileScheduledIssue({ tracker, env, scheduleId: 'rotate', issue, at });
+    const a = await file('2026-11-09T08:00:00Z');
+    const b = await file('2026-11-09T20:00:00Z');
+    expect(a.created).toBe(true);
+    expect(b).toEqual({ identifier: a.identifier, created: false });
+    const filed = await createLinearTracker({
+      apiKey: fake.apiKey,
+      apiUrl: fake.url,
+      teamKey: 'ENG',
+      activeStates: ['Todo'],
+      terminalStates: ['Done'],
+    }).fetchIssuesByStates(['Todo']);
+    expect(filed.map((i) => [i.identifier, i.title, i.labels])).toEqual([[a.identifier, 'Rotate keys', ['chore']]]);
+  });
+
+  it('refuses a bad tick time without filing anything', async () => {
     const err = await fileScheduledIssue({
-      tracker: { kind: 'linear', provider: {} },
+      tracker: { kind: 'local', provider: { path: './nowhere' } },
       scheduleId: 'deps',
       issue: { title: 'x' },
-      at: new Date().toISOString(),
+      at: 'not a time',
     }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PolicyError);
-    expect((err as PolicyError).code).toBe('schedule_issue_unsupported');
+    expect(err).toBeInstanceOf(TrackerError);
+    expect((err as TrackerError).code).toBe('tracker_payload_invalid');
   });
 });
 

@@ -2,7 +2,7 @@
  * The GitHub tracker from the policy: reads `tracker.provider` (keys: specs/trackers/github.md)
  * into `createGitHubTracker` options, and parses repository slugs.
  */
-import { PolicyError } from '../../errors.js';
+import { PolicyError, type PolicyErrorCode } from '../../errors.js';
 import { isOwnerRepo, ownerRepoFromPath } from '../../github/client.js';
 import { isHttpUrl } from '../shared.js';
 import { createGitHubTracker, type GitHubTracker, type GitHubTrackerOptions } from './adapter.js';
@@ -38,7 +38,7 @@ export function githubTrackerFromPolicy(
     }
     return v.trim() === '' ? undefined : v.trim();
   };
-  const policyError = (code: string, key: string, message: string) =>
+  const policyError = (code: PolicyErrorCode, key: string, message: string) =>
     new PolicyError(code, message, { issues: [{ path: `tracker.provider.${key}`, message }] });
 
   let owner = str('owner');
