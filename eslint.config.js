@@ -26,6 +26,16 @@ export default tseslint.config(
     },
   },
   {
+    // Size limits (docs/architecture.md, "The parts"): a function reads in one screen; workflow
+    // and activity files stay small enough to read top to bottom.
+    files: ['src/**/*.ts', 'workflows/**/*.ts', 'activities/**/*.ts', 'bin/**/*.js'],
+    rules: { 'max-lines-per-function': ['error', { max: 120 }] },
+  },
+  {
+    files: ['workflows/**/*.ts', 'activities/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 300 }] },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -206,21 +206,7 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
         throw toScmError(err, `reading pull request ${slug}#${number}`, slug, token);
       }
       if (!isRecord(data)) throw payloadInvalid(`pull request ${slug}#${number} is not an object`);
-      const ref = prRef(data, slug);
-      const head = isRecord(data.head) ? data.head : {};
-      const baseInfo = isRecord(data.base) ? data.base : {};
-      const merged = data.merged === true || (typeof data.merged_at === 'string' && data.merged_at !== '');
-      return {
-        number: ref.number,
-        url: ref.url,
-        state: merged ? 'merged' : data.state === 'closed' ? 'closed' : 'open',
-        draft: data.draft === true,
-        title: typeof data.title === 'string' ? data.title : '',
-        body: typeof data.body === 'string' ? data.body : null,
-        head: { ref: String(head.ref ?? ''), sha: String(head.sha ?? '') },
-        base: { ref: String(baseInfo.ref ?? '') },
-        mergeable: typeof data.mergeable === 'boolean' ? data.mergeable : null,
-      };
+      return toPullRequestInfo(data, prRef(data, slug));
     },
 
     async reviewComments(number) {
@@ -228,13 +214,7 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
         octokit.paginate(octokit.rest.pulls.listReviewComments, { ...base, pull_number: number, per_page: 100 }),
       );
       if (!Array.isArray(list)) throw payloadInvalid(`review comments of ${slug}#${number} are not a list`);
-      return list.filter(isRecord).map((c) => ({
-        author: isRecord(c.user) && typeof c.user.login === 'string' ? c.user.login : 'unknown',
-        path: typeof c.path === 'string' ? c.path : '',
-        line: typeof c.line === 'number' ? c.line : null,
-        body: typeof c.body === 'string' ? c.body : '',
-        createdAt: typeof c.created_at === 'string' ? c.created_at : '',
-      }));
+      return list.filter(isRecord).map(toReviewComment);
     },
 
     async checksFor(ref) {
@@ -250,37 +230,72 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
       const statusData: unknown = combined.data;
       if (!isRecord(statusData) || !Array.isArray(statusData.statuses))
         throw payloadInvalid(`the combined status of ${ref} has no "statuses" list`);
-      const checks: CheckInfo[] = [];
-      for (const run of runs as unknown[]) {
-        if (!isRecord(run) || typeof run.name !== 'string' || typeof run.status !== 'string') {
-          throw payloadInvalid(`a check run of ${ref} has no name or status`);
-        }
-        checks.push({
-          name: run.name,
-          status: run.status,
-          conclusion: typeof run.conclusion === 'string' ? run.conclusion : null,
-          url:
-            typeof run.html_url === 'string'
-              ? run.html_url
-              : typeof run.details_url === 'string'
-                ? run.details_url
-                : null,
-        });
-      }
-      for (const s of statusData.statuses as unknown[]) {
-        if (!isRecord(s) || typeof s.context !== 'string' || typeof s.state !== 'string') {
-          throw payloadInvalid(`a commit status of ${ref} has no context or state`);
-        }
-        checks.push({
-          name: s.context,
-          status: s.state === 'pending' ? 'pending' : 'completed',
-          conclusion: s.state === 'pending' ? null : s.state,
-          url: typeof s.target_url === 'string' ? s.target_url : null,
-        });
-      }
+      const checks = toChecks(runs as unknown[], statusData.statuses as unknown[], ref);
       return { state: rollUp(checks), checks };
     },
   };
+}
+
+/** A review comment from GitHub's payload. */
+function toReviewComment(c: Record<string, unknown>): ReviewComment {
+  return {
+    author: isRecord(c.user) && typeof c.user.login === 'string' ? c.user.login : 'unknown',
+    path: typeof c.path === 'string' ? c.path : '',
+    line: typeof c.line === 'number' ? c.line : null,
+    body: typeof c.body === 'string' ? c.body : '',
+    createdAt: typeof c.created_at === 'string' ? c.created_at : '',
+  };
+}
+
+/** A pull request from GitHub's payload (merged wins over closed). */
+function toPullRequestInfo(data: Record<string, unknown>, ref: { number: number; url: string }): PullRequestInfo {
+  const head = isRecord(data.head) ? data.head : {};
+  const baseInfo = isRecord(data.base) ? data.base : {};
+  const merged = data.merged === true || (typeof data.merged_at === 'string' && data.merged_at !== '');
+  return {
+    number: ref.number,
+    url: ref.url,
+    state: merged ? 'merged' : data.state === 'closed' ? 'closed' : 'open',
+    draft: data.draft === true,
+    title: typeof data.title === 'string' ? data.title : '',
+    body: typeof data.body === 'string' ? data.body : null,
+    head: { ref: String(head.ref ?? ''), sha: String(head.sha ?? '') },
+    base: { ref: String(baseInfo.ref ?? '') },
+    mergeable: typeof data.mergeable === 'boolean' ? data.mergeable : null,
+  };
+}
+
+/**
+ * Check runs and commit statuses of `ref` as one list of checks.
+ * @throws ScmError `scm_payload_invalid` when an entry has no name/context or status/state.
+ */
+function toChecks(runs: unknown[], statuses: unknown[], ref: string): CheckInfo[] {
+  const checks: CheckInfo[] = [];
+  for (const run of runs) {
+    if (!isRecord(run) || typeof run.name !== 'string' || typeof run.status !== 'string') {
+      throw payloadInvalid(`a check run of ${ref} has no name or status`);
+    }
+    const url =
+      typeof run.html_url === 'string' ? run.html_url : typeof run.details_url === 'string' ? run.details_url : null;
+    checks.push({
+      name: run.name,
+      status: run.status,
+      conclusion: typeof run.conclusion === 'string' ? run.conclusion : null,
+      url,
+    });
+  }
+  for (const st of statuses) {
+    if (!isRecord(st) || typeof st.context !== 'string' || typeof st.state !== 'string') {
+      throw payloadInvalid(`a commit status of ${ref} has no context or state`);
+    }
+    checks.push({
+      name: st.context,
+      status: st.state === 'pending' ? 'pending' : 'completed',
+      conclusion: st.state === 'pending' ? null : st.state,
+      url: typeof st.target_url === 'string' ? st.target_url : null,
+    });
+  }
+  return checks;
 }
 
 /** CI roll-up rule (see `ChecksSummary.state`). */

@@ -1,6 +1,6 @@
 /**
  * The `local` tracker: a folder of Markdown issue files a person can read and edit, the embedded
- * default (DESIGN.md "Tracker boundary"; profile in specs/trackers/local.md).
+ * default (docs/architecture.md, "Boundaries"; profile in specs/trackers/local.md).
  *
  * - `<identifier>.md`: YAML front matter and a body (./parse.ts).
  * - `<identifier>.comments.md`: comments (./comments.ts).
