@@ -14,7 +14,7 @@ import {
   reviewerSystemPrompt,
   reviewRequest,
 } from '../src/agents/roles.js';
-import { runRole } from '../src/agents/run-role.js';
+import { runRole, type RoleRunInput } from '../src/agents/run-role.js';
 import { renderPrompt } from '../src/config/prompt.js';
 import { transcriptPath } from '../src/home.js';
 import { runAgentChecks, type QaAgentStepResult } from '../src/qa/agent-checks.js';
@@ -82,13 +82,7 @@ async function runImplementer(
         prompt,
         maxTurns: role.max_turns ?? policy.agent.max_turns,
         maxTokens: role.max_tokens ?? policy.model.max_tokens,
-        transcriptPath: tPath,
-        resume,
-        identifier: input.issue.identifier,
-        workspace: input.workspace.path,
-        budget: input.budget,
-        env,
-        signal,
+        ...shared(input, tPath, resume, env, signal),
       });
       if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
       return {
@@ -138,13 +132,7 @@ async function runReviewer(
       prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
       maxTurns: role.max_turns,
       maxTokens: policy.model.max_tokens,
-      transcriptPath: tPath,
-      resume,
-      identifier: input.issue.identifier,
-      workspace: input.workspace.path,
-      budget: input.budget,
-      env: ctx.agentEnv(),
-      signal,
+      ...shared(input, tPath, resume, ctx.agentEnv(), signal),
     }),
   );
   const base = {
@@ -185,13 +173,7 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
       prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
       maxTurns: role.max_turns,
       maxTokens: policy.model.max_tokens,
-      transcriptPath: tPath,
-      resume,
-      identifier: input.issue.identifier,
-      workspace: input.workspace.path,
-      budget: input.budget,
-      env,
-      signal,
+      ...shared(input, tPath, resume, env, signal),
     }),
   );
   const checks = await withHeartbeat(() =>
@@ -206,6 +188,25 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
     costUsd: result.costUsd,
     transcriptPath: result.transcriptPath,
     budgetExhausted: result.budgetExhausted ?? null,
+  };
+}
+
+/** The parts of a role run every agent step shares: the issue, workspace, budget, transcript, env, signal. */
+function shared(
+  input: StepInput,
+  transcriptPath: string,
+  resume: RoleRunInput['resume'],
+  env: RoleRunInput['env'],
+  signal: AbortSignal,
+) {
+  return {
+    transcriptPath,
+    resume,
+    identifier: input.issue.identifier,
+    workspace: input.workspace.path,
+    budget: input.budget,
+    env,
+    signal,
   };
 }
 

@@ -131,15 +131,36 @@ export class ForemanError extends Error {
   }
 }
 
+/** A Foreman error whose code is one of the union `C`; not retryable unless the thrower says so. */
+class CodedError<C extends ErrorCode> extends ForemanError {
+  declare readonly code: C;
+
+  constructor(code: C, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** Retryable unless the thrower says otherwise (`{ retryable: false }` for a permanent code). */
+class TransientError<C extends ErrorCode> extends CodedError<C> {
+  constructor(code: C, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, { retryable: true, ...options });
+  }
+}
+
+/** Never retryable: the input must change. */
+class PermanentError<C extends ErrorCode> extends CodedError<C> {
+  constructor(code: C, message: string, options: ForemanErrorOptions = {}) {
+    super(code, message, { ...options, retryable: false });
+  }
+}
+
 /**
  * The policy file (WORKFLOW.md) is missing, unparsable or invalid. Codes follow Symphony SPEC
  * §5.5: `missing_workflow_file`, `workflow_parse_error`, `workflow_front_matter_not_a_map`,
  * `policy_invalid` (schema errors; `issues` carries each key path), `template_parse_error`,
  * `template_render_error`. Never retryable: the file must be fixed.
  */
-export class PolicyError extends ForemanError {
-  declare readonly code: PolicyErrorCode;
-
+export class PolicyError extends PermanentError<PolicyErrorCode> {
   /** One entry per problem: the key path (e.g. `agent.max_turns`) and what is wrong with it. */
   readonly issues: { path: string; message: string }[];
   /** The policy file the error is about, when known. */
@@ -150,7 +171,7 @@ export class PolicyError extends ForemanError {
     message: string,
     options: ForemanErrorOptions & { issues?: { path: string; message: string }[]; file?: string } = {},
   ) {
-    super(code, message, { ...options, retryable: false });
+    super(code, message, options);
     this.issues = options.issues ?? [];
     this.file = options.file;
   }
@@ -161,55 +182,25 @@ export class PolicyError extends ForemanError {
  * (`tracker_not_found`, `tracker_unauthorized`, `tracker_rate_limited`, `tracker_request_failed`,
  * `tracker_payload_invalid`, `issue_file_invalid`). Retryable unless the code says otherwise.
  */
-export class TrackerError extends ForemanError {
-  declare readonly code: TrackerErrorCode;
-
-  constructor(code: TrackerErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { retryable: true, ...options });
-  }
-}
+export class TrackerError extends TransientError<TrackerErrorCode> {}
 
 /**
  * A workspace could not be prepared or used: `workspace_outside_root` (permanent),
  * `hook_failed`, `hook_timeout`, `git_failed`, `push_rejected` (transient).
  */
-export class WorkspaceError extends ForemanError {
-  declare readonly code: WorkspaceErrorCode;
-
-  constructor(code: WorkspaceErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { retryable: true, ...options });
-  }
-}
+export class WorkspaceError extends TransientError<WorkspaceErrorCode> {}
 
 /**
  * The model endpoint failed: `model_unreachable`, `model_overloaded`, `model_rate_limited`
  * (transient) or `model_unauthorized`, `model_bad_request` (permanent).
  */
-export class ModelError extends ForemanError {
-  declare readonly code: ModelErrorCode;
-
-  constructor(code: ModelErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { retryable: true, ...options });
-  }
-}
+export class ModelError extends TransientError<ModelErrorCode> {}
 
 /** The Temporal CLI could not be found, built or started: `temporal_cli_missing`, `temporal_server_failed`. */
-export class TemporalServerError extends ForemanError {
-  declare readonly code: TemporalServerErrorCode;
-
-  constructor(code: TemporalServerErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class TemporalServerError extends CodedError<TemporalServerErrorCode> {}
 
 /** Bad command-line usage or a request the CLI cannot serve: `usage`, `issue_not_found`, … */
-export class CliError extends ForemanError {
-  declare readonly code: CliErrorCode;
-
-  constructor(code: CliErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
+export class CliError extends CodedError<CliErrorCode> {}
 
 /**
  * A tool call that cannot be carried out. The harness turns it into a `tool_result` with
@@ -219,13 +210,7 @@ export class CliError extends ForemanError {
  * `edit_not_unique`, `command_not_allowed`, `search_timeout`. Never retryable: the model must
  * change the call.
  */
-export class ToolError extends ForemanError {
-  declare readonly code: ToolErrorCode;
-
-  constructor(code: ToolErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { ...options, retryable: false });
-  }
-}
+export class ToolError extends PermanentError<ToolErrorCode> {}
 
 /**
  * A pull-request or CI call failed. Codes: `scm_unauthorized` (401/403, permanent),
@@ -236,13 +221,7 @@ export class ToolError extends ForemanError {
  * `scm_payload_invalid` (malformed GitHub payload, permanent). Retryable unless the code says
  * otherwise.
  */
-export class ScmError extends ForemanError {
-  declare readonly code: ScmErrorCode;
-
-  constructor(code: ScmErrorCode, message: string, options: ForemanErrorOptions = {}) {
-    super(code, message, { retryable: true, ...options });
-  }
-}
+export class ScmError extends TransientError<ScmErrorCode> {}
 
 /** Returns true when `err` is a Foreman error with the given code. */
 export function hasCode(err: unknown, code: ErrorCode): boolean {
