@@ -30,10 +30,7 @@ async function statusOf(client: Client, workflowId: string): Promise<IssueRunSta
  * Returns the identifiers of runs waiting for a human (they do not hold an agent slot).
  * A tracker error skips reconciliation this tick (runs keep going).
  */
-export async function reconcile(
-  deps: { client: Client; loaded: LoadedPolicy; tracker: Tracker; log: Logger },
-  runs: RunningRun[],
-): Promise<Set<string>> {
+export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promise<Set<string>> {
   const { policy } = deps.loaded;
   const waiting = new Set<string>();
   const withIds = runs.filter((r) => r.issueId);
@@ -83,10 +80,56 @@ export async function reconcile(
     }
     for (const c of comments) {
       if (c.by_foreman || status.answeredCommentIds.includes(c.id) || !c.body.trim()) continue;
+      if (Buffer.byteLength(c.body, 'utf8') > MAX_ANSWER_BYTES) {
+        await refuseLongAnswer(deps, issue.id, run.identifier, c);
+        continue;
+      }
       const reply: HumanReply = { text: c.body, author: c.author, source: 'comment', commentId: c.id };
-      await handle.signal(humanReplySignal, reply).catch(() => {});
-      deps.log.info({ issue: run.identifier, comment: c.id, author: c.author }, 'answer from a comment delivered');
+      try {
+        await handle.signal(humanReplySignal, reply);
+        deps.log.info({ issue: run.identifier, comment: c.id, author: c.author }, 'answer from a comment delivered');
+      } catch (err) {
+        // Not delivered: the next tick tries again (the comment is not marked as answered).
+        deps.log.warn(
+          { issue: run.identifier, comment: c.id, err: (err as Error).message },
+          'could not deliver an answer',
+        );
+      }
     }
   }
   return waiting;
+}
+
+/** What `reconcile` works with. */
+export interface ReconcileDeps {
+  client: Client;
+  loaded: LoadedPolicy;
+  tracker: Tracker;
+  log: Logger;
+}
+
+/**
+ * Longest answer taken from a comment, in UTF-8 bytes: far below Temporal's 2 MB payload limit,
+ * far above any real answer. A longer comment gets a visible reply instead of being dropped.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** Tells the author, on the issue, that their answer is too long to take (once per comment). */
+async function refuseLongAnswer(
+  deps: Pick<ReconcileDeps, 'tracker' | 'log'>,
+  issueId: string,
+  identifier: string,
+  c: { id: string; author: string; body: string },
+): Promise<void> {
+  const bytes = Buffer.byteLength(c.body, 'utf8');
+  const body =
+    `Foreman could not take the answer in comment ${c.id} by ${c.author}: it is ${bytes} bytes, ` +
+    `over the ${MAX_ANSWER_BYTES}-byte limit for an answer. Please answer again in a shorter comment ` +
+    '(link to long material instead of pasting it); the question is still open.';
+  try {
+    await deps.tracker.upsertComment(issueId, `answer-too-long-${c.id.replace(/[^A-Za-z0-9_.-]/g, '-')}`, body);
+    deps.log.warn({ issue: identifier, comment: c.id, bytes }, 'answer refused: too long (reply posted)');
+  } catch (err) {
+    deps.log.warn({ issue: identifier, comment: c.id, err: (err as Error).message }, 'answer refused: too long');
+  }
 }

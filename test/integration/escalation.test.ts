@@ -113,6 +113,21 @@ describe('escalation round trip', () => {
     expect(spec).toContain('**Answer** from ana (comment)');
   });
 
+  it('answers an oversized answer comment visibly, keeps waiting, and takes the next one', async () => {
+    const seen = { answer: false };
+    ctx = await createRunContext({ script: askThenFix('Keep it simple', seen) });
+    await ctx.startDispatcher();
+    await ctx.waitFor('the escalation', waiting, 90_000);
+    const commentsFile = path.join(ctx.issuesDir, `${ctx.identifier}.comments.md`);
+    await fs.appendFile(commentsFile, `\n--- comment by ana ---\n${'x'.repeat(200 * 1024)}\n`);
+    await ctx.waitFor('the reply', async () => (await ctx!.commentsText()).includes('over the 65536-byte limit'));
+    expect((await ctx.status()).phase).toBe('waiting_for_human');
+    expect(seen.answer).toBe(false);
+    await fs.appendFile(commentsFile, '\n--- comment by ana ---\nKeep it simple: no saturation.\n');
+    await ctx.waitFor('the run to finish', async () => /state: "?Human Review"?/.test(await ctx!.issueText()), 90_000);
+    expect(seen.answer).toBe(true);
+  });
+
   it('reminds once, then parks, and a late answer still resumes the work', async () => {
     const seen = { answer: false };
     ctx = await createRunContext({

@@ -31,6 +31,7 @@ import {
 } from '../../../workflows/definitions.js';
 import type { IssueRef, WebhookDelivery, WebhookEvent, WebhookEventsHandler } from './events.js';
 import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../../workflows/definitions.js';
+import { MAX_ANSWER_BYTES } from '../../dispatch/reconcile.js';
 
 /**
  * GitHub `author_association` values whose comments count as answers: people with write access
@@ -129,6 +130,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
       log.debug({ issue: e.issue.identifier, comment: e.commentId }, 'webhook: empty comment ignored');
       return;
     }
+    if (overLimit(e, log)) return;
     const identifier = await resolveIdentifier(e.issue);
     const reply: HumanReply = { text: e.body, author: e.author, source: 'webhook', commentId: e.commentId };
     const sent = await signalRunning(client, issueWorkflowId(identifier), humanReplySignal, reply);
@@ -257,4 +259,17 @@ async function settleAll(promises: Promise<unknown>[]): Promise<void> {
     .map((r) => r.reason as unknown);
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new AggregateError(failures, `${failures.length} signals failed`);
+}
+
+/**
+ * True (and logged) when a comment is too long to be an answer; the tracker poll
+ * (src/dispatch/reconcile.ts) replies on the issue that it is, so nothing is dropped silently.
+ */
+function overLimit(
+  e: { body: string; commentId: string; issue: { identifier: string } },
+  log: Pick<Logger, 'warn'>,
+): boolean {
+  if (Buffer.byteLength(e.body, 'utf8') <= MAX_ANSWER_BYTES) return false;
+  log.warn({ issue: e.issue.identifier, comment: e.commentId }, 'webhook: answer over the size limit not sent');
+  return true;
 }

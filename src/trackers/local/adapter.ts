@@ -41,6 +41,7 @@ import {
   isIssueFileName,
   notFound,
   readText,
+  rewriteKeepingAppends,
   unreadable,
   withFileLock,
   writeAtomic,
@@ -221,26 +222,23 @@ async function upsertComment(t: LocalInner, issueId: string, key: string, body: 
   await requireExists(t, issueId);
   const file = t.commentsFile(issueId);
   return withFileLock(file, async (): Promise<PostedComment> => {
-    const read = await readText(file);
-    const text = read?.text ?? '';
-    const mtime = (read?.stats.mtime ?? new Date()).toISOString();
-    const blocks = parseComments(text, mtime);
-    const index = blocks.findIndex((b) => b.key === key);
-    const existing = blocks[index];
-    const content = renderForemanContent(key, body);
-    let next: string;
-    let created: boolean;
-    if (existing?.foremanSpan) {
-      const { start, end } = existing.foremanSpan;
-      const lead = start > 0 && text[start - 1] !== '\n' ? '\n' : '';
-      next = applyEdits(text, [...stampEdits(blocks, mtime), { start, end, insert: lead + content }]);
-      created = false;
-    } else {
-      next = appendBlock(applyEdits(text, stampEdits(blocks, mtime)), content);
-      created = true;
-    }
-    if (next !== text) await writeAtomic(file, next);
-    return { id: commentId(issueId, created ? blocks.length : index), created };
+    let posted: PostedComment = { id: '', created: false };
+    // Others (a person's editor, `>>`) append without our lock: never lose what they add.
+    await rewriteKeepingAppends(file, (text, mtime) => {
+      const blocks = parseComments(text, mtime);
+      const index = blocks.findIndex((b) => b.key === key);
+      const existing = blocks[index];
+      const content = renderForemanContent(key, body);
+      if (existing?.foremanSpan) {
+        const { start, end } = existing.foremanSpan;
+        const lead = start > 0 && text[start - 1] !== '\n' ? '\n' : '';
+        posted = { id: commentId(issueId, index), created: false };
+        return applyEdits(text, [...stampEdits(blocks, mtime), { start, end, insert: lead + content }]);
+      }
+      posted = { id: commentId(issueId, blocks.length), created: true };
+      return appendBlock(applyEdits(text, stampEdits(blocks, mtime)), content);
+    });
+    return posted;
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { link, open, rename, rm, stat } from 'node:fs/promises';
+import { appendFile, link, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { TrackerError } from '../../errors.js';
 import { createSerializer } from '../serialize.js';
@@ -69,6 +69,92 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
       },
     );
   }
+}
+
+/** How often `rewriteKeepingAppends` recomputes when the file keeps changing under it. */
+const REWRITE_ATTEMPTS = 20;
+
+/**
+ * Rewrites `file` as `compute(current text)` without losing what other writers add meanwhile
+ * (a person's editor or `>>` appending an answer while Foreman updates its evidence comment).
+ * `compute` gets the text and the file's modification time (RFC 3339) as it was read.
+ * Compare-and-swap: the new text replaces the file only if the file did not grow since it was
+ * read, else it is recomputed; bytes appended to the old file between that check and the rename
+ * are appended to the new one. `compute` returning null (or the same text) writes nothing. A file
+ * that does not exist is created only if it still does not exist.
+ *
+ * @throws TrackerError `tracker_request_failed` (retryable) when the file cannot be written or
+ *   kept changing for every attempt.
+ */
+export async function rewriteKeepingAppends(
+  file: string,
+  compute: (text: string, mtime: string) => string | null,
+): Promise<void> {
+  for (let attempt = 0; attempt < REWRITE_ATTEMPTS; attempt++) {
+    const handle = await open(file, 'r').catch((err: unknown) => {
+      if (errno(err) === 'ENOENT') return null;
+      throw writeFailed(file, err);
+    });
+    if (handle === null) {
+      const next = compute('', new Date().toISOString());
+      if (next === null || next === '') return;
+      if (await writeNewFile(file, next)) return;
+      continue; // someone created it meanwhile: start over from their text
+    }
+    try {
+      if (await swapIfUnchanged(file, handle, compute)) return;
+    } finally {
+      await handle.close();
+    }
+  }
+  throw writeFailed(file, new Error(`it kept changing during ${REWRITE_ATTEMPTS} attempts`));
+}
+
+/** One compare-and-swap round of `rewriteKeepingAppends`; false when the file changed under it. */
+async function swapIfUnchanged(
+  file: string,
+  handle: FileHandle,
+  compute: (text: string, mtime: string) => string | null,
+) {
+  const read = await handle.stat();
+  const before = await handle.readFile();
+  const text = before.toString('utf8');
+  const next = compute(text, read.mtime.toISOString());
+  if (next === null || next === text) return true;
+  const tmp = tempName(file);
+  try {
+    const out = await open(tmp, 'wx', read.mode & 0o777);
+    try {
+      await out.writeFile(next, 'utf8');
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    if ((await handle.stat()).size !== before.length) return false;
+    await rename(tmp, file);
+  } catch (err) {
+    throw writeFailed(file, err);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  // Writers that opened the old file before the rename may have appended to it since the check.
+  const size = (await handle.stat()).size;
+  if (size > before.length) {
+    const tail = Buffer.alloc(size - before.length);
+    await handle.read(tail, 0, tail.length, before.length);
+    await appendFile(file, tail).catch((err: unknown) => {
+      throw writeFailed(file, err);
+    });
+  }
+  return true;
+}
+
+function writeFailed(file: string, err: unknown): TrackerError {
+  return new TrackerError(
+    'tracker_request_failed',
+    `Cannot write ${file}: ${describeError(err)}; check the folder's permissions and free space`,
+    { cause: err },
+  );
 }
 
 /**
