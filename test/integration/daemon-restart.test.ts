@@ -89,6 +89,15 @@ it('resumes a waiting issue after kill -9 of the daemon and its dev server', asy
     60_000,
     () => first.output().stderr,
   );
+  // Killed once the run is durably waiting (the comment is written a moment before Temporal
+  // records the activity's completion; a kill in between only delays the wait by a retry).
+  const quiet = { ...env, FOREMAN_LOG_LEVEL: 'warn' };
+  await waitFor(
+    'the run to wait',
+    async () => (await runForeman(['status'], quiet)).stdout.includes(`${id}  waiting`),
+    60_000,
+    () => first.output().stderr,
+  );
 
   // Crash: the daemon and its dev server die at once; the record and the db stay behind.
   const record = JSON.parse(await fs.readFile(path.join(home, 'temporal-dev.json'), 'utf8')) as {
