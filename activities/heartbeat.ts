@@ -5,8 +5,12 @@
  */
 import { Context } from '@temporalio/activity';
 
-/** Heartbeat interval, ms (well inside the workflows' 30 s heartbeat timeouts). */
-export const HEARTBEAT_EVERY_MS = 5_000;
+/**
+ * Heartbeat interval, ms: well inside the workflows' 30 s heartbeat timeouts, and short because a
+ * stop reaches a running activity only with a heartbeat's response (the worker sends them at most
+ * every `maxHeartbeatThrottleInterval`, src/temporal/worker.ts).
+ */
+export const HEARTBEAT_EVERY_MS = 1_000;
 
 /**
  * Runs `work` with the activity's cancellation signal, heartbeating every `HEARTBEAT_EVERY_MS`

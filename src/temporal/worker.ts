@@ -119,6 +119,9 @@ async function startRuntime(
     workflowBundle: await workflowBundle(),
     activities,
     interceptors: { activity: [failureInterceptor] },
+    // Heartbeats carry cancellations back: by default they are throttled to 80% of the heartbeat
+    // timeout (24 s here), so a stop would reach a running agent only that late.
+    maxHeartbeatThrottleInterval: '1 second',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
     shutdownGraceTime: '10 seconds',
   });

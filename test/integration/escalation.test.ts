@@ -259,6 +259,34 @@ describe('tracker-driven stop (Symphony SPEC §8.5)', () => {
     expect(await ctx.commentsText()).toContain('the issue moved to "Done". The workspace was removed.');
   });
 
+  it('a stop mid-turn stops the agent before the workspace goes; reopening runs clean', async () => {
+    let reopened = false;
+    let second = 0;
+    const busy: ScriptStep = async () => {
+      if (reopened) return [FIX, toolUse('finish', { summary: 'Fixed.' })][second++]!;
+      await new Promise((r) => setTimeout(r, 250));
+      return toolUse('write_file', { path: `notes/${Date.now()}.txt`, content: 'busy\n' });
+    };
+    ctx = await createRunContext({ script: Array.from({ length: 80 }, () => busy) });
+    const handle = await ctx.start();
+    await ctx.waitFor('the agent at work', async () => ctx!.model.requests.length >= 3);
+    await handle.signal(stopSignal, { reason: 'the issue moved to "Done".', cleanup: true });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome).toBe('stopped');
+    const callsAtStop = ctx.model.requests.length;
+    const workspace = path.join(ctx.workspaceRoot, ctx.identifier);
+    await new Promise((r) => setTimeout(r, 2000));
+    // No model call after the run ended, and nothing re-created the removed workspace.
+    expect(ctx.model.requests.length).toBe(callsAtStop);
+    await expect(fs.stat(workspace)).rejects.toThrow();
+    expect(await ctx.commentsText()).toContain('The workspace was removed.');
+
+    reopened = true;
+    const again = await ctx.runIssue();
+    expect(again.outcome).toBe('completed');
+    expect(again.escalations).toEqual([]);
+  });
+
   it('stops without cleanup when the issue leaves the active states', async () => {
     ctx = await createRunContext({ script: askThenFix('x', { answer: false }).slice(0, 1) });
     const handle = await ctx.start();

@@ -3,7 +3,7 @@
  * heartbeat rules, each typed by its group only (so an activity cannot sit on the wrong proxy).
  * Retries follow the run's settings (Symphony SPEC §8.4 backoff by default).
  */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type {
   AgentActivities,
   QaActivities,
@@ -53,12 +53,16 @@ export function issueActivities(s: RunSettings): IssueActivities {
     },
   };
   const heartbeatTimeout = '30 seconds';
+  // A stop waits until these have really stopped (their processes killed) before the run goes on
+  // to remove the workspace: otherwise an agent still running writes into a removed workspace.
+  const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+  const working = { heartbeatTimeout, retry, cancellationType };
   return {
     tracker: proxyActivities<TrackerActivities>({ startToCloseTimeout: '1 minute', retry }),
-    workspace: proxyActivities<WorkspaceActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout, retry }),
+    workspace: proxyActivities<WorkspaceActivities>({ startToCloseTimeout: '10 minutes', ...working }),
     scm: proxyActivities<ScmActivities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout, retry }),
-    agents: proxyActivities<AgentActivities>({ startToCloseTimeout: s.agentTimeoutMs, heartbeatTimeout, retry }),
-    qa: proxyActivities<QaActivities>({ startToCloseTimeout: s.qaTimeoutMs, heartbeatTimeout, retry }),
+    agents: proxyActivities<AgentActivities>({ startToCloseTimeout: s.agentTimeoutMs, ...working }),
+    qa: proxyActivities<QaActivities>({ startToCloseTimeout: s.qaTimeoutMs, ...working }),
     notify: proxyActivities<TrackerActivities & Pick<WorkspaceActivities, 'recordDecision'>>(unbounded),
   };
 }
