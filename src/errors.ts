@@ -55,6 +55,8 @@ export const ERROR_CODES = {
     'model_unreachable',
     'model_overloaded',
     'model_rate_limited',
+    'model_stalled',
+    'model_bad_response',
     'model_unauthorized',
     'model_bad_request',
   ],

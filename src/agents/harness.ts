@@ -33,6 +33,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, ModelError, ToolError } from '../errors.js';
 import { createRedactor } from '../redact.js';
+import { idleTimeoutFetch } from './idle-fetch.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
@@ -48,6 +49,8 @@ export interface ModelClientOptions {
   timeoutMs?: number;
   /** SDK retries of 408/409/429/5xx and connection errors. (Default: 2) */
   maxRetries?: number;
+  /** Abort and retry a response that sends no bytes for this long, ms. (Default: 60000) */
+  idleTimeoutMs?: number;
 }
 
 /** What {@link runAgent} reports after each model response (Foreman heartbeats here). */
@@ -205,6 +208,8 @@ function describeBaseURL(baseURL: string): string {
  */
 export function toModelError(err: unknown, baseURL: string, redact: (text: string) => string = (t) => t): unknown {
   if (err instanceof ModelError) return err;
+  const stalled = stalledCause(err);
+  if (stalled) return stalled;
   const where = describeBaseURL(baseURL);
   // Trailing periods trimmed: the detail sits mid-sentence in the messages below.
   const detail = (e: Error): string => redact(e.message).trim().replace(/\.+$/, '');
@@ -494,7 +499,13 @@ function createClient(
   redact: (text: string) => string,
 ): Anthropic {
   try {
-    return new Anthropic({ apiKey, baseURL: o.baseURL || undefined, maxRetries: o.maxRetries, timeout: o.timeoutMs });
+    return new Anthropic({
+      apiKey,
+      baseURL: o.baseURL || undefined,
+      maxRetries: o.maxRetries,
+      timeout: o.timeoutMs,
+      fetch: idleTimeoutFetch(o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
+    });
   } catch (err) {
     throw toModelError(err, fallbackBase, redact);
   }
@@ -587,6 +598,33 @@ async function callModel(
     messages: withCacheBreakpoint(messages),
   };
   const requestOptions = opts.signal ? { signal: opts.signal } : {};
-  if (opts.stream) return client.messages.stream(params, requestOptions).finalMessage();
-  return client.messages.create(params, requestOptions);
+  const response: unknown = opts.stream
+    ? await client.messages.stream(params, requestOptions).finalMessage()
+    : await client.messages.create(params, requestOptions);
+  if (!isMessage(response)) {
+    const seen = typeof response === 'string' ? response : JSON.stringify(response);
+    throw new ModelError(
+      'model_bad_response',
+      `The model endpoint answered 200 with something that is not a Messages API response: ${seen.slice(0, 200)}`,
+      { retryable: true },
+    );
+  }
+  return response;
+}
+
+/** The `model_stalled` error an SDK error wraps (./idle-fetch.ts aborted the request), if any. */
+function stalledCause(err: unknown): ModelError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ModelError && e.code === 'model_stalled') return e;
+  }
+  return undefined;
+}
+
+/** Default of `ModelClientOptions.idleTimeoutMs`, ms (the policy's `model.idle_timeout_ms`). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/** True for a Messages API message object (the shape the harness reads). */
+function isMessage(v: unknown): v is Message {
+  const m = v as Partial<Message> | null;
+  return typeof m === 'object' && m !== null && m.type === 'message' && Array.isArray(m.content);
 }

@@ -42,6 +42,7 @@ export function modelClientOptions(policy: Policy, env: NodeJS.ProcessEnv): Mode
     baseURL: policy.model.base_url ?? env.ANTHROPIC_BASE_URL,
     apiKey: policy.model.api_key ?? env.ANTHROPIC_API_KEY,
     timeoutMs: policy.model.timeout_ms,
+    idleTimeoutMs: policy.model.idle_timeout_ms,
     maxRetries: policy.model.max_retries,
   };
 }

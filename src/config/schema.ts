@@ -138,6 +138,8 @@ export const modelSchema = z.object({
   max_tokens: positiveInt().default(8192),
   /** Time limit per model request in ms. (Default: 600000) */
   timeout_ms: timerMs().default(600_000),
+  /** A response with no bytes for this long (ms) is aborted and retried. (Default: 60000) */
+  idle_timeout_ms: timerMs().default(60_000),
   /** SDK retries per request on 408/409/429/5xx. (Default: 2) */
   max_retries: nonNegativeInt().default(2),
 });

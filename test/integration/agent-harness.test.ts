@@ -285,6 +285,35 @@ describe('runAgent', () => {
   });
 
   it.each([false, true])(
+    'aborts a response that stalls after its headers, as a retryable error, well within the request timeout (stream: %s)',
+    async (stream) => {
+      const s = await start([{ raw: { status: 200, body: null } }, toolUse('finish', { summary: 'ok' })]);
+      const client = { baseURL: s.url, apiKey: 'k', maxRetries: 0, timeoutMs: 60_000, idleTimeoutMs: 300 };
+      const started = Date.now();
+      await expect(runAgent(options({ stream, client }))).rejects.toMatchObject({
+        code: 'model_stalled',
+        retryable: true,
+      });
+      expect(Date.now() - started).toBeLessThan(10_000); // not the 60 s request timeout
+      // The retry (Temporal's, of the activity) goes on from the transcript.
+      expect(await runAgent(options({ stream, client }))).toMatchObject({ outcome: 'finished' });
+      expect(s.requests).toHaveLength(2);
+    },
+  );
+
+  it('a 200 that is not a Messages API response is a typed, retryable ModelError', async () => {
+    const s = await start([
+      { raw: { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>proxy login</html>' } },
+    ]);
+    const err = await runAgent(options({ client: { baseURL: s.url, apiKey: 'k', maxRetries: 0 } })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err).toMatchObject({ code: 'model_bad_response', retryable: true });
+  });
+
+  it.each([false, true])(
     'maps a 401 to a non-retryable ModelError naming the endpoint, not the key (stream: %s)',
     async (stream) => {
       const s = await start([unauthorized()]);

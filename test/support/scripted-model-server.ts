@@ -38,6 +38,14 @@ export interface ScriptError {
   headers?: Record<string, string>;
 }
 
+/**
+ * A raw HTTP answer, for faults: `body: null` sends the headers and then nothing (a stalled
+ * response, held until the client gives up); a string is sent as is (e.g. an HTML page).
+ */
+export interface ScriptRaw {
+  raw: { status: number; headers?: Record<string, string>; body: string | null };
+}
+
 /** One request as the server saw it. */
 export interface CapturedRequest {
   /** 0-based position among all requests this server received. */
@@ -54,7 +62,10 @@ export interface CapturedRequest {
 export type ScriptStep =
   | ScriptResponse
   | ScriptError
-  | ((req: CapturedRequest) => ScriptResponse | ScriptError | Promise<ScriptResponse | ScriptError>);
+  | ScriptRaw
+  | ((
+      req: CapturedRequest,
+    ) => ScriptResponse | ScriptError | ScriptRaw | Promise<ScriptResponse | ScriptError | ScriptRaw>);
 
 /** A running scripted server. */
 export interface ScriptedModelServer {
@@ -124,7 +135,7 @@ export function toolResultText(block: any): string {
   return '';
 }
 
-function isError(step: ScriptResponse | ScriptError): step is ScriptError {
+function isError(step: ScriptResponse | ScriptError | ScriptRaw): step is ScriptError {
   return 'status' in step;
 }
 
@@ -287,6 +298,12 @@ export async function startScriptedModelServer(
           if (typeof step === 'function') step = await step(captured);
           if (isError(step)) {
             sendError(res, step);
+            return;
+          }
+          if ('raw' in step) {
+            res.writeHead(step.raw.status, { 'content-type': 'application/json', ...step.raw.headers });
+            res.flushHeaders();
+            if (step.raw.body !== null) res.end(step.raw.body);
             return;
           }
           const model =
