@@ -72,7 +72,13 @@ describe('defaults', () => {
       max_concurrent_agents_by_state: {},
     });
     expect(policy.server).toEqual({ host: '127.0.0.1' });
-    expect(policy.model).toEqual({ stream: false, max_tokens: 8192, timeout_ms: 600_000, max_retries: 2 });
+    expect(policy.model).toEqual({
+      stream: false,
+      max_tokens: 8192,
+      timeout_ms: 600_000,
+      idle_timeout_ms: 60_000,
+      max_retries: 2,
+    });
     expect(policy.roles.implementer).toEqual({ model: 'claude-sonnet-5-5' });
     expect(policy.roles.reviewer).toEqual({ enabled: false, model: 'claude-sonnet-5-5', max_turns: 20 });
     expect(policy.qa).toEqual({ commands: [], timeout_ms: 600_000, max_rounds: 3, output_tail_bytes: 4000 });
