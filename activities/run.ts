@@ -2,7 +2,7 @@
  * Run activities: what a run starts from (the issue as the tracker has it now, and the settings
  * the run keeps from the policy in force).
  */
-import { runSettings, type PreparedRun } from '../src/config/run-settings.js';
+import { boundIssue, descriptionCutNotice, runSettings, type PreparedRun } from '../src/config/run-settings.js';
 import { TrackerError } from '../src/errors.js';
 import type { ActivityContext } from './context.js';
 
@@ -10,7 +10,8 @@ import type { ActivityContext } from './context.js';
 export function createRunActivities(ctx: ActivityContext) {
   return {
     /**
-     * Reads the issue (by id, else by identifier) and fixes the settings the run branches on.
+     * Reads the issue (by id, else by identifier), bounds its description (a comment says when it
+     * was cut) and fixes the settings the run branches on.
      * @throws TrackerError `issue_not_found` (not retryable) when the tracker has no such issue.
      */
     async prepareRun(input: { issueId: string; identifier: string }): Promise<PreparedRun> {
@@ -25,7 +26,16 @@ export function createRunActivities(ctx: ActivityContext) {
           { retryable: false },
         );
       }
-      return { issue, settings: runSettings(loaded.policy) };
+      const max = loaded.policy.agent.max_issue_bytes;
+      const bounded = boundIssue(issue, max);
+      if (bounded.cutBytes > 0) {
+        ctx.log.warn(
+          { issue: issue.identifier, cutBytes: bounded.cutBytes },
+          'issue description cut to the size limit',
+        );
+        await tracker.upsertComment(issue.id, 'issue-description-cut', descriptionCutNotice(max, bounded.cutBytes));
+      }
+      return { issue: bounded.issue, settings: runSettings(loaded.policy) };
     },
   };
 }

@@ -16,9 +16,17 @@
  * evidence and the summary read. Deterministic code only: all I/O is in activities (imported as
  * types). docs/architecture.md walks through one issue's path.
  */
-import { CancellationScope, isCancellation, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { IssueRunSummary, IssueWorkflowInput, StopRequest } from './definitions.js';
 import { boot, issueActivities } from './issue/activities.js';
+import { describeFailure } from './issue/escalation.js';
 import { awaitPullRequest, handOver } from './issue/pull-request.js';
 import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
@@ -90,15 +98,21 @@ async function stopRun(run: Run, req: StopRequest): Promise<IssueRunSummary> {
   const { state, acts, input } = run;
   state.phase = 'stopping';
   if (req.cleanup) await acts.workspace.removeWorkspace({ identifier: input.identifier });
-  await acts.notify.postComment({
-    issueId: input.issueId,
-    key: `stopped-${run.runId}`,
-    body: stoppedNotice({
-      reason: req.reason,
-      cleanup: req.cleanup,
-      pushedBranch: state.push?.pushed ? state.push.branch : null,
-    }),
-  });
+  try {
+    await acts.notify.postComment({
+      issueId: input.issueId,
+      key: `stopped-${run.runId}`,
+      body: stoppedNotice({
+        reason: req.reason,
+        cleanup: req.cleanup,
+        pushedBranch: state.push?.pushed ? state.push.branch : null,
+      }),
+    });
+  } catch (err) {
+    // Only a permanent failure gets here (the issue was deleted): the run still ends stopped.
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('the stop notice could not be posted', { issue: input.identifier, error: describeFailure(err) });
+  }
   state.phase = 'stopped';
   upsertMemo({ outcome: 'stopped' });
   return summaryOf(summaryContext(run), state, 'stopped', req.reason, null);

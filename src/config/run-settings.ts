@@ -46,8 +46,27 @@ export interface RunSettings {
 
 /** Result of `prepareRun`. */
 export interface PreparedRun {
+  /** The issue, its description bounded by `agent.max_issue_bytes` (see {@link boundIssue}). */
   issue: Issue;
   settings: RunSettings;
+}
+
+/**
+ * The issue with its description cut to `maxBytes` UTF-8 bytes (at a character boundary) and a
+ * note saying so appended; `cutBytes` is how many bytes were left out (0: unchanged). A run
+ * carries the issue in Temporal payloads, which are limited to 2 MB.
+ */
+export function boundIssue(issue: Issue, maxBytes: number): { issue: Issue; cutBytes: number } {
+  const text = issue.description ?? '';
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= maxBytes) return { issue, cutBytes: 0 };
+  const kept = Buffer.from(text, 'utf8')
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '');
+  const cutBytes = bytes - Buffer.byteLength(kept, 'utf8');
+  const note = `\n\n[Foreman cut this description here: ${cutBytes} more bytes are on the issue itself (agent.max_issue_bytes).]`;
+  return { issue: { ...issue, description: kept + note }, cutBytes };
 }
 
 /**
@@ -88,4 +107,13 @@ export function runSettings(policy: Policy): RunSettings {
     agentTimeoutMs: policy.budget.max_wall_ms ?? 3_600_000,
     qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,
   };
+}
+
+/** The comment Foreman posts on an issue whose description it cut (see {@link boundIssue}). */
+export function descriptionCutNotice(maxBytes: number, cutBytes: number): string {
+  return (
+    `The description of this issue is longer than the ${maxBytes} bytes Foreman gives its agents ` +
+    `(\`agent.max_issue_bytes\`): they see the first ${maxBytes} bytes and a note that ${cutBytes} ` +
+    'more bytes were left out. Move long material (logs, dumps) into a linked file to keep it in view.'
+  );
 }

@@ -108,6 +108,8 @@ export const agentSchema = z.object({
   max_turns: positiveInt().default(20),
   /** Cap on the retry backoff in ms. (Default: 300000) */
   max_retry_backoff_ms: positiveInt().default(300_000),
+  /** Longest issue description a run carries, in UTF-8 bytes; longer ones are cut with a note. (Default: 65536) */
+  max_issue_bytes: positiveInt().default(65_536),
   /** Per-state concurrency caps; keys trimmed + lowercased, invalid entries dropped. (Default: `{}`) */
   max_concurrent_agents_by_state: z
     .record(z.string(), z.unknown())

@@ -25,6 +25,7 @@ async function statusOf(client: Client, workflowId: string): Promise<IssueRunSta
  * Reconciles running runs with the tracker (Symphony SPEC §8.5 part B) and with the humans on it:
  * - the issue is now terminal → stop the run and remove its workspace;
  * - the issue is neither active nor one of Foreman's own hand-off states → stop, keep the workspace;
+ * - the issue no longer exists (deleted, or out of the tracker's scope) → stop, keep the workspace;
  * - the run waits for an answer → each new human comment since the question becomes a `humanReply`
  *   (Foreman's own comments never count; a comment is sent once).
  * Returns the identifiers of runs waiting for a human (they do not hold an agent slot).
@@ -54,9 +55,16 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
   );
   for (const run of withIds) {
     const issue = byId.get(run.issueId!);
-    if (!issue) continue; // not found: leave it be (SPEC §8.4 releases only claims)
-    const state = normalizeState(issue.state);
     const handle = deps.client.workflow.getHandle(run.workflowId);
+    if (!issue) {
+      // Deleted (or moved out of the tracker's scope): nobody can answer or review it any more.
+      deps.log.warn({ issue: run.identifier }, 'stopping the run: the issue no longer exists in the tracker');
+      await handle
+        .signal(stopSignal, { reason: 'the issue no longer exists in the tracker.', cleanup: false })
+        .catch((err: Error) => deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal stop'));
+      continue;
+    }
+    const state = normalizeState(issue.state);
     if (terminal.has(state) || !keepGoing.has(state)) {
       const cleanup = terminal.has(state);
       deps.log.info(

@@ -287,6 +287,16 @@ describe('tracker-driven stop (Symphony SPEC §8.5)', () => {
     expect(again.escalations).toEqual([]);
   });
 
+  it('stops a waiting run whose issue was deleted', async () => {
+    ctx = await createRunContext({ script: askThenFix('x', { answer: false }).slice(0, 1) });
+    const handle = await ctx.start();
+    await ctx.startDispatcher();
+    await ctx.waitFor('the escalation', waiting, 90_000);
+    await fs.rm(path.join(ctx.issuesDir, `${ctx.identifier}.md`));
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary).toMatchObject({ outcome: 'stopped', reason: 'the issue no longer exists in the tracker.' });
+  });
+
   it('stops without cleanup when the issue leaves the active states', async () => {
     ctx = await createRunContext({ script: askThenFix('x', { answer: false }).slice(0, 1) });
     const handle = await ctx.start();

@@ -123,4 +123,17 @@ describe('IssueWorkflow', () => {
     ]);
     expect(await ctx.commentsText()).toContain('### Escalations and answers');
   });
+
+  it('cuts a 3 MB issue description with a note and a comment, and still completes', async () => {
+    ctx = await createRunContext({
+      issueBody: `Fix add(). ${'Log line that goes on and on. '.repeat(100_000)}`,
+      script: FIX_SCRIPT,
+    });
+    const summary = await ctx.runIssue();
+    expect(summary.outcome).toBe('completed');
+    expect(await ctx.commentsText()).toContain('longer than the 65536 bytes Foreman gives its agents');
+    const prompt = JSON.stringify(ctx.model.requests[0]!.body.messages);
+    expect(prompt).toContain('Foreman cut this description here');
+    expect(prompt.length).toBeLessThan(200_000);
+  });
 });
