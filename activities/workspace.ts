@@ -37,6 +37,7 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           baseBranch: policy.workspace.base_branch,
           hooks: policy.hooks,
           identity: ctx.identity(loaded),
+          auth: ctx.gitAuth(loaded),
           env: ctx.agentEnv(),
           log: ctx.log,
         }),
@@ -66,6 +67,8 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           workspace: input.workspace.path,
           specPath: input.workspace.specPath,
           baseRef: `${policy.scm.remote}/${input.workspace.baseBranch}`,
+          baseCommit: input.workspace.baseCommit || undefined,
+          remote: policy.scm.remote,
           protectedPaths: policy.protected_paths,
         }),
       );
@@ -84,8 +87,10 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           path: input.workspace.path,
           branch: input.workspace.branch,
           baseBranch: input.workspace.baseBranch,
+          baseCommit: input.workspace.baseCommit || undefined,
           message: commitMessage(input.identifier, input.title, input.partial),
           identity,
+          auth: ctx.gitAuth(),
         }),
       );
     },
