@@ -319,7 +319,7 @@ export async function stageWorkTree(place: GitPlace, base: string): Promise<stri
   const o = { indexFile };
   try {
     await runGit(place, ['read-tree', base], o);
-    await runGit(place, ['add', '-A', '--', '.', `:(exclude)${FOREMAN_DIR}`], o);
+    await runGit(place, ['add', '-A', '--', '.'], o);
     await runGit(place, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', FOREMAN_DIR], o);
     return (await runGit(place, ['write-tree'], o)).trim();
   } finally {
