@@ -479,5 +479,6 @@ export async function removeWorkspace(opts: {
   if (!(await exists(dir))) return false;
   await runHookBestEffort('before_remove', opts.hooks, dir, opts.env, opts.log);
   await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(gitStateDir(dir), { recursive: true, force: true }); // Foreman's git state beside it
   return true;
 }
