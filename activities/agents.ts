@@ -16,7 +16,7 @@ import {
 } from '../src/agents/roles.js';
 import { runRole, type RoleRunInput } from '../src/agents/run-role.js';
 import { renderPrompt } from '../src/config/prompt.js';
-import { transcriptPath } from '../src/home.js';
+import { specFile, transcriptPath } from '../src/home.js';
 import { runAgentChecks, type QaAgentStepResult } from '../src/qa/agent-checks.js';
 import { toFindings, type Finding } from '../src/review/findings.js';
 import type { Issue } from '../src/trackers/types.js';
@@ -122,7 +122,9 @@ async function runReviewer(
     diff,
     openFindings: input.openFindings,
   });
-  const spec = await fs.readFile(input.workspace.specPath, 'utf8').catch(() => '(the spec file is missing)');
+  const spec = await fs
+    .readFile(specFile(ctx.deps.home, input.workspace.key), 'utf8')
+    .catch(() => '(the spec file is missing)');
   const resume = (await exists(tPath)) ? { extraUserText: request } : undefined;
   const result = await withHeartbeat((signal) =>
     runRole(policy, ctx.env, {

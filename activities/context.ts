@@ -11,6 +11,7 @@ import type { Logger } from '../src/logger.js';
 import { trackerForPolicy } from '../src/trackers/index.js';
 import type { Tracker } from '../src/trackers/types.js';
 import { scrubbedEnv } from '../src/workspace/shell.js';
+import type { GitAuth } from '../src/workspace/git.js';
 import type { GitIdentity } from '../src/workspace/workspace.js';
 
 /** What the activities need from the process that hosts them. */
@@ -41,6 +42,8 @@ export interface ActivityContext {
   identity(loaded?: LoadedPolicy): GitIdentity;
   /** The environment an agent's or hook's commands get: no secrets. */
   agentEnv(): Record<string, string>;
+  /** The credential Foreman's own fetch and push get (src/workspace/git.ts), nothing else does. */
+  gitAuth(loaded?: LoadedPolicy): GitAuth;
 }
 
 /** Builds the shared context over `deps`. */
@@ -67,5 +70,9 @@ export function createActivityContext(deps: ActivityDeps): ActivityContext {
       return { remote: scm.remote, authorName: scm.author_name, authorEmail: scm.author_email };
     },
     agentEnv: () => scrubbedEnv({ base: env }),
+    gitAuth(loaded = policy()) {
+      const token = loaded.policy.scm.github.token ?? env.GITHUB_TOKEN;
+      return { token: token || undefined, sshAuthSock: env.SSH_AUTH_SOCK || undefined };
+    },
   };
 }

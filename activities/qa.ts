@@ -2,6 +2,7 @@
  * QA activities: Foreman runs the evidence commands itself, in the workspace, and records each
  * command's exit code, duration and output tail. Heartbeats carry the command that is running.
  */
+import { specFile } from '../src/home.js';
 import { evidenceCommands, runQaCommands, type QaReport } from '../src/qa/run.js';
 import { killOrphans, pidDirFor } from '../src/workspace/shell.js';
 import type { WorkspaceInfo } from '../src/workspace/workspace.js';
@@ -11,10 +12,10 @@ import { withHeartbeat } from './heartbeat.js';
 /** Builds the QA activities. */
 export function createQaActivities(ctx: ActivityContext) {
   return {
-    /** Runs the spec's Evidence commands (else `qa.commands`) in the workspace and returns their evidence. */
+    /** Runs `qa.commands` plus the authoritative spec's Evidence commands in the workspace and returns their evidence. */
     async runQa(input: { workspace: WorkspaceInfo }): Promise<QaReport> {
       const { policy } = ctx.policy();
-      const commands = await evidenceCommands(input.workspace.specPath, policy.qa.commands);
+      const commands = await evidenceCommands(specFile(ctx.deps.home, input.workspace.key), policy.qa.commands);
       let running = '';
       const pidDir = pidDirFor(input.workspace.path);
       killOrphans(pidDir); // a QA command a crashed attempt left running must not run beside this one

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { checkWorkspaceContract, type ContractCheck } from '../src/contract/check.js';
 import type { Escalation } from '../src/evidence/escalation.js';
 import { appendDecision } from '../src/spec/decisions.js';
-import { specInput, writeIssueSpec } from '../src/spec/write.js';
+import { specFile } from '../src/home.js';
+import { refreshSpecCopy, specInput, writeIssueSpec } from '../src/spec/write.js';
 import type { Issue } from '../src/trackers/types.js';
 import { assertInsideRoot } from '../src/workspace/key.js';
 import {
@@ -25,7 +26,7 @@ import { withHeartbeat } from './heartbeat.js';
 /** Builds the workspace activities. */
 export function createWorkspaceActivities(ctx: ActivityContext) {
   return {
-    /** Creates or reuses the workspace, checks out the issue branch and writes `.foreman/spec.md`. */
+    /** Creates or reuses the workspace, checks out the issue branch, writes the authoritative spec (FOREMAN_HOME) and its copy `.foreman/spec.md`. */
     async prepareWorkspace(input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> {
       const loaded = ctx.policy();
       const { policy } = loaded;
@@ -37,6 +38,7 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           baseBranch: policy.workspace.base_branch,
           hooks: policy.hooks,
           identity: ctx.identity(loaded),
+          auth: ctx.gitAuth(loaded),
           env: ctx.agentEnv(),
           log: ctx.log,
         }),
@@ -45,8 +47,10 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
       // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
       assertInsideRoot(ws.path, specPath);
       const now = new Date().toISOString();
+      // The authoritative spec lives under FOREMAN_HOME; the workspace gets a copy to read.
+      const contract = specFile(ctx.deps.home, ws.key);
       await writeIssueSpec(
-        specPath,
+        contract,
         specInput(policy, {
           issue: input.issue,
           branch: ws.branch,
@@ -55,6 +59,7 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           runId: input.runId,
         }),
       );
+      await refreshSpecCopy(contract, specPath);
       return { ...ws, specPath };
     },
 
@@ -64,8 +69,10 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
       return withHeartbeat(() =>
         checkWorkspaceContract({
           workspace: input.workspace.path,
-          specPath: input.workspace.specPath,
+          specPath: specFile(ctx.deps.home, input.workspace.key),
           baseRef: `${policy.scm.remote}/${input.workspace.baseBranch}`,
+          baseCommit: input.workspace.baseCommit || undefined,
+          remote: policy.scm.remote,
           protectedPaths: policy.protected_paths,
         }),
       );
@@ -84,8 +91,10 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           path: input.workspace.path,
           branch: input.workspace.branch,
           baseBranch: input.workspace.baseBranch,
+          baseCommit: input.workspace.baseCommit || undefined,
           message: commitMessage(input.identifier, input.title, input.partial),
           identity,
+          auth: ctx.gitAuth(),
         }),
       );
     },
@@ -104,15 +113,17 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
       );
     },
 
-    /** Appends a human's answer to the spec's Decisions (once per escalation, even when retried). */
+    /** Appends a human's answer to the authoritative spec's Decisions (once per escalation, even when retried) and refreshes the workspace copy. */
     async recordDecision(input: {
       workspace: WorkspaceInfo | null;
       escalation: Escalation;
       reply: HumanReply;
     }): Promise<void> {
       if (!input.workspace) return;
+      const contract = specFile(ctx.deps.home, input.workspace.key);
+      await appendDecision(contract, input.escalation, input.reply);
       assertInsideRoot(input.workspace.path, input.workspace.specPath);
-      await appendDecision(input.workspace.specPath, input.escalation, input.reply);
+      await refreshSpecCopy(contract, input.workspace.specPath);
     },
   };
 }

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
     'base_ref_missing',
     'git_failed',
     'push_rejected',
+    'git_unsafe',
     'hook_failed',
     'hook_timeout',
     'shell_spawn_failed',

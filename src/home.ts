@@ -1,6 +1,7 @@
 /**
  * Where Foreman keeps its local state: `FOREMAN_HOME` (default `~/.foreman`). Holds the local
- * Temporal dev server's database and record, transcripts and logs. Owns path layout only.
+ * Temporal dev server's database and record, transcripts, logs and the authoritative per-issue
+ * specs. Owns path layout only.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,17 @@ export function homePaths(home: string) {
     temporalLog: path.join(home, 'logs', 'temporal.log'),
     /** `transcripts/<workspace key>/<run id>/<role>.jsonl` */
     transcripts: path.join(home, 'transcripts'),
+    /** `specs/<workspace key>/spec.md`: the authoritative per-issue specs (the workspace holds a copy). */
+    specs: path.join(home, 'specs'),
   };
+}
+
+/**
+ * The authoritative per-issue spec: `<home>/specs/<workspace key>/spec.md`, outside the workspace
+ * so the agent cannot edit the contract; `.foreman/spec.md` in the workspace is a copy to read.
+ */
+export function specFile(home: string, workspaceKey: string): string {
+  return path.join(homePaths(home).specs, workspaceKey, 'spec.md');
 }
 
 /** The transcript of one role in one run: `<home>/transcripts/<workspace key>/<run id>/<role>.jsonl`. */

@@ -5,41 +5,43 @@
  * Owns: the git queries and their parsing. Does not own: what the paths are checked against
  * (./check.ts) or committing and pushing (src/workspace/workspace.ts).
  */
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { WorkspaceError } from '../errors.js';
-
-/** Foreman's own per-issue files (spec, notes) are never part of the change. */
-const FOREMAN_DIR = '.foreman';
+import { FOREMAN_DIR, gitPlace, runGit, stageWorkTree, type GitPlace } from '../workspace/git.js';
 
 function isForemanFile(file: string): boolean {
   return file === FOREMAN_DIR || file.startsWith(`${FOREMAN_DIR}/`);
 }
 
 function gitFailed(what: string, workspace: string, err: unknown): WorkspaceError {
+  if (err instanceof WorkspaceError && err.code === 'git_unsafe') return err;
   const detail = err instanceof Error ? err.message.trim() : String(err);
   return new WorkspaceError('git_failed', `${what} in ${workspace} failed: ${detail}`, { cause: err });
 }
 
 /**
- * The commit the change started from: the merge base of `baseRef` and HEAD, so commits that
- * landed on the base branch after the issue branch was cut are not counted as this change. With
+ * The commit the change started from. `exact`: `baseRef` itself (a sha Foreman recorded; the
+ * agent's HEAD plays no part). Otherwise the merge base of `baseRef` and HEAD, so commits that
+ * landed on the base branch after the issue branch was cut are not counted as this change; with
  * no common history, `baseRef` itself.
  */
-async function changeBase(git: SimpleGit, workspace: string, baseRef: string): Promise<string> {
+async function changeBase(place: GitPlace, baseRef: string, exact: boolean): Promise<string> {
+  let base: string;
   try {
-    await git.raw(['rev-parse', '--verify', `${baseRef}^{commit}`]);
+    base = (await runGit(place, ['rev-parse', '--verify', '--end-of-options', `${baseRef}^{commit}`])).trim();
   } catch (err) {
+    if (err instanceof WorkspaceError && err.code === 'git_unsafe') throw err;
     throw new WorkspaceError(
       'base_ref_missing',
-      `Base ref '${baseRef}' is not a commit in ${workspace}; fetch it (git fetch origin) or fix workspace.base_branch in the policy.`,
+      `Base ref '${baseRef}' is not a commit in ${place.workTree}; fetch it (git fetch origin) or fix workspace.base_branch in the policy.`,
       { cause: err, retryable: false },
     );
   }
+  if (exact) return base;
   try {
-    return (await git.raw(['merge-base', baseRef, 'HEAD'])).trim() || baseRef;
+    return (await runGit(place, ['merge-base', base, 'HEAD'])).trim() || base;
   } catch {
     // Exit 1: no common ancestor (unrelated histories). Compare with the ref itself.
-    return baseRef;
+    return base;
   }
 }
 
@@ -65,27 +67,41 @@ function parseNameStatus(out: string): string[] {
 
 /**
  * Lists the files changed between `baseRef` (e.g. `origin/main`; its merge base with HEAD, see
- * above) and the working tree: committed, staged and unstaged changes to tracked files (deleted
- * ones included; a rename reports its new path) plus untracked files that are not ignored.
- * `.foreman/` is left out. Paths are relative to the repository root, `/`-separated, unquoted,
- * sorted, unique.
+ * above, unless `exact`) and the tree Foreman would commit (src/workspace/git.ts `stageWorkTree`):
+ * committed, staged, unstaged and untracked-but-not-ignored changes alike (deleted ones included;
+ * a rename reports its new path), whatever the agent did to the index. `.foreman/` is left out.
+ * Paths are relative to the repository root, `/`-separated, unquoted, sorted, unique. Runs
+ * Foreman's own git (no hooks, sanitized config).
  *
  * @param workspace - the repository's working tree (absolute path).
  * @throws WorkspaceError `base_ref_missing` (not retryable) when `baseRef` does not resolve to a
- *   commit; `git_failed` (retryable) when git fails otherwise (e.g. not a repository).
+ *   commit; `git_unsafe` (not retryable); `git_failed` (retryable) when git fails otherwise.
  */
-export async function listChangedFiles(workspace: string, baseRef: string): Promise<string[]> {
-  const git = simpleGit({ baseDir: workspace });
-  const base = await changeBase(git, workspace, baseRef);
+export async function listChangedFiles(
+  workspace: string,
+  baseRef: string,
+  opts: { exact?: boolean; remote?: string } = {},
+): Promise<string[]> {
+  const place = await gitPlace(workspace, opts.remote ?? 'origin');
   let tracked: string;
-  let untracked: string;
   try {
+    const base = await changeBase(place, baseRef, opts.exact ?? false);
+    const tree = await stageWorkTree(place, base);
     // -z: raw paths (no C-quoting of unusual names); -M: a rename counts once, under its new name.
-    tracked = await git.raw(['diff', '--name-status', '-z', '-M', base, '--']);
-    untracked = await git.raw(['ls-files', '--others', '--exclude-standard', '-z']);
+    tracked = await runGit(place, [
+      'diff',
+      '--no-ext-diff',
+      '--no-textconv',
+      '--name-status',
+      '-z',
+      '-M',
+      base,
+      tree,
+      '--',
+    ]);
   } catch (err) {
+    if (err instanceof WorkspaceError && err.code === 'base_ref_missing') throw err;
     throw gitFailed(`Listing changes against ${baseRef}`, workspace, err);
   }
-  const files = [...parseNameStatus(tracked), ...untracked.split('\0').filter((f) => f !== '')];
-  return [...new Set(files.filter((f) => !isForemanFile(f)))].sort();
+  return [...new Set(parseNameStatus(tracked).filter((f) => !isForemanFile(f)))].sort();
 }

@@ -73,18 +73,25 @@ export function checkContract(input: {
 /**
  * Checks the workspace's change against its contract: the Scope and Evidence of the spec at
  * `specPath` (a missing spec reads as "everything in scope, no evidence"), and `protectedPaths`,
- * for the files changed against `baseRef` (committed or not).
+ * for the tree Foreman would commit, against the recorded `baseCommit` (else `baseRef`'s merge base).
  * @throws WorkspaceError `base_ref_missing` when `baseRef` does not exist (./changes.ts).
  */
 export async function checkWorkspaceContract(o: {
   workspace: string;
+  /** The authoritative spec (under FOREMAN_HOME, src/home.ts `specFile`), never the workspace copy. */
   specPath: string;
   baseRef: string;
+  /** The base commit Foreman recorded (WorkspaceInfo.baseCommit): compared exactly, `baseRef` then unused. */
+  baseCommit?: string | undefined;
   protectedPaths: readonly string[];
+  remote?: string;
 }): Promise<ContractCheck> {
   const spec = await fs.readFile(o.specPath, 'utf8').catch(() => '');
   const { scope, evidence } = parseSpecContract(spec);
-  const changedFiles = await listChangedFiles(o.workspace, o.baseRef);
+  const remote = o.remote ? { remote: o.remote } : {};
+  const changedFiles = o.baseCommit
+    ? await listChangedFiles(o.workspace, o.baseCommit, { exact: true, ...remote })
+    : await listChangedFiles(o.workspace, o.baseRef, remote);
   const { protectedTouched, outOfScope } = checkContract({ changedFiles, scope, protectedPaths: o.protectedPaths });
   return { changedFiles, protectedTouched, outOfScope, scope, evidence };
 }

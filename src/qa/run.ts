@@ -75,11 +75,11 @@ export function tail(text: string, bytes: number): string {
 }
 
 /**
- * The commands QA runs: the spec's Evidence list (it is the contract, and a human may have edited
- * it), else the policy's `qa.commands` it was written from.
+ * The commands QA runs: the policy's `qa.commands`, always, then the Evidence commands of the
+ * authoritative spec at `specPath` (under FOREMAN_HOME, src/home.ts `specFile`; a human may have
+ * added some) that are not already among them. Never the workspace's copy: the agent can edit it.
  */
 export async function evidenceCommands(specPath: string, policyCommands: readonly string[]): Promise<string[]> {
   const spec = await fs.readFile(specPath, 'utf8').catch(() => '');
-  const fromSpec = parseSpecContract(spec).evidence;
-  return fromSpec.length ? fromSpec : [...policyCommands];
+  return [...new Set([...policyCommands, ...parseSpecContract(spec).evidence])];
 }

@@ -4,10 +4,10 @@
  * GitHub tracker's, else GITHUB_TOKEN). Owns that resolution and how the pull request refers to the
  * issue; the API calls are ./github.ts.
  */
-import { simpleGit } from 'simple-git';
 import type { Policy } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { Issue } from '../trackers/types.js';
+import { recordedRemoteUrl } from '../workspace/git.js';
 import { createGitHubScm, parseGitHubRemote, type GitHubScm } from './github.js';
 
 /** A pull-request client bound to one repository. */
@@ -36,9 +36,8 @@ export async function scmForWorkspace(
   let slug = policy.scm.github.repo ?? str(provider.repo);
   if (!slug) {
     const url =
-      (await simpleGit({ baseDir: workspacePath })
-        .remote(['get-url', policy.scm.remote])
-        .catch(() => '')) || '';
+      // The URL Foreman recorded when it made the workspace, not `.git/config` (the agent can write it).
+      (await recordedRemoteUrl(workspacePath)) ?? '';
     const hosts = ['github.com', ...(baseUrl ? [new URL(baseUrl).hostname] : [])];
     const parsed = parseGitHubRemote(url.trim(), hosts);
     slug = parsed ? `${parsed.owner}/${parsed.repo}` : undefined;

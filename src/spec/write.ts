@@ -1,5 +1,6 @@
 /**
- * Writes the per-issue spec, `.foreman/spec.md`: the contract of one issue's run (Goal, Scope,
+ * Writes the per-issue spec (authoritative under FOREMAN_HOME, src/home.ts `specFile`; copied to
+ * the workspace's `.foreman/spec.md` for the agent to read): the contract of one issue's run (Goal, Scope,
  * Non-goals, Tools and permissions, Stopping condition, Evidence, Escalation, Budget, then Decisions
  * and Log), rendered from the template beside this module (./templates/issue-spec.md) with the issue and the
  * policy. docs/architecture.md explains how the spec differs from the policy.
@@ -107,6 +108,17 @@ export async function writeIssueSpec(specPath: string, input: IssueSpecInput): P
   }
   await fs.mkdir(path.dirname(specPath), { recursive: true });
   await writeAtomically(specPath, await renderIssueSpec(input));
+}
+
+/**
+ * Copies the authoritative spec at `specPath` over the workspace's copy `copyPath` (atomically),
+ * so the agent reads what Foreman checks against. A missing authoritative spec leaves the copy.
+ */
+export async function refreshSpecCopy(specPath: string, copyPath: string): Promise<void> {
+  const text = await fs.readFile(specPath, 'utf8').catch(() => null);
+  if (text === null) return;
+  await fs.mkdir(path.dirname(copyPath), { recursive: true });
+  await writeAtomically(copyPath, text);
 }
 
 /** Writes `text` to a temp file beside `file`, then renames it over `file`. */

@@ -8,12 +8,24 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { WorkspaceError, type WorkspaceErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
 import { redactUrls } from '../redact.js';
+import {
+  gitPlace,
+  gitStateDir,
+  recordedRemoteUrl,
+  recordRemoteUrl,
+  resolveCommit,
+  runGit,
+  sanitizeRepoConfig,
+  stageWorkTree,
+  urlScheme,
+  type GitAuth,
+  type GitPlace,
+} from './git.js';
 
 /** The issue's git workspace. */
 export interface WorkspaceInfo {
@@ -24,7 +36,13 @@ export interface WorkspaceInfo {
   /** `foreman/<key>`. */
   branch: string;
   baseBranch: string;
-  /** Absolute path of the per-issue spec file (`.foreman/spec.md`). */
+  /**
+   * Full sha of the commit the change is measured from, recorded by Foreman from what it fetched
+   * when it prepared the workspace (not a ref the agent can move). Empty or missing in runs
+   * started by older code: readers then compute it (./workspace.ts `commitAndPush`).
+   */
+  baseCommit: string;
+  /** Absolute path of the agent's copy of the per-issue spec (`.foreman/spec.md`); the authoritative copy is under FOREMAN_HOME (src/home.ts `specFile`). */
   specPath: string;
 }
 
@@ -65,6 +83,8 @@ export interface PreparedWorkspace {
   key: string;
   branch: string;
   baseBranch: string;
+  /** See WorkspaceInfo. */
+  baseCommit: string;
   createdNow: boolean;
 }
 
@@ -111,11 +131,6 @@ export async function runHookBestEffort(
   }
 }
 
-function git(cwd: string, identity?: GitIdentity): SimpleGit {
-  const config = identity ? [`user.name=${identity.authorName}`, `user.email=${identity.authorEmail}`] : [];
-  return simpleGit({ baseDir: cwd, config });
-}
-
 async function exists(p: string): Promise<boolean> {
   return fs.stat(p).then(
     () => true,
@@ -125,39 +140,74 @@ async function exists(p: string): Promise<boolean> {
 
 /** A git failure as a WorkspaceError; the message never carries credentials from a remote URL. */
 function gitError(what: string, err: unknown, code: WorkspaceErrorCode = 'git_failed'): WorkspaceError {
+  if (err instanceof WorkspaceError && err.code === 'git_unsafe') return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new WorkspaceError(code, redactUrls(`${what}: ${msg.trim()}`));
+  return new WorkspaceError(code, redactUrls(`${what}: ${msg.trim()}`), { cause: err });
+}
+
+/** A local path URL made absolute against `dir` (git resolved it against its cwd); other URLs as they are. */
+function absoluteUrl(url: string, dir: string): string {
+  return urlScheme(url) === 'file' && !url.startsWith('file:') ? path.resolve(dir, url) : url;
+}
+
+/** Clones `repo` into `dir` through a temp sibling (a crash mid-clone never leaves a half checkout). */
+async function cloneInto(root: string, dir: string, repo: string, remote: string, auth?: GitAuth): Promise<void> {
+  const tmp = `${dir}.cloning-${process.pid}`;
+  await fs.rm(tmp, { recursive: true, force: true });
+  const place: GitPlace = { workTree: tmp, stateDir: gitStateDir(dir), remote, url: repo };
+  try {
+    await runGit(place, ['clone', '--origin', remote, '--', repo, tmp], { cwd: root, network: true, auth });
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw gitError(`Cloning workspace.repo ${repo} failed`, err);
+  }
+  await fs.rename(tmp, dir);
 }
 
 /**
- * Creates or reuses the issue's workspace and checks out its branch.
- *
- * New directory: clone `repo` into it (when set), then run `after_create` (a failure removes the
- * half-made directory). The result must be a git checkout with a remote named `identity.remote`.
- * The branch `foreman/<key>` is taken, in order, from the local branch, the remote branch, or
- * made from `origin/<baseBranch>` (base: `baseBranch`, else the remote's default branch).
- * `.foreman/` is excluded from git so the spec and notes never land in a commit.
- *
- * @throws WorkspaceError `workspace_outside_root` (permanent), `workspace_not_git` (permanent),
- *   `hook_failed`/`hook_timeout`, `git_failed` (transient).
+ * The remote URL of the workspace at `dir`: `workspace.repo` when set (the policy is authoritative),
+ * else the one recorded when Foreman made the workspace, else (first sight of a workspace made by
+ * `after_create`, before any agent ran in it) `remote.<remote>.url` from its config. Recorded.
  */
-export async function prepareWorkspace(opts: {
-  root: string;
-  identifier: string;
-  repo?: string | undefined;
-  baseBranch?: string | undefined;
-  hooks: Hooks;
-  identity: GitIdentity;
-  env: Record<string, string>;
-  log?: Logger;
-}): Promise<PreparedWorkspace> {
-  const root = path.resolve(opts.root);
-  await fs.mkdir(root, { recursive: true });
-  const dir = workspacePath(root, opts.identifier);
-  const key = workspaceKey(opts.identifier);
-  const branch = branchName(opts.identifier);
-  const remote = opts.identity.remote;
+async function remoteUrlOf(place: GitPlace, repo: string | undefined, root: string): Promise<string | null> {
+  let url = repo ? absoluteUrl(repo, root) : await recordedRemoteUrl(place.workTree);
+  if (!url) {
+    const out = await runGit(
+      place,
+      ['config', '--file', path.join(place.workTree, '.git', 'config'), '--get', `remote.${place.remote}.url`],
+      {
+        cwd: place.stateDir,
+      },
+    ).catch(() => '');
+    url = out.trim() ? absoluteUrl(out.trim(), place.workTree) : null;
+  }
+  if (url) await recordRemoteUrl(place.stateDir, url);
+  return url;
+}
 
+/** Fetches every branch of the recorded remote into `refs/remotes/<remote>/` (forced, pruned). */
+async function fetchRemote(place: GitPlace, auth?: GitAuth): Promise<void> {
+  const refspec = `+refs/heads/*:refs/remotes/${place.remote}/*`;
+  await runGit(place, ['fetch', '--prune', '--no-tags', '--no-write-fetch-head', '--', place.url, refspec], {
+    network: true,
+    auth,
+  });
+}
+
+/**
+ * The commit the change is measured from, on refs Foreman has just fetched: the merge base of the
+ * remote issue branch (when it exists) and the remote base branch, else the base branch's tip.
+ */
+async function baseCommitOf(place: GitPlace, baseBranch: string, branch: string): Promise<string | null> {
+  const base = await resolveCommit(place, `refs/remotes/${place.remote}/${baseBranch}`);
+  const onRemote = await resolveCommit(place, `refs/remotes/${place.remote}/${branch}`);
+  if (!base || !onRemote) return base;
+  const mb = await runGit(place, ['merge-base', base, onRemote]).catch(() => '');
+  return mb.trim() || base;
+}
+
+/** Creates the directory (clone, `after_create`) when missing or half-made; true when it made it. */
+async function ensureDirectory(opts: PrepareOptions, root: string, dir: string, key: string): Promise<boolean> {
   // A marker beside the directory while it is being made: a crash during the clone or
   // `after_create` leaves it, and the next attempt starts the directory over instead of
   // mistaking a half-made workspace for a ready one.
@@ -166,100 +216,128 @@ export async function prepareWorkspace(opts: {
     opts.log?.warn({ dir }, 'removing a workspace whose creation was interrupted');
     await fs.rm(dir, { recursive: true, force: true });
   }
-  let createdNow = false;
-  if (!(await exists(dir))) {
-    createdNow = true;
-    await fs.writeFile(creating, `${process.pid}\n`);
-    try {
-      if (opts.repo) {
-        // Clone into a temp sibling, then rename: a crash mid-clone never leaves a half checkout.
-        const tmp = `${dir}.cloning-${process.pid}`;
-        await fs.rm(tmp, { recursive: true, force: true });
-        try {
-          await simpleGit({ baseDir: root }).clone(opts.repo, tmp, ['--origin', remote]);
-        } catch (err) {
-          await fs.rm(tmp, { recursive: true, force: true });
-          throw gitError(`Cloning workspace.repo ${opts.repo} failed`, err);
-        }
-        await fs.rename(tmp, dir);
-      } else {
-        await fs.mkdir(dir);
-      }
-      await runHook('after_create', opts.hooks, dir, opts.env, opts.log);
-    } catch (err) {
-      await fs.rm(dir, { recursive: true, force: true });
-      throw err;
-    }
-    await fs.rm(creating, { force: true });
+  if (await exists(dir)) return false;
+  await fs.writeFile(creating, `${process.pid}\n`);
+  try {
+    if (opts.repo) await cloneInto(root, dir, absoluteUrl(opts.repo, root), opts.identity.remote, opts.auth);
+    else await fs.mkdir(dir);
+    await runHook('after_create', opts.hooks, dir, opts.env, opts.log);
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
   }
+  await fs.rm(creating, { force: true });
+  return true;
+}
 
-  const g = git(dir, opts.identity);
-  const top = await g.revparse(['--show-toplevel']).catch(() => '');
-  if (!top || path.resolve(top.trim()) !== (await fs.realpath(dir))) {
+/** What `prepareWorkspace` needs. */
+export interface PrepareOptions {
+  root: string;
+  identifier: string;
+  repo?: string | undefined;
+  baseBranch?: string | undefined;
+  hooks: Hooks;
+  identity: GitIdentity;
+  /** The environment hooks run with (the agents' scrubbed one). */
+  env: Record<string, string>;
+  /** The credential for clone and fetch. */
+  auth?: GitAuth | undefined;
+  log?: Logger;
+}
+
+/**
+ * Creates or reuses the issue's workspace and checks out its branch, with Foreman's own git
+ * (./git.ts: no hooks, sanitized config, the recorded remote URL).
+ *
+ * New directory: clone `repo` into it (when set), then run `after_create` (a failure removes the
+ * half-made directory). The result must be a git checkout with a remote named `identity.remote`.
+ * The branch `foreman/<key>` is taken, in order, from the local branch, the remote branch, or
+ * made from `origin/<baseBranch>` (base: `baseBranch`, else the remote's default branch). Records
+ * `baseCommit` from what it fetched. `.foreman/` is excluded from git for the agent's view.
+ *
+ * @throws WorkspaceError `workspace_outside_root` (permanent), `workspace_not_git` (permanent),
+ *   `git_unsafe` (permanent), `hook_failed`/`hook_timeout`, `git_failed` (transient).
+ */
+export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWorkspace> {
+  const root = path.resolve(opts.root);
+  await fs.mkdir(root, { recursive: true });
+  const dir = workspacePath(root, opts.identifier);
+  const key = workspaceKey(opts.identifier);
+  const branch = branchName(opts.identifier);
+  const remote = opts.identity.remote;
+  const createdNow = await ensureDirectory(opts, root, dir, key);
+
+  const place: GitPlace = { workTree: dir, stateDir: gitStateDir(dir), remote, url: '' };
+  if (!(await fs.lstat(path.join(dir, '.git')).catch(() => null))) {
     throw new WorkspaceError(
       'workspace_not_git',
       `${dir} is not a git checkout. Set workspace.repo in the policy, or make hooks.after_create clone one.`,
       { retryable: false },
     );
   }
-  const remotes = await g.getRemotes();
-  if (!remotes.some((r) => r.name === remote)) {
+  await sanitizeRepoConfig(place);
+  const url = await remoteUrlOf(place, opts.repo, root);
+  if (!url) {
     throw new WorkspaceError('workspace_not_git', `${dir} has no git remote named "${remote}" to push to.`, {
       retryable: false,
     });
   }
-
+  place.url = url;
   try {
-    await g.fetch([remote, '--prune']);
+    await fetchRemote(place, opts.auth);
   } catch (err) {
     throw gitError(`git fetch ${remote} failed in ${dir}`, err);
   }
-  const baseBranch = opts.baseBranch || (await remoteDefaultBranch(g, remote));
+  const baseBranch = opts.baseBranch || (await remoteDefaultBranch(place, opts.auth));
+  await checkoutBranch(place, branch, baseBranch);
+  const baseCommit = await baseCommitOf(place, baseBranch, branch);
+  if (!baseCommit) throw new WorkspaceError('base_branch_missing', `No ${remote}/${baseBranch}.`, { retryable: false });
+  await excludeForemanDir(dir);
+  return { path: dir, key, branch, baseBranch, baseCommit, createdNow };
+}
 
-  const local = await g.branchLocal();
-  const remoteBranches = (await g.branch(['-r'])).all;
+/** Puts the workspace on `branch`: local, else tracking the remote one, else new from the base. */
+async function checkoutBranch(place: GitPlace, branch: string, baseBranch: string): Promise<void> {
+  const remote = place.remote;
+  const current = (await runGit(place, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '')).trim();
   try {
-    if (local.current === branch) {
+    if (current === branch) {
       // Already there (a reused workspace): keep local commits and uncommitted work.
-    } else if (local.all.includes(branch)) {
-      await g.checkout(branch);
-    } else if (remoteBranches.includes(`${remote}/${branch}`)) {
-      await g.checkout(['-b', branch, '--track', `${remote}/${branch}`]);
+    } else if (await resolveCommit(place, `refs/heads/${branch}`)) {
+      await runGit(place, ['checkout', branch, '--']);
+    } else if (await resolveCommit(place, `refs/remotes/${remote}/${branch}`)) {
+      await runGit(place, ['checkout', '-b', branch, '--track', `${remote}/${branch}`]);
     } else {
-      if (!remoteBranches.includes(`${remote}/${baseBranch}`)) {
+      if (!(await resolveCommit(place, `refs/remotes/${remote}/${baseBranch}`))) {
         throw new WorkspaceError(
           'base_branch_missing',
           `The base branch "${baseBranch}" does not exist on ${remote}. Set workspace.base_branch.`,
           { retryable: false },
         );
       }
-      await g.checkout(['--no-track', '-b', branch, `${remote}/${baseBranch}`]);
+      await runGit(place, ['checkout', '--no-track', '-b', branch, `${remote}/${baseBranch}`]);
     }
   } catch (err) {
-    if (err instanceof WorkspaceError) throw err;
-    throw gitError(`Checking out ${branch} failed in ${dir}`, err);
+    if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
+    throw gitError(`Checking out ${branch} failed in ${place.workTree}`, err);
   }
-
-  await excludeForemanDir(dir);
-  return { path: dir, key, branch, baseBranch, createdNow };
 }
 
-/** The remote's default branch (`origin/HEAD`), falling back to main/master. */
-async function remoteDefaultBranch(g: SimpleGit, remote: string): Promise<string> {
+/** The remote's default branch (its `HEAD`), falling back to main/master. */
+async function remoteDefaultBranch(place: GitPlace, auth?: GitAuth): Promise<string> {
   try {
-    const out = await g.raw(['ls-remote', '--symref', remote, 'HEAD']);
+    const out = await runGit(place, ['ls-remote', '--symref', '--', place.url, 'HEAD'], { network: true, auth });
     const m = /^ref: refs\/heads\/(\S+)\s+HEAD/m.exec(out);
     if (m?.[1]) return m[1];
   } catch {
     // fall through to the local view of the remote
   }
-  const remoteBranches = (await g.branch(['-r'])).all;
   for (const candidate of ['main', 'master']) {
-    if (remoteBranches.includes(`${remote}/${candidate}`)) return candidate;
+    if (await resolveCommit(place, `refs/remotes/${place.remote}/${candidate}`)) return candidate;
   }
   throw new WorkspaceError(
     'base_branch_missing',
-    `Cannot tell the default branch of ${remote}. Set workspace.base_branch.`,
+    `Cannot tell the default branch of ${place.remote}. Set workspace.base_branch.`,
     {
       retryable: false,
     },
@@ -267,10 +345,7 @@ async function remoteDefaultBranch(g: SimpleGit, remote: string): Promise<string
 }
 
 async function excludeForemanDir(dir: string): Promise<void> {
-  const gitDir = path.join(dir, '.git');
-  const stat = await fs.stat(gitDir).catch(() => null);
-  if (!stat?.isDirectory()) return; // a worktree's .git is a file; its exclude lives elsewhere
-  const exclude = path.join(gitDir, 'info', 'exclude');
+  const exclude = path.join(dir, '.git', 'info', 'exclude');
   await fs.mkdir(path.dirname(exclude), { recursive: true });
   const current = await fs.readFile(exclude, 'utf8').catch(() => '');
   if (!current.split('\n').includes('/.foreman/')) {
@@ -291,50 +366,102 @@ export function commitMessage(identifier: string, title: string, partial: boolea
   return `${subject}\n\n${body}\n\nIssue: ${identifier}`;
 }
 
-/**
- * Commits everything in the workspace (if anything changed) and pushes the branch to the remote.
- * Idempotent: a retry after a crash finds nothing new to commit and pushes the same head again.
- * Nothing is pushed when the branch has no commits beyond the base.
- *
- * @throws WorkspaceError `push_rejected` (transient: the remote may accept later) or `git_failed`.
- */
-export async function commitAndPush(opts: {
+/** What `commitAndPush` needs. */
+export interface CommitOptions {
   path: string;
   branch: string;
   baseBranch: string;
+  /** The base commit recorded by `prepareWorkspace`; when absent (a run from older code), the merge base Foreman computes from a fresh fetch. */
+  baseCommit?: string | null | undefined;
   message: string;
   identity: GitIdentity;
-}): Promise<PushResult> {
-  const g = git(opts.path, opts.identity);
+  /** The credential for fetch and push. */
+  auth?: GitAuth | undefined;
+}
+
+/**
+ * Commits the work tree and pushes the branch, with Foreman's own git (./git.ts). Foreman builds
+ * the commit itself: the tree is `stageWorkTree(base)` (the work tree, `.foreman/` left out, the
+ * agent's index and commits ignored), its parent is the remote issue branch as just fetched (else
+ * the base commit), its author and committer are `identity`. Agent-made commits are squashed into
+ * it; the local branch is moved to it. Pushes to the recorded remote URL.
+ * Idempotent: a retry after a crash builds the same tree, finds it on the remote branch, makes no
+ * new commit and pushes the same head again. Nothing is pushed when the head is the base.
+ *
+ * @throws WorkspaceError `push_rejected` (transient: the remote may accept later), `git_unsafe`,
+ *   `workspace_not_git` (no recorded remote) or `git_failed`.
+ */
+export async function commitAndPush(opts: CommitOptions): Promise<PushResult> {
   const remote = opts.identity.remote;
+  const place = await gitPlace(opts.path, remote);
+  if (!place.url) {
+    throw new WorkspaceError('workspace_not_git', `No remote URL recorded for ${opts.path}; prepare it first.`, {
+      retryable: false,
+    });
+  }
+  let head: string;
+  let base: string;
   try {
-    await g.add(['-A']);
-    const staged = await g.diff(['--cached', '--name-only']);
-    if (staged.trim()) {
-      await g.commit(opts.message, undefined, {
-        '--author': `${opts.identity.authorName} <${opts.identity.authorEmail}>`,
-      });
-    }
+    await sanitizeRepoConfig(place);
+    await fetchRemote(place, opts.auth);
+    const recorded = opts.baseCommit ? await resolveCommit(place, opts.baseCommit) : null;
+    const computed = recorded ?? (await baseCommitOf(place, opts.baseBranch, opts.branch));
+    if (!computed)
+      throw new WorkspaceError('base_ref_missing', `No base commit for ${opts.branch}.`, { retryable: false });
+    base = computed;
+    const parent = (await resolveCommit(place, `refs/remotes/${remote}/${opts.branch}`)) ?? base;
+    const tree = await stageWorkTree(place, base);
+    const parentTree = (await runGit(place, ['rev-parse', `${parent}^{tree}`])).trim();
+    head =
+      tree === parentTree
+        ? parent
+        : (
+            await runGit(place, ['commit-tree', tree, '-p', parent, '-m', opts.message], {
+              identity: { name: opts.identity.authorName, email: opts.identity.authorEmail },
+            })
+          ).trim();
   } catch (err) {
+    if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
     throw gitError(`Committing in ${opts.path} failed`, err);
   }
-  const base = `${remote}/${opts.baseBranch}`;
-  const ahead = Number((await g.raw(['rev-list', '--count', `${base}..HEAD`])).trim());
-  const stat = await diffStat(g, base);
-  if (!ahead) return { branch: opts.branch, commit: null, pushed: false, ...stat };
-  const head = (await g.revparse(['HEAD'])).trim();
+  const stat = await diffStat(place, base, head);
+  if (head === base) return { branch: opts.branch, commit: null, pushed: false, ...stat };
   try {
-    await g.push(remote, `${opts.branch}:refs/heads/${opts.branch}`, ['--set-upstream']);
+    await runGit(place, ['push', '--no-verify', '--', place.url, `${head}:refs/heads/${opts.branch}`], {
+      network: true,
+      auth: opts.auth,
+    });
   } catch (err) {
     throw gitError(`git push ${remote} ${opts.branch} was rejected`, err, 'push_rejected');
   }
+  await moveLocalBranch(place, opts.branch, head);
   return { branch: opts.branch, commit: head, pushed: true, ...stat };
 }
 
-async function diffStat(g: SimpleGit, base: string) {
-  const diffStat = (await g.raw(['diff', '--stat', `${base}...HEAD`])).trimEnd();
-  const summary = await g.diffSummary([`${base}...HEAD`]);
-  return { diffStat, filesChanged: summary.changed, insertions: summary.insertions, deletions: summary.deletions };
+/** Puts the workspace's branch, its remote-tracking ref and the index on `head` (the work tree is kept). */
+async function moveLocalBranch(place: GitPlace, branch: string, head: string): Promise<void> {
+  await runGit(place, ['update-ref', `refs/heads/${branch}`, head]);
+  await runGit(place, ['update-ref', `refs/remotes/${place.remote}/${branch}`, head]);
+  await runGit(place, ['symbolic-ref', 'HEAD', `refs/heads/${branch}`]);
+  await runGit(place, ['reset', '-q']).catch(() => undefined);
+  await runGit(place, ['config', `branch.${branch}.remote`, place.remote]);
+  await runGit(place, ['config', `branch.${branch}.merge`, `refs/heads/${branch}`]);
+}
+
+async function diffStat(place: GitPlace, base: string, head: string) {
+  const diff = (flag: string) => runGit(place, ['diff', '--no-ext-diff', '--no-textconv', flag, base, head, '--']);
+  const diffStat = (await diff('--stat')).trimEnd();
+  let filesChanged = 0;
+  let insertions = 0;
+  let deletions = 0;
+  for (const line of (await diff('--numstat')).split('\n')) {
+    const m = /^(\d+|-)\t(\d+|-)\t/.exec(line);
+    if (!m) continue;
+    filesChanged++;
+    insertions += m[1] === '-' ? 0 : Number(m[1]);
+    deletions += m[2] === '-' ? 0 : Number(m[2]);
+  }
+  return { diffStat, filesChanged, insertions, deletions };
 }
 
 /**
@@ -352,5 +479,6 @@ export async function removeWorkspace(opts: {
   if (!(await exists(dir))) return false;
   await runHookBestEffort('before_remove', opts.hooks, dir, opts.env, opts.log);
   await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(gitStateDir(dir), { recursive: true, force: true }); // Foreman's git state beside it
   return true;
 }
