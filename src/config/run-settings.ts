@@ -38,7 +38,11 @@ export interface RunSettings {
   budget: BudgetLimits;
   /** Activity retry policy (Symphony SPEC §8.4 numbers by default). */
   retry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
-  /** Upper bound of one implementer activity, ms. */
+  /**
+   * Upper bound of one agent activity, ms: the wall budget plus one model request, because the
+   * harness checks the budget between calls and a call already under way is let finish (killing
+   * it would leave its tool calls running in a timed-out attempt). (Default: one hour)
+   */
   agentTimeoutMs: number;
   /** Upper bound of one QA activity (all commands), ms. */
   qaTimeoutMs: number;
@@ -104,7 +108,7 @@ export function runSettings(policy: Policy): RunSettings {
       maximumIntervalMs: backoffMax,
       maximumAttempts: policy.budget.max_attempts,
     },
-    agentTimeoutMs: policy.budget.max_wall_ms ?? 3_600_000,
+    agentTimeoutMs: policy.budget.max_wall_ms ? policy.budget.max_wall_ms + policy.model.timeout_ms : 3_600_000,
     qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,
   };
 }

@@ -216,6 +216,12 @@ async function ensureDirectory(opts: PrepareOptions, root: string, dir: string, 
     opts.log?.warn({ dir }, 'removing a workspace whose creation was interrupted');
     await fs.rm(dir, { recursive: true, force: true });
   }
+  if ((await exists(dir)) && !(await fs.lstat(path.join(dir, '.git')).catch(() => null))) {
+    // Not a checkout (e.g. files written after a stop removed it): kept aside, never deleted.
+    const aside = path.join(root, `.${key}.not-a-checkout-${Date.now()}`);
+    opts.log?.warn({ dir, aside }, 'the workspace is not a git checkout; moving it aside and creating it again');
+    await fs.rename(dir, aside);
+  }
   if (await exists(dir)) return false;
   await fs.writeFile(creating, `${process.pid}\n`);
   try {
@@ -271,7 +277,8 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
   if (!(await fs.lstat(path.join(dir, '.git')).catch(() => null))) {
     throw new WorkspaceError(
       'workspace_not_git',
-      `${dir} is not a git checkout. Set workspace.repo in the policy, or make hooks.after_create clone one.`,
+      `${dir} is not a git checkout after it was created: workspace.repo is not set and hooks.after_create ` +
+        'did not clone one. Set workspace.repo in the policy, or make hooks.after_create clone the repository.',
       { retryable: false },
     );
   }

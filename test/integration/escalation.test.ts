@@ -178,10 +178,11 @@ describe('budgets', () => {
 
   it('stops when the wall-time budget is spent', async () => {
     ctx = await createRunContext({
-      extraPolicy: 'budget:\n  max_wall_ms: 1500',
+      // The budget leaves room for preparing the workspace on a loaded machine; the turn outlasts it.
+      extraPolicy: 'budget:\n  max_wall_ms: 4000',
       script: [
         async () => {
-          await new Promise((r) => setTimeout(r, 2000)); // a slow model turn uses the whole budget
+          await new Promise((r) => setTimeout(r, 4500)); // a slow model turn uses the whole budget
           return toolUse('write_file', { path: 'NOTES.md', content: 'slow start\n' });
         },
         FIX,

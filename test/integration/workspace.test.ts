@@ -77,6 +77,18 @@ describe('prepareWorkspace', () => {
     await expect(fs.stat(path.join(s.root, '.DEMO-1.creating'))).rejects.toThrow();
   });
 
+  it('moves aside a workspace folder that is not a checkout (files written after a stop) and clones again', async () => {
+    const s = await setup();
+    await fs.mkdir(path.join(s.root, 'DEMO-1', 'notes'), { recursive: true });
+    await fs.writeFile(path.join(s.root, 'DEMO-1', 'notes', 'late.txt'), 'written after the workspace was removed');
+    const ws = await s.prepare();
+    expect(ws.createdNow).toBe(true);
+    expect(git(ws.path, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('foreman/DEMO-1');
+    const aside = (await fs.readdir(s.root)).filter((n) => n.startsWith('.DEMO-1.not-a-checkout-'));
+    expect(aside).toHaveLength(1);
+    expect(await fs.readFile(path.join(s.root, aside[0]!, 'notes', 'late.txt'), 'utf8')).toContain('after');
+  });
+
   it('lets after_create make the checkout when workspace.repo is unset, and removes the directory when it fails', async () => {
     const s = await setup();
     const failing = await s
