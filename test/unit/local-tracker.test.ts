@@ -49,6 +49,16 @@ Expose \`GET /healthz\` returning 200.
 `;
 
 describe('local tracker: reading issues', () => {
+  it('treats identifiers that differ only in case as one issue: the first counts, the other is reported', async () => {
+    await put('CASE-1.md', '---\ntitle: Upper\nstate: Todo\n---\n');
+    await put('case-1.md', '---\ntitle: Lower\nstate: Todo\n---\n');
+    const issues = await tracker.fetchIssuesByStates(['Todo']);
+    expect(issues.map((i) => [i.identifier, i.title])).toEqual([['CASE-1', 'Upper']]);
+    expect(invalid.map((x) => path.basename(x.file))).toEqual(['case-1.md']);
+    expect(invalid[0]!.error.code).toBe('issue_file_invalid');
+    expect((await tracker.fetchIssueByIdentifier('case-1'))?.identifier).toBe('CASE-1');
+  });
+
   it('creates the folder and normalizes an issue file', async () => {
     expect(existsSync(dir)).toBe(true);
     await put('DEMO-1.md', DEMO_1);

@@ -182,14 +182,28 @@ async function listIdentifiers(t: LocalInner): Promise<string[]> {
       cause: err,
     });
   }
-  return entries
+  const all = entries
     .filter((e) => (e.isFile() || e.isSymbolicLink()) && isIssueFileName(e.name))
     .map((e) => e.name.slice(0, -ISSUE_EXT.length))
     .sort(compareStrings);
+  // Identifiers are compared ignoring case (CASE-1 and case-1 are one issue, and one workflow on
+  // a case-insensitive file system): the first in sort order counts, a second is reported.
+  const seen = new Map<string, string>();
+  return all.filter((id) => {
+    const first = seen.get(id.toLowerCase());
+    if (first === undefined) {
+      seen.set(id.toLowerCase(), id);
+      return true;
+    }
+    const message = `Issue file ${id}${ISSUE_EXT} has the identifier of ${first}${ISSUE_EXT} (case aside); it is ignored: rename or delete one`;
+    t.report(t.issueFile(id), new TrackerError('issue_file_invalid', message, { retryable: false }));
+    return false;
+  });
 }
 
-async function fetchIssueByIdentifier(t: LocalInner, identifier: string): Promise<Issue | null> {
-  if (!isIdentifier(identifier)) return null;
+async function fetchIssueByIdentifier(t: LocalInner, given: string): Promise<Issue | null> {
+  if (!isIdentifier(given)) return null;
+  const identifier = (await listIdentifiers(t)).find((id) => id.toLowerCase() === given.toLowerCase()) ?? given;
   const cache: Cache = new Map();
   const loaded = await load(t, identifier, cache);
   if (loaded.kind === 'missing') return null;
