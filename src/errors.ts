@@ -93,6 +93,7 @@ export const ERROR_CODES = {
     'not_waiting',
     'temporal_not_found',
     'worker_stopped',
+    'already_completed',
   ],
 } as const satisfies Record<string, readonly string[]>;
 

@@ -5,7 +5,12 @@
  * which attaches to the running workflow) carries it on. Uses `TEMPORAL_ADDRESS` when set, else
  * the local dev server on `$FOREMAN_HOME/temporal.db` — the daemon's when one is running.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
 import { createPolicyStore } from './config/store.js';
 import { CliError } from './errors.js';
@@ -17,8 +22,8 @@ import type { IssueRunSummary, IssueWorkflowInput } from '../workflows/definitio
 
 /**
  * Runs one issue to its end and returns the workflow's summary.
- * @throws PolicyError (invalid policy), CliError `issue_not_found` / `aborted` / `worker_stopped`,
- *   TemporalServerError, TrackerError.
+ * @throws PolicyError (invalid policy), CliError `issue_not_found` / `aborted` / `worker_stopped` /
+ *   `already_completed` (the last run completed; `again` runs it anyway), TemporalServerError, TrackerError.
  */
 export async function runIssue(opts: {
   identifier: string;
@@ -27,6 +32,8 @@ export async function runIssue(opts: {
   log: Logger;
   /** Aborting stops this process's worker; the workflow stays and any worker on the queue resumes it. */
   signal?: AbortSignal;
+  /** Run an issue whose last run completed once more. (Default: false, refused with `already_completed`) */
+  again?: boolean;
 }): Promise<IssueRunSummary> {
   const env = opts.env ?? process.env;
   const home = foremanHome(env);
@@ -50,6 +57,7 @@ export async function runIssue(opts: {
 
     const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier };
     const workflowId = issueWorkflowId(issue.identifier);
+    if (!opts.again) await refuseIfCompleted(runtime.client, workflowId, issue.identifier);
     let handle: WorkflowHandle;
     try {
       handle = await runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, {
@@ -118,4 +126,22 @@ function watchEscalations(handle: WorkflowHandle, identifier: string, log: Logge
 
 function never(): never {
   throw new CliError('worker_stopped', 'The worker stopped before the run finished.', { retryable: true });
+}
+
+/**
+ * Refuses to start a second run of an issue whose latest run completed (a second run would post a
+ * second evidence packet and push again).
+ * @throws CliError `already_completed`.
+ */
+async function refuseIfCompleted(client: Client, workflowId: string, identifier: string): Promise<void> {
+  const last = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => null);
+  if (last?.status.name !== 'COMPLETED' || last.memo?.outcome !== 'completed') return;
+  throw new CliError(
+    'already_completed',
+    `${identifier} was already completed (run ${last.runId}, closed ${last.closeTime?.toISOString() ?? 'earlier'}); ` +
+      `\`foreman run ${identifier} --again\` runs it once more.`,
+  );
 }

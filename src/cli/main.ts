@@ -101,7 +101,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .description('Work one issue through the IssueWorkflow in the foreground and print a JSON summary.')
     .argument('<issue>', 'issue identifier, e.g. DEMO-1')
     .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
-    .action(async (identifier: string, policy: string) => {
+    .option('--again', 'run an issue whose last run completed once more')
+    .action(async (identifier: string, policy: string, flags: { again?: boolean }) => {
       const abort = new AbortController();
       const off = onSignals(async () => abort.abort(), log);
       try {
@@ -111,6 +112,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           env,
           log,
           signal: abort.signal,
+          again: flags.again === true,
         });
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         code = summary.outcome === 'completed' ? 0 : 3;

@@ -96,6 +96,12 @@ describe('foreman run', () => {
     expect(summary.evidence.commentId).toBeTruthy();
     expect(summary.tokens.total).toBeGreaterThan(0);
     expect(git(s.origin, 'show', `foreman/${s.id}:add.js`)).toContain('a + b');
+
+    // The issue is done: a second `foreman run` says so instead of a second run and evidence.
+    const again = await runForeman(['run', s.id, s.policy], s.env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already_completed');
+    expect(again.stderr).toContain('--again');
   });
 
   it('starts its own Temporal dev server on $FOREMAN_HOME/temporal.db when TEMPORAL_ADDRESS is unset, and stops it', async () => {
