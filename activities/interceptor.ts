@@ -16,6 +16,8 @@ export function toFailure(err: unknown): unknown {
       type: err.name,
       nonRetryable: !err.retryable,
       details: [err.code],
+      // Temporal's next retry waits what the other side asked for (`retry-after`), not the backoff.
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
       cause: err,
     });
   }

@@ -118,6 +118,8 @@ export interface ForemanErrorOptions {
   cause?: unknown;
   /** Whether a retry of the same step may succeed. (Default: per class) */
   retryable?: boolean;
+  /** How long the other side asked to wait before a retry, ms (`retry-after`), when it said. */
+  retryAfterMs?: number;
 }
 
 /** Base class: a stable `code`, a message that says what to do, and whether a retry may help. */
@@ -126,12 +128,15 @@ export class ForemanError extends Error {
   readonly code: ErrorCode;
   /** Whether retrying the step that threw may succeed. */
   readonly retryable: boolean;
+  /** The wait the other side asked for before a retry, ms; undefined when it did not say. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: ForemanErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

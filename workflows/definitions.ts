@@ -90,6 +90,8 @@ export interface IssueRunStatus {
   answeredCommentIds: string[];
   /** The latest report that the issue changed (`dispatch`, `webhook`; RFC 3339 time); null before any. */
   issueUpdated: IssueUpdate | null;
+  /** A step riding out a transient outage: which, the attempt, the error, the next try (RFC 3339). */
+  retrying: { step: string; attempt: number; error: string; nextAttemptAt: string } | null;
 }
 
 /** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */

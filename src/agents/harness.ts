@@ -223,15 +223,14 @@ export function toModelError(err: unknown, baseURL: string, redact: (text: strin
   if (err instanceof RateLimitError) {
     return new ModelError('model_rate_limited', `The model endpoint ${where} is rate limiting (429: ${detail(err)}).`, {
       cause: err,
+      ...retryAfter(err.headers),
     });
   }
   if (err instanceof InternalServerError) {
     return new ModelError(
       'model_overloaded',
       `The model endpoint ${where} failed or is overloaded (${err.status}: ${detail(err)}).`,
-      {
-        cause: err,
-      },
+      { cause: err, ...retryAfter(err.headers) },
     );
   }
   if (err instanceof APIConnectionError) {
@@ -610,6 +609,22 @@ async function callModel(
     );
   }
   return response;
+}
+
+/**
+ * The wait a response asked for (`retry-after-ms`, else `retry-after` in seconds or as an HTTP
+ * date), capped at 10 minutes, as ModelError options; empty when it did not say.
+ */
+function retryAfter(headers: Headers | Record<string, string | null | undefined> | undefined): {
+  retryAfterMs?: number;
+} {
+  const get = (name: string): string | null | undefined =>
+    headers instanceof Headers ? headers.get(name) : (headers as Record<string, string | null | undefined>)?.[name];
+  const ms = Number(get('retry-after-ms'));
+  const raw = get('retry-after');
+  let wait = Number.isFinite(ms) && ms > 0 ? ms : NaN;
+  if (Number.isNaN(wait) && raw) wait = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw) - Date.now();
+  return Number.isFinite(wait) && wait > 0 ? { retryAfterMs: Math.min(wait, 600_000) } : {};
 }
 
 /** The `model_stalled` error an SDK error wraps (./idle-fetch.ts aborted the request), if any. */

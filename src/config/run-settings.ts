@@ -37,7 +37,8 @@ export interface RunSettings {
   parkMs: number | null;
   budget: BudgetLimits;
   /** Activity retry policy (Symphony SPEC §8.4 numbers by default). */
-  retry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number };
+  /** Activity retries; `outageMs`: how long transient outages are ridden out before escalating. */
+  retry: { initialIntervalMs: number; maximumIntervalMs: number; maximumAttempts: number; outageMs: number };
   /**
    * Upper bound of one agent activity, ms: the wall budget plus one model request, because the
    * harness checks the budget between calls and a call already under way is let finish (killing
@@ -107,6 +108,7 @@ export function runSettings(policy: Policy): RunSettings {
       initialIntervalMs: retryBackoffMs(1, backoffMax),
       maximumIntervalMs: backoffMax,
       maximumAttempts: policy.budget.max_attempts,
+      outageMs: policy.agent.outage_ms,
     },
     agentTimeoutMs: policy.budget.max_wall_ms ? policy.budget.max_wall_ms + policy.model.timeout_ms : 3_600_000,
     qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,

@@ -108,6 +108,11 @@ export const agentSchema = z.object({
   max_turns: positiveInt().default(20),
   /** Cap on the retry backoff in ms. (Default: 300000) */
   max_retry_backoff_ms: positiveInt().default(300_000),
+  /**
+   * How long a step failing with a transient outage (model 429/529/5xx, a stalled or unreachable
+   * endpoint, tracker 5xx or rate limit) keeps being retried, ms, before a human is asked. (Default: 900000)
+   */
+  outage_ms: positiveInt().default(900_000),
   /** Longest issue description a run carries, in UTF-8 bytes; longer ones are cut with a note. (Default: 65536) */
   max_issue_bytes: positiveInt().default(65_536),
   /** Per-state concurrency caps; keys trimmed + lowercased, invalid entries dropped. (Default: `{}`) */

@@ -210,6 +210,29 @@ describe('failure classes', () => {
     expect(JSON.stringify(ctx.model.requests[2]!.body.messages)).toContain('tool_result');
   });
 
+  it('rides out a 529 outage of several seconds and completes with no escalation', async () => {
+    let firstAt: number | null = null;
+    let served = 0;
+    const outageMs = 6000;
+    const step: ScriptStep = () => {
+      firstAt ??= Date.now();
+      if (Date.now() - firstAt < outageMs) return overloaded();
+      return [FIX, toolUse('finish', { summary: 'Fixed.' })][served++]!;
+    };
+    ctx = await createRunContext({ script: Array.from({ length: 60 }, () => step) });
+    const handle = await ctx.start();
+    await ctx.waitFor('the retrying status', async () => (await ctx!.status()).retrying !== null, 30_000);
+    expect((await ctx.status()).retrying).toMatchObject({
+      step: 'run the implementer',
+      error: expect.stringContaining('model_overloaded'),
+      nextAttemptAt: expect.any(String),
+    });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(summary.escalations).toEqual([]);
+    expect((await ctx.status()).retrying).toBeNull();
+  });
+
   it('escalates a 401 at once (no retry storm) and retries the step after the answer', async () => {
     ctx = await createRunContext({ script: [unauthorized(), FIX, toolUse('finish', { summary: 'Fixed.' })] });
     const handle = await ctx.start();

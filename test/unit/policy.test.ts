@@ -69,6 +69,7 @@ describe('defaults', () => {
       max_concurrent_agents: 10,
       max_turns: 20,
       max_retry_backoff_ms: 300_000,
+      outage_ms: 900_000,
       max_issue_bytes: 65_536,
       max_concurrent_agents_by_state: {},
     });

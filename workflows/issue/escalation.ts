@@ -6,7 +6,7 @@
  * back to in progress. Also the two escalations every phase may need: a step that failed for good,
  * and a spent budget. docs/architecture.md, "Glossary" (escalation, reminder, park).
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
 import type { HumanReply } from '../definitions.js';
 import type { AgentRunSummary } from '../../src/agents/results.js';
 import { totalTokens } from '../../src/agents/usage.js';
@@ -130,18 +130,47 @@ function mergeReplies(all: HumanReply[]): HumanReply {
   };
 }
 
+/** Codes of outages that heal by themselves: ridden out for `retry.outageMs` before a human is asked. */
+const OUTAGE_CODES = new Set([
+  'model_overloaded',
+  'model_rate_limited',
+  'model_unreachable',
+  'model_stalled',
+  'model_bad_response',
+  'tracker_request_failed',
+  'tracker_rate_limited',
+]);
+
 /**
  * Runs an activity step; when it fails for good (non-retryable, or retries spent) the failure is
- * escalated and, once answered, the step is tried again. Cancellation passes through.
+ * escalated and, once answered, the step is tried again. A transient outage (OUTAGE_CODES) is
+ * first ridden out: the step is retried with backoff for `retry.outageMs`, shown in the status as
+ * `retrying`. Cancellation passes through.
  */
 export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Promise<T> {
-  for (;;) {
+  let outageSince: number | null = null;
+  for (let attempt = 1; ; attempt++) {
     try {
-      return await fn();
+      const result = await fn();
+      run.state.retrying = null;
+      return result;
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = describeFailure(err);
       run.state.lastError = `${name}: ${cause}`;
+      outageSince ??= Date.now();
+      const waitMs = outageWait(run, err, outageSince, attempt);
+      if (waitMs !== null) {
+        run.state.retrying = {
+          step: name,
+          attempt,
+          error: cause,
+          nextAttemptAt: new Date(Date.now() + waitMs).toISOString(),
+        };
+        await sleep(waitMs);
+        continue;
+      }
+      run.state.retrying = null;
       await escalate(run, {
         kind: 'error',
         question: `The step "${name}" failed and retrying did not help: ${cause}. Fix the cause if it is outside the code (credentials, network, repository), then answer to retry.`,
@@ -151,6 +180,20 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
       });
     }
   }
+}
+
+/**
+ * How long to wait before the next try of a step that failed with a transient outage, ms; null
+ * when it is no outage or the outage has lasted `retry.outageMs` (then a human is asked).
+ */
+function outageWait(run: Run, err: unknown, since: number, attempt: number): number | null {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  if (!(failure instanceof ApplicationFailure) || failure.nonRetryable) return null;
+  if (!OUTAGE_CODES.has(String(failure.details?.[0] ?? ''))) return null;
+  const left = run.settings.retry.outageMs - (Date.now() - since);
+  if (left <= 0) return null;
+  const backoff = run.settings.retry.initialIntervalMs * 2 ** Math.min(attempt - 1, 10);
+  return Math.max(1, Math.min(backoff, run.settings.retry.maximumIntervalMs, left));
 }
 
 /** Escalates a spent budget; an answer grants the policy's budget once more. Returns the next user turn. */

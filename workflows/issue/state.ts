@@ -61,6 +61,8 @@ export interface RunState {
   ciRounds: number;
   /** The latest `issueUpdated` signal: who reported a change to the issue, and when. */
   issueUpdated: IssueRunStatus['issueUpdated'];
+  /** A step riding out a transient outage (retried with backoff before a human is asked). */
+  retrying: IssueRunStatus['retrying'];
 }
 
 /** The state a new run starts in, at workflow time `now` (epoch ms). */
@@ -96,6 +98,7 @@ export function initialState(now: number): RunState {
     answeredCommentIds: [],
     ciRounds: 0,
     issueUpdated: null,
+    retrying: null,
   };
 }
 
@@ -147,6 +150,7 @@ export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunSt
     escalation: state.openEscalation,
     answeredCommentIds: state.answeredCommentIds,
     issueUpdated: state.issueUpdated,
+    retrying: state.retrying ?? null,
   };
 }
 
