@@ -25,7 +25,7 @@ afterEach(async () => {
   if (errors.length) throw errors[0];
 });
 
-async function setup(script: ScriptStep[], opts: { modelUrl?: string; taskQueue?: string } = {}) {
+async function setup(script: ScriptStep[], opts: { modelUrl?: string; taskQueue?: string; extra?: string } = {}) {
   const tmp = await tempDir();
   cleanups.push(tmp.cleanup);
   const model = await startScriptedModelServer(script);
@@ -41,6 +41,7 @@ async function setup(script: ScriptStep[], opts: { modelUrl?: string; taskQueue?
     repo: origin,
     modelUrl: opts.modelUrl ?? model.url,
     taskQueue: opts.taskQueue ?? uniqueTaskQueue('cli'),
+    ...(opts.extra ? { extra: opts.extra } : {}),
   });
   const env = {
     ...process.env,
@@ -133,7 +134,8 @@ describe('foreman run', () => {
   });
 
   it('escalates an unreachable model endpoint on the issue, naming it, and waits (no crash, no lost issue)', async () => {
-    const s = await setup([], { modelUrl: 'http://127.0.0.1:9' });
+    // An outage is ridden out for agent.outage_ms before it is escalated: 2 s here.
+    const s = await setup([], { modelUrl: 'http://127.0.0.1:9', extra: 'agent:\n  outage_ms: 2000' });
     await writeIssue(s.issuesDir, s.id, { title: 'Fix add()', state: 'Todo' });
     const run = spawnForeman(['run', s.id, s.policy], s.env);
     cleanups.push(async () => {

@@ -78,9 +78,9 @@ const REWRITE_ATTEMPTS = 20;
  * Rewrites `file` as `compute(current text)` without losing what other writers add meanwhile
  * (a person's editor or `>>` appending an answer while Foreman updates its evidence comment).
  * `compute` gets the text and the file's modification time (RFC 3339) as it was read.
- * Compare-and-swap: the new text replaces the file only if the file did not grow since it was
- * read, else it is recomputed; bytes appended to the old file between that check and the rename
- * are appended to the new one. `compute` returning null (or the same text) writes nothing. A file
+ * Compare-and-swap: the new text replaces the file only if it is still the file that was read
+ * (same inode, not shorter), else it is recomputed; bytes appended to the old file after the read
+ * (up to the rename, and by writers that opened it before) are appended to the new one. `compute` returning null (or the same text) writes nothing. A file
  * that does not exist is created only if it still does not exist.
  *
  * @throws TrackerError `tracker_request_failed` (retryable) when the file cannot be written or
@@ -130,7 +130,10 @@ async function swapIfUnchanged(
     } finally {
       await out.close();
     }
-    if ((await handle.stat()).size !== before.length) return false;
+    // Appends since the read are carried over below; anything else (the file replaced or cut by
+    // another writer) means computing again from the new text.
+    const current = await stat(file).catch(() => null);
+    if (current === null || current.ino !== read.ino || current.size < before.length) return false;
     await rename(tmp, file);
   } catch (err) {
     throw writeFailed(file, err);
