@@ -4,6 +4,7 @@
  */
 import { evidenceCommands, runQaCommands, type QaReport } from '../src/qa/run.js';
 import { killOrphans, pidDirFor } from '../src/workspace/shell.js';
+import { sandboxPolicyOf } from '../src/sandbox/policy.js';
 import type { WorkspaceInfo } from '../src/workspace/workspace.js';
 import type { ActivityContext } from './context.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -27,6 +28,7 @@ export function createQaActivities(ctx: ActivityContext) {
             env: ctx.agentEnv(),
             timeoutMs: policy.qa.timeout_ms,
             tailBytes: policy.qa.output_tail_bytes,
+            sandbox: sandboxPolicyOf(policy.sandbox),
             signal,
             onCommand: (c) => {
               running = c;

@@ -34,6 +34,7 @@ import type {
 import { ForemanError, ModelError, ToolError } from '../errors.js';
 import { createRedactor } from '../redact.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
+import type { SandboxPolicy } from '../sandbox/policy.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
 import { addUsage, emptyUsage, totalTokens, type AgentRole, type TokenUsage } from './usage.js';
@@ -123,6 +124,8 @@ export interface AgentRunOptions {
   resume?: { extraUserText: string };
   /** Where the agent's commands record their process groups (shell.ts `killOrphans`). (Default: not recorded) */
   pidDir?: string;
+  /** The sandbox `run_command` runs in (policy `sandbox`). (Default: bwrap, no network) */
+  sandbox?: SandboxPolicy;
   /** Called after each model response; an exception from it ends the run. */
   onTurn?: (info: TurnInfo) => void;
   /** Cancels the run: an in-flight model call or command is aborted and `signal.reason` thrown. */
@@ -378,6 +381,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     workspace: opts.workspace,
     env: opts.env,
     ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
   });
 
   const client = createClient(opts.client, apiKey, fallbackBase, redact);
