@@ -29,6 +29,8 @@ export function createQaActivities(ctx: ActivityContext) {
             timeoutMs: policy.qa.timeout_ms,
             tailBytes: policy.qa.output_tail_bytes,
             sandbox: sandboxPolicyOf(policy.sandbox),
+            onDenied: (command, destination) =>
+              ctx.log.warn({ command, destination }, 'sandbox refused a connection (not in sandbox.allow_hosts)'),
             signal,
             onCommand: (c) => {
               running = c;

@@ -31,7 +31,7 @@ import type {
   MessageParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import { ForemanError, ModelError, ToolError } from '../errors.js';
+import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
 import { createRedactor } from '../redact.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
@@ -535,6 +535,8 @@ async function executeToolUses(
       control = out.control;
     } catch (err) {
       if (signal?.aborted) throw abortReason(signal);
+      // A machine that cannot sandbox is not the model's problem: fail the step, with the fix.
+      if (hasCode(err, 'sandbox_unavailable')) throw err;
       const message =
         err instanceof ToolError
           ? err.message

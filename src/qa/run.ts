@@ -44,6 +44,8 @@ export async function runQaCommands(opts: {
   pidDir?: string;
   /** The sandbox each command runs in, with `cwd` as its workspace. (Default: bwrap, no network) */
   sandbox?: SandboxPolicy;
+  /** Called once per egress destination the sandbox refuses (`host:port`), e.g. to log it. */
+  onDenied?: (command: string, destination: string) => void;
 }): Promise<QaReport> {
   const results: QaCommandResult[] = [];
   for (const command of opts.commands) {
@@ -57,6 +59,7 @@ export async function runQaCommands(opts: {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
       sandbox: { policy: opts.sandbox ?? DEFAULT_SANDBOX, workspace: opts.cwd },
+      ...(opts.onDenied ? { onDenied: (d: string) => opts.onDenied?.(command, d) } : {}),
     });
     results.push({
       command,

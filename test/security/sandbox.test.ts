@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToolbox } from '../../src/agents/tools.js';
 import { WorkspaceError } from '../../src/errors.js';
-import { probeBwrap, resetBwrapProbe } from '../../src/sandbox/bwrap.js';
+import { bwrapArgs, probeBwrap, resetBwrapProbe } from '../../src/sandbox/bwrap.js';
 import { isAllowedHost } from '../../src/sandbox/egress-proxy.js';
 import { sandboxStatus } from '../../src/sandbox/index.js';
 import { DEFAULT_SANDBOX, type SandboxPolicy } from '../../src/sandbox/policy.js';
@@ -155,6 +155,29 @@ describe('filesystem', () => {
     expect(existsSync(marker)).toBe(false);
     await runHook('after_create', hooks, ws, scrubbedEnv());
     expect(existsSync(`${marker}.host`)).toBe(true);
+  });
+});
+
+describe('mount plan', () => {
+  it('binds the workspace read-write, then its .git read-only, and no HOME, FOREMAN_HOME or sibling', () => {
+    const args = bwrapArgs({
+      workspace: ws,
+      env: { PATH: `${os.homedir()}/.cargo/bin:${otherWs}/bin:/usr/bin` },
+      policy: NONE,
+      command: 'true',
+      hidden: [os.homedir(), foremanHome, path.dirname(ws)],
+    });
+    const at = (flag: string, p: string) => args.findIndex((a, i) => a === flag && args[i + 1] === p);
+    expect(at('--bind', ws)).toBeGreaterThan(0);
+    expect(at('--ro-bind', path.join(ws, '.git'))).toBeGreaterThan(at('--bind', ws));
+    expect(args).toContain('--unshare-net');
+    expect(args).toContain('--clearenv');
+    const sources = args.filter((_a, i) => ['--bind', '--ro-bind'].includes(args[i - 1] ?? ''));
+    for (const src of sources) {
+      expect(src.startsWith(os.homedir() + '/') || src === os.homedir(), src).toBe(false);
+      expect(src.startsWith(foremanHome), src).toBe(false);
+      expect(src.startsWith(otherWs), src).toBe(false);
+    }
   });
 });
 
