@@ -2,7 +2,8 @@
  * The one shell runner Foreman uses for anything a policy or an agent asks it to execute: the
  * agent's `run_command` tool, QA evidence commands and workspace hooks. It owns the scrubbed child
  * environment (secrets never reach a child process), process-group lifetime (a timeout or abort
- * ends the whole tree) and bounded output capture (head and tail kept).
+ * ends the whole tree) and bounded output capture (head and tail kept). Agent-facing commands
+ * carry a sandbox and run inside it (src/sandbox/: bubblewrap, the allowlist egress proxy).
  *
  * It does not decide *what* may run (the reviewer's read-only check lives in src/agents/tools.ts),
  * nor interpret exit codes (QA and hooks do).
