@@ -5,9 +5,11 @@
 FROM node:20-bookworm-slim
 
 # git: workspaces are git worktrees/clones and Foreman pushes branches; bash: hooks and the
-# agents' run_command; ca-certificates: HTTPS to the tracker, the SCM and the model endpoint.
+# agents' run_command; ca-certificates: HTTPS to the tracker, the SCM and the model endpoint;
+# bubblewrap: the sandbox agent and QA commands run in (src/sandbox/; the container needs the
+# security options in docker-compose.yml for it to create namespaces).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git bash ca-certificates \
+ && apt-get install -y --no-install-recommends git bash ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \

@@ -23,6 +23,7 @@ import type { Issue } from '../src/trackers/types.js';
 import { workspaceDiff } from '../src/workspace/diff.js';
 import type { WorkspaceInfo } from '../src/workspace/workspace.js';
 import { runHook, runHookBestEffort } from '../src/workspace/workspace.js';
+import { sandboxPolicyOf } from '../src/sandbox/policy.js';
 import type { ActivityContext } from './context.js';
 import { withHeartbeat } from './heartbeat.js';
 
@@ -73,7 +74,8 @@ async function runImplementer(
   });
   const env = ctx.agentEnv();
   return withHeartbeat(async (signal) => {
-    await runHook('before_run', policy.hooks, input.workspace.path, env, ctx.log);
+    const sandbox = sandboxPolicyOf(policy.sandbox);
+    await runHook('before_run', policy.hooks, input.workspace.path, env, ctx.log, sandbox);
     try {
       const result = await runRole(policy, ctx.env, {
         role: 'implementer',
@@ -97,7 +99,7 @@ async function runImplementer(
         transcriptPath: result.transcriptPath,
       };
     } finally {
-      await runHookBestEffort('after_run', policy.hooks, input.workspace.path, env, ctx.log);
+      await runHookBestEffort('after_run', policy.hooks, input.workspace.path, env, ctx.log, sandbox);
     }
   });
 }
@@ -179,7 +181,13 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
     }),
   );
   const checks = await withHeartbeat(() =>
-    runAgentChecks(input.workspace.path, env, policy.qa.timeout_ms, policy.qa.output_tail_bytes),
+    runAgentChecks(
+      input.workspace.path,
+      env,
+      policy.qa.timeout_ms,
+      policy.qa.output_tail_bytes,
+      sandboxPolicyOf(policy.sandbox),
+    ),
   );
   return {
     passed: checks.every((c) => c.passed),

@@ -5,6 +5,7 @@
 import { specFile } from '../src/home.js';
 import { evidenceCommands, runQaCommands, type QaReport } from '../src/qa/run.js';
 import { killOrphans, pidDirFor } from '../src/workspace/shell.js';
+import { sandboxPolicyOf } from '../src/sandbox/policy.js';
 import type { WorkspaceInfo } from '../src/workspace/workspace.js';
 import type { ActivityContext } from './context.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -28,6 +29,9 @@ export function createQaActivities(ctx: ActivityContext) {
             env: ctx.agentEnv(),
             timeoutMs: policy.qa.timeout_ms,
             tailBytes: policy.qa.output_tail_bytes,
+            sandbox: sandboxPolicyOf(policy.sandbox),
+            onDenied: (command, destination) =>
+              ctx.log.warn({ command, destination }, 'sandbox refused a connection (not in sandbox.allow_hosts)'),
             signal,
             onCommand: (c) => {
               running = c;

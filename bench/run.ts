@@ -7,6 +7,7 @@
  * - webhooks: server-side handling of signed GitHub deliveries over real HTTP (verify, parse,
  *   dedup, map), with a no-op event sink. Target: p99 < 25 ms.
  * - dispatch: selecting and ordering 10,000 candidate issues (Symphony SPEC §8.2). Target: < 100 ms.
+ * - sandbox: wall time bubblewrap adds to run_command and to a QA command (./sandbox.ts). Target: < 150 ms.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import examples from '@octokit/webhooks-examples';
 import { selectForDispatch } from '../src/dispatch/select.js';
 import { createWebhookRoutes } from '../src/server/webhooks/index.js';
 import type { Issue } from '../src/trackers/types.js';
+import { benchSandbox } from './sandbox.js';
 
 interface Result {
   name: string;
@@ -112,7 +114,7 @@ function benchDispatch(n = 10_000): Result[] {
   ];
 }
 
-const results = [...(await benchWebhooks()), ...benchDispatch()];
+const results = [...(await benchWebhooks()), ...benchDispatch(), ...(await benchSandbox())];
 let failed = 0;
 for (const r of results) {
   const ok = r.value < r.target;

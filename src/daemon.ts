@@ -16,6 +16,7 @@ import { createScheduleSync } from './schedules/sync.js';
 import { collectIssue, collectState } from './status.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
+import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
 
 /** Options of `startDaemon`. */
 export interface DaemonOptions {
@@ -80,6 +81,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(() => store.close());
     const { policy, file } = store.current();
     for (const w of store.current().warnings) log.warn({ file }, w);
+    await logSandboxStatus(sandboxPolicyOf(policy.sandbox), log);
 
     const { temporal, runtime, taskQueue, release } = await connectForeman({ store, env, home, log });
     releasers.push(release);
@@ -137,4 +139,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await releaseAll();
     throw err;
   }
+}
+
+/** Logs whether the policy's sandbox can run here (a warning with the fix when it cannot). */
+async function logSandboxStatus(sandbox: SandboxPolicy, log: Logger): Promise<void> {
+  const status = await sandboxStatus(sandbox);
+  const line = describeSandboxStatus(status, sandbox);
+  if (status.available) log.info({ sandbox: status.mode, network: sandbox.network }, line);
+  else log.warn({ sandbox: status.mode, reason: status.reason }, line);
 }

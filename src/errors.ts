@@ -51,6 +51,7 @@ export const ERROR_CODES = {
     'hook_failed',
     'hook_timeout',
     'shell_spawn_failed',
+    'sandbox_unavailable',
   ],
   ModelError: [
     'model_unreachable',

@@ -31,10 +31,11 @@ import type {
   MessageParam,
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
-import { ForemanError, ModelError, ToolError } from '../errors.js';
+import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
 import { createRedactor } from '../redact.js';
 import { idleTimeoutFetch } from './idle-fetch.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
+import type { SandboxPolicy } from '../sandbox/policy.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
 import { addUsage, emptyUsage, totalTokens, type AgentRole, type TokenUsage } from './usage.js';
@@ -126,6 +127,8 @@ export interface AgentRunOptions {
   resume?: { extraUserText: string };
   /** Where the agent's commands record their process groups (shell.ts `killOrphans`). (Default: not recorded) */
   pidDir?: string;
+  /** The sandbox `run_command` runs in (policy `sandbox`). (Default: bwrap, no network) */
+  sandbox?: SandboxPolicy;
   /** Called after each model response; an exception from it ends the run. */
   onTurn?: (info: TurnInfo) => void;
   /** Cancels the run: an in-flight model call or command is aborted and `signal.reason` thrown. */
@@ -382,6 +385,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     workspace: opts.workspace,
     env: opts.env,
     ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
   });
 
   const client = createClient(opts.client, apiKey, fallbackBase, redact);
@@ -541,6 +545,8 @@ async function executeToolUses(
       control = out.control;
     } catch (err) {
       if (signal?.aborted) throw abortReason(signal);
+      // A machine that cannot sandbox is not the model's problem: fail the step, with the fix.
+      if (hasCode(err, 'sandbox_unavailable')) throw err;
       const message =
         err instanceof ToolError
           ? err.message

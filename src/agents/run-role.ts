@@ -6,6 +6,7 @@
  */
 import type { Policy } from '../config/schema.js';
 import { killOrphans, pidDirFor } from '../workspace/shell.js';
+import { sandboxPolicyOf } from '../sandbox/policy.js';
 import { runAgent, type AgentRunResult, type ModelClientOptions, type TurnInfo } from './harness.js';
 import { priceTable } from './pricing.js';
 import type { BudgetInput } from './results.js';
@@ -57,6 +58,7 @@ export function runRole(policy: Policy, env: NodeJS.ProcessEnv, o: RoleRunInput)
   return runAgent({
     role: o.role,
     pidDir,
+    sandbox: sandboxPolicyOf(policy.sandbox),
     model: o.model,
     system: o.system,
     prompt: o.prompt,

@@ -7,7 +7,7 @@
  * the per-role tool sets and the reviewer's read-only command check; `search` runs on a worker
  * thread (./search-worker.ts). It does not run the conversation (src/agents/harness.ts) nor build
  * the child environment (src/workspace/shell.ts); path checks guard against mistakes, not a hostile
- * agent — an implementer with `run_command` can already do anything its OS user can.
+ * agent — the walls against one are the sandbox `run_command` runs in (src/sandbox/).
  */
 import { mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -19,6 +19,7 @@ import { ForemanError, ToolError, WorkspaceError } from '../errors.js';
 import { isWithin, resolveExisting } from '../workspace/paths.js';
 import { runSearch } from './search-worker.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, runShell, withoutSecrets } from '../workspace/shell.js';
+import { DEFAULT_SANDBOX, type SandboxPolicy } from '../sandbox/policy.js';
 
 import type { AgentRole } from './usage.js';
 
@@ -58,6 +59,8 @@ export interface ToolContext {
   searchTimeoutMs?: number;
   /** Where `run_command` records its process groups (see shell.ts `killOrphans`). (Default: not recorded) */
   pidDir?: string;
+  /** The sandbox `run_command` runs in (src/sandbox/). (Default: bwrap, no network) */
+  sandbox?: SandboxPolicy;
 }
 
 /** The question an `escalate` call asks a human. */
@@ -470,6 +473,7 @@ async function runCommand(input: z.infer<typeof runCommandSchema>, rt: ToolRunti
     maxOutputBytes: rt.ctx.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
     signal: rt.signal,
     ...(rt.ctx.pidDir ? { pidDir: rt.ctx.pidDir } : {}),
+    sandbox: { policy: rt.ctx.sandbox ?? DEFAULT_SANDBOX, workspace: ws.root },
   });
   let header: string;
   if (result.timedOut) {
@@ -480,6 +484,9 @@ async function runCommand(input: z.infer<typeof runCommandSchema>, rt: ToolRunti
     header = `exit code ${result.exitCode} (${result.durationMs}ms)`;
   }
   if (result.truncated) header += `\n[output truncated: ${result.outputBytes} bytes in total, head and tail shown]`;
+  if (result.deniedHosts.length) {
+    header += `\n[network: the sandbox refused ${result.deniedHosts.join(', ')} (not in sandbox.allow_hosts)]`;
+  }
   return { content: `${header}\n${result.output === '' ? '(no output)' : result.output}` };
 }
 

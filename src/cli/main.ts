@@ -18,6 +18,7 @@ import { createTracker } from '../trackers/index.js';
 import { collectState, formatState } from '../status.js';
 import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
+import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus } from '../sandbox/index.js';
 
 /** Policy file used when none is given (docs/architecture.md, "CLI contract"). */
 export const DEFAULT_POLICY = './WORKFLOW.md';
@@ -133,6 +134,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         createTracker(loaded.policy, { baseDir: loaded.dir, env });
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(`ok: ${loaded.file}\n`);
+      const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
+      const status = await sandboxStatus(sandbox);
+      if (status.available) process.stdout.write(`${describeSandboxStatus(status, sandbox)}\n`);
+      else process.stderr.write(`warning: ${describeSandboxStatus(status, sandbox)}\n`);
     });
 
   program

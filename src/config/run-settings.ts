@@ -5,6 +5,7 @@
 import { retryBackoffMs } from '../dispatch/select.js';
 import type { Severity } from '../review/findings.js';
 import type { Policy } from './schema.js';
+import { sandboxPolicyOf, sandboxRisks } from '../sandbox/policy.js';
 import type { Issue } from '../trackers/types.js';
 
 /** Budget limits per issue (policy `budget`), in force for the run. */
@@ -47,6 +48,8 @@ export interface RunSettings {
   agentTimeoutMs: number;
   /** Upper bound of one QA activity (all commands), ms. */
   qaTimeoutMs: number;
+  /** What the run's sandbox gives up (evidence "Risks"); absent in runs started before it existed. */
+  risks?: string[];
 }
 
 /** Result of `prepareRun`. */
@@ -112,6 +115,7 @@ export function runSettings(policy: Policy): RunSettings {
     },
     agentTimeoutMs: policy.budget.max_wall_ms ? policy.budget.max_wall_ms + policy.model.timeout_ms : 3_600_000,
     qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,
+    risks: sandboxRisks(sandboxPolicyOf(policy.sandbox)),
   };
 }
 

@@ -351,6 +351,21 @@ export const temporalSchema = z.object({
   namespace: z.string().trim().min(1).default('default'),
 });
 
+/**
+ * `sandbox`: the walls around commands Foreman runs for agents (`run_command`, QA commands, the QA
+ * agent's checks, `before_run` / `after_run`; src/sandbox/).
+ */
+export const sandboxSchema = z.object({
+  /** `bwrap`: bubblewrap namespaces; `none`: plain host processes (a risk named in the evidence). (Default: `bwrap`) */
+  mode: z.enum(['bwrap', 'none']).default('bwrap'),
+  /** `none`: empty network namespace; `host`: the host's network; `allowlist`: only `allow_hosts`, via Foreman's proxy. (Default: `none`) */
+  network: z.enum(['none', 'host', 'allowlist']).default('none'),
+  /** `host` or `host:port` (`*.domain` for subdomains) reachable with `network: allowlist`. (Default: `[]`) */
+  allow_hosts: z.array(z.string().trim().min(1)).default(() => []),
+  /** Extra host directories bound read-only (toolchains the defaults miss). (Default: `[]`) */
+  ro_paths: z.array(z.string().trim().min(1)).default(() => []),
+});
+
 /** The whole front matter. Unknown top-level keys are stripped (the loader warns about them). */
 export const policySchema = z.object({
   tracker: trackerSchema.prefault({}),
@@ -392,6 +407,7 @@ export const policySchema = z.object({
       });
     }),
   temporal: temporalSchema.prefault({}),
+  sandbox: sandboxSchema.prefault({}),
 });
 
 /** The resolved policy: every default applied, paths absolute, `$VAR`s substituted. */

@@ -61,6 +61,8 @@ export interface EvidenceData {
   wallMs: number;
   escalations: EscalationRecord[];
   transcripts: string[];
+  /** Risks the run's settings took on (e.g. `sandbox.mode: none`), listed first under Risks and gaps. */
+  risks: string[];
   workflowId: string;
   runId: string;
 }
@@ -395,7 +397,7 @@ function contract(d: EvidenceData): string[] {
 
 /** Risks and gaps, each derived from the data; nothing here is a judgement of the code itself. */
 function risks(d: EvidenceData): string[] {
-  const items: string[] = [];
+  const items: string[] = d.risks.map((r) => `⚠️ ${r}`);
   const c = d.contract;
   const last = d.qaRounds.at(-1);
   const results = last?.report.results ?? [];

@@ -9,6 +9,7 @@ import type { BudgetExhausted } from '../agents/results.js';
 import type { TokenUsage } from '../agents/usage.js';
 import { pidDirFor } from '../workspace/shell.js';
 import { runQaCommands } from './run.js';
+import type { SandboxPolicy } from '../sandbox/policy.js';
 
 /** Where the QA agent writes its checks, relative to the workspace (kept out of git). */
 export const QA_CHECKS_DIR = '.foreman/qa/checks';
@@ -42,7 +43,7 @@ export interface QaAgentStepResult extends QaAgentReport {
 
 /**
  * Runs every check script in `<workspace>/.foreman/qa/checks/` (sorted by name, dot-files skipped)
- * with bash, in the workspace, with `env`.
+ * with bash, in the workspace, with `env`, in `sandbox` (default: bwrap, no network).
  * @param timeoutMs per check, ms. @param tailBytes output kept per check, bytes.
  */
 export async function runAgentChecks(
@@ -50,6 +51,7 @@ export async function runAgentChecks(
   env: Record<string, string>,
   timeoutMs: number,
   tailBytes: number,
+  sandbox?: SandboxPolicy,
 ): Promise<QaAgentCheck[]> {
   const dir = path.join(workspace, QA_CHECKS_DIR);
   const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.')).sort();
@@ -61,6 +63,7 @@ export async function runAgentChecks(
     env,
     timeoutMs,
     tailBytes,
+    ...(sandbox ? { sandbox } : {}),
   });
   return report.results.map((r, i) => ({
     path: paths[i]!,

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import { parseSpecContract } from '../spec/read.js';
 import { runShell } from '../workspace/shell.js';
+import { DEFAULT_SANDBOX, type SandboxPolicy } from '../sandbox/policy.js';
 
 /** One QA command's evidence. */
 export interface QaCommandResult {
@@ -16,6 +17,8 @@ export interface QaCommandResult {
   /** Last `qa.output_tail_bytes` of the combined output. */
   outputTail: string;
   passed: boolean;
+  /** Egress destinations the sandbox refused (`sandbox.network: allowlist`); absent when none. */
+  deniedHosts?: string[];
 }
 
 /** Result of `runQa`. */
@@ -39,6 +42,10 @@ export async function runQaCommands(opts: {
   onCommand?: (command: string) => void;
   /** Where running commands are recorded for crash clean-up (shell.ts `killOrphans`). */
   pidDir?: string;
+  /** The sandbox each command runs in, with `cwd` as its workspace. (Default: bwrap, no network) */
+  sandbox?: SandboxPolicy;
+  /** Called once per egress destination the sandbox refuses (`host:port`), e.g. to log it. */
+  onDenied?: (command: string, destination: string) => void;
 }): Promise<QaReport> {
   const results: QaCommandResult[] = [];
   for (const command of opts.commands) {
@@ -51,6 +58,8 @@ export async function runQaCommands(opts: {
       maxOutputBytes: Math.max(opts.tailBytes * 2, 4000),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
+      sandbox: { policy: opts.sandbox ?? DEFAULT_SANDBOX, workspace: opts.cwd },
+      ...(opts.onDenied ? { onDenied: (d: string) => opts.onDenied?.(command, d) } : {}),
     });
     results.push({
       command,
@@ -59,6 +68,7 @@ export async function runQaCommands(opts: {
       timedOut: r.timedOut,
       outputTail: tail(r.output, opts.tailBytes),
       passed: r.exitCode === 0 && !r.timedOut,
+      ...(r.deniedHosts.length ? { deniedHosts: r.deniedHosts } : {}),
     });
   }
   return { passed: results.every((r) => r.passed), results };

@@ -2,7 +2,8 @@
  * The one shell runner Foreman uses for anything a policy or an agent asks it to execute: the
  * agent's `run_command` tool, QA evidence commands and workspace hooks. It owns the scrubbed child
  * environment (secrets never reach a child process), process-group lifetime (a timeout or abort
- * ends the whole tree) and bounded output capture (head and tail kept).
+ * ends the whole tree) and bounded output capture (head and tail kept). Agent-facing commands
+ * carry a sandbox and run inside it (src/sandbox/: bubblewrap, the allowlist egress proxy).
  *
  * It does not decide *what* may run (the reviewer's read-only check lives in src/agents/tools.ts),
  * nor interpret exit codes (QA and hooks do).
@@ -12,6 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
 import { isCredentialEnvName } from '../redact.js';
+import { prepareSandbox, type PreparedSandbox, type SandboxPolicy } from '../sandbox/index.js';
 
 /** What a finished (or killed) shell command left behind. */
 export interface ShellResult {
@@ -29,6 +31,8 @@ export interface ShellResult {
   truncated: boolean;
   /** Total bytes the command wrote to stdout + stderr, including dropped ones. */
   outputBytes: number;
+  /** Egress destinations (`host:port`) the sandbox refused (`sandbox.network: allowlist`); else empty. */
+  deniedHosts: string[];
 }
 
 /** Options of {@link runShell}. */
@@ -51,6 +55,13 @@ export interface RunShellOptions {
    * with {@link killOrphans}. (Default: not recorded)
    */
   pidDir?: string;
+  /**
+   * Run inside this sandbox (src/sandbox/), with `workspace` read-write (its `.git` read-only).
+   * (Default: none = a plain host process, for Foreman's own commands such as `after_create`)
+   */
+  sandbox?: { policy: SandboxPolicy; workspace: string };
+  /** Called once per egress destination the sandbox refuses (`host:port`), e.g. to log it. */
+  onDenied?: (destination: string) => void;
 }
 
 /** Options of {@link scrubbedEnv}. */
@@ -230,16 +241,48 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * group gets SIGTERM, then SIGKILL after 2 s; background processes the command leaves behind are
  * ended the same way when it exits, so nothing outlives the call.
  *
- * Resolves for every exit, zero or not. Rejects only when bash cannot be spawned:
- * `WorkspaceError` code `shell_spawn_failed` (e.g. `cwd` does not exist).
+ * With `opts.sandbox` (mode `bwrap`) the command runs under bubblewrap (src/sandbox/): a PID
+ * namespace whose init ends every process the command started when the command ends, even
+ * `setsid` ones; the group killed on timeout is bwrap's, and `--die-with-parent` takes the rest.
+ *
+ * Resolves for every exit, zero or not. Rejects when bash cannot be spawned: `WorkspaceError`
+ * code `shell_spawn_failed` (e.g. `cwd` does not exist); or when the sandbox cannot run here:
+ * `sandbox_unavailable` (not retryable; the message says how to fix it).
  */
-export function runShell(opts: RunShellOptions): Promise<ShellResult> {
-  const maxOutputBytes = Math.max(64, opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
-  const started = performance.now();
-  return new Promise<ShellResult>((resolve, reject) => {
-    const child = spawn('bash', ['-c', opts.command], {
+export async function runShell(opts: RunShellOptions): Promise<ShellResult> {
+  let sandbox: PreparedSandbox | null = null;
+  if (opts.sandbox && opts.sandbox.policy.mode === 'bwrap') {
+    sandbox = await prepareSandbox({
+      policy: opts.sandbox.policy,
+      workspace: opts.sandbox.workspace,
       cwd: opts.cwd,
       env: opts.env,
+      command: opts.command,
+      ...(opts.onDenied ? { onDenied: opts.onDenied } : {}),
+    });
+  }
+  const spec = sandbox
+    ? { file: sandbox.file, args: sandbox.args, env: sandbox.env }
+    : { file: 'bash', args: ['-c', opts.command], env: opts.env };
+  try {
+    const result = await runProcess(opts, spec);
+    return { ...result, deniedHosts: sandbox?.deniedHosts() ?? [] };
+  } finally {
+    await sandbox?.cleanup();
+  }
+}
+
+/** Spawns `spec` in its own process group and collects it (the body of {@link runShell}). */
+function runProcess(
+  opts: RunShellOptions,
+  spec: { file: string; args: string[]; env: Record<string, string> },
+): Promise<Omit<ShellResult, 'deniedHosts'>> {
+  const maxOutputBytes = Math.max(64, opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(spec.file, spec.args, {
+      cwd: opts.cwd,
+      env: spec.env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -299,7 +342,7 @@ export function runShell(opts: RunShellOptions): Promise<ShellResult> {
       reject(
         new WorkspaceError(
           'shell_spawn_failed',
-          `Could not start bash in ${opts.cwd}: ${err.message}. Check that bash is on PATH and the directory exists.`,
+          `Could not start ${spec.file} in ${opts.cwd}: ${err.message}. Check that ${spec.file} is on PATH and the directory exists.`,
           {
             cause: err,
             retryable: false,

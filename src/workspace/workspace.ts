@@ -12,6 +12,7 @@ import { WorkspaceError, type WorkspaceErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
+import { DEFAULT_SANDBOX, type SandboxPolicy } from '../sandbox/policy.js';
 import { redactUrls } from '../redact.js';
 import {
   gitPlace,
@@ -91,8 +92,10 @@ export interface PreparedWorkspace {
 type HookName = 'after_create' | 'before_run' | 'after_run' | 'before_remove';
 
 /**
- * Runs one hook with the workspace as cwd. Returns quietly when the hook is unset.
- * @throws WorkspaceError `hook_failed` (non-zero exit) or `hook_timeout`.
+ * Runs one hook with the workspace as cwd. Returns quietly when the hook is unset. `before_run` and
+ * `after_run` (agent-facing) run in `sandbox` (default: bwrap, no network); `after_create` and
+ * `before_remove` (Foreman's own setup) run on the host.
+ * @throws WorkspaceError `hook_failed` (non-zero exit), `hook_timeout` or `sandbox_unavailable`.
  */
 export async function runHook(
   name: HookName,
@@ -100,11 +103,21 @@ export async function runHook(
   cwd: string,
   env: Record<string, string>,
   log?: Logger,
+  sandbox?: SandboxPolicy,
 ): Promise<void> {
   const script = hooks[name];
   if (!script || !script.trim()) return;
   log?.info({ hook: name, cwd }, 'hook starting');
-  const r = await runShell({ command: script, cwd, env, timeoutMs: hooks.timeout_ms, maxOutputBytes: 8000 });
+  const agentFacing = name === 'before_run' || name === 'after_run';
+  const r = await runShell({
+    command: script,
+    cwd,
+    env,
+    timeoutMs: hooks.timeout_ms,
+    maxOutputBytes: 8000,
+    ...(agentFacing ? { sandbox: { policy: sandbox ?? DEFAULT_SANDBOX, workspace: cwd } } : {}),
+    onDenied: (destination) => log?.warn({ hook: name, destination }, 'sandbox refused a connection'),
+  });
   if (r.timedOut) {
     throw new WorkspaceError('hook_timeout', `hooks.${name} timed out after ${hooks.timeout_ms} ms in ${cwd}`);
   }
@@ -123,9 +136,10 @@ export async function runHookBestEffort(
   cwd: string,
   env: Record<string, string>,
   log?: Logger,
+  sandbox?: SandboxPolicy,
 ): Promise<void> {
   try {
-    await runHook(name, hooks, cwd, env, log);
+    await runHook(name, hooks, cwd, env, log, sandbox);
   } catch (err) {
     log?.warn({ hook: name, err: (err as Error).message }, 'hook failed (ignored)');
   }

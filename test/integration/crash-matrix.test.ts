@@ -102,6 +102,8 @@ async function setupScenario(opts: {
   script: ScriptStep[] | ((req: CapturedRequest, index: number) => ScriptStep);
   qaCommands?: string[];
   address?: string;
+  /** More policy YAML. (Default: none) */
+  extra?: string;
 }): Promise<Scenario> {
   const tmp = await tempDir('foreman-crash-');
   cleanups.push(tmp.cleanup);
@@ -121,7 +123,7 @@ async function setupScenario(opts: {
     taskQueue,
     ...(opts.qaCommands ? { qaCommands: opts.qaCommands } : {}),
     // The kill costs an activity attempt; leave one spare so a slow machine's hiccup doesn't end the run.
-    extra: 'budget:\n  max_attempts: 3\n',
+    extra: `budget:\n  max_attempts: 3\n${opts.extra ?? ''}`,
   });
 
   const address = opts.address ?? temporalAddress();
@@ -340,6 +342,10 @@ describe('crash matrix', () => {
       qaCommands: [
         `echo $$ > ${marker}; if [ ! -e ${marker}.once ]; then touch ${marker}.once; sleep 120; fi; node test.js`,
       ],
+      // On the host (sandbox.mode: none): this is the orphan clean-up of unsandboxed commands. In the
+      // sandbox the QA shell could not write the marker outside the workspace, and it dies with the
+      // worker (bwrap --die-with-parent, PID namespace): test/security/sandbox.test.ts.
+      extra: 'sandbox:\n  mode: none\n',
     });
     const w1 = await s.worker('worker 1');
     const handle = await s.start();

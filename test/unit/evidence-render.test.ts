@@ -193,6 +193,7 @@ const full: EvidenceData = {
     '/srv/foreman/transcripts/DEMO-1/reviewer-1.jsonl',
     '/srv/foreman/transcripts/DEMO-1/qa-1.jsonl',
   ],
+  risks: [],
   workflowId: 'foreman-issue-DEMO-1',
   runId: '8f14e45f-ceea-467a-9b6b-2a1d3c4e5f60',
 };
@@ -657,5 +658,12 @@ describe('renderEvidence: pull request and CI', () => {
     expect(md).toContain('| [test \\| node 20](https://ci.example/1) | completed | failure |');
     expect(markdownProblems(md)).toEqual([]);
     expect(renderEvidence(full)).not.toContain('### CI on the pull request');
+  });
+});
+
+describe('sandbox risks', () => {
+  it("lists the run settings' risks first under Risks and gaps", () => {
+    const md = renderEvidence({ ...clean, risks: ['sandbox.mode is none: commands ran on the host.'] });
+    expect(md).toContain('### Risks and gaps\n\n- ⚠️ sandbox.mode is none: commands ran on the host.\n');
   });
 });

@@ -192,6 +192,7 @@ export function evidenceOf(
     wallMs: o.now - state.startedAt,
     escalations: state.escalations,
     transcripts: state.transcripts,
+    risks: s.risks ?? [],
     workflowId: o.workflowId,
     runId: o.runId,
   };
