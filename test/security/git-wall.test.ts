@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createToolbox, type Toolbox } from '../../src/agents/tools.js';
+import { DEFAULT_SANDBOX } from '../../src/sandbox/policy.js';
 import { checkWorkspaceContract } from '../../src/contract/check.js';
 import { listChangedFiles } from '../../src/contract/changes.js';
 import { specFile } from '../../src/home.js';
@@ -60,7 +61,13 @@ async function setup(): Promise<Setup> {
     identity,
     env: scrubbedEnv(),
   });
-  const box = createToolbox('implementer', { workspace: ws.path, env: scrubbedEnv() });
+  // The agent's commands run unsandboxed here: the sandbox (test/security/sandbox.test.ts) already
+  // keeps .git read-only; these tests show that Foreman's own git holds even when planting works.
+  const box = createToolbox('implementer', {
+    workspace: ws.path,
+    env: scrubbedEnv(),
+    sandbox: { ...DEFAULT_SANDBOX, mode: 'none' },
+  });
   const agent = async (command: string) => {
     const r = await box.execute('run_command', { command });
     const text = JSON.stringify(r);
