@@ -75,7 +75,8 @@ async function runImplementer(
   const env = ctx.agentEnv();
   return withHeartbeat(async (signal) => {
     const sandbox = sandboxPolicyOf(policy.sandbox);
-    await runHook('before_run', policy.hooks, input.workspace.path, env, ctx.log, sandbox);
+    const hookPlace = { hooks: policy.hooks, cwd: input.workspace.path, env, log: ctx.log, sandbox };
+    await runHook('before_run', hookPlace);
     try {
       const result = await runRole(policy, ctx.env, {
         role: 'implementer',
@@ -99,7 +100,7 @@ async function runImplementer(
         transcriptPath: result.transcriptPath,
       };
     } finally {
-      await runHookBestEffort('after_run', policy.hooks, input.workspace.path, env, ctx.log, sandbox);
+      await runHookBestEffort('after_run', hookPlace);
     }
   });
 }

@@ -91,20 +91,26 @@ export interface PreparedWorkspace {
 
 type HookName = 'after_create' | 'before_run' | 'after_run' | 'before_remove';
 
+/** Where and how a hook runs: the policy's hooks, the workspace, its environment, log and sandbox. */
+export interface HookPlace {
+  hooks: Hooks;
+  /** The workspace directory (the hook's cwd). */
+  cwd: string;
+  /** The environment (the agents' scrubbed one). */
+  env: Record<string, string>;
+  log?: Logger | undefined;
+  /** The sandbox of agent-facing hooks. (Default: bwrap, no network) */
+  sandbox?: SandboxPolicy | undefined;
+}
+
 /**
  * Runs one hook with the workspace as cwd. Returns quietly when the hook is unset. `before_run` and
  * `after_run` (agent-facing) run in `sandbox` (default: bwrap, no network); `after_create` and
  * `before_remove` (Foreman's own setup) run on the host.
  * @throws WorkspaceError `hook_failed` (non-zero exit), `hook_timeout` or `sandbox_unavailable`.
  */
-export async function runHook(
-  name: HookName,
-  hooks: Hooks,
-  cwd: string,
-  env: Record<string, string>,
-  log?: Logger,
-  sandbox?: SandboxPolicy,
-): Promise<void> {
+export async function runHook(name: HookName, where: HookPlace): Promise<void> {
+  const { hooks, cwd, env, log, sandbox } = where;
   const script = hooks[name];
   if (!script || !script.trim()) return;
   log?.info({ hook: name, cwd }, 'hook starting');
@@ -130,18 +136,11 @@ export async function runHook(
 }
 
 /** Runs a hook whose failure is logged and ignored (after_run, before_remove; SPEC §9.4). */
-export async function runHookBestEffort(
-  name: 'after_run' | 'before_remove',
-  hooks: Hooks,
-  cwd: string,
-  env: Record<string, string>,
-  log?: Logger,
-  sandbox?: SandboxPolicy,
-): Promise<void> {
+export async function runHookBestEffort(name: 'after_run' | 'before_remove', where: HookPlace): Promise<void> {
   try {
-    await runHook(name, hooks, cwd, env, log, sandbox);
+    await runHook(name, where);
   } catch (err) {
-    log?.warn({ hook: name, err: (err as Error).message }, 'hook failed (ignored)');
+    where.log?.warn({ hook: name, err: (err as Error).message }, 'hook failed (ignored)');
   }
 }
 
@@ -241,7 +240,7 @@ async function ensureDirectory(opts: PrepareOptions, root: string, dir: string, 
   try {
     if (opts.repo) await cloneInto(root, dir, absoluteUrl(opts.repo, root), opts.identity.remote, opts.auth);
     else await fs.mkdir(dir);
-    await runHook('after_create', opts.hooks, dir, opts.env, opts.log);
+    await runHook('after_create', { hooks: opts.hooks, cwd: dir, env: opts.env, log: opts.log });
   } catch (err) {
     await fs.rm(dir, { recursive: true, force: true });
     throw err;
@@ -498,7 +497,7 @@ export async function removeWorkspace(opts: {
 }): Promise<boolean> {
   const dir = workspacePath(path.resolve(opts.root), opts.identifier);
   if (!(await exists(dir))) return false;
-  await runHookBestEffort('before_remove', opts.hooks, dir, opts.env, opts.log);
+  await runHookBestEffort('before_remove', { hooks: opts.hooks, cwd: dir, env: opts.env, log: opts.log });
   await fs.rm(dir, { recursive: true, force: true });
   await fs.rm(gitStateDir(dir), { recursive: true, force: true }); // Foreman's git state beside it
   return true;

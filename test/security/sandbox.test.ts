@@ -151,9 +151,9 @@ describe('filesystem', () => {
   it('the before_run hook runs in the sandbox too (after_create stays on the host)', async () => {
     const marker = path.join(root, 'hook-marker');
     const hooks = { before_run: `touch ${marker}`, after_create: `touch ${marker}.host`, timeout_ms: 30_000 };
-    await runHook('before_run', hooks, ws, scrubbedEnv());
+    await runHook('before_run', { hooks, cwd: ws, env: scrubbedEnv() });
     expect(existsSync(marker)).toBe(false);
-    await runHook('after_create', hooks, ws, scrubbedEnv());
+    await runHook('after_create', { hooks, cwd: ws, env: scrubbedEnv() });
     expect(existsSync(`${marker}.host`)).toBe(true);
   });
 });
