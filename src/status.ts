@@ -18,6 +18,8 @@ export interface RunningIssue {
   turn_count: number;
   started_at: string;
   last_error: string | null;
+  /** A step riding out a transient outage: which, the attempt, the next try (RFC 3339); null when none. */
+  retrying: { step: string; attempt: number; error: string; next_attempt_at: string } | null;
   workspace: string | null;
   branch: string | null;
   tokens: { input_tokens: number; output_tokens: number; total_tokens: number };
@@ -82,6 +84,14 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
     turn_count: s?.turns ?? 0,
     started_at: s?.startedAt ?? wf.startTime.toISOString(),
     last_error: s?.lastError ?? null,
+    retrying: s?.retrying
+      ? {
+          step: s.retrying.step,
+          attempt: s.retrying.attempt,
+          error: s.retrying.error,
+          next_attempt_at: s.retrying.nextAttemptAt,
+        }
+      : null,
     workspace: s?.workspace ?? null,
     branch: s?.branch ?? null,
     tokens: { input_tokens: input, output_tokens: output, total_tokens: input + output },
@@ -143,12 +153,14 @@ export function formatState(s: StateSnapshot): string {
   for (const r of s.running) {
     rows.push([
       r.issue_identifier,
-      r.phase,
+      r.retrying ? `${r.phase} (retrying)` : r.phase,
       String(r.round),
       String(r.turn_count),
       String(r.tokens.total_tokens),
       r.started_at,
-      r.last_error ?? '',
+      r.retrying
+        ? `${r.retrying.error}; attempt ${r.retrying.attempt + 1} at ${r.retrying.next_attempt_at}`
+        : (r.last_error ?? ''),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
