@@ -11,7 +11,8 @@ export type { Logger };
 
 /** Redacts an error the way pino's standard serializer shows it (message, stack, cause). */
 function redactedError(err: unknown): unknown {
-  return redactDeep(pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>);
+  // The serializer's result has its own prototype: copy it to plain JSON so redactDeep walks it.
+  return redactDeep(JSON.parse(JSON.stringify(pino.stdSerializers.err(err as Error))) as unknown);
 }
 
 /**
@@ -31,7 +32,9 @@ export function createLogger(env: NodeJS.ProcessEnv = process.env, destination?:
       formatters: { log: (obj) => redactDeep(obj) },
       hooks: {
         logMethod(args, method) {
-          const redacted = args.map((a: unknown) => (typeof a === 'string' ? redact(a) : a));
+          const redacted: unknown[] = args.map((a: unknown) => (typeof a === 'string' ? redact(a) : a));
+          // `log.error(err)` takes its message from the error: give it the redacted one instead.
+          if (redacted.length === 1 && redacted[0] instanceof Error) redacted.push(redact(redacted[0].message));
           return method.apply(this, redacted as Parameters<typeof method>);
         },
       },
