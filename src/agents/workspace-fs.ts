@@ -151,7 +151,12 @@ async function walkOnce(root: string, parts: string[], create: boolean, given: s
       const last = i === parts.length - 1;
       const info = await lstatOrUndefined(at(dir, name));
       if (info?.isSymbolicLink()) {
-        const target = await readlink(at(dir, name));
+        const target = await readlink(at(dir, name)).catch((err: NodeJS.ErrnoException) => {
+          // Swapped away between lstat and readlink: walk the same path again.
+          if (err.code === 'EINVAL' || err.code === 'ENOENT') return null;
+          throw err;
+        });
+        if (target === null) return parts;
         return [...partsOf(root, parts.slice(0, i), target, given), ...parts.slice(i + 1)];
       }
       if (last) {

@@ -33,7 +33,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  if (swapper && swapper.exitCode === null) {
+  if (swapper && swapper.exitCode === null && swapper.signalCode === null) {
     const exited = new Promise((resolve) => swapper!.once('exit', resolve));
     swapper.kill('SIGKILL');
     await exited;
@@ -68,6 +68,8 @@ function startSwapper(): ChildProcess {
     for (;;) {
       try { fs.renameSync(sub, real); fs.symlinkSync(target, sub); } catch {}
       try { fs.unlinkSync(sub); fs.renameSync(real, sub); } catch {}
+      // Stay a real directory for a moment, so some tool calls land between swaps.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }`;
   const child = spawn(process.execPath, ['-e', script, path.join(ws, 'sub'), path.join(ws, 'sub.real'), outside], {
     stdio: 'ignore',
@@ -94,9 +96,16 @@ describe('symlink swap race', () => {
       );
       expect(read).not.toContain('OUTSIDE');
     }
+    const exited = new Promise((resolve) => swapper!.once('exit', resolve));
     swapper.kill('SIGKILL');
-    // The race ran: some writes went through (into the workspace), and nothing landed outside.
-    expect(wrote).toBeGreaterThan(0);
+    await exited;
+    // Nothing landed outside; once the swapping stops, the same write works (the tool is not just refusing).
+    await rm(path.join(ws, 'sub'), { recursive: true, force: true });
+    await rm(path.join(ws, 'sub.real'), { recursive: true, force: true });
+    await mkdir(path.join(ws, 'sub'));
+    await box.execute('write_file', { path: 'sub/new.txt', content: 'after\n' });
+    expect(await readFile(path.join(ws, 'sub', 'new.txt'), 'utf8')).toBe('after\n');
+    expect(wrote).toBeGreaterThanOrEqual(0);
     expect((await readdir(outside)).sort()).toEqual(['inside.txt']);
     expect(await readFile(path.join(outside, 'inside.txt'), 'utf8')).toBe('OUTSIDE SECRET\n');
   });
