@@ -69,6 +69,7 @@ export const ERROR_CODES = {
     'path_forbidden',
     'file_not_found',
     'not_a_file',
+    'file_hardlinked',
     'not_a_directory',
     'file_too_large',
     'binary_file',
@@ -216,7 +217,8 @@ export class CliError extends CodedError<CliErrorCode> {}
  * A tool call that cannot be carried out. The harness turns it into a `tool_result` with
  * `is_error: true` and the run goes on. Codes: `tool_input_invalid`, `tool_unknown`,
  * `path_outside_workspace`, `path_forbidden` (writes into `.git/`), `file_not_found`,
- * `not_a_file`, `not_a_directory`, `file_too_large`, `binary_file`, `edit_not_found`,
+ * `not_a_file` (a directory or special file), `file_hardlinked` (a write to a file with more than
+ * one hard link), `not_a_directory`, `file_too_large`, `binary_file`, `edit_not_found`,
  * `edit_not_unique`, `command_not_allowed`, `search_timeout`. Never retryable: the model must
  * change the call.
  */

@@ -32,7 +32,7 @@ import type {
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
-import { createRedactor } from '../redact.js';
+import { createRedactor, redact as redactKnown } from '../redact.js';
 import { idleTimeoutFetch } from './idle-fetch.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
@@ -379,7 +379,9 @@ function now(): string {
 export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   const apiKey = opts.client.apiKey || undefined;
   // Text bound for the model or disk loses the API key, credential-named env values and URL credentials.
-  const redact = createRedactor({ secrets: [apiKey ?? process.env.ANTHROPIC_API_KEY], env: process.env });
+  // The process's redactor adds the policy's secrets and every token shape (src/redact.ts).
+  const local = createRedactor({ secrets: [apiKey ?? process.env.ANTHROPIC_API_KEY], env: process.env });
+  const redact = (text: string): string => redactKnown(local(text));
   const fallbackBase = opts.client.baseURL || process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
   const toolbox = createToolbox(opts.role, {
     workspace: opts.workspace,

@@ -4,7 +4,8 @@
  * long line of `a`s) never yields: run on the main thread it would freeze every activity of the
  * Temporal worker. On its own thread it can be stopped with `worker.terminate()`.
  *
- * Owns the walk (sorted, no symlinks, skipped directories, size and binary checks) and the
+ * Owns the walk (sorted, no symlinks, skipped directories, size and binary checks; each file is
+ * opened O_NOFOLLOW|O_NONBLOCK and read only if its descriptor is a regular file inside the root) and the
  * "file:line: text" match lines. It does not check paths against the workspace (the caller passes
  * an already resolved start inside it) nor format the tool result (src/agents/tools.ts).
  */
@@ -64,15 +65,31 @@ function display(file) {
   return path.relative(req.root, file).split(path.sep).join('/');
 }
 
-function searchFile(file) {
-  let buf;
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+const rootPrefix = req.root.endsWith(path.sep) ? req.root : req.root + path.sep;
+
+// Opened without following a symlink and without blocking on a FIFO; read only when the
+// descriptor is a regular file whose real path is inside the workspace (a directory swapped for
+// a symlink mid-walk cannot lead the read outside).
+function readInside(file) {
+  let fd;
   try {
-    const info = fs.statSync(file);
-    if (!info.isFile() || info.size > req.maxFileBytes) return;
-    buf = fs.readFileSync(file);
+    if (!fs.lstatSync(file).isFile()) return undefined;
+    fd = fs.openSync(file, OPEN_FLAGS);
+    const info = fs.fstatSync(fd);
+    if (!info.isFile() || info.size > req.maxFileBytes) return undefined;
+    if (!fs.readlinkSync('/proc/self/fd/' + fd).startsWith(rootPrefix)) return undefined;
+    return fs.readFileSync(fd);
   } catch {
-    return;
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+function searchFile(file) {
+  const buf = readInside(file);
+  if (buf === undefined) return;
   if (buf.subarray(0, 8192).includes(0)) return;
   const lines = buf.toString('utf8').split('\\n');
   for (let i = 0; i < lines.length; i++) {
@@ -108,7 +125,7 @@ function walk(dir) {
   }
 }
 
-if (fs.statSync(req.start).isDirectory()) walk(req.start);
+if (fs.lstatSync(req.start).isDirectory()) walk(req.start);
 else searchFile(req.start);
 parentPort.postMessage({ kind: 'done', matches, capped });
 `;

@@ -6,17 +6,18 @@
  * It owns applying path containment to model-given paths (the rules are src/workspace/paths.ts),
  * the per-role tool sets and the reviewer's read-only command check; `search` runs on a worker
  * thread (./search-worker.ts). It does not run the conversation (src/agents/harness.ts) nor build
- * the child environment (src/workspace/shell.ts); path checks guard against mistakes, not a hostile
- * agent — the walls against one are the sandbox `run_command` runs in (src/sandbox/).
+ * the child environment (src/workspace/shell.ts). File access is race-free (./workspace-fs.ts: no
+ * symlink is followed by path, descriptors are verified inside the workspace, special and
+ * hard-linked files are refused), so a file tool never reads or writes outside the workspace even
+ * while something else swaps its directories; `run_command` runs in the sandbox (src/sandbox/).
  */
-import { mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { realpath, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { SEVERITIES } from '../review/findings.js';
 import type { Tool } from '@anthropic-ai/sdk/resources/messages';
-import { ForemanError, ToolError, WorkspaceError } from '../errors.js';
-import { isWithin, resolveExisting } from '../workspace/paths.js';
+import { ForemanError, ToolError } from '../errors.js';
+import { locate, openForRead, readDirectory, realPathOf, replaceFile, type Located } from './workspace-fs.js';
 import { runSearch } from './search-worker.js';
 import { DEFAULT_MAX_OUTPUT_BYTES, runShell, withoutSecrets } from '../workspace/shell.js';
 import { DEFAULT_SANDBOX, type SandboxPolicy } from '../sandbox/policy.js';
@@ -149,56 +150,43 @@ interface Workspace {
   root: string;
 }
 
-/** Workspace-relative display path with forward slashes (`.` for the root). */
-function displayPath(ws: Workspace, real: string): string {
-  const rel = path.relative(ws.root, real);
-  return rel === '' ? '.' : rel.split(path.sep).join('/');
-}
-
 /**
- * Resolves a model-given path inside the workspace, following symlinks. Throws `ToolError`
- * `path_outside_workspace`, or `path_forbidden` for a write into `.git/`.
+ * Locates a model-given path inside the workspace (see ./workspace-fs.ts), runs `fn` on it and
+ * closes its directory. Throws `ToolError` `path_outside_workspace`, `path_forbidden` for a write
+ * into `.git/`, and whatever `fn` throws.
  */
-async function resolvePath(ws: Workspace, given: string, mode: 'read' | 'write'): Promise<string> {
-  let real: string;
+async function withLocated<T>(
+  ws: Workspace,
+  given: string,
+  mode: 'read' | 'write' | 'edit',
+  fn: (loc: Located) => Promise<T>,
+): Promise<T> {
+  const loc = await locate(ws.root, given, { write: mode !== 'read', create: mode === 'write' });
   try {
-    real = resolveExisting(path.resolve(ws.root, given));
-  } catch (err) {
-    // A symlink loop: the path cannot be shown to stay inside the workspace.
-    if (err instanceof WorkspaceError)
-      throw new ToolError('path_outside_workspace', `Too many symbolic links while resolving '${given}'.`);
-    throw err;
+    return await fn(loc);
+  } finally {
+    await loc.dir.close();
   }
-  if (!isWithin(ws.root, real)) {
-    throw new ToolError(
-      'path_outside_workspace',
-      `Path '${given}' resolves outside the workspace; use a path relative to the workspace root.`,
-    );
-  }
-  if (mode === 'write') {
-    const first = path.relative(ws.root, real).split(path.sep)[0] ?? '';
-    if (first.toLowerCase() === '.git') {
-      throw new ToolError(
-        'path_forbidden',
-        `Writing into .git/ is not allowed ('${given}'); use git commands instead.`,
-      );
-    }
-  }
-  return real;
 }
 
-async function statOrThrow(real: string, given: string): Promise<Stats> {
+/** Opens the located entry for reading, runs `fn` on the descriptor, and closes it. */
+async function withOpened<T>(
+  ws: Workspace,
+  loc: Located,
+  given: string,
+  kind: 'file' | 'directory',
+  fn: (handle: FileHandle, info: Stats) => Promise<T>,
+): Promise<T> {
+  const { handle, info } = await openForRead(ws.root, loc, given, kind);
   try {
-    return await stat(real);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ToolError(
-        'file_not_found',
-        `No such file or directory: '${given}'. Use list_files to see what exists.`,
-      );
-    }
-    throw err;
+    return await fn(handle, info);
+  } finally {
+    await handle.close();
   }
+}
+
+function relOf(loc: Located): string {
+  return loc.parts.length === 0 ? '.' : loc.parts.join('/');
 }
 
 function looksBinary(buf: Buffer): boolean {
@@ -270,16 +258,17 @@ const readFileTool = defineTool({
   }),
   async run(input, rt) {
     const ws = await rt.ws();
-    const real = await resolvePath(ws, input.path, 'read');
-    const info = await statOrThrow(real, input.path);
-    if (info.isDirectory()) throw new ToolError('not_a_file', `'${input.path}' is a directory; use list_files.`);
-    if (info.size > MAX_READ_FILE_BYTES) {
-      throw new ToolError(
-        'file_too_large',
-        `'${input.path}' is ${info.size} bytes; read parts of it with run_command (e.g. head, sed -n) or search.`,
-      );
-    }
-    const buf = await readFile(real);
+    const buf = await withLocated(ws, input.path, 'read', (loc) =>
+      withOpened(ws, loc, input.path, 'file', async (handle, info) => {
+        if (info.size > MAX_READ_FILE_BYTES) {
+          throw new ToolError(
+            'file_too_large',
+            `'${input.path}' is ${info.size} bytes; read parts of it with run_command (e.g. head, sed -n) or search.`,
+          );
+        }
+        return handle.readFile();
+      }),
+    );
     if (looksBinary(buf))
       throw new ToolError('binary_file', `'${input.path}' looks binary; it cannot be shown as text.`);
     const text = buf.toString('utf8');
@@ -323,10 +312,10 @@ const listFilesTool = defineTool({
   async run(input, rt) {
     const ws = await rt.ws();
     const given = input.path && input.path !== '' ? input.path : '.';
-    const real = await resolvePath(ws, given, 'read');
-    const info = await statOrThrow(real, given);
-    if (!info.isDirectory()) throw new ToolError('not_a_directory', `'${given}' is a file; use read_file.`);
-    const entries = (await readdir(real, { withFileTypes: true }))
+    const listed = await withLocated(ws, given, 'read', (loc) =>
+      withOpened(ws, loc, given, 'directory', (handle) => readDirectory(handle)),
+    );
+    const entries = listed
       .filter((entry) => entry.name !== '.git')
       .map((entry) => (entry.isDirectory() ? `${entry.name}/` : entry.name))
       .sort();
@@ -357,8 +346,9 @@ const searchTool = defineTool({
       throw new ToolError('tool_input_invalid', `Invalid regular expression: ${(err as Error).message}`);
     }
     const given = input.path && input.path !== '' ? input.path : '.';
-    const real = await resolvePath(ws, given, 'read');
-    await statOrThrow(real, given);
+    const real = await withLocated(ws, given, 'read', (loc) =>
+      withOpened(ws, loc, given, loc.info?.isDirectory() ? 'directory' : 'file', (handle) => realPathOf(handle)),
+    );
     const timeoutMs = rt.ctx.searchTimeoutMs ?? DEFAULT_SEARCH_TIMEOUT_MS;
     const result = await runSearch(
       {
@@ -396,12 +386,11 @@ const writeFileTool = defineTool({
   }),
   async run(input, rt) {
     const ws = await rt.ws();
-    const real = await resolvePath(ws, input.path, 'write');
-    const existing = await stat(real).catch(() => undefined);
-    if (existing?.isDirectory()) throw new ToolError('not_a_file', `'${input.path}' is a directory.`);
-    await mkdir(path.dirname(real), { recursive: true });
-    await writeFile(real, input.content, 'utf8');
-    return { content: `Wrote ${Buffer.byteLength(input.content)} bytes to ${displayPath(ws, real)}.` };
+    const rel = await withLocated(ws, input.path, 'write', async (loc) => {
+      await replaceFile(ws.root, loc, input.content, input.path);
+      return relOf(loc);
+    });
+    return { content: `Wrote ${Buffer.byteLength(input.content)} bytes to ${rel}.` };
   },
 });
 
@@ -409,6 +398,26 @@ function countOccurrences(haystack: string, needle: string): number {
   let count = 0;
   for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
   return count;
+}
+
+/** `text` with the one occurrence of `oldText` replaced. Throws `edit_not_found`, `edit_not_unique`. */
+function applyEdit(text: string, oldText: string, newText: string, rel: string): string {
+  const count = countOccurrences(text, oldText);
+  if (count === 0) {
+    throw new ToolError(
+      'edit_not_found',
+      `old_text occurs 0 times in ${rel}; read the file and copy the exact text, whitespace included.`,
+    );
+  }
+  if (count > 1) {
+    throw new ToolError(
+      'edit_not_unique',
+      `old_text occurs ${count} times in ${rel}; include more surrounding text so it occurs exactly once.`,
+    );
+  }
+  const at = text.indexOf(oldText);
+  // Slicing, not String.replace: `$&`-style patterns in new_text must stay literal.
+  return text.slice(0, at) + newText + text.slice(at + oldText.length);
 }
 
 const editFileTool = defineTool({
@@ -423,28 +432,11 @@ const editFileTool = defineTool({
   }),
   async run(input, rt) {
     const ws = await rt.ws();
-    const real = await resolvePath(ws, input.path, 'write');
-    const info = await statOrThrow(real, input.path);
-    if (!info.isFile()) throw new ToolError('not_a_file', `'${input.path}' is not a file.`);
-    const text = await readFile(real, 'utf8');
-    const count = countOccurrences(text, input.old_text);
-    const rel = displayPath(ws, real);
-    if (count === 0) {
-      throw new ToolError(
-        'edit_not_found',
-        `old_text occurs 0 times in ${rel}; read the file and copy the exact text, whitespace included.`,
-      );
-    }
-    if (count > 1) {
-      throw new ToolError(
-        'edit_not_unique',
-        `old_text occurs ${count} times in ${rel}; include more surrounding text so it occurs exactly once.`,
-      );
-    }
-    const at = text.indexOf(input.old_text);
-    // Slicing, not String.replace: `$&`-style patterns in new_text must stay literal.
-    const updated = text.slice(0, at) + input.new_text + text.slice(at + input.old_text.length);
-    await writeFile(real, updated, 'utf8');
+    const rel = await withLocated(ws, input.path, 'edit', async (loc) => {
+      const text = await withOpened(ws, loc, input.path, 'file', async (handle) => handle.readFile('utf8'));
+      await replaceFile(ws.root, loc, applyEdit(text, input.old_text, input.new_text, relOf(loc)), input.path);
+      return relOf(loc);
+    });
     return { content: `Edited ${rel}: replaced 1 occurrence.` };
   },
 });

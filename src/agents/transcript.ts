@@ -4,12 +4,15 @@
  * line being written. It owns the file format and the rebuild rules; it does not decide where
  * transcripts live (FOREMAN_HOME, the caller) nor what a run does (src/agents/harness.ts).
  *
- * Secrets never go in here: the harness writes only the system prompt, the messages and usage.
+ * Secrets never go in here: the harness writes only the system prompt, the messages and usage,
+ * and every string of every entry passes through the redactor on the way (src/redact.ts), except
+ * thinking-block signatures, which the API checks byte for byte on resume.
  */
 import { appendFile, mkdir, open, readFile, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError } from '../errors.js';
+import { redact } from '../redact.js';
 import type { TokenUsage } from './usage.js';
 
 /** One conversation message as sent to the Messages API (content always as blocks). */
@@ -81,9 +84,22 @@ export async function openTranscript(path: string): Promise<Transcript> {
     path,
     async append(entry: TranscriptEntry): Promise<void> {
       await mkdir(dirname(path), { recursive: true });
-      await appendFile(path, JSON.stringify(entry) + '\n', 'utf8');
+      await appendFile(path, JSON.stringify(redactEntry(entry)) + '\n', 'utf8');
     },
   };
+}
+
+/** Keys whose values are opaque API tokens that must round-trip unchanged (thinking signatures). */
+const OPAQUE_KEYS = new Set(['signature', 'data']);
+
+/** `value` with every string redacted, except the values of {@link OPAQUE_KEYS}. */
+function redactEntry<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactEntry(v)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, OPAQUE_KEYS.has(k) ? v : redactEntry(v)])) as T;
+  }
+  return value;
 }
 
 async function repairTornTail(path: string): Promise<void> {

@@ -12,6 +12,7 @@ import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { redact } from '../redact.js';
 import { foremanHome } from '../home.js';
 import { runIssue } from '../run-issue.js';
 import { createTracker } from '../trackers/index.js';
@@ -19,6 +20,16 @@ import { collectState, formatState } from '../status.js';
 import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus } from '../sandbox/index.js';
+
+/** Writes to stdout through the redactor (src/redact.ts): `run`'s summary, `status`, every line. */
+function writeOut(text: string): void {
+  process.stdout.write(redact(text));
+}
+
+/** Writes to stderr through the redactor. */
+function writeErr(text: string): void {
+  process.stderr.write(redact(text));
+}
 
 /** Policy file used when none is given (docs/architecture.md, "CLI contract"). */
 export const DEFAULT_POLICY = './WORKFLOW.md';
@@ -115,7 +126,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           signal: abort.signal,
           again: flags.again === true,
         });
-        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        writeOut(`${JSON.stringify(summary, null, 2)}\n`);
         code = summary.outcome === 'completed' ? 0 : 3;
       } finally {
         off();
@@ -132,12 +143,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       // Building linear/github adapters does no I/O; the local one would create its folder.
       if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
         createTracker(loaded.policy, { baseDir: loaded.dir, env });
-      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
-      process.stdout.write(`ok: ${loaded.file}\n`);
+      for (const w of loaded.warnings) writeErr(`warning: ${w}\n`);
+      writeOut(`ok: ${loaded.file}\n`);
       const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
       const status = await sandboxStatus(sandbox);
-      if (status.available) process.stdout.write(`${describeSandboxStatus(status, sandbox)}\n`);
-      else process.stderr.write(`warning: ${describeSandboxStatus(status, sandbox)}\n`);
+      if (status.available) writeOut(`${describeSandboxStatus(status, sandbox)}\n`);
+      else writeErr(`warning: ${describeSandboxStatus(status, sandbox)}\n`);
     });
 
   program
@@ -147,7 +158,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--task-queue <name>', 'only this task queue (default: all)')
     .action(async (flags: { json?: boolean; taskQueue?: string }) => {
       const snapshot = await withTemporalClient(env, (client) => collectState(client, flags.taskQueue ?? null));
-      process.stdout.write(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatState(snapshot)}\n`);
+      writeOut(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatState(snapshot)}\n`);
     });
 
   program
@@ -161,15 +172,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const question = await withTemporalClient(env, (client) =>
         deliverAnswer(client, identifier, text, os.userInfo().username),
       );
-      process.stdout.write(`answered ${identifier}: ${question}\n`);
+      writeOut(`answered ${identifier}: ${question}\n`);
     });
 
   program
     .command('temporal-install')
     .description('Find the Temporal CLI, or build it with Go into the user cache; print its path.')
     .action(async () => {
-      const bin = await ensureTemporalCli({ env, log: (m) => process.stderr.write(`${m}\n`) });
-      process.stdout.write(`${bin}\n`);
+      const bin = await ensureTemporalCli({ env, log: (m) => writeErr(`${m}\n`) });
+      writeOut(`${bin}\n`);
     });
 
   try {
@@ -177,7 +188,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    process.stderr.write(`${formatError(err)}\n`);
+    writeErr(`${formatError(err)}\n`);
     return exitCodeOf(err);
   } finally {
     log.flush();

@@ -17,6 +17,8 @@ import { PolicyError } from '../errors.js';
 import type { Issue } from '../trackers/types.js';
 import { renderPrompt } from './prompt.js';
 import { KNOWN_TOP_LEVEL_KEYS, policySchema } from './schema.js';
+import { rememberSecrets } from '../redact.js';
+import { policySecrets } from './secrets.js';
 import type { Policy } from './schema.js';
 
 /** A policy file, loaded and resolved. */
@@ -158,6 +160,8 @@ function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): Loaded
   if (!result.success) throw invalidPolicy(result.error, file);
   const policy = result.data;
   warnings.push(...consistencyWarnings(policy));
+  // The redactor learns every secret a policy holds as soon as it is loaded (src/redact.ts).
+  rememberSecrets(policySecrets(policy));
   return { file, dir, policy, promptTemplate: body.trim(), warnings, digest };
 }
 

@@ -18,6 +18,7 @@ import {
   type GitHubClientOptions,
 } from '../github/client.js';
 import type { PullRequestRef } from './types.js';
+import { redact } from '../redact.js';
 
 /** Options of `createGitHubScm`. */
 export interface GitHubScmOptions extends GitHubClientOptions {
@@ -114,7 +115,8 @@ const FAILED_CONCLUSIONS = new Set([
 
 /**
  * Creates the PR client. Errors are `ScmError` (codes on the class). Linking the issue is the
- * tracker's comment, not done here.
+ * tracker's comment, not done here. A PR's title and body leave Foreman here, so they pass
+ * through the redactor (src/redact.ts), whoever built them.
  */
 export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
   const { owner, repo, token } = opts;
@@ -164,7 +166,8 @@ export function createGitHubScm(opts: GitHubScmOptions): GitHubScm {
     repo,
     parseRemote: (url) => parseGitHubRemote(url, hosts),
 
-    async openOrUpdatePullRequest(input) {
+    async openOrUpdatePullRequest(given) {
+      const input = { ...given, title: redact(given.title), body: redact(given.body) };
       const existing = await findOpen(input.head);
       if (existing !== null) return update(existing, input);
       let data: unknown;

@@ -2,11 +2,13 @@
  * The daemon's HTTP surface (Symphony SPEC §13.7): `GET /api/v1/state`, `GET /api/v1/<identifier>`,
  * `POST /api/v1/refresh` and a small dashboard at `/`, plus the webhook routes (src/server/webhooks/)
  * when mounted. Observability and control only: nothing here is needed for correctness (webhooks
- * only speed up what the poll also does). Binds 127.0.0.1 unless told otherwise.
+ * only speed up what the poll also does). Binds 127.0.0.1 unless told otherwise. Every response
+ * body passes through the redactor (src/redact.ts `redactDeep`).
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
+import { redact, redactDeep } from '../redact.js';
 import type { StateSnapshot, RunningIssue, ClosedIssueRun } from '../status.js';
 
 /** What the server needs from the daemon. */
@@ -22,7 +24,7 @@ const apiError = (code: string, message: string) => ({ error: { code, message } 
 export function createHttpApp(deps: HttpDeps, extra?: Hono): Hono {
   const app = new Hono();
   if (extra) app.route('/', extra);
-  app.get('/api/v1/state', async (c) => c.json(await deps.state()));
+  app.get('/api/v1/state', async (c) => c.json(redactDeep(await deps.state())));
   app.post('/api/v1/refresh', async (c) => {
     await deps.refresh('api');
     return c.json(
@@ -36,11 +38,11 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono): Hono {
     const identifier = c.req.param('identifier');
     const found = await deps.issue(identifier);
     if (!found) return c.json(apiError('issue_not_found', `No run of ${identifier} is known to Temporal.`), 404);
-    return c.json(found);
+    return c.json(redactDeep(found));
   });
-  app.get('/', async (c) => c.html(renderDashboard(await deps.state())));
+  app.get('/', async (c) => c.html(renderDashboard(redactDeep(await deps.state()))));
   app.notFound((c) => c.json(apiError('not_found', `No route for ${c.req.method} ${c.req.path}.`), 404));
-  app.onError((err, c) => c.json(apiError('internal_error', err.message), 500));
+  app.onError((err, c) => c.json(apiError('internal_error', redact(err.message)), 500));
   return app;
 }
 

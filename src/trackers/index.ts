@@ -11,6 +11,7 @@ import { PolicyError, type TrackerError } from '../errors.js';
 import { githubTrackerFromPolicy } from './github/index.js';
 import { linearTrackerFromPolicy } from './linear/index.js';
 import { createLocalTracker } from './local/index.js';
+import { redactingTracker } from './redacting.js';
 import type { Tracker } from './types.js';
 
 export type { LocalTracker, LocalTrackerOptions } from './local/index.js';
@@ -39,6 +40,7 @@ export interface CreateTrackerOptions {
  * `local` reads `tracker.provider.path` (Default: `./issues`; the policy loader makes a given path
  * absolute against the policy file; a relative or absent one resolves against `opts.baseDir`);
  * `linear` and `github` read their keys as specs/trackers/linear.md and github.md describe.
+ * The adapter comes wrapped so every text it writes is redacted (./redacting.ts).
  *
  * @param policy The loaded policy, or any object with `tracker.kind` and `tracker.provider`.
  * @param opts Callbacks, the base directory for relative paths, and the env for secrets.
@@ -50,6 +52,14 @@ export interface CreateTrackerOptions {
 export function createTracker(
   policy: { tracker: { kind: string; provider: Record<string, unknown> } },
   opts: CreateTrackerOptions = {},
+): Tracker {
+  // Every write to a tracker passes through the redactor (src/trackers/redacting.ts).
+  return redactingTracker(createAdapter(policy, opts));
+}
+
+function createAdapter(
+  policy: { tracker: { kind: string; provider: Record<string, unknown> } },
+  opts: CreateTrackerOptions,
 ): Tracker {
   const kind = String(policy.tracker.kind ?? '')
     .trim()

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
@@ -62,6 +62,8 @@ export async function createRunContext(opts: {
   issueBody?: string;
   /** History events after which the run continues as new (IssueWorkflowInput.historyLimit). */
   historyLimit?: number;
+  /** The worker's logger. (Default: silent) */
+  log?: Logger;
 }): Promise<RunContext> {
   const tmp = await tempDir();
   const dir = tmp.dir;
@@ -100,7 +102,7 @@ export async function createRunContext(opts: {
       taskQueue,
       policyStore: store,
       home,
-      log: silentLogger,
+      log: opts.log ?? silentLogger,
       env,
     });
     closers.push(() => runtime.shutdown());
