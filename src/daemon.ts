@@ -17,6 +17,7 @@ import { collectIssue, collectState } from './status.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
+import { WorkspaceError } from './errors.js';
 
 /** Options of `startDaemon`. */
 export interface DaemonOptions {
@@ -81,7 +82,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(() => store.close());
     const { policy, file } = store.current();
     for (const w of store.current().warnings) log.warn({ file }, w);
-    await logSandboxStatus(sandboxPolicyOf(policy.sandbox), log);
+    await requireSandbox(sandboxPolicyOf(policy.sandbox), log);
 
     const { temporal, runtime, taskQueue, release } = await connectForeman({ store, env, home, log });
     releasers.push(release);
@@ -141,10 +142,23 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
 }
 
-/** Logs whether the policy's sandbox can run here (a warning with the fix when it cannot). */
-async function logSandboxStatus(sandbox: SandboxPolicy, log: Logger): Promise<void> {
+/**
+ * Logs which sandbox is in effect; refuses to start agent work when the policy's sandbox cannot
+ * run here (`sandbox.mode: none` is the explicit way to run without one).
+ * @throws WorkspaceError `sandbox_unavailable` (not retryable), saying why and how to fix it.
+ */
+async function requireSandbox(sandbox: SandboxPolicy, log: Logger): Promise<void> {
   const status = await sandboxStatus(sandbox);
   const line = describeSandboxStatus(status, sandbox);
-  if (status.available) log.info({ sandbox: status.mode, network: sandbox.network }, line);
-  else log.warn({ sandbox: status.mode, reason: status.reason }, line);
+  if (status.available) {
+    log.info({ sandbox: status.mode, network: sandbox.network }, line);
+    return;
+  }
+  throw new WorkspaceError(
+    'sandbox_unavailable',
+    `${line}. Foreman does not start agent work without its sandbox: install bubblewrap ` +
+      '(apt-get install bubblewrap) where user namespaces are allowed, or set `sandbox.mode: none` in the ' +
+      'policy to run unsandboxed (every evidence packet then says so under Risks).',
+    { retryable: false },
+  );
 }

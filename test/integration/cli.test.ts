@@ -164,6 +164,15 @@ describe('foreman run', () => {
 });
 
 describe('foreman start', () => {
+  it('refuses to start agent work without its sandbox, saying why and how to fix it', async () => {
+    const s = await setup([]);
+    const r = await runForeman(['start', s.policy], { ...s.env, PATH: '/nonexistent' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('sandbox_unavailable');
+    expect(r.stderr).toContain('apt-get install bubblewrap');
+    expect(r.stderr).toContain('sandbox.mode: none');
+  });
+
   it('picks up an issue file dropped into the folder and ends with a pushed branch, evidence and review state', async () => {
     const taskQueue = uniqueTaskQueue('daemon');
     const s = await setup(FIX, { taskQueue });

@@ -258,7 +258,15 @@ describe('end to end', () => {
       const logs = lines.join('');
       expect(logs).toContain('hook failed');
       const status = JSON.stringify(await ctx.status());
-      for (const [where, textOut] of Object.entries({ comments, transcript, pr: pr.body, logs, status })) {
+      // What Foreman sends the model: tool results (command output, file text) and its own turns
+      // (feedback, answers). The model's own turns are left out: it wrote the canaries itself.
+      const toModel = JSON.stringify(
+        ctx.model.requests.flatMap((r) =>
+          (r.body.messages as { role: string; content: unknown }[]).filter((m) => m.role === 'user'),
+        ),
+      );
+      expect(toModel).toContain('tool_result');
+      for (const [where, textOut] of Object.entries({ comments, transcript, pr: pr.body, logs, status, toModel })) {
         for (const canary of [envCanary, policyCanary]) {
           for (const form of secretForms(canary)) {
             expect((textOut ?? '').includes(form), `${where} contains a form of ${canary}`).toBe(false);
