@@ -423,6 +423,11 @@ function risks(d: EvidenceData): string[] {
     items.push('No QA commands are configured (`qa.commands` in the policy), so Foreman ran no checks of its own.');
   else if (!last.report.passed)
     items.push(`⚠️ QA failed in the last round (${last.round}): ${failingCommands(results)}.`);
+  const denied = [...new Set(d.qaRounds.flatMap((q) => q.report.results.flatMap((r) => r.deniedHosts ?? [])))];
+  if (denied.length)
+    items.push(
+      `⚠️ The sandbox refused network access a QA command tried: ${denied.map(code).join(', ')} (not in \`sandbox.allow_hosts\`).`,
+    );
   const notRun = (c?.evidence ?? []).filter((cmd) => !results.some((r) => r.command === cmd));
   if (notRun.length) items.push(`⚠️ Evidence the spec requires was not run by QA: ${notRun.map(code).join(', ')}.`);
 

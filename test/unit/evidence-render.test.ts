@@ -666,4 +666,10 @@ describe('sandbox risks', () => {
     const md = renderEvidence({ ...clean, risks: ['sandbox.mode is none: commands ran on the host.'] });
     expect(md).toContain('### Risks and gaps\n\n- ⚠️ sandbox.mode is none: commands ran on the host.\n');
   });
+
+  it('lists the network destinations the sandbox refused a QA command', () => {
+    const refused = { ...qaResult('npm ci', true), deniedHosts: ['evil.example:443'] };
+    const md = renderEvidence({ ...clean, qaRounds: [{ round: 1, report: { passed: true, results: [refused] } }] });
+    expect(md).toContain('The sandbox refused network access a QA command tried: `evil.example:443`');
+  });
 });
