@@ -9,7 +9,7 @@
  * nor interpret exit codes (QA and hooks do).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
 import { isCredentialEnvName } from '../redact.js';
@@ -265,7 +265,7 @@ export async function runShell(opts: RunShellOptions): Promise<ShellResult> {
     ? { file: sandbox.file, args: sandbox.args, env: sandbox.env }
     : { file: 'bash', args: ['-c', opts.command], env: opts.env };
   try {
-    const result = await runProcess(opts, spec);
+    const result = await runProcess(opts, spec, sandbox !== null);
     return { ...result, deniedHosts: sandbox?.deniedHosts() ?? [] };
   } finally {
     await sandbox?.cleanup();
@@ -276,6 +276,7 @@ export async function runShell(opts: RunShellOptions): Promise<ShellResult> {
 function runProcess(
   opts: RunShellOptions,
   spec: { file: string; args: string[]; env: Record<string, string> },
+  sandboxed = false,
 ): Promise<Omit<ShellResult, 'deniedHosts'>> {
   const maxOutputBytes = Math.max(64, opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES);
   const started = performance.now();
@@ -287,6 +288,8 @@ function runProcess(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pidFile = opts.pidDir && child.pid !== undefined ? recordGroup(opts.pidDir, child.pid) : null;
+    // The sandbox's PID namespace: the command counts as ended once nothing is left in it.
+    const namespace = sandboxed && child.pid !== undefined ? watchNamespace(child.pid) : null;
     const buffer = new HeadTailBuffer(maxOutputBytes);
     let timedOut = false;
     let exitCode: number | null = null;
@@ -315,6 +318,10 @@ function runProcess(
 
     const finish = (): void => {
       if (settled) return;
+      if (namespace && !namespace.ended()) {
+        setTimeout(finish, 5);
+        return;
+      }
       settled = true;
       if (pidFile) rmSync(pidFile, { force: true });
       for (const t of timers) clearTimeout(t);
@@ -372,4 +379,63 @@ function runProcess(
       else opts.signal.addEventListener('abort', onAbort, { once: true });
     }
   });
+}
+
+/** This process's PID namespace (a sandbox's differs). */
+const HOST_PID_NAMESPACE = (() => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+})();
+
+/** Longest wait for a sandbox's PID namespace to empty after bwrap exits, ms. */
+const NAMESPACE_END_WAIT_MS = 2_000;
+
+/**
+ * Watches the PID namespace of the sandbox started as `bwrapPid` (bwrap's child is its init):
+ * `ended()` is true once no process of the host is in it any more (or after
+ * NAMESPACE_END_WAIT_MS, or when the namespace could not be learnt). The kernel kills what is left
+ * in a PID namespace when its init ends; this makes `runShell` return only after that happened.
+ */
+function watchNamespace(bwrapPid: number): { ended(): boolean } {
+  let ns: string | null = null;
+  const learnt = Date.now();
+  const learn = setInterval(() => {
+    try {
+      const init = readFileSync(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').trim().split(/\s+/)[0];
+      const link = init ? readlinkSync(`/proc/${init}/ns/pid`) : null;
+      if (link !== null && link !== HOST_PID_NAMESPACE) ns = link; // not yet unshared: ask again
+    } catch {
+      // Not there yet, or already gone.
+    }
+    if (ns !== null || Date.now() - learnt > 1_000) clearInterval(learn);
+  }, 2);
+  learn.unref();
+  let since: number | null = null;
+  return {
+    ended() {
+      clearInterval(learn);
+      if (ns === null) return true;
+      since ??= Date.now();
+      if (Date.now() - since > NAMESPACE_END_WAIT_MS) return true;
+      for (const p of readdirSync('/proc')) {
+        if (!/^\d+$/.test(p)) continue;
+        try {
+          if (readlinkSync(`/proc/${p}/ns/pid`) === ns && !isZombie(p)) return false;
+        } catch {
+          // Gone meanwhile, or not ours to read.
+        }
+      }
+      return true;
+    },
+  };
+}
+
+/** True when /proc says the process has exited and waits to be reaped (it can no longer act). */
+function isZombie(pid: string): boolean {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
 }
