@@ -51,23 +51,22 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
     } catch {
       // New file: default mode.
     }
-    const handle = await open(tmp, 'w', mode);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeFresh(tmp, text, mode);
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw new TrackerError(
-      'tracker_request_failed',
-      `Cannot write ${file}: ${describeError(err)}; check the folder's permissions and free space`,
-      {
-        cause: err,
-      },
-    );
+    throw writeFailed(file, err);
+  }
+}
+
+/** Creates `target` (exclusively: it must not exist) with `text`, synced to disk, mode `mode`. */
+async function writeFresh(target: string, text: string, mode: number): Promise<void> {
+  const handle = await open(target, 'wx', mode);
+  try {
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -80,8 +79,9 @@ const REWRITE_ATTEMPTS = 20;
  * `compute` gets the text and the file's modification time (RFC 3339) as it was read.
  * Compare-and-swap: the new text replaces the file only if it is still the file that was read
  * (same inode, not shorter), else it is recomputed; bytes appended to the old file after the read
- * (up to the rename, and by writers that opened it before) are appended to the new one. `compute` returning null (or the same text) writes nothing. A file
- * that does not exist is created only if it still does not exist.
+ * (up to the rename, and by writers that opened it before) are appended to the new one.
+ * `compute` returning null (or the same text) writes nothing. A file that does not exist is
+ * created only if it still does not exist.
  *
  * @throws TrackerError `tracker_request_failed` (retryable) when the file cannot be written or
  *   kept changing for every attempt.
@@ -123,13 +123,7 @@ async function swapIfUnchanged(
   if (next === null || next === text) return true;
   const tmp = tempName(file);
   try {
-    const out = await open(tmp, 'wx', read.mode & 0o777);
-    try {
-      await out.writeFile(next, 'utf8');
-      await out.sync();
-    } finally {
-      await out.close();
-    }
+    await writeFresh(tmp, next, read.mode & 0o777);
     // Appends since the read are carried over below; anything else (the file replaced or cut by
     // another writer) means computing again from the new text.
     const current = await stat(file).catch(() => null);
@@ -152,6 +146,7 @@ async function swapIfUnchanged(
   return true;
 }
 
+/** A write to the issues folder that failed: retryable, saying what to check. */
 function writeFailed(file: string, err: unknown): TrackerError {
   return new TrackerError(
     'tracker_request_failed',
@@ -170,13 +165,7 @@ function writeFailed(file: string, err: unknown): TrackerError {
 export async function writeNewFile(file: string, text: string): Promise<boolean> {
   const tmp = tempName(file);
   try {
-    const handle = await open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeFresh(tmp, text, 0o644);
     try {
       await link(tmp, file);
       return true;
@@ -187,11 +176,7 @@ export async function writeNewFile(file: string, text: string): Promise<boolean>
     }
     return await createExclusive(file, text);
   } catch (err) {
-    throw new TrackerError(
-      'tracker_request_failed',
-      `Cannot write ${file}: ${describeError(err)}; check the issues folder's permissions and free space`,
-      { cause: err },
-    );
+    throw writeFailed(file, err);
   } finally {
     await rm(tmp, { force: true });
   }
@@ -199,19 +184,13 @@ export async function writeNewFile(file: string, text: string): Promise<boolean>
 
 /** Creates `file` with `text` unless it exists (false then). */
 async function createExclusive(file: string, text: string): Promise<boolean> {
-  let handle;
   try {
-    handle = await open(file, 'wx', 0o644);
+    await writeFresh(file, text, 0o644);
+    return true;
   } catch (err) {
     if (errno(err) === 'EEXIST') return false;
     throw err;
   }
-  try {
-    await handle.writeFile(text, 'utf8');
-  } finally {
-    await handle.close();
-  }
-  return true;
 }
 
 /** A dot-file beside `file` for a write in progress (readers and watchers ignore dot-files). */
