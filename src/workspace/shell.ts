@@ -133,9 +133,17 @@ export function pidDirFor(workspace: string): string {
 
 /** The start time of a process (Linux: /proc/<pid>/stat field 22), or null when unknown. */
 function startTimeOf(pid: number): string | null {
+  return procStat(pid)?.[19] ?? null;
+}
+
+/**
+ * The fields of /proc/<pid>/stat after the command name (field 3, the state, first), or null
+ * when the process is gone. The name is skipped by its last `)`: it may hold spaces and parens.
+ */
+function procStat(pid: number | string): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
@@ -435,7 +443,6 @@ function watchNamespace(bwrapPid: number): { ended(): boolean } {
 
 /** True when /proc says the process has exited and waits to be reaped (it can no longer act). */
 function isZombie(pid: string): boolean {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  const state = procStat(pid)?.[0] ?? 'X'; // gone counts as ended
   return state === 'Z' || state === 'X';
 }
