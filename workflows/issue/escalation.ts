@@ -10,6 +10,7 @@ import { ActivityFailure, ApplicationFailure, condition, isCancellation, sleep }
 import type { HumanReply } from '../definitions.js';
 import type { AgentRunSummary } from '../../src/agents/results.js';
 import { totalTokens } from '../../src/agents/usage.js';
+import type { ErrorCode } from '../../src/errors.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import type { Run } from './run.js';
 import { answerTurn, formatAmount, parkedNotice, reminderNotice } from './texts.js';
@@ -131,7 +132,7 @@ function mergeReplies(all: HumanReply[]): HumanReply {
 }
 
 /** Codes of outages that heal by themselves: ridden out for `retry.outageMs` before a human is asked. */
-const OUTAGE_CODES = new Set([
+const OUTAGE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'model_overloaded',
   'model_rate_limited',
   'model_unreachable',
