@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createToolbox, type Toolbox } from '../../src/agents/tools.js';
 import { DEFAULT_SANDBOX } from '../../src/sandbox/policy.js';
-import { checkWorkspaceContract } from '../../src/contract/check.js';
+import { checkWorkspaceContract, type ContractCheck } from '../../src/contract/check.js';
 import { listChangedFiles } from '../../src/contract/changes.js';
 import { specFile } from '../../src/home.js';
 import { evidenceCommands, runQaCommands } from '../../src/qa/run.js';
@@ -44,6 +44,8 @@ interface Setup {
   /** Runs a shell command as the agent (run_command); fails the test when it exits non-zero. */
   agent(command: string): Promise<string>;
   marksLeft(): Promise<string[]>;
+  /** Foreman's contract check of the workspace, against the recorded base and the authoritative spec. */
+  contract(): Promise<ContractCheck>;
 }
 
 async function setup(): Promise<Setup> {
@@ -75,7 +77,15 @@ async function setup(): Promise<Setup> {
     return text;
   };
   const marksLeft = async () => (await fs.readdir(marks)).sort();
-  return { dir: tmp.dir, origin, home, marks, ws, box, agent, marksLeft };
+  const contract = () =>
+    checkWorkspaceContract({
+      workspace: ws.path,
+      specPath: specFile(home, ws.key),
+      baseRef: 'origin/main',
+      baseCommit: ws.baseCommit,
+      protectedPaths: PROTECTED,
+    });
+  return { dir: tmp.dir, origin, home, marks, ws, box, agent, marksLeft, contract };
 }
 
 /** The agent plants hooks, fsmonitor, hooksPath, diff.external, textconv, a filter, upload/receive-pack. */
@@ -134,13 +144,7 @@ describe('Foreman owns git', () => {
     await s.box.execute('write_file', { path: 'add.js', content: 'function add(a, b) { return a + b; }\n' });
     const diff = await workspaceDiff(s.ws, 'origin');
     expect(diff).toContain('return a + b');
-    const check = await checkWorkspaceContract({
-      workspace: s.ws.path,
-      specPath: specFile(s.home, s.ws.key),
-      baseRef: 'origin/main',
-      baseCommit: s.ws.baseCommit,
-      protectedPaths: PROTECTED,
-    });
+    const check = await s.contract();
     expect(check.changedFiles).toContain('add.js');
     const pushed = await commitAndPush({
       path: s.ws.path,
@@ -239,20 +243,14 @@ describe('a contract the agent cannot edit', () => {
 
   it('catches a protected change the agent committed after moving refs/remotes/origin/main to it', async () => {
     const s = await setup();
-    const spec = await authoritativeSpec(s);
+    await authoritativeSpec(s);
     await s.box.execute('write_file', { path: '.github/workflows/ci.yml', content: 'on: push\njobs: {}\n' });
     await s.agent(
       'git add -A && git -c user.name=a -c user.email=a@b commit -qm sneak && git update-ref refs/remotes/origin/main HEAD',
     );
     // The old check, against the ref the agent moved, sees nothing.
     expect(await listChangedFiles(s.ws.path, 'origin/main')).toEqual([]);
-    const check = await checkWorkspaceContract({
-      workspace: s.ws.path,
-      specPath: spec,
-      baseRef: 'origin/main',
-      baseCommit: s.ws.baseCommit,
-      protectedPaths: PROTECTED,
-    });
+    const check = await s.contract();
     expect(check.protectedTouched).toEqual(['.github/workflows/ci.yml']);
   });
 
@@ -260,13 +258,7 @@ describe('a contract the agent cannot edit', () => {
     const s = await setup();
     await s.box.execute('write_file', { path: '.github/workflows/ci.yml', content: 'on: pull_request\n' });
     await s.agent('git update-index --skip-worktree .github/workflows/ci.yml && test -z "$(git status --porcelain)"');
-    const check = await checkWorkspaceContract({
-      workspace: s.ws.path,
-      specPath: specFile(s.home, s.ws.key),
-      baseRef: 'origin/main',
-      baseCommit: s.ws.baseCommit,
-      protectedPaths: PROTECTED,
-    });
+    const check = await s.contract();
     expect(check.protectedTouched).toEqual(['.github/workflows/ci.yml']);
   });
 
@@ -277,13 +269,7 @@ describe('a contract the agent cannot edit', () => {
     await s.box.execute('write_file', { path: 'add.js', content: 'function add(a, b) { return a + b; }\n' });
     await s.agent('git add -f -A .foreman add.js && git -c user.name=a -c user.email=a@b commit -qm "agent commit"');
     expect(git(s.ws.path, 'ls-tree', '-r', '--name-only', 'HEAD')).toContain('.foreman/notes.md');
-    const check = await checkWorkspaceContract({
-      workspace: s.ws.path,
-      specPath: specFile(s.home, s.ws.key),
-      baseRef: 'origin/main',
-      baseCommit: s.ws.baseCommit,
-      protectedPaths: PROTECTED,
-    });
+    const check = await s.contract();
     expect(check.changedFiles).toEqual(['add.js']);
     const pushed = await commitAndPush({
       path: s.ws.path,
