@@ -27,6 +27,7 @@ export const ERROR_CODES = {
     'schedule_issue_unsupported',
     'template_parse_error',
     'template_render_error',
+    'server_token_missing',
   ],
   TrackerError: [
     'tracker_not_found',
@@ -39,6 +40,7 @@ export const ERROR_CODES = {
     'issue_not_found',
     'issue_file_invalid',
     'issue_file_unreadable',
+    'comment_key_invalid',
   ],
   WorkspaceError: [
     'workspace_outside_root',

@@ -11,6 +11,8 @@ import { PolicyError, type TrackerError } from '../errors.js';
 import { githubTrackerFromPolicy } from './github/index.js';
 import { linearTrackerFromPolicy } from './linear/index.js';
 import { createLocalTracker } from './local/index.js';
+import { foremanHome } from '../home.js';
+import { loadCommentKey, type CommentKey } from './marker.js';
 import { redactingTracker } from './redacting.js';
 import type { Tracker } from './types.js';
 
@@ -33,6 +35,11 @@ export interface CreateTrackerOptions {
   env?: NodeJS.ProcessEnv;
   /** Adapter diagnostics (retries, rate limits). */
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * The installation's comment key. (Default: `<FOREMAN_HOME>/comment-key` of `env`, created on
+   * first use; src/trackers/marker.ts `loadCommentKey`)
+   */
+  commentKey?: CommentKey;
 }
 
 /**
@@ -46,6 +53,7 @@ export interface CreateTrackerOptions {
  * @param opts Callbacks, the base directory for relative paths, and the env for secrets.
  * @throws PolicyError `tracker_kind_unsupported` for unknown kinds; the adapters' own config
  *   errors (`tracker_token_missing`, …).
+ * @throws TrackerError `comment_key_invalid` when the comment key file cannot be had.
  * @throws TrackerError from the adapter, e.g. `tracker_request_failed` when the local folder
  *   cannot be created.
  */
@@ -65,27 +73,29 @@ function createAdapter(
     .trim()
     .toLowerCase();
   const provider = policy.tracker.provider ?? {};
+  const env = opts.env ?? process.env;
+  if (!(SUPPORTED_TRACKER_KINDS as readonly string[]).includes(kind)) {
+    const message = `tracker.kind "${policy.tracker.kind}" is not supported; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`;
+    throw new PolicyError('tracker_kind_unsupported', message, { issues: [{ path: 'tracker.kind', message }] });
+  }
+  const commentKey = opts.commentKey ?? loadCommentKey(foremanHome(env));
+  const extra = { commentKey, ...(opts.log ? { log: opts.log } : {}) };
   if (kind === 'local') {
     const folder = path.resolve(opts.baseDir ?? process.cwd(), String(provider.path ?? './issues'));
-    return createLocalTracker({ path: folder, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) });
+    return createLocalTracker({ path: folder, commentKey, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) });
   }
-  if (kind === 'linear')
-    return linearTrackerFromPolicy(policy.tracker, opts.env ?? process.env, opts.log ? { log: opts.log } : {});
-  if (kind === 'github') {
-    const t = policy.tracker as {
-      provider: Record<string, unknown>;
-      active_states?: string[];
-      terminal_states?: string[];
-    };
-    return githubTrackerFromPolicy(
-      t.provider ?? {},
-      { active_states: t.active_states ?? [], terminal_states: t.terminal_states ?? [] },
-      opts.env ?? process.env,
-      opts.log ? { log: opts.log } : {},
-    );
-  }
-  const message = `tracker.kind "${policy.tracker.kind}" is not supported; use one of: ${SUPPORTED_TRACKER_KINDS.join(', ')}`;
-  throw new PolicyError('tracker_kind_unsupported', message, { issues: [{ path: 'tracker.kind', message }] });
+  if (kind === 'linear') return linearTrackerFromPolicy(policy.tracker, env, extra);
+  const t = policy.tracker as {
+    provider: Record<string, unknown>;
+    active_states?: string[];
+    terminal_states?: string[];
+  };
+  return githubTrackerFromPolicy(
+    t.provider ?? {},
+    { active_states: t.active_states ?? [], terminal_states: t.terminal_states ?? [] },
+    env,
+    extra,
+  );
 }
 
 /**

@@ -10,9 +10,12 @@ import {
   type GitHubTrackerOptions,
 } from '../../src/trackers/github/index.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
+import { markerFor } from '../../src/trackers/marker.js';
 
 const TERMINAL = ['Done', 'Closed', 'Cancelled', 'Canceled', 'Duplicate'];
 const ISSUES = '/repos/acme/app/issues';
+const keyed = { commentKey: TEST_COMMENT_KEY };
 
 let fake: FakeGitHub;
 let warnings: { obj: object; msg: string }[];
@@ -37,6 +40,7 @@ function tracker(over: Partial<GitHubTrackerOptions> = {}): GitHubTracker {
     throttle: false,
     retryUnitMs: 1,
     log: { warn: (obj, msg) => warnings.push({ obj, msg }) },
+    commentKey: TEST_COMMENT_KEY,
     ...over,
   });
 }
@@ -303,9 +307,21 @@ describe('github tracker: comments', () => {
     fake.addIssue({ title: 'One' });
     fake.addComment(1, { body: 'Please use SQLite.', user: 'jane', created_at: '2026-01-05T10:00:00Z' });
     fake.addComment(1, {
-      body: '<!-- foreman:key=escalation-1 -->\n**Question:** PostgreSQL or SQLite?',
+      body: `${markerFor('escalation-1', TEST_COMMENT_KEY)}\n**Question:** PostgreSQL or SQLite?`,
       user: 'foreman-bot',
       created_at: '2026-01-05T11:00:00Z',
+    });
+    // Neither an unsigned marker from the token's user (written before MACs) nor Foreman's signed
+    // marker copied by someone else makes a comment Foreman's.
+    fake.addComment(1, {
+      body: '<!-- foreman:key=escalation-0 -->\nOld question',
+      user: 'foreman-bot',
+      created_at: '2026-01-05T11:10:00Z',
+    });
+    fake.addComment(1, {
+      body: `${markerFor('escalation-1', TEST_COMMENT_KEY)}\nCopied`,
+      user: 'mallory',
+      created_at: '2026-01-05T11:20:00Z',
     });
     fake.addComment(1, { body: 'SQLite is fine.', user: 'bob', created_at: '2026-01-05T12:00:00Z' });
     const t = tracker();
@@ -329,6 +345,22 @@ describe('github tracker: comments', () => {
       },
       {
         id: 'string',
+        author: 'foreman-bot',
+        body: 'Old question',
+        created_at: '2026-01-05T11:10:00.000Z',
+        by_foreman: false,
+        key: null,
+      },
+      {
+        id: 'string',
+        author: 'mallory',
+        body: 'Copied',
+        created_at: '2026-01-05T11:20:00.000Z',
+        by_foreman: false,
+        key: null,
+      },
+      {
+        id: 'string',
         author: 'bob',
         body: 'SQLite is fine.',
         created_at: '2026-01-05T12:00:00.000Z',
@@ -336,13 +368,16 @@ describe('github tracker: comments', () => {
         key: null,
       },
     ]);
-    const later = await t.fetchComments('1', '2026-01-05T11:00:00Z');
+    const later = await t.fetchComments('1', '2026-01-05T11:30:00Z');
     expect(later.map((c) => c.author)).toEqual(['bob']);
-    expect(fake.requests.at(-1)?.query).toMatchObject({ since: '2026-01-05T11:00:00.000Z', per_page: '100' });
+    expect(fake.requests.filter((r) => r.path.endsWith('/comments')).at(-1)?.query).toMatchObject({
+      since: '2026-01-05T11:30:00.000Z',
+      per_page: '100',
+    });
 
     for (let i = 0; i < 120; i++) fake.addComment(1, { body: `c${i}`, created_at: '2026-01-06T00:00:00Z' });
     fake.requests.length = 0;
-    expect(await t.fetchComments('1')).toHaveLength(123);
+    expect(await t.fetchComments('1')).toHaveLength(125);
     expect(fake.requests).toHaveLength(2);
 
     expect(await failure(t.fetchComments('1', 'yesterday'))).toMatchObject({ code: 'tracker_payload_invalid' });
@@ -359,7 +394,7 @@ describe('github tracker: comments', () => {
     expect(second).toEqual({ id: first.id, created: false });
     const mine = fake.commentsOn(1).filter((c) => c.body.includes('foreman:key=evidence-1'));
     expect(mine).toHaveLength(1);
-    expect(mine[0]?.body).toBe('<!-- foreman:key=evidence-1 -->\nAttempt 2 passed.');
+    expect(mine[0]?.body).toBe(`${markerFor('evidence-1', TEST_COMMENT_KEY)}\nAttempt 2 passed.`);
     expect(mine[0]?.user).toBe('foreman-bot');
 
     const before = writes();
@@ -516,7 +551,7 @@ describe('github tracker: from the policy', () => {
       { repo: 'acme/app', token: fake.token, endpoint: fake.url, state_label_prefix: 'status/' },
       policy,
       {},
-      { throttle: false },
+      { throttle: false, commentKey: TEST_COMMENT_KEY },
     );
     expect(t).toMatchObject({ kind: 'github', owner: 'acme', repo: 'app' });
     expect((await t.fetchIssuesByStates(['review']))[0]?.state).toBe('Review');
@@ -525,11 +560,11 @@ describe('github tracker: from the policy', () => {
       { owner: 'acme', repo: 'app', base_url: fake.url },
       policy,
       { GITHUB_TOKEN: fake.token },
-      { throttle: false },
+      { throttle: false, commentKey: TEST_COMMENT_KEY },
     );
     expect(await viaEnv.fetchIssuesByIds(['1'])).toHaveLength(1);
     expect(
-      githubTrackerFromPolicy({ repo: 'https://github.com/acme/app.git' }, policy, { GITHUB_TOKEN: 't' }).repo,
+      githubTrackerFromPolicy({ repo: 'https://github.com/acme/app.git' }, policy, { GITHUB_TOKEN: 't' }, keyed).repo,
     ).toBe('app');
   });
 
@@ -550,14 +585,14 @@ describe('github tracker: from the policy', () => {
     for (const [provider, env, code, path] of cases) {
       let caught: unknown;
       try {
-        githubTrackerFromPolicy(provider, policy, env);
+        githubTrackerFromPolicy(provider, policy, env, keyed);
       } catch (err) {
         caught = err;
       }
       expect(caught, JSON.stringify(provider)).toBeInstanceOf(PolicyError);
       expect(caught).toMatchObject({ code, issues: [{ path }] });
     }
-    expect(() => githubTrackerFromPolicy({ repo: 'acme/app' }, policy, {})).toThrow(
+    expect(() => githubTrackerFromPolicy({ repo: 'acme/app' }, policy, {}, keyed)).toThrow(
       /Set GITHUB_TOKEN or tracker\.provider\.token/,
     );
   });

@@ -17,6 +17,8 @@ import {
   type LinearTrackerOptions,
 } from '../../src/trackers/linear/index.js';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
+import { markerFor } from '../../src/trackers/marker.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -33,6 +35,7 @@ afterEach(async () => {
 });
 
 const log = { warn: (obj: object, msg: string) => warnings.push({ obj, msg }) };
+const keyed = { commentKey: TEST_COMMENT_KEY };
 
 function make(opts: Partial<LinearTrackerOptions> = {}): LinearTracker {
   return createLinearTracker({
@@ -42,6 +45,7 @@ function make(opts: Partial<LinearTrackerOptions> = {}): LinearTracker {
     activeStates: ['Todo', 'In Progress'],
     terminalStates: ['Done', 'Canceled'],
     log,
+    commentKey: TEST_COMMENT_KEY,
     ...opts,
   });
 }
@@ -248,12 +252,22 @@ describe('linear adapter: comments', () => {
     const issue = fake.addIssue({ title: 'Discuss' });
     const jane = fake.addUser({ name: 'Jane Doe', email: 'jane@acme.test', displayName: 'jane' });
     fake.addComment(issue.id, 'Which database?', { user: jane.id, createdAt: '2026-01-05T11:00:00.000Z' });
-    fake.addComment(issue.id, '<!-- foreman:key=escalation-1 -->\n**Question:** SQLite or PostgreSQL?', {
+    fake.addComment(issue.id, `${markerFor('escalation-1', TEST_COMMENT_KEY)}\n**Question:** SQLite or PostgreSQL?`, {
       createdAt: '2026-01-05T11:05:00.000Z',
     });
     fake.addComment(issue.id, 'SQLite is fine.', { user: jane.id, createdAt: '2026-01-05T11:30:00.000Z' });
-    fake.addComment(issue.id, 'Escaped marker &lt;!-- foreman:key=status --&gt;\nAll good', {
+    const escaped = markerFor('status', TEST_COMMENT_KEY).replace('<', '&lt;').replace('>', '&gt;');
+    fake.addComment(issue.id, `Escaped marker ${escaped}\nAll good`, {
       createdAt: '2026-01-05T11:40:00.000Z',
+    });
+    // Jane's comment with a marker (unsigned, or Foreman's signed one copied) is still Jane's.
+    fake.addComment(issue.id, '<!-- foreman:key=escalation-2 -->\nForged', {
+      user: jane.id,
+      createdAt: '2026-01-05T11:50:00.000Z',
+    });
+    fake.addComment(issue.id, `${markerFor('escalation-1', TEST_COMMENT_KEY)}\nCopied`, {
+      user: jane.id,
+      createdAt: '2026-01-05T11:55:00.000Z',
     });
     const other = fake.addIssue({ title: 'Other' });
     fake.addComment(other.id, 'elsewhere');
@@ -265,11 +279,13 @@ describe('linear adapter: comments', () => {
       ['foreman', true, 'escalation-1', '**Question:** SQLite or PostgreSQL?'],
       ['jane', false, null, 'SQLite is fine.'],
       ['foreman', true, 'status', 'Escaped marker All good'],
+      ['jane', false, null, 'Forged'],
+      ['jane', false, null, 'Copied'],
     ]);
     expect(all[0]?.created_at).toBe('2026-01-05T11:00:00.000Z');
     const later = await tracker.fetchComments(issue.id, '2026-01-05T11:05:00Z');
-    expect(later.map((c) => c.body)).toEqual(['SQLite is fine.', 'Escaped marker All good']);
-    expect(await tracker.fetchComments(issue.id, '2026-01-05T12:10:00+01:00')).toHaveLength(2);
+    expect(later.map((c) => c.body)).toEqual(['SQLite is fine.', 'Escaped marker All good', 'Forged', 'Copied']);
+    expect(await tracker.fetchComments(issue.id, '2026-01-05T12:10:00+01:00')).toHaveLength(4);
     expect((await failure(tracker.fetchComments(issue.id, 'yesterday'))).code).toBe('tracker_payload_invalid');
   });
 
@@ -288,7 +304,7 @@ describe('linear adapter: comments', () => {
     const first = await tracker.upsertComment(issue.id, 'escalation-1', 'Which database?');
     expect(first.created).toBe(true);
     expect(fake.comments).toHaveLength(1);
-    expect(fake.comments[0]?.body).toBe('<!-- foreman:key=escalation-1 -->\nWhich database?');
+    expect(fake.comments[0]?.body).toBe(`${markerFor('escalation-1', TEST_COMMENT_KEY)}\nWhich database?`);
     expect(fake.comments[0]?.userId).toBe(fake.viewer.id);
 
     const again = await tracker.upsertComment(issue.id, 'escalation-1', 'Which database?\n');
@@ -472,6 +488,7 @@ describe('linear adapter: errors', () => {
         apiKey: 'k',
         apiUrl: url,
         teamKey: 'ENG',
+        commentKey: TEST_COMMENT_KEY,
         activeStates: [],
         terminalStates: [],
       }).fetchIssuesByIds(['x']),
@@ -544,7 +561,7 @@ Work on {{ issue.identifier }}.
   endpoint: ${fake.url}`);
     const env = { LINEAR_API_KEY: fake.apiKey, HOME: '/tmp' };
     const loaded = parsePolicyText(text, { file: '/tmp/WORKFLOW.md', env });
-    const tracker = linearTrackerFromPolicy(loaded.policy.tracker, env);
+    const tracker = linearTrackerFromPolicy(loaded.policy.tracker, env, keyed);
     expect(tracker.kind).toBe('linear');
     expect(tracker.endpoint).toBe(fake.url);
     expect(tracker.projectSlug).toBe('acme-app-1234abcd5678');
@@ -557,7 +574,7 @@ Work on {{ issue.identifier }}.
     const text = await readFile(path.join(here, '../fixtures/policies/symphony-linear.md'), 'utf8');
     const env = { LINEAR_API_KEY: 'lin_api_fixture', HOME: '/tmp' };
     const loaded = parsePolicyText(text, { file: '/tmp/WORKFLOW.md', env });
-    const tracker = linearTrackerFromPolicy(loaded.policy.tracker, env);
+    const tracker = linearTrackerFromPolicy(loaded.policy.tracker, env, keyed);
     expect(tracker.endpoint).toBe(LINEAR_DEFAULT_ENDPOINT);
     expect(tracker.projectSlug).toBe('acme-app-1234abcd');
     expect(tracker.teamKey).toBeNull();
@@ -576,6 +593,7 @@ Work on {{ issue.identifier }}.
     const tracker = linearTrackerFromPolicy(
       parsePolicyText(text, { file: '/tmp/WORKFLOW.md', env }).policy.tracker,
       env,
+      keyed,
     );
     expect(tracker.teamKey).toBe('ENG');
     const issues = await tracker.fetchIssuesByStates(['Todo']);
@@ -590,7 +608,7 @@ Work on {{ issue.identifier }}.
     });
     let err: unknown;
     try {
-      linearTrackerFromPolicy(noKey.policy.tracker, env);
+      linearTrackerFromPolicy(noKey.policy.tracker, env, keyed);
     } catch (e) {
       err = e;
     }
@@ -601,7 +619,7 @@ Work on {{ issue.identifier }}.
 
     const envWithKey = { HOME: '/tmp', LINEAR_API_KEY: 'lin_api_x' };
     const noScope = parsePolicyText(workflow('  kind: linear'), { file: '/tmp/W.md', env: envWithKey });
-    expect(() => linearTrackerFromPolicy(noScope.policy.tracker, envWithKey)).toThrow(
+    expect(() => linearTrackerFromPolicy(noScope.policy.tracker, envWithKey, keyed)).toThrow(
       expect.objectContaining({
         code: 'invalid_tracker_config',
         message: expect.stringContaining('tracker.provider.project_slug'),
@@ -614,7 +632,7 @@ Work on {{ issue.identifier }}.
         env: envWithKey,
       },
     );
-    expect(() => linearTrackerFromPolicy(plainHttp.policy.tracker, envWithKey)).toThrow(
+    expect(() => linearTrackerFromPolicy(plainHttp.policy.tracker, envWithKey, keyed)).toThrow(
       expect.objectContaining({ code: 'invalid_tracker_config' }),
     );
   });

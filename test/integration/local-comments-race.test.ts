@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createLocalTracker } from '../../src/trackers/local/index.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 
 let dir: string | null = null;
 afterEach(async () => {
@@ -23,7 +24,7 @@ it(
   async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
     await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
-    const tracker = createLocalTracker({ path: dir });
+    const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
     const commentsFile = path.join(dir, 'DEMO-1.comments.md');
     const ANSWERS = 200;
 

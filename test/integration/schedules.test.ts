@@ -31,6 +31,7 @@ import type { NudgeDispatcherInput, ScheduleWorkflowResult } from '../../src/sch
 import type { ScheduleActivities } from '../../workflows/schedule-workflow.js';
 import { tempDir } from '../support/fixtures.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -310,7 +311,9 @@ describe('ScheduleWorkflow', () => {
     expect(r2).toEqual({ filed: { identifier: today, created: false } });
 
     expect(await fs.readdir(issuesDir)).toEqual([`${today}.md`]);
-    const issue = await createLocalTracker({ path: issuesDir }).fetchIssueByIdentifier(today);
+    const issue = await createLocalTracker({ path: issuesDir, commentKey: TEST_COMMENT_KEY }).fetchIssueByIdentifier(
+      today,
+    );
     expect(issue).toMatchObject({
       identifier: today,
       title: 'Update dependencies',
@@ -387,7 +390,10 @@ describe('fileScheduledIssue', () => {
       ),
     );
     expect(racing.filter((r) => r.created)).toHaveLength(1);
-    const issues = await createLocalTracker({ path: path.join(tmp.dir, 'issues') }).fetchIssuesByStates(['Todo']);
+    const issues = await createLocalTracker({
+      path: path.join(tmp.dir, 'issues'),
+      commentKey: TEST_COMMENT_KEY,
+    }).fetchIssuesByStates(['Todo']);
     expect(issues.map((i) => [i.identifier, i.title, i.created_at])).toEqual([
       ['ROTATE-20261109', 'Rotate keys', '2026-11-09T23:59:59.000Z'],
       ['ROTATE-20261110', 'Rotate keys', '2026-11-10T00:00:00.000Z'],
@@ -424,6 +430,7 @@ describe('fileScheduledIssue', () => {
       teamKey: 'ENG',
       activeStates: ['Todo'],
       terminalStates: ['Done'],
+      commentKey: TEST_COMMENT_KEY,
     }).fetchIssuesByStates(['Todo']);
     expect(filed.map((i) => [i.identifier, i.title, i.labels])).toEqual([[a.identifier, 'Rotate keys', ['chore']]]);
   });

@@ -14,6 +14,8 @@ import { createLocalTracker } from '../../src/trackers/local/index.js';
 import type { NewIssue, Tracker } from '../../src/trackers/types.js';
 import { startFakeGitHub } from '../support/fake-github.js';
 import { startFakeLinear } from '../support/fake-linear.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
+import { markerFor } from '../../src/trackers/marker.js';
 
 /** States every harness knows: an open default, an open other, and a terminal one. */
 type State = 'Todo' | 'In Progress' | 'Done';
@@ -33,7 +35,7 @@ interface Harness {
 async function localHarness(): Promise<Harness> {
   const root = await mkdtemp(path.join(tmpdir(), 'foreman-conformance-'));
   const dir = path.join(root, 'issues');
-  const tracker = createLocalTracker({ path: dir });
+  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
   let n = 0;
   return {
     tracker,
@@ -67,6 +69,7 @@ async function linearHarness(): Promise<Harness> {
     teamKey: 'ENG',
     activeStates: ['Todo', 'In Progress'],
     terminalStates: ['Done', 'Canceled'],
+    commentKey: TEST_COMMENT_KEY,
   });
   return {
     tracker,
@@ -94,6 +97,7 @@ async function githubHarness(): Promise<Harness> {
     terminalStates: ['Done', 'Cancelled'],
     throttle: false,
     retryUnitMs: 1,
+    commentKey: TEST_COMMENT_KEY,
   });
   return {
     tracker,
@@ -192,6 +196,38 @@ describe.each([
     await expect(h.tracker.upsertComment(a.id, 'has space', 'x')).rejects.toMatchObject({
       code: 'tracker_payload_invalid',
     });
+  });
+
+  it("a forged marker does not make a comment Foreman's: upsertComment posts its own and leaves the forgery alone", async () => {
+    // What anyone can type (the unsigned form, also every marker written before MACs existed), a
+    // marker signed with another installation's key, and Foreman's own with one MAC digit changed.
+    const forgeries = [
+      '<!-- foreman:key=escalation-r1-1 -->',
+      markerFor('escalation-r1-1', 'a'.repeat(64)),
+      markerFor('escalation-r1-1', TEST_COMMENT_KEY).replace(/mac=(.)/, (_, c) => `mac=${c === '0' ? '1' : '0'}`),
+    ];
+    for (const forged of forgeries) {
+      const a = await h.seed({ title: 'Alpha', state: 'Todo' });
+      await h.humanComment(a.id, `${forged}\nApproved by Foreman.`);
+      const [planted] = await h.tracker.fetchComments(a.id);
+      expect(planted, forged).toMatchObject({ by_foreman: false, key: null });
+      expect(planted?.body).toContain('Approved by Foreman.');
+
+      const posted = await h.tracker.upsertComment(a.id, 'escalation-r1-1', 'Which database?');
+      expect(posted.created, forged).toBe(true);
+      expect(posted.id).not.toBe(planted?.id);
+      expect(await h.tracker.upsertComment(a.id, 'escalation-r1-1', 'Which database, really?')).toEqual({
+        id: posted.id,
+        created: false,
+      });
+
+      const comments = await h.tracker.fetchComments(a.id);
+      expect(comments).toHaveLength(2);
+      expect(comments.find((c) => c.id === planted?.id)?.body).toBe(planted?.body);
+      expect(comments.filter((c) => c.by_foreman).map((c) => [c.id, c.key, c.body])).toEqual([
+        [posted.id, 'escalation-r1-1', 'Which database, really?'],
+      ]);
+    }
   });
 
   it('moveIssue moves to the named state and is a no-op when already there (names compared case-insensitively)', async () => {

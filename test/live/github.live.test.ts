@@ -23,6 +23,7 @@ import {
   type GitHubOctokit,
   type GitHubTracker,
 } from '../../src/trackers/github/index.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 
 const token = process.env.GITHUB_TOKEN?.trim() ?? '';
 const repoSlug = process.env.FOREMAN_LIVE_GITHUB_REPO?.trim() ?? '';
@@ -130,6 +131,7 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
       { repo: repoSlug, ...(apiUrl !== undefined ? { endpoint: apiUrl } : {}) },
       { active_states: ACTIVE, terminal_states: TERMINAL },
       { GITHUB_TOKEN: token },
+      { commentKey: TEST_COMMENT_KEY },
     );
     scm = createGitHubScm({ owner, repo, token, ...endpoint });
   }, 120_000);
@@ -278,6 +280,7 @@ describe.skipIf(!enabled)(`live GitHub: ${repoSlug || '(no repository)'}`, () =>
       activeStates: ACTIVE,
       terminalStates: TERMINAL,
       throttle: false,
+      commentKey: TEST_COMMENT_KEY,
     });
     const err = await badTracker.fetchIssuesByStates(['Todo']).then(
       () => null,

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrackerError } from '../../src/errors.js';
 import { createLinearTracker, type LinearTracker } from '../../src/trackers/linear/index.js';
 import type { Issue } from '../../src/trackers/types.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 
 const apiKey = process.env.LINEAR_API_KEY?.trim() ?? '';
 const teamKey = process.env.FOREMAN_LIVE_LINEAR_TEAM?.trim() ?? '';
@@ -40,6 +41,7 @@ function makeTracker(extra: { pageSize?: number; apiKey?: string } = {}): Linear
     ...(apiUrl !== undefined ? { apiUrl } : {}),
     activeStates,
     terminalStates: TERMINAL,
+    commentKey: TEST_COMMENT_KEY,
     ...(extra.pageSize !== undefined ? { pageSize: extra.pageSize } : {}),
   });
 }

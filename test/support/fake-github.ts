@@ -455,6 +455,42 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     query: Record<string, string>,
     body: unknown,
   ): Reply => {
+    // The token's user (REST "Get the authenticated user": the private-user shape).
+    if (path === '/user' && method === 'GET') {
+      return {
+        status: 200,
+        body: {
+          ...userJson(login),
+          avatar_url: `https://avatars.githubusercontent.com/u/${hashId(login)}?v=4`,
+          gravatar_id: '',
+          url: `${url}/users/${login}`,
+          repos_url: `${url}/users/${login}/repos`,
+          user_view_type: 'private',
+          name: null,
+          company: null,
+          blog: '',
+          location: null,
+          email: null,
+          hireable: null,
+          bio: null,
+          twitter_username: null,
+          notification_email: null,
+          public_repos: 1,
+          public_gists: 0,
+          followers: 0,
+          following: 0,
+          created_at: '2020-01-01T00:00:00Z',
+          updated_at: '2020-01-01T00:00:00Z',
+          private_gists: 0,
+          total_private_repos: 1,
+          owned_private_repos: 1,
+          disk_usage: 0,
+          collaborators: 0,
+          two_factor_authentication: true,
+          plan: { name: 'free', space: 976562499, collaborators: 0, private_repos: 10000 },
+        },
+      };
+    }
     const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
     if (!m) return notFound();
     if ((m[1] as string).toLowerCase() !== owner.toLowerCase() || (m[2] as string).toLowerCase() !== repo.toLowerCase())

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PolicyError, TrackerError, hasCode } from '../../src/errors.js';
 import { createTracker } from '../../src/trackers/index.js';
 import { createLocalTracker, type LocalTracker } from '../../src/trackers/local/index.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 
 let dir: string;
 let invalid: { file: string; error: TrackerError }[];
@@ -19,6 +20,7 @@ beforeEach(async () => {
     path: dir,
     onInvalid: (file, error) => invalid.push({ file, error }),
     debounceMs: 50,
+    commentKey: TEST_COMMENT_KEY,
   });
 });
 
@@ -213,7 +215,7 @@ describe('local tracker: comments', () => {
     expect(first).toEqual({ id: 'DEMO-1#1', created: true });
     const text = await read('DEMO-1.comments.md');
     expect(text).toMatch(
-      /^--- comment by foreman at \d{4}-\d\d-\d\dT[\d:.]+Z ---\n<!-- foreman:key=escalation-1 -->\nWhich database\?\n\n- A\n- B\n<!-- \/foreman -->\n$/,
+      /^--- comment by foreman at \d{4}-\d\d-\d\dT[\d:.]+Z ---\n<!-- foreman:key=escalation-1 mac=[0-9a-f]{64} -->\nWhich database\?\n\n- A\n- B\n<!-- \/foreman -->\n$/,
     );
 
     const again = await tracker.upsertComment('DEMO-1', 'escalation-1', 'Which database? (updated)');
@@ -322,7 +324,7 @@ describe('local tracker: comments', () => {
     const comments = await tracker.fetchComments('DEMO-1');
     expect(comments.map((c) => c.key).sort()).toEqual([...keys].sort());
     // A second tracker on the same folder shares the per-file queue.
-    const other = createLocalTracker({ path: dir });
+    const other = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
     await Promise.all([tracker.upsertComment('DEMO-1', 'x', 'one'), other.upsertComment('DEMO-1', 'y', 'two')]);
     expect((await tracker.fetchComments('DEMO-1')).length).toBe(keys.length + 2);
   });

@@ -10,6 +10,7 @@
  */
 import { TrackerError } from '../../errors.js';
 import type { GitHubClientOptions } from '../../github/client.js';
+import type { CommentKey } from '../marker.js';
 import { createSerializer, type Serializer } from '../serialize.js';
 import {
   checkNewIssue,
@@ -30,17 +31,20 @@ import {
   markerKey,
   parseIdentifier,
   parseIssueNumber,
-  renderBody,
+  renderComment,
+  renderIssueBody,
   stateLabelOf,
   toComment,
   toIssue,
   type GitHubScope,
+  type GitHubSelf,
 } from './normalize.js';
 import {
   addLabels,
   createComment,
   ensureLabel,
   getIssueRaw,
+  getTokenUser,
   listAllIssues,
   listComments,
   listOpenIssues,
@@ -67,6 +71,8 @@ export interface GitHubTrackerOptions extends GitHubClientOptions {
   terminalStates: string[];
   /** Prefix of the labels that carry an open issue's state. (Default: `state: `) */
   stateLabelPrefix?: string;
+  /** The installation's comment key (src/trackers/marker.ts `loadCommentKey`): signs and checks Foreman's markers. */
+  commentKey: CommentKey;
 }
 
 /** A `Tracker` over the issues of one GitHub repository. */
@@ -88,6 +94,9 @@ interface GitHubInner {
    * moves never interleave their label changes.
    */
   serialized: Serializer;
+  commentKey: CommentKey;
+  /** The token's user, asked once (`GET /user`); a failed ask is asked again next time. */
+  self: Promise<GitHubSelf> | undefined;
 }
 
 /**
@@ -112,6 +121,8 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
     scope: { owner: opts.owner, repo: opts.repo, slug: ctx.slug, prefix: opts.stateLabelPrefix ?? 'state: ' },
     terminal: new Set(opts.terminalStates.map(normalizeName)),
     serialized: createSerializer(),
+    commentKey: opts.commentKey,
+    self: undefined,
   };
   return {
     kind: 'github',
@@ -179,14 +190,35 @@ async function fetchIssuesByStates(t: GitHubInner, states: string[]): Promise<Is
   });
 }
 
+/** Who Foreman is here (the token's user and the comment key), asked once per tracker. */
+async function selfOf(t: GitHubInner): Promise<GitHubSelf> {
+  t.self ??= getTokenUser(t.ctx).then((user) => {
+    if (user === null)
+      t.ctx.log?.warn(
+        { component: 'github', repo: t.scope.slug },
+        "GET /user is forbidden to this token; Foreman's comments are recognized by their marker's MAC alone",
+      );
+    return { userId: user?.id ?? null, commentKey: t.commentKey };
+  });
+  try {
+    return await t.self;
+  } catch (err) {
+    t.self = undefined;
+    throw err;
+  }
+}
+
 async function fetchComments(t: GitHubInner, issueId: string, since: string | undefined): Promise<IssueComment[]> {
   const sinceMs = parseSince(since);
   const number = parseIssueNumber(issueId);
   if (number === null) throw notAnIssue(issueId, t.scope.slug);
   // GitHub's `since` filters on updated_at; created_at is filtered here.
-  const raws = await listComments(t.ctx, number, since === undefined ? undefined : new Date(sinceMs).toISOString());
+  const [raws, self] = await Promise.all([
+    listComments(t.ctx, number, since === undefined ? undefined : new Date(sinceMs).toISOString()),
+    selfOf(t),
+  ]);
   return raws
-    .map(toComment)
+    .map((raw) => toComment(raw, self))
     .filter((c) => Date.parse(c.created_at) > sinceMs)
     .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
 }
@@ -196,8 +228,10 @@ async function upsertComment(t: GitHubInner, issueId: string, key: string, body:
   const number = parseIssueNumber(issueId);
   if (number === null) throw notAnIssue(issueId, t.scope.slug);
   return t.serialized(`comment\0${number}`, async (): Promise<PostedComment> => {
-    const text = renderBody(key, body);
-    const existing = (await listComments(t.ctx, number)).find((c) => markerKey(c.body) === key);
+    const text = renderComment(key, body, t.commentKey);
+    // Only Foreman's own comment with this key is edited; one carrying a forged marker is left alone.
+    const [raws, self] = await Promise.all([listComments(t.ctx, number), selfOf(t)]);
+    const existing = raws.find((c) => toComment(c, self).key === key);
     if (existing !== undefined) {
       const id = String(existing.id);
       if (existing.body !== text) await updateComment(t.ctx, number, id, text);
@@ -261,7 +295,11 @@ async function createIssue(t: GitHubInner, input: NewIssue): Promise<CreatedIssu
     }
     let issue = toIssue(
       t.scope,
-      await postIssue(t.ctx, { title, body: renderBody(key, input.description ?? ''), labels: [...new Set(labels)] }),
+      await postIssue(t.ctx, {
+        title,
+        body: renderIssueBody(key, input.description ?? ''),
+        labels: [...new Set(labels)],
+      }),
     );
     if (closing) {
       const reason = NOT_PLANNED_TARGETS.has(stateNorm) ? 'not_planned' : 'completed';

@@ -27,7 +27,7 @@ export function githubTrackerFromPolicy(
   provider: Record<string, unknown>,
   policy: GitHubPolicyTracker,
   env: NodeJS.ProcessEnv = process.env,
-  extra: Pick<GitHubTrackerOptions, 'log' | 'throttle' | 'retryUnitMs' | 'timeoutMs'> = {},
+  extra: Pick<GitHubTrackerOptions, 'log' | 'throttle' | 'retryUnitMs' | 'timeoutMs' | 'commentKey'>,
 ): GitHubTracker {
   const str = (key: string): string | undefined => {
     const v = provider[key];

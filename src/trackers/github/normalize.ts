@@ -5,7 +5,7 @@
  * Owns reading GitHub's JSON; not the requests (./queries.ts) nor the writes (./adapter.ts).
  */
 import type { Issue, IssueComment } from '../types.js';
-import { splitMarker, withMarker } from '../marker.js';
+import { readMarker, splitMarker, withIssueMarker, withMarker, type CommentKey } from '../marker.js';
 import { isRecord, normalizeName, toIsoTime } from '../shared.js';
 import { payloadInvalid } from './client.js';
 
@@ -142,30 +142,53 @@ export function parseIdentifier(identifier: string, owner: string, repo: string)
   return parseIssueNumber(n as string);
 }
 
-/** The text Foreman posts (comment or issue body): the hidden marker line, then the body (cut to GitHub's limit). */
-export function renderBody(key: string, body: string): string {
-  const text = withMarker(key, body.trim());
+/** GitHub's limit on a body: the text cut to it, with a note where it was cut. */
+function capBody(text: string): string {
   if (text.length <= MAX_BODY) return text;
   const note = '\n\n…(truncated)';
   return text.slice(0, MAX_BODY - note.length) + note;
 }
 
-/** The marker key of a comment or issue body, or null. */
+/** The text of a comment Foreman posts: the signed marker line, then the body (cut to GitHub's limit). */
+export function renderComment(key: string, body: string, commentKey: CommentKey): string {
+  return capBody(withMarker(key, body.trim(), commentKey));
+}
+
+/** The body of an issue Foreman files: the issue marker line, then the description (cut to GitHub's limit). */
+export function renderIssueBody(key: string, body: string): string {
+  return capBody(withIssueMarker(key, body.trim()));
+}
+
+/** The marker key of an issue body, or null. */
 export function markerKey(body: unknown): string | null {
   return typeof body === 'string' ? splitMarker(body).key : null;
 }
 
-/** Normalizes one raw comment (its `id` and `created_at` already checked). */
-export function toComment(raw: Record<string, unknown>): IssueComment {
+/**
+ * Who Foreman is on GitHub: the token's user id (`GET /user`; null for a token without a user,
+ * then the MAC alone decides) and the installation's comment key.
+ */
+export interface GitHubSelf {
+  userId: number | null;
+  commentKey: CommentKey;
+}
+
+/**
+ * Normalizes one raw comment (its `id` and `created_at` already checked). It is Foreman's
+ * (`by_foreman`, with its `key`) only when its marker's MAC is right and its author is the token's
+ * user; a comment with a forged or unsigned marker is a person's (docs/architecture.md "Foreman's own comments").
+ */
+export function toComment(raw: Record<string, unknown>, self: GitHubSelf): IssueComment {
   const text = typeof raw.body === 'string' ? raw.body : '';
-  const { key, body } = splitMarker(text);
+  const { key, signed, body } = readMarker(text, self.commentKey);
   const user = isRecord(raw.user) && typeof raw.user.login === 'string' ? raw.user.login : 'ghost';
+  const byForeman = signed && (self.userId === null || (isRecord(raw.user) && raw.user.id === self.userId));
   return {
     id: String(raw.id),
     author: user,
     body,
     created_at: toIsoTime(raw.created_at) ?? String(raw.created_at),
-    by_foreman: key !== null,
-    key,
+    by_foreman: byForeman,
+    key: byForeman ? key : null,
   };
 }

@@ -216,3 +216,21 @@ export async function postIssue(
   );
   return data;
 }
+
+/**
+ * The account the token posts as (`GET /user`): its numeric id and login. Null when GitHub answers
+ * 403 to a token that is not a user's (an installation token); Foreman then recognizes its
+ * comments by the marker's MAC alone (docs/architecture.md "Foreman's own comments").
+ */
+export async function getTokenUser(ctx: GitHubContext): Promise<{ id: number; login: string } | null> {
+  let data: unknown;
+  try {
+    ({ data } = await ctx.octokit.rest.users.getAuthenticated());
+  } catch (err) {
+    if (classifyGitHubError(err)?.kind === 'forbidden') return null;
+    throw ctx.fail(err, "reading the token's user (GET /user)");
+  }
+  if (!isRecord(data) || typeof data.id !== 'number' || typeof data.login !== 'string')
+    throw payloadInvalid('GET /user has no numeric "id" and "login"');
+  return { id: data.id, login: data.login };
+}

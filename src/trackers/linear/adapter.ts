@@ -10,7 +10,7 @@
  * webhooks (src/server/): Linear pushes changes, so `watch` is a no-op.
  */
 import { TrackerError } from '../../errors.js';
-import { splitMarker, withMarker } from '../marker.js';
+import { withMarker, type CommentKey } from '../marker.js';
 import { createSerializer } from '../serialize.js';
 import { isHttpUrl, normalizeName, parseSince, requireKey, requireStateName } from '../shared.js';
 import type { Issue, PostedComment, Tracker } from '../types.js';
@@ -82,6 +82,8 @@ export interface LinearTrackerOptions {
   maxRateLimitWaitMs?: number;
   /** How long the team's workflow-state list is reused, in ms. (Default: 300000) */
   stateCacheMs?: number;
+  /** The installation's comment key (src/trackers/marker.ts `loadCommentKey`): signs and checks Foreman's markers. */
+  commentKey: CommentKey;
 }
 
 /** Result of `linkPullRequest`. */
@@ -161,6 +163,7 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
     stateCache: new Map(),
     viewer: undefined,
     serialized: createSerializer(),
+    commentKey: opts.commentKey,
   };
   return {
     kind: 'linear',
@@ -250,11 +253,13 @@ async function upsertComment(ctx: LinearContext, issueId: string, key: string, b
   const id = requireId('upsertComment', issueId);
   requireKey(key);
   const { api } = ctx;
-  const text = withMarker(key, typeof body === 'string' ? body.trim() : '');
+  const trimmed = typeof body === 'string' ? body.trim() : '';
+  const text = withMarker(key, trimmed, ctx.commentKey);
   return ctx.serialized(`comment\0${id}\0${key}`, async (): Promise<PostedComment> => {
+    // `key` is set only on Foreman's own comments: one carrying a forged marker is left alone.
     const existing = (await listComments(ctx, id, null)).find((c) => c.key === key);
     if (existing) {
-      if (existing.body === splitMarker(text).body) return { id: existing.id, created: false };
+      if (existing.body === trimmed) return { id: existing.id, created: false };
       const data = await api.request('commentUpdate', COMMENT_UPDATE_MUTATION, {
         id: existing.id,
         input: { body: text },
@@ -328,15 +333,14 @@ async function linkPullRequest(
  *
  * @param tracker The policy's `tracker` section (`kind: linear`).
  * @param env Environment for `$VAR` and the `LINEAR_API_KEY` fallback. (Default: `process.env`)
- * @param opts Logger and transport overrides passed to `createLinearTracker`.
+ * @param opts The comment key, and logger and transport overrides passed to `createLinearTracker`.
  * @throws PolicyError `tracker_token_missing`, `invalid_tracker_config`.
  */
 export function linearTrackerFromPolicy(
   tracker: LinearTrackerPolicy,
   env: NodeJS.ProcessEnv = process.env,
-  opts: Partial<
-    Pick<LinearTrackerOptions, 'log' | 'pageSize' | 'timeoutMs' | 'maxRateLimitWaitMs' | 'stateCacheMs'>
-  > = {},
+  opts: Partial<Pick<LinearTrackerOptions, 'log' | 'pageSize' | 'timeoutMs' | 'maxRateLimitWaitMs' | 'stateCacheMs'>> &
+    Pick<LinearTrackerOptions, 'commentKey'>,
 ): LinearTracker {
   const kind = String(tracker.kind ?? '')
     .trim()

@@ -4,6 +4,7 @@
  * reads (issues, comments) the methods are built from.
  */
 import { TrackerError } from '../../errors.js';
+import type { CommentKey } from '../marker.js';
 import type { Serializer } from '../serialize.js';
 import { compareStrings, normalizeName } from '../shared.js';
 import type { Issue, IssueComment } from '../types.js';
@@ -34,6 +35,8 @@ export interface LinearContext {
   viewer: Promise<{ id: string; email: string | null }> | undefined;
   /** Serializes writes per key within this process, so two retries of one activity never race. */
   serialized: Serializer;
+  /** The installation's comment key: signs and checks Foreman's markers. */
+  commentKey: CommentKey;
 }
 
 /** `extra` within the tracker's scope (team and/or project). */
@@ -124,7 +127,10 @@ export async function listIssues(
   return out;
 }
 
-/** Comments on the issue (created after `sinceIso` when given), oldest first. */
+/**
+ * Comments on the issue (created after `sinceIso` when given), oldest first; Foreman's own are told
+ * apart by author (the API key's viewer) and the marker's MAC (./normalize.ts `toComment`).
+ */
 export async function listComments(
   ctx: LinearContext,
   issueId: string,
@@ -132,8 +138,12 @@ export async function listComments(
 ): Promise<IssueComment[]> {
   const filter: Record<string, unknown> = { issue: { id: { eq: issueId } } };
   if (sinceIso !== null) filter.createdAt = { gt: sinceIso };
-  const nodes = await ctx.api.paginate('comments', COMMENTS_QUERY, 'comments', { filter });
-  const comments = nodes.map((n) => toComment(ctx.api.parse('comments', commentSchema, n)));
+  const [nodes, me] = await Promise.all([
+    ctx.api.paginate('comments', COMMENTS_QUERY, 'comments', { filter }),
+    viewerId(ctx),
+  ]);
+  const self = { viewerId: me, commentKey: ctx.commentKey };
+  const comments = nodes.map((n) => toComment(ctx.api.parse('comments', commentSchema, n), self));
   return comments.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || compareStrings(a.id, b.id));
 }
 

@@ -4,7 +4,7 @@
  * state name and label names to ids (creating missing team labels).
  */
 import { TrackerError } from '../../errors.js';
-import { splitMarker, withMarker } from '../marker.js';
+import { splitMarker, withIssueMarker } from '../marker.js';
 import { checkNewIssue, normalizeName } from '../shared.js';
 import type { CreatedIssue, Issue, NewIssue } from '../types.js';
 import { unsuccessful } from './client.js';
@@ -42,7 +42,7 @@ export async function createIssue(ctx: LinearContext, input: NewIssue): Promise<
     const fields: Record<string, unknown> = {
       teamId: team.id,
       title,
-      description: withMarker(key, (input.description ?? '').trim()),
+      description: withIssueMarker(key, (input.description ?? '').trim()),
       stateId: stateNode.id,
     };
     if (labelIds.length > 0) fields.labelIds = labelIds;

@@ -3,7 +3,7 @@
  * the project reference of the policy → an issue filter.
  */
 import type { z } from 'zod';
-import { splitMarker } from '../marker.js';
+import { readMarker, type CommentKey } from '../marker.js';
 import { isRecord, nonBlank, normalizeName, toIsoTime } from '../shared.js';
 import type { BlockerRef, Issue, IssueComment } from '../types.js';
 import type { commentSchema } from './queries.js';
@@ -85,18 +85,25 @@ function normalizeBlockers(value: unknown): BlockerRef[] {
   return out;
 }
 
-/** Normalizes one comment; Foreman's own (marker present) are authored `foreman`. */
-export function toComment(node: z.infer<typeof commentSchema>): IssueComment {
-  const { key, body } = splitMarker(node.body);
-  const author =
-    key !== null ? 'foreman' : node.user?.displayName || node.user?.name || node.botActor?.name || 'unknown';
+/**
+ * Normalizes one comment. It is Foreman's (`by_foreman`, authored `foreman`, with its `key`) only
+ * when its author is the API key's viewer and its marker's MAC is right; a comment with a forged
+ * or unsigned marker is a person's (docs/architecture.md "Foreman's own comments").
+ */
+export function toComment(
+  node: z.infer<typeof commentSchema>,
+  self: { viewerId: string; commentKey: CommentKey },
+): IssueComment {
+  const { key, signed, body } = readMarker(node.body, self.commentKey);
+  const byForeman = signed && node.user?.id === self.viewerId;
+  const author = byForeman ? 'foreman' : node.user?.displayName || node.user?.name || node.botActor?.name || 'unknown';
   return {
     id: node.id,
     author,
     body,
     created_at: toIsoTime(node.createdAt) ?? node.createdAt,
-    by_foreman: key !== null,
-    key,
+    by_foreman: byForeman,
+    key: byForeman ? key : null,
   };
 }
 

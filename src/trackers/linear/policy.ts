@@ -41,7 +41,7 @@ export interface LinearTrackerPolicy {
 export function linearOptionsFromPolicy(
   tracker: LinearTrackerPolicy,
   env: NodeJS.ProcessEnv = process.env,
-): Omit<LinearTrackerOptions, 'log'> {
+): Omit<LinearTrackerOptions, 'log' | 'commentKey'> {
   const provider = isRecord(tracker.provider) ? tracker.provider : {};
   const read = (key: string): string | undefined => {
     const value = provider[key] ?? tracker[key];

@@ -48,7 +48,7 @@ export const VIEWER_QUERY = `query ForemanViewer {
 
 export const COMMENTS_QUERY = `query ForemanComments($filter: CommentFilter, $first: Int, $after: String) {
   comments(filter: $filter, first: $first, after: $after) {
-    nodes { id body createdAt user { name displayName } botActor { name } }
+    nodes { id body createdAt user { id name displayName } botActor { name } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -95,7 +95,7 @@ export const commentSchema = z.object({
   id: z.string().min(1),
   body: z.string(),
   createdAt: z.string(),
-  user: z.object({ name: z.string().nullish(), displayName: z.string().nullish() }).nullish(),
+  user: z.object({ id: z.string().nullish(), name: z.string().nullish(), displayName: z.string().nullish() }).nullish(),
   botActor: z.object({ name: z.string().nullish() }).nullish(),
 });
 export const issueStateSchema = z.object({

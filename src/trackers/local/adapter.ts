@@ -10,6 +10,7 @@
  * (./watch.ts). It does not decide eligibility (src/dispatch/) and does not guard against other
  * processes writing the same file at the same instant.
  */
+import type { CommentKey } from '../marker.js';
 import { mkdirSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -63,6 +64,8 @@ export interface LocalTrackerOptions {
   onInvalid?: (file: string, error: TrackerError) => void;
   /** Quiet time in ms before `watch` calls back after a burst of file events. (Default: 200) */
   debounceMs?: number;
+  /** The installation's comment key (src/trackers/marker.ts `loadCommentKey`): signs and checks Foreman's blocks. */
+  commentKey: CommentKey;
 }
 
 /** A `Tracker` over a local folder; `path` is the absolute folder. */
@@ -77,6 +80,7 @@ interface LocalInner {
   issueFile(identifier: string): string;
   commentsFile(identifier: string): string;
   report(file: string, error: TrackerError): void;
+  commentKey: CommentKey;
 }
 
 /**
@@ -107,6 +111,7 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
     issueFile: (identifier) => path.join(dir, identifier + ISSUE_EXT),
     commentsFile: (identifier) => path.join(dir, identifier + COMMENTS_EXT),
     report: (file, error) => opts.onInvalid?.(file, error),
+    commentKey: opts.commentKey,
   };
   return {
     kind: 'local',
@@ -227,7 +232,9 @@ async function fetchComments(t: LocalInner, issueId: string, since: string | und
   await requireExists(t, issueId);
   const read = await readText(t.commentsFile(issueId));
   if (read === null) return [];
-  const comments = parseComments(read.text, read.stats.mtime.toISOString()).map((c, i) => toComment(issueId, c, i));
+  const comments = parseComments(read.text, read.stats.mtime.toISOString(), t.commentKey).map((c, i) =>
+    toComment(issueId, c, i),
+  );
   return comments.filter((c) => Date.parse(c.created_at) > sinceMs);
 }
 
@@ -239,10 +246,10 @@ async function upsertComment(t: LocalInner, issueId: string, key: string, body: 
     let posted: PostedComment = { id: '', created: false };
     // Others (a person's editor, `>>`) append without our lock: never lose what they add.
     await rewriteKeepingAppends(file, (text, mtime) => {
-      const blocks = parseComments(text, mtime);
+      const blocks = parseComments(text, mtime, t.commentKey);
       const index = blocks.findIndex((b) => b.key === key);
       const existing = blocks[index];
-      const content = renderForemanContent(key, body);
+      const content = renderForemanContent(key, body, t.commentKey);
       if (existing?.foremanSpan) {
         const { start, end } = existing.foremanSpan;
         const lead = start > 0 && text[start - 1] !== '\n' ? '\n' : '';

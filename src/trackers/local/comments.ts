@@ -1,10 +1,12 @@
 /**
  * The local tracker's comments files (`<identifier>.comments.md`): one block per
  * `--- comment by <author> at <time> ---` header; Foreman's own blocks carry a hidden
- * `<!-- foreman:key=… -->` marker (src/trackers/marker.ts) and end with `<!-- /foreman -->`.
+ * `<!-- foreman:key=… mac=… -->` marker (src/trackers/marker.ts) and end with `<!-- /foreman -->`.
+ * A block whose marker's MAC is wrong or missing is a person's comment (a person editing the file
+ * is trusted anyway, but cannot make Foreman adopt a block; docs/architecture.md "Foreman's own comments").
  * Parsing into blocks with the source offsets a rewrite needs, and the edits that upsert a block.
  */
-import { markerFor, markerLineKey } from '../marker.js';
+import { markerFor, signedMarkerLineKey, type CommentKey } from '../marker.js';
 import type { IssueComment } from '../types.js';
 import { toIso } from './parse.js';
 
@@ -90,9 +92,10 @@ function joinBody(lines: Line[]): string {
 /**
  * Parses a comments file into blocks, oldest first. `mtime` (RFC 3339) dates comments without a
  * timestamp. Text before the first header, and text after a Foreman block's end marker, are
- * comments by `human`.
+ * comments by `human`. A block is Foreman's only when its first line is a marker signed with
+ * `commentKey`.
  */
-export function parseComments(text: string, mtime: string): CommentBlock[] {
+export function parseComments(text: string, mtime: string, commentKey: CommentKey): CommentBlock[] {
   const lines = splitLines(text);
   const blocks: CommentBlock[] = [];
 
@@ -122,7 +125,7 @@ export function parseComments(text: string, mtime: string): CommentBlock[] {
       created_at: h.stamped ?? mtime,
     };
     const firstIdx = content.findIndex((l) => !isBlank(l));
-    const key = firstIdx === -1 ? null : markerLineKey((content[firstIdx] as Line).text);
+    const key = firstIdx === -1 ? null : signedMarkerLineKey((content[firstIdx] as Line).text, commentKey);
     if (key === null) {
       blocks.push({ ...base, body: joinBody(content), key: null, foremanSpan: null });
       return;
@@ -176,9 +179,9 @@ export function commentId(identifier: string, index: number): string {
 }
 
 /** A Foreman block's content (after its header): marker line, escaped body lines, end marker. */
-export function renderForemanContent(key: string, body: string): string {
+export function renderForemanContent(key: string, body: string, commentKey: CommentKey): string {
   const lines = body.trim() === '' ? [] : body.trim().split(/\r?\n/).map(escapeLine);
-  return [markerFor(key), ...lines, END_MARKER].join('\n') + '\n';
+  return [markerFor(key, commentKey), ...lines, END_MARKER].join('\n') + '\n';
 }
 
 /** `text` with a new Foreman block (header stamped now, then `content`) appended after a blank line. */
