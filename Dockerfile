@@ -31,4 +31,6 @@ VOLUME ["/var/lib/foreman"]
 
 EXPOSE 8787
 ENTRYPOINT ["node", "bin/foreman.js"]
+# Listening on 0.0.0.0 needs `server.token` in the policy (deploy/WORKFLOW.md: $FOREMAN_API_TOKEN);
+# without one `foreman start` refuses to start (server_token_missing, exit 2).
 CMD ["start", "/config/WORKFLOW.md", "--port", "8787", "--host", "0.0.0.0"]

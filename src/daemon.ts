@@ -10,7 +10,7 @@ import { createPolicyStore } from './config/store.js';
 import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
-import { startHttpServer } from './server/http.js';
+import { requireServerToken, startHttpServer } from './server/http.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
 import { createScheduleSync } from './schedules/sync.js';
 import { collectIssue, collectState } from './status.js';
@@ -44,7 +44,8 @@ export interface Daemon {
 
 /**
  * Starts the daemon.
- * @throws PolicyError when the policy is invalid at startup (Symphony SPEC §6.3);
+ * @throws PolicyError when the policy is invalid at startup (Symphony SPEC §6.3), or
+ *   `server_token_missing` when the HTTP server would listen beyond loopback without `server.token`;
  *   TemporalServerError when no Temporal server can be had.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
@@ -82,6 +83,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(() => store.close());
     const { policy, file } = store.current();
     for (const w of store.current().warnings) log.warn({ file }, w);
+    // Refuse an open API before anything starts (specs/policy.md `server.token`).
+    const port = opts.port ?? policy.server.port;
+    const host = opts.host ?? policy.server.host;
+    if (port !== undefined) requireServerToken(host, policy.server.token);
     await requireSandbox(sandboxPolicyOf(policy.sandbox), log);
 
     const { temporal, runtime, taskQueue, release } = await connectForeman({ store, env, home, log });
@@ -103,7 +108,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(unwatch);
 
     // Symphony SPEC §13.7: the CLI --port wins over server.port; no port, no server.
-    const port = opts.port ?? policy.server.port;
     let url: string | null = null;
     if (port !== undefined) {
       const http = await startHttpServer(
@@ -114,7 +118,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         },
         {
           port,
-          host: opts.host ?? policy.server.host,
+          host,
+          ...(policy.server.token === undefined ? {} : { token: policy.server.token }),
           // Webhooks end as signals on the same workflows a poll would start (src/server/webhooks/router.ts).
           routes: createWebhookRoutes({
             ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),

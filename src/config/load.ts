@@ -258,6 +258,8 @@ function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<stri
   const scm = config.scm;
   if (isMap(scm) && isMap(scm.github)) resolveVarsDeep(scm.github, ctx.env);
 
+  if (isMap(config.server)) resolveVarField(config.server, 'token', ctx.env);
+
   const agent = config.agent;
   if (isMap(agent) && isMap(agent.max_concurrent_agents_by_state)) {
     for (const [state, limit] of Object.entries(agent.max_concurrent_agents_by_state)) {

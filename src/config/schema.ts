@@ -131,6 +131,12 @@ export const serverSchema = z.object({
   port: z.preprocess(numericString, z.int().min(0).max(65_535)).optional(),
   /** Interface to bind. (Default: `127.0.0.1`) */
   host: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Bearer token every route but the webhooks requires (`Authorization: Bearer <token>`); `$VAR`
+   * allowed, write `$VAR`, never the token itself. Required when `host` (or `--host`) is not a
+   * loopback address. (Default: none = no authentication, loopback only)
+   */
+  token: z.string().min(1).optional(),
 });
 
 /** `model`: the Messages-API endpoint every role talks to. */
