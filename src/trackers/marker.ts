@@ -7,7 +7,7 @@
  * The MAC is HMAC-SHA256 of the key under the installation's comment key (`<FOREMAN_HOME>/comment-key`,
  * {@link loadCommentKey}), so nobody without that file can mark a comment as Foreman's. A marker
  * without a MAC (written before MACs existed) or with a wrong one is read but not trusted
- * (docs/architecture.md "Foreman's own comments").
+ * (docs/architecture.md, "Foreman's own comments").
  *
  * Reading accepts the forms a tracker may hand the marker back in: raw, HTML-escaped
  * (`&lt;!-- … --&gt;`) and Markdown-escaped (`\<!-- … --\>`). Keys are non-empty and contain no
@@ -136,7 +136,7 @@ export function commentKeyFile(home: string): string {
  * @param home FOREMAN_HOME (src/home.ts `foremanHome`).
  * @throws TrackerError `comment_key_invalid` (not retryable) when the file cannot be created or read,
  *   or does not hold 64 hex characters; the message says which file to fix or delete (deleting it
- *   makes Foreman post its evidence comments anew once, see docs/architecture.md "Foreman's own comments").
+ *   makes Foreman post its evidence comments anew once, see docs/architecture.md, "Foreman's own comments").
  */
 export function loadCommentKey(home: string): CommentKey {
   const file = commentKeyFile(home);

@@ -51,9 +51,13 @@ export interface IssueComment {
   body: string;
   /** RFC 3339. */
   created_at: string;
-  /** True when Foreman wrote it (hidden marker present); such comments are never human answers. */
+  /**
+   * True when Foreman wrote it: its hidden marker's MAC verifies and (GitHub, Linear) its author is
+   * the account Foreman posts as (docs/architecture.md, "Foreman's own comments"). Such comments are
+   * never human answers; one with a forged marker is a person's.
+   */
   by_foreman: boolean;
-  /** The idempotency key of a Foreman comment, if any. */
+  /** The idempotency key of a Foreman comment; null for every other comment, forged markers included. */
   key: string | null;
 }
 
@@ -122,8 +126,9 @@ export interface Tracker {
   /** Comments on the issue, oldest first; `since` (RFC 3339) keeps only later ones. */
   fetchComments(issueId: string, since?: string): Promise<IssueComment[]>;
   /**
-   * Posts a comment carrying a hidden marker with `key`. If a comment with that key exists, its
-   * body is replaced instead (never a second comment).
+   * Posts a comment carrying a hidden marker with `key`, signed with the installation's comment key.
+   * If Foreman's own comment with that key exists, its body is replaced instead (never a second
+   * comment); a comment someone else posted with that key is left alone.
    */
   upsertComment(issueId: string, key: string, body: string): Promise<PostedComment>;
   /** Moves the issue to the named state; a no-op when it is already there. */

@@ -1,5 +1,5 @@
 /**
- * Foreman's own comments are Foreman's (docs/architecture.md "Foreman's own comments"), through
+ * Foreman's own comments are Foreman's (docs/architecture.md, "Foreman's own comments"), through
  * the real IssueWorkflow on the Temporal dev server with the local tracker: someone who plants
  * comments carrying the keys of the run's escalation and evidence before Foreman posts them
  * (unsigned, as anyone can type, and signed with another installation's key) neither gets them

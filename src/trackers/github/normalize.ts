@@ -176,7 +176,7 @@ export interface GitHubSelf {
 /**
  * Normalizes one raw comment (its `id` and `created_at` already checked). It is Foreman's
  * (`by_foreman`, with its `key`) only when its marker's MAC is right and its author is the token's
- * user; a comment with a forged or unsigned marker is a person's (docs/architecture.md "Foreman's own comments").
+ * user; a comment with a forged or unsigned marker is a person's (docs/architecture.md, "Foreman's own comments").
  */
 export function toComment(raw: Record<string, unknown>, self: GitHubSelf): IssueComment {
   const text = typeof raw.body === 'string' ? raw.body : '';

@@ -220,7 +220,7 @@ export async function postIssue(
 /**
  * The account the token posts as (`GET /user`): its numeric id and login. Null when GitHub answers
  * 403 to a token that is not a user's (an installation token); Foreman then recognizes its
- * comments by the marker's MAC alone (docs/architecture.md "Foreman's own comments").
+ * comments by the marker's MAC alone (docs/architecture.md, "Foreman's own comments").
  */
 export async function getTokenUser(ctx: GitHubContext): Promise<{ id: number; login: string } | null> {
   let data: unknown;

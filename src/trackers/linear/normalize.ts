@@ -88,7 +88,7 @@ function normalizeBlockers(value: unknown): BlockerRef[] {
 /**
  * Normalizes one comment. It is Foreman's (`by_foreman`, authored `foreman`, with its `key`) only
  * when its author is the API key's viewer and its marker's MAC is right; a comment with a forged
- * or unsigned marker is a person's (docs/architecture.md "Foreman's own comments").
+ * or unsigned marker is a person's (docs/architecture.md, "Foreman's own comments").
  */
 export function toComment(
   node: z.infer<typeof commentSchema>,

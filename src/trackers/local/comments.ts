@@ -3,7 +3,7 @@
  * `--- comment by <author> at <time> ---` header; Foreman's own blocks carry a hidden
  * `<!-- foreman:key=… mac=… -->` marker (src/trackers/marker.ts) and end with `<!-- /foreman -->`.
  * A block whose marker's MAC is wrong or missing is a person's comment (a person editing the file
- * is trusted anyway, but cannot make Foreman adopt a block; docs/architecture.md "Foreman's own comments").
+ * is trusted anyway, but cannot make Foreman adopt a block; docs/architecture.md, "Foreman's own comments").
  * Parsing into blocks with the source offsets a rewrite needs, and the edits that upsert a block.
  */
 import { markerFor, signedMarkerLineKey, type CommentKey } from '../marker.js';
