@@ -140,9 +140,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .action(async (policy: string) => {
       const loaded = await validatePolicyFile(path.resolve(policy), { env });
       // Dispatch preflight (Symphony SPEC §6.3): the adapter must accept its keys and secrets.
-      // Building linear/github adapters does no I/O; the local one would create its folder.
+      // Building linear/github adapters does no I/O; the local one would create its folder. The
+      // adapter is built only to check its keys and posts nothing, so it gets a throwaway comment
+      // key instead of creating the installation's in FOREMAN_HOME.
       if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
-        createTracker(loaded.policy, { baseDir: loaded.dir, env });
+        createTracker(loaded.policy, { baseDir: loaded.dir, env, commentKey: '0'.repeat(64) });
       for (const w of loaded.warnings) writeErr(`warning: ${w}\n`);
       writeOut(`ok: ${loaded.file}\n`);
       const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
