@@ -73,6 +73,12 @@ function onSignals(stop: () => Promise<void>, log: Logger): () => void {
   };
 }
 
+/**
+ * The comment key `foreman validate` builds the tracker with: the adapter is built only to check
+ * its keys and posts nothing, so validation does not create the installation's key in FOREMAN_HOME.
+ */
+const CHECK_ONLY_COMMENT_KEY = '0'.repeat(64);
+
 /** Runs the CLI with `argv` (as in `process.argv`) and resolves to the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = createLogger(env);
@@ -140,11 +146,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .action(async (policy: string) => {
       const loaded = await validatePolicyFile(path.resolve(policy), { env });
       // Dispatch preflight (Symphony SPEC §6.3): the adapter must accept its keys and secrets.
-      // Building linear/github adapters does no I/O; the local one would create its folder. The
-      // adapter is built only to check its keys and posts nothing, so it gets a throwaway comment
-      // key instead of creating the installation's in FOREMAN_HOME.
+      // Building linear/github adapters does no I/O; the local one would create its folder.
       if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
-        createTracker(loaded.policy, { baseDir: loaded.dir, env, commentKey: '0'.repeat(64) });
+        createTracker(loaded.policy, { baseDir: loaded.dir, env, commentKey: CHECK_ONLY_COMMENT_KEY });
       for (const w of loaded.warnings) writeErr(`warning: ${w}\n`);
       writeOut(`ok: ${loaded.file}\n`);
       const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
