@@ -8,6 +8,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { Webhooks } from '@octokit/webhooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parsePolicyText } from '../../src/config/load.js';
+import { policySecrets } from '../../src/config/secrets.js';
 import { PolicyError } from '../../src/errors.js';
 import { bearerMatches, isLoopbackHost, startHttpServer, type HttpServer } from '../../src/server/http.js';
 import { createWebhookRoutes, type WebhookEvent } from '../../src/server/webhooks/index.js';
@@ -148,6 +150,17 @@ describe('HTTP API door', () => {
     expect(bearerMatches(`Bearer ${TOKEN}`, TOKEN)).toBe(true);
     for (const h of [undefined, '', 'Bearer', `Bearer ${TOKEN} x`, `Token ${TOKEN}`, `Bearer ${TOKEN.toUpperCase()}`])
       expect(bearerMatches(h, TOKEN), String(h)).toBe(false);
+  });
+});
+
+describe('server.token in the policy', () => {
+  it('takes $VAR, is a policy secret (so the redactor knows it), and an unset $VAR means no token', () => {
+    const text = '---\ntracker:\n  kind: local\nserver:\n  host: 0.0.0.0\n  token: $FOREMAN_API_TOKEN\n---\nx\n';
+    const set = parsePolicyText(text, { file: '/tmp/W.md', env: { FOREMAN_API_TOKEN: TOKEN, HOME: '/tmp' } });
+    expect(set.policy.server.token).toBe(TOKEN);
+    expect(policySecrets(set.policy)).toContain(TOKEN);
+    const unset = parsePolicyText(text, { file: '/tmp/W.md', env: { HOME: '/tmp' } });
+    expect(unset.policy.server.token).toBeUndefined();
   });
 });
 
