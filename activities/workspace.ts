@@ -16,15 +16,36 @@ import {
   commitMessage,
   prepareWorkspace,
   removeWorkspace,
+  type CommitOptions,
   type PushResult,
   type WorkspaceInfo,
 } from '../src/workspace/workspace.js';
+import { checkoutConflict, pushToNewBranch, rebaseOnRemote, type RebaseResult } from '../src/workspace/rebase.js';
 import type { HumanReply } from '../workflows/definitions.js';
 import type { ActivityContext } from './context.js';
 import { withHeartbeat } from './heartbeat.js';
 
+/** What the push activities take: the workspace and what Foreman's commit message says. */
+export interface PushInput {
+  workspace: WorkspaceInfo;
+  identifier: string;
+  title: string;
+  /** The run waits for a human (the commit says "partial work"). */
+  partial: boolean;
+}
+
 /** Builds the workspace activities. */
 export function createWorkspaceActivities(ctx: ActivityContext) {
+  /** The git options of a push activity, from the workspace, the policy's identity and the push credential. */
+  const commitOptions = (input: PushInput): CommitOptions => ({
+    path: input.workspace.path,
+    branch: input.workspace.branch,
+    baseBranch: input.workspace.baseBranch,
+    baseCommit: input.workspace.baseCommit || undefined,
+    message: commitMessage(input.identifier, input.title, input.partial),
+    identity: ctx.identity(),
+    auth: ctx.gitAuth(),
+  });
   return {
     /** Creates or reuses the workspace, checks out the issue branch, writes the authoritative spec (FOREMAN_HOME) and its copy `.foreman/spec.md`. */
     async prepareWorkspace(input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> {
@@ -78,25 +99,24 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
       );
     },
 
-    /** Commits the workspace and pushes the issue branch (`partial`: the run waits for a human). */
-    async commitAndPush(input: {
-      workspace: WorkspaceInfo;
-      identifier: string;
-      title: string;
-      partial: boolean;
-    }): Promise<PushResult> {
-      const identity = ctx.identity();
-      return withHeartbeat(() =>
-        commitAndPush({
-          path: input.workspace.path,
-          branch: input.workspace.branch,
-          baseBranch: input.workspace.baseBranch,
-          baseCommit: input.workspace.baseCommit || undefined,
-          message: commitMessage(input.identifier, input.title, input.partial),
-          identity,
-          auth: ctx.gitAuth(),
-        }),
-      );
+    /** Commits the workspace and pushes the issue branch (`partial`: the run waits for a human); `push_rejected` (permanent) when someone else pushed to it. */
+    async commitAndPush(input: PushInput): Promise<PushResult> {
+      return withHeartbeat(() => commitAndPush(commitOptions(input)));
+    },
+
+    /** After a rejected push: rebases Foreman's change onto the remote branch (src/workspace/rebase.ts); nothing is pushed. */
+    async rebaseOnRemote(input: PushInput): Promise<RebaseResult> {
+      return withHeartbeat(() => rebaseOnRemote(commitOptions(input)));
+    },
+
+    /** After a conflicting rebase: the merge with conflict markers in the work tree, for the agent to resolve; returns the conflicted paths. */
+    async checkoutConflict(input: PushInput & { onto: string }): Promise<string[]> {
+      return withHeartbeat(() => checkoutConflict({ ...commitOptions(input), onto: input.onto }));
+    },
+
+    /** Pushes Foreman's change to a new branch (`<branch>-2`…), first putting back `restore` (its commit before a rebase) when given. */
+    async pushToNewBranch(input: PushInput & { restore: string | null }): Promise<PushResult> {
+      return withHeartbeat(() => pushToNewBranch({ ...commitOptions(input), restore: input.restore }));
     },
 
     /** Removes the issue's workspace (runs `before_remove`; its failure is ignored). */

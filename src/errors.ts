@@ -199,7 +199,8 @@ export class TrackerError extends TransientError<TrackerErrorCode> {}
 
 /**
  * A workspace could not be prepared or used: `workspace_outside_root` (permanent),
- * `hook_failed`, `hook_timeout`, `git_failed`, `push_rejected` (transient).
+ * `hook_failed`, `hook_timeout`, `git_failed` (transient). `push_rejected` (a non-fast-forward
+ * push) is thrown as permanent: retrying the same push cannot succeed.
  */
 export class WorkspaceError extends TransientError<WorkspaceErrorCode> {}
 

@@ -62,6 +62,8 @@ export interface GitRunOptions {
   identity?: { name: string; email: string };
   /** Run without GIT_DIR/GIT_WORK_TREE (clone), in this directory. */
   cwd?: string;
+  /** Exit codes besides 0 that still return stdout (e.g. 1: `merge-tree` found conflicts). */
+  okExitCodes?: number[];
 }
 
 /** Transports Foreman's network steps may use. */
@@ -175,7 +177,7 @@ export async function runGit(place: GitPlace, args: string[], o: GitRunOptions =
       argv,
       { cwd: o.cwd ?? place.workTree, env: gitEnv(place, home, o), maxBuffer: MAX_OUTPUT, encoding: 'utf8' },
       (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
+        if (!err || (typeof err.code === 'number' && o.okExitCodes?.includes(err.code))) return resolve(stdout);
         const what = `git ${args.slice(0, 2).join(' ')}`;
         reject(
           new WorkspaceError('git_failed', redactUrls(`${what} failed: ${(stderr || err.message).trim()}`), {
@@ -284,6 +286,31 @@ export async function recordedRemoteUrl(workTree: string): Promise<string | null
 }
 
 /**
+ * Records `commit` as the workspace's synced head: the commit of the issue branch the work tree
+ * was last checked out, rebased or pushed at. Foreman's next commit is made on it, so a push after
+ * someone else pushed to the branch is refused as non-fast-forward instead of silently reverting
+ * their commits (./rebase.ts). Kept beside the remote record, outside the agent's reach.
+ */
+export async function recordSyncedHead(stateDir: string, commit: string): Promise<void> {
+  await fs.mkdir(stateDir, { recursive: true });
+  const file = path.join(stateDir, 'synced-head.json');
+  await fs.writeFile(`${file}.tmp`, `${JSON.stringify({ commit })}\n`);
+  await fs.rename(`${file}.tmp`, file);
+}
+
+/** The synced head recorded for the workspace whose state is `stateDir`, or null (none, or unreadable). */
+export async function recordedSyncedHead(stateDir: string): Promise<string | null> {
+  const text = await fs.readFile(path.join(stateDir, 'synced-head.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const commit = (JSON.parse(text) as { commit?: unknown }).commit;
+    return typeof commit === 'string' && /^[0-9a-f]{40,64}$/.test(commit) ? commit : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Where Foreman's git runs for the workspace at `workTree`, with the recorded remote URL (empty
  * when none was recorded: local steps need none).
  */
@@ -297,6 +324,36 @@ export async function resolveCommit(place: GitPlace, ref: string): Promise<strin
     () => '',
   );
   return out.trim() || null;
+}
+
+/**
+ * True when git's push output says the remote refused the update as non-fast-forward (the branch
+ * has commits the pushed head lacks: `! [rejected] … (non-fast-forward)` or `(fetch first)`), as
+ * opposed to a network failure or a hook that declined (`[remote rejected]`).
+ */
+export function isNonFastForward(pushOutput: string): boolean {
+  return /^\s*!\s+\[rejected\][^\n]*\((non-fast-forward|fetch first)\)/m.test(pushOutput);
+}
+
+/** What `git merge-tree --write-tree --name-only --no-messages -z` printed. */
+export interface MergeTreeResult {
+  /** The merged tree's sha; with conflicts, a tree whose conflicted files carry conflict markers. */
+  tree: string;
+  /** Paths with conflicts, each once, in git's order; empty when the merge is clean. */
+  conflicts: string[];
+}
+
+/**
+ * Parses the output of `git merge-tree --write-tree --name-only --no-messages -z` (git ≥ 2.38):
+ * the tree sha, then each conflicted path, NUL-terminated.
+ * @throws WorkspaceError `git_failed` when the output does not start with a tree sha.
+ */
+export function parseMergeTree(out: string): MergeTreeResult {
+  const [tree = '', ...rest] = out.split('\0');
+  if (!/^[0-9a-f]{40,64}$/.test(tree)) {
+    throw new WorkspaceError('git_failed', `git merge-tree printed no tree: ${JSON.stringify(out.slice(0, 200))}`);
+  }
+  return { tree, conflicts: [...new Set(rest.filter((p) => p !== ''))] };
 }
 
 /** Foreman's own directory names: never part of the change Foreman commits or checks. */

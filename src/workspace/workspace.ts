@@ -17,7 +17,10 @@ import { redactUrls } from '../redact.js';
 import {
   gitPlace,
   gitStateDir,
+  isNonFastForward,
   recordedRemoteUrl,
+  recordedSyncedHead,
+  recordSyncedHead,
   recordRemoteUrl,
   resolveCommit,
   runGit,
@@ -58,6 +61,8 @@ export interface PushResult {
   filesChanged: number;
   insertions: number;
   deletions: number;
+  /** Set when the push followed a rebase onto commits someone else pushed: the remote head it was rebased onto, and how many commits it had that Foreman's lacked. */
+  rebasedOnto?: { commit: string; commits: number } | null;
 }
 
 /** Lifecycle hooks (Symphony SPEC §5.3.4): shell scripts run in the workspace. */
@@ -199,7 +204,7 @@ async function remoteUrlOf(place: GitPlace, repo: string | undefined, root: stri
 }
 
 /** Fetches every branch of the recorded remote into `refs/remotes/<remote>/` (forced, pruned). */
-async function fetchRemote(place: GitPlace, auth?: GitAuth): Promise<void> {
+export async function fetchRemote(place: GitPlace, auth?: GitAuth): Promise<void> {
   const refspec = `+refs/heads/*:refs/remotes/${place.remote}/*`;
   await runGit(place, ['fetch', '--prune', '--no-tags', '--no-write-fetch-head', '--', place.url, refspec], {
     network: true,
@@ -309,21 +314,27 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
     throw gitError(`git fetch ${remote} failed in ${dir}`, err);
   }
   const baseBranch = opts.baseBranch || (await remoteDefaultBranch(place, opts.auth));
-  await checkoutBranch(place, branch, baseBranch);
+  const switched = await checkoutBranch(place, branch, baseBranch);
+  // The work tree now starts from the branch's head: Foreman's next commit goes on it. A reused
+  // workspace keeps its record (its work tree may hold work on top of the head it last pushed).
+  const head = await resolveCommit(place, 'HEAD');
+  if (head && (switched || !(await recordedSyncedHead(place.stateDir)))) await recordSyncedHead(place.stateDir, head);
   const baseCommit = await baseCommitOf(place, baseBranch, branch);
   if (!baseCommit) throw new WorkspaceError('base_branch_missing', `No ${remote}/${baseBranch}.`, { retryable: false });
   await excludeForemanDir(dir);
   return { path: dir, key, branch, baseBranch, baseCommit, createdNow };
 }
 
-/** Puts the workspace on `branch`: local, else tracking the remote one, else new from the base. */
-async function checkoutBranch(place: GitPlace, branch: string, baseBranch: string): Promise<void> {
+/**
+ * Puts the workspace on `branch`: local, else tracking the remote one, else new from the base.
+ * Returns false when it was on `branch` already (a reused workspace), true when it switched.
+ */
+async function checkoutBranch(place: GitPlace, branch: string, baseBranch: string): Promise<boolean> {
   const remote = place.remote;
   const current = (await runGit(place, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '')).trim();
+  if (current === branch) return false; // a reused workspace: keep local commits and uncommitted work
   try {
-    if (current === branch) {
-      // Already there (a reused workspace): keep local commits and uncommitted work.
-    } else if (await resolveCommit(place, `refs/heads/${branch}`)) {
+    if (await resolveCommit(place, `refs/heads/${branch}`)) {
       await runGit(place, ['checkout', branch, '--']);
     } else if (await resolveCommit(place, `refs/remotes/${remote}/${branch}`)) {
       await runGit(place, ['checkout', '-b', branch, '--track', `${remote}/${branch}`]);
@@ -341,6 +352,7 @@ async function checkoutBranch(place: GitPlace, branch: string, baseBranch: strin
     if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
     throw gitError(`Checking out ${branch} failed in ${place.workTree}`, err);
   }
+  return true;
 }
 
 /** The remote's default branch (its `HEAD`), falling back to main/master. */
@@ -400,62 +412,133 @@ export interface CommitOptions {
 }
 
 /**
- * Commits the work tree and pushes the branch, with Foreman's own git (./git.ts). Foreman builds
- * the commit itself: the tree is `stageWorkTree(base)` (the work tree, `.foreman/` left out, the
- * agent's index and commits ignored), its parent is the remote issue branch as just fetched (else
- * the base commit), its author and committer are `identity`. Agent-made commits are squashed into
- * it; the local branch is moved to it. Pushes to the recorded remote URL.
- * Idempotent: a retry after a crash builds the same tree, finds it on the remote branch, makes no
- * new commit and pushes the same head again. Nothing is pushed when the head is the base.
- *
- * @throws WorkspaceError `push_rejected` (transient: the remote may accept later), `git_unsafe`,
- *   `workspace_not_git` (no recorded remote) or `git_failed`.
+ * The workspace's git place, its config sanitized and the recorded remote freshly fetched, and the
+ * base commit of the change (the recorded one, else the merge base computed from the fetch).
+ * @throws WorkspaceError `workspace_not_git` (no recorded remote), `base_ref_missing`, `git_unsafe`,
+ *   `git_failed`.
  */
-export async function commitAndPush(opts: CommitOptions): Promise<PushResult> {
-  const remote = opts.identity.remote;
-  const place = await gitPlace(opts.path, remote);
+export async function fetchedPlace(opts: CommitOptions): Promise<{ place: GitPlace; base: string }> {
+  const place = await gitPlace(opts.path, opts.identity.remote);
   if (!place.url) {
     throw new WorkspaceError('workspace_not_git', `No remote URL recorded for ${opts.path}; prepare it first.`, {
       retryable: false,
     });
   }
-  let head: string;
-  let base: string;
   try {
     await sanitizeRepoConfig(place);
     await fetchRemote(place, opts.auth);
     const recorded = opts.baseCommit ? await resolveCommit(place, opts.baseCommit) : null;
-    const computed = recorded ?? (await baseCommitOf(place, opts.baseBranch, opts.branch));
-    if (!computed)
-      throw new WorkspaceError('base_ref_missing', `No base commit for ${opts.branch}.`, { retryable: false });
-    base = computed;
-    const parent = (await resolveCommit(place, `refs/remotes/${remote}/${opts.branch}`)) ?? base;
+    const base = recorded ?? (await baseCommitOf(place, opts.baseBranch, opts.branch));
+    if (!base) throw new WorkspaceError('base_ref_missing', `No base commit for ${opts.branch}.`, { retryable: false });
+    return { place, base };
+  } catch (err) {
+    if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
+    throw gitError(`Fetching ${place.remote} in ${opts.path} failed`, err);
+  }
+}
+
+/**
+ * The commit Foreman's next commit is made on: the synced head Foreman recorded (./git.ts
+ * `recordSyncedHead`) when it names a commit here; else, for a workspace made by older code, the
+ * remote issue branch as fetched, else `base`.
+ */
+export async function syncedHeadOf(place: GitPlace, branch: string, base: string): Promise<string> {
+  const recorded = await recordedSyncedHead(place.stateDir);
+  return (
+    (recorded ? await resolveCommit(place, recorded) : null) ??
+    (await resolveCommit(place, `refs/remotes/${place.remote}/${branch}`)) ??
+    base
+  );
+}
+
+/** The tree sha of `commit`. */
+export async function treeOf(place: GitPlace, commit: string): Promise<string> {
+  return (await runGit(place, ['rev-parse', '--verify', '--end-of-options', `${commit}^{tree}`])).trim();
+}
+
+/** True when `ancestor` is `commit` or one of its ancestors. */
+export async function isAncestor(place: GitPlace, ancestor: string, commit: string): Promise<boolean> {
+  const out = await runGit(place, ['rev-list', '--count', `${commit}..${ancestor}`, '--']).catch(() => '');
+  return out.trim() === '0';
+}
+
+/** Foreman's commit of `tree` on `parent` with its own identity; `parent` itself when the trees are equal. */
+export async function commitTree(
+  place: GitPlace,
+  tree: string,
+  parent: string,
+  message: string,
+  identity: GitIdentity,
+): Promise<string> {
+  if ((await treeOf(place, parent)) === tree) return parent;
+  const out = await runGit(place, ['commit-tree', tree, '-p', parent, '-m', message], {
+    identity: { name: identity.authorName, email: identity.authorEmail },
+  });
+  return out.trim();
+}
+
+/**
+ * Commits the work tree and pushes the branch, with Foreman's own git (./git.ts). Foreman builds
+ * the commit itself: the tree is `stageWorkTree(base)` (the work tree, `.foreman/` left out, the
+ * agent's index and commits ignored), its parent is the synced head (`syncedHeadOf`: the branch
+ * head the work tree was last checked out, rebased or pushed at), its author and committer are
+ * `identity`. Agent-made commits are squashed into it; the local branch is moved to it and it
+ * becomes the synced head. Pushes to the recorded remote URL, never with force: when someone else
+ * pushed to the branch meanwhile, the push is refused as non-fast-forward and their commits stay
+ * (./rebase.ts takes it from there).
+ * Idempotent: a retry after a crash builds the same tree, finds it on the remote branch, makes no
+ * new commit and pushes the same head again. Nothing is pushed when the head is the base.
+ *
+ * @throws WorkspaceError `push_rejected` (permanent: the remote branch has commits the head lacks),
+ *   `git_unsafe`, `workspace_not_git` (no recorded remote), `base_ref_missing` or `git_failed`.
+ */
+export async function commitAndPush(opts: CommitOptions): Promise<PushResult> {
+  const { place, base } = await fetchedPlace(opts);
+  let head: string;
+  try {
+    const parent = await syncedHeadOf(place, opts.branch, base);
     const tree = await stageWorkTree(place, base);
-    const parentTree = (await runGit(place, ['rev-parse', `${parent}^{tree}`])).trim();
-    head =
-      tree === parentTree
-        ? parent
-        : (
-            await runGit(place, ['commit-tree', tree, '-p', parent, '-m', opts.message], {
-              identity: { name: opts.identity.authorName, email: opts.identity.authorEmail },
-            })
-          ).trim();
+    const onRemote = await resolveCommit(place, `refs/remotes/${place.remote}/${opts.branch}`);
+    // A retry after a crash between the push and its record finds that commit on the branch.
+    const pushedBefore =
+      onRemote !== null &&
+      onRemote !== parent &&
+      (await treeOf(place, onRemote)) === tree &&
+      (await isAncestor(place, parent, onRemote));
+    head = pushedBefore ? onRemote : await commitTree(place, tree, parent, opts.message, opts.identity);
   } catch (err) {
     if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
     throw gitError(`Committing in ${opts.path} failed`, err);
   }
   const stat = await diffStat(place, base, head);
   if (head === base) return { branch: opts.branch, commit: null, pushed: false, ...stat };
+  await pushHead(place, head, opts.branch, opts.auth);
+  await moveLocalBranch(place, opts.branch, head);
+  await recordSyncedHead(place.stateDir, head);
+  return { branch: opts.branch, commit: head, pushed: true, ...stat };
+}
+
+/**
+ * Pushes `head` to `refs/heads/<branch>` on the recorded remote, without force.
+ * @throws WorkspaceError `push_rejected` (permanent) when the remote refuses it as non-fast-forward
+ *   (./git.ts `isNonFastForward`), else `git_failed` (transient: network, a hook that declined).
+ */
+export async function pushHead(place: GitPlace, head: string, branch: string, auth?: GitAuth): Promise<void> {
   try {
-    await runGit(place, ['push', '--no-verify', '--', place.url, `${head}:refs/heads/${opts.branch}`], {
+    await runGit(place, ['push', '--no-verify', '--', place.url, `${head}:refs/heads/${branch}`], {
       network: true,
-      auth: opts.auth,
+      auth,
     });
   } catch (err) {
-    throw gitError(`git push ${remote} ${opts.branch} was rejected`, err, 'push_rejected');
+    if (err instanceof Error && isNonFastForward(err.message)) {
+      throw new WorkspaceError(
+        'push_rejected',
+        redactUrls(`git push ${place.remote} ${branch} was rejected: the branch has commits Foreman's head lacks.`),
+        { retryable: false, cause: err },
+      );
+    }
+    throw gitError(`git push ${place.remote} ${branch} failed`, err);
   }
-  await moveLocalBranch(place, opts.branch, head);
-  return { branch: opts.branch, commit: head, pushed: true, ...stat };
 }
 
 /** Puts the workspace's branch, its remote-tracking ref and the index on `head` (the work tree is kept). */

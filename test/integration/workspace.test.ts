@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/errors.js';
 import { redactUrls } from '../../src/redact.js';
 import { commitAndPush, prepareWorkspace, type Hooks } from '../../src/workspace/workspace.js';
-import { git, makeOrigin, tempDir } from '../support/fixtures.js';
+import { git, makeOrigin, pushAsSomeoneElse, tempDir } from '../support/fixtures.js';
 
 const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
 const noHooks: Hooks = { timeout_ms: 10_000 };
@@ -151,21 +151,26 @@ describe('commitAndPush', () => {
     );
   });
 
-  it('reports a rejected push as push_rejected (retryable)', async () => {
+  it('a push a hook declines is git_failed (retryable); a non-fast-forward push is push_rejected (not retryable), never forced', async () => {
     const s = await setup();
     const ws = await s.prepare();
+    const opts = { path: ws.path, branch: ws.branch, baseBranch: 'main', message: 'm', identity };
     const hook = path.join(s.origin, 'hooks', 'pre-receive');
     await fs.writeFile(hook, '#!/bin/sh\necho "rejected by policy" >&2\nexit 1\n', { mode: 0o755 });
     await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed\n');
-    const err = (await commitAndPush({
-      path: ws.path,
-      branch: ws.branch,
-      baseBranch: 'main',
-      message: 'm',
-      identity,
-    }).catch((e: unknown) => e)) as WorkspaceError;
-    expect(err.code).toBe('push_rejected');
-    expect(err.retryable).toBe(true);
+    const declined = (await commitAndPush(opts).catch((e: unknown) => e)) as WorkspaceError;
+    expect(declined.code).toBe('git_failed');
+    expect(declined.retryable).toBe(true);
+    await fs.rm(hook);
+
+    // Someone else pushes to the issue branch first: Foreman's head (made on what it checked out)
+    // is refused, and their commit stays on the branch.
+    const theirs = await pushAsSomeoneElse(s.dir, s.origin, 'foreman/DEMO-1', { 'NOTES.md': 'theirs\n' });
+    const rejected = (await commitAndPush(opts).catch((e: unknown) => e)) as WorkspaceError;
+    expect(rejected).toBeInstanceOf(WorkspaceError);
+    expect(rejected.code).toBe('push_rejected');
+    expect(rejected.retryable).toBe(false);
+    expect(git(s.origin, 'rev-parse', 'foreman/DEMO-1').trim()).toBe(theirs);
   });
 });
 

@@ -54,6 +54,29 @@ export async function makeOrigin(root: string, files: Record<string, string> = B
   return origin;
 }
 
+/**
+ * Commits `files` on `branch` of `origin` (made from main when missing) as another person, from a
+ * clone beside it in `dir`; returns the new head. A racing writer of the issue branch.
+ */
+export async function pushAsSomeoneElse(
+  dir: string,
+  origin: string,
+  branch: string,
+  files: Record<string, string>,
+): Promise<string> {
+  const clone = path.join(dir, `someone-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  git(dir, 'clone', '-q', origin, clone);
+  const exists = git(clone, 'ls-remote', 'origin', branch).trim() !== '';
+  git(clone, 'checkout', '-q', '-b', branch, exists ? `origin/${branch}` : 'origin/main');
+  for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(clone, name), text);
+  git(clone, 'add', '-A');
+  git(clone, 'commit', '-q', '-m', 'someone else');
+  git(clone, 'push', '-q', 'origin', `HEAD:refs/heads/${branch}`);
+  const head = git(clone, 'rev-parse', 'HEAD').trim();
+  await fs.rm(clone, { recursive: true, force: true });
+  return head;
+}
+
 /** Writes `<issues>/<identifier>.md` with front matter. */
 export async function writeIssue(
   issuesDir: string,
