@@ -16,7 +16,8 @@ export type EscalationKind =
   | 'protected_path'
   | 'review'
   | 'review_rounds'
-  | 'ci_failed';
+  | 'ci_failed'
+  | 'push_rejected';
 
 /** One question to a human, as posted on the issue. */
 export interface Escalation {
@@ -66,6 +67,7 @@ const KIND_TITLE: Record<EscalationData['escalation']['kind'], string> = {
   review: 'the reviewer asks for a decision',
   review_rounds: 'review findings are still open',
   ci_failed: 'CI keeps failing on the pull request',
+  push_rejected: 'someone else pushed to the branch',
 };
 
 /** Renders the escalation comment as Markdown. */

@@ -135,12 +135,20 @@ function header(d: EvidenceData): string[] {
   ];
 }
 
+/** `, rebased onto <sha> (…)` when the push followed a rebase onto someone else's commits; else empty. */
+function rebasedNote(push: PushResult): string {
+  const r = push.rebasedOnto;
+  if (!r) return '';
+  const n = `${r.commits} commit${r.commits === 1 ? '' : 's'}`;
+  return `, rebased onto ${code(r.commit.slice(0, 12))} (${n} someone else pushed to the branch first)`;
+}
+
 function summary(d: EvidenceData): string[] {
   const facts = [`**Outcome:** ${outcome(d)}`];
   const pushed = !d.push
     ? 'not pushed yet'
     : d.push.pushed && d.push.commit
-      ? `pushed at ${code(d.push.commit.slice(0, 12))}`
+      ? `pushed at ${code(d.push.commit.slice(0, 12))}${rebasedNote(d.push)}`
       : 'nothing pushed (no commits beyond the base)';
   facts.push(`**Branch:** ${code(d.branch)} (base ${code(d.baseBranch)}), ${pushed}`);
   if (d.pr) facts.push(`**Pull request:** [#${d.pr.number}](${d.pr.url})`);

@@ -8,6 +8,7 @@ import type { QaAgentReport } from '../../src/qa/agent-checks.js';
 import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
 import type { CiSummary } from '../../src/scm/types.js';
+import type { RebaseResult } from '../../src/workspace/rebase.js';
 
 /** Check conclusions that count as a red CI result. */
 export const FAILING_CONCLUSIONS = ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'];
@@ -113,4 +114,37 @@ export function pullRequestClosedNotice(o: {
   return o.merged
     ? `**Merged:** [PR #${o.prNumber}](${o.url}) is merged. The issue is now "${o.doneState}" and the workspace is removed.`
     : `**Closed:** [PR #${o.prNumber}](${o.url}) was closed without merging. Foreman stops here; the branch and the workspace are kept.`;
+}
+
+/** `n commit(s) someone else pushed to \`branch\` (head \`sha\`)`: the remote side of a rejected push. */
+function theirCommits(branch: string, r: RebaseResult): string {
+  const n = r.remoteCommits;
+  return `${n} commit${n === 1 ? '' : 's'} someone else pushed to \`${branch}\` (head \`${(r.onto ?? '').slice(0, 12)}\`)`;
+}
+
+/** The question of the rejected-push escalation: a conflicting rebase, QA failing after it, or a branch that keeps moving. */
+export function pushRejectedQuestion(o: { branch: string; rebase: RebaseResult; qa: QaReport | null }): string {
+  const theirs = theirCommits(o.branch, o.rebase);
+  const why =
+    o.rebase.outcome === 'conflict'
+      ? `Rebasing Foreman's change onto the ${theirs} conflicts in ${o.rebase.conflicts.map((p) => `\`${p}\``).join(', ')}.`
+      : o.qa
+        ? `Foreman rebased its change onto the ${theirs}, but QA then fails: ${failingQaItems(o.qa, null).join(', ')}.`
+        : `Foreman rebased its change onto the ${theirs}, but the branch kept moving before each push.`;
+  return `${why} What should Foreman do? Answer 1, 2 or 3; free text is passed to the implementer as guidance (option 2).`;
+}
+
+/** The implementer's turn after a human let it resolve a conflicting rebase; the files carry conflict markers. */
+export function rebaseConflictTurn(branch: string, r: RebaseResult, conflicts: string[]): string {
+  return [
+    `Someone else pushed to the branch: ${theirCommits(branch, r)}. Foreman merged your change onto their commits in the workspace; these files conflict and now contain conflict markers (<<<<<<<, =======, >>>>>>>):`,
+    ...conflicts.map((p) => `- ${p}`),
+    'Resolve each conflict keeping the intent of both sides, remove every marker, run the checks, then call finish.',
+  ].join('\n');
+}
+
+/** The implementer's turn after a human let it fix what broke once its change was rebased onto someone else's commits. */
+export function rebaseQaTurn(branch: string, r: RebaseResult, qa: QaReport | null): string {
+  const head = `Someone else pushed to the branch: ${theirCommits(branch, r)}. Foreman rebased your change onto their commits; the workspace holds the result.`;
+  return qa ? `${head}\n\n${qaFeedback(qa)}` : `${head} Check that the change still holds, then call finish.`;
 }

@@ -8,6 +8,7 @@ import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from '../review-ledger.js';
 import { continueRun, shouldContinueAsNew, type Rounds } from './continue.js';
 import { budgetEscalation, escalate, step } from './escalation.js';
+import { pushWork } from './push.js';
 import { evidence, type Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
 import { answerTurn, failingQaItems, qaAgentFeedback, qaFeedback, reviewFeedback } from './texts.js';
@@ -39,7 +40,7 @@ export async function work(run: Run, initial: string | null): Promise<WorkspaceI
  * after the first may continue as new (./continue.ts), picking up here with `feedback` and `rounds`.
  */
 export async function implementLoop(run: Run, initial: string | null, rounds: Rounds): Promise<WorkspaceInfo> {
-  const { state, acts, input } = run;
+  const { state } = run;
   const ws = state.workspace!;
   let feedback: string | null = initial;
   for (let lap = 0; ; lap++) {
@@ -55,16 +56,9 @@ export async function implementLoop(run: Run, initial: string | null, rounds: Ro
       feedback = back;
       continue;
     }
-    state.phase = 'pushing';
-    state.push = await step(run, 'commit and push', () =>
-      acts.workspace.commitAndPush({
-        workspace: ws,
-        identifier: input.identifier,
-        title: run.issue.title,
-        partial: false,
-      }),
-    );
-    return ws;
+    const again = await pushWork(run, ws); // a rejected push: rebase, QA, push (./push.ts)
+    if (again === null) return ws;
+    feedback = again;
   }
 }
 
