@@ -673,3 +673,14 @@ describe('sandbox risks', () => {
     expect(md).toContain('The sandbox refused network access a QA command tried: `evil.example:443`');
   });
 });
+
+describe('a push after a rebase', () => {
+  it('names the commit it was rebased onto and how many commits someone else pushed', () => {
+    const rebasedOnto = { commit: 'b'.repeat(40), commits: 2 };
+    const md = renderEvidence({ ...full, push: { ...full.push!, rebasedOnto } });
+    expect(md).toContain(
+      'pushed at `0123456789ab`, rebased onto `bbbbbbbbbbbb` (2 commits someone else pushed to the branch first)',
+    );
+    expect(renderEvidence(full)).not.toContain('rebased onto');
+  });
+});
