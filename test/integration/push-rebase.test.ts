@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, pushAsSomeoneElse } from '../support/fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type CapturedRequest, type ScriptStep } from '../support/scripted-model-server.js';
 import { humanReplySignal, type IssueRunSummary } from '../../workflows/definitions.js';
@@ -45,7 +46,9 @@ describe('a rejected push', () => {
       script: fixWhileSomeonePushes({ 'NOTES.md': 'theirs\n' }, theirs),
       qaCommands: ['node test.js', 'cat NOTES.md 2>/dev/null || echo no-notes'],
     });
-    const summary = (await (await ctx.start()).result()) as IssueRunSummary;
+    const handle = await ctx.start();
+    const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'push-rebased');
 
     expect(summary.outcome).toBe('completed');
     expect(summary.escalations).toEqual([]);
@@ -83,6 +86,7 @@ describe('a rejected push', () => {
 
     await handle.signal(humanReplySignal, { text: '1', author: 'ana', source: 'cli' });
     const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'push-conflict-new-branch');
     expect(summary.outcome).toBe('completed');
     expect(summary.branch).toBe(`${branchOf()}-2`);
     expect(summary.escalations).toHaveLength(1);

@@ -16,12 +16,15 @@ import { HISTORIES_DIR } from '../support/histories.js';
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow replay', () => {
-  it('has the recorded histories (normal run, escalation and answer, review rework, PR rework)', () => {
+  it('has the recorded histories (normal run, escalation and answer, review rework, PR rework, rejected pushes)', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'escalation-answer.json',
         'normal-run.json',
         'pr-rework-closed.json',
+        'push-conflict-new-branch.json',
+        'push-rebased.json',
+        'push-rejected-before-rebase.json',
         'review-rework.json',
       ]),
     );

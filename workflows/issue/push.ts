@@ -6,7 +6,7 @@
  * conflicts, or QA fails on the rebased tree, a human is asked once: 1. push to a new branch,
  * 2. let the agent resolve it (free text counts as this, with the text as guidance), 3. stop.
  */
-import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, patched } from '@temporalio/workflow';
 import type { ErrorCode } from '../../src/errors.js';
 import type { QaReport } from '../../src/qa/run.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
@@ -57,12 +57,20 @@ export async function pushWork(run: Run, ws: WorkspaceInfo): Promise<string | nu
   }
 }
 
-/** A `push_rejected` failure of the push activity becomes null (the caller rebases); any other failure passes. */
+/**
+ * A `push_rejected` failure of the push activity becomes null (the caller rebases); any other
+ * failure passes. Behind `patched()`: a run from older code that saw a rejected push went on to the
+ * failed-step escalation (retryable `push_rejected`), and replaying its history must do so again
+ * (docs/architecture.md, "Changing workflow code"); its next rejection takes the new path.
+ */
 function rejected(err: unknown): null {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.details?.[0] === REJECTED) return null;
+  if (cause instanceof ApplicationFailure && cause.details?.[0] === REJECTED && patched(PUSH_REBASE_PATCH)) return null;
   throw err;
 }
+
+/** The `patched()` id of the rejected-push path. */
+export const PUSH_REBASE_PATCH = 'push-rebase';
 
 /**
  * Asks a human once what to do after a rebase that conflicts (`qa` null) or after which QA fails,
