@@ -140,4 +140,56 @@ describe('a rejected push', () => {
     expect(git(ctx.origin, 'show', `${branchOf()}:add.js`)).toBe(FIXED);
     expect(decisions(await ctx.commentsText())).toBe(1);
   });
+
+  it('QA failing on the rebased tree escalates once; "1" pushes Foreman’s own commit from before the rebase to a new branch', async () => {
+    const theirs = { head: '' };
+    const breaking =
+      "const { add } = require('./add.js');\nif (add(1, 1) !== 3) { console.error('FAIL: theirs wants 3'); process.exit(1); }\n";
+    ctx = await createRunContext({
+      script: fixWhileSomeonePushes({ 'theirs.test.js': breaking }, theirs),
+      qaCommands: ['node test.js', 'test ! -e theirs.test.js || node theirs.test.js'],
+    });
+    const handle = await ctx.start();
+    await ctx.waitFor('the escalation', waiting);
+    const comments = await ctx.commentsText();
+    expect(decisions(comments)).toBe(1);
+    expect(comments).toContain('QA then fails: `test ! -e theirs.test.js || node theirs.test.js` (exit 1)');
+
+    await handle.signal(humanReplySignal, { text: '1', author: 'ana', source: 'cli' });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(summary.branch).toBe(`${branchOf()}-2`);
+    expect(git(ctx.origin, 'show', `${branchOf()}-2:add.js`)).toBe(FIXED);
+    expect(() => git(ctx!.origin, 'show', `${branchOf()}-2:theirs.test.js`)).toThrow(); // their commit is not in it
+    expect(git(ctx.origin, 'rev-parse', `${branchOf()}-2~1`).trim()).toBe(git(ctx.origin, 'rev-parse', 'main').trim());
+    expect(git(ctx.origin, 'show', `${branchOf()}:theirs.test.js`)).toBe(breaking); // their branch keeps their commit
+    expect(decisions(await ctx.commentsText())).toBe(1);
+  });
+
+  it('a partial-work push refused during another escalation is said once and not retried; the final push rebases', async () => {
+    const theirs = { head: '' };
+    ctx = await createRunContext({
+      script: [
+        FIX,
+        async () => {
+          theirs.head = await pushAsSomeoneElse(ctx!.dir, ctx!.origin, branchOf(), { 'NOTES.md': 'theirs\n' });
+          return toolUse('escalate', { question: 'Should add() also accept strings?', options: ['yes', 'no'] });
+        },
+        FINISH,
+      ],
+    });
+    const handle = await ctx.start();
+    await ctx.waitFor('the escalation', waiting);
+    const comments = await ctx.commentsText();
+    expect(decisions(comments)).toBe(1);
+    expect(comments).toContain('The partial work could not be pushed');
+    expect(comments).toContain('push_rejected');
+    await handle.signal(humanReplySignal, { text: 'no', author: 'ana', source: 'cli' });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(summary.escalations).toHaveLength(1);
+    expect(git(ctx.origin, 'rev-parse', `${branchOf()}~1`).trim()).toBe(theirs.head);
+    expect(git(ctx.origin, 'show', `${branchOf()}:add.js`)).toBe(FIXED);
+    expect(decisions(await ctx.commentsText())).toBe(1);
+  });
 });

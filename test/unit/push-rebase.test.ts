@@ -7,7 +7,13 @@ import { isNonFastForward, parseMergeTree } from '../../src/workspace/git.js';
 import { newBranchName, type RebaseResult } from '../../src/workspace/rebase.js';
 import { chooseOption } from '../../workflows/issue/choose-option.js';
 import { PUSH_REJECTED_OPTIONS } from '../../workflows/issue/push.js';
-import { pushRejectedQuestion, rebaseConflictTurn, rebaseQaTurn } from '../../workflows/issue/texts.js';
+import {
+  failingQaItems,
+  pushRejectedQuestion,
+  qaFeedback,
+  rebaseConflictTurn,
+  rebaseQaTurn,
+} from '../../workflows/issue/texts.js';
 
 const SHA = 'a'.repeat(40);
 const reply = (text: string) => ({ text, author: 'ana', source: 'cli' as const });
@@ -104,18 +110,19 @@ describe('the rejected-push texts', () => {
     expect(q).toContain('Answer 1, 2 or 3');
   });
 
-  it('names the failing QA command when QA fails after a clean rebase', () => {
-    const qa = {
+  it('names the failing QA items when QA fails after a clean rebase, and passes the QA feedback on', () => {
+    const report = {
       passed: false,
       results: [
         { command: 'node test.js', exitCode: 1, passed: false, timedOut: false, durationMs: 5, outputTail: 'FAIL' },
       ],
-    } as unknown as Parameters<typeof rebaseQaTurn>[2];
+    };
     const rebased = { ...rebase, outcome: 'rebased' as const, head: 'c'.repeat(40), conflicts: [] };
+    const qa = { items: failingQaItems(report, null), feedback: qaFeedback(report) };
     expect(pushRejectedQuestion({ branch: 'foreman/X-1', rebase: rebased, qa })).toContain(
       'QA then fails: `node test.js` (exit 1)',
     );
-    expect(rebaseQaTurn('foreman/X-1', rebased, qa)).toContain('FAIL');
+    expect(rebaseQaTurn('foreman/X-1', rebased, qa.feedback)).toContain('FAIL');
   });
 
   it('tells the implementer which files carry conflict markers', () => {

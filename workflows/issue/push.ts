@@ -8,13 +8,21 @@
  */
 import { ActivityFailure, ApplicationFailure, CancelledFailure, patched } from '@temporalio/workflow';
 import type { ErrorCode } from '../../src/errors.js';
-import type { QaReport } from '../../src/qa/run.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
 import type { PushResult, WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { chooseOption } from './choose-option.js';
-import { escalate, step } from './escalation.js';
+import { budgetEscalation, escalate, step } from './escalation.js';
 import type { Run } from './run.js';
-import { answerTurn, pushRejectedQuestion, rebaseConflictTurn, rebaseQaTurn } from './texts.js';
+import { budgetNow, recordUsage } from './state.js';
+import {
+  answerTurn,
+  failingQaItems,
+  pushRejectedQuestion,
+  qaAgentFeedback,
+  qaFeedback,
+  rebaseConflictTurn,
+  rebaseQaTurn,
+} from './texts.js';
 
 /** Rebases in a row (someone keeps pushing between Foreman's rebase and its push) before a human is asked. */
 const MAX_REBASES = 3;
@@ -49,12 +57,40 @@ export async function pushWork(run: Run, ws: WorkspaceInfo): Promise<string | nu
     const r = await step(run, 'rebase onto the remote branch', () => acts.workspace.rebaseOnRemote(args));
     if (r.outcome === 'conflict' || rebases >= MAX_REBASES) return askAfterRejection(run, ws, r, null);
     if (r.outcome === 'up_to_date') continue; // the branch moved back: push again
-    state.phase = 'qa';
-    const report = await step(run, 'run QA', () => acts.qa.runQa({ workspace: ws }));
-    state.qaRounds.push({ round: state.qaRounds.length + 1, report });
-    if (!report.passed) return askAfterRejection(run, ws, r, report);
+    const qa = await qaOnRebasedTree(run, ws);
+    if (typeof qa === 'string') return qa; // the QA agent's budget ran out: answered like any budget escalation
+    if (qa) return askAfterRejection(run, ws, r, qa);
     rebased = r;
   }
+}
+
+/** What failed in QA on the rebased tree: the failing items (for the question) and the implementer's feedback. */
+interface QaFailure {
+  items: string[];
+  feedback: string;
+}
+
+/**
+ * The run's QA on the rebased tree, as in the implement loop (./work.ts `verify`): the QA commands
+ * (policy and spec Evidence), then the QA agent's checks when the policy has it. Returns null when
+ * it passes, the failure, or (the QA agent's budget ran out) the next implementer turn.
+ */
+async function qaOnRebasedTree(run: Run, ws: WorkspaceInfo): Promise<QaFailure | string | null> {
+  const { state, acts, settings: s } = run;
+  state.phase = 'qa';
+  const report = await step(run, 'run QA', () => acts.qa.runQa({ workspace: ws }));
+  state.qaRounds.push({ round: state.qaRounds.length + 1, report });
+  if (!report.passed) return { items: failingQaItems(report, null), feedback: qaFeedback(report) };
+  if (!s.qaAgent) return null;
+  const round = state.qaRounds.length;
+  const budget = budgetNow(state, s);
+  const qaRun = await step(run, 'run the QA agent', () =>
+    acts.agents.runQaAgent({ issue: run.issue, workspace: ws, round, runId: run.runId, budget }),
+  );
+  recordUsage(state, qaRun, 'qa');
+  state.qaAgentReport = qaRun;
+  if (qaRun.budgetExhausted) return budgetEscalation(run, qaRun.budgetExhausted);
+  return qaRun.passed ? null : { items: failingQaItems(report, qaRun), feedback: qaAgentFeedback(qaRun) };
 }
 
 /**
@@ -81,7 +117,7 @@ async function askAfterRejection(
   run: Run,
   ws: WorkspaceInfo,
   r: RebaseResult,
-  qa: QaReport | null,
+  qa: QaFailure | null,
 ): Promise<string | null> {
   const { state, acts } = run;
   const args = { workspace: ws, identifier: run.input.identifier, title: run.issue.title, partial: false };
@@ -108,7 +144,8 @@ async function askAfterRejection(
     run.inbox.stop = { reason, cleanup: false };
     throw new CancelledFailure(reason); // the run's stop path (issue-workflow.ts) ends it as stopped
   }
-  if (qa || r.outcome !== 'conflict' || !r.onto) return answerTurn(reply, rebaseQaTurn(ws.branch, r, qa));
+  if (qa || r.outcome !== 'conflict' || !r.onto)
+    return answerTurn(reply, rebaseQaTurn(ws.branch, r, qa?.feedback ?? null));
   const onto = r.onto;
   const conflicts = await step(run, 'check out the conflict', () => acts.workspace.checkoutConflict({ ...args, onto }));
   return answerTurn(reply, rebaseConflictTurn(ws.branch, r, conflicts));

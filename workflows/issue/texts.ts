@@ -123,13 +123,17 @@ function theirCommits(branch: string, r: RebaseResult): string {
 }
 
 /** The question of the rejected-push escalation: a conflicting rebase, QA failing after it, or a branch that keeps moving. */
-export function pushRejectedQuestion(o: { branch: string; rebase: RebaseResult; qa: QaReport | null }): string {
+export function pushRejectedQuestion(o: {
+  branch: string;
+  rebase: RebaseResult;
+  qa: { items: string[] } | null;
+}): string {
   const theirs = theirCommits(o.branch, o.rebase);
   const why =
     o.rebase.outcome === 'conflict'
       ? `Rebasing Foreman's change onto the ${theirs} conflicts in ${o.rebase.conflicts.map((p) => `\`${p}\``).join(', ')}.`
       : o.qa
-        ? `Foreman rebased its change onto the ${theirs}, but QA then fails: ${failingQaItems(o.qa, null).join(', ')}.`
+        ? `Foreman rebased its change onto the ${theirs}, but QA then fails: ${o.qa.items.join(', ')}.`
         : `Foreman rebased its change onto the ${theirs}, but the branch kept moving before each push.`;
   return `${why} What should Foreman do? Answer 1, 2 or 3; free text is passed to the implementer as guidance (option 2).`;
 }
@@ -144,7 +148,7 @@ export function rebaseConflictTurn(branch: string, r: RebaseResult, conflicts: s
 }
 
 /** The implementer's turn after a human let it fix what broke once its change was rebased onto someone else's commits. */
-export function rebaseQaTurn(branch: string, r: RebaseResult, qa: QaReport | null): string {
+export function rebaseQaTurn(branch: string, r: RebaseResult, qaFeedback: string | null): string {
   const head = `Someone else pushed to the branch: ${theirCommits(branch, r)}. Foreman rebased your change onto their commits; the workspace holds the result.`;
-  return qa ? `${head}\n\n${qaFeedback(qa)}` : `${head} Check that the change still holds, then call finish.`;
+  return qaFeedback ? `${head}\n\n${qaFeedback}` : `${head} Check that the change still holds, then call finish.`;
 }
