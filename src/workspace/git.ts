@@ -360,6 +360,27 @@ export function parseMergeTree(out: string): MergeTreeResult {
 export const FOREMAN_DIR = '.foreman';
 
 /**
+ * `tree` with `.foreman/` left out, as Foreman commits and checks out trees (a `.foreman/` someone
+ * committed on the remote never reaches the workspace's copy of the spec or the QA checks).
+ * Returns the new tree's sha (`tree` itself when it has no `.foreman/`).
+ * @throws WorkspaceError `git_failed`.
+ */
+export async function withoutForemanDir(place: GitPlace, tree: string): Promise<string> {
+  const indexFile = path.join(
+    place.stateDir,
+    `index-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+  );
+  try {
+    await runGit(place, ['read-tree', tree], { indexFile });
+    await runGit(place, ['rm', '-r', '-q', '-f', '--cached', '--ignore-unmatch', '--', FOREMAN_DIR], { indexFile });
+    return (await runGit(place, ['write-tree'], { indexFile })).trim();
+  } finally {
+    await fs.rm(indexFile, { force: true });
+    await fs.rm(`${indexFile}.lock`, { force: true });
+  }
+}
+
+/**
  * The tree Foreman would commit: `base` plus the work tree as it is (new files that are not
  * ignored, changes, deletions), `.foreman/` left out, whatever the agent did to `.git/index`
  * (skip-worktree, assume-unchanged, `git add -f`) or committed. Built in a Foreman-owned index

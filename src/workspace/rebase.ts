@@ -9,12 +9,21 @@
  * The rebase is a three-way merge of trees (`git merge-tree --write-tree`, no work tree, no
  * hooks, no merge drivers: config is sanitized and attributes files are off): Foreman's commit of
  * the work tree on the old synced head, and the remote head; the merged tree becomes one commit on
- * the remote head (Foreman's commits are one squashed commit, so the rebase is one pick).
+ * the remote head (Foreman's commits are one squashed commit, so the rebase is one pick), with
+ * `.foreman/` left out as in every tree Foreman commits or checks out (./git.ts `withoutForemanDir`).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
-import { parseMergeTree, recordSyncedHead, resolveCommit, runGit, stageWorkTree, type GitPlace } from './git.js';
+import {
+  parseMergeTree,
+  recordSyncedHead,
+  resolveCommit,
+  runGit,
+  stageWorkTree,
+  withoutForemanDir,
+  type GitPlace,
+} from './git.js';
 import {
   commitAndPush,
   commitTree,
@@ -103,8 +112,9 @@ export async function rebaseOnRemote(opts: CommitOptions): Promise<RebaseResult>
   const remoteCommits = Number((await runGit(place, ['rev-list', '--count', `${ours}..${onto}`, '--'])).trim());
   const merged = await mergeTrees(place, onto, ours);
   if (merged.conflicts.length) return { ...none, outcome: 'conflict', remoteCommits, conflicts: merged.conflicts };
-  const head = await commitTree(place, merged.tree, onto, opts.message, opts.identity);
-  await switchWorkTree(place, a.tree, merged.tree);
+  const tree = await withoutForemanDir(place, merged.tree);
+  const head = await commitTree(place, tree, onto, opts.message, opts.identity);
+  await switchWorkTree(place, a.tree, tree);
   await settleOn(place, opts.branch, head);
   return { outcome: 'rebased', onto, remoteCommits, ours, head, conflicts: [] };
 }
@@ -122,7 +132,7 @@ export async function checkoutConflict(opts: CommitOptions & { onto: string }): 
   const onto = await resolveCommit(a.place, opts.onto);
   if (!onto) throw new WorkspaceError('git_failed', `The commit ${opts.onto} is not in ${opts.path}.`);
   const merged = await mergeTrees(a.place, onto, a.ours);
-  await switchWorkTree(a.place, a.tree, merged.tree);
+  await switchWorkTree(a.place, a.tree, await withoutForemanDir(a.place, merged.tree));
   await settleOn(a.place, opts.branch, onto);
   return merged.conflicts;
 }

@@ -137,4 +137,22 @@ describe('rebaseOnRemote', () => {
     await commitAndPush(s.opts);
     await expect(fs.readFile(pwned, 'utf8')).rejects.toThrow();
   });
+
+  it('never writes a .foreman/ someone committed into the workspace (the spec copy, the QA checks)', async () => {
+    const s = await setup();
+    await fs.mkdir(path.join(s.ws.path, '.foreman', 'qa', 'checks'), { recursive: true });
+    await fs.writeFile(path.join(s.ws.path, '.foreman', 'spec.md'), 'the real spec\n');
+    await pushAsSomeoneElse(s.dir, s.origin, 'foreman/DEMO-1', {
+      'NOTES.md': 'theirs\n',
+      '.foreman/spec.md': 'a planted spec\n',
+      '.foreman/qa/checks/planted.sh': 'echo planted\n',
+    });
+    const r = await rebaseOnRemote(s.opts);
+    expect(r.outcome).toBe('rebased');
+    expect(await s.read('NOTES.md')).toBe('theirs\n');
+    expect(await s.read('.foreman/spec.md')).toBe('the real spec\n');
+    await expect(fs.stat(path.join(s.ws.path, '.foreman', 'qa', 'checks', 'planted.sh'))).rejects.toThrow();
+    await commitAndPush(s.opts);
+    expect(() => s.onOrigin('foreman/DEMO-1', '.foreman/spec.md')).toThrow(); // Foreman's commit never carries it
+  });
 });

@@ -68,7 +68,10 @@ export async function pushAsSomeoneElse(
   git(dir, 'clone', '-q', origin, clone);
   const exists = git(clone, 'ls-remote', 'origin', branch).trim() !== '';
   git(clone, 'checkout', '-q', '-b', branch, exists ? `origin/${branch}` : 'origin/main');
-  for (const [name, text] of Object.entries(files)) await fs.writeFile(path.join(clone, name), text);
+  for (const [name, text] of Object.entries(files)) {
+    await fs.mkdir(path.dirname(path.join(clone, name)), { recursive: true });
+    await fs.writeFile(path.join(clone, name), text);
+  }
   git(clone, 'add', '-A');
   git(clone, 'commit', '-q', '-m', 'someone else');
   git(clone, 'push', '-q', 'origin', `HEAD:refs/heads/${branch}`);
