@@ -43,7 +43,7 @@ const REJECTED = 'push_rejected' satisfies ErrorCode;
  */
 export async function pushWork(run: Run, ws: WorkspaceInfo): Promise<string | null> {
   const { state, acts } = run;
-  const args = { workspace: ws, identifier: run.input.identifier, title: run.issue.title, partial: false };
+  const args = pushInput(run, ws);
   let rebased: RebaseResult | null = null;
   for (let rebases = 0; ; rebases++) {
     state.phase = 'pushing';
@@ -62,6 +62,11 @@ export async function pushWork(run: Run, ws: WorkspaceInfo): Promise<string | nu
     if (qa) return askAfterRejection(run, ws, r, qa);
     rebased = r;
   }
+}
+
+/** What the push activities take for the run's final (not partial) push of `ws`. */
+function pushInput(run: Run, ws: WorkspaceInfo) {
+  return { workspace: ws, identifier: run.input.identifier, title: run.issue.title, partial: false };
 }
 
 /** What failed in QA on the rebased tree: the failing items (for the question) and the implementer's feedback. */
@@ -120,7 +125,7 @@ async function askAfterRejection(
   qa: QaFailure | null,
 ): Promise<string | null> {
   const { state, acts } = run;
-  const args = { workspace: ws, identifier: run.input.identifier, title: run.issue.title, partial: false };
+  const args = pushInput(run, ws);
   const reply = await escalate(run, {
     kind: 'push_rejected',
     question: pushRejectedQuestion({ branch: ws.branch, rebase: r, qa }),
@@ -133,7 +138,8 @@ async function askAfterRejection(
   const choice = chooseOption(reply, PUSH_REJECTED_OPTIONS);
   if (choice === 1) {
     const pushed: PushResult = await step(run, 'push to a new branch', () =>
-      acts.workspace.pushToNewBranch({ ...args, restore: qa ? r.ours : null }),
+      // A rebased work tree (QA failed on it, or the branch kept moving) goes back to Foreman's own commit.
+      acts.workspace.pushToNewBranch({ ...args, restore: r.outcome === 'rebased' ? r.ours : null }),
     );
     state.push = pushed;
     ws.branch = pushed.branch; // the pull request is opened from the new branch
