@@ -5,6 +5,7 @@
  * (src/temporal/worker.ts) builds real dependencies.
  */
 import type { Client } from '@temporalio/client';
+import type { Deployment } from '../src/deployment.js';
 import type { LoadedPolicy } from '../src/config/load.js';
 import type { PolicyStore } from '../src/config/store.js';
 import type { Logger } from '../src/logger.js';
@@ -23,8 +24,8 @@ export interface ActivityDeps {
   log: Logger;
   /** Temporal client, for the dispatcher's signal-with-start. */
   client: Client;
-  /** Task queue the IssueWorkflows run on. */
-  taskQueue: string;
+  /** The deployment the worker serves: its key and task queue (src/deployment.ts). */
+  deployment: Deployment;
   /** Environment the daemon runs with: model/tracker secrets are read from it, never passed on. (Default: `process.env`) */
   env?: NodeJS.ProcessEnv;
 }

@@ -12,7 +12,7 @@ export function createDispatchActivities(ctx: ActivityContext) {
       const loaded = await ctx.deps.policyStore.reload(); // defensive re-read (Symphony SPEC §6.2); keeps the last good
       return dispatchTick({
         client: ctx.deps.client,
-        taskQueue: ctx.deps.taskQueue,
+        deployment: ctx.deps.deployment,
         loaded,
         tracker: ctx.tracker(loaded),
         log: ctx.log,

@@ -12,12 +12,16 @@ import { foremanHome } from './home.js';
 import type { Logger } from './logger.js';
 import { requireServerToken, startHttpServer } from './server/http.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
-import { createScheduleSync } from './schedules/sync.js';
+import { createScheduleSync, deleteForemanSchedules } from './schedules/sync.js';
 import { collectIssue, collectState } from './status.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
 import { WorkspaceError } from './errors.js';
+import { acquireDaemonLock } from './daemon-lock.js';
+import { localIssuesFolder, type Deployment } from './deployment.js';
+import { dispatcherWorkflowId } from '../workflows/definitions.js';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 
 /** Options of `startDaemon`. */
 export interface DaemonOptions {
@@ -88,10 +92,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const host = opts.host ?? policy.server.host;
     if (port !== undefined) requireServerToken(host, policy.server.token);
     await requireSandbox(sandboxPolicyOf(policy.sandbox), log);
+    // One daemon per FOREMAN_HOME and per issues folder (docs/architecture.md, "One daemon per folder").
+    const folder = localIssuesFolder(store.current());
+    const lock = await acquireDaemonLock(folder ? [home, folder] : [home], file);
+    releasers.push(() => lock.release());
 
-    const { temporal, runtime, taskQueue, release } = await connectForeman({ store, env, home, log });
+    const { temporal, runtime, deployment, taskQueue, release } = await connectForeman({ store, env, home, log });
     releasers.push(release);
     const done = runtime.run();
+    await retireLegacyDispatcher(runtime.client, deployment, log);
 
     refresh = createDispatcherRefresh(runtime.client, taskQueue, log);
     await refresh('daemon started');
@@ -112,8 +121,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (port !== undefined) {
       const http = await startHttpServer(
         {
-          state: () => collectState(runtime.client, taskQueue),
-          issue: (identifier) => collectIssue(runtime.client, identifier),
+          state: () => collectState(runtime.client, deployment),
+          issue: (identifier) => collectIssue(runtime.client, deployment, identifier),
           refresh,
         },
         {
@@ -124,7 +133,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           routes: createWebhookRoutes({
             ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
             ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),
-            onEvents: createWebhookRouter({ client: runtime.client, taskQueue, log }),
+            onEvents: createWebhookRouter({ client: runtime.client, deployment, log }),
             log,
           }),
         },
@@ -132,7 +141,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       releasers.push(() => http.close());
       url = http.url;
     }
-    log.info({ policy: file, taskQueue, temporal: temporal.address, home, url }, 'Foreman is running');
+    log.info(
+      { policy: file, deployment: deployment.key, taskQueue, temporal: temporal.address, home, url },
+      'Foreman is running',
+    );
 
     let stopping: Promise<void> | null = null;
     return {
@@ -166,4 +178,31 @@ async function requireSandbox(sandbox: SandboxPolicy, log: Logger): Promise<void
       'policy to run unsandboxed (every evidence packet then says so under Risks).',
     { retryable: false },
   );
+}
+
+/**
+ * Retires what a daemon started before deployment keys left on the policy's bare task queue: its
+ * DispatcherWorkflow (terminated; this deployment's own dispatcher replaces it) and its Schedules
+ * (deleted; re-created under the deployment's queue). Runs started then keep running on that queue
+ * (src/temporal/server.ts polls it while they are open). Failures are logged, never fatal.
+ * Source: docs/architecture.md, "Deployments on one namespace".
+ */
+async function retireLegacyDispatcher(client: Client, deployment: Deployment, log: Logger): Promise<void> {
+  const legacy = deployment.legacyTaskQueue;
+  if (!legacy || legacy === deployment.taskQueue) return;
+  try {
+    await client.workflow
+      .getHandle(dispatcherWorkflowId(legacy))
+      .terminate('replaced by the deployment-scoped dispatcher (docs/architecture.md, "Deployments on one namespace")');
+    log.info({ taskQueue: legacy }, 'retired the dispatcher from before deployment keys');
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError))
+      log.warn({ err: (err as Error).message }, 'could not retire the dispatcher from before deployment keys');
+  }
+  try {
+    const deleted = await deleteForemanSchedules(client, legacy);
+    if (deleted.length) log.info({ deleted }, 'removed the schedules from before deployment keys');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not remove the schedules from before deployment keys');
+  }
 }

@@ -88,9 +88,10 @@ export const ERROR_CODES = {
     'scm_pr_rejected',
     'scm_payload_invalid',
   ],
-  TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed'],
+  TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed', 'search_attribute_missing'],
   CliError: [
     'usage',
+    'daemon_running',
     'aborted',
     'issue_not_found',
     'issue_not_running',
@@ -210,7 +211,10 @@ export class WorkspaceError extends TransientError<WorkspaceErrorCode> {}
  */
 export class ModelError extends TransientError<ModelErrorCode> {}
 
-/** The Temporal CLI could not be found, built or started: `temporal_cli_missing`, `temporal_server_failed`. */
+/**
+ * The Temporal CLI could not be found, built or started (`temporal_cli_missing`, `temporal_server_failed`),
+ * or the server lacks a search attribute Foreman needs (`search_attribute_missing`).
+ */
 export class TemporalServerError extends CodedError<TemporalServerErrorCode> {}
 
 /** Bad command-line usage or a request the CLI cannot serve: `usage`, `issue_not_found`, … */

@@ -8,9 +8,10 @@
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdReusePolicy,
-  type Client,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { findIssueRun, issueRunTags } from './dispatch/runs.js';
 import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
 import { createPolicyStore } from './config/store.js';
 import { CliError } from './errors.js';
@@ -51,20 +52,25 @@ export async function runIssue(opts: {
       );
     }
 
-    const { runtime, taskQueue, release } = await connectForeman({ store, env, home, log: opts.log });
+    const { runtime, deployment, taskQueue, release } = await connectForeman({ store, env, home, log: opts.log });
     releasers.push(release);
     const workerDone = runtime.run();
 
     const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier };
-    const workflowId = issueWorkflowId(issue.identifier);
-    if (!opts.again) await refuseIfCompleted(runtime.client, workflowId, issue.identifier);
+    // This deployment's run of the issue (a legacy one while it is open), never another's.
+    const last = await findIssueRun(runtime.client, deployment, issue.identifier);
+    if (!opts.again) refuseIfCompleted(last?.description ?? null, issue.identifier);
+    const legacyOpen = last?.legacy === true && last.description.status.name === 'RUNNING';
+    const workflowId = legacyOpen ? last.workflowId : issueWorkflowId(deployment.key, issue.identifier);
     let handle: WorkflowHandle;
     try {
+      if (legacyOpen)
+        throw new WorkflowExecutionAlreadyStartedError('legacy run open', workflowId, ISSUE_WORKFLOW_TYPE);
       handle = await runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, {
         workflowId,
         taskQueue,
         args: [input],
-        memo: { identifier: issue.identifier, issueId: issue.id },
+        ...issueRunTags(deployment, issue),
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
       opts.log.info({ issue: issue.identifier, workflowId }, 'run started');
@@ -133,11 +139,7 @@ function never(): never {
  * second evidence packet and push again).
  * @throws CliError `already_completed`.
  */
-async function refuseIfCompleted(client: Client, workflowId: string, identifier: string): Promise<void> {
-  const last = await client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .catch(() => null);
+function refuseIfCompleted(last: WorkflowExecutionDescription | null, identifier: string): void {
   if (last?.status.name !== 'COMPLETED' || last.memo?.outcome !== 'completed') return;
   throw new CliError(
     'already_completed',

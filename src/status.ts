@@ -4,7 +4,9 @@
  * workflows with their status query, and recently closed runs with their outcome.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, statusQuery } from '../workflows/definitions.js';
+import { deploymentQuery, type Deployment } from './deployment.js';
+import { findIssueRun } from './dispatch/runs.js';
+import { ISSUE_WORKFLOW_TYPE, statusQuery } from '../workflows/definitions.js';
 import type { IssueRunStatus } from '../workflows/definitions.js';
 
 /** One running issue (Symphony SPEC §13.7.2 `running[]`, extended). */
@@ -47,8 +49,10 @@ export interface ClosedIssueRun {
 /** Summary view of the system (Symphony SPEC §13.7.2 `GET /api/v1/state`, extended). */
 export interface StateSnapshot {
   generated_at: string;
-  /** The task queue the snapshot covers; null for all. */
+  /** The task queue of the deployment the snapshot covers; null for all. */
   task_queue: string | null;
+  /** The deployment key the snapshot covers (src/deployment.ts); null for all. */
+  deployment: string | null;
   counts: { running: number; waiting_for_human: number; closed_recently: number };
   running: RunningIssue[];
   recent: ClosedIssueRun[];
@@ -110,11 +114,15 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
 }
 
 /**
- * Reads the state of the issue runs on `taskQueue` (null: every queue): all running, and the last
- * `recentLimit` closed.
+ * Reads the state of the issue runs of `deployment` (null: every deployment; legacy runs on its
+ * legacy queue included, src/deployment.ts): all running, and the last `recentLimit` closed.
  */
-export async function collectState(client: Client, taskQueue: string | null, recentLimit = 20): Promise<StateSnapshot> {
-  const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}'` + (taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '');
+export async function collectState(
+  client: Client,
+  deployment: Deployment | null,
+  recentLimit = 20,
+): Promise<StateSnapshot> {
+  const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}'` + (deployment ? ` AND ${deploymentQuery(deployment)}` : '');
   const runningInfos: WorkflowExecutionInfo[] = [];
   for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` }))
     runningInfos.push(wf);
@@ -135,7 +143,8 @@ export async function collectState(client: Client, taskQueue: string | null, rec
   );
   return {
     generated_at: new Date().toISOString(),
-    task_queue: taskQueue,
+    task_queue: deployment?.taskQueue ?? null,
+    deployment: deployment?.key ?? null,
     counts: {
       running: running.length,
       waiting_for_human: running.filter((r) => r.waiting).length,
@@ -171,7 +180,7 @@ export function formatState(s: StateSnapshot): string {
       .trimEnd(),
   );
   const out = [
-    `${s.counts.running} running${s.task_queue ? ` on ${s.task_queue}` : ''}, ${s.counts.waiting_for_human} waiting for a human; tokens in flight: ${s.totals.total_tokens}`,
+    `${s.counts.running} running${s.deployment ? ` in ${s.deployment}` : ''}, ${s.counts.waiting_for_human} waiting for a human; tokens in flight: ${s.totals.total_tokens}`,
   ];
   if (s.running.length) out.push('', ...table);
   const waiting = s.running.filter((r) => r.waiting);
@@ -201,15 +210,19 @@ function formatAge(ms: number): string {
   return `${Math.round(s / 86_400)} d`;
 }
 
-/** Details of one issue's latest run, or null when it never ran. */
-export async function collectIssue(client: Client, identifier: string): Promise<RunningIssue | ClosedIssueRun | null> {
-  const handle = client.workflow.getHandle(issueWorkflowId(identifier));
+/** Details of one issue's latest run in `deployment` (a legacy run included), or null when it never ran. */
+export async function collectIssue(
+  client: Client,
+  deployment: Pick<Deployment, 'key' | 'legacyTaskQueue'>,
+  identifier: string,
+): Promise<RunningIssue | ClosedIssueRun | null> {
   let d;
   try {
-    d = await handle.describe();
+    d = (await findIssueRun(client, deployment, identifier))?.description;
   } catch {
     return null;
   }
+  if (!d) return null;
   if (d.status.name === 'RUNNING') return describeRunning(client, d);
   return closedRun(d);
 }

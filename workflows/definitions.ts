@@ -160,12 +160,23 @@ export const statusQuery = defineQuery<IssueRunStatus>('status');
 export const ISSUE_WORKFLOW_TYPE = 'IssueWorkflow';
 export const DISPATCHER_WORKFLOW_TYPE = 'DispatcherWorkflow';
 
-/** Workflow id of an issue's run: derived from the issue identifier, one per issue. */
-export function issueWorkflowId(identifier: string): string {
+/**
+ * Workflow id of an issue's run, one per issue per deployment: `foreman-<deployment key>-issue-<identifier>`
+ * (docs/architecture.md, "Deployments on one namespace").
+ */
+export function issueWorkflowId(deploymentKey: string, identifier: string): string {
+  return `foreman-${deploymentKey}-issue-${identifier}`;
+}
+
+/**
+ * Workflow id runs had before deployment keys: `foreman-issue-<identifier>`. Only looked up (a run
+ * started under it is still found by its deployment), never started.
+ */
+export function legacyIssueWorkflowId(identifier: string): string {
   return `foreman-issue-${identifier}`;
 }
 
-/** Workflow id of the dispatcher of a task queue. */
+/** Workflow id of the dispatcher of a task queue (a deployment's queue carries its key). */
 export function dispatcherWorkflowId(taskQueue: string): string {
   return `foreman-dispatcher-${taskQueue}`;
 }

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
-import { humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
+import { humanReplySignal, statusQuery } from '../../workflows/definitions.js';
+import { deploymentOf, type Deployment } from '../deployment.js';
+import { findIssueRun } from '../dispatch/runs.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
@@ -161,9 +163,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .command('status')
     .description('List running issues (phase, round, turns, tokens) and recently finished runs.')
     .option('--json', 'print the state as JSON (the /api/v1/state shape)')
-    .option('--task-queue <name>', 'only this task queue (default: all)')
-    .action(async (flags: { json?: boolean; taskQueue?: string }) => {
-      const snapshot = await withTemporalClient(env, (client) => collectState(client, flags.taskQueue ?? null));
+    .option('--policy <file>', "the policy whose deployment's runs to show", DEFAULT_POLICY)
+    .option('--all', 'show the runs of every deployment on the namespace')
+    .action(async (flags: { json?: boolean; policy: string; all?: boolean }) => {
+      const deployment = flags.all ? null : await deploymentOfFile(flags.policy, env);
+      const snapshot = await withTemporalClient(env, (client) => collectState(client, deployment));
       writeOut(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatState(snapshot)}\n`);
     });
 
@@ -172,12 +176,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .description("Deliver a human's answer to the issue's waiting escalation; the work resumes.")
     .argument('<issue>', 'issue identifier, e.g. DEMO-1')
     .argument('<text...>', 'the answer')
-    .action(async (identifier: string, words: string[]) => {
-      const text = words.join(' ').trim();
-      if (!text) throw new CliError('usage', 'The answer is empty.');
-      const question = await withTemporalClient(env, (client) =>
-        deliverAnswer(client, identifier, text, os.userInfo().username),
-      );
+    .option('--policy <file>', "the policy whose deployment's run to answer", DEFAULT_POLICY)
+    .action(async (identifier: string, words: string[], flags: { policy: string }) => {
+      const question = await answerIssue(identifier, words.join(' ').trim(), flags.policy, env);
       writeOut(`answered ${identifier}: ${question}\n`);
     });
 
@@ -227,13 +228,53 @@ async function withTemporalClient<T>(env: NodeJS.ProcessEnv, fn: (client: Client
 }
 
 /**
- * Signals `humanReply` to the issue's run after checking that it waits for an answer. When no
+ * `foreman answer`: delivers `text` to the run of `identifier` in the deployment of `policyFile`.
+ * @throws CliError `usage` (empty text), and what deploymentOfFile and deliverAnswer throw.
+ */
+async function answerIssue(identifier: string, text: string, policyFile: string, env: NodeJS.ProcessEnv) {
+  if (!text) throw new CliError('usage', 'The answer is empty.');
+  const deployment = await deploymentOfFile(policyFile, env);
+  return withTemporalClient(env, (client) =>
+    deliverAnswer(client, deployment, identifier, text, os.userInfo().username),
+  );
+}
+
+/**
+ * The deployment (src/deployment.ts) of the policy file `file`: whose runs `status` shows and
+ * `answer` reaches.
+ * @throws PolicyError when the policy cannot be read or is invalid (a missing default file says
+ *   how to name one).
+ */
+async function deploymentOfFile(file: string, env: NodeJS.ProcessEnv): Promise<Deployment> {
+  try {
+    return deploymentOf(await validatePolicyFile(path.resolve(file), { env }));
+  } catch (err) {
+    if (hasCode(err, 'missing_workflow_file') && file === DEFAULT_POLICY)
+      throw new CliError(
+        'usage',
+        `No ${DEFAULT_POLICY} here: runs belong to a deployment (its policy's tracker); pass --policy FILE` +
+          ' (status: or --all for every deployment).',
+      );
+    throw err;
+  }
+}
+
+/**
+ * Signals `humanReply` to the issue's run (in `deployment`; a legacy run included) after checking that it waits for an answer. When no
  * worker is up to answer the check, the answer is still delivered if the run exists: signals are
  * durable, and the run takes it when a worker starts. Returns a line for the person.
  * @throws CliError `issue_not_running` / `not_waiting`.
  */
-async function deliverAnswer(client: Client, identifier: string, text: string, author: string): Promise<string> {
-  const handle = client.workflow.getHandle(issueWorkflowId(identifier));
+async function deliverAnswer(
+  client: Client,
+  deployment: Deployment,
+  identifier: string,
+  text: string,
+  author: string,
+): Promise<string> {
+  const found = await findIssueRun(client, deployment, identifier);
+  if (!found) throw new CliError('issue_not_running', `${identifier} has no Foreman workflow in this deployment.`);
+  const handle = client.workflow.getHandle(found.workflowId);
   const noWorker = Symbol('no worker');
   const status = await Promise.race([
     handle.query(statusQuery).catch(() => noWorker),

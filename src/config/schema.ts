@@ -349,12 +349,27 @@ export const scheduleSchema = z
     message: 'set exactly one of cron or interval_ms',
   });
 
+/**
+ * Shape of an explicit `temporal.deployment` key (and of derived ones): safe inside workflow ids,
+ * task queue names and visibility queries.
+ */
+export const DEPLOYMENT_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
+
 /** `temporal`: where workflows run. */
 export const temporalSchema = z.object({
   /** Task queue workers poll. (Default: `foreman`) */
   task_queue: z.string().trim().min(1).default('foreman'),
   /** Temporal namespace (env TEMPORAL_NAMESPACE wins when set, see the CLI). (Default: `default`) */
   namespace: z.string().trim().min(1).default('default'),
+  /**
+   * Deployment key scoping this policy's workflow ids, task queue and `ForemanDeployment` search
+   * attribute on a shared namespace (src/deployment.ts). (Default: derived from the tracker)
+   */
+  deployment: z
+    .string()
+    .trim()
+    .regex(DEPLOYMENT_KEY_PATTERN, 'must be 1-48 letters, digits, `_`, `.` or `-`, starting with a letter or digit')
+    .optional(),
 });
 
 /**

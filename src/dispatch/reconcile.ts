@@ -57,6 +57,9 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
     const issue = byId.get(run.issueId!);
     const handle = deps.client.workflow.getHandle(run.workflowId);
     if (!issue) {
+      // A legacy run (docs/architecture.md, "Deployments on one namespace") may be another
+      // deployment's on a shared queue: only runs carrying this deployment's key are stopped here.
+      if (run.legacy) continue;
       // Deleted (or moved out of the tracker's scope): nobody can answer or review it any more.
       deps.log.warn({ issue: run.identifier }, 'stopping the run: the issue no longer exists in the tracker');
       await handle

@@ -1,57 +1,130 @@
 /**
- * Issue runs as Temporal knows them: which IssueWorkflows are running on a task queue (visibility
- * list) and starting one. Shared by the dispatcher tick, reconciliation and the webhook router.
+ * Issue runs as Temporal knows them, per deployment (src/deployment.ts): which IssueWorkflows are
+ * running (visibility list), finding an issue's latest run (legacy ids included) and starting one.
+ * Shared by the dispatcher tick, reconciliation, the webhook router, `run`, `answer` and `status`.
  */
-import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import {
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import { DEPLOYMENT_SEARCH_ATTRIBUTE, deploymentQuery, type Deployment } from '../deployment.js';
 import type { Issue } from '../trackers/types.js';
-import { ISSUE_WORKFLOW_TYPE, issueUpdatedSignal, issueWorkflowId } from '../../workflows/definitions.js';
+import {
+  ISSUE_WORKFLOW_TYPE,
+  issueUpdatedSignal,
+  issueWorkflowId,
+  legacyIssueWorkflowId,
+} from '../../workflows/definitions.js';
 import type { IssueWorkflowInput } from '../../workflows/definitions.js';
+
+/** The typed key of the deployment search attribute. */
+export const deploymentAttribute = defineSearchAttributeKey(DEPLOYMENT_SEARCH_ATTRIBUTE, 'KEYWORD');
 
 /** A running IssueWorkflow as the visibility list shows it. */
 export interface RunningRun {
   identifier: string;
   issueId: string | null;
   workflowId: string;
+  /** Started before deployment keys (legacy id, no search attribute): see `findIssueRun`. */
+  legacy: boolean;
 }
 
 /**
- * The IssueWorkflows running on `taskQueue` (null: every queue), from Temporal's visibility list
- * (eventually consistent: a run started a moment ago may be missing).
+ * The IssueWorkflows running in `deployment` (null: every deployment), from Temporal's visibility
+ * list (eventually consistent: a run started a moment ago may be missing). A deployment's runs are
+ * those with its `ForemanDeployment` key, plus legacy runs (no key) on its legacy task queue.
  */
-export async function listRunningIssues(client: Client, taskQueue: string | null): Promise<RunningRun[]> {
+export async function listRunningIssues(
+  client: Client,
+  deployment: Pick<Deployment, 'key' | 'legacyTaskQueue'> | null,
+): Promise<RunningRun[]> {
   const out: RunningRun[] = [];
   const query =
     `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` +
-    (taskQueue ? ` AND TaskQueue = '${taskQueue}'` : '');
+    (deployment ? ` AND ${deploymentQuery(deployment)}` : '');
   for await (const wf of client.workflow.list({ query })) {
     const identifier = typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
     const issueId = typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : null;
-    out.push({ identifier, issueId, workflowId: wf.workflowId });
+    const legacy = wf.typedSearchAttributes.get(deploymentAttribute) === undefined;
+    out.push({ identifier, issueId, workflowId: wf.workflowId, legacy });
   }
   return out;
 }
 
 /**
- * Starts (or signals) the issue's workflow. Idempotent by workflow id: a poll racing a webhook, or
- * a duplicate delivery, ends in one run.
+ * Starts (or signals) the issue's workflow in `deployment`: id `issueWorkflowId(key, identifier)`,
+ * on the deployment's task queue, with the `ForemanDeployment` search attribute. Idempotent by
+ * workflow id: a poll racing a webhook, or a duplicate delivery, ends in one run.
  */
 export async function startIssueRun(
   client: Client,
-  taskQueue: string,
+  deployment: Pick<Deployment, 'key' | 'taskQueue'>,
   issue: Pick<Issue, 'id' | 'identifier'>,
   /** What asked for the run (`dispatch`, `webhook`…), carried by the `issueUpdated` signal. */
   source: string,
 ): Promise<string> {
-  const workflowId = issueWorkflowId(issue.identifier);
+  const workflowId = issueWorkflowId(deployment.key, issue.identifier);
   const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier };
   await client.workflow.signalWithStart(ISSUE_WORKFLOW_TYPE, {
     workflowId,
-    taskQueue,
+    taskQueue: deployment.taskQueue,
     args: [input],
     signal: issueUpdatedSignal,
     signalArgs: [{ source, at: new Date().toISOString() }],
-    memo: { identifier: issue.identifier, issueId: issue.id },
+    ...issueRunTags(deployment, issue),
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
   });
   return workflowId;
+}
+
+/** The memo and search attribute every IssueWorkflow of a deployment starts with. */
+export function issueRunTags(deployment: Pick<Deployment, 'key'>, issue: Pick<Issue, 'id' | 'identifier'>) {
+  return {
+    memo: { identifier: issue.identifier, issueId: issue.id },
+    typedSearchAttributes: [{ key: deploymentAttribute, value: deployment.key }],
+  };
+}
+
+/** An issue's latest run in a deployment, found by `findIssueRun`. */
+export interface FoundIssueRun {
+  workflowId: string;
+  description: WorkflowExecutionDescription;
+  /** Found under the legacy id `foreman-issue-<identifier>`. */
+  legacy: boolean;
+}
+
+/**
+ * The latest run of `identifier` in `deployment` (strongly consistent: describes by id). Looks up
+ * `issueWorkflowId(key, identifier)` first; when there is none, the legacy id
+ * `foreman-issue-<identifier>`, taken only if that run has no deployment key and ran on the
+ * deployment's legacy task queue (docs/architecture.md, "Deployments on one namespace").
+ * Returns null when neither exists.
+ * @throws what the Temporal client throws other than "not found" (server unreachable…).
+ */
+export async function findIssueRun(
+  client: Client,
+  deployment: Pick<Deployment, 'key' | 'legacyTaskQueue'>,
+  identifier: string,
+): Promise<FoundIssueRun | null> {
+  const workflowId = issueWorkflowId(deployment.key, identifier);
+  const own = await describeOrNull(client, workflowId);
+  if (own) return { workflowId, description: own, legacy: false };
+  if (!deployment.legacyTaskQueue) return null;
+  const legacyId = legacyIssueWorkflowId(identifier);
+  const old = await describeOrNull(client, legacyId);
+  if (!old || old.taskQueue !== deployment.legacyTaskQueue) return null;
+  if (old.typedSearchAttributes.get(deploymentAttribute) !== undefined) return null;
+  return { workflowId: legacyId, description: old, legacy: true };
+}
+
+async function describeOrNull(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | null> {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
 }

@@ -12,9 +12,9 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '../logger.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { Issue, Tracker } from '../trackers/types.js';
-import { issueWorkflowId } from '../../workflows/definitions.js';
+import type { Deployment } from '../deployment.js';
 import { reconcile } from './reconcile.js';
-import { listRunningIssues, startIssueRun } from './runs.js';
+import { findIssueRun, listRunningIssues, startIssueRun } from './runs.js';
 import { selectForDispatch } from './select.js';
 
 /** Result of one dispatcher tick. */
@@ -35,13 +35,14 @@ type LastRun = 'running' | 'held' | 'none';
  * nobody has touched the issue since, so running it again would only repeat that ending and spend
  * tokens; a change to the issue (state, text, labels) makes it eligible again.
  */
-async function lastRun(client: Client, issue: Issue): Promise<LastRun> {
+async function lastRun(client: Client, deployment: Deployment, issue: Issue): Promise<LastRun> {
   let d;
   try {
-    d = await client.workflow.getHandle(issueWorkflowId(issue.identifier)).describe();
+    d = (await findIssueRun(client, deployment, issue.identifier))?.description;
   } catch {
-    return 'none'; // never ran (not found) or unreadable
+    return 'none'; // unreadable
   }
+  if (!d) return 'none'; // never ran
   if (d.status.name === 'RUNNING') return 'running';
   if (!d.closeTime) return 'none';
   const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
@@ -51,7 +52,8 @@ async function lastRun(client: Client, issue: Issue): Promise<LastRun> {
 /** Runs one dispatch tick under the current policy. Never throws for tracker or policy trouble. */
 export async function dispatchTick(deps: {
   client: Client;
-  taskQueue: string;
+  /** The deployment whose runs are read and started (src/deployment.ts). */
+  deployment: Deployment;
   loaded: LoadedPolicy;
   tracker: Tracker;
   log: Logger;
@@ -69,12 +71,12 @@ export async function dispatchTick(deps: {
   // candidate) plus what describing each candidate shows (no lag for a run started a moment ago).
   // Runs waiting for a human's answer run no agent and hold no slot.
   const stateOf = new Map(candidates.map((i) => [i.identifier, i.state]));
-  const runs = await listRunningIssues(deps.client, deps.taskQueue);
+  const runs = await listRunningIssues(deps.client, deps.deployment);
   const waiting = await reconcile(deps, runs);
   const runningIds = new Set(runs.map((r) => r.identifier));
   const held: { identifier: string; reason: string }[] = [];
   const open: Issue[] = [];
-  const last = await Promise.all(candidates.map((issue) => lastRun(deps.client, issue)));
+  const last = await Promise.all(candidates.map((issue) => lastRun(deps.client, deps.deployment, issue)));
   candidates.forEach((issue, i) => {
     if (last[i] === 'running') runningIds.add(issue.identifier);
     if (last[i] === 'running' || waiting.has(issue.identifier)) return; // not a candidate: it has a run
@@ -97,7 +99,7 @@ export async function dispatchTick(deps: {
   });
   const started: string[] = [];
   for (const issue of selected) {
-    await startIssueRun(deps.client, deps.taskQueue, issue, 'dispatch');
+    await startIssueRun(deps.client, deps.deployment, issue, 'dispatch');
     started.push(issue.identifier);
     deps.log.info({ issue: issue.identifier }, 'dispatched');
   }

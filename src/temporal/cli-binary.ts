@@ -367,7 +367,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
  * Removes an abandoned lock without removing a fresh one that replaced it in the meantime: move it
  * aside atomically, check it is the one judged stale, and put it back if it is not.
  */
-async function breakLock(lockPath: string, staleRaw: string | undefined): Promise<void> {
+export async function breakLock(lockPath: string, staleRaw: string | undefined): Promise<void> {
   const aside = `${lockPath}.stale-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     await rename(lockPath, aside);

@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { DEPLOYMENT_SEARCH_ATTRIBUTE } from '../deployment.js';
 import { TemporalServerError } from '../errors.js';
 import { withoutSecrets } from '../workspace/shell.js';
 import { ensureTemporalCli, pidAlive, withFileLock, type LogFn } from './cli-binary.js';
@@ -44,6 +45,14 @@ export const DEFAULT_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
   'frontend.enableUpdateWorkflowExecution': true,
 };
 
+/**
+ * Search attributes every Foreman dev server gets: the deployment key of each IssueWorkflow
+ * (docs/architecture.md, "Deployments on one namespace"). A server elsewhere needs them created once.
+ */
+export const FOREMAN_SEARCH_ATTRIBUTES: Readonly<Record<string, SearchAttributeTypeName>> = {
+  [DEPLOYMENT_SEARCH_ATTRIBUTE]: 'Keyword',
+};
+
 /** Options of {@link startDevServer}. */
 export interface StartDevServerOptions {
   /** The `temporal` binary. (Default: ensureTemporalCli(), which may build it) */
@@ -70,7 +79,7 @@ export interface StartDevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
   /** Extra `--dynamic-config-value KEY=<JSON>` entries, merged over {@link DEFAULT_DYNAMIC_CONFIG}. */
   dynamicConfig?: Record<string, unknown>;
-  /** Search attributes to register on the namespace, e.g. `{ ForemanState: 'Keyword' }`. (Default: none) */
+  /** Search attributes to register on the namespace besides {@link FOREMAN_SEARCH_ATTRIBUTES}, e.g. `{ ForemanState: 'Keyword' }`. (Default: none) */
   searchAttributes?: Record<string, SearchAttributeTypeName>;
   /** Environment for the server process (secrets and TEMPORAL_* are dropped). (Default: process.env) */
   env?: NodeJS.ProcessEnv;
@@ -211,12 +220,17 @@ export async function probeTemporal(address: string, namespace = 'default', time
   }
 }
 
-/** Adds the search attributes the namespace lacks (a reused db file only got the ones known at creation). */
-async function ensureSearchAttributes(
+/**
+ * Adds the search attributes the namespace lacks (a reused db file only got the ones known at
+ * creation); with `create: false`, only returns the names missing. Returns the names that were
+ * missing. Throws what the operator service throws (unreachable, permission denied).
+ */
+export async function ensureSearchAttributes(
   address: string,
   namespace: string,
   wanted: Record<string, SearchAttributeTypeName>,
-): Promise<void> {
+  opts: { create?: boolean } = {},
+): Promise<string[]> {
   const connection = Connection.lazy({ address, connectTimeout: 10_000 });
   try {
     await connection.ensureConnected();
@@ -232,10 +246,11 @@ async function ensureSearchAttributes(
         .filter(([name]) => !have.has(name))
         .map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]]),
     );
-    if (Object.keys(missing).length === 0) return;
+    if (Object.keys(missing).length === 0 || opts.create === false) return Object.keys(missing);
     await connection.withDeadline(Date.now() + 10_000, () =>
       connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing }),
     );
+    return Object.keys(missing);
   } finally {
     await connection.close().catch(() => {});
   }
@@ -261,7 +276,7 @@ function buildArgs(
   const dyn = { ...DEFAULT_DYNAMIC_CONFIG, ...o.dynamicConfig };
   for (const [key, value] of Object.entries(dyn))
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
-  for (const [name, type] of Object.entries(o.searchAttributes ?? {}))
+  for (const [name, type] of Object.entries({ ...FOREMAN_SEARCH_ATTRIBUTES, ...o.searchAttributes }))
     args.push('--search-attribute', `${name}=${type}`);
   return args;
 }
@@ -391,9 +406,7 @@ async function startOnce(opts: StartDevServerOptions, r: ResolvedStart): Promise
     try {
       await Promise.race([probeTemporal(address, r.namespace, Math.min(3000, Math.max(remaining, 200))), exited]);
       if (!exitInfo) {
-        if (opts.searchAttributes && Object.keys(opts.searchAttributes).length > 0) {
-          await ensureSearchAttributes(address, r.namespace, opts.searchAttributes);
-        }
+        await ensureSearchAttributes(address, r.namespace, { ...FOREMAN_SEARCH_ATTRIBUTES, ...opts.searchAttributes });
         r.log(`Temporal dev server ready on ${address} (pid ${pid})`);
         return {
           address,

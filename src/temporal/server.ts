@@ -6,8 +6,17 @@
 import type { Logger } from '../logger.js';
 import { homePaths } from '../home.js';
 import type { PolicyStore } from '../config/store.js';
-import { connectOrStartDevServer, type DevServer } from './dev-server.js';
+import {
+  connectOrStartDevServer,
+  ensureSearchAttributes,
+  FOREMAN_SEARCH_ATTRIBUTES,
+  type DevServer,
+} from './dev-server.js';
 import { createWorkerRuntime, type WorkerRuntime } from './worker.js';
+import type { Client } from '@temporalio/client';
+import { DEPLOYMENT_SEARCH_ATTRIBUTE, deploymentOf, type Deployment } from '../deployment.js';
+import { TemporalServerError } from '../errors.js';
+import { ISSUE_WORKFLOW_TYPE } from '../../workflows/definitions.js';
 
 /** A Temporal frontend to use, and how to let go of it. */
 export interface TemporalTarget {
@@ -60,19 +69,52 @@ export async function resolveTemporal(opts: {
   return { address: devServer.address, namespace, devServer, release: () => devServer.stop() };
 }
 
-/** A worker on the policy's task queue, connected to the resolved Temporal server. */
+/**
+ * Makes sure the namespace has the `ForemanDeployment` Keyword search attribute: registered on a
+ * local dev server, required on any other (docs/architecture.md, "Deployments on one namespace").
+ * @throws TemporalServerError `search_attribute_missing`, naming the command that creates it.
+ */
+export async function requireSearchAttribute(temporal: Pick<TemporalTarget, 'address' | 'namespace' | 'devServer'>) {
+  const missing = await ensureSearchAttributes(temporal.address, temporal.namespace, FOREMAN_SEARCH_ATTRIBUTES, {
+    create: temporal.devServer !== null,
+  });
+  if (missing.length === 0 || temporal.devServer) return;
+  throw new TemporalServerError(
+    'search_attribute_missing',
+    `The Temporal namespace "${temporal.namespace}" on ${temporal.address} has no ${DEPLOYMENT_SEARCH_ATTRIBUTE} ` +
+      'search attribute, which Foreman needs to keep its runs apart from other deployments. Create it once: ' +
+      `temporal operator search-attribute create --address ${temporal.address} --namespace ${temporal.namespace} ` +
+      `--name ${DEPLOYMENT_SEARCH_ATTRIBUTE} --type Keyword`,
+    { retryable: false },
+  );
+}
+
+/** True when an IssueWorkflow started before deployment keys (no search attribute) runs on `taskQueue`. */
+async function hasLegacyRuns(client: Client, taskQueue: string): Promise<boolean> {
+  const query =
+    `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ` +
+    `${DEPLOYMENT_SEARCH_ATTRIBUTE} IS NULL AND TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`;
+  for await (const _ of client.workflow.list({ query, pageSize: 1 })) return true;
+  return false;
+}
+
+/** A worker on the deployment's task queue, connected to the resolved Temporal server. */
 export interface ForemanRuntime {
   temporal: TemporalTarget;
   runtime: WorkerRuntime;
+  /** The policy's deployment (src/deployment.ts): its key and the task queue the worker polls. */
+  deployment: Deployment;
   taskQueue: string;
   /** Shuts the worker down, then lets go of the server (stopping a dev server this process owns). */
   release(): Promise<void>;
 }
 
 /**
- * What `foreman start` and `foreman run` share: resolve Temporal, then create (not run) the worker
- * for the current policy's task queue.
- * @throws TemporalServerError (see resolveTemporal) and connection errors.
+ * What `foreman start` and `foreman run` share: resolve Temporal, check the deployment search
+ * attribute (registering it on a dev server), then create (not run) the worker for the
+ * deployment's task queue, plus one on the legacy queue while runs started before deployment keys
+ * are open there (docs/architecture.md, "Deployments on one namespace"); `run()` runs both.
+ * @throws TemporalServerError (see resolveTemporal; `search_attribute_missing`) and connection errors.
  */
 export async function connectForeman(opts: {
   store: PolicyStore;
@@ -87,27 +129,50 @@ export async function connectForeman(opts: {
     namespace: policy.temporal.namespace,
     log: opts.log,
   });
-  const taskQueue = policy.temporal.task_queue;
+  const deployment = deploymentOf(opts.store.current());
+  const taskQueue = deployment.taskQueue;
+  const runtimes: WorkerRuntime[] = [];
+  const shutdown = async () => {
+    for (const r of runtimes.reverse()) await r.shutdown();
+  };
   try {
-    const runtime = await createWorkerRuntime({
-      address: temporal.address,
-      namespace: temporal.namespace,
-      taskQueue,
-      policyStore: opts.store,
-      home: opts.home,
-      log: opts.log,
-      env: opts.env,
-    });
+    await requireSearchAttribute(temporal);
+    const worker = (queue: string) =>
+      createWorkerRuntime({
+        address: temporal.address,
+        namespace: temporal.namespace,
+        taskQueue: queue,
+        deployment,
+        policyStore: opts.store,
+        home: opts.home,
+        log: opts.log,
+        env: opts.env,
+      });
+    const runtime = await worker(taskQueue);
+    runtimes.push(runtime);
+    if (deployment.legacyTaskQueue && (await hasLegacyRuns(runtime.client, deployment.legacyTaskQueue))) {
+      opts.log.info(
+        { taskQueue: deployment.legacyTaskQueue },
+        'runs started before deployment keys are open: also polling their task queue until they end',
+      );
+      runtimes.push(await worker(deployment.legacyTaskQueue));
+    }
+    const [main, legacy] = runtimes as [WorkerRuntime, WorkerRuntime | undefined];
+    const both: WorkerRuntime = legacy
+      ? { ...main, run: () => Promise.all([main.run(), legacy.run()]).then(() => {}), shutdown }
+      : main;
     return {
       temporal,
-      runtime,
+      runtime: both,
+      deployment,
       taskQueue,
       release: async () => {
-        await runtime.shutdown();
+        await shutdown();
         await temporal.release();
       },
     };
   } catch (err) {
+    await shutdown();
     await temporal.release();
     throw err;
   }

@@ -17,6 +17,7 @@ import {
 import { createActivities } from '../../activities/index.js';
 import { failureInterceptor } from '../../activities/interceptor.js';
 import type { PolicyStore } from '../config/store.js';
+import { deploymentKey, type Deployment } from '../deployment.js';
 import type { Logger } from '../logger.js';
 
 /** Path of the workflows entry point (bundled by the worker). */
@@ -62,7 +63,13 @@ export interface WorkerRuntimeOptions {
   address: string;
   /** (Default: `default`) */
   namespace?: string;
+  /** Task queue this worker polls. */
   taskQueue: string;
+  /**
+   * The deployment its activities start, list and find runs in (src/deployment.ts). (Default: the
+   * policy's deployment key, with `taskQueue` as both its task queue and its legacy queue)
+   */
+  deployment?: Deployment;
   policyStore: PolicyStore;
   home: string;
   log: Logger;
@@ -75,6 +82,8 @@ export interface WorkerRuntimeOptions {
 export interface WorkerRuntime {
   client: Client;
   worker: Worker;
+  /** The deployment the worker serves. */
+  deployment: Deployment;
   /** Runs the worker until `shutdown()`; rejects if the worker fails. */
   run(): Promise<void>;
   /** Stops polling, lets running activities finish (up to the grace time), closes connections. */
@@ -104,12 +113,17 @@ async function startRuntime(
   nativeConnection: NativeConnection,
 ): Promise<WorkerRuntime> {
   const client = new Client({ connection, namespace });
+  const deployment = opts.deployment ?? {
+    key: deploymentKey(opts.policyStore.current()),
+    taskQueue: opts.taskQueue,
+    legacyTaskQueue: opts.taskQueue,
+  };
   const activities = createActivities({
     policyStore: opts.policyStore,
     home: opts.home,
     log: opts.log,
     client,
-    taskQueue: opts.taskQueue,
+    deployment,
     ...(opts.env ? { env: opts.env } : {}),
   });
   const worker = await Worker.create({
@@ -130,6 +144,7 @@ async function startRuntime(
   return {
     client,
     worker,
+    deployment,
     run() {
       running ??= worker.run();
       return running;

@@ -131,8 +131,11 @@ export function pidDirFor(workspace: string): string {
   return path.join(workspace, '.foreman', 'pids');
 }
 
-/** The start time of a process (Linux: /proc/<pid>/stat field 22), or null when unknown. */
-function startTimeOf(pid: number): string | null {
+/**
+ * The start time of a process (Linux: /proc/<pid>/stat field 22, clock ticks since boot), or null
+ * when unknown (gone, or no /proc). With the pid it names one process: a reused pid has another.
+ */
+export function startTimeOf(pid: number): string | null {
   return procStat(pid)?.[19] ?? null;
 }
 

@@ -18,6 +18,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort, startDevServer } from '../../src/temporal/dev-server.js';
 import { ISSUE_WORKFLOW_TYPE, humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
 import { pidAlive } from '../../src/temporal/cli-binary.js';
+import { loadPolicy } from '../../src/config/load.js';
+import { deploymentOf } from '../../src/deployment.js';
+import { issueRunTags } from '../../src/dispatch/runs.js';
 import { killGroup, reapLeftovers, spawnWorker, trackProcess, waitFor, type WorkerProcess } from '../support/crash.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import {
@@ -126,6 +129,9 @@ async function setupScenario(opts: {
     extra: `budget:\n  max_attempts: 3\n${opts.extra ?? ''}`,
   });
 
+  // The worker's deployment (src/deployment.ts): its key names the issue's workflow.
+  const deployment = deploymentOf(await loadPolicy(policyFile));
+  const workflowId = issueWorkflowId(deployment.key, identifier);
   const address = opts.address ?? temporalAddress();
   const namespace = temporalNamespace();
   const connection = await Connection.connect({ address });
@@ -134,9 +140,7 @@ async function setupScenario(opts: {
     // A failed test must not leave its run behind on a server another test uses.
     // Bounded: when the test's own server is already gone, the client would retry for ~20 s.
     await connection
-      .withDeadline(Date.now() + 3_000, () =>
-        client.workflow.getHandle(issueWorkflowId(identifier)).terminate('crash-matrix test over'),
-      )
+      .withDeadline(Date.now() + 3_000, () => client.workflow.getHandle(workflowId).terminate('crash-matrix test over'))
       .catch(() => {});
     await connection.close();
   });
@@ -160,10 +164,10 @@ async function setupScenario(opts: {
     start() {
       const input: IssueWorkflowInput = { issueId: identifier, identifier };
       return client.workflow.start(ISSUE_WORKFLOW_TYPE, {
-        workflowId: issueWorkflowId(identifier),
+        workflowId,
         taskQueue,
         args: [input],
-        memo: { identifier, issueId: identifier },
+        ...issueRunTags(deployment, { id: identifier, identifier }),
         workflowExecutionTimeout: '5 minutes',
       });
     },

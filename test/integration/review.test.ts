@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { humanReplySignal, issueWorkflowId } from '../../workflows/definitions.js';
+import { humanReplySignal } from '../../workflows/definitions.js';
 import { git } from '../support/fixtures.js';
 import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
@@ -85,7 +85,7 @@ describe('reviewer', () => {
       ],
     });
     const summary = await ctx.runIssue();
-    await recordHistory(ctx.runtime.client.workflow.getHandle(issueWorkflowId(ctx.identifier)), 'review-rework');
+    await recordHistory(ctx.runtime.client.workflow.getHandle(ctx.workflowId), 'review-rework');
     expect(summary.outcome).toBe('completed');
     expect(git(ctx.origin, 'show', `foreman/${ctx.identifier}:test.js`)).toContain('add(-2, -3)');
     const comments = await ctx.commentsText();

@@ -26,7 +26,8 @@ import {
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listRunningIssues, startIssueRun } from '../../src/dispatch/runs.js';
+import { issueRunTags, listRunningIssues, startIssueRun } from '../../src/dispatch/runs.js';
+import type { Deployment } from '../../src/deployment.js';
 import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/webhooks/index.js';
 import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks/index.js';
 import { branchName } from '../../src/workspace/key.js';
@@ -209,6 +210,8 @@ afterEach(async () => {
 
 interface Ctx {
   taskQueue: string;
+  /** The router's deployment: a random key on `taskQueue`. */
+  deployment: Deployment;
   /** GitHub repository name; its issue N has identifier `<repo>-N`. */
   repo: string;
   url: string;
@@ -232,6 +235,11 @@ async function setup(
   opts: { router?: Partial<WebhookRouterDeps>; wrap?: (router: WebhookEventsHandler) => WebhookEventsHandler } = {},
 ): Promise<Ctx> {
   const taskQueue = uniqueTaskQueue('whr');
+  const deployment: Deployment = {
+    key: `whr-${crypto.randomUUID().slice(0, 8)}`,
+    taskQueue,
+    legacyTaskQueue: taskQueue,
+  };
   const repo = `GH${crypto.randomUUID().slice(0, 6)}`;
 
   const native = await NativeConnection.connect({ address: temporalAddress() });
@@ -265,7 +273,7 @@ async function setup(
 
   const logs: Json[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Json) });
-  const router = createWebhookRouter({ client, taskQueue, log, ...opts.router });
+  const router = createWebhookRouter({ client, deployment, log, ...opts.router });
   const app = new Hono();
   app.route(
     '/',
@@ -284,23 +292,24 @@ async function setup(
 
   return {
     taskQueue,
+    deployment,
     repo,
     url,
     logs,
     async startRun(identifier, issueId) {
-      const workflowId = issueWorkflowId(identifier);
+      const workflowId = issueWorkflowId(deployment.key, identifier);
       started.push(workflowId);
       await client.workflow.start(ISSUE_WORKFLOW_TYPE, {
         workflowId,
         taskQueue,
         args: [],
-        memo: { identifier, issueId },
+        ...issueRunTags(deployment, { id: issueId, identifier }),
         workflowExecutionTimeout: '5 minutes',
       });
     },
     async waitVisible(identifier) {
       await waitFor(`${identifier} in the visibility list`, async () =>
-        (await listRunningIssues(client, taskQueue)).some((r) => r.identifier === identifier),
+        (await listRunningIssues(client, deployment)).some((r) => r.identifier === identifier),
       );
     },
     received: (workflowId) => client.workflow.getHandle(workflowId).query(probeQuery),
@@ -369,7 +378,7 @@ describe('createWebhookRouter', () => {
     const dispatcher = dispatcherWorkflowId(ctx.taskQueue);
     const refreshes = await waitForSignals(ctx, dispatcher, 'refresh');
     expect(refreshes.map((s) => s.arg)).toEqual([{ reason: `webhook: github issue ${running}` }]);
-    const updated = await waitForSignals(ctx, issueWorkflowId(running), 'issueUpdated');
+    const updated = await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, running), 'issueUpdated');
     expect(updated).toHaveLength(1);
     expect(updated[0]!.arg).toMatchObject({ source: 'webhook' });
     expect(Date.parse((updated[0]!.arg as { at: string }).at)).not.toBeNaN();
@@ -382,10 +391,10 @@ describe('createWebhookRouter', () => {
       { reason: `webhook: github issue ${running}` },
       { reason: `webhook: github issue ${idle}` },
     ]);
-    await expect(client.workflow.getHandle(issueWorkflowId(idle)).describe()).rejects.toBeInstanceOf(
-      WorkflowNotFoundError,
-    );
-    expect(named(await ctx.received(issueWorkflowId(running)), 'issueUpdated')).toHaveLength(1);
+    await expect(
+      client.workflow.getHandle(issueWorkflowId(ctx.deployment.key, idle)).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(named(await ctx.received(issueWorkflowId(ctx.deployment.key, running)), 'issueUpdated')).toHaveLength(1);
     expect(ctx.logs.some((l) => l.msg === 'webhook: issue has no running run' && l.issue === idle)).toBe(true);
   });
 
@@ -393,7 +402,7 @@ describe('createWebhookRouter', () => {
     const ctx = await setup();
     const identifier = `${ctx.repo}-3`;
     const dispatcher = dispatcherWorkflowId(ctx.taskQueue);
-    const issueId = issueWorkflowId(identifier);
+    const issueId = issueWorkflowId(ctx.deployment.key, identifier);
 
     // Five webhook deliveries, a poll's nudge of the dispatcher and two dispatch ticks starting the
     // run (startIssueRun, as the dispatcher does), all at once.
@@ -409,8 +418,8 @@ describe('createWebhookRouter', () => {
     const results = await Promise.all([
       ...Array.from({ length: 5 }, () => ctx.postGitHub('issues', issuePayload(ctx.repo, 3, 'edited'))),
       poll(),
-      startIssueRun(client, ctx.taskQueue, { id: '3', identifier }, 'dispatch'),
-      startIssueRun(client, ctx.taskQueue, { id: '3', identifier }, 'dispatch'),
+      startIssueRun(client, ctx.deployment, { id: '3', identifier }, 'dispatch'),
+      startIssueRun(client, ctx.deployment, { id: '3', identifier }, 'dispatch'),
     ]);
     cleanups.push(() => client.workflow.getHandle(issueId).terminate('test over').then(noop, noop));
     for (const r of results.slice(0, 5)) expect(r).toMatchObject({ status: 202 });
@@ -462,7 +471,7 @@ describe('createWebhookRouter', () => {
     ).toBe(202);
 
     // Signals to one workflow arrive in order, so once 903 is in, 901 and 902 would be too.
-    const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply');
+    const replies = await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, identifier), 'humanReply');
     expect(replies.map((s) => s.arg)).toEqual([
       { text: 'Use option B.', author: 'lead', source: 'webhook', commentId: '903' },
     ]);
@@ -483,7 +492,7 @@ describe('createWebhookRouter', () => {
       'issue_comment',
       commentPayload(ctx.repo, 5, { id: 952, association: 'OWNER', login: 'owner' }),
     );
-    const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply');
+    const replies = await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, identifier), 'humanReply');
     expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['952']);
   });
 
@@ -494,7 +503,7 @@ describe('createWebhookRouter', () => {
     expect(branch).toBe(`foreman/${identifier}`);
     await ctx.startRun(identifier, '6');
     await ctx.waitVisible(identifier);
-    const wf = issueWorkflowId(identifier);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
 
     expect(
       await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested')),
@@ -525,7 +534,7 @@ describe('createWebhookRouter', () => {
     const identifier = `${ctx.repo}-8`;
     await ctx.startRun(identifier, '8');
     await ctx.waitVisible(identifier);
-    const wf = issueWorkflowId(identifier);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
 
     await ctx.postGitHub(
       'pull_request_review',
@@ -552,7 +561,7 @@ describe('createWebhookRouter', () => {
     const identifier = `ENG${crypto.randomUUID().slice(0, 4).toUpperCase()}-7`;
     const issueUuid = crypto.randomUUID();
     await ctx.startRun(identifier, issueUuid);
-    const wf = issueWorkflowId(identifier);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
 
     const c1 = crypto.randomUUID();
     expect(
@@ -583,7 +592,7 @@ describe('createWebhookRouter', () => {
       json: { duplicate: true },
     });
     await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 10, { id: 1002, association: 'OWNER' }));
-    const replies = await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply', 2);
+    const replies = await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, identifier), 'humanReply', 2);
     expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['1001', '1002']);
   });
 
@@ -593,7 +602,7 @@ describe('createWebhookRouter', () => {
     await dead.close();
     const deadRouter = createWebhookRouter({
       client: new Client({ connection: dead, namespace: temporalNamespace() }),
-      taskQueue: 'unused',
+      deployment: { key: 'unused', taskQueue: 'unused', legacyTaskQueue: null },
       log: pino({ level: 'silent' }),
     });
     let broken = true;
@@ -620,7 +629,7 @@ describe('createWebhookRouter', () => {
     broken = false;
     expect((await ctx.postGitHub('issue_comment', payload, 'retry-1')).status).toBe(202);
     expect(
-      (await waitForSignals(ctx, issueWorkflowId(identifier), 'humanReply')).map(
+      (await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, identifier), 'humanReply')).map(
         (s) => (s.arg as { commentId: string }).commentId,
       ),
     ).toEqual(['1101']);
@@ -632,7 +641,7 @@ describe('createWebhookRouter', () => {
     const branch = branchName(identifier);
     await ctx.startRun(identifier, '12');
     await ctx.waitVisible(identifier);
-    const wf = issueWorkflowId(identifier);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
 
     const n = 90;
     const endToEnd: number[] = [];

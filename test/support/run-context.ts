@@ -9,6 +9,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
+import { issueRunTags } from '../../src/dispatch/runs.js';
 import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
 import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import {
@@ -31,6 +32,8 @@ export interface RunContext {
   workspaceRoot: string;
   home: string;
   identifier: string;
+  /** The issue's workflow id in the worker's deployment. */
+  workflowId: string;
   policyFile: string;
   taskQueue: string;
   model: Awaited<ReturnType<typeof startScriptedModelServer>>;
@@ -113,16 +116,17 @@ export async function createRunContext(opts: {
       identifier,
       ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}),
     };
+    const workflowId = issueWorkflowId(runtime.deployment.key, identifier);
     const startOptions = {
-      workflowId: issueWorkflowId(identifier),
+      workflowId,
       taskQueue,
       args: [input] as [IssueWorkflowInput],
-      memo: { identifier, issueId: identifier },
+      ...issueRunTags(runtime.deployment, { id: identifier, identifier }),
       workflowExecutionTimeout: '5 minutes',
     };
     closers.push(() =>
       runtime.client.workflow
-        .getHandle(issueWorkflowId(identifier))
+        .getHandle(workflowId)
         .terminate('test over')
         .then(
           () => undefined,
@@ -136,6 +140,7 @@ export async function createRunContext(opts: {
       workspaceRoot,
       home,
       identifier,
+      workflowId,
       policyFile,
       taskQueue,
       model,
@@ -144,7 +149,7 @@ export async function createRunContext(opts: {
       runIssue: async () =>
         runtime.client.workflow.execute(ISSUE_WORKFLOW_TYPE, startOptions) as Promise<IssueRunSummary>,
       start: () => runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, startOptions),
-      status: () => runtime.client.workflow.getHandle(issueWorkflowId(identifier)).query(statusQuery),
+      status: () => runtime.client.workflow.getHandle(workflowId).query(statusQuery),
       waitFor: async (what, check, timeoutMs = 60_000) => {
         const deadline = Date.now() + timeoutMs;
         while (!(await check().catch(() => false))) {

@@ -18,7 +18,8 @@
 import { WorkflowNotFoundError, type Client, type SignalDefinition } from '@temporalio/client';
 import { ForemanError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { listRunningIssues, type RunningRun } from '../../dispatch/runs.js';
+import { findIssueRun, listRunningIssues, type RunningRun } from '../../dispatch/runs.js';
+import type { Deployment } from '../../deployment.js';
 import { nudgeDispatcher } from '../../dispatch/nudge.js';
 import { branchName } from '../../workspace/key.js';
 import {
@@ -50,8 +51,8 @@ const FOREMAN_BRANCH_PREFIX = 'foreman/';
 export interface WebhookRouterDeps {
   /** Temporal client of the daemon. */
   client: Client;
-  /** The daemon's task queue: its dispatcher is signalled and its runs are looked up. */
-  taskQueue: string;
+  /** The daemon's deployment: its dispatcher is signalled and only its runs are looked up (src/deployment.ts). */
+  deployment: Deployment;
   /** Routing decisions at debug, dropped untrusted comments at info. Never logs comment bodies. */
   log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   /**
@@ -78,12 +79,12 @@ export interface WebhookRouterDeps {
  *   issueUpdated are nudges, a comment is taken once by `commentId`).
  */
 export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandler {
-  const { client, taskQueue, log } = deps;
+  const { client, deployment, log } = deps;
   const trusted = new Set((deps.trustedAssociations ?? DEFAULT_TRUSTED_ASSOCIATIONS).map((a) => a.toUpperCase()));
   const cacheMs = deps.runsCacheMs ?? RUNNING_RUNS_CACHE_MS;
   const now = deps.now ?? Date.now;
 
-  const runningRuns = cachedRunningRuns(client, taskQueue, cacheMs, now);
+  const runningRuns = cachedRunningRuns(client, deployment, cacheMs, now);
 
   /**
    * The identifier to address a run by. Linear falls back to the issue uuid when a Comment
@@ -95,7 +96,9 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     return run?.identifier ?? issue.identifier;
   };
 
-  const refreshDispatcher = (reason: string): Promise<void> => nudgeDispatcher(client, { taskQueue, reason });
+  const runIdOf = (identifier: string) => issueRunId(client, deployment, identifier);
+  const refreshDispatcher = (reason: string): Promise<void> =>
+    nudgeDispatcher(client, { taskQueue: deployment.taskQueue, reason });
 
   const onIssueChanged = async (
     e: Extract<WebhookEvent, { kind: 'issue_changed' }>,
@@ -104,7 +107,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     const reason = `webhook: ${e.source} issue ${e.issue.identifier}`;
     const updated = (async () => {
       const identifier = await resolveIdentifier(e.issue);
-      const sent = await signalRunning(client, issueWorkflowId(identifier), issueUpdatedSignal, {
+      const sent = await signalRunning(client, await runIdOf(identifier), issueUpdatedSignal, {
         source: 'webhook',
         at: delivery.receivedAt,
       });
@@ -133,7 +136,7 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     if (overLimit(e, log)) return;
     const identifier = await resolveIdentifier(e.issue);
     const reply: HumanReply = { text: e.body, author: e.author, source: 'webhook', commentId: e.commentId };
-    const sent = await signalRunning(client, issueWorkflowId(identifier), humanReplySignal, reply);
+    const sent = await signalRunning(client, await runIdOf(identifier), humanReplySignal, reply);
     log.debug(
       { issue: identifier, comment: e.commentId, author: e.author, running: sent },
       sent ? 'webhook: humanReply sent' : 'webhook: comment on an issue with no running run',
@@ -196,6 +199,13 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
   };
 }
 
+/** The workflow id of the issue's run in `deployment` (a legacy id when that is the run). */
+async function issueRunId(client: Client, deployment: Deployment, identifier: string): Promise<string> {
+  return (
+    (await findIssueRun(client, deployment, identifier))?.workflowId ?? issueWorkflowId(deployment.key, identifier)
+  );
+}
+
 /** The `webhook_signal_failed` error (retryable) for a delivery whose signals did not all go through. */
 function signalFailed(delivery: WebhookDelivery, err: unknown): ForemanError {
   const cause = err instanceof AggregateError ? err.errors[0] : err;
@@ -209,13 +219,13 @@ function signalFailed(delivery: WebhookDelivery, err: unknown): ForemanError {
 }
 
 /**
- * The running runs of `taskQueue`, reused for `cacheMs`. A burst of CI events (one per check run)
+ * The running runs of `deployment`, reused for `cacheMs`. A burst of CI events (one per check run)
  * shares one visibility query. The promise is cached, so concurrent look-ups share the in-flight
  * list too; a failed list is not kept.
  */
 function cachedRunningRuns(
   client: Client,
-  taskQueue: string,
+  deployment: Deployment,
   cacheMs: number,
   now: () => number,
 ): () => Promise<RunningRun[]> {
@@ -223,7 +233,7 @@ function cachedRunningRuns(
   return () => {
     const t = now();
     if (cached && t - cached.at < cacheMs) return cached.runs;
-    const entry = { at: t, runs: listRunningIssues(client, taskQueue) };
+    const entry = { at: t, runs: listRunningIssues(client, deployment) };
     cached = entry;
     entry.runs.catch(() => {
       if (cached === entry) cached = null;
