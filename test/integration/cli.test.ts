@@ -7,6 +7,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatcherWorkflowId } from '../../workflows/definitions.js';
+import { loadPolicy } from '../../src/config/load.js';
+import { deploymentOf } from '../../src/deployment.js';
 import { runForeman, spawnForeman } from '../support/cli.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import { startScriptedModelServer, toolUse, type ScriptStep } from '../support/scripted-model-server.js';
@@ -177,12 +179,13 @@ describe('foreman start', () => {
     const taskQueue = uniqueTaskQueue('daemon');
     const s = await setup(FIX, { taskQueue });
     await fs.mkdir(s.issuesDir, { recursive: true });
+    const deployment = deploymentOf(await loadPolicy(s.policy));
     const daemon = spawnForeman(['start', s.policy, '--port', '0'], { ...s.env, FOREMAN_LOG_LEVEL: 'info' });
     cleanups.push(async () => {
       daemon.child.kill('SIGKILL');
       const connection = await Connection.connect({ address: temporalAddress() });
       await new Client({ connection }).workflow
-        .getHandle(dispatcherWorkflowId(taskQueue))
+        .getHandle(dispatcherWorkflowId(deployment.taskQueue))
         .terminate('test over')
         .catch(() => {});
       await connection.close();
@@ -212,9 +215,10 @@ describe('foreman start', () => {
     expect(url).toBeTruthy();
     const state = (await (await fetch(`${url}/api/v1/state`)).json()) as {
       task_queue: string;
+      deployment: string;
       recent: { issue_identifier: string; outcome: string }[];
     };
-    expect(state.task_queue).toBe(taskQueue);
+    expect(state).toMatchObject({ task_queue: `${taskQueue}-${deployment.key}`, deployment: deployment.key });
     expect(state.recent.some((r) => r.issue_identifier === s.id && r.outcome === 'completed')).toBe(true);
     const one = await fetch(`${url}/api/v1/${s.id}`);
     expect(one.status).toBe(200);
@@ -226,12 +230,12 @@ describe('foreman start', () => {
     expect(daemon.output().stderr).toContain('BROKEN-1.md');
 
     // `foreman status` reaches the same server and lists the finished run.
-    const status = await runForeman(['status', '--json', '--task-queue', taskQueue], s.env);
+    const status = await runForeman(['status', '--json', '--policy', s.policy], s.env);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).recent).toEqual(
       expect.arrayContaining([expect.objectContaining({ issue_identifier: s.id, outcome: 'completed' })]),
     );
-    const text = await runForeman(['status', '--task-queue', taskQueue], s.env);
+    const text = await runForeman(['status', '--policy', s.policy], s.env);
     expect(text.stdout).toContain(`${s.id}  completed (completed)`);
 
     daemon.child.kill('SIGTERM');

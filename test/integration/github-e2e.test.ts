@@ -11,7 +11,9 @@ import { Webhooks } from '@octokit/webhooks';
 import examples from '@octokit/webhooks-examples';
 import { Client, Connection } from '@temporalio/client';
 import { afterEach, expect, it } from 'vitest';
-import { dispatcherWorkflowId } from '../../workflows/definitions.js';
+import { dispatcherWorkflowId, issueWorkflowId } from '../../workflows/definitions.js';
+import { loadPolicy } from '../../src/config/load.js';
+import { deploymentOf } from '../../src/deployment.js';
 import { spawnForeman } from '../support/cli.js';
 import { startFakeGitHub } from '../support/fake-github.js';
 import { git, makeOrigin, tempDir, writePolicy } from '../support/fixtures.js';
@@ -104,17 +106,18 @@ it(
       FOREMAN_LOG_LEVEL: 'info',
       GITHUB_WEBHOOK_SECRET: SECRET,
     };
+    const deployment = deploymentOf(await loadPolicy(policy));
     const daemon = spawnForeman(['start', policy, '--port', '0'], env);
     cleanups.push(async () => {
       daemon.child.kill('SIGKILL');
       const connection = await Connection.connect({ address: temporalAddress() });
       const client = new Client({ connection });
       await client.workflow
-        .getHandle(dispatcherWorkflowId(taskQueue))
+        .getHandle(dispatcherWorkflowId(deployment.taskQueue))
         .terminate('test over')
         .catch(() => {});
       await client.workflow
-        .getHandle('foreman-issue-app-1')
+        .getHandle(issueWorkflowId(deployment.key, 'app-1'))
         .terminate('test over')
         .catch(() => {});
       await connection.close();

@@ -1,0 +1,295 @@
+/**
+ * Deployments on one namespace (docs/architecture.md, "Deployments on one namespace") and one daemon
+ * per folder ("One daemon per folder"), as a user meets them: real `foreman start` daemons on the
+ * shared Temporal dev server, local issues folders, real git origins and scripted model servers.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadPolicy } from '../../src/config/load.js';
+import { deploymentOf, type Deployment } from '../../src/deployment.js';
+import { DAEMON_LOCK_FILE } from '../../src/daemon-lock.js';
+import type { StateSnapshot } from '../../src/status.js';
+import {
+  ISSUE_WORKFLOW_TYPE,
+  dispatcherWorkflowId,
+  issueWorkflowId,
+  legacyIssueWorkflowId,
+  statusQuery,
+  type IssueRunSummary,
+  type IssueWorkflowInput,
+} from '../../workflows/definitions.js';
+import { runForeman, spawnForeman } from '../support/cli.js';
+import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
+import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
+import {
+  startScriptedModelServer,
+  toolUse,
+  type CapturedRequest,
+  type ScriptStep,
+} from '../support/scripted-model-server.js';
+import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+let ctx: RunContext | null = null;
+afterEach(async () => {
+  const errors: unknown[] = [];
+  while (cleanups.length) await cleanups.pop()!().catch((e: unknown) => errors.push(e));
+  const closing = ctx;
+  ctx = null;
+  await closeRunContext(closing);
+  if (errors.length) throw errors[0];
+});
+
+const lastUserText = (req: CapturedRequest) => JSON.stringify((req.body.messages as unknown[]).at(-1));
+
+/** The model asks `question`, then (recording whether it got `answer`) fixes add() and finishes. */
+function askThenFix(question: string, answer: string, seen: { answer: boolean }): ScriptStep[] {
+  return [
+    toolUse('escalate', { question, options: ['yes', 'no'] }),
+    (req) => {
+      seen.answer = lastUserText(req).includes(answer);
+      return toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' });
+    },
+    toolUse('finish', { summary: 'Fixed add() as answered.' }),
+  ];
+}
+
+/** One project: its own folder, origin, model server, FOREMAN_HOME and policy, on `taskQueue`. */
+async function project(name: string, script: ScriptStep[], taskQueue: string) {
+  const tmp = await tempDir(`foreman-${name}-`);
+  cleanups.push(tmp.cleanup);
+  const model = await startScriptedModelServer(script);
+  cleanups.push(async () => {
+    await model.close();
+    expect(model.failures).toEqual([]);
+  });
+  const origin = await makeOrigin(tmp.dir);
+  const issuesDir = path.join(tmp.dir, 'issues');
+  await fs.mkdir(issuesDir, { recursive: true });
+  const policy = await writePolicy(tmp.dir, {
+    issuesDir,
+    workspaceRoot: path.join(tmp.dir, 'workspaces'),
+    repo: origin,
+    modelUrl: model.url,
+    taskQueue,
+    extra: 'sandbox:\n  mode: none',
+  });
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    FOREMAN_HOME: path.join(tmp.dir, 'home'),
+    FOREMAN_LOG_LEVEL: 'info',
+  };
+  const deployment = deploymentOf(await loadPolicy(policy));
+  return { dir: tmp.dir, origin, issuesDir, policy, env, deployment, model };
+}
+
+/** Starts `foreman start POLICY` and waits for "Foreman is running"; killed and its workflows ended on cleanup. */
+async function startDaemon(policy: string, env: NodeJS.ProcessEnv, deployment: Deployment) {
+  const daemon = spawnForeman(['start', policy], env);
+  cleanups.push(async () => {
+    daemon.child.kill('SIGKILL');
+    await terminateAll(deployment);
+  });
+  await waitFor(
+    async () => daemon.output().stderr.includes('Foreman is running'),
+    60_000,
+    () => daemon.output().stderr,
+  );
+  return daemon;
+}
+
+/** Terminates the deployment's dispatcher and issue runs (the shared server outlives the test). */
+async function terminateAll(deployment: Deployment, extra: string[] = []): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  const client = new Client({ connection, namespace: temporalNamespace() });
+  for (const id of [dispatcherWorkflowId(deployment.taskQueue), issueWorkflowId(deployment.key, 'DEMO-1'), ...extra])
+    await client.workflow
+      .getHandle(id)
+      .terminate('test over')
+      .catch(() => {});
+  await connection.close();
+}
+
+async function status(policy: string, env: NodeJS.ProcessEnv): Promise<StateSnapshot> {
+  const r = await runForeman(['status', '--json', '--policy', policy], env);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as StateSnapshot;
+}
+
+const waitingQuestion = async (policy: string, env: NodeJS.ProcessEnv) =>
+  (await status(policy, env)).running.find((r) => r.issue_identifier === 'DEMO-1')?.waiting?.question ?? null;
+
+describe('two deployments on one namespace', () => {
+  it(
+    'both dispatch DEMO-1; each answer reaches its own run; each status shows only its own',
+    { timeout: 240_000 },
+    async () => {
+      // The same policy task queue on purpose: the deployment key keeps them apart all the same.
+      const taskQueue = uniqueTaskQueue('dep');
+      const seenA = { answer: false };
+      const seenB = { answer: false };
+      const a = await project('a', askThenFix('Question of A?', 'answer for A', seenA), taskQueue);
+      const b = await project('b', askThenFix('Question of B?', 'answer for B', seenB), taskQueue);
+      expect(a.deployment.key).not.toBe(b.deployment.key);
+      await writeIssue(a.issuesDir, 'DEMO-1', { title: 'Fix add() in A', state: 'Todo' }, 'add(2, 3) must be 5');
+      await writeIssue(b.issuesDir, 'DEMO-1', { title: 'Fix add() in B', state: 'Todo' }, 'add(2, 3) must be 5');
+
+      const daemonA = await startDaemon(a.policy, a.env, a.deployment);
+      await waitFor(
+        async () => (await waitingQuestion(a.policy, a.env)) !== null,
+        90_000,
+        () => daemonA.output().stderr,
+      );
+      // B starts while A's DEMO-1 waits for a human: B's DEMO-1 must still be dispatched.
+      const daemonB = await startDaemon(b.policy, b.env, b.deployment);
+      await waitFor(
+        async () => (await waitingQuestion(b.policy, b.env)) !== null,
+        90_000,
+        () => daemonB.output().stderr,
+      );
+
+      const stateA = await status(a.policy, a.env);
+      const stateB = await status(b.policy, b.env);
+      expect(stateA.running.map((r) => [r.issue_identifier, r.workflow_id, r.waiting?.question])).toEqual([
+        ['DEMO-1', issueWorkflowId(a.deployment.key, 'DEMO-1'), 'Question of A?'],
+      ]);
+      expect(stateB.running.map((r) => [r.issue_identifier, r.workflow_id, r.waiting?.question])).toEqual([
+        ['DEMO-1', issueWorkflowId(b.deployment.key, 'DEMO-1'), 'Question of B?'],
+      ]);
+      expect(stateA.deployment).toBe(a.deployment.key);
+      // `--all` sees both.
+      const all = await runForeman(['status', '--json', '--all'], a.env);
+      const allIds = (JSON.parse(all.stdout) as StateSnapshot).running.map((r) => r.workflow_id);
+      expect(allIds).toEqual(
+        expect.arrayContaining([
+          issueWorkflowId(a.deployment.key, 'DEMO-1'),
+          issueWorkflowId(b.deployment.key, 'DEMO-1'),
+        ]),
+      );
+
+      // An answer through B reaches B's run; A's stays waiting.
+      const answeredB = await runForeman(['answer', 'DEMO-1', 'answer for B', '--policy', b.policy], b.env);
+      expect(answeredB.code, answeredB.stderr).toBe(0);
+      expect(answeredB.stdout).toContain('Question of B?');
+      await waitFor(
+        async () => /state: "?Human Review"?/.test(await fs.readFile(path.join(b.issuesDir, 'DEMO-1.md'), 'utf8')),
+        90_000,
+        () => daemonB.output().stderr,
+      );
+      expect(seenB.answer).toBe(true);
+      expect(await waitingQuestion(a.policy, a.env)).toBe('Question of A?');
+      expect(a.model.requests).toHaveLength(1); // A's model was asked once: nothing resumed A
+
+      const answeredA = await runForeman(['answer', 'DEMO-1', 'answer for A', '--policy', a.policy], a.env);
+      expect(answeredA.code, answeredA.stderr).toBe(0);
+      expect(answeredA.stdout).toContain('Question of A?');
+      await waitFor(
+        async () => /state: "?Human Review"?/.test(await fs.readFile(path.join(a.issuesDir, 'DEMO-1.md'), 'utf8')),
+        90_000,
+        () => daemonA.output().stderr,
+      );
+      expect(seenA.answer).toBe(true);
+      expect(git(a.origin, 'show', 'foreman/DEMO-1:add.js')).toContain('a + b');
+      expect(git(b.origin, 'show', 'foreman/DEMO-1:add.js')).toContain('a + b');
+    },
+  );
+});
+
+describe('runs started before deployment keys', () => {
+  it('a run under the legacy id foreman-issue-<identifier> is found by status and reached by answer', async () => {
+    const seen = { answer: false };
+    ctx = await createRunContext({ script: askThenFix('Legacy question?', 'legacy answer', seen) });
+    // Started as the old code did: legacy id, the policy's bare task queue, no search attribute.
+    const workflowId = legacyIssueWorkflowId(ctx.identifier);
+    const input: IssueWorkflowInput = { issueId: ctx.identifier, identifier: ctx.identifier };
+    const handle = await ctx.runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: ctx.taskQueue,
+      args: [input],
+      memo: { identifier: ctx.identifier, issueId: ctx.identifier },
+      workflowExecutionTimeout: '5 minutes',
+    });
+    cleanups.push(() =>
+      handle.terminate('test over').then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    await ctx.waitFor('the escalation', async () => (await handle.query(statusQuery)).phase === 'waiting_for_human');
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      FOREMAN_HOME: ctx.home,
+      FOREMAN_LOG_LEVEL: 'warn',
+    };
+
+    // The policy's deployment lists it (visibility lags a start by a moment).
+    await ctx.waitFor(
+      'the legacy run in status',
+      async () => (await status(ctx!.policyFile, env)).running.some((r) => r.workflow_id === workflowId),
+      30_000,
+    );
+    const r = await runForeman(['answer', ctx.identifier, 'legacy answer', '--policy', ctx.policyFile], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Legacy question?');
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome).toBe('completed');
+    expect(seen.answer).toBe(true);
+    // Another deployment (another folder, its own task queue) does not reach it.
+    const other = await project('other', [], uniqueTaskQueue('other'));
+    const stranger = await runForeman(['answer', ctx.identifier, 'x', '--policy', other.policy], env);
+    expect(stranger.code).toBe(2);
+    expect(stranger.stderr).toContain('issue_not_running');
+  });
+});
+
+describe('one daemon per issues folder and FOREMAN_HOME', () => {
+  it('a second start on the same folder exits naming the first pid; after kill -9 a new start succeeds', async () => {
+    const p = await project('lock', [], uniqueTaskQueue('lock'));
+    const first = await startDaemon(p.policy, p.env, p.deployment);
+    const firstPid = first.child.pid!;
+
+    // Another FOREMAN_HOME (as with a second Temporal server), the same issues folder: refused.
+    const otherHome = { ...p.env, FOREMAN_HOME: path.join(p.dir, 'home-2') };
+    const second = await runForeman(['start', p.policy], otherHome, 60_000);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain('daemon_running');
+    expect(second.stderr).toContain(`pid ${firstPid}`);
+    expect(second.stderr).toContain(p.issuesDir);
+
+    // The same FOREMAN_HOME, another folder: refused too.
+    const q = await project('lock-q', [], uniqueTaskQueue('lock'));
+    const third = await runForeman(['start', q.policy], { ...q.env, FOREMAN_HOME: p.env.FOREMAN_HOME }, 60_000);
+    expect(third.code).not.toBe(0);
+    expect(third.stderr).toContain(`pid ${firstPid}`);
+    expect(third.stderr).toContain(p.env.FOREMAN_HOME);
+    // The refused start left the first one's lock alone.
+    expect(JSON.parse(await fs.readFile(path.join(p.issuesDir, DAEMON_LOCK_FILE), 'utf8'))).toMatchObject({
+      pid: firstPid,
+    });
+
+    // The first dies without cleaning up: its lock is stale and the next start takes it.
+    first.child.kill('SIGKILL');
+    await first.wait(10_000);
+    const next = await startDaemon(p.policy, otherHome, p.deployment);
+    expect(JSON.parse(await fs.readFile(path.join(p.issuesDir, DAEMON_LOCK_FILE), 'utf8'))).toMatchObject({
+      pid: next.child.pid,
+    });
+    next.child.kill('SIGTERM');
+    expect((await next.wait(40_000)).code).toBe(0);
+    // A clean stop removes its locks.
+    await expect(fs.stat(path.join(p.issuesDir, DAEMON_LOCK_FILE))).rejects.toThrow();
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms; output:\n${context().slice(-4000)}`);
+}
