@@ -113,7 +113,12 @@ export function deploymentOf(loaded: Pick<LoadedPolicy, 'policy' | 'dir'>): Depl
 export function deploymentQuery(d: Pick<Deployment, 'key' | 'legacyTaskQueue'>): string {
   const own = `${DEPLOYMENT_SEARCH_ATTRIBUTE} = '${d.key}'`;
   if (!d.legacyTaskQueue) return own;
-  return `(${own} OR (${DEPLOYMENT_SEARCH_ATTRIBUTE} IS NULL AND TaskQueue = '${escapeQuery(d.legacyTaskQueue)}'))`;
+  return `(${own} OR (${legacyRunsQuery(d.legacyTaskQueue)}))`;
+}
+
+/** The visibility-query clause that selects runs started before deployment keys on `taskQueue`. */
+export function legacyRunsQuery(taskQueue: string): string {
+  return `${DEPLOYMENT_SEARCH_ATTRIBUTE} IS NULL AND TaskQueue = '${escapeQuery(taskQueue)}'`;
 }
 
 function escapeQuery(value: string): string {

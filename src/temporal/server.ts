@@ -14,7 +14,7 @@ import {
 } from './dev-server.js';
 import { createWorkerRuntime, type WorkerRuntime } from './worker.js';
 import type { Client } from '@temporalio/client';
-import { DEPLOYMENT_SEARCH_ATTRIBUTE, deploymentOf, type Deployment } from '../deployment.js';
+import { DEPLOYMENT_SEARCH_ATTRIBUTE, deploymentOf, legacyRunsQuery, type Deployment } from '../deployment.js';
 import { TemporalServerError } from '../errors.js';
 import { ISSUE_WORKFLOW_TYPE } from '../../workflows/definitions.js';
 
@@ -91,9 +91,7 @@ export async function requireSearchAttribute(temporal: Pick<TemporalTarget, 'add
 
 /** True when an IssueWorkflow started before deployment keys (no search attribute) runs on `taskQueue`. */
 async function hasLegacyRuns(client: Client, taskQueue: string): Promise<boolean> {
-  const query =
-    `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ` +
-    `${DEPLOYMENT_SEARCH_ATTRIBUTE} IS NULL AND TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`;
+  const query = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND ${legacyRunsQuery(taskQueue)}`;
   for await (const _ of client.workflow.list({ query, pageSize: 1 })) return true;
   return false;
 }
