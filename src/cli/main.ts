@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { humanReplySignal, statusQuery } from '../../workflows/definitions.js';
 import { deploymentOf, type Deployment } from '../deployment.js';
-import { findIssueRun } from '../dispatch/runs.js';
+import { findIssueRun, listRunningIssues } from '../dispatch/runs.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
@@ -163,9 +163,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .command('status')
     .description('List running issues (phase, round, turns, tokens) and recently finished runs.')
     .option('--json', 'print the state as JSON (the /api/v1/state shape)')
-    .option('--policy <file>', "the policy whose deployment's runs to show", DEFAULT_POLICY)
+    .option('--policy <file>', "only this policy's deployment (default: ./WORKFLOW.md if there, else all)")
     .option('--all', 'show the runs of every deployment on the namespace')
-    .action(async (flags: { json?: boolean; policy: string; all?: boolean }) => {
+    .action(async (flags: { json?: boolean; policy?: string; all?: boolean }) => {
       const deployment = flags.all ? null : await deploymentOfFile(flags.policy, env);
       const snapshot = await withTemporalClient(env, (client) => collectState(client, deployment));
       writeOut(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatState(snapshot)}\n`);
@@ -176,8 +176,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .description("Deliver a human's answer to the issue's waiting escalation; the work resumes.")
     .argument('<issue>', 'issue identifier, e.g. DEMO-1')
     .argument('<text...>', 'the answer')
-    .option('--policy <file>', "the policy whose deployment's run to answer", DEFAULT_POLICY)
-    .action(async (identifier: string, words: string[], flags: { policy: string }) => {
+    .option('--policy <file>', "the run of this policy's deployment (default: ./WORKFLOW.md if there)")
+    .action(async (identifier: string, words: string[], flags: { policy?: string }) => {
       const question = await answerIssue(identifier, words.join(' ').trim(), flags.policy, env);
       writeOut(`answered ${identifier}: ${question}\n`);
     });
@@ -231,7 +231,7 @@ async function withTemporalClient<T>(env: NodeJS.ProcessEnv, fn: (client: Client
  * `foreman answer`: delivers `text` to the run of `identifier` in the deployment of `policyFile`.
  * @throws CliError `usage` (empty text), and what deploymentOfFile and deliverAnswer throw.
  */
-async function answerIssue(identifier: string, text: string, policyFile: string, env: NodeJS.ProcessEnv) {
+async function answerIssue(identifier: string, text: string, policyFile: string | undefined, env: NodeJS.ProcessEnv) {
   if (!text) throw new CliError('usage', 'The answer is empty.');
   const deployment = await deploymentOfFile(policyFile, env);
   return withTemporalClient(env, (client) =>
@@ -240,41 +240,57 @@ async function answerIssue(identifier: string, text: string, policyFile: string,
 }
 
 /**
- * The deployment (src/deployment.ts) of the policy file `file`: whose runs `status` shows and
- * `answer` reaches.
- * @throws PolicyError when the policy cannot be read or is invalid (a missing default file says
- *   how to name one).
+ * The deployment (src/deployment.ts) of the policy file `file` (Default: `./WORKFLOW.md`): whose
+ * runs `status` shows and `answer` reaches. Null when no file was named and there is no
+ * `./WORKFLOW.md`: every deployment.
+ * @throws PolicyError when the policy cannot be read or is invalid.
  */
-async function deploymentOfFile(file: string, env: NodeJS.ProcessEnv): Promise<Deployment> {
+async function deploymentOfFile(file: string | undefined, env: NodeJS.ProcessEnv): Promise<Deployment | null> {
   try {
-    return deploymentOf(await validatePolicyFile(path.resolve(file), { env }));
+    return deploymentOf(await validatePolicyFile(path.resolve(file ?? DEFAULT_POLICY), { env }));
   } catch (err) {
-    if (hasCode(err, 'missing_workflow_file') && file === DEFAULT_POLICY)
-      throw new CliError(
-        'usage',
-        `No ${DEFAULT_POLICY} here: runs belong to a deployment (its policy's tracker); pass --policy FILE` +
-          ' (status: or --all for every deployment).',
-      );
+    if (file === undefined && hasCode(err, 'missing_workflow_file')) return null;
     throw err;
   }
 }
 
 /**
- * Signals `humanReply` to the issue's run (in `deployment`; a legacy run included) after checking that it waits for an answer. When no
- * worker is up to answer the check, the answer is still delivered if the run exists: signals are
- * durable, and the run takes it when a worker starts. Returns a line for the person.
- * @throws CliError `issue_not_running` / `not_waiting`.
+ * The run of `identifier` to answer: in `deployment`, or (null) the one running IssueWorkflow of
+ * that identifier on the namespace.
+ * @throws CliError `issue_not_running` (none), `usage` (several deployments run it: name the policy).
+ */
+async function runToAnswer(client: Client, deployment: Deployment | null, identifier: string): Promise<string> {
+  if (deployment) {
+    const found = await findIssueRun(client, deployment, identifier);
+    if (!found) throw new CliError('issue_not_running', `${identifier} has no Foreman workflow in this deployment.`);
+    return found.workflowId;
+  }
+  const runs = (await listRunningIssues(client, null)).filter((r) => r.identifier === identifier);
+  if (runs.length === 0) throw new CliError('issue_not_running', `${identifier} has no running Foreman workflow.`);
+  if (runs.length > 1)
+    throw new CliError(
+      'usage',
+      `${identifier} runs in ${runs.length} deployments (${runs.map((r) => r.workflowId).join(', ')}): ` +
+        'pass --policy FILE to say whose.',
+    );
+  return runs[0]!.workflowId;
+}
+
+/**
+ * Signals `humanReply` to the issue's run (`runToAnswer`: in `deployment`, a legacy run included)
+ * after checking that it waits for an answer. When no worker is up to answer the check, the answer
+ * is still delivered if the run exists: signals are durable, and the run takes it when a worker
+ * starts. Returns a line for the person.
+ * @throws CliError `issue_not_running` / `not_waiting` / `usage` (see runToAnswer).
  */
 async function deliverAnswer(
   client: Client,
-  deployment: Deployment,
+  deployment: Deployment | null,
   identifier: string,
   text: string,
   author: string,
 ): Promise<string> {
-  const found = await findIssueRun(client, deployment, identifier);
-  if (!found) throw new CliError('issue_not_running', `${identifier} has no Foreman workflow in this deployment.`);
-  const handle = client.workflow.getHandle(found.workflowId);
+  const handle = client.workflow.getHandle(await runToAnswer(client, deployment, identifier));
   const noWorker = Symbol('no worker');
   const status = await Promise.race([
     handle.query(statusQuery).catch(() => noWorker),

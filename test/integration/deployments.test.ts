@@ -3,6 +3,7 @@
  * per folder ("One daemon per folder"), as a user meets them: real `foreman start` daemons on the
  * shared Temporal dev server, local issues folders, real git origins and scripted model servers.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -10,6 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf, type Deployment } from '../../src/deployment.js';
 import { DAEMON_LOCK_FILE } from '../../src/daemon-lock.js';
+import { hasCode } from '../../src/errors.js';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import type { DevServer } from '../../src/temporal/dev-server.js';
+import { requireSearchAttribute } from '../../src/temporal/server.js';
 import type { StateSnapshot } from '../../src/status.js';
 import {
   ISSUE_WORKFLOW_TYPE,
@@ -170,6 +175,11 @@ describe('two deployments on one namespace', () => {
         ]),
       );
 
+      // Naming no policy (no ./WORKFLOW.md here) never guesses between them.
+      const ambiguous = await runForeman(['answer', 'DEMO-1', 'whose?'], a.env);
+      expect(ambiguous.code).toBe(2);
+      expect(ambiguous.stderr).toContain('pass --policy');
+
       // An answer through B reaches B's run; A's stays waiting.
       const answeredB = await runForeman(['answer', 'DEMO-1', 'answer for B', '--policy', b.policy], b.env);
       expect(answeredB.code, answeredB.stderr).toBe(0);
@@ -282,6 +292,34 @@ describe('one daemon per issues folder and FOREMAN_HOME', () => {
     expect((await next.wait(40_000)).code).toBe(0);
     // A clean stop removes its locks.
     await expect(fs.stat(path.join(p.issuesDir, DAEMON_LOCK_FILE))).rejects.toThrow();
+  });
+});
+
+describe('the ForemanDeployment search attribute', () => {
+  it('is registered on a dev server, and required with the command to create it on any other', async () => {
+    const namespace = `dep-${randomUUID().slice(0, 8)}`;
+    const address = temporalAddress();
+    const connection = await Connection.connect({ address });
+    cleanups.push(() => connection.close());
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    const elsewhere = { address, namespace, devServer: null };
+    // A new namespace answers a moment after it is registered.
+    let err: unknown = null;
+    await waitFor(
+      async () =>
+        hasCode((err = await requireSearchAttribute(elsewhere).catch((e: unknown) => e)), 'search_attribute_missing'),
+      30_000,
+      () => String(err),
+    );
+    expect((err as Error).message).toContain(
+      `temporal operator search-attribute create --address ${address} --namespace ${namespace} --name ForemanDeployment --type Keyword`,
+    );
+    // A dev server Foreman uses gets it added; then the check passes anywhere.
+    await requireSearchAttribute({ ...elsewhere, devServer: {} as DevServer });
+    await requireSearchAttribute(elsewhere);
   });
 });
 

@@ -71,7 +71,10 @@ describe('escalation round trip', () => {
       FOREMAN_HOME: ctx.home,
       FOREMAN_LOG_LEVEL: 'warn',
     };
-    const r = await runForeman(['answer', ctx.identifier, 'No saturation needed, just fix the sign.'], env);
+    const r = await runForeman(
+      ['answer', ctx.identifier, 'No saturation needed, just fix the sign.', '--policy', ctx.policyFile],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Should add() saturate');
 
@@ -88,7 +91,7 @@ describe('escalation round trip', () => {
     expect(spec.indexOf('**Q1**')).toBeLessThan(spec.indexOf('## Log'));
     expect(await ctx.issueText()).toMatch(/^state: "?Human Review"?$/m);
     // `foreman answer` refuses when nothing waits.
-    const again = await runForeman(['answer', ctx.identifier, 'late'], env);
+    const again = await runForeman(['answer', ctx.identifier, 'late', '--policy', ctx.policyFile], env);
     expect(again.code).toBe(2);
   });
 
