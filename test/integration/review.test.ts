@@ -48,6 +48,7 @@ const waiting = async () => (await ctx!.status()).phase === 'waiting_for_human';
 /** Replaces what changes from run to run (shas, ids, times, paths) so a packet can be snapshotted. */
 function stable(md: string, c: RunContext): string {
   return md
+    .replaceAll(c.runtime.deployment.key, '<deployment>')
     .replaceAll(c.identifier, 'ISSUE-1')
     .replaceAll(c.dir, '<tmp>')
     .replace(/<!-- foreman:[^>]*-->\n?/g, '')
