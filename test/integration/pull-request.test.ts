@@ -3,6 +3,7 @@
  * Octokit): red CI → CI results from the GitHub API in the evidence and a rework round on the same
  * PR; a PR closed without merging → the run stops and says so, keeping the workspace.
  */
+import { deploymentAttribute } from '../../src/dispatch/runs.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -118,6 +119,8 @@ it(
     await ctx.waitFor('a continued execution', async () => (await handle.describe()).runId !== firstRunId);
     const continued = await handle.describe();
     expect(continued.memo).toMatchObject({ identifier: ctx.identifier });
+    // The deployment's search attribute goes with it (docs/architecture.md, "Deployments on one namespace").
+    expect(continued.typedSearchAttributes.get(deploymentAttribute)).toBe(ctx.runtime.deployment.key);
     const after = await ctx.status();
     expect(after).toMatchObject({ phase: 'in_review', turns: before.turns, transcripts: before.transcripts });
 
