@@ -62,7 +62,7 @@ function askThenFix(question: string, answer: string, seen: { answer: boolean })
 }
 
 /** One project: its own folder, origin, model server, FOREMAN_HOME and policy, on `taskQueue`. */
-async function project(name: string, script: ScriptStep[], taskQueue: string) {
+async function project(name: string, script: ScriptStep[], taskQueue: string, extra = '') {
   const tmp = await tempDir(`foreman-${name}-`);
   cleanups.push(tmp.cleanup);
   const model = await startScriptedModelServer(script);
@@ -79,7 +79,7 @@ async function project(name: string, script: ScriptStep[], taskQueue: string) {
     repo: origin,
     modelUrl: model.url,
     taskQueue,
-    extra: 'sandbox:\n  mode: none',
+    extra: `sandbox:\n  mode: none\n${extra}`,
   });
   const env = {
     ...process.env,
@@ -258,9 +258,23 @@ describe('runs started before deployment keys', () => {
 
 describe('one daemon per issues folder and FOREMAN_HOME', () => {
   it('a second start on the same folder exits naming the first pid; after kill -9 a new start succeeds', async () => {
-    const p = await project('lock', [], uniqueTaskQueue('lock'));
+    const fix: ScriptStep[] = [
+      toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+      toolUse('finish', { summary: 'Fixed add().' }),
+    ];
+    // The daemon dispatches only labelled issues, so the unlabelled one is `foreman run`'s alone.
+    const p = await project('lock', fix, uniqueTaskQueue('lock'), 'tracker:\n  required_labels: [auto]');
     const first = await startDaemon(p.policy, p.env, p.deployment);
     const firstPid = first.child.pid!;
+
+    // `foreman run` takes no lock: it works beside the daemon, on the same task queue.
+    await writeIssue(p.issuesDir, 'DEMO-1', { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must be 5');
+    const run = await runForeman(['run', 'DEMO-1', p.policy], p.env, 90_000);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      outcome: 'completed',
+      workflowId: issueWorkflowId(p.deployment.key, 'DEMO-1'),
+    });
 
     // Another FOREMAN_HOME (as with a second Temporal server), the same issues folder: refused.
     const otherHome = { ...p.env, FOREMAN_HOME: path.join(p.dir, 'home-2') };
