@@ -131,7 +131,7 @@ export async function connectForeman(opts: {
   const taskQueue = deployment.taskQueue;
   const runtimes: WorkerRuntime[] = [];
   const shutdown = async () => {
-    for (const r of runtimes.reverse()) await r.shutdown();
+    for (const r of [...runtimes].reverse()) await r.shutdown();
   };
   try {
     await requireSearchAttribute(temporal);

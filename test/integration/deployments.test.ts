@@ -17,6 +17,7 @@ import type { DevServer } from '../../src/temporal/dev-server.js';
 import { requireSearchAttribute } from '../../src/temporal/server.js';
 import type { StateSnapshot } from '../../src/status.js';
 import {
+  DISPATCHER_WORKFLOW_TYPE,
   ISSUE_WORKFLOW_TYPE,
   dispatcherWorkflowId,
   issueWorkflowId,
@@ -253,6 +254,54 @@ describe('runs started before deployment keys', () => {
     const stranger = await runForeman(['answer', ctx.identifier, 'x', '--policy', other.policy], env);
     expect(stranger.code).toBe(2);
     expect(stranger.stderr).toContain('issue_not_running');
+  });
+});
+
+describe('upgrading a daemon with runs started before deployment keys', () => {
+  it('foreman start polls the old task queue for them, retires the old dispatcher, and answers reach them', async () => {
+    const taskQueue = uniqueTaskQueue('legacy');
+    const seen = { answer: false };
+    const p = await project('legacy', askThenFix('Old question?', 'old answer', seen), taskQueue);
+    await writeIssue(p.issuesDir, 'DEMO-1', { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must be 5');
+    // What the old daemon left: a run under the legacy id on the bare queue, and its dispatcher.
+    const connection = await Connection.connect({ address: temporalAddress() });
+    const client = new Client({ connection, namespace: temporalNamespace() });
+    const legacyId = legacyIssueWorkflowId('DEMO-1');
+    const oldDispatcher = dispatcherWorkflowId(taskQueue);
+    cleanups.push(async () => {
+      await terminateAll(p.deployment, [legacyId, oldDispatcher]);
+      await connection.close();
+    });
+    const input: IssueWorkflowInput = { issueId: 'DEMO-1', identifier: 'DEMO-1' };
+    const run = await client.workflow.start(ISSUE_WORKFLOW_TYPE, {
+      workflowId: legacyId,
+      taskQueue,
+      args: [input],
+      memo: { identifier: 'DEMO-1', issueId: 'DEMO-1' },
+    });
+    await client.workflow.start(DISPATCHER_WORKFLOW_TYPE, { workflowId: oldDispatcher, taskQueue, args: [{}] });
+    await waitFor(
+      async () => (await status(p.policy, p.env)).running.some((r) => r.workflow_id === legacyId),
+      30_000,
+      () => 'the legacy run never showed in status',
+    );
+
+    const daemon = await startDaemon(p.policy, p.env, p.deployment);
+    expect(daemon.output().stderr).toContain('also polling their task queue');
+    await waitFor(
+      async () => (await waitingQuestion(p.policy, p.env)) !== null,
+      90_000,
+      () => daemon.output().stderr,
+    );
+    expect((await client.workflow.getHandle(oldDispatcher).describe()).status.name).toBe('TERMINATED');
+    // One run of DEMO-1: the daemon saw the legacy run and started no second one.
+    expect((await status(p.policy, p.env)).running.map((r) => r.workflow_id)).toEqual([legacyId]);
+
+    const answered = await runForeman(['answer', 'DEMO-1', 'old answer', '--policy', p.policy], p.env);
+    expect(answered.code, answered.stderr).toBe(0);
+    expect(answered.stdout).toContain('Old question?');
+    expect(((await run.result()) as IssueRunSummary).outcome).toBe('completed');
+    expect(seen.answer).toBe(true);
   });
 });
 
