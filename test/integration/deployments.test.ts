@@ -3,7 +3,7 @@
  * per folder ("One daemon per folder"), as a user meets them: real `foreman start` daemons on the
  * shared Temporal dev server, local issues folders, real git origins and scripted model servers.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -93,8 +93,8 @@ async function project(name: string, script: ScriptStep[], taskQueue: string, ex
 }
 
 /** Starts `foreman start POLICY` and waits for "Foreman is running"; killed and its workflows ended on cleanup. */
-async function startDaemon(policy: string, env: NodeJS.ProcessEnv, deployment: Deployment) {
-  const daemon = spawnForeman(['start', policy], env);
+async function startDaemon(policy: string, env: NodeJS.ProcessEnv, deployment: Deployment, flags: string[] = []) {
+  const daemon = spawnForeman(['start', policy, ...flags], env);
   cleanups.push(async () => {
     daemon.child.kill('SIGKILL');
     await terminateAll(deployment);
@@ -130,7 +130,7 @@ const waitingQuestion = async (policy: string, env: NodeJS.ProcessEnv) =>
 
 describe('two deployments on one namespace', () => {
   it(
-    'both dispatch DEMO-1; each answer reaches its own run; each status shows only its own',
+    'both dispatch DEMO-1; a webhook through A and `foreman answer` through B each reach their own run; each status shows only its own',
     { timeout: 240_000 },
     async () => {
       // The same policy task queue on purpose: the deployment key keeps them apart all the same.
@@ -143,7 +143,7 @@ describe('two deployments on one namespace', () => {
       await writeIssue(a.issuesDir, 'DEMO-1', { title: 'Fix add() in A', state: 'Todo' }, 'add(2, 3) must be 5');
       await writeIssue(b.issuesDir, 'DEMO-1', { title: 'Fix add() in B', state: 'Todo' }, 'add(2, 3) must be 5');
 
-      const daemonA = await startDaemon(a.policy, a.env, a.deployment);
+      const daemonA = await startDaemon(a.policy, { ...a.env, LINEAR_WEBHOOK_SECRET }, a.deployment, ['--port', '0']);
       await waitFor(
         async () => (await waitingQuestion(a.policy, a.env)) !== null,
         90_000,
@@ -181,7 +181,20 @@ describe('two deployments on one namespace', () => {
       expect(ambiguous.code).toBe(2);
       expect(ambiguous.stderr).toContain('pass --policy');
 
-      // An answer through B reaches B's run; A's stays waiting.
+      // A webhook comment on DEMO-1 through A's daemon reaches A's run; B's stays waiting.
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemonA.output().stderr)?.[1];
+      expect(url).toBeTruthy();
+      expect((await postLinearComment(url!, 'DEMO-1', 'answer for A')).status).toBe(202);
+      await waitFor(
+        async () => /state: "?Human Review"?/.test(await fs.readFile(path.join(a.issuesDir, 'DEMO-1.md'), 'utf8')),
+        90_000,
+        () => daemonA.output().stderr,
+      );
+      expect(seenA.answer).toBe(true);
+      expect(await waitingQuestion(b.policy, b.env)).toBe('Question of B?');
+      expect(b.model.requests).toHaveLength(1); // B's model was asked once: nothing resumed B
+
+      // `foreman answer` through B reaches B's run.
       const answeredB = await runForeman(['answer', 'DEMO-1', 'answer for B', '--policy', b.policy], b.env);
       expect(answeredB.code, answeredB.stderr).toBe(0);
       expect(answeredB.stdout).toContain('Question of B?');
@@ -191,18 +204,6 @@ describe('two deployments on one namespace', () => {
         () => daemonB.output().stderr,
       );
       expect(seenB.answer).toBe(true);
-      expect(await waitingQuestion(a.policy, a.env)).toBe('Question of A?');
-      expect(a.model.requests).toHaveLength(1); // A's model was asked once: nothing resumed A
-
-      const answeredA = await runForeman(['answer', 'DEMO-1', 'answer for A', '--policy', a.policy], a.env);
-      expect(answeredA.code, answeredA.stderr).toBe(0);
-      expect(answeredA.stdout).toContain('Question of A?');
-      await waitFor(
-        async () => /state: "?Human Review"?/.test(await fs.readFile(path.join(a.issuesDir, 'DEMO-1.md'), 'utf8')),
-        90_000,
-        () => daemonA.output().stderr,
-      );
-      expect(seenA.answer).toBe(true);
       expect(git(a.origin, 'show', 'foreman/DEMO-1:add.js')).toContain('a + b');
       expect(git(b.origin, 'show', 'foreman/DEMO-1:add.js')).toContain('a + b');
     },
@@ -385,6 +386,34 @@ describe('the ForemanDeployment search attribute', () => {
     await requireSearchAttribute(elsewhere);
   });
 });
+
+const LINEAR_WEBHOOK_SECRET = 'lin_wh_deployments';
+
+/** Posts a signed Linear `Comment.create` webhook (Linear developer docs "Webhooks") on `identifier`. */
+async function postLinearComment(url: string, identifier: string, body: string): Promise<{ status: number }> {
+  const issueId = randomUUID();
+  const at = new Date().toISOString();
+  const payload = JSON.stringify({
+    action: 'create',
+    type: 'Comment',
+    createdAt: at,
+    data: { id: randomUUID(), createdAt: at, updatedAt: at, body, issueId, issue: { id: issueId, identifier } },
+    actor: { id: randomUUID(), type: 'user', name: 'Ada Lovelace' },
+    organizationId: randomUUID(),
+    webhookTimestamp: Date.now(),
+  });
+  const res = await fetch(`${url}/webhooks/linear`, {
+    method: 'POST',
+    body: payload,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'linear-delivery': randomUUID(),
+      'linear-event': 'Comment',
+      'linear-signature': createHmac('sha256', LINEAR_WEBHOOK_SECRET).update(payload).digest('hex'),
+    },
+  });
+  return { status: res.status };
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
