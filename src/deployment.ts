@@ -28,7 +28,8 @@ export interface Deployment {
 
 /**
  * What the tracker is, as a stable string: `github:<owner>/<repo>`, `linear:<endpoint host>:team=<KEY>:project=<slug>`,
- * or `local:<real path of the issues folder>` (a folder not created yet: its absolute path).
+ * or `local:<real path of the issues folder>` (a folder not created yet: its nearest existing
+ * ancestor's real path joined with the rest, the path it will have).
  * Reads the policy's keys only (no tokens, no I/O but `realpath`). Source: docs/architecture.md,
  * "Deployments on one namespace".
  */
@@ -45,16 +46,7 @@ export function trackerIdentity(loaded: Pick<LoadedPolicy, 'policy' | 'dir'>): s
     const v = provider[key] ?? tracker[key];
     return typeof v === 'string' ? v.trim() : '';
   };
-  if (kind === 'local') {
-    const folder = localIssuesFolder(loaded)!;
-    let real = folder;
-    try {
-      real = realpathSync(folder);
-    } catch {
-      // Not created yet: the daemon creates it at this very path.
-    }
-    return `local:${real}`;
-  }
+  if (kind === 'local') return `local:${realPath(localIssuesFolder(loaded)!)}`;
   if (kind === 'github') {
     const slug = read('repo').includes('/')
       ? parseRepoSlug(read('repo'))
@@ -123,6 +115,19 @@ export function legacyRunsQuery(taskQueue: string): string {
 
 function escapeQuery(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}
+
+/** `realpath` of `p`, or of its nearest existing ancestor joined with the rest. */
+function realPath(p: string): string {
+  const rest: string[] = [];
+  for (let dir = p; ; dir = path.dirname(dir)) {
+    try {
+      return path.join(realpathSync(dir), ...rest.reverse());
+    } catch {
+      if (path.dirname(dir) === dir) return p;
+      rest.push(path.basename(dir));
+    }
+  }
 }
 
 function readablePart(identity: string): string {

@@ -41,6 +41,12 @@ describe('deployment keys', () => {
       expect(a.key).toMatch(/^a-issues-[0-9a-f]{8}$/);
       expect(b.key).not.toBe(a.key);
       expect(viaLink.key).toBe(a.key);
+      // Not created yet: the same key it will have once created (the symlinked parent resolved).
+      const before = deploymentOf(policy(`tracker: { kind: local, provider: { path: ${dir}/link/new } }`, dir)).key;
+      await fs.mkdir(path.join(dir, 'a', 'issues', 'new'));
+      expect(deploymentOf(policy(`tracker: { kind: local, provider: { path: ${dir}/link/new } }`, dir)).key).toBe(
+        before,
+      );
       expect(trackerIdentity(policy('tracker: { kind: local }', path.join(dir, 'a')))).toBe(
         `local:${await fs.realpath(path.join(dir, 'a', 'issues'))}`,
       );
