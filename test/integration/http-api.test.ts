@@ -23,6 +23,7 @@ const GITHUB_SECRET = 'gh-test-secret';
 const snapshot: StateSnapshot = {
   generated_at: '2026-12-04T12:00:00.000Z',
   task_queue: 'q',
+  deployment: null,
   counts: { running: 0, waiting_for_human: 0, closed_recently: 0 },
   running: [],
   recent: [],
