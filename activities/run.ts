@@ -3,6 +3,8 @@
  * the run keeps from the policy in force).
  */
 import { boundIssue, descriptionCutNotice, runSettings, type PreparedRun } from '../src/config/run-settings.js';
+import { probeModel } from '../src/agents/probe.js';
+import { modelClientOptions } from '../src/agents/run-role.js';
 import { TrackerError } from '../src/errors.js';
 import type { ActivityContext } from './context.js';
 
@@ -36,6 +38,24 @@ export function createRunActivities(ctx: ActivityContext) {
         await tracker.upsertComment(issue.id, 'issue-description-cut', descriptionCutNotice(max, bounded.cutBytes));
       }
       return { issue: bounded.issue, settings: runSettings(loaded.policy) };
+    },
+
+    /**
+     * Whether a service an outage escalation waits on answers again: `model` makes a one-token
+     * Messages API call with the implementer's model, `tracker` reads the issue. Never throws: an
+     * error is `false` (the workflow probes again later with backoff).
+     */
+    async probeService(input: { target: 'model' | 'tracker'; issueId: string }): Promise<boolean> {
+      const loaded = ctx.policy();
+      if (input.target === 'model') {
+        return probeModel(modelClientOptions(loaded.policy, ctx.env), loaded.policy.roles.implementer.model);
+      }
+      try {
+        await ctx.tracker(loaded).fetchIssuesByIds([input.issueId]);
+        return true;
+      } catch {
+        return false;
+      }
     },
   };
 }

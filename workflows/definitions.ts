@@ -25,6 +25,8 @@ export interface HumanReply {
   source: 'cli' | 'comment' | 'webhook';
   /** The tracker comment it came from; a comment is taken once. */
   commentId?: string;
+  /** True when the author may approve (trust.approvers, or anyone who may answer when unset; `foreman answer` is the operator). Absent = false. */
+  mayApprove?: boolean;
 }
 
 /** A review on the issue's pull request (from a webhook). */

@@ -26,7 +26,7 @@ import {
 } from '@temporalio/workflow';
 import type { IssueRunSummary, IssueWorkflowInput, StopRequest } from './definitions.js';
 import { boot, issueActivities } from './issue/activities.js';
-import { describeFailure } from './issue/escalation.js';
+import { describeFailure } from './issue/failure.js';
 import { awaitPullRequest, handOver } from './issue/pull-request.js';
 import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';

@@ -13,6 +13,7 @@ import { findIssueRun, listRunningIssues } from '../dispatch/runs.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
+import { interpretAnswer, normalizeOptions } from '../escalation/answer.js';
 import { createLogger, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
 import { foremanHome } from '../home.js';
@@ -302,14 +303,23 @@ async function deliverAnswer(
       () => false,
     );
     if (!running) throw new CliError('issue_not_running', `${identifier} has no running Foreman workflow.`);
-    await handle.signal(humanReplySignal, { text, author, source: 'cli' });
+    await handle.signal(humanReplySignal, { text, author, source: 'cli', mayApprove: true });
     return 'no worker is running now; the answer is kept and taken when a worker starts';
   }
   if (status.phase !== 'waiting_for_human' || !status.escalation) {
     throw new CliError('not_waiting', `${identifier} is not waiting for an answer (phase: ${status.phase}).`);
   }
-  await handle.signal(humanReplySignal, { text, author, source: 'cli' });
-  return status.escalation.question;
+  // The run parses the answer (src/escalation/answer.ts); the same parse here refuses a pick that
+  // is not on offer before it is sent, and says which option a pick chose.
+  const reply = { text, author, source: 'cli' as const, mayApprove: true };
+  const answer = interpretAnswer(reply, status.escalation.options);
+  if (answer.kind === 'invalid') throw new CliError('usage', `Not sent: ${answer.why}.`);
+  await handle.signal(humanReplySignal, reply);
+  const picked =
+    answer.kind === 'option'
+      ? ` (picked option ${answer.option}: ${normalizeOptions(status.escalation.options)[answer.option - 1]!.label})`
+      : ' (free text: guidance for the agent)';
+  return `${status.escalation.question}${picked}`;
 }
 
 function parsePort(v: string): number {

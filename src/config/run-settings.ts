@@ -32,6 +32,8 @@ export interface RunSettings {
   escalatedState: string | null;
   /** Where a parked escalation moves the issue; null leaves it where it is. */
   parkedState: string | null;
+  /** Where a Stop answer moves the issue (a terminal state, so it is not dispatched again); null: stays. */
+  stoppedState: string | null;
   /** One reminder after this long without an answer, ms; null: none. */
   repingMs: number | null;
   /** Park after this long without an answer, ms; null: never. */
@@ -100,6 +102,7 @@ export function runSettings(policy: Policy): RunSettings {
     reviewState: policy.handoff.review_state,
     escalatedState: policy.handoff.escalated_state ?? null,
     parkedState: policy.handoff.parked_state ?? null,
+    stoppedState: policy.handoff.stopped_state ?? policy.tracker.terminal_states[0] ?? null,
     repingMs: policy.escalation.reping_ms ?? null,
     parkMs: policy.escalation.timeout_ms ?? null,
     budget: {

@@ -238,6 +238,8 @@ export const handoffSchema = z.object({
   parked_state: z.string().trim().min(1).optional(),
   /** State set when the pull request is merged. (Default: `Done`) */
   done_state: z.string().trim().min(1).default('Done'),
+  /** State set when a human answers an escalation with Stop. (Default: the first of `tracker.terminal_states`) */
+  stopped_state: z.string().trim().min(1).optional(),
 });
 
 /** USD per million tokens for one model; cache writes and reads are priced apart. */

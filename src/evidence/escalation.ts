@@ -4,6 +4,7 @@
  * answer, and how to answer. Rendered from data, never by the model.
  */
 import { formatDuration } from './render.js';
+import { howToPick, normalizeOptions, type EscalationOption } from '../escalation/answer.js';
 import type { PushResult } from '../workspace/workspace.js';
 
 /** What raised an escalation. */
@@ -25,7 +26,8 @@ export interface Escalation {
   n: number;
   kind: EscalationKind;
   question: string;
-  options: string[];
+  /** Numbered options, each with the command that picks it (runs from before commands: labels). */
+  options: EscalationOption[] | string[];
   recommendation: string | null;
   /** What was tried before asking (from what Foreman ran and read). */
   tried: string;
@@ -33,6 +35,8 @@ export interface Escalation {
   askedAt: string;
   reminded: boolean;
   parked: boolean;
+  /** Comment key of the escalation this one re-asks in the same thread (a step that failed again); absent: none. */
+  thread?: string;
 }
 
 /** An escalation and the answer that resumed the work. */
@@ -75,15 +79,17 @@ export function renderEscalation(d: EscalationData): string {
   const e = d.escalation;
   const out: string[] = [`## Foreman needs a decision: ${d.identifier} (${KIND_TITLE[e.kind]})`, ''];
   out.push(`**Question:** ${e.question}`, '');
-  if (e.options.length) {
+  const options = normalizeOptions(e.options);
+  const recommended = (label: string) => !!e.recommendation && label.trim() === e.recommendation.trim();
+  if (options.length) {
     out.push('**Options:**', '');
-    e.options.forEach((o, i) => {
-      const recommended = e.recommendation && o.trim() === e.recommendation.trim() ? ' (recommended)' : '';
-      out.push(`${i + 1}. ${o}${recommended}`);
+    options.forEach((o, i) => {
+      const pick = o.command ? ` (\`/foreman ${o.command}\`)` : '';
+      out.push(`${i + 1}. ${o.label}${pick}${recommended(o.label) ? ' (recommended)' : ''}`);
     });
     out.push('');
   }
-  if (e.recommendation && !e.options.some((o) => o.trim() === e.recommendation!.trim())) {
+  if (e.recommendation && !options.some((o) => recommended(o.label))) {
     out.push(`**Recommendation:** ${e.recommendation}`, '');
   }
   out.push(`**What was tried:** ${e.tried}`, '');
@@ -103,8 +109,21 @@ export function renderEscalation(d: EscalationData): string {
     );
   waits.push('An answer at any time resumes the work; moving the issue to a terminal state stops it.');
   out.push(`**If nobody answers:** ${waits.join(' ')}`, '');
-  out.push(
-    `**How to answer:** reply to this issue with a comment, or run \`foreman answer ${d.identifier} "your answer"\`.`,
-  );
+  out.push(howToAnswer(d.identifier, options));
   return out.join('\n');
+}
+
+/**
+ * The "How to answer" paragraph: pick an option by its number or command, alone in the reply, or
+ * write free text (guidance for the agent, never an approval). specs/escalations.md.
+ */
+export function howToAnswer(identifier: string, options: readonly EscalationOption[]): string {
+  const cli = `\`foreman answer ${identifier} "…"\``;
+  if (!options.length) return `**How to answer:** reply to this issue with a comment, or run ${cli}.`;
+  const picks = options.map((o, i) => howToPick(o, i + 1)).join(', ');
+  return [
+    `**How to answer:** reply to this issue with a comment, or run ${cli}. To pick an option, the reply is only`,
+    `its number or its command (${picks}). Any other reply is free text: it goes to the agent as guidance and`,
+    `never approves anything.`,
+  ].join(' ');
 }

@@ -32,6 +32,8 @@ export interface IssueActivities {
   agents: AgentActivities;
   /** QA commands, bounded by `qa.timeout_ms` per command. */
   qa: QaActivities;
+  /** The outage probe: one attempt, never retried (the waiting escalation probes again with backoff). */
+  probe: Pick<RunActivities, 'probeService'>;
   /** Escalation I/O (post, move, record the decision): retried without limit, asking a human must get through. */
   notify: TrackerActivities & Pick<WorkspaceActivities, 'recordDecision'>;
 }
@@ -63,6 +65,10 @@ export function issueActivities(s: RunSettings): IssueActivities {
     scm: proxyActivities<ScmActivities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout, retry }),
     agents: proxyActivities<AgentActivities>({ startToCloseTimeout: s.agentTimeoutMs, ...working }),
     qa: proxyActivities<QaActivities>({ startToCloseTimeout: s.qaTimeoutMs, ...working }),
+    probe: proxyActivities<Pick<RunActivities, 'probeService'>>({
+      startToCloseTimeout: '1 minute',
+      retry: { maximumAttempts: 1 },
+    }),
     notify: proxyActivities<TrackerActivities & Pick<WorkspaceActivities, 'recordDecision'>>(unbounded),
   };
 }

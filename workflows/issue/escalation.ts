@@ -2,24 +2,61 @@
  * Escalation: a question to a human, asked durably. The partial work is pushed first (never
  * protected paths nobody approved), one comment asks the question, and the run waits for a
  * `humanReply` signal: one reminder after `escalation.reping_ms`, parked after
- * `escalation.timeout_ms`, still waiting; the answer goes into the spec's Decisions and the issue
- * back to in progress. Also the two escalations every phase may need: a step that failed for good,
- * and a spent budget. docs/architecture.md, "Glossary" (escalation, reminder, park).
+ * `escalation.timeout_ms`, still waiting. The answer is parsed, not guessed (src/escalation/answer.ts,
+ * specs/escalations.md): a picked option does exactly that (Stop ends the run here), free text is
+ * guidance; it goes into the spec's Decisions and the issue back to in progress. Also the budget
+ * escalation. docs/architecture.md, "Glossary" (escalation, reminder, park).
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
 import type { HumanReply } from '../definitions.js';
 import type { AgentRunSummary } from '../../src/agents/results.js';
 import { totalTokens } from '../../src/agents/usage.js';
-import type { ErrorCode } from '../../src/errors.js';
+import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src/escalation/answer.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
+import { describeFailure } from './failure.js';
 import type { Run } from './run.js';
-import { answerTurn, formatAmount, parkedNotice, reminderNotice } from './texts.js';
+import {
+  answerNotice,
+  answerTurn,
+  formatAmount,
+  parkedNotice,
+  reaskNotice,
+  recoveredNotice,
+  reminderNotice,
+} from './texts.js';
 
 /** What a phase asks; the rest of the escalation is filled in here. */
 export type EscalationAsk = Pick<Escalation, 'kind' | 'question' | 'options' | 'recommendation' | 'tried'>;
 
-/** Posts the question, waits durably for the answer (reminder, then park), records it, returns it. */
-export async function escalate(run: Run, e: EscalationAsk): Promise<HumanReply> {
+/** The service an outage escalation probes until it answers again. */
+export type ProbeTarget = 'model' | 'tracker';
+
+/** How an escalation is asked: in the thread of an earlier one, and/or probing an outage. */
+export interface AskHow {
+  /** Comment key of the escalation this re-asks: a short follow-up instead of a full comment. */
+  thread?: string;
+  /** Probe this service with backoff; when it answers, the run resumes as if "retry" was picked. */
+  probe?: ProbeTarget;
+  /** The step that failed (for the probe's comment). */
+  step?: string;
+}
+
+/** The answer that resumed the work: the reply, and the option it picked (null: free text). */
+export interface Resolution {
+  reply: HumanReply;
+  option: number | null;
+  command: AnswerCommand | null;
+  /** Comment key of this escalation (or of the thread it re-asked in). */
+  key: string;
+}
+
+/**
+ * Posts the question, waits durably for an answer (reminder, then park), records it, returns it.
+ * A pick not on offer and an approval from a non-approver are answered on the issue and the wait
+ * goes on. A picked Stop moves the issue to `handoff.stopped_state` and ends the run: it throws a
+ * cancellation that the IssueWorkflow turns into a `stopped` outcome.
+ */
+export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Promise<Resolution> {
   const { state, settings: s, acts, inbox, input } = run;
   const escalation: Escalation = {
     ...e,
@@ -27,6 +64,7 @@ export async function escalate(run: Run, e: EscalationAsk): Promise<HumanReply> 
     askedAt: new Date(Date.now()).toISOString(),
     reminded: false,
     parked: false,
+    ...(how.thread ? { thread: how.thread } : {}),
   };
   const record: EscalationRecord = {
     question: e.question,
@@ -38,34 +76,119 @@ export async function escalate(run: Run, e: EscalationAsk): Promise<HumanReply> 
   state.escalations.push(record);
   await pushPartialWork(run, escalation);
   const key = `escalation-${run.runId}-${escalation.n}`;
-  await acts.notify.postEscalation({
-    issueId: input.issueId,
-    key,
-    data: {
-      identifier: input.identifier,
-      title: run.issue.title,
-      escalation,
-      branch: state.workspace?.branch ?? null,
-      push: state.push,
-      repingMs: s.repingMs,
-      parkMs: s.parkMs,
-      parkedState: s.parkedState,
-    },
-  });
+  if (how.thread) {
+    await acts.notify.postComment({ issueId: input.issueId, key, body: reaskNotice(how.thread, escalation) });
+  } else {
+    await acts.notify.postEscalation({
+      issueId: input.issueId,
+      key,
+      data: {
+        identifier: input.identifier,
+        title: run.issue.title,
+        escalation,
+        branch: state.workspace?.branch ?? null,
+        push: state.push,
+        repingMs: s.repingMs,
+        parkMs: s.parkMs,
+        parkedState: s.parkedState,
+      },
+    });
+  }
   if (s.escalatedState) await acts.notify.moveIssue({ issueId: input.issueId, state: s.escalatedState });
   inbox.replies.length = 0;
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
 
-  await waitForAnswer(run, escalation, key);
-  const reply = mergeReplies(inbox.replies.splice(0));
-  record.answer = reply.text;
-  record.author = reply.author;
+  const resolution = await awaitResolution(run, escalation, key, how);
+  record.answer = resolution.reply.text;
+  record.author = resolution.reply.author;
   state.openEscalation = null;
+  if (resolution.command === 'stop') await stopByAnswer(run, resolution.reply);
   state.phase = 'implementing';
-  await acts.notify.recordDecision({ workspace: state.workspace, escalation, reply });
+  await acts.notify.recordDecision({ workspace: state.workspace, escalation, reply: resolution.reply });
   await acts.notify.moveIssue({ issueId: input.issueId, state: s.inProgressState });
-  return reply;
+  return { ...resolution, key: how.thread ?? key };
+}
+
+/**
+ * Takes replies in arrival order until one resolves the question: a picked option or free text.
+ * A pick not on offer, or `/foreman approve` without `mayApprove`, gets a short reply and the wait
+ * goes on. With `how.probe`, a probe that succeeds resolves it as "retry".
+ */
+async function awaitResolution(
+  run: Run,
+  escalation: Escalation,
+  key: string,
+  how: AskHow,
+): Promise<Omit<Resolution, 'key'>> {
+  const options = normalizeOptions(escalation.options);
+  const recovered = { at: null as string | null };
+  const probing = how.probe ? new CancellationScope() : null;
+  const probe = probing
+    ?.run(() => probeUntilUp(run, how.probe!, recovered))
+    .catch((err) => {
+      if (!isCancellation(err)) throw err;
+    });
+  const since = Date.now();
+  try {
+    for (let notes = 1; ; notes++) {
+      await waitForAnswer(run, escalation, key, since, () => recovered.at !== null);
+      if (recovered.at !== null && !run.inbox.replies.length) {
+        await run.acts.notify.postComment({
+          issueId: run.input.issueId,
+          key: `${key}-recovered`,
+          body: recoveredNotice(how.probe!, how.step ?? 'the step'),
+        });
+        const retry = options.findIndex((o) => o.command === 'retry') + 1;
+        const reply: HumanReply = { text: '/foreman retry', author: 'Foreman (probe)', source: 'cli' };
+        return { reply, option: retry || null, command: 'retry' };
+      }
+      const reply = run.inbox.replies.shift()!;
+      const a = interpretAnswer(reply, options);
+      if (a.kind === 'text') return { reply, option: null, command: null };
+      if (a.kind === 'option') {
+        const label = options[a.option - 1]!.label;
+        return { reply: { ...reply, text: `${reply.text.trim()} (option ${a.option}: ${label})` }, ...a };
+      }
+      await run.acts.notify.postComment({
+        issueId: run.input.issueId,
+        key: `${key}-note-${notes}`,
+        body: answerNotice(reply.author, a.kind === 'invalid' ? a.why : null),
+      });
+    }
+  } finally {
+    probing?.cancel();
+    await probe;
+  }
+}
+
+/** Probes `target` with backoff until it answers; then sets `recovered.at` (RFC 3339). */
+async function probeUntilUp(run: Run, target: ProbeTarget, recovered: { at: string | null }): Promise<void> {
+  const r = run.settings.retry;
+  for (let i = 0; ; i++) {
+    await sleep(Math.max(1, Math.min(r.initialIntervalMs * 2 ** Math.min(i, 10), r.maximumIntervalMs)));
+    const up = await run.acts.probe.probeService({ target, issueId: run.input.issueId }).catch((err: unknown) => {
+      if (isCancellation(err)) throw err;
+      return false;
+    });
+    if (up) {
+      recovered.at = new Date(Date.now()).toISOString();
+      return;
+    }
+  }
+}
+
+/**
+ * A picked Stop: the issue moves to `handoff.stopped_state` (so it is not dispatched again) and
+ * the run ends `stopped` through the IssueWorkflow's stop path (one stop comment).
+ */
+async function stopByAnswer(run: Run, reply: HumanReply): Promise<never> {
+  const { settings: s, acts, input, inbox } = run;
+  if (s.stoppedState) await acts.notify.moveIssue({ issueId: input.issueId, state: s.stoppedState });
+  const moved = s.stoppedState ? ` The issue is now "${s.stoppedState}".` : '';
+  inbox.stop ??= { reason: `${reply.author} answered Stop to the escalation.${moved}`, cleanup: false };
+  inbox.workScope?.cancel();
+  throw new CancelledFailure('stopped by a human answer');
 }
 
 /**
@@ -96,12 +219,26 @@ async function pushPartialWork(run: Run, escalation: Escalation): Promise<void> 
   }
 }
 
-/** Waits for a reply: one reminder, then park (per policy), then without bound. */
-async function waitForAnswer(run: Run, escalation: Escalation, key: string): Promise<void> {
+/**
+ * Waits for a reply (or `extra()`): one reminder, then park (per policy), then without bound.
+ * `since` is when the wait began (workflow time, ms); a reminder or park already done is not redone.
+ */
+async function waitForAnswer(
+  run: Run,
+  escalation: Escalation,
+  key: string,
+  since: number,
+  extra: () => boolean,
+): Promise<void> {
   const { settings: s, acts, inbox, input } = run;
-  const asked = Date.now();
-  const answered = () => inbox.replies.length > 0;
-  if (s.repingMs && (!s.parkMs || s.repingMs < s.parkMs) && !(await condition(answered, s.repingMs))) {
+  const answered = () => inbox.replies.length > 0 || extra();
+  const left = (ms: number) => Math.max(1, ms - (Date.now() - since));
+  if (
+    !escalation.reminded &&
+    s.repingMs &&
+    (!s.parkMs || s.repingMs < s.parkMs) &&
+    !(await condition(answered, left(s.repingMs)))
+  ) {
     escalation.reminded = true;
     await acts.notify.postComment({
       issueId: input.issueId,
@@ -109,7 +246,7 @@ async function waitForAnswer(run: Run, escalation: Escalation, key: string): Pro
       body: reminderNotice(escalation.askedAt, input.identifier),
     });
   }
-  if (s.parkMs && !(await condition(answered, Math.max(1, s.parkMs - (Date.now() - asked))))) {
+  if (!escalation.parked && s.parkMs && !(await condition(answered, left(s.parkMs)))) {
     escalation.parked = true;
     await acts.notify.postComment({
       issueId: input.issueId,
@@ -121,83 +258,7 @@ async function waitForAnswer(run: Run, escalation: Escalation, key: string): Pro
   await condition(answered);
 }
 
-/** Everything said before the work resumes is the answer (e.g. two comments in a row). */
-function mergeReplies(all: HumanReply[]): HumanReply {
-  if (all.length === 1) return all[0]!;
-  return {
-    text: all.map((r) => r.text).join('\n\n'),
-    author: [...new Set(all.map((r) => r.author))].join(', '),
-    source: all[0]!.source,
-  };
-}
-
-/** Codes of outages that heal by themselves: ridden out for `retry.outageMs` before a human is asked. */
-const OUTAGE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'model_overloaded',
-  'model_rate_limited',
-  'model_unreachable',
-  'model_stalled',
-  'model_bad_response',
-  'tracker_request_failed',
-  'tracker_rate_limited',
-]);
-
-/**
- * Runs an activity step; when it fails for good (non-retryable, or retries spent) the failure is
- * escalated and, once answered, the step is tried again. A transient outage (OUTAGE_CODES) is
- * first ridden out: the step is retried with backoff for `retry.outageMs`, shown in the status as
- * `retrying`. Cancellation passes through.
- */
-export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Promise<T> {
-  let outageSince: number | null = null;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const result = await fn();
-      run.state.retrying = null;
-      return result;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const cause = describeFailure(err);
-      run.state.lastError = `${name}: ${cause}`;
-      outageSince ??= Date.now();
-      const waitMs = outageWait(run, err, outageSince, attempt);
-      if (waitMs !== null) {
-        run.state.retrying = {
-          step: name,
-          attempt,
-          error: cause,
-          nextAttemptAt: new Date(Date.now() + waitMs).toISOString(),
-        };
-        await sleep(waitMs);
-        continue;
-      }
-      run.state.retrying = null;
-      await escalate(run, {
-        kind: 'error',
-        question: `The step "${name}" failed and retrying did not help: ${cause}. Fix the cause if it is outside the code (credentials, network, repository), then answer to retry.`,
-        options: ['Retry the step', 'Stop: move the issue to a terminal state'],
-        recommendation: 'Retry the step once the cause is fixed',
-        tried: `Foreman ran "${name}" ${run.settings.retry.maximumAttempts} time(s) with backoff, or stopped at once because the error cannot heal by retrying.`,
-      });
-    }
-  }
-}
-
-/**
- * How long to wait before the next try of a step that failed with a transient outage, ms; null
- * when it is no outage or the outage has lasted `retry.outageMs` (then a human is asked).
- */
-function outageWait(run: Run, err: unknown, since: number, attempt: number): number | null {
-  const failure = err instanceof ActivityFailure ? err.cause : err;
-  if (!(failure instanceof ApplicationFailure) || failure.nonRetryable) return null;
-  if (!OUTAGE_CODES.has(String(failure.details?.[0] ?? ''))) return null;
-  const left = run.settings.retry.outageMs - (Date.now() - since);
-  if (left <= 0) return null;
-  const backoff = run.settings.retry.initialIntervalMs * 2 ** Math.min(attempt - 1, 10);
-  return Math.max(1, Math.min(backoff, run.settings.retry.maximumIntervalMs, left));
-}
-
-/** Escalates a spent budget; an answer grants the policy's budget once more. Returns the next user turn. */
+/** Escalates a spent budget; Continue (or free text) grants the policy's budget once more. Returns the next user turn. */
 export async function budgetEscalation(run: Run, b: AgentRunSummary['budgetExhausted']): Promise<string> {
   const { state, settings: s } = run;
   const what = b?.reason === 'wall' ? 'wall time' : b?.reason === 'usd' ? 'USD' : 'tokens';
@@ -211,27 +272,17 @@ export async function budgetEscalation(run: Run, b: AgentRunSummary['budgetExhau
     ? formatAmount(b.reason, b.reason === 'wall' ? (s.budget.maxWallMs ?? 0) * state.grants : b.limit)
     : '';
   const cost = state.costUsd !== null ? `, $${state.costUsd.toFixed(4)}` : '';
-  const reply = await escalate(run, {
+  const { reply } = await escalate(run, {
     kind: 'budget',
     question: `The issue's ${what} budget is spent (${b ? `${spent} of ${limit}` : 'limit reached'}). Grant the same budget again and continue?`,
-    options: ['Continue with another budget of the same size', 'Stop: move the issue to a terminal state'],
+    options: [
+      { label: 'Continue with another budget of the same size', command: 'continue' },
+      { label: 'Stop: end this run and move the issue to a terminal state', command: 'stop' },
+    ],
     recommendation: null,
     tried: `${state.turns} model turns so far; ${totalTokens(state.usage)} tokens${cost}. The work so far is pushed to the branch.`,
   });
   state.grants++;
   if (s.budget.maxWallMs) state.deadline = Date.now() + s.budget.maxWallMs;
   return answerTurn(reply, 'Your budget ran out; a human granted more.');
-}
-
-/** A one-line reason from an activity failure: type, stable code (when Foreman gave one) and message, no trailing period. */
-export function describeFailure(err: unknown): string {
-  let e: unknown = err;
-  if (e instanceof ActivityFailure && e.cause) e = e.cause;
-  const text = (m: string) => m.trim().replace(/\.+$/, '');
-  if (e instanceof ApplicationFailure) {
-    const code = typeof e.details?.[0] === 'string' ? ` [${e.details[0]}]` : '';
-    return `${e.type ?? 'Error'}${code}: ${text(e.message)}`;
-  }
-  if (e instanceof Error) return text(e.message);
-  return String(e);
 }

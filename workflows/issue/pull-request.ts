@@ -8,7 +8,8 @@ import { condition } from '@temporalio/workflow';
 import type { IssueRunSummary, PullRequestClosed } from '../definitions.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { continueRun, shouldContinueAsNew } from './continue.js';
-import { escalate, step } from './escalation.js';
+import { escalate } from './escalation.js';
+import { step } from './step.js';
 import { evidence, type Run } from './run.js';
 import { answerTurn, ciFeedback, failingChecks, humanReviewFeedback, pullRequestClosedNotice } from './texts.js';
 
@@ -111,10 +112,16 @@ async function ciRound(run: Run, ws: WorkspaceInfo): Promise<string | null> {
   const failing = failingChecks(state.ci);
   const text = ciFeedback(failing);
   if (state.ciRounds <= s.maxCiRounds) return text;
-  const reply = await escalate(run, {
+  const { reply } = await escalate(run, {
     kind: 'ci_failed',
     question: `CI still fails on the pull request after ${s.maxCiRounds} rework round(s): ${failing.map((c) => c.name).join(', ')}. How should the implementer proceed?`,
-    options: ['Keep going with a hint', 'Stop: close the pull request'],
+    options: [
+      { label: 'Keep going (better: write a hint as free text)', command: 'continue' },
+      {
+        label: 'Stop: end this run (the pull request stays open) and move the issue to a terminal state',
+        command: 'stop',
+      },
+    ],
     recommendation: null,
     tried: `${s.maxCiRounds} rework round(s) after red CI; each pushed a new head to the pull request.`,
   });

@@ -4,6 +4,8 @@
  * issue. The packets themselves (evidence, escalation comment) are rendered in src/evidence/.
  */
 import type { HumanReply } from '../definitions.js';
+import { howToPick, normalizeOptions } from '../../src/escalation/answer.js';
+import type { Escalation } from '../../src/evidence/escalation.js';
 import type { QaAgentReport } from '../../src/qa/agent-checks.js';
 import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
@@ -151,4 +153,28 @@ export function rebaseConflictTurn(branch: string, r: RebaseResult, conflicts: s
 export function rebaseQaTurn(branch: string, r: RebaseResult, qaFeedback: string | null): string {
   const head = `Someone else pushed to the branch: ${theirCommits(branch, r)}. Foreman rebased your change onto their commits; the workspace holds the result.`;
   return qaFeedback ? `${head}\n\n${qaFeedback}` : `${head} Check that the change still holds, then call finish.`;
+}
+
+/**
+ * The short follow-up posted when a step fails again after an answer: it re-asks the question of
+ * the escalation `thread` (its comment key) in the same thread instead of a second full comment.
+ */
+export function reaskNotice(thread: string, e: Escalation): string {
+  const picks = normalizeOptions(e.options)
+    .map((o, i) => `${howToPick(o, i + 1)}: ${o.label}`)
+    .join('; ');
+  return `**Failed again** (question ${e.n}; the same question as decision ${thread.split('-').at(-1)} above): ${e.question}\n\nAnswer as before: ${picks}. Any other reply is guidance for the agent.`;
+}
+
+/** The reply to an answer that does not resolve the question: a pick not on offer (`why`), or an approval from a non-approver. */
+export function answerNotice(author: string, why: string | null): string {
+  return why
+    ? `**Not an option:** ${why}. Foreman is still waiting: reply with an option's number or command, or with free text.`
+    : `**Not approved:** ${author} is not an approver (\`trust.approvers\`), so \`/foreman approve\` from them does not count. Foreman is still waiting.`;
+}
+
+/** The comment posted when an outage escalation resumes by itself: the probe of `target` succeeded. */
+export function recoveredNotice(target: 'model' | 'tracker', step: string): string {
+  const what = target === 'model' ? 'The model API answers again' : 'The tracker answers again';
+  return `**Resumed:** ${what}, so Foreman retries "${step}" by itself (as if "retry" had been answered).`;
 }

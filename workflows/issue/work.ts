@@ -7,14 +7,12 @@
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from '../review-ledger.js';
 import { continueRun, shouldContinueAsNew, type Rounds } from './continue.js';
-import { budgetEscalation, escalate, step } from './escalation.js';
+import { budgetEscalation, escalate } from './escalation.js';
 import { pushWork } from './push.js';
+import { step } from './step.js';
 import { evidence, type Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
 import { answerTurn, failingQaItems, qaAgentFeedback, qaFeedback, reviewFeedback } from './texts.js';
-
-/** An answer that approves (protected paths, handing over with open findings). */
-const APPROVAL = /^\s*(yes|y|approve[sd]?|ok|okay|lgtm|go ahead|push)\b/i;
 
 /**
  * Enters the work: prepares the workspace (once), moves the issue to in progress, then the
@@ -80,20 +78,23 @@ async function implement(run: Run, ws: WorkspaceInfo, feedback: string | null): 
   state.implementerSummary = agent.summary;
   if (agent.outcome === 'escalated') {
     const q = agent.escalation;
-    const reply = await escalate(run, {
+    const { reply } = await escalate(run, {
       kind: 'agent_question',
       question: q?.question ?? '(the implementer gave no question)',
-      options: q?.options ?? [],
+      options: (q?.options ?? []).map((label) => ({ label, command: null })),
       recommendation: q?.recommendation ?? null,
       tried: agent.summary ?? `The implementer worked for ${agent.turns} turn(s) and then asked.`,
     });
     return answerTurn(reply, 'A human answered your question.');
   }
   if (agent.outcome === 'max_turns') {
-    const reply = await escalate(run, {
+    const { reply } = await escalate(run, {
       kind: 'max_turns',
       question: `The implementer used all of its ${agent.turns} turns without calling finish. Should it continue, and with what guidance?`,
-      options: ['Continue (optionally with a hint)', 'Stop: move the issue to a terminal state'],
+      options: [
+        { label: 'Continue (or write a hint as free text)', command: 'continue' },
+        { label: 'Stop: end this run and move the issue to a terminal state', command: 'stop' },
+      ],
       recommendation: null,
       tried: `${agent.turns} model turns and ${agent.toolCalls} tool calls in this round.`,
     });
@@ -129,10 +130,13 @@ async function verify(run: Run, ws: WorkspaceInfo, rounds: Rounds): Promise<stri
   if (!failure) return null;
   if (rounds.qa < s.qaMaxRounds) return failure;
   const failing = failingQaItems(report, state.qaAgentReport);
-  const reply = await escalate(run, {
+  const { reply } = await escalate(run, {
     kind: 'qa_failed',
     question: `QA still fails after ${rounds.qa} implement → QA round(s): ${failing.join(', ')}. How should the implementer proceed?`,
-    options: ['Keep going with a hint (say what to change or check)', 'Stop: move the issue to a terminal state'],
+    options: [
+      { label: 'Keep going (better: write a hint as free text, what to change or check)', command: 'continue' },
+      { label: 'Stop: end this run and move the issue to a terminal state', command: 'stop' },
+    ],
     recommendation: null,
     tried: `${rounds.qa} round(s); after each, Foreman ran the QA checks and sent the failures back to the implementer.`,
   });
@@ -147,14 +151,17 @@ async function protectedPathsGate(run: Run, ws: WorkspaceInfo): Promise<string |
   const unapproved = state.contract.protectedTouched.filter((p) => !state.approvedPaths.includes(p));
   if (!unapproved.length) return null;
   const list = unapproved.map((p) => `\`${p}\``).join(', ');
-  const reply = await escalate(run, {
+  const { reply, command } = await escalate(run, {
     kind: 'protected_path',
-    question: `The change touches protected paths: ${list}. May Foreman push these changes? Answer "approve" to push them; anything else is passed to the implementer, who reverts them.`,
-    options: ['approve', 'Revert the changes to these paths'],
+    question: `The change touches protected paths: ${list}. May Foreman push these changes? Only \`/foreman approve\` from an approver pushes them; any other answer goes to the implementer, who reverts them.`,
+    options: [
+      { label: 'Approve: push the changes to these paths', command: 'approve' },
+      { label: 'Revert the changes to these paths', command: null },
+    ],
     recommendation: null,
     tried: `QA passed. \`protected_paths\` in the policy matches ${unapproved.length} changed file(s); nothing was pushed.`,
   });
-  if (!APPROVAL.test(reply.text)) {
+  if (command !== 'approve') {
     return answerTurn(reply, `A human did not approve the changes to protected paths (${list}): revert them.`);
   }
   for (const p of unapproved) if (!state.approvedPaths.includes(p)) state.approvedPaths.push(p);
@@ -188,7 +195,7 @@ async function review(run: Run, ws: WorkspaceInfo, rounds: Rounds): Promise<stri
   if (r.verdict === 'escalate') {
     // A question is no review: the ledger stays as it was (nothing counts as resolved).
     state.reviewRounds.push({ round, verdict: 'escalate', raised: [], resolved: [], blocking: [] });
-    const reply = await escalate(run, {
+    const { reply } = await escalate(run, {
       kind: 'review',
       question: r.summary ?? 'The reviewer asks for a human decision.',
       options: [],
@@ -207,13 +214,16 @@ async function review(run: Run, ws: WorkspaceInfo, rounds: Rounds): Promise<stri
   const blocking = state.ledger.filter((f) => applied.round.blocking.includes(f.id));
   if (r.verdict !== 'request_changes' || !blocking.length) return null;
   if (round < s.review.maxRounds) return reviewFeedback(blocking);
-  const reply = await escalate(run, {
+  const { reply, command } = await escalate(run, {
     kind: 'review_rounds',
-    question: `After ${round} review round(s) these findings are still open: ${blocking.map((f) => `${f.id} [${f.severity}] ${f.message}`).join('; ')}. Answer "approve" to hand over as is, or say how to address them.`,
-    options: ['approve', 'Give the implementer guidance for another round'],
+    question: `After ${round} review round(s) these findings are still open: ${blocking.map((f) => `${f.id} [${f.severity}] ${f.message}`).join('; ')}. \`/foreman approve\` (from an approver) hands over as is; free text is guidance for another round.`,
+    options: [
+      { label: 'Approve: hand over with these findings open', command: 'approve' },
+      { label: 'Another round (better: write guidance as free text)', command: 'continue' },
+    ],
     recommendation: null,
     tried: `${round} implement → QA → review rounds; the findings above kept coming back.`,
   });
   rounds.review = 0;
-  return APPROVAL.test(reply.text) ? null : answerTurn(reply, reviewFeedback(blocking));
+  return command === 'approve' ? null : answerTurn(reply, reviewFeedback(blocking));
 }
