@@ -135,7 +135,12 @@ describe('reviewer', () => {
     expect(status.escalation).toMatchObject({ kind: 'review_rounds' });
     expect(status.escalation!.question).toMatch(/F-[0-9a-f]{10} \[major\] Rename add to sum\./);
     expect(await ctx.commentsText()).toContain('review findings are still open');
-    await handle.signal(humanReplySignal, { text: 'approve, naming is fine', author: 'lead', source: 'cli' });
+    await handle.signal(humanReplySignal, {
+      text: '/foreman approve',
+      author: 'lead',
+      source: 'cli',
+      mayApprove: true,
+    });
     const summary = (await handle.result()) as IssueRunSummary;
     expect(summary.outcome).toBe('completed');
     expect(await ctx.commentsText()).toMatch(/Rename add to sum\.[^\n]*open/);
@@ -143,7 +148,7 @@ describe('reviewer', () => {
 });
 
 describe('contract', () => {
-  it('never pushes a change to a protected path without approval; pushes after "approve"', async () => {
+  it('never pushes a change to a protected path without approval; pushes after "/foreman approve"', async () => {
     ctx = await createRunContext({
       extraPolicy: yaml({ protected_paths: ['.github/workflows/**'] }),
       script: [
@@ -160,7 +165,12 @@ describe('contract', () => {
     expect(() => git(ctx!.origin, 'rev-parse', '--verify', `foreman/${ctx!.identifier}`)).toThrow();
     expect(await ctx.commentsText()).toContain('Not pushed: the change touches protected paths');
 
-    await handle.signal(humanReplySignal, { text: 'approve', author: 'lead', source: 'cli' });
+    await handle.signal(humanReplySignal, {
+      text: '/foreman approve',
+      author: 'lead',
+      source: 'cli',
+      mayApprove: true,
+    });
     expect(((await handle.result()) as IssueRunSummary).outcome).toBe('completed');
     expect(git(ctx.origin, 'show', `foreman/${ctx.identifier}:.github/workflows/ci.yml`)).toBe('on: push\n');
     expect(await ctx.commentsText()).toMatch(/approved by \*\*lead\*\*/i);
