@@ -98,6 +98,7 @@ async function runImplementer(
         usage: result.usage,
         costUsd: result.costUsd,
         transcriptPath: result.transcriptPath,
+        rateLimits: result.rateLimits ?? null,
       };
     } finally {
       await runHookBestEffort('after_run', hookPlace);
@@ -145,6 +146,7 @@ async function runReviewer(
     usage: result.usage,
     costUsd: result.costUsd,
     transcriptPath: result.transcriptPath,
+    rateLimits: result.rateLimits ?? null,
     budgetExhausted: result.budgetExhausted ?? null,
   };
   if (result.outcome === 'review_submitted' && result.review) {
@@ -198,6 +200,7 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
     usage: result.usage,
     costUsd: result.costUsd,
     transcriptPath: result.transcriptPath,
+    rateLimits: result.rateLimits ?? null,
     budgetExhausted: result.budgetExhausted ?? null,
   };
 }

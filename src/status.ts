@@ -8,6 +8,7 @@ import { deploymentQuery, type Deployment } from './deployment.js';
 import { findIssueRun } from './dispatch/runs.js';
 import { ISSUE_WORKFLOW_TYPE, statusQuery } from '../workflows/definitions.js';
 import type { IssueRunStatus } from '../workflows/definitions.js';
+import { latestRateLimits, type RateLimits } from './agents/rate-limits.js';
 
 /** One running issue (Symphony SPEC §13.7.2 `running[]`, extended). */
 export interface RunningIssue {
@@ -25,6 +26,8 @@ export interface RunningIssue {
   workspace: string | null;
   branch: string | null;
   tokens: { input_tokens: number; output_tokens: number; total_tokens: number };
+  /** The latest model rate limits this run saw (Symphony SPEC §13.7); null before any. */
+  rate_limits: RateLimits | null;
   /** The open question, when the run waits for a human. */
   waiting: {
     question: string;
@@ -57,6 +60,8 @@ export interface StateSnapshot {
   running: RunningIssue[];
   recent: ClosedIssueRun[];
   totals: { input_tokens: number; output_tokens: number; total_tokens: number };
+  /** The latest model rate limits any running issue saw (Symphony SPEC §13.7 `rate_limits`); null: none. */
+  rate_limits: RateLimits | null;
 }
 
 type ExecutionInfo = Pick<
@@ -99,6 +104,7 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
     workspace: s?.workspace ?? null,
     branch: s?.branch ?? null,
     tokens: { input_tokens: input, output_tokens: output, total_tokens: input + output },
+    rate_limits: s?.rateLimits ?? null,
     waiting:
       s?.phase === 'waiting_for_human' && s.escalation
         ? {
@@ -153,6 +159,7 @@ export async function collectState(
     running,
     recent,
     totals,
+    rate_limits: running.reduce<RateLimits | null>((acc, r) => latestRateLimits(acc, r.rate_limits), null),
   };
 }
 
@@ -183,6 +190,7 @@ export function formatState(s: StateSnapshot): string {
     `${s.counts.running} running${s.deployment ? ` in ${s.deployment}` : ''}, ${s.counts.waiting_for_human} waiting for a human; tokens in flight: ${s.totals.total_tokens}`,
   ];
   if (s.running.length) out.push('', ...table);
+  if (s.rate_limits) out.push('', formatRateLimits(s.rate_limits));
   const waiting = s.running.filter((r) => r.waiting);
   if (waiting.length) {
     out.push('', 'Waiting for a human (answer with `foreman answer ISSUE "text"` or a comment on the issue):');
@@ -200,6 +208,20 @@ export function formatState(s: StateSnapshot): string {
       );
   }
   return out.join('\n');
+}
+
+/** One line of the latest model rate limits: what is left of each limit, when it resets. */
+export function formatRateLimits(r: RateLimits): string {
+  const part = (what: string, left: number | null, limit: number | null, reset: string | null) =>
+    left === null
+      ? null
+      : `${what} ${left}${limit !== null ? `/${limit}` : ''} left${reset ? ` (reset ${reset})` : ''}`;
+  const parts = [
+    part('requests', r.requests_remaining, r.requests_limit, r.requests_reset),
+    part('tokens', r.tokens_remaining, r.tokens_limit, r.tokens_reset),
+    r.retry_after_s !== null ? `retry after ${r.retry_after_s} s` : null,
+  ].filter((p): p is string => p !== null);
+  return `Model rate limits (HTTP ${r.status} at ${r.observed_at}): ${parts.join('; ') || 'no counts reported'}`;
 }
 
 function formatAge(ms: number): string {

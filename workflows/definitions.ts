@@ -3,6 +3,7 @@
  * and the CLI alike: the one module of workflows/ that src/ may import (docs/architecture.md, "Boundaries").
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { RateLimits } from '../src/agents/rate-limits.js';
 import type { TokenUsage } from '../src/agents/usage.js';
 import type { Escalation, EscalationRecord } from '../src/evidence/escalation.js';
 import type { QaCommandResult } from '../src/qa/run.js';
@@ -94,6 +95,8 @@ export interface IssueRunStatus {
   issueUpdated: IssueUpdate | null;
   /** A step riding out a transient outage: which, the attempt, the error, the next try (RFC 3339). */
   retrying: { step: string; attempt: number; error: string; nextAttemptAt: string } | null;
+  /** The latest rate limits the model endpoint reported (Symphony SPEC §13.7); null before any. */
+  rateLimits: RateLimits | null;
 }
 
 /** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */

@@ -33,7 +33,8 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
 import { createRedactor, redact as redactKnown } from '../redact.js';
-import { idleTimeoutFetch } from './idle-fetch.js';
+import { idleTimeoutFetch, type FetchLike } from './idle-fetch.js';
+import { rateLimitsFromHeaders, type RateLimits } from './rate-limits.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
@@ -162,6 +163,8 @@ export interface AgentRunResult {
   costUsd: number | null;
   /** Which limit ran out, when the outcome is `budget_exhausted`. */
   budgetExhausted?: BudgetExhaustion;
+  /** The latest rate-limit headers the model endpoint sent in this invocation; absent when none. */
+  rateLimits?: RateLimits;
 }
 
 function usageOf(message: Message): TokenUsage {
@@ -389,8 +392,8 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     ...(opts.pidDir ? { pidDir: opts.pidDir } : {}),
     ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
   });
-
-  const client = createClient(opts.client, apiKey, fallbackBase, redact);
+  let rateLimits: RateLimits | undefined;
+  const client = createClient(opts.client, apiKey, fallbackBase, redact, (r) => (rateLimits = r));
   const baseURL = client.baseURL;
 
   const prior = await readIfExists(opts.transcriptPath);
@@ -446,6 +449,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
       transcriptPath: opts.transcriptPath,
       toolCalls,
       costUsd: runCost(),
+      ...(rateLimits ? { rateLimits } : {}),
     };
   };
 
@@ -496,12 +500,16 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   return end('max_turns');
 }
 
-/** The Anthropic SDK client for a run; a bad option is a ModelError (see {@link toModelError}). */
+/**
+ * The Anthropic SDK client for a run; a bad option is a ModelError (see {@link toModelError}).
+ * `onRateLimits` gets the rate-limit headers of every response that carries them.
+ */
 function createClient(
   o: AgentRunOptions['client'],
   apiKey: string | undefined,
   fallbackBase: string,
   redact: (text: string) => string,
+  onRateLimits: (r: RateLimits) => void,
 ): Anthropic {
   try {
     return new Anthropic({
@@ -509,11 +517,21 @@ function createClient(
       baseURL: o.baseURL || undefined,
       maxRetries: o.maxRetries,
       timeout: o.timeoutMs,
-      fetch: idleTimeoutFetch(o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
+      fetch: withRateLimits(idleTimeoutFetch(o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS), onRateLimits),
     });
   } catch (err) {
     throw toModelError(err, fallbackBase, redact);
   }
+}
+
+/** Wraps `base` so every response's rate-limit headers (Symphony SPEC §13.7) go to `seen`. */
+function withRateLimits(base: FetchLike, seen: (r: RateLimits) => void): FetchLike {
+  return async (input, init) => {
+    const res = await base(input, init);
+    const r = rateLimitsFromHeaders(res.headers, res.status, new Date().toISOString());
+    if (r) seen(r);
+    return res;
+  };
 }
 
 /**

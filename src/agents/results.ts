@@ -2,6 +2,7 @@
  * What one agent step (implementer, reviewer) reports to the IssueWorkflow, and the budget it is
  * given. Types only. (The QA agent's report is in src/qa/agent-checks.ts.)
  */
+import type { RateLimits } from './rate-limits.js';
 import type { TokenUsage } from './usage.js';
 import type { Finding } from '../review/findings.js';
 
@@ -25,6 +26,8 @@ export interface AgentRunSummary {
   /** This run's cost in USD; null when the model has no price. */
   costUsd: number | null;
   transcriptPath: string;
+  /** The latest rate-limit snapshot the model endpoint sent; null when none. */
+  rateLimits?: RateLimits | null;
 }
 
 /** Budget state the implementer checks before every model call. */
@@ -49,4 +52,6 @@ export interface ReviewResult {
   usage: TokenUsage;
   costUsd: number | null;
   transcriptPath: string;
+  /** The latest rate-limit snapshot the model endpoint sent; null when none. */
+  rateLimits?: RateLimits | null;
 }

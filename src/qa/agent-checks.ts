@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { RateLimits } from '../agents/rate-limits.js';
 import type { BudgetExhausted } from '../agents/results.js';
 import type { TokenUsage } from '../agents/usage.js';
 import { pidDirFor } from '../workspace/shell.js';
@@ -36,9 +37,10 @@ export interface QaAgentReport {
   transcriptPath: string;
 }
 
-/** What the QA agent activity returns: the report, and whether the budget ran out during it. */
+/** What the QA agent activity returns: the report, whether the budget ran out, the latest rate limits. */
 export interface QaAgentStepResult extends QaAgentReport {
   budgetExhausted: BudgetExhausted;
+  rateLimits?: RateLimits | null;
 }
 
 /** Check names Foreman runs: letters, digits and `._+-` only (no shell metacharacters, no spaces). */

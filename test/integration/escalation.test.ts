@@ -236,6 +236,43 @@ describe('failure classes', () => {
     expect((await ctx.status()).retrying).toBeNull();
   });
 
+  it("shows the model endpoint's rate-limit headers in `foreman status` and the API shape (rate_limits)", async () => {
+    const limits = {
+      'anthropic-ratelimit-requests-limit': '50',
+      'anthropic-ratelimit-requests-remaining': '49',
+      'anthropic-ratelimit-requests-reset': '2030-01-01T00:00:30Z',
+      'anthropic-ratelimit-tokens-limit': '40000',
+      'anthropic-ratelimit-tokens-remaining': '39000',
+    };
+    ctx = await createRunContext({
+      script: [{ ...askThenFix('x', { answer: false })[0]!, headers: limits } as ScriptStep],
+    });
+    await ctx.start();
+    await ctx.waitFor('the escalation', waiting);
+    expect((await ctx.status()).rateLimits).toMatchObject({ requests_remaining: 49, tokens_remaining: 39000 });
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      FOREMAN_HOME: ctx.home,
+      FOREMAN_LOG_LEVEL: 'warn',
+    };
+    const r = await runForeman(['status', '--json', '--task-queue', ctx.taskQueue], env);
+    expect(r.code, r.stderr).toBe(0);
+    const state = JSON.parse(r.stdout) as { rate_limits: unknown; running: { rate_limits: unknown }[] };
+    const expected = {
+      requests_limit: 50,
+      requests_remaining: 49,
+      requests_reset: '2030-01-01T00:00:30.000Z',
+      tokens_limit: 40000,
+      tokens_remaining: 39000,
+      status: 200,
+    };
+    expect(state.running[0]!.rate_limits).toMatchObject(expected);
+    expect(state.rate_limits).toMatchObject(expected);
+    const text = await runForeman(['status', '--task-queue', ctx.taskQueue], env);
+    expect(text.stdout).toContain('requests 49/50 left (reset 2030-01-01T00:00:30.000Z); tokens 39000/40000 left');
+  });
+
   it('escalates a 401 at once (no retry storm) and retries the step after the answer', async () => {
     ctx = await createRunContext({ script: [unauthorized(), FIX, toolUse('finish', { summary: 'Fixed.' })] });
     const handle = await ctx.start();

@@ -29,6 +29,8 @@ export interface ScriptResponse {
   content: ScriptBlock[];
   stop_reason?: 'end_turn' | 'tool_use' | 'max_tokens' | 'stop_sequence' | 'pause_turn' | 'refusal';
   usage?: ScriptUsage;
+  /** Extra response headers (e.g. `anthropic-ratelimit-*`). */
+  headers?: Record<string, string>;
 }
 
 /** An HTTP error in the API's error format, e.g. `{ status: 529, error: { type: 'overloaded_error', message } }`. */
@@ -193,11 +195,12 @@ function halves(s: string): string[] {
   return [s.slice(0, mid), s.slice(mid)];
 }
 
-function sendSse(res: ServerResponse, message: BuiltMessage): void {
+function sendSse(res: ServerResponse, message: BuiltMessage, headers: Record<string, string> = {}): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
     'request-id': newId('req'),
+    ...headers,
   });
   const event = (type: string, data: unknown): void => {
     res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -309,8 +312,8 @@ export async function startScriptedModelServer(
           const model =
             typeof (body as { model?: unknown })?.model === 'string' ? (body as { model: string }).model : 'scripted';
           const message = buildMessage(step, model);
-          if ((body as { stream?: unknown })?.stream === true) sendSse(res, message);
-          else sendJson(res, 200, message);
+          if ((body as { stream?: unknown })?.stream === true) sendSse(res, message, step.headers);
+          else sendJson(res, 200, message, step.headers);
         } catch (err) {
           const msg = `scripted model server: step for request #${index + 1} threw: ${(err as Error)?.stack ?? String(err)}`;
           failures.push(msg);

@@ -4,6 +4,7 @@
  */
 import type { IssueRunStatus, IssueRunSummary, IssueWorkflowInput, RunPhase } from '../definitions.js';
 import type { BudgetInput } from '../../src/agents/results.js';
+import type { RateLimits } from '../../src/agents/rate-limits.js';
 import { addCost, addUsage, emptyUsage, totalTokens, type RoleUsage, type TokenUsage } from '../../src/agents/usage.js';
 import type { RunSettings } from '../../src/config/run-settings.js';
 import type { ContractCheck } from '../../src/contract/check.js';
@@ -63,6 +64,8 @@ export interface RunState {
   issueUpdated: IssueRunStatus['issueUpdated'];
   /** A step riding out a transient outage (retried with backoff before a human is asked). */
   retrying: IssueRunStatus['retrying'];
+  /** The latest rate limits the model endpoint reported (absent in runs from before they were kept). */
+  rateLimits?: RateLimits | null;
 }
 
 /** The state a new run starts in, at workflow time `now` (epoch ms). */
@@ -99,15 +102,23 @@ export function initialState(now: number): RunState {
     ciRounds: 0,
     issueUpdated: null,
     retrying: null,
+    rateLimits: null,
   };
 }
 
-/** Adds one agent step's usage to its role and to the run. */
+/** Adds one agent step's usage to its role and to the run, and keeps the latest rate limits it saw. */
 export function recordUsage(
   state: RunState,
-  step: { usage: TokenUsage; costUsd: number | null; turns: number; transcriptPath: string },
+  step: {
+    usage: TokenUsage;
+    costUsd: number | null;
+    turns: number;
+    transcriptPath: string;
+    rateLimits?: RateLimits | null;
+  },
   roleName: RoleUsage['role'],
 ): void {
+  if (step.rateLimits) state.rateLimits = step.rateLimits;
   let role = state.roles.find((x) => x.role === roleName);
   if (!role) {
     role = { role: roleName, turns: 0, usage: emptyUsage(), costUsd: 0 };
@@ -151,6 +162,7 @@ export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunSt
     answeredCommentIds: state.answeredCommentIds,
     issueUpdated: state.issueUpdated,
     retrying: state.retrying ?? null,
+    rateLimits: state.rateLimits ?? null,
   };
 }
 

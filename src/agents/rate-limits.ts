@@ -1,0 +1,66 @@
+/**
+ * The model endpoint's rate limits as its responses report them: Anthropic's
+ * `anthropic-ratelimit-*` headers and `retry-after`. The latest snapshot reaches the run status and
+ * `foreman status` / the API as `rate_limits` (Symphony SPEC §13.7, "latest rate-limit payload").
+ */
+
+/** One snapshot of the rate limits; a field is null when the response did not carry its header. */
+export interface RateLimits {
+  requests_limit: number | null;
+  requests_remaining: number | null;
+  /** RFC 3339: when the request limit is fully replenished. */
+  requests_reset: string | null;
+  tokens_limit: number | null;
+  tokens_remaining: number | null;
+  tokens_reset: string | null;
+  input_tokens_remaining: number | null;
+  output_tokens_remaining: number | null;
+  /** Seconds the endpoint asked to wait before the next request (`retry-after`). */
+  retry_after_s: number | null;
+  /** HTTP status of the response that carried them. */
+  status: number;
+  /** RFC 3339: when Foreman saw them. */
+  observed_at: string;
+}
+
+const H = 'anthropic-ratelimit-';
+
+/**
+ * Reads the rate-limit headers of one response; null when it carries none. `at` is the time seen
+ * (RFC 3339). Malformed values are null, never an error.
+ */
+export function rateLimitsFromHeaders(headers: Headers, status: number, at: string): RateLimits | null {
+  const num = (name: string): number | null => {
+    const v = headers.get(name);
+    if (v === null || v.trim() === '') return null;
+    const n = Number(v);
+    return Number.isFinite(n) && n >= 0 ? n : null;
+  };
+  const time = (name: string): string | null => {
+    const v = headers.get(name);
+    const ms = v ? Date.parse(v) : NaN;
+    return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+  };
+  const r: RateLimits = {
+    requests_limit: num(`${H}requests-limit`),
+    requests_remaining: num(`${H}requests-remaining`),
+    requests_reset: time(`${H}requests-reset`),
+    tokens_limit: num(`${H}tokens-limit`),
+    tokens_remaining: num(`${H}tokens-remaining`),
+    tokens_reset: time(`${H}tokens-reset`),
+    input_tokens_remaining: num(`${H}input-tokens-remaining`),
+    output_tokens_remaining: num(`${H}output-tokens-remaining`),
+    retry_after_s: num('retry-after'),
+    status,
+    observed_at: at,
+  };
+  const any = Object.entries(r).some(([k, v]) => k !== 'status' && k !== 'observed_at' && v !== null);
+  return any ? r : null;
+}
+
+/** The later of two snapshots (by `observed_at`); either may be null. */
+export function latestRateLimits(a: RateLimits | null, b: RateLimits | null): RateLimits | null {
+  if (!a) return b;
+  if (!b) return a;
+  return b.observed_at >= a.observed_at ? b : a;
+}
