@@ -6,7 +6,7 @@
  */
 import { ActivityFailure, ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
 import type { ErrorCode } from '../../src/errors.js';
-import { escalate, type ProbeTarget } from './escalation.js';
+import { escalate, type EscalationAsk, type ProbeTarget } from './escalation.js';
 import { describeFailure } from './failure.js';
 import type { Run } from './run.js';
 
@@ -56,24 +56,31 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
       }
       run.state.retrying = null;
       const probe = outageOf(err);
-      const asked = await escalate(
-        run,
-        {
-          kind: 'error',
-          question: `The step "${name}" failed and retrying did not help: ${cause}. Fix the cause if it is outside the code (credentials, network, repository), then answer to retry.`,
-          options: [
-            { label: 'Retry the step', command: 'retry' },
-            { label: 'Stop: end this run and move the issue to a terminal state', command: 'stop' },
-          ],
-          recommendation: 'Retry the step',
-          tried: `Foreman ran "${name}" ${run.settings.retry.maximumAttempts} time(s) with backoff, or stopped at once because the error cannot heal by retrying.`,
-        },
-        { ...(thread ? { thread } : {}), ...(probe ? { probe, step: name } : {}) },
-      );
+      const asked = await escalate(run, failedStepAsk(name, cause, run.settings.retry.maximumAttempts), {
+        ...(thread ? { thread } : {}),
+        ...(probe ? { probe, step: name } : {}),
+      });
       thread ??= asked.key;
       outageSince = null;
     }
   }
+}
+
+/**
+ * The question a step that failed for good asks: `name` of the step, `cause` (describeFailure),
+ * `attempts` made. Options: 1 Retry (`/foreman retry`), 2 Stop (`/foreman stop`); specs/escalations.md.
+ */
+export function failedStepAsk(name: string, cause: string, attempts: number): EscalationAsk {
+  return {
+    kind: 'error',
+    question: `The step "${name}" failed and retrying did not help: ${cause}. Fix the cause if it is outside the code (credentials, network, repository), then answer to retry.`,
+    options: [
+      { label: 'Retry the step', command: 'retry' },
+      { label: 'Stop: end this run and move the issue to a terminal state', command: 'stop' },
+    ],
+    recommendation: 'Retry the step',
+    tried: `Foreman ran "${name}" ${attempts} time(s) with backoff, or stopped at once because the error cannot heal by retrying.`,
+  };
 }
 
 /** The service whose outage `err` is (its code is in OUTAGE_CODES), or null. */
