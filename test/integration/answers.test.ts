@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { humanReplySignal, type IssueRunSummary } from '../../workflows/definitions.js';
 import { runForeman } from '../support/cli.js';
 import { git } from '../support/fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import {
   overloaded,
@@ -57,6 +58,7 @@ describe('a failed step', () => {
     expect(r.stdout).toContain('picked option 2: Stop');
 
     const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'answer-stop');
     expect(summary.outcome).toBe('stopped');
     expect(summary.reason).toContain('answered Stop');
     expect(summary.escalations).toEqual([
@@ -87,6 +89,7 @@ describe('a failed step', () => {
     expect((await ctx.status()).phase).toBe('waiting_for_human');
     await handle.signal(humanReplySignal, { text: '1', author: 'ops', source: 'cli' });
     const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'answer-reask');
     expect(summary.outcome).toBe('completed');
     expect(summary.escalations.map((e) => e.answer)).toEqual([
       'I rotated the key, go on.',
@@ -168,6 +171,7 @@ describe('an outage escalation', () => {
     await ctx.waitFor('the outage escalation', waiting, 30_000);
     expect((await ctx.status()).escalation).toMatchObject({ kind: 'error' });
     const summary = (await handle.result()) as IssueRunSummary;
+    await recordHistory(handle, 'outage-probe-resume');
     expect(summary.outcome).toBe('completed');
     expect(summary.escalations).toEqual([expect.objectContaining({ kind: 'error', author: 'Foreman (probe)' })]);
     expect(probes.length).toBeGreaterThan(0);

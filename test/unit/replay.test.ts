@@ -16,10 +16,13 @@ import { HISTORIES_DIR } from '../support/histories.js';
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow replay', () => {
-  it('has the recorded histories (normal run, escalation and answer, review rework, PR rework, rejected pushes)', () => {
+  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes)', () => {
     expect(files).toEqual(
       expect.arrayContaining([
+        'answer-reask.json',
+        'answer-stop.json',
         'escalation-answer.json',
+        'outage-probe-resume.json',
         'normal-run.json',
         'pr-rework-closed.json',
         'push-conflict-new-branch.json',

@@ -4,26 +4,16 @@
  * `humanReply` signal: one reminder after `escalation.reping_ms`, parked after
  * `escalation.timeout_ms`, still waiting. The answer is parsed, not guessed (src/escalation/answer.ts,
  * specs/escalations.md): a picked option does exactly that (Stop ends the run here), free text is
- * guidance; it goes into the spec's Decisions and the issue back to in progress. Also the budget
- * escalation. docs/architecture.md, "Glossary" (escalation, reminder, park).
+ * guidance; it goes into the spec's Decisions and the issue back to in progress.
+ * docs/architecture.md, "Glossary" (escalation, reminder, park).
  */
-import { CancellationScope, CancelledFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { HumanReply } from '../definitions.js';
-import type { AgentRunSummary } from '../../src/agents/results.js';
-import { totalTokens } from '../../src/agents/usage.js';
 import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src/escalation/answer.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import { describeFailure } from './failure.js';
 import type { Run } from './run.js';
-import {
-  answerNotice,
-  answerTurn,
-  formatAmount,
-  parkedNotice,
-  reaskNotice,
-  recoveredNotice,
-  reminderNotice,
-} from './texts.js';
+import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
 
 /** What a phase asks; the rest of the escalation is filled in here. */
 export type EscalationAsk = Pick<Escalation, 'kind' | 'question' | 'options' | 'recommendation' | 'tried'>;
@@ -48,7 +38,18 @@ export interface Resolution {
   command: AnswerCommand | null;
   /** Comment key of this escalation (or of the thread it re-asked in). */
   key: string;
+  /** False while replaying a history from before answers were parsed (ANSWERS_PATCH): the old rules applied. */
+  parsed: boolean;
 }
+
+/**
+ * The `patched()` id of parsed answers, re-asks in the thread and outage probes: a history
+ * recorded before them replays the old branch (docs/architecture.md, "Changing workflow code").
+ */
+export const ANSWERS_PATCH = 'parsed-answers';
+
+/** The old rule, kept for histories from before ANSWERS_PATCH only: an answer starting like this approved. */
+const LEGACY_APPROVAL = /^\s*(yes|y|approve[sd]?|ok|okay|lgtm|go ahead|push)\b/i;
 
 /**
  * Posts the question, waits durably for an answer (reminder, then park), records it, returns it.
@@ -58,6 +59,8 @@ export interface Resolution {
  */
 export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Promise<Resolution> {
   const { state, settings: s, acts, inbox, input } = run;
+  const parsed = patched(ANSWERS_PATCH);
+  if (!parsed) how = {}; // a history from before: no thread, no probe
   const escalation: Escalation = {
     ...e,
     n: state.escalations.length + 1,
@@ -99,7 +102,9 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
 
-  const resolution = await awaitResolution(run, escalation, key, how);
+  const resolution = parsed
+    ? await awaitResolution(run, escalation, key, how)
+    : await legacyResolution(run, escalation, key);
   record.answer = resolution.reply.text;
   record.author = resolution.reply.author;
   state.openEscalation = null;
@@ -107,7 +112,26 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   state.phase = 'implementing';
   await acts.notify.recordDecision({ workspace: state.workspace, escalation, reply: resolution.reply });
   await acts.notify.moveIssue({ issueId: input.issueId, state: s.inProgressState });
-  return { ...resolution, key: how.thread ?? key };
+  return { ...resolution, key: how.thread ?? key, parsed };
+}
+
+/** The answer as histories from before ANSWERS_PATCH took it: every reply merged, approval by LEGACY_APPROVAL. */
+async function legacyResolution(
+  run: Run,
+  escalation: Escalation,
+  key: string,
+): Promise<Omit<Resolution, 'key' | 'parsed'>> {
+  await waitForAnswer(run, escalation, key, Date.now(), () => false);
+  const all = run.inbox.replies.splice(0);
+  const reply: HumanReply =
+    all.length === 1
+      ? all[0]!
+      : {
+          text: all.map((r) => r.text).join('\n\n'),
+          author: [...new Set(all.map((r) => r.author))].join(', '),
+          source: all[0]!.source,
+        };
+  return { reply, option: null, command: LEGACY_APPROVAL.test(reply.text) ? 'approve' : null };
 }
 
 /**
@@ -120,7 +144,7 @@ async function awaitResolution(
   escalation: Escalation,
   key: string,
   how: AskHow,
-): Promise<Omit<Resolution, 'key'>> {
+): Promise<Omit<Resolution, 'key' | 'parsed'>> {
   const options = normalizeOptions(escalation.options);
   const recovered = { at: null as string | null };
   const probing = how.probe ? new CancellationScope() : null;
@@ -256,33 +280,4 @@ async function waitForAnswer(
     if (s.parkedState) await acts.notify.moveIssue({ issueId: input.issueId, state: s.parkedState });
   }
   await condition(answered);
-}
-
-/** Escalates a spent budget; Continue (or free text) grants the policy's budget once more. Returns the next user turn. */
-export async function budgetEscalation(run: Run, b: AgentRunSummary['budgetExhausted']): Promise<string> {
-  const { state, settings: s } = run;
-  const what = b?.reason === 'wall' ? 'wall time' : b?.reason === 'usd' ? 'USD' : 'tokens';
-  const spent = b
-    ? formatAmount(
-        b.reason,
-        b.reason === 'usd' ? b.spentUsd : b.reason === 'tokens' ? b.spentTokens : Date.now() - state.startedAt,
-      )
-    : '';
-  const limit = b
-    ? formatAmount(b.reason, b.reason === 'wall' ? (s.budget.maxWallMs ?? 0) * state.grants : b.limit)
-    : '';
-  const cost = state.costUsd !== null ? `, $${state.costUsd.toFixed(4)}` : '';
-  const { reply } = await escalate(run, {
-    kind: 'budget',
-    question: `The issue's ${what} budget is spent (${b ? `${spent} of ${limit}` : 'limit reached'}). Grant the same budget again and continue?`,
-    options: [
-      { label: 'Continue with another budget of the same size', command: 'continue' },
-      { label: 'Stop: end this run and move the issue to a terminal state', command: 'stop' },
-    ],
-    recommendation: null,
-    tried: `${state.turns} model turns so far; ${totalTokens(state.usage)} tokens${cost}. The work so far is pushed to the branch.`,
-  });
-  state.grants++;
-  if (s.budget.maxWallMs) state.deadline = Date.now() + s.budget.maxWallMs;
-  return answerTurn(reply, 'Your budget ran out; a human granted more.');
 }

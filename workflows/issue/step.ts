@@ -61,7 +61,7 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
         ...(probe ? { probe, step: name } : {}),
       });
       thread ??= asked.key;
-      outageSince = null;
+      if (asked.parsed) outageSince = null; // an outage after the answer is ridden out afresh
     }
   }
 }

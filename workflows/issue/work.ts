@@ -7,7 +7,8 @@
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { applyReview, blockingSeveritiesFor, openFindings } from '../review-ledger.js';
 import { continueRun, shouldContinueAsNew, type Rounds } from './continue.js';
-import { budgetEscalation, escalate } from './escalation.js';
+import { budgetEscalation } from './budget.js';
+import { escalate } from './escalation.js';
 import { pushWork } from './push.js';
 import { step } from './step.js';
 import { evidence, type Run } from './run.js';
