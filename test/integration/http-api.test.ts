@@ -28,6 +28,7 @@ const snapshot: StateSnapshot = {
   running: [],
   recent: [],
   totals: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+  rate_limits: null,
 };
 
 let servers: HttpServer[] = [];
