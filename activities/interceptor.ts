@@ -1,12 +1,13 @@
 /**
  * Foreman's errors onto Temporal's retry contract, once for every activity: a `ForemanError`
  * becomes an `ApplicationFailure` whose `type` is the class name and whose `details[0]` is the
- * stable `code`, non-retryable when the error says a retry cannot help (`retryable: false`).
+ * stable `code` (and, for a ModelError that saw rate-limit headers, `details[1]` is
+ * `{ rateLimits }`), non-retryable when the error says a retry cannot help (`retryable: false`).
  * Anything else passes through and is retried under the workflow's retry policy.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { ForemanError } from '../src/errors.js';
+import { ForemanError, ModelError } from '../src/errors.js';
 
 /** The failure Temporal should see for `err` (see the module header). */
 export function toFailure(err: unknown): unknown {
@@ -15,7 +16,7 @@ export function toFailure(err: unknown): unknown {
       message: err.message,
       type: err.name,
       nonRetryable: !err.retryable,
-      details: [err.code],
+      details: [err.code, ...(err instanceof ModelError && err.rateLimits ? [{ rateLimits: err.rateLimits }] : [])],
       // Temporal's next retry waits what the other side asked for (`retry-after`), not the backoff.
       ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
       cause: err,

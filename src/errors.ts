@@ -7,8 +7,10 @@
  * Error class names are part of the retry contract: when an activity throws, Temporal turns the
  * error into an `ApplicationFailure` whose `type` is the class name; the activity interceptor
  * (activities/interceptor.ts) maps `retryable: false` to a non-retryable failure. `…Error` stays
- * in Node; the workflow only sees the failure's `type` and `code`.
+ * in Node; the workflow only sees the failure's `type` and `code` (and, for a ModelError, the
+ * rate limits in `details[1]`).
  */
+import type { RateLimits } from './agents/rate-limits.js';
 
 /** Every error code, by the class that throws it. specs/error-codes.md says what each means. */
 export const ERROR_CODES = {
@@ -209,7 +211,10 @@ export class WorkspaceError extends TransientError<WorkspaceErrorCode> {}
  * The model endpoint failed: `model_unreachable`, `model_overloaded`, `model_rate_limited`
  * (transient) or `model_unauthorized`, `model_bad_request` (permanent).
  */
-export class ModelError extends TransientError<ModelErrorCode> {}
+export class ModelError extends TransientError<ModelErrorCode> {
+  /** The latest rate-limit headers the endpoint sent before failing (a 429 carries them); undefined: none. */
+  rateLimits: RateLimits | undefined;
+}
 
 /**
  * The Temporal CLI could not be found, built or started (`temporal_cli_missing`, `temporal_server_failed`),

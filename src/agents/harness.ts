@@ -463,7 +463,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
       response = await callModel(client, opts, toolbox, messages);
     } catch (err) {
       if (opts.signal?.aborted) throw abortReason(opts.signal);
-      const mapped = toModelError(err, baseURL, redact);
+      const mapped = modelFailure(err, baseURL, redact, rateLimits);
       const text = mapped instanceof Error ? mapped.message : String(mapped);
       await transcript.append({ type: 'end', at: now(), outcome: 'error', error: redact(text) });
       throw mapped;
@@ -522,6 +522,18 @@ function createClient(
   } catch (err) {
     throw toModelError(err, fallbackBase, redact);
   }
+}
+
+/** {@link toModelError}, carrying the rate limits the endpoint sent before the failure (a 429 has them). */
+function modelFailure(
+  err: unknown,
+  baseURL: string,
+  redact: (text: string) => string,
+  rateLimits: RateLimits | undefined,
+): unknown {
+  const mapped = toModelError(err, baseURL, redact);
+  if (mapped instanceof ModelError && rateLimits) mapped.rateLimits = rateLimits;
+  return mapped;
 }
 
 /** Wraps `base` so every response's rate-limit headers (Symphony SPEC §13.7) go to `seen`. */

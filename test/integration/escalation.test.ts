@@ -273,6 +273,40 @@ describe('failure classes', () => {
     expect(text.stdout).toContain('requests 49/50 left (reset 2030-01-01T00:00:30.000Z); tokens 39000/40000 left');
   });
 
+  it('shows the rate limits of a 429 while riding it out (rate_limits from the failed call)', async () => {
+    let firstAt: number | null = null;
+    let served = 0;
+    const limited: ScriptStep = () => {
+      firstAt ??= Date.now();
+      if (Date.now() - firstAt < 4000) {
+        return {
+          status: 429,
+          error: { type: 'rate_limit_error', message: 'Number of requests has exceeded your rate limit' },
+          headers: {
+            'retry-after': '1',
+            'anthropic-ratelimit-requests-limit': '50',
+            'anthropic-ratelimit-requests-remaining': '0',
+            'anthropic-ratelimit-requests-reset': '2030-01-01T00:01:00Z',
+          },
+        };
+      }
+      return [FIX, toolUse('finish', { summary: 'Fixed.' })][served++]!;
+    };
+    ctx = await createRunContext({ script: Array.from({ length: 40 }, () => limited) });
+    const handle = await ctx.start();
+    await ctx.waitFor('the retrying status with rate limits', async () => {
+      const s = await ctx!.status();
+      return s.retrying !== null && s.rateLimits !== null;
+    });
+    expect((await ctx.status()).rateLimits).toMatchObject({
+      status: 429,
+      requests_limit: 50,
+      requests_remaining: 0,
+      retry_after_s: 1,
+    });
+    expect(((await handle.result()) as IssueRunSummary).outcome).toBe('completed');
+  });
+
   it('escalates a 401 at once (no retry storm) and retries the step after the answer', async () => {
     ctx = await createRunContext({ script: [unauthorized(), FIX, toolUse('finish', { summary: 'Fixed.' })] });
     const handle = await ctx.start();

@@ -1,5 +1,6 @@
-/** How an activity failure reads in a status line, an escalation and the log. */
+/** How an activity failure reads in a status line, an escalation and the log, and what it carries. */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { RateLimits } from '../../src/agents/rate-limits.js';
 
 /** A one-line reason from an activity failure: type, stable code (when Foreman gave one) and message, no trailing period. */
 export function describeFailure(err: unknown): string {
@@ -12,4 +13,12 @@ export function describeFailure(err: unknown): string {
   }
   if (e instanceof Error) return text(e.message);
   return String(e);
+}
+
+/** The rate limits a failed model call saw (activities/interceptor.ts puts them in `details[1]`); null: none. */
+export function rateLimitsOf(err: unknown): RateLimits | null {
+  const e = err instanceof ActivityFailure ? err.cause : err;
+  if (!(e instanceof ApplicationFailure)) return null;
+  const extra = e.details?.[1] as { rateLimits?: RateLimits } | undefined;
+  return extra && typeof extra === 'object' && extra.rateLimits ? extra.rateLimits : null;
 }

@@ -7,7 +7,7 @@
 import { ActivityFailure, ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
 import type { ErrorCode } from '../../src/errors.js';
 import { escalate, type EscalationAsk, type ProbeTarget } from './escalation.js';
-import { describeFailure } from './failure.js';
+import { describeFailure, rateLimitsOf } from './failure.js';
 import type { Run } from './run.js';
 
 /** Codes of outages that heal by themselves: ridden out for `retry.outageMs` before a human is asked. */
@@ -42,6 +42,7 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
       if (isCancellation(err)) throw err;
       const cause = describeFailure(err);
       run.state.lastError = `${name}: ${cause}`;
+      run.state.rateLimits = rateLimitsOf(err) ?? run.state.rateLimits ?? null;
       outageSince ??= Date.now();
       const waitMs = outageWait(run, err, outageSince, attempt);
       if (waitMs !== null) {
