@@ -11,10 +11,10 @@
 import type { HumanReply } from '../../workflows/definitions.js';
 
 /** What picking an option does (specs/escalations.md, "Commands"). */
-export type AnswerCommand = 'retry' | 'continue' | 'stop' | 'approve';
+export type AnswerCommand = 'retry' | 'continue' | 'stop' | 'approve' | 'branch' | 'resolve';
 
 /** Every command, in the order the docs list them. */
-export const ANSWER_COMMANDS: readonly AnswerCommand[] = ['retry', 'continue', 'stop', 'approve'];
+export const ANSWER_COMMANDS: readonly AnswerCommand[] = ['retry', 'continue', 'stop', 'approve', 'branch', 'resolve'];
 
 /** One numbered option of an escalation; `command` null: the option is picked by number only. */
 export interface EscalationOption {

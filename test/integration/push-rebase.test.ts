@@ -103,7 +103,7 @@ describe('a rejected push', () => {
     await handle.signal(humanReplySignal, { text: '/foreman stop', author: 'ana', source: 'cli' });
     const summary = (await handle.result()) as IssueRunSummary;
     expect(summary.outcome).toBe('stopped');
-    expect(summary.reason).toContain('chose to stop');
+    expect(summary.reason).toContain('answered Stop');
     expect(git(ctx.origin, 'rev-parse', branchOf()).trim()).toBe(theirs.head);
     expect(() => git(ctx!.origin, 'rev-parse', '--verify', '--quiet', `${branchOf()}-2`)).toThrow();
     const comments = await ctx.commentsText();

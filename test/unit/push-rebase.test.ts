@@ -1,11 +1,11 @@
 /**
  * The pure parts of the rejected-push path: reading git's push and merge-tree output, naming the
- * new branch, the stand-in answer parser, and the words of the escalation and the evidence.
+ * new branch, the answer parser on the escalation's options, and the words of the escalation and the evidence.
  */
 import { describe, expect, it } from 'vitest';
+import { chooseOption } from '../../src/escalation/answer.js';
 import { isNonFastForward, parseMergeTree } from '../../src/workspace/git.js';
 import { newBranchName, type RebaseResult } from '../../src/workspace/rebase.js';
-import { chooseOption } from '../../workflows/issue/choose-option.js';
 import { PUSH_REJECTED_OPTIONS } from '../../workflows/issue/push.js';
 import {
   failingQaItems,
@@ -67,9 +67,9 @@ describe('newBranchName', () => {
   });
 });
 
-describe('chooseOption (stand-in until the answers parser lands)', () => {
+describe('chooseOption on the rejected-push options', () => {
   const options = PUSH_REJECTED_OPTIONS;
-  it('takes a digit naming an option, and /foreman <word> naming one, ignoring case, spaces and a final period', () => {
+  it('takes a number naming an option, and the command of one, ignoring case, spaces and a final period', () => {
     expect(chooseOption(reply('1'), options)).toBe(1);
     expect(chooseOption(reply('  3.\n'), options)).toBe(3);
     expect(chooseOption(reply('/foreman branch'), options)).toBe(1);

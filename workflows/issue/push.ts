@@ -10,8 +10,10 @@ import { ActivityFailure, ApplicationFailure, CancelledFailure, patched } from '
 import type { ErrorCode } from '../../src/errors.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
 import type { PushResult, WorkspaceInfo } from '../../src/workspace/workspace.js';
-import { chooseOption } from './choose-option.js';
-import { budgetEscalation, escalate, step } from './escalation.js';
+import { chooseOption, type EscalationOption } from '../../src/escalation/answer.js';
+import { budgetEscalation } from './budget.js';
+import { escalate } from './escalation.js';
+import { step } from './step.js';
 import type { Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
 import {
@@ -27,12 +29,19 @@ import {
 /** Rebases in a row (someone keeps pushing between Foreman's rebase and its push) before a human is asked. */
 const MAX_REBASES = 3;
 
-/** The options of the rejected-push escalation, in the order `chooseOption` numbers them. */
-export const PUSH_REJECTED_OPTIONS = [
-  'Push to a new branch (`/foreman branch`): Foreman pushes its change to a new branch and opens the pull request from it',
-  'Let the agent resolve it (`/foreman resolve`): the implementer gets a turn with the conflict; free text goes with it as guidance',
-  'Stop (`/foreman stop`): the run ends here; the branch and the workspace are kept',
-] as const;
+/** The options of the rejected-push escalation, numbered in this order (specs/escalations.md). */
+export const PUSH_REJECTED_OPTIONS: readonly EscalationOption[] = [
+  {
+    label: 'Push to a new branch: Foreman pushes its change to a new branch and opens the pull request from it',
+    command: 'branch',
+  },
+  {
+    label:
+      'Let the agent resolve it: the implementer gets a turn with the conflict; free text goes with it as guidance',
+    command: 'resolve',
+  },
+  { label: 'Stop: the run ends here; the branch and the workspace are kept', command: 'stop' },
+];
 
 const REJECTED = 'push_rejected' satisfies ErrorCode;
 
@@ -126,7 +135,7 @@ async function askAfterRejection(
 ): Promise<string | null> {
   const { state, acts } = run;
   const args = pushInput(run, ws);
-  const reply = await escalate(run, {
+  const { reply, option } = await escalate(run, {
     kind: 'push_rejected',
     question: pushRejectedQuestion({ branch: ws.branch, rebase: r, qa }),
     options: [...PUSH_REJECTED_OPTIONS],
@@ -135,7 +144,9 @@ async function askAfterRejection(
       r.outcome === 'conflict' ? 'tried to rebase its change onto it' : 'rebased its change onto it and re-ran QA'
     }. Nothing was forced.`,
   });
-  const choice = chooseOption(reply, PUSH_REJECTED_OPTIONS);
+  // A parsed answer says which option it picked (a picked Stop already ended the run in `escalate`);
+  // a history from before parsed answers (escalation.ts ANSWERS_PATCH) resolves with none: parse it here.
+  const choice = option ?? chooseOption(reply, PUSH_REJECTED_OPTIONS);
   if (choice === 1) {
     const pushed: PushResult = await step(run, 'push to a new branch', () =>
       // A rebased work tree (QA failed on it, or the branch kept moving) goes back to Foreman's own commit.
@@ -146,6 +157,7 @@ async function askAfterRejection(
     return null;
   }
   if (choice === 3) {
+    // Only a history from before parsed answers gets here (see above).
     const reason = `a human chose to stop after someone else pushed to \`${ws.branch}\`.`;
     run.inbox.stop = { reason, cleanup: false };
     throw new CancelledFailure(reason); // the run's stop path (issue-workflow.ts) ends it as stopped
