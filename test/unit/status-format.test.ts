@@ -86,6 +86,7 @@ describe('rate limits', () => {
     const text = formatState({
       generated_at: at,
       task_queue: 'foreman',
+      deployment: null,
       counts: { running: 1, waiting_for_human: 0, closed_recently: 0 },
       running: [run({ rate_limits: limits })],
       recent: [],
