@@ -256,7 +256,7 @@ describe('failure classes', () => {
       FOREMAN_HOME: ctx.home,
       FOREMAN_LOG_LEVEL: 'warn',
     };
-    const r = await runForeman(['status', '--json', '--task-queue', ctx.taskQueue], env);
+    const r = await runForeman(['status', '--json', '--policy', ctx.policyFile], env);
     expect(r.code, r.stderr).toBe(0);
     const state = JSON.parse(r.stdout) as { rate_limits: unknown; running: { rate_limits: unknown }[] };
     const expected = {
@@ -269,7 +269,7 @@ describe('failure classes', () => {
     };
     expect(state.running[0]!.rate_limits).toMatchObject(expected);
     expect(state.rate_limits).toMatchObject(expected);
-    const text = await runForeman(['status', '--task-queue', ctx.taskQueue], env);
+    const text = await runForeman(['status', '--policy', ctx.policyFile], env);
     expect(text.stdout).toContain('requests 49/50 left (reset 2030-01-01T00:00:30.000Z); tokens 39000/40000 left');
   });
 
