@@ -177,13 +177,25 @@ export async function createRunContext(opts: {
 }
 
 /**
- * Closes a context (if any) and fails the test when its model script ran out or a step threw:
- * a test bug even when retries hid it.
+ * Closes a context (if any) and fails the test when its model script ran out or a step threw (a
+ * test bug even when retries hid it), or when an IssueWorkflow of its task queue ended as a failed
+ * workflow: bad input must be a visible stop or an escalation, never a workflow failure, so every
+ * test built on a RunContext asserts it (docs/architecture.md, "Glossary": escalation).
  */
 export async function closeRunContext(ctx: RunContext | null): Promise<void> {
   const failures = ctx?.model.failures ?? [];
+  const failed = ctx ? await failedIssueRuns(ctx) : [];
   await ctx?.close();
   expect(failures).toEqual([]);
+  expect(failed, 'IssueWorkflow executions that failed').toEqual([]);
+}
+
+/** Ids of the IssueWorkflow executions on the context's task queue that ended as failed workflows. */
+async function failedIssueRuns(ctx: RunContext): Promise<string[]> {
+  const query = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Failed' AND TaskQueue = '${ctx.taskQueue}'`;
+  const ids: string[] = [];
+  for await (const w of ctx.runtime.client.workflow.list({ query })) ids.push(`${w.workflowId} (${w.runId})`);
+  return ids;
 }
 
 /** Starts (or nudges) the DispatcherWorkflow of `taskQueue`; terminate the handle when done. */

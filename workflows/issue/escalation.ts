@@ -11,6 +11,7 @@ import { CancellationScope, CancelledFailure, condition, isCancellation, patched
 import type { HumanReply } from '../definitions.js';
 import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src/escalation/answer.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
+import { moveBestEffort, mustPost } from './deliver.js';
 import { describeFailure } from './failure.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
@@ -80,24 +81,27 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   await pushPartialWork(run, escalation);
   const key = `escalation-${run.runId}-${escalation.n}`;
   if (how.thread) {
-    await acts.notify.postComment({ issueId: input.issueId, key, body: reaskNotice(how.thread, escalation) });
+    const body = reaskNotice(how.thread, escalation);
+    await mustPost(run, 'ask again', () => acts.notify.postComment({ issueId: input.issueId, key, body }));
   } else {
-    await acts.notify.postEscalation({
-      issueId: input.issueId,
-      key,
-      data: {
-        identifier: input.identifier,
-        title: run.issue.title,
-        escalation,
-        branch: state.workspace?.branch ?? null,
-        push: state.push,
-        repingMs: s.repingMs,
-        parkMs: s.parkMs,
-        parkedState: s.parkedState,
-      },
-    });
+    await mustPost(run, 'post the escalation', () =>
+      acts.notify.postEscalation({
+        issueId: input.issueId,
+        key,
+        data: {
+          identifier: input.identifier,
+          title: run.issue.title,
+          escalation,
+          branch: state.workspace?.branch ?? null,
+          push: state.push,
+          repingMs: s.repingMs,
+          parkMs: s.parkMs,
+          parkedState: s.parkedState,
+        },
+      }),
+    );
   }
-  if (s.escalatedState) await acts.notify.moveIssue({ issueId: input.issueId, state: s.escalatedState });
+  await moveBestEffort(run, s.escalatedState);
   inbox.replies.length = 0;
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
@@ -111,7 +115,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   if (resolution.command === 'stop') await stopByAnswer(run, resolution.reply);
   state.phase = 'implementing';
   await acts.notify.recordDecision({ workspace: state.workspace, escalation, reply: resolution.reply });
-  await acts.notify.moveIssue({ issueId: input.issueId, state: s.inProgressState });
+  await moveBestEffort(run, s.inProgressState);
   return { ...resolution, key: how.thread ?? key, parsed };
 }
 
@@ -158,11 +162,10 @@ async function awaitResolution(
     for (let notes = 1; ; notes++) {
       await waitForAnswer(run, escalation, key, since, () => recovered.at !== null);
       if (recovered.at !== null && !run.inbox.replies.length) {
-        await run.acts.notify.postComment({
-          issueId: run.input.issueId,
-          key: `${key}-recovered`,
-          body: recoveredNotice(how.probe!, how.step ?? 'the step'),
-        });
+        const body = recoveredNotice(how.probe!, how.step ?? 'the step');
+        await mustPost(run, 'say the run resumes', () =>
+          run.acts.notify.postComment({ issueId: run.input.issueId, key: `${key}-recovered`, body }),
+        );
         const retry = options.findIndex((o) => o.command === 'retry') + 1;
         const reply: HumanReply = { text: '/foreman retry', author: 'Foreman (probe)', source: 'cli' };
         return { reply, option: retry || null, command: 'retry' };
@@ -174,11 +177,10 @@ async function awaitResolution(
         const label = options[a.option - 1]!.label;
         return { reply: { ...reply, text: `${reply.text.trim()} (option ${a.option}: ${label})` }, ...a };
       }
-      await run.acts.notify.postComment({
-        issueId: run.input.issueId,
-        key: `${key}-note-${notes}`,
-        body: answerNotice(reply.author, a.kind === 'invalid' ? a.why : null),
-      });
+      const body = answerNotice(reply.author, a.kind === 'invalid' ? a.why : null);
+      await mustPost(run, 'answer the reply', () =>
+        run.acts.notify.postComment({ issueId: run.input.issueId, key: `${key}-note-${notes}`, body }),
+      );
     }
   } finally {
     probing?.cancel();
@@ -207,8 +209,8 @@ async function probeUntilUp(run: Run, target: ProbeTarget, recovered: { at: stri
  * the run ends `stopped` through the IssueWorkflow's stop path (one stop comment).
  */
 async function stopByAnswer(run: Run, reply: HumanReply): Promise<never> {
-  const { settings: s, acts, input, inbox } = run;
-  if (s.stoppedState) await acts.notify.moveIssue({ issueId: input.issueId, state: s.stoppedState });
+  const { settings: s, inbox } = run;
+  await moveBestEffort(run, s.stoppedState);
   const moved = s.stoppedState ? ` The issue is now "${s.stoppedState}".` : '';
   inbox.stop ??= { reason: `${reply.author} answered Stop to the escalation.${moved}`, cleanup: false };
   inbox.workScope?.cancel();
@@ -264,20 +266,16 @@ async function waitForAnswer(
     !(await condition(answered, left(s.repingMs)))
   ) {
     escalation.reminded = true;
-    await acts.notify.postComment({
-      issueId: input.issueId,
-      key: `${key}-reminder`,
-      body: reminderNotice(escalation.askedAt, input.identifier),
-    });
+    const body = reminderNotice(escalation.askedAt, input.identifier);
+    await mustPost(run, 'remind', () =>
+      acts.notify.postComment({ issueId: input.issueId, key: `${key}-reminder`, body }),
+    );
   }
   if (!escalation.parked && s.parkMs && !(await condition(answered, left(s.parkMs)))) {
     escalation.parked = true;
-    await acts.notify.postComment({
-      issueId: input.issueId,
-      key: `${key}-parked`,
-      body: parkedNotice(s.parkMs, s.parkedState),
-    });
-    if (s.parkedState) await acts.notify.moveIssue({ issueId: input.issueId, state: s.parkedState });
+    const body = parkedNotice(s.parkMs, s.parkedState);
+    await mustPost(run, 'park', () => acts.notify.postComment({ issueId: input.issueId, key: `${key}-parked`, body }));
+    await moveBestEffort(run, s.parkedState);
   }
   await condition(answered);
 }
