@@ -30,6 +30,17 @@ export interface HumanReply {
   mayApprove?: boolean;
 }
 
+/**
+ * A tracker comment that was not taken as an answer because its author may not answer
+ * (specs/trust.md "Who may answer an escalation"); the run lists the latest few in its status.
+ */
+export interface IgnoredComment {
+  commentId: string;
+  author: string;
+  /** Why, e.g. `not trusted`. */
+  reason: string;
+}
+
 /** A review on the issue's pull request (from a webhook). */
 export interface PullRequestReview {
   prNumber: number;
@@ -91,6 +102,10 @@ export interface IssueRunStatus {
   escalation: Escalation | null;
   /** Tracker comments already taken as answers (so pollers don't send them again). */
   answeredCommentIds: string[];
+  /** Comments not taken because their author may not answer, latest last (at most 20); absent on older runs. */
+  ignoredComments?: IgnoredComment[];
+  /** The number of the pull request the run opened; absent or null before it has one. */
+  prNumber?: number | null;
   /** The latest report that the issue changed (`dispatch`, `webhook`; RFC 3339 time); null before any. */
   issueUpdated: IssueUpdate | null;
   /** A step riding out a transient outage: which, the attempt, the error, the next try (RFC 3339). */
@@ -139,6 +154,12 @@ export const issueUpdatedSignal = defineSignal<[IssueUpdate]>('issueUpdated');
  * comment is taken once (by `commentId`).
  */
 export const humanReplySignal = defineSignal<[HumanReply]>('humanReply');
+
+/**
+ * A comment on the issue was ignored: its author may not answer (specs/trust.md). The run keeps
+ * it (once per comment, at most 20) so `foreman status` lists it and pollers do not log it again.
+ */
+export const commentIgnoredSignal = defineSignal<[IgnoredComment]>('commentIgnored');
 
 /**
  * Stop the issue's run (the tracker says the issue is terminal or no longer active; Symphony SPEC

@@ -67,6 +67,28 @@ export const trackerSchema = z.looseObject({
   terminal_states: stringList().default(() => ['Done', 'Closed', 'Cancelled', 'Canceled', 'Duplicate']),
 });
 
+/**
+ * `trust`: who may start work, answer an escalation and approve (specs/trust.md). GitHub trusts
+ * people with write access to the repository, Linear the members of the team (not guests, apps
+ * or bots), local anyone who can write the issue folder; `users` adds people by name.
+ */
+export const trustSchema = z.object({
+  /** Extra trusted people: GitHub logins, Linear user ids, names or emails; case-insensitive. (Default: `[]`) */
+  users: stringList().default(() => []),
+  /**
+   * Who may approve (a protected-path change, a hand-over with open blocking findings, a budget
+   * grant); same spelling as `users`. (Default: `[]` = anyone who may answer)
+   */
+  approvers: stringList().default(() => []),
+  /**
+   * The label a trusted person applies to let an untrusted author's issue start, when
+   * `tracker.required_labels` is empty (otherwise a trusted person must apply one of those). (Default: `foreman`)
+   */
+  start_label: z.string().trim().min(1).default('foreman'),
+  /** How long a permission look-up (GitHub collaborator permission, Linear team membership) is reused, ms. (Default: 600000) */
+  cache_ms: nonNegativeInt().default(600_000),
+});
+
 /** `polling` (Symphony SPEC §5.3.2). */
 export const pollingSchema = z.object({
   /** Tracker poll interval in ms. (Default: 30000) */
@@ -392,6 +414,7 @@ export const sandboxSchema = z.object({
 /** The whole front matter. Unknown top-level keys are stripped (the loader warns about them). */
 export const policySchema = z.object({
   tracker: trackerSchema.prefault({}),
+  trust: trustSchema.prefault({}),
   polling: pollingSchema.prefault({}),
   workspace: workspaceSchema.prefault({}),
   hooks: hooksSchema.prefault({}),

@@ -7,9 +7,10 @@ import type { Client } from '@temporalio/client';
 import type { LoadedPolicy } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import type { Issue, Tracker } from '../trackers/types.js';
-import { humanReplySignal, statusQuery, stopSignal } from '../../workflows/definitions.js';
-import type { HumanReply, IssueRunStatus } from '../../workflows/definitions.js';
+import { commentIgnoredSignal, humanReplySignal, statusQuery, stopSignal } from '../../workflows/definitions.js';
+import type { HumanReply, IgnoredComment, IssueRunStatus } from '../../workflows/definitions.js';
 import type { RunningRun } from './runs.js';
+import { trustGateFor, userOf } from '../trust/index.js';
 import { normalizeState } from './select.js';
 
 /** The run's status, or null when it cannot answer (no worker, or it just ended). */
@@ -26,8 +27,10 @@ async function statusOf(client: Client, workflowId: string): Promise<IssueRunSta
  * - the issue is now terminal → stop the run and remove its workspace;
  * - the issue is neither active nor one of Foreman's own hand-off states → stop, keep the workspace;
  * - the issue no longer exists (deleted, or out of the tracker's scope) → stop, keep the workspace;
- * - the run waits for an answer → each new human comment since the question becomes a `humanReply`
- *   (Foreman's own comments never count; a comment is sent once).
+ * - the run waits for an answer → each new comment since the question by someone who may answer
+ *   (specs/trust.md) becomes a `humanReply` with `mayApprove` set (Foreman's own comments never
+ *   count; a comment is sent once); a comment from anyone else is ignored (logged, and signalled
+ *   to the run as `commentIgnored` once, so `foreman status` lists it).
  * Returns the identifiers of runs waiting for a human (they do not hold an agent slot).
  * A tracker error skips reconciliation this tick (runs keep going).
  */
@@ -89,13 +92,25 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
       deps.log.warn({ issue: run.identifier, err: (err as Error).message }, 'could not read comments');
       continue;
     }
+    const gate = trustGateFor(deps.tracker, policy);
     for (const c of comments) {
       if (c.by_foreman || status.answeredCommentIds.includes(c.id) || !c.body.trim()) continue;
+      const user = userOf(c);
+      if (!(await gate.mayAnswer(user))) {
+        await ignoreComment(deps, run, status, { commentId: c.id, author: c.author, reason: 'not trusted' });
+        continue;
+      }
       if (Buffer.byteLength(c.body, 'utf8') > MAX_ANSWER_BYTES) {
         await refuseLongAnswer(deps, issue.id, run.identifier, c);
         continue;
       }
-      const reply: HumanReply = { text: c.body, author: c.author, source: 'comment', commentId: c.id };
+      const reply: HumanReply = {
+        text: c.body,
+        author: c.author,
+        source: 'comment',
+        commentId: c.id,
+        mayApprove: await gate.mayApprove(user),
+      };
       try {
         await handle.signal(humanReplySignal, reply);
         deps.log.info({ issue: run.identifier, comment: c.id, author: c.author }, 'answer from a comment delivered');
@@ -109,6 +124,30 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
     }
   }
   return waiting;
+}
+
+/**
+ * Tells the run (`commentIgnored`) that a comment was not taken because its author may not answer
+ * (specs/trust.md), and logs it, once: a comment the run already lists is left alone. A failed
+ * signal is logged; the next tick tries again.
+ */
+export async function ignoreComment(
+  deps: Pick<ReconcileDeps, 'client' | 'log'>,
+  run: Pick<RunningRun, 'workflowId' | 'identifier'>,
+  status: Pick<IssueRunStatus, 'ignoredComments'> | null,
+  c: IgnoredComment,
+): Promise<void> {
+  if (status?.ignoredComments?.some((x) => x.commentId === c.commentId)) return;
+  deps.log.info(
+    { issue: run.identifier, comment: c.commentId, author: c.author },
+    `ignored a comment from ${c.author}: ${c.reason}`,
+  );
+  await deps.client.workflow
+    .getHandle(run.workflowId)
+    .signal(commentIgnoredSignal, c)
+    .catch((err: Error) =>
+      deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal commentIgnored'),
+    );
 }
 
 /** What `reconcile` works with. */

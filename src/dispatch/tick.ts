@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import type { LoadedPolicy } from '../config/load.js';
 import type { Issue, Tracker } from '../trackers/types.js';
 import type { Deployment } from '../deployment.js';
+import { trustGateFor } from '../trust/index.js';
 import { reconcile } from './reconcile.js';
 import { findIssueRun, listRunningIssues, startIssueRun } from './runs.js';
 import { selectForDispatch } from './select.js';
@@ -84,12 +85,20 @@ export async function dispatchTick(deps: {
       held.push({ identifier: issue.identifier, reason: 'its last run ended; waiting for the issue to change' });
     else open.push(issue);
   });
+  // Who may start work (specs/trust.md): an untrusted author's issue waits for a trusted label.
+  const gate = trustGateFor(deps.tracker, policy);
+  const decisions = await Promise.all(open.map((issue) => gate.mayStart(issue)));
+  const trusted = open.filter((issue, i) => {
+    const d = decisions[i]!;
+    if (!d.trusted) held.push({ identifier: issue.identifier, reason: d.reason });
+    return d.trusted;
+  });
   const running = [...runningIds]
     .filter((id) => !waiting.has(id))
     .map((identifier) => ({ identifier, state: stateOf.get(identifier) ?? '' }));
 
   const { selected, skipped } = selectForDispatch({
-    candidates: open,
+    candidates: trusted,
     running,
     activeStates: policy.tracker.active_states,
     terminalStates: policy.tracker.terminal_states,

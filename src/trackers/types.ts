@@ -14,6 +14,24 @@ export interface BlockerRef {
   state: string | null;
 }
 
+/**
+ * A person (or bot) on the tracker, as the trust rules need them (specs/trust.md).
+ * GitHub: `id` = `name` = login. Linear: `id` = user uuid, `name` = display name. Local: the
+ * folder's writer (`id` = `name` = `local`).
+ */
+export interface TrackerUser {
+  id: string;
+  name: string;
+  /**
+   * The user's standing in the project as the tracker reports it. GitHub: the `author_association`
+   * (`OWNER`, `MEMBER`, `COLLABORATOR`, `CONTRIBUTOR`, `NONE`…) where the payload has one. Linear:
+   * `guest` or `member`. Local: `local`. null when unknown (then the tracker is asked).
+   */
+  role: string | null;
+  /** True for bots, apps and integrations (GitHub `user.type` Bot; Linear `app` users and bot actors). */
+  bot: boolean;
+}
+
 /** The normalized issue (Symphony SPEC §4.1.1). */
 export interface Issue {
   /** Stable, opaque dispatch identity within the tracker scope. */
@@ -39,6 +57,8 @@ export interface Issue {
   updated_at: string | null;
   /** Opaque, non-secret provider identifiers. */
   native_ref: Record<string, unknown> | null;
+  /** Who opened the issue (specs/trust.md "Who may start work"); absent or null when unknown. */
+  author?: TrackerUser | null;
 }
 
 /** One comment on an issue, oldest first in every list. */
@@ -59,6 +79,8 @@ export interface IssueComment {
   by_foreman: boolean;
   /** The idempotency key of a Foreman comment; null for every other comment, forged markers included. */
   key: string | null;
+  /** The author as the trust rules see them (specs/trust.md); absent or null when unknown. */
+  author_user?: TrackerUser | null;
 }
 
 /** Result of an idempotent comment write. */
@@ -147,6 +169,17 @@ export interface Tracker {
    *   existing file is unusable), and the adapter's transport codes.
    */
   createIssue?(issue: NewIssue): Promise<CreatedIssue>;
+  /**
+   * Whether `user` has write access to the project (GitHub: collaborator permission `write`,
+   * `maintain` or `admin`; Linear: a member of the team, not a guest or app). Optional: a tracker
+   * without it trusts only what the normalized `role` says (specs/trust.md). Callers cache it.
+   */
+  writeAccess?(user: TrackerUser): Promise<boolean>;
+  /**
+   * Who applied the label `label` (case-insensitive) to the issue, oldest first (GitHub: the
+   * issue's `labeled` events; Linear: the issue history's `addedLabelIds`). Optional.
+   */
+  labelAppliers?(issue: Issue, label: string): Promise<TrackerUser[]>;
   /**
    * Calls `onChange` when issues may have changed (e.g. a file appeared); returns a function
    * that stops watching. Adapters without push notifications return a no-op.

@@ -12,7 +12,13 @@
  * Fault injection (`fault`) answers the next N matching requests with a status (plus headers and
  * body), a dropped connection, an unparsable body, or a transformed real response.
  *
- * It does not model permissions, branches, webhooks, or anything Foreman does not call.
+ * Permissions: `collaborators` maps a login to its repository permission (`admin`, `maintain`,
+ * `write`, `triage`, `read`; default: `octocat` admin, the token's user write); it drives each
+ * issue's and comment's `author_association` (owner login → OWNER, write or more → COLLABORATOR,
+ * else NONE) and `GET /collaborators/{user}/permission`. Logins ending in `[bot]` are `type: Bot`.
+ * Labels applied through the API or `labelIssue` are recorded as the issue's `labeled` events.
+ *
+ * It does not model branches, webhooks, or anything Foreman does not call.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +39,8 @@ export interface FakeIssue {
   closed_at: string | null;
   /** Set when this number is a pull request. */
   pull: FakePull | null;
+  /** `labeled` events, oldest first (`GET /issues/{n}/events`). */
+  events?: { label: string; actor: string; created_at: string }[];
 }
 
 /** A pull request. */
@@ -155,6 +163,10 @@ export interface FakeGitHub {
   /** Adds an inline review comment on a pull request (GET /pulls/{n}/comments lists them). */
   addReviewComment(pullNumber: number, comment: { path: string; line?: number; body: string; user?: string }): void;
   addLabel(name: string, color?: string): FakeLabel;
+  /** Applies `label` to issue `number` as `actor` (a `labeled` event), as a person in the web UI would. */
+  labelIssue(number: number, label: string, actor: string): void;
+  /** Login → repository permission (`admin`, `maintain`, `write`, `triage`, `read`); absent = none. */
+  readonly collaborators: Map<string, string>;
   addCheckRun(run: Partial<FakeCheckRun> & { ref: string; name: string }): FakeCheckRun;
   addStatus(status: Partial<FakeStatus> & { ref: string; context: string; state: FakeStatus['state'] }): FakeStatus;
   /** Open pull requests, all pull requests with `all`. */
@@ -210,6 +222,21 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const matches = (p: string | RegExp, path: string) => (typeof p === 'string' ? p === path : p.test(path));
 
+  const collaborators = new Map<string, string>([
+    ['octocat', 'admin'],
+    [login, 'write'],
+  ]);
+  const WRITE = new Set(['admin', 'maintain', 'write']);
+  const association = (user: string) =>
+    user.toLowerCase() === owner.toLowerCase()
+      ? 'OWNER'
+      : WRITE.has(collaborators.get(user) ?? '')
+        ? 'COLLABORATOR'
+        : 'NONE';
+  const labeled = (issue: FakeIssue, label: string, actor: string) => {
+    (issue.events ??= []).push({ label, actor, created_at: now() });
+  };
+
   const addLabel = (name: string, color = 'ededed'): FakeLabel => {
     const existing = labels.get(name.toLowerCase());
     if (existing) return existing;
@@ -238,6 +265,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     };
     if (issue.state === 'closed' && issue.closed_at === null) issue.closed_at = issue.updated_at;
     for (const l of issue.labels) addLabel(l);
+    if (!i.events) issue.events = issue.labels.map((l) => ({ label: l, actor: issue.user, created_at: t }));
     issues.set(number, issue);
     return issue;
   };
@@ -292,7 +320,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     login: name,
     id: hashId(name),
     node_id: `U_${name}`,
-    type: 'User',
+    type: name.endsWith('[bot]') ? 'Bot' : 'User',
     site_admin: false,
     html_url: `${HTML}/${name}`,
   });
@@ -340,7 +368,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     created_at: i.created_at,
     updated_at: i.updated_at,
     closed_at: i.closed_at,
-    author_association: 'OWNER',
+    author_association: association(i.user),
     body: i.body,
     state_reason: i.state_reason,
     ...(i.pull
@@ -365,7 +393,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     user: userJson(c.user),
     created_at: c.created_at,
     updated_at: c.updated_at,
-    author_association: 'OWNER',
+    author_association: association(c.user),
     body: c.body,
   });
   const pullJson = (p: FakePull) => ({
@@ -612,10 +640,32 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       for (const raw of names) {
         // GitHub creates labels that do not exist yet.
         const label = addLabel(String(raw));
-        if (!issue.labels.some((l) => l.toLowerCase() === label.name.toLowerCase())) issue.labels.push(label.name);
+        if (!issue.labels.some((l) => l.toLowerCase() === label.name.toLowerCase())) {
+          issue.labels.push(label.name);
+          labeled(issue, label.name, login);
+        }
       }
       touch(issue);
       return { status: 200, body: issue.labels.map(labelJson) };
+    }
+    if ((r = /^\/issues\/(\d+)\/events$/.exec(rest)) && method === 'GET') {
+      const issue = issues.get(Number(r[1]));
+      if (!issue) return notFound();
+      const list = (issue.events ?? []).map((e, n) => ({
+        id: n + 1,
+        event: 'labeled',
+        actor: userJson(e.actor),
+        label: { name: e.label, color: labels.get(e.label.toLowerCase())?.color ?? 'ededed' },
+        created_at: e.created_at,
+      }));
+      return paged(rawPath, query, list);
+    }
+    if ((r = /^\/collaborators\/([^/]+)\/permission$/.exec(rest)) && method === 'GET') {
+      const user = r[1] as string;
+      const permission = user.toLowerCase() === owner.toLowerCase() ? 'admin' : collaborators.get(user);
+      if (permission === undefined) return error(404, `${user} is not a collaborator`);
+      const legacy = permission === 'maintain' ? 'write' : permission === 'triage' ? 'read' : permission;
+      return { status: 200, body: { permission: legacy, role_name: permission, user: userJson(user) } };
     }
     if ((r = /^\/issues\/(\d+)\/labels\/(.+)$/.exec(rest)) && method === 'DELETE') {
       const issue = issues.get(Number(r[1]));
@@ -834,6 +884,15 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       });
     },
     addLabel,
+    collaborators,
+    labelIssue(number, label, actor) {
+      const issue = issues.get(number);
+      if (!issue) throw new Error(`no issue #${number}`);
+      const name = addLabel(label).name;
+      if (!issue.labels.some((l) => l.toLowerCase() === name.toLowerCase())) issue.labels.push(name);
+      labeled(issue, name, actor);
+      touch(issue);
+    },
     addCheckRun: (run) => {
       const r: FakeCheckRun = {
         id: nextId++,

@@ -11,6 +11,11 @@
  * injection (auth error, rate limit with headers, 5xx, malformed JSON, GraphQL error, bad shape,
  * dropped connection, no answer).
  *
+ * Trust fields (specs/trust.md): users carry `guest`, `app` and `teams` (team membership; a user
+ * without `teamIds` is a member of every team), issues their `creator` and a `history` whose
+ * entries record `addedLabelIds` with the `actor` (labels applied through `labelIssue` or at
+ * creation), and `user(id)` is a root field.
+ *
  * Does not own: Linear's full schema. Selecting a field the fake does not model fails with a
  * GraphQL validation error (HTTP 400), as a typo would against Linear.
  */
@@ -45,6 +50,19 @@ export interface FakeUser {
   name: string;
   displayName: string;
   email: string;
+  /** A guest of the workspace (Linear `User.guest`). */
+  guest?: boolean;
+  /** An app or integration user (Linear `User.app`). */
+  app?: boolean;
+  /** Teams the user is a member of; absent = every team. */
+  teamIds?: string[];
+}
+/** One entry of an issue's history (Linear `IssueHistory`, the fields Foreman reads). */
+export interface FakeHistory {
+  id: string;
+  actorId: string | null;
+  addedLabelIds: string[];
+  createdAt: string;
 }
 export interface FakeLabel {
   id: string;
@@ -65,6 +83,10 @@ export interface FakeIssue {
   branchName: string;
   createdAt: string;
   updatedAt: string;
+  /** Who created the issue (Linear `Issue.creator`); absent = the viewer. */
+  creatorId?: string | null;
+  /** Oldest first. */
+  history?: FakeHistory[];
 }
 export interface FakeRelation {
   id: string;
@@ -152,6 +174,8 @@ export interface NewIssue {
   branchName?: string;
   createdAt?: string;
   updatedAt?: string;
+  /** User id or email, or `viewer` (the default). */
+  creator?: string;
 }
 
 /** The running fake. */
@@ -175,7 +199,16 @@ export interface FakeLinear {
 
   addTeam(team: { key: string; name?: string; states?: (string | { name: string; type: string })[] }): FakeTeam;
   addProject(project: { name: string; slugId?: string }): FakeProject;
-  addUser(user: { name: string; email: string; displayName?: string }): FakeUser;
+  addUser(user: {
+    name: string;
+    email: string;
+    displayName?: string;
+    guest?: boolean;
+    app?: boolean;
+    teamIds?: string[];
+  }): FakeUser;
+  /** Applies the label `name` (created on first use) to the issue as `user` (id or email), recorded in its history. */
+  labelIssue(issueId: string, name: string, user: string): void;
   addIssue(issue: NewIssue): FakeIssue;
   /** `blocker` blocks `blocked` (a `blocks` relation on the blocker). */
   addBlocker(blockerId: string, blockedId: string): FakeRelation;
@@ -277,12 +310,15 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       projects.push(project);
       return project;
     },
-    addUser({ name, email, displayName }) {
+    addUser({ name, email, displayName, guest, app, teamIds }) {
       const user: FakeUser = {
         id: randomUUID(),
         name,
         email,
         displayName: displayName ?? name.toLowerCase().replace(/\s+/g, ''),
+        ...(guest !== undefined ? { guest } : {}),
+        ...(app !== undefined ? { app } : {}),
+        ...(teamIds !== undefined ? { teamIds } : {}),
       };
       users.push(user);
       return user;
@@ -313,6 +349,8 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
         }
         return label.id;
       });
+      const creator = userRef(input.creator ?? 'viewer');
+      if (!creator) throw new Error(`fake-linear: no user ${input.creator}`);
       const number = issues.filter((i) => i.teamId === team.id).length + 1;
       const createdAt = input.createdAt ?? tick();
       const issue: FakeIssue = {
@@ -330,6 +368,9 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
           input.branchName ?? `${viewer.displayName}/${team.key.toLowerCase()}-${number}-${slugify(input.title)}`,
         createdAt,
         updatedAt: input.updatedAt ?? createdAt,
+        creatorId: creator.id,
+        history:
+          labelIds.length > 0 ? [{ id: randomUUID(), actorId: creator.id, addedLabelIds: labelIds, createdAt }] : [],
       };
       issues.push(issue);
       return issue;
@@ -362,6 +403,20 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       const attachment: FakeAttachment = { id: randomUUID(), issueId, url, title: title ?? url, createdAt: tick() };
       attachments.push(attachment);
       return attachment;
+    },
+    labelIssue(issueId, name, userId) {
+      const issue = findIssue(issueId);
+      const user = userRef(userId);
+      if (!issue || !user) throw new Error(`fake-linear: no issue ${issueId} or user ${userId}`);
+      let label = labels.find((l) => l.name === name);
+      if (!label) {
+        label = { id: randomUUID(), name };
+        labels.push(label);
+      }
+      if (!issue.labelIds.includes(label.id)) issue.labelIds.push(label.id);
+      const at = tick();
+      (issue.history ??= []).push({ id: randomUUID(), actorId: user.id, addedLabelIds: [label.id], createdAt: at });
+      issue.updatedAt = at;
     },
     issue: findIssue,
     identifier,
@@ -417,6 +472,21 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
     email: u.email,
     active: true,
     isMe: u.id === viewer.id,
+    guest: u.guest ?? false,
+    app: u.app ?? false,
+    teams: (a: Args) =>
+      connection(teams.filter((t) => u.teamIds === undefined || u.teamIds.includes(t.id)).map(teamView), a),
+  });
+  const historyView = (h: FakeHistory): View => ({
+    __typename: 'IssueHistory',
+    id: h.id,
+    createdAt: h.createdAt,
+    actorId: h.actorId,
+    addedLabelIds: h.addedLabelIds,
+    actor: () => {
+      const u = users.find((x) => x.id === h.actorId);
+      return u ? userView(u) : null;
+    },
   });
   const labelView = (l: FakeLabel): View => ({ __typename: 'IssueLabel', id: l.id, name: l.name, color: '#5e6ad2' });
   const relationView = (r: FakeRelation): View => ({
@@ -480,6 +550,11 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
       const u = users.find((x) => x.id === i.assigneeId);
       return u ? userView(u) : null;
     },
+    creator: () => {
+      const u = users.find((x) => x.id === (i.creatorId === undefined ? viewer.id : i.creatorId));
+      return u ? userView(u) : null;
+    },
+    history: (a: Args) => connection((i.history ?? []).map(historyView), a),
     labels: (a: Args) =>
       connection(
         i.labelIds.map((id) => labelView(labels.find((l) => l.id === id) as FakeLabel)),
@@ -539,6 +614,11 @@ export async function startFakeLinear(opts: { apiKey?: string; teamKey?: string 
     viewer: () => userView(viewer),
     issues: (a) => connection(issues.map(issueView), a),
     issue: (a) => issueView(requireIssue(a.id)),
+    user: (a) => {
+      const u = typeof a.id === 'string' ? userRef(a.id) : undefined;
+      if (!u) throw notFound('User');
+      return userView(u);
+    },
     comments: (a) => connection(comments.map(commentView), a),
     workflowStates: (a) => connection(states.map(stateView), a),
     teams: (a) => connection(teams.map(teamView), a),

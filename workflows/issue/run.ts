@@ -6,6 +6,7 @@
 import { setHandler, type CancellationScope } from '@temporalio/workflow';
 import {
   ciResultSignal,
+  commentIgnoredSignal,
   humanReplySignal,
   issueUpdatedSignal,
   prClosedSignal,
@@ -24,7 +25,7 @@ import type { IssueActivities } from './activities.js';
 import type { CarriedRun } from './continue.js';
 import type { EvidenceData } from '../../src/evidence/render.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
-import { evidenceOf, statusOf, type RunState } from './state.js';
+import { evidenceOf, recordIgnoredComment, statusOf, type RunState } from './state.js';
 
 /** What the signals brought in and the run has not acted on yet. */
 export interface Inbox {
@@ -89,6 +90,7 @@ export function installHandlers(input: IssueWorkflowInput, state: RunState, inbo
     }
     inbox.replies.push(reply);
   });
+  setHandler(commentIgnoredSignal, (c) => recordIgnoredComment(state, c));
   setHandler(prReviewSignal, (review) => {
     inbox.prReviews.push(review);
   });

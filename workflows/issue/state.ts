@@ -2,7 +2,7 @@
  * The run state of one IssueWorkflow: one typed, plain-JSON object that the phases update and that
  * the status query, the evidence packet and the summary are all read from. Pure functions only.
  */
-import type { IssueRunStatus, IssueRunSummary, IssueWorkflowInput, RunPhase } from '../definitions.js';
+import type { IgnoredComment, IssueRunStatus, IssueRunSummary, IssueWorkflowInput, RunPhase } from '../definitions.js';
 import type { BudgetInput } from '../../src/agents/results.js';
 import type { RateLimits } from '../../src/agents/rate-limits.js';
 import { addCost, addUsage, emptyUsage, totalTokens, type RoleUsage, type TokenUsage } from '../../src/agents/usage.js';
@@ -58,6 +58,8 @@ export interface RunState {
   openEscalation: Escalation | null;
   /** Tracker comments already taken as answers (each is taken once). */
   answeredCommentIds: string[];
+  /** Comments ignored because their author may not answer (specs/trust.md), at most `MAX_IGNORED_COMMENTS`. */
+  ignoredComments?: IgnoredComment[];
   /** Red CI rework rounds since the last CI escalation. */
   ciRounds: number;
   /** The latest `issueUpdated` signal: who reported a change to the issue, and when. */
@@ -66,6 +68,17 @@ export interface RunState {
   retrying: IssueRunStatus['retrying'];
   /** The latest rate limits the model endpoint reported (absent in runs from before they were kept). */
   rateLimits?: RateLimits | null;
+}
+
+/** Ignored comments a run keeps in its status (the oldest are dropped). */
+export const MAX_IGNORED_COMMENTS = 20;
+
+/** Records an ignored comment once (by id), keeping the latest `MAX_IGNORED_COMMENTS`. */
+export function recordIgnoredComment(state: RunState, c: IgnoredComment): void {
+  const list = (state.ignoredComments ??= []);
+  if (list.some((x) => x.commentId === c.commentId)) return;
+  list.push(c);
+  if (list.length > MAX_IGNORED_COMMENTS) list.splice(0, list.length - MAX_IGNORED_COMMENTS);
 }
 
 /** The state a new run starts in, at workflow time `now` (epoch ms). */
@@ -160,6 +173,8 @@ export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunSt
     lastError: state.lastError,
     escalation: state.openEscalation,
     answeredCommentIds: state.answeredCommentIds,
+    ignoredComments: state.ignoredComments ?? [],
+    prNumber: state.pr?.number ?? null,
     issueUpdated: state.issueUpdated,
     retrying: state.retrying ?? null,
     rateLimits: state.rateLimits ?? null,

@@ -36,6 +36,7 @@ import {
   stateLabelOf,
   toComment,
   toIssue,
+  userOf,
   type GitHubScope,
   type GitHubSelf,
 } from './normalize.js';
@@ -45,6 +46,8 @@ import {
   ensureLabel,
   getIssueRaw,
   getTokenUser,
+  hasWritePermission,
+  labelActors,
   listAllIssues,
   listComments,
   listOpenIssues,
@@ -149,6 +152,13 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
       await t.serialized(`move\0${issueId.trim()}`, () => move(t, issueId, target));
     },
     createIssue: (issue) => createIssue(t, issue),
+    writeAccess: (user) => hasWritePermission(ctx, user.id),
+    async labelAppliers(issue, label) {
+      const number = parseIssueNumber(issue.id);
+      if (number === null) return [];
+      const actors = await labelActors(ctx, number, label);
+      return actors.map((a) => userOf(a, null)).filter((u): u is NonNullable<typeof u> => u !== null);
+    },
     watch() {
       // GitHub pushes changes via webhooks (the HTTP server); polling remains the safety net.
       return () => {};

@@ -4,7 +4,7 @@
  *
  * Owns reading GitHub's JSON; not the requests (./queries.ts) nor the writes (./adapter.ts).
  */
-import type { Issue, IssueComment } from '../types.js';
+import type { Issue, IssueComment, TrackerUser } from '../types.js';
 import { readMarker, splitMarker, withIssueMarker, withMarker, type CommentKey } from '../marker.js';
 import { isRecord, normalizeName, toIsoTime } from '../shared.js';
 import { payloadInvalid } from './client.js';
@@ -101,6 +101,22 @@ export function toIssue(scope: GitHubScope, raw: unknown): Issue {
       node_id: typeof raw.node_id === 'string' ? raw.node_id : null,
       html_url: htmlUrl,
     },
+    author: userOf(raw.user, raw.author_association),
+  };
+}
+
+/**
+ * A GitHub `user` object (with the record's `author_association`) as the trust rules see it
+ * (specs/trust.md): login as id and name, the association as role, `type: Bot` as a bot. null
+ * when there is no login.
+ */
+export function userOf(user: unknown, association: unknown): TrackerUser | null {
+  if (!isRecord(user) || typeof user.login !== 'string' || user.login.trim() === '') return null;
+  return {
+    id: user.login,
+    name: user.login,
+    role: typeof association === 'string' && association !== '' ? association.toUpperCase() : null,
+    bot: user.type === 'Bot',
   };
 }
 
@@ -190,5 +206,6 @@ export function toComment(raw: Record<string, unknown>, self: GitHubSelf): Issue
     created_at: toIsoTime(raw.created_at) ?? String(raw.created_at),
     by_foreman: byForeman,
     key: byForeman ? key : null,
+    author_user: userOf(raw.user, raw.author_association),
   };
 }

@@ -234,3 +234,47 @@ export async function getTokenUser(ctx: GitHubContext): Promise<{ id: number; lo
     throw payloadInvalid('GET /user has no numeric "id" and "login"');
   return { id: data.id, login: data.login };
 }
+
+/** Permissions that count as write access (GitHub REST "Get repository permissions for a user"). */
+const WRITE_PERMISSIONS = new Set(['admin', 'maintain', 'write']);
+
+/**
+ * True when `login` has write access to the repository:
+ * `GET /repos/{owner}/{repo}/collaborators/{username}/permission` says `admin`, `maintain` or
+ * `write`. A 404 (not a collaborator, or no such user) is false.
+ */
+export async function hasWritePermission(ctx: GitHubContext, login: string): Promise<boolean> {
+  const { octokit, base, slug } = ctx;
+  try {
+    const { data } = await ctx.call(`reading ${login}'s permission on ${slug}`, () =>
+      octokit.rest.repos.getCollaboratorPermissionLevel({ ...base, username: login }),
+    );
+    const d = data as unknown;
+    if (!isRecord(d)) return false;
+    const role = isRecord(d.user) && typeof d.user.role_name === 'string' ? d.user.role_name : null;
+    return WRITE_PERMISSIONS.has(String(d.permission)) || (role !== null && WRITE_PERMISSIONS.has(role));
+  } catch (err) {
+    if (err instanceof TrackerError && err.code === 'tracker_not_found') return false;
+    throw err;
+  }
+}
+
+/** The `actor` objects of the `labeled` events that applied `label` (case-insensitive) to issue `number`, oldest first. */
+export async function labelActors(ctx: GitHubContext, number: number, label: string): Promise<unknown[]> {
+  const { octokit, base, slug } = ctx;
+  const raws = await ctx.call(`listing events of ${slug}#${number}`, () =>
+    octokit.paginate(octokit.rest.issues.listEvents, { ...base, issue_number: number, per_page: 100 }),
+  );
+  if (!Array.isArray(raws)) throw payloadInvalid(`events of ${slug}#${number} are not a list`);
+  const want = label.trim().toLowerCase();
+  return (raws as unknown[])
+    .filter(
+      (e): e is Record<string, unknown> =>
+        isRecord(e) &&
+        e.event === 'labeled' &&
+        isRecord(e.label) &&
+        typeof e.label.name === 'string' &&
+        e.label.name.trim().toLowerCase() === want,
+    )
+    .map((e) => e.actor);
+}

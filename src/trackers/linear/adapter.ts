@@ -9,6 +9,7 @@
  * Does not own: eligibility (src/dispatch/), choosing the adapter (src/trackers/index.ts) or
  * webhooks (src/server/): Linear pushes changes, so `watch` is a no-op.
  */
+import { linearLabelAppliers, linearWriteAccess } from './trust.js';
 import { TrackerError } from '../../errors.js';
 import { withMarker, type CommentKey } from '../marker.js';
 import { createSerializer } from '../serialize.js';
@@ -186,6 +187,8 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
     upsertComment: (issueId, key, body) => upsertComment(ctx, issueId, key, body),
     moveIssue: (issueId, state) => moveIssue(ctx, issueId, state),
     createIssue: (issue) => createIssue(ctx, issue),
+    writeAccess: (user) => linearWriteAccess(ctx, user),
+    labelAppliers: (issue, label) => linearLabelAppliers(ctx, issue, label),
     watch() {
       return () => {};
     },

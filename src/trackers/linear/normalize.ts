@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import { readMarker, type CommentKey } from '../marker.js';
 import { isRecord, nonBlank, normalizeName, toIsoTime } from '../shared.js';
-import type { BlockerRef, Issue, IssueComment } from '../types.js';
+import type { BlockerRef, Issue, IssueComment, TrackerUser } from '../types.js';
 import type { commentSchema } from './queries.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -46,6 +46,24 @@ export function normalizeIssue(node: unknown, isRouted: AssigneeRule): Issue | s
     created_at: toIsoTime(node.createdAt),
     updated_at: toIsoTime(node.updatedAt),
     native_ref: { id, identifier, teamId: team ? nonBlank(team.id) : null },
+    author: linearUser(node.creator),
+  };
+}
+
+/**
+ * A Linear user (`id name displayName guest app`) as the trust rules see it (specs/trust.md):
+ * role `GUEST` for guests, else `MEMBER` (team membership is `Tracker.writeAccess`'s question);
+ * `app` users are bots. null without an id.
+ */
+export function linearUser(node: unknown): TrackerUser | null {
+  if (!isRecord(node)) return null;
+  const id = nonBlank(node.id);
+  if (id === null) return null;
+  return {
+    id,
+    name: nonBlank(node.displayName) ?? nonBlank(node.name) ?? id,
+    role: node.guest === true ? 'GUEST' : 'MEMBER',
+    bot: node.app === true,
   };
 }
 
@@ -104,6 +122,11 @@ export function toComment(
     created_at: toIsoTime(node.createdAt) ?? node.createdAt,
     by_foreman: byForeman,
     key: byForeman ? key : null,
+    author_user: node.user
+      ? linearUser(node.user)
+      : node.botActor
+        ? { id: '', name: node.botActor.name ?? 'bot', role: null, bot: true }
+        : null,
   };
 }
 

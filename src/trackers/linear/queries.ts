@@ -11,6 +11,9 @@ const NESTED_PAGE_SIZE = 50;
 // ---------------------------------------------------------------------------------------------
 // GraphQL documents. Each asks only for what normalization needs.
 
+/** What the trust rules read of a user (specs/trust.md). */
+const USER_FIELDS = 'id name displayName guest app';
+
 const ISSUE_FIELDS = `
       id
       identifier
@@ -24,6 +27,7 @@ const ISSUE_FIELDS = `
       state { name }
       team { id key }
       assignee { id email }
+      creator { ${USER_FIELDS} }
       labels(first: ${NESTED_PAGE_SIZE}) { nodes { name } }
       inverseRelations(first: ${NESTED_PAGE_SIZE}) { nodes { type issue { id identifier state { name } } } }`;
 
@@ -46,9 +50,23 @@ export const VIEWER_QUERY = `query ForemanViewer {
   viewer { id email }
 }`;
 
+/** A user's standing for `writeAccess` (specs/trust.md): guest/app flags and team memberships. */
+export const USER_ACCESS_QUERY = `query ForemanUserAccess($id: String!) {
+  user(id: $id) { id active guest app teams(first: 100) { nodes { key } } }
+}`;
+
+/** Who added which labels to an issue (its history), and the ids of its labels. */
+export const LABEL_HISTORY_QUERY = `query ForemanLabelHistory($id: String!) {
+  issue(id: $id) {
+    id
+    labels(first: ${NESTED_PAGE_SIZE}) { nodes { id name } }
+    history(first: 100) { nodes { addedLabelIds actor { ${USER_FIELDS} } } }
+  }
+}`;
+
 export const COMMENTS_QUERY = `query ForemanComments($filter: CommentFilter, $first: Int, $after: String) {
   comments(filter: $filter, first: $first, after: $after) {
-    nodes { id body createdAt user { id name displayName } botActor { name } }
+    nodes { id body createdAt user { ${USER_FIELDS} } botActor { name } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -95,7 +113,15 @@ export const commentSchema = z.object({
   id: z.string().min(1),
   body: z.string(),
   createdAt: z.string(),
-  user: z.object({ id: z.string().nullish(), name: z.string().nullish(), displayName: z.string().nullish() }).nullish(),
+  user: z
+    .object({
+      id: z.string().nullish(),
+      name: z.string().nullish(),
+      displayName: z.string().nullish(),
+      guest: z.boolean().nullish(),
+      app: z.boolean().nullish(),
+    })
+    .nullish(),
   botActor: z.object({ name: z.string().nullish() }).nullish(),
 });
 export const issueStateSchema = z.object({
@@ -113,6 +139,32 @@ export const attachmentsSchema = z.object({
     id: z.string(),
     attachments: z.object({
       nodes: z.array(z.object({ id: z.string().min(1), url: z.string(), title: z.string().nullish() })),
+    }),
+  }),
+});
+/** A Linear user as `USER_FIELDS` selects it. */
+export const userSchema = z.object({
+  id: z.string().nullish(),
+  name: z.string().nullish(),
+  displayName: z.string().nullish(),
+  guest: z.boolean().nullish(),
+  app: z.boolean().nullish(),
+});
+export const userAccessSchema = z.object({
+  user: z.object({
+    id: z.string(),
+    active: z.boolean().nullish(),
+    guest: z.boolean().nullish(),
+    app: z.boolean().nullish(),
+    teams: z.object({ nodes: z.array(z.object({ key: z.string() })) }),
+  }),
+});
+export const labelHistorySchema = z.object({
+  issue: z.object({
+    id: z.string(),
+    labels: z.object({ nodes: z.array(z.object({ id: z.string(), name: z.string() })) }),
+    history: z.object({
+      nodes: z.array(z.object({ addedLabelIds: z.array(z.string()).nullish(), actor: userSchema.nullish() })),
     }),
   }),
 });
