@@ -16,6 +16,7 @@ import { createScheduleSync, deleteForemanSchedules } from './schedules/sync.js'
 import { collectIssue, collectState } from './status.js';
 import { connectForeman } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
+import { trustGateFor } from './trust/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
 import { WorkspaceError } from './errors.js';
 import { acquireDaemonLock } from './daemon-lock.js';
@@ -133,7 +134,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           routes: createWebhookRoutes({
             ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
             ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),
-            onEvents: createWebhookRouter({ client: runtime.client, deployment, log }),
+            onEvents: createWebhookRouter({
+              client: runtime.client,
+              deployment,
+              log,
+              trust: () => trustGateFor(tracker, store.current().policy),
+            }),
             log,
           }),
         },

@@ -6,7 +6,12 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { deploymentQuery, type Deployment } from './deployment.js';
 import { findIssueRun } from './dispatch/runs.js';
-import { ISSUE_WORKFLOW_TYPE, statusQuery } from '../workflows/definitions.js';
+import {
+  dispatcherStatusQuery,
+  dispatcherWorkflowId,
+  ISSUE_WORKFLOW_TYPE,
+  statusQuery,
+} from '../workflows/definitions.js';
 import type { IssueRunStatus } from '../workflows/definitions.js';
 import { latestRateLimits, type RateLimits } from './agents/rate-limits.js';
 
@@ -37,6 +42,8 @@ export interface RunningIssue {
     reminded: boolean;
     parked: boolean;
   } | null;
+  /** Comments not taken as answers because their author may not answer (specs/trust.md), latest last. */
+  ignored_comments: { comment_id: string; author: string; reason: string }[];
 }
 
 /** One recently closed run. */
@@ -59,6 +66,12 @@ export interface StateSnapshot {
   counts: { running: number; waiting_for_human: number; closed_recently: number };
   running: RunningIssue[];
   recent: ClosedIssueRun[];
+  /**
+   * Issues the dispatcher's last tick did not start, with the reason (e.g. `author X is not
+   * trusted; a trusted person must apply the label "foreman"`: specs/trust.md); empty when no
+   * dispatcher answers or `task_queue` is null.
+   */
+  skipped: { issue_identifier: string; reason: string }[];
   totals: { input_tokens: number; output_tokens: number; total_tokens: number };
   /** The latest model rate limits any running issue saw (Symphony SPEC §13.7 `rate_limits`); null: none. */
   rate_limits: RateLimits | null;
@@ -116,7 +129,23 @@ async function describeRunning(client: Client, wf: ExecutionInfo): Promise<Runni
             parked: s.escalation.parked,
           }
         : null,
+    ignored_comments: (s?.ignoredComments ?? []).map((c) => ({
+      comment_id: c.commentId,
+      author: c.author,
+      reason: c.reason,
+    })),
   };
+}
+
+/** The dispatcher's last skipped list on `taskQueue`; empty when it cannot answer. */
+async function dispatcherSkipped(client: Client, taskQueue: string | null): Promise<StateSnapshot['skipped']> {
+  if (!taskQueue) return [];
+  try {
+    const d = await client.workflow.getHandle(dispatcherWorkflowId(taskQueue)).query(dispatcherStatusQuery);
+    return d.skipped.map((x) => ({ issue_identifier: x.identifier, reason: x.reason }));
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -158,6 +187,7 @@ export async function collectState(
     },
     running,
     recent,
+    skipped: await dispatcherSkipped(client, deployment?.taskQueue ?? null),
     totals,
     rate_limits: running.reduce<RateLimits | null>((acc, r) => latestRateLimits(acc, r.rate_limits), null),
   };
@@ -198,7 +228,13 @@ export function formatState(s: StateSnapshot): string {
       const w = r.waiting!;
       const flags = [w.reminded ? 'reminded' : '', w.parked ? 'parked' : ''].filter(Boolean).join(', ');
       out.push(`  ${r.issue_identifier}  waiting ${formatAge(w.age_ms)}${flags ? ` (${flags})` : ''}: ${w.question}`);
+      for (const c of r.ignored_comments) out.push(`    ignored a comment from ${c.author}: ${c.reason}`);
     }
+  }
+  const skipped = (s.skipped ?? []).filter((x) => !/^(no_global_slot|no_state_slot|already_running)$/.test(x.reason));
+  if (skipped.length) {
+    out.push('', 'Not started:');
+    for (const x of skipped) out.push(`  ${x.issue_identifier}  ${x.reason}`);
   }
   if (s.recent.length) {
     out.push('', 'Recently finished:');

@@ -176,6 +176,17 @@ export const prClosedSignal = defineSignal<[PullRequestClosed]>('prClosed');
 /** A CI check on the pull request finished; the run reads the results from the SCM API. */
 export const ciResultSignal = defineSignal<[CiResult]>('ciResult');
 
+/** What the dispatcher's last tick skipped, and why (`dispatcherStatusQuery`). */
+export interface DispatcherStatus {
+  /** RFC 3339 time of the last finished tick; null before the first. */
+  lastTickAt: string | null;
+  /** Candidates not started, with the reason (e.g. an untrusted author: specs/trust.md). */
+  skipped: { identifier: string; reason: string }[];
+}
+
+/** The dispatcher's last tick: what it skipped and why (shown by `foreman status` and the API). */
+export const dispatcherStatusQuery = defineQuery<DispatcherStatus>('dispatcherStatus');
+
 /** Ask the dispatcher to poll the tracker now instead of waiting for the next interval. */
 export const refreshSignal = defineSignal<[{ reason: string }]>('refresh');
 

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { refreshSignal } from './definitions.js';
+import { dispatcherStatusQuery, refreshSignal, type DispatcherStatus } from './definitions.js';
 
 const { dispatchTick } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -36,6 +36,8 @@ export async function DispatcherWorkflow(input: DispatcherInput = {}): Promise<v
   setHandler(refreshSignal, () => {
     refreshRequested = true;
   });
+  let status: DispatcherStatus = { lastTickAt: null, skipped: [] };
+  setHandler(dispatcherStatusQuery, () => status);
 
   for (let tick = 0; tick < TICKS_PER_RUN; tick++) {
     refreshRequested = false;
@@ -43,6 +45,7 @@ export async function DispatcherWorkflow(input: DispatcherInput = {}): Promise<v
     try {
       const result = await dispatchTick();
       waitMs = result.nextPollMs;
+      status = { lastTickAt: new Date().toISOString(), skipped: result.skipped };
     } catch {
       // The activity already retried; try again next interval rather than ending the dispatcher.
     }

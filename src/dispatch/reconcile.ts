@@ -13,8 +13,8 @@ import type { RunningRun } from './runs.js';
 import { trustGateFor, userOf } from '../trust/index.js';
 import { normalizeState } from './select.js';
 
-/** The run's status, or null when it cannot answer (no worker, or it just ended). */
-async function statusOf(client: Client, workflowId: string): Promise<IssueRunStatus | null> {
+/** The run's status, or null when it cannot answer (no worker, not running, or it just ended). */
+export async function statusOf(client: Client, workflowId: string): Promise<IssueRunStatus | null> {
   try {
     return await client.workflow.getHandle(workflowId).query(statusQuery);
   } catch {
@@ -132,7 +132,7 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
  * signal is logged; the next tick tries again.
  */
 export async function ignoreComment(
-  deps: Pick<ReconcileDeps, 'client' | 'log'>,
+  deps: { client: Client; log: Pick<Logger, 'info' | 'warn'> },
   run: Pick<RunningRun, 'workflowId' | 'identifier'>,
   status: Pick<IssueRunStatus, 'ignoredComments'> | null,
   c: IgnoredComment,

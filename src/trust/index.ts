@@ -66,6 +66,11 @@ export class TrustGate {
     this.requiredLabels = requiredLabels;
   }
 
+  /** The tracker kind the gate decides for (`local`, `linear`, `github`). */
+  get kind(): string {
+    return this.tracker.kind;
+  }
+
   /** The label a trusted person must apply to let an untrusted author's issue start. */
   get startLabel(): string {
     return this.requiredLabels.find((l) => l.trim() !== '') ?? this.trust.start_label;

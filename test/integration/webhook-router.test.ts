@@ -29,6 +29,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueRunTags, listRunningIssues, startIssueRun } from '../../src/dispatch/runs.js';
 import type { Deployment } from '../../src/deployment.js';
 import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/webhooks/index.js';
+import { defaultPolicy } from '../../src/config/schema.js';
+import { createLinearTracker } from '../../src/trackers/linear/index.js';
+import { TrustGate, trustGateFor } from '../../src/trust/index.js';
+import { startFakeLinear, type FakeLinear } from '../support/fake-linear.js';
 import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks/index.js';
 import { branchName } from '../../src/workspace/key.js';
 import {
@@ -94,25 +98,38 @@ function commentPayload(
   return p;
 }
 
-function reviewPayload(repo: string, branch: string, state: string, prNumber = 7): Json {
+/** The PR's head: `branch` in the same repository, or in `fork` (`owner/name`). */
+function head(pr: Json, repo: string, branch: string, fork?: string): Json {
+  const h = pr.head as Json;
+  return { ...h, ref: branch, repo: { ...(h.repo as Json), name: repo, full_name: fork ?? `acme/${repo}` } };
+}
+
+function reviewPayload(
+  repo: string,
+  branch: string,
+  state: string,
+  prNumber = 7,
+  o: { fork?: string; association?: string; login?: string } = {},
+): Json {
   const p = example('pull_request_review', 'submitted');
   const pr = p.pull_request as Json;
-  p.pull_request = { ...pr, number: prNumber, head: { ...(pr.head as Json), ref: branch } };
+  p.pull_request = { ...pr, number: prNumber, head: head(pr, repo, branch, o.fork) };
   p.review = {
     ...(p.review as Json),
     state,
     body: 'Please add a test.',
-    user: { ...((p.review as Json).user as Json), login: 'reviewer' },
+    author_association: o.association ?? 'MEMBER',
+    user: { ...((p.review as Json).user as Json), login: o.login ?? 'reviewer' },
   };
   p.repository = repository(repo, p);
   return p;
 }
 
-function closedPayload(repo: string, branch: string, merged: boolean, prNumber = 7): Json {
+function closedPayload(repo: string, branch: string, merged: boolean, prNumber = 7, fork?: string): Json {
   const p = example('pull_request', 'closed');
   const pr = p.pull_request as Json;
   p.number = prNumber;
-  p.pull_request = { ...pr, number: prNumber, merged, head: { ...(pr.head as Json), ref: branch } };
+  p.pull_request = { ...pr, number: prNumber, merged, head: head(pr, repo, branch, fork) };
   p.repository = repository(repo, p);
   return p;
 }
@@ -217,8 +234,8 @@ interface Ctx {
   url: string;
   /** Router log lines (pino JSON), debug and up. */
   logs: Json[];
-  /** Starts a probe as the IssueWorkflow of `identifier` (memo as startIssueRun writes it). */
-  startRun(identifier: string, issueId: string): Promise<void>;
+  /** Starts a probe as the IssueWorkflow of `identifier` (memo as startIssueRun writes it), reporting `prNumber`. */
+  startRun(identifier: string, issueId: string, prNumber?: number): Promise<void>;
   /** Waits until the visibility list shows `identifier` running on the task queue. */
   waitVisible(identifier: string): Promise<void>;
   /** What the probe with this workflow id received. */
@@ -296,13 +313,13 @@ async function setup(
     repo,
     url,
     logs,
-    async startRun(identifier, issueId) {
+    async startRun(identifier, issueId, prNumber) {
       const workflowId = issueWorkflowId(deployment.key, identifier);
       started.push(workflowId);
       await client.workflow.start(ISSUE_WORKFLOW_TYPE, {
         workflowId,
         taskQueue,
-        args: [],
+        args: prNumber === undefined ? [] : [{ prNumber }],
         ...issueRunTags(deployment, { id: issueId, identifier }),
         workflowExecutionTimeout: '5 minutes',
       });
@@ -355,6 +372,28 @@ async function waitFor<T>(what: string, check: () => Promise<T>, timeoutMs = 15_
 }
 
 const named = (signals: ProbeSignal[], name: string) => signals.filter((s) => s.name === name);
+
+/**
+ * The trust gate of a real Linear tracker on a fake Linear (`fake`, else a new one whose team has
+ * LINEAR_USER as a member), for the router's `trust`.
+ */
+async function linearTrust(fake?: FakeLinear): Promise<() => TrustGate> {
+  let f = fake;
+  if (!f) {
+    f = await startFakeLinear();
+    const own = f;
+    cleanups.push(() => own.close());
+  }
+  f.users.push({ id: LINEAR_USER.id, name: LINEAR_USER.name, displayName: LINEAR_USER.name, email: LINEAR_USER.email });
+  const tracker = createLinearTracker({
+    apiKey: f.apiKey,
+    apiUrl: f.url,
+    teamKey: 'ENG',
+    activeStates: ['Todo', 'In Progress'],
+    terminalStates: ['Done'],
+  });
+  return () => trustGateFor(tracker, defaultPolicy());
+}
 
 /** Waits until the probe `workflowId` has received at least `count` signals called `name`; returns them. */
 async function waitForSignals(ctx: Ctx, workflowId: string, name: string, count = 1): Promise<ProbeSignal[]> {
@@ -471,29 +510,139 @@ describe('createWebhookRouter', () => {
     ).toBe(202);
 
     // Signals to one workflow arrive in order, so once 903 is in, 901 and 902 would be too.
-    const replies = await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, identifier), 'humanReply');
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
+    const replies = await waitForSignals(ctx, wf, 'humanReply');
     expect(replies.map((s) => s.arg)).toEqual([
-      { text: 'Use option B.', author: 'lead', source: 'webhook', commentId: '903' },
+      { text: 'Use option B.', author: 'lead', source: 'webhook', commentId: '903', mayApprove: true },
     ]);
-    const dropped = ctx.logs.filter((l) => String(l.msg).startsWith('webhook: comment dropped'));
-    expect(dropped.map((l) => [l.comment, l.association])).toEqual([
-      ['901', 'NONE'],
-      ['902', 'CONTRIBUTOR'],
+    // Not answers at all: the run is told they were ignored (listed in its status), logged once.
+    expect(named(await ctx.received(wf), 'commentIgnored').map((s) => s.arg)).toEqual([
+      { commentId: '901', author: 'drive-by', reason: 'not trusted' },
+      { commentId: '902', author: 'past-pr', reason: 'not trusted' },
     ]);
+    const ignored = ctx.logs.filter((l) => String(l.msg).startsWith('ignored a comment from'));
+    expect(ignored.map((l) => [l.comment, l.msg])).toEqual([
+      ['901', 'ignored a comment from drive-by: not trusted'],
+      ['902', 'ignored a comment from past-pr: not trusted'],
+    ]);
+    // A redelivered untrusted comment is not logged or signalled twice.
+    await ctx.postGitHub(
+      'issue_comment',
+      commentPayload(ctx.repo, 4, { id: 901, association: 'NONE', login: 'drive-by' }),
+    );
+    await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 4, { id: 904, association: 'OWNER' }));
+    await waitForSignals(ctx, wf, 'humanReply', 2);
+    expect(named(await ctx.received(wf), 'commentIgnored')).toHaveLength(2);
     expect(JSON.stringify(ctx.logs)).not.toContain('Go with option');
   });
 
-  it('trustedAssociations narrows who may answer', async () => {
-    const ctx = await setup({ router: { trustedAssociations: ['owner'] } });
+  it('an untrusted "/foreman approve" is no answer; trust.users may answer; only trust.approvers may approve', async () => {
+    const trust = { ...defaultPolicy().trust, users: ['helper'], approvers: ['boss'] };
+    const gate = new TrustGate({ trust, requiredLabels: [], tracker: { kind: 'github' } });
+    const ctx = await setup({ router: { trust: () => gate } });
     const identifier = `${ctx.repo}-5`;
     await ctx.startRun(identifier, '5');
-    await ctx.postGitHub('issue_comment', commentPayload(ctx.repo, 5, { id: 951, association: 'MEMBER' }));
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
+    const approve = '/foreman approve';
     await ctx.postGitHub(
       'issue_comment',
-      commentPayload(ctx.repo, 5, { id: 952, association: 'OWNER', login: 'owner' }),
+      commentPayload(ctx.repo, 5, { id: 950, association: 'NONE', login: 'mallory', body: approve }),
     );
-    const replies = await waitForSignals(ctx, issueWorkflowId(ctx.deployment.key, identifier), 'humanReply');
-    expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual(['952']);
+    await ctx.postGitHub(
+      'issue_comment',
+      commentPayload(ctx.repo, 5, { id: 951, association: 'NONE', login: 'helper', body: approve }),
+    );
+    await ctx.postGitHub(
+      'issue_comment',
+      commentPayload(ctx.repo, 5, { id: 952, association: 'MEMBER', login: 'lead', body: approve }),
+    );
+    await ctx.postGitHub(
+      'issue_comment',
+      commentPayload(ctx.repo, 5, { id: 953, association: 'OWNER', login: 'boss', body: approve }),
+    );
+    const replies = await waitForSignals(ctx, wf, 'humanReply', 3);
+    expect(replies.map((s) => s.arg as { commentId: string; mayApprove: boolean })).toEqual([
+      { text: approve, author: 'helper', source: 'webhook', commentId: '951', mayApprove: false },
+      { text: approve, author: 'lead', source: 'webhook', commentId: '952', mayApprove: false },
+      { text: approve, author: 'boss', source: 'webhook', commentId: '953', mayApprove: true },
+    ]);
+    expect(named(await ctx.received(wf), 'commentIgnored').map((s) => s.arg)).toEqual([
+      { commentId: '950', author: 'mallory', reason: 'not trusted' },
+    ]);
+  });
+
+  it('a fork PR with a foreman/* head, another PR number, or an untrusted review changes nothing', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-42`;
+    const branch = branchName(identifier);
+    await ctx.startRun(identifier, '42', 7);
+    await ctx.waitVisible(identifier);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
+    const fork = `mallory/${ctx.repo}`;
+    const attacks: [string, Json][] = [
+      ['pull_request', closedPayload(ctx.repo, branch, false, 99, fork)],
+      ['pull_request', closedPayload(ctx.repo, branch, true, 99, fork)],
+      ['pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested', 99, { fork })],
+      ['pull_request_review', reviewPayload(ctx.repo, branch, 'approved', 99, { fork, association: 'OWNER' })],
+      // Same repository, same branch name, but not the PR the run opened (#7).
+      ['pull_request', closedPayload(ctx.repo, branch, false, 8)],
+      ['pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested', 8)],
+      // The run's own PR, reviewed by someone without write access.
+      [
+        'pull_request_review',
+        reviewPayload(ctx.repo, branch, 'changes_requested', 7, { association: 'NONE', login: 'x' }),
+      ],
+      [
+        'pull_request_review',
+        reviewPayload(ctx.repo, branch, 'changes_requested', 7, { association: 'CONTRIBUTOR', login: 'y' }),
+      ],
+    ];
+    for (const [event, payload] of attacks) expect((await ctx.postGitHub(event, payload)).status).toBe(202);
+    // A barrier: the trusted review of the run's own PR arrives; everything before it was routed.
+    await ctx.postGitHub('pull_request_review', reviewPayload(ctx.repo, branch, 'changes_requested', 7));
+    await waitForSignals(ctx, wf, 'prReview');
+    expect((await ctx.received(wf)).map((s) => [s.name, (s.arg as { prNumber: number }).prNumber])).toEqual([
+      ['prReview', 7],
+    ]);
+    expect(ctx.logs.filter((l) => String(l.msg).includes('fork'))).toHaveLength(4);
+  });
+
+  it('signed but malformed payloads → 400 invalid_payload, and no workflow is touched', async () => {
+    const ctx = await setup();
+    const identifier = `${ctx.repo}-11`;
+    await ctx.startRun(identifier, '11');
+    await ctx.waitVisible(identifier);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
+    const noIssue = issuePayload(ctx.repo, 11);
+    delete noIssue.issue;
+    const noUser = commentPayload(ctx.repo, 11, { id: 1101, association: 'OWNER' });
+    delete (noUser.comment as Json).user;
+    const noHead = closedPayload(ctx.repo, branchName(identifier), true);
+    delete (noHead.pull_request as Json).head;
+    const noReviewer = reviewPayload(ctx.repo, branchName(identifier), 'changes_requested');
+    delete (noReviewer.review as Json).user;
+    for (const [event, payload] of [
+      ['issues', noIssue],
+      ['issue_comment', noUser],
+      ['pull_request', noHead],
+      ['pull_request_review', noReviewer],
+    ] as const) {
+      expect(await ctx.postGitHub(event, payload)).toMatchObject({
+        status: 400,
+        json: { error: { code: 'invalid_payload' } },
+      });
+    }
+    const linear = linearCommentPayload({ id: '11', identifier }, crypto.randomUUID(), 'approve');
+    delete (linear.data as Json).user;
+    delete (linear.data as Json).userId;
+    expect((await ctx.postLinear(linear)).status).toBe(400);
+    const linearIssue = { ...linearCommentPayload({ id: '11' }, 'x', ''), type: 'Issue', action: 'update', data: {} };
+    expect((await ctx.postLinear(linearIssue)).status).toBe(400);
+    // Nothing reached the run or the dispatcher (which a valid issues event would have started).
+    expect(await ctx.received(wf)).toEqual([]);
+    await expect(client.workflow.getHandle(dispatcherWorkflowId(ctx.taskQueue)).describe()).rejects.toBeInstanceOf(
+      WorkflowNotFoundError,
+    );
   });
 
   it('PR review, PR merged and CI result on foreman/<key> → prReview, prClosed, ciResult on that run', async () => {
@@ -557,7 +706,7 @@ describe('createWebhookRouter', () => {
   });
 
   it('Linear Comment → humanReply, by identifier and by issue uuid when the payload has no data.issue', async () => {
-    const ctx = await setup();
+    const ctx = await setup({ router: { trust: await linearTrust() } });
     const identifier = `ENG${crypto.randomUUID().slice(0, 4).toUpperCase()}-7`;
     const issueUuid = crypto.randomUUID();
     await ctx.startRun(identifier, issueUuid);
@@ -568,7 +717,7 @@ describe('createWebhookRouter', () => {
       (await ctx.postLinear(linearCommentPayload({ id: issueUuid, identifier }, c1, 'Ship it with option A.'))).status,
     ).toBe(202);
     expect((await waitForSignals(ctx, wf, 'humanReply')).map((s) => s.arg)).toEqual([
-      { text: 'Ship it with option A.', author: LINEAR_USER.name, source: 'webhook', commentId: c1 },
+      { text: 'Ship it with option A.', author: LINEAR_USER.name, source: 'webhook', commentId: c1, mayApprove: true },
     ]);
 
     await ctx.waitVisible(identifier);
@@ -576,6 +725,45 @@ describe('createWebhookRouter', () => {
     expect((await ctx.postLinear(linearCommentPayload({ id: issueUuid }, c2, 'And keep the flag.'))).status).toBe(202);
     const replies = await waitForSignals(ctx, wf, 'humanReply', 2);
     expect(replies.map((s) => (s.arg as { commentId: string }).commentId)).toEqual([c1, c2]);
+  });
+
+  it('Linear comments from a guest, an app, a non-member or an unknown user are not answers', async () => {
+    const fake = await startFakeLinear();
+    cleanups.push(() => fake.close());
+    const other = fake.addTeam({ key: 'OPS' });
+    const people = {
+      guest: fake.addUser({ name: 'Guest', email: 'g@x.test', guest: true }),
+      app: fake.addUser({ name: 'Zapier', email: 'z@x.test', app: true }),
+      outsider: fake.addUser({ name: 'Ops Only', email: 'o@x.test', teamIds: [other.id] }),
+      member: fake.addUser({ name: 'Member', email: 'm@x.test' }),
+    };
+    const ctx = await setup({ router: { trust: await linearTrust(fake) } });
+    const identifier = `ENG${crypto.randomUUID().slice(0, 4).toUpperCase()}-8`;
+    const issueUuid = crypto.randomUUID();
+    await ctx.startRun(identifier, issueUuid);
+    const wf = issueWorkflowId(ctx.deployment.key, identifier);
+    const post = (who: { id: string; name: string; email: string }, body: string) => {
+      const p = linearCommentPayload({ id: issueUuid, identifier }, crypto.randomUUID(), body);
+      const data = p.data as Json;
+      data.user = { id: who.id, name: who.name, email: who.email };
+      data.userId = who.id;
+      return ctx.postLinear(p);
+    };
+    await post(people.guest, '/foreman approve');
+    await post(people.app, '/foreman approve');
+    await post(people.outsider, '/foreman approve');
+    await post({ id: crypto.randomUUID(), name: 'Nobody', email: 'n@x.test' }, '/foreman approve');
+    await post(people.member, '/foreman approve');
+    const replies = await waitForSignals(ctx, wf, 'humanReply');
+    expect(
+      replies.map((s) => [(s.arg as { author: string }).author, (s.arg as { mayApprove: boolean }).mayApprove]),
+    ).toEqual([['Member', true]]);
+    expect(named(await ctx.received(wf), 'commentIgnored').map((s) => (s.arg as { author: string }).author)).toEqual([
+      'Guest',
+      'Zapier',
+      'Ops Only',
+      'Nobody',
+    ]);
   });
 
   it('the same delivery twice → one signal', async () => {

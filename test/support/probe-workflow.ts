@@ -10,12 +10,16 @@
 import { condition, defineQuery, setHandler } from '@temporalio/workflow';
 import {
   ciResultSignal,
+  commentIgnoredSignal,
   humanReplySignal,
   issueUpdatedSignal,
   prClosedSignal,
   prReviewSignal,
   refreshSignal,
+  statusQuery,
   stopSignal,
+  type IgnoredComment,
+  type IssueRunStatus,
 } from '../../workflows/definitions.js';
 
 /** One received signal: its name, its argument, and the workflow time it was handled (epoch ms). */
@@ -28,8 +32,12 @@ export interface ProbeSignal {
 /** Every signal received so far, in order. */
 export const probeQuery = defineQuery<ProbeSignal[]>('probe');
 
-/** Records signals until a `stop` signal arrives (tests usually terminate it instead). */
-export async function ProbeWorkflow(): Promise<void> {
+/**
+ * Records signals until a `stop` signal arrives (tests usually terminate it instead). Answers
+ * `statusQuery` with the parts the router reads: `ignoredComments` (from `commentIgnored`) and
+ * `prNumber` (the argument; null when absent).
+ */
+export async function ProbeWorkflow(opts: { prNumber?: number } = {}): Promise<void> {
   const received: ProbeSignal[] = [];
   let stopped = false;
   const record =
@@ -47,7 +55,18 @@ export async function ProbeWorkflow(): Promise<void> {
     record('stop')(arg);
     stopped = true;
   });
+  setHandler(commentIgnoredSignal, record('commentIgnored'));
   setHandler(probeQuery, () => received);
+  setHandler(
+    statusQuery,
+    () =>
+      ({
+        phase: 'waiting_for_human',
+        prNumber: opts.prNumber ?? null,
+        answeredCommentIds: [],
+        ignoredComments: received.filter((r) => r.name === 'commentIgnored').map((r) => r.arg as IgnoredComment),
+      }) as unknown as IssueRunStatus,
+  );
   await condition(() => stopped);
 }
 

@@ -19,6 +19,7 @@ const run = (over: Partial<RunningIssue>): RunningIssue => ({
   tokens: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
   rate_limits: null,
   waiting: null,
+  ignored_comments: [],
   ...over,
 });
 
@@ -40,12 +41,44 @@ describe('formatState', () => {
         }),
       ],
       recent: [],
+      skipped: [],
       totals: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
       rate_limits: null,
     });
     expect(text).not.toContain('rate limits');
     expect(text).toContain('implementing (retrying)');
     expect(text).toContain('ModelError [model_overloaded]: overloaded; attempt 3 at 2026-12-02T10:05:04.000Z');
+  });
+
+  it('lists comments ignored under the waiting issue and issues not started for an untrusted author (specs/trust.md)', () => {
+    const text = formatState({
+      generated_at: '2026-12-02T10:05:00.000Z',
+      task_queue: 'foreman',
+      counts: { running: 1, waiting_for_human: 1, closed_recently: 0 },
+      running: [
+        run({
+          phase: 'waiting_for_human',
+          waiting: {
+            question: 'May I change .github/workflows/ci.yml?',
+            kind: 'protected_paths',
+            asked_at: '2026-12-02T10:00:00.000Z',
+            age_ms: 60_000,
+            reminded: false,
+            parked: false,
+          },
+          ignored_comments: [{ comment_id: '7', author: 'mallory', reason: 'not trusted' }],
+        }),
+      ],
+      recent: [],
+      skipped: [
+        { issue_identifier: 'app-9', reason: 'author mallory is not trusted; a trusted person must apply the label "foreman"' },
+        { issue_identifier: 'app-10', reason: 'no_global_slot' },
+      ],
+      totals: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+    });
+    expect(text).toContain('    ignored a comment from mallory: not trusted');
+    expect(text).toContain('Not started:\n  app-9  author mallory is not trusted; a trusted person must apply the label "foreman"');
+    expect(text).not.toContain('app-10');
   });
 });
 

@@ -24,8 +24,8 @@ export type WebhookEvent =
   /**
    * A human comment on an issue (never one carrying Foreman's `<!-- foreman:key=` marker).
    * GitHub: `author` = login, `authorAssociation` = `OWNER | MEMBER | COLLABORATOR | CONTRIBUTOR
-   * | …` (trust only the first three). Linear: `author` = user name (or email), `authorId` =
-   * user uuid; Linear webhooks only come from the workspace, so there is no association.
+   * | …`, `authorBot` = `user.type` is `Bot`. Linear: `author` = user name (or email), `authorId` =
+   * user uuid (its team membership is looked up). Who may answer: specs/trust.md.
    */
   | {
       kind: 'comment';
@@ -36,20 +36,36 @@ export type WebhookEvent =
       authorId?: string;
       body: string;
       authorAssociation?: string;
+      authorBot?: boolean;
     }
-  /** A submitted pull request review. `repository` = `owner/name`. */
+  /**
+   * A submitted pull request review. `repository` = the base `owner/name`; `headRepository` = the
+   * head's (another one for a fork; null when the payload names none). `authorAssociation` and
+   * `authorBot` are the reviewer's, as for comments.
+   */
   | {
       kind: 'pr_review';
       source: 'github';
       repository: string;
+      headRepository: string | null;
       branch: string;
       prNumber: number;
       state: 'approved' | 'changes_requested' | 'commented';
       author: string;
+      authorAssociation?: string;
+      authorBot?: boolean;
       body: string;
     }
-  /** A pull request was closed, merged or not. */
-  | { kind: 'pr_closed'; source: 'github'; repository: string; branch: string; prNumber: number; merged: boolean }
+  /** A pull request was closed, merged or not (`headRepository` as for reviews). */
+  | {
+      kind: 'pr_closed';
+      source: 'github';
+      repository: string;
+      headRepository: string | null;
+      branch: string;
+      prNumber: number;
+      merged: boolean;
+    }
   /**
    * A finished check suite, check run or commit status. `conclusion`: GitHub's value (`success`,
    * `failure`, `neutral`, `cancelled`, `timed_out`, `action_required`, `skipped`, `stale`; for

@@ -24,13 +24,20 @@ const GITHUB_ISSUE_ACTIONS = new Set([
 const REVIEW_STATES = new Set(['approved', 'changes_requested', 'commented']);
 const STATUS_STATES = new Set(['success', 'failure', 'error']);
 
+/** A 400 `invalid_payload` for a signed delivery that lacks what its event needs (specs/trust.md "Webhook payloads"). */
+export function invalidPayload(what: string): Reject {
+  return new Reject(400, 'invalid_payload', `The payload is malformed: ${what}.`);
+}
+
 /**
  * Maps one GitHub delivery (`x-github-event` name + parsed payload) to events; `[]` for anything
  * Foreman does not act on (e.g. `pull_request.opened/synchronize`, `ping`, pending statuses, PR
- * conversation comments, comments by Foreman). Rules: Foreman issue #webhooks brief; payload
- * shapes from GitHub's "Webhook events and payloads" (checked against @octokit/webhooks-examples).
+ * conversation comments, comments by Foreman). A delivery of an event Foreman acts on that lacks
+ * the objects it needs (`issue`, `comment.user`, `pull_request.head`, `review.user`…) is a
+ * `Reject` (400 `invalid_payload`). Rules: Foreman issue #webhooks brief; payload shapes from
+ * GitHub's "Webhook events and payloads" (checked against @octokit/webhooks-examples).
  */
-export function mapGitHubEvent(name: string, payload: Record<string, unknown>): WebhookEvent[] {
+export function mapGitHubEvent(name: string, payload: Record<string, unknown>): WebhookEvent[] | Reject {
   const action = str(payload.action);
   const repository = obj(payload.repository);
   const repoName = str(repository.name);
@@ -44,7 +51,9 @@ export function mapGitHubEvent(name: string, payload: Record<string, unknown>): 
     case 'issues': {
       if (!action || !GITHUB_ISSUE_ACTIONS.has(action)) return [];
       const issue = issueRef(obj(payload.issue));
-      return issue ? [{ kind: 'issue_changed', source: 'github', issue }] : [];
+      return issue
+        ? [{ kind: 'issue_changed', source: 'github', issue }]
+        : invalidPayload('no issue.number or repository');
     }
     case 'issue_comment':
       return action === 'created' ? mapIssueComment(payload, issueRef) : [];
@@ -53,9 +62,17 @@ export function mapGitHubEvent(name: string, payload: Record<string, unknown>): 
       const pr = obj(payload.pull_request);
       const branch = str(obj(pr.head).ref);
       const prNumber = num(pr.number) ?? num(payload.number);
-      if (!branch || prNumber === null) return [];
+      if (!branch || prNumber === null || !repoFull) return invalidPayload('no pull_request.head.ref or number');
       return [
-        { kind: 'pr_closed', source: 'github', repository: repoFull, branch, prNumber, merged: pr.merged === true },
+        {
+          kind: 'pr_closed',
+          source: 'github',
+          repository: repoFull,
+          headRepository: headRepo(pr),
+          branch,
+          prNumber,
+          merged: pr.merged === true,
+        },
       ];
     }
     case 'pull_request_review': {
@@ -63,18 +80,26 @@ export function mapGitHubEvent(name: string, payload: Record<string, unknown>): 
       const pr = obj(payload.pull_request);
       const review = obj(payload.review);
       const state = str(review.state)?.toLowerCase();
+      if (!state || !REVIEW_STATES.has(state)) return [];
       const branch = str(obj(pr.head).ref);
       const prNumber = num(pr.number);
-      if (!state || !REVIEW_STATES.has(state) || !branch || prNumber === null) return [];
+      const user = obj(review.user);
+      const author = str(user.login);
+      if (!branch || prNumber === null || !author || !repoFull)
+        return invalidPayload('no pull_request.head.ref, number or review.user');
+      const association = str(review.author_association);
       return [
         {
           kind: 'pr_review',
           source: 'github',
           repository: repoFull,
+          headRepository: headRepo(pr),
           branch,
           prNumber,
           state: state as 'approved' | 'changes_requested' | 'commented',
-          author: str(obj(review.user).login) ?? '',
+          author,
+          ...(association ? { authorAssociation: association } : {}),
+          authorBot: user.type === 'Bot',
           body: str(review.body) ?? '',
         },
       ];
@@ -88,17 +113,25 @@ export function mapGitHubEvent(name: string, payload: Record<string, unknown>): 
   }
 }
 
+/** The head repository's `owner/name` of a pull request payload, or null when it names none (a deleted fork). */
+function headRepo(pr: Json): string | null {
+  return str(obj(obj(pr.head).repo).full_name);
+}
+
 /** `issue_comment.created` → a `comment` event (not on a PR, not Foreman's own). */
-function mapIssueComment(payload: Json, issueRef: (issue: Json) => IssueRef | null): WebhookEvent[] {
+function mapIssueComment(payload: Json, issueRef: (issue: Json) => IssueRef | null): WebhookEvent[] | Reject {
   const rawIssue = obj(payload.issue);
   // Conversation comments on a PR arrive as issue_comment with `issue.pull_request` set.
   if (rawIssue.pull_request !== undefined && rawIssue.pull_request !== null) return [];
   const issue = issueRef(rawIssue);
   const comment = obj(payload.comment);
   const commentId = num(comment.id) ?? str(comment.id);
-  const body = str(comment.body) ?? '';
-  if (!issue || commentId === null || hasMarker(body)) return [];
-  const author = str(obj(comment.user).login) ?? '';
+  const user = obj(comment.user);
+  const author = str(user.login);
+  if (!issue || commentId === null || !author || typeof comment.body !== 'string')
+    return invalidPayload('no issue.number, comment.id, comment.body or comment.user');
+  const body = comment.body;
+  if (hasMarker(body)) return [];
   const association = str(comment.author_association);
   return [
     {
@@ -109,6 +142,7 @@ function mapIssueComment(payload: Json, issueRef: (issue: Json) => IssueRef | nu
       author,
       body,
       ...(association ? { authorAssociation: association } : {}),
+      authorBot: user.type === 'Bot',
     },
   ];
 }

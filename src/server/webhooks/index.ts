@@ -21,9 +21,4 @@ export {
 } from './intake.js';
 export { mapGitHubEvent } from './github.js';
 export { LINEAR_TIMESTAMP_TOLERANCE_MS, mapLinearEvent } from './linear.js';
-export {
-  createWebhookRouter,
-  DEFAULT_TRUSTED_ASSOCIATIONS,
-  RUNNING_RUNS_CACHE_MS,
-  type WebhookRouterDeps,
-} from './router.js';
+export { createWebhookRouter, RUNNING_RUNS_CACHE_MS, type WebhookRouterDeps } from './router.js';

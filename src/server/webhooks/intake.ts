@@ -13,7 +13,9 @@
  * - 202 `{ accepted: true, delivery, kinds }` — events handed to `onEvents`, which resolved.
  * - 202 `{ ignored: true, delivery }` — verified, but nothing Foreman acts on (`onEvents` not called).
  * - 200 `{ duplicate: true, delivery }` — a delivery id seen before (providers retry; we ack).
- * - 400 `missing_header` (`x-github-event` / `x-github-delivery`), `malformed_json`, `invalid_payload`.
+ * - 400 `missing_header` (`x-github-event` / `x-github-delivery`), `malformed_json`, `invalid_payload`
+ *   (also a signed event Foreman acts on that lacks what it needs, e.g. an `issues` event without
+ *   `issue`, a comment without `comment.user`: specs/trust.md "Webhook payloads").
  * - 401 `missing_signature`, `bad_signature`, `stale_timestamp` (Linear: `webhookTimestamp` more
  *   than 60 s from now). The issue allows 400 or 401 for signature failures; we use 401 for all
  *   authentication failures so a monitor can tell "misconfigured secret" from "bad request".
@@ -185,12 +187,13 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
       receivedAt: new Date(now()).toISOString(),
     };
 
+    const events = p.map(delivery.name, verified.payload);
+    if (events instanceof Reject) return reject(events, delivery.id);
     const key = `${p.source}:${delivery.id}`;
     if (!dedup.claim(key)) {
       log?.debug({ source: p.source, delivery: delivery.id, name: delivery.name }, 'webhook duplicate');
       return c.json({ duplicate: true, delivery: delivery.id }, 200);
     }
-    const events = p.map(delivery.name, verified.payload);
     if (events.length === 0) {
       log?.debug({ source: p.source, delivery: delivery.id, name: delivery.name }, 'webhook ignored');
       return c.json({ ignored: true, delivery: delivery.id }, 202);

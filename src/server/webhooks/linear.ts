@@ -6,6 +6,7 @@
 import { LinearWebhookClient, LINEAR_WEBHOOK_SIGNATURE_HEADER } from '@linear/sdk/webhooks';
 import { hasMarker } from '../../trackers/marker.js';
 import type { WebhookEvent } from './events.js';
+import { invalidPayload } from './github.js';
 import { num, obj, parseJson, Reject, str, type Provider } from './provider.js';
 
 /** Linear's replay window for `webhookTimestamp`, ms (Linear docs "Securing webhooks"; SDK uses the same). */
@@ -14,17 +15,19 @@ export const LINEAR_TIMESTAMP_TOLERANCE_MS = 60_000;
 /**
  * Maps one Linear data-change webhook (`{ action, type, data, … }`) to events: `Issue`
  * create/update/remove → issue_changed; `Comment.create` on an issue → comment (not Foreman's
- * own). Everything else → `[]`. Payload shape: Linear developer docs "Webhooks" and the
+ * own). Everything else → `[]`. An `Issue` change without `data.id`, or a comment without its id,
+ * body or author (`data.user.id` / `data.userId`), is a `Reject` (400 `invalid_payload`;
+ * specs/trust.md "Webhook payloads"). Payload shape: Linear developer docs "Webhooks" and the
  * `EntityWebhookPayload` types of @linear/sdk.
  */
-export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[] {
+export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[] | Reject {
   const type = str(payload.type);
   const action = str(payload.action);
   const data = obj(payload.data);
   if (type === 'Issue') {
     if (action !== 'create' && action !== 'update' && action !== 'remove') return [];
     const id = str(data.id);
-    if (!id) return [];
+    if (!id) return invalidPayload('no data.id');
     return [{ kind: 'issue_changed', source: 'linear', issue: { id, identifier: str(data.identifier) ?? id } }];
   }
   if (type === 'Comment') {
@@ -32,13 +35,17 @@ export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[]
     const nested = obj(data.issue);
     const issueId = str(data.issueId) ?? str(nested.id);
     const commentId = str(data.id);
-    const body = str(data.body) ?? '';
+    const body = str(data.body);
     // Comments on project updates, documents or initiatives have no issue.
-    if (!issueId || !commentId || hasMarker(body)) return [];
+    if (!issueId) return [];
     const user = obj(data.user);
-    const actor = obj(payload.actor);
-    const author = str(user.name) ?? str(user.email) ?? str(actor.name) ?? str(data.userId) ?? '';
     const authorId = str(user.id) ?? str(data.userId);
+    // An integration's comment has a bot actor and no user: never an answer (specs/trust.md).
+    if (!authorId && data.botActor !== undefined && data.botActor !== null) return [];
+    if (!commentId || body === null || !authorId) return invalidPayload('no data.id, data.body or data.user');
+    if (hasMarker(body)) return [];
+    const actor = obj(payload.actor);
+    const author = str(user.name) ?? str(user.email) ?? str(actor.name) ?? authorId;
     return [
       {
         kind: 'comment',
@@ -46,7 +53,7 @@ export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[]
         issue: { id: issueId, identifier: str(nested.identifier) ?? issueId },
         commentId,
         author,
-        ...(authorId ? { authorId } : {}),
+        authorId,
         body,
       },
     ];

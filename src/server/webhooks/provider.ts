@@ -45,8 +45,11 @@ export interface Provider {
   precheck(headers: Headers): Reject | null;
   /** Verifies the raw body and returns the parsed payload, the delivery id and name. */
   verify(raw: Buffer, headers: Headers): Promise<Reject | Verified>;
-  /** Maps a verified payload to events; `[]` when Foreman does not act on it. */
-  map(name: string, payload: Json): WebhookEvent[];
+  /**
+   * Maps a verified payload to events; `[]` when Foreman does not act on it; a `Reject` (400
+   * `invalid_payload`) when it is an event Foreman acts on but lacks what that event needs.
+   */
+  map(name: string, payload: Json): WebhookEvent[] | Reject;
 }
 
 /**

@@ -6,9 +6,14 @@
  *   `issueUpdated` to the issue's run when one is running. Never starts an IssueWorkflow itself:
  *   eligibility and concurrency belong to the dispatcher, which starts runs with the same
  *   workflow id a poll would, so a webhook racing a poll ends in one run.
- * - `comment` → `humanReply` to the issue's running run, from trusted authors only.
- * - `pr_review` / `pr_closed` / `ci_result` → `prReview` / `prClosed` / `ciResult` to the run whose
- *   branch (`foreman/<workspace_key>`) is the event's branch.
+ * - `comment` → `humanReply` (with `mayApprove`) to the issue's running run from people who may
+ *   answer, else `commentIgnored` (specs/trust.md).
+ * - `pr_review` / `pr_closed` → `prReview` / `prClosed` to the run whose branch
+ *   (`foreman/<workspace_key>`) is the event's head branch, only for the PR Foreman opened: head
+ *   repository = base repository and, once the run reports it, the same PR number; reviews only
+ *   from trusted reviewers (specs/trust.md "Pull-request events").
+ * - `ci_result` → `ciResult` to the run whose branch is the event's branch (the run re-reads CI
+ *   from the SCM API, so the event is only a nudge).
  *
  * Owns the routing and trust rules. Does not verify or parse payloads (intake.ts, github.ts, linear.ts), decide what
  * runs (the dispatcher) or what a signal means to a run (the workflows). Webhooks are a latency
@@ -20,6 +25,10 @@ import { ForemanError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { findIssueRun, listRunningIssues, type RunningRun } from '../../dispatch/runs.js';
 import type { Deployment } from '../../deployment.js';
+import { ignoreComment, statusOf } from '../../dispatch/reconcile.js';
+import { defaultPolicy } from '../../config/schema.js';
+import { TrustGate } from '../../trust/index.js';
+import type { TrackerUser } from '../../trackers/types.js';
 import { nudgeDispatcher } from '../../dispatch/nudge.js';
 import { branchName } from '../../workspace/key.js';
 import {
@@ -33,13 +42,6 @@ import {
 import type { IssueRef, WebhookDelivery, WebhookEvent, WebhookEventsHandler } from './events.js';
 import type { CiResult, HumanReply, PullRequestClosed, PullRequestReview } from '../../../workflows/definitions.js';
 import { MAX_ANSWER_BYTES } from '../../dispatch/reconcile.js';
-
-/**
- * GitHub `author_association` values whose comments count as answers: people with write access
- * to the repository (owner, organization member, invited collaborator). `CONTRIBUTOR`,
- * `FIRST_TIMER`, `NONE`… do not. Source: GitHub REST docs "author_association".
- */
-export const DEFAULT_TRUSTED_ASSOCIATIONS: readonly string[] = ['OWNER', 'MEMBER', 'COLLABORATOR'];
 
 /** How long the list of running runs is reused for branch look-ups, ms. */
 export const RUNNING_RUNS_CACHE_MS = 2_000;
@@ -56,11 +58,12 @@ export interface WebhookRouterDeps {
   /** Routing decisions at debug, dropped untrusted comments at info. Never logs comment bodies. */
   log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   /**
-   * GitHub `author_association` values (case-insensitive) whose comments become `humanReply`.
-   * Linear comments are always trusted: a Linear webhook only comes from the organization's own
-   * workspace, so its authors are org members. (Default: `DEFAULT_TRUSTED_ASSOCIATIONS`)
+   * Who may answer and approve (specs/trust.md): returns the daemon's tracker gate (`trustGateFor`
+   * under the policy in force), used for events from its tracker's provider. Events from another provider, or every event when
+   * unset, get a gate with the default `trust` policy and no look-ups: GitHub trusts
+   * OWNER/MEMBER/COLLABORATOR associations, Linear nobody.
    */
-  trustedAssociations?: readonly string[];
+  trust?: () => TrustGate;
   /** How long the running-runs list is reused, ms; 0 lists on every event. (Default: 2000) */
   runsCacheMs?: number;
   /** Clock for the cache, epoch ms. (Default: Date.now) */
@@ -80,7 +83,13 @@ export interface WebhookRouterDeps {
  */
 export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandler {
   const { client, deployment, log } = deps;
-  const trusted = new Set((deps.trustedAssociations ?? DEFAULT_TRUSTED_ASSOCIATIONS).map((a) => a.toUpperCase()));
+  const fallback = (kind: string) =>
+    new TrustGate({ trust: defaultPolicy().trust, requiredLabels: [], tracker: { kind } });
+  const fallbacks = { github: fallback('github'), linear: fallback('linear') };
+  const gateFor = (source: 'github' | 'linear'): TrustGate => {
+    const gate = deps.trust?.();
+    return gate && gate.kind === source ? gate : fallbacks[source];
+  };
   const cacheMs = deps.runsCacheMs ?? RUNNING_RUNS_CACHE_MS;
   const now = deps.now ?? Date.now;
 
@@ -120,13 +129,18 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
   };
 
   const onComment = async (e: Extract<WebhookEvent, { kind: 'comment' }>): Promise<void> => {
-    const association = e.authorAssociation?.toUpperCase();
-    const isTrusted = e.source === 'linear' || (association !== undefined && trusted.has(association));
-    if (!isTrusted) {
-      log.info(
-        { issue: e.issue.identifier, comment: e.commentId, author: e.author, association: e.authorAssociation ?? null },
-        'webhook: comment dropped, its author is not trusted to answer escalations (needs write access to the repository)',
-      );
+    const gate = gateFor(e.source);
+    const user = eventUser(e);
+    if (!(await gate.mayAnswer(user))) {
+      const identifier = await resolveIdentifier(e.issue);
+      const workflowId = await runIdOf(identifier);
+      const status = await statusOf(client, workflowId);
+      if (status === null) return; // no running run: nothing to list it under
+      await ignoreComment({ client, log }, { workflowId, identifier }, status, {
+        commentId: e.commentId,
+        author: e.author,
+        reason: 'not trusted',
+      });
       return;
     }
     if (!e.body.trim()) {
@@ -135,7 +149,13 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     }
     if (overLimit(e, log)) return;
     const identifier = await resolveIdentifier(e.issue);
-    const reply: HumanReply = { text: e.body, author: e.author, source: 'webhook', commentId: e.commentId };
+    const reply: HumanReply = {
+      text: e.body,
+      author: e.author,
+      source: 'webhook',
+      commentId: e.commentId,
+      mayApprove: await gate.mayApprove(user),
+    };
     const sent = await signalRunning(client, await runIdOf(identifier), humanReplySignal, reply);
     log.debug(
       { issue: identifier, comment: e.commentId, author: e.author, running: sent },
@@ -143,17 +163,38 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     );
   };
 
-  /** Sends a PR/CI signal to the run that owns `branch`; unknown branches are dropped. */
+  /**
+   * Sends a PR/CI signal to the run that owns `branch`; unknown branches are dropped. With `pr`,
+   * only to a run whose pull request it is (specs/trust.md "Pull-request events"): head repository
+   * = base repository, and the run's PR number (when it reports one) = the event's.
+   */
   const toRunOfBranch = async (
     kind: string,
     branch: string | null,
     send: (workflowId: string) => Promise<boolean>,
+    pr?: { repository: string; headRepository: string | null; prNumber: number },
   ): Promise<void> => {
     if (!branch || !branch.startsWith(FOREMAN_BRANCH_PREFIX)) {
       log.debug({ kind, branch }, 'webhook: not a Foreman branch, ignored');
       return;
     }
-    const runs = (await runningRuns()).filter((r) => branchName(r.identifier) === branch);
+    if (pr && (pr.headRepository ?? '').toLowerCase() !== pr.repository.toLowerCase()) {
+      log.info(
+        { kind, branch, pr: pr.prNumber, head: pr.headRepository },
+        'webhook: a pull request from another repository (a fork), ignored',
+      );
+      return;
+    }
+    let runs = (await runningRuns()).filter((r) => branchName(r.identifier) === branch);
+    if (pr) {
+      const numbers = await Promise.all(runs.map(async (r) => (await statusOf(client, r.workflowId))?.prNumber));
+      runs = runs.filter((r, i) => {
+        const n = numbers[i];
+        if (n === undefined || n === null || n === pr.prNumber) return true;
+        log.info({ kind, branch, pr: pr.prNumber, runPr: n }, 'webhook: not the pull request the run opened, ignored');
+        return false;
+      });
+    }
     if (runs.length === 0) {
       log.debug({ kind, branch }, 'webhook: no running run on this branch, ignored');
       return;
@@ -169,19 +210,35 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     );
   };
 
+  const onReview = async (e: Extract<WebhookEvent, { kind: 'pr_review' }>): Promise<void> => {
+    const reviewer: TrackerUser = {
+      id: e.author,
+      name: e.author,
+      role: e.authorAssociation ?? null,
+      bot: !!e.authorBot,
+    };
+    if (!(await gateFor('github').mayAnswer(reviewer))) {
+      log.info(
+        { branch: e.branch, pr: e.prNumber, author: e.author },
+        'webhook: review from an untrusted reviewer, ignored',
+      );
+      return;
+    }
+    const review: PullRequestReview = { prNumber: e.prNumber, state: e.state, author: e.author, body: e.body };
+    return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prReviewSignal, review), e);
+  };
+
   const route = (e: WebhookEvent, delivery: WebhookDelivery): Promise<void> => {
     switch (e.kind) {
       case 'issue_changed':
         return onIssueChanged(e, delivery);
       case 'comment':
         return onComment(e);
-      case 'pr_review': {
-        const review: PullRequestReview = { prNumber: e.prNumber, state: e.state, author: e.author, body: e.body };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prReviewSignal, review));
-      }
+      case 'pr_review':
+        return onReview(e);
       case 'pr_closed': {
         const closed: PullRequestClosed = { prNumber: e.prNumber, merged: e.merged };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prClosedSignal, closed));
+        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prClosedSignal, closed), e);
       }
       case 'ci_result': {
         const result: CiResult = { sha: e.sha, name: e.name, conclusion: e.conclusion };
@@ -239,6 +296,16 @@ function cachedRunningRuns(
       if (cached === entry) cached = null;
     });
     return entry.runs;
+  };
+}
+
+/** The author of a comment event as the trust rules see them (specs/trust.md). */
+function eventUser(e: Extract<WebhookEvent, { kind: 'comment' }>): TrackerUser {
+  return {
+    id: e.authorId ?? e.author,
+    name: e.author,
+    role: e.authorAssociation?.toUpperCase() ?? null,
+    bot: e.authorBot === true,
   };
 }
 
