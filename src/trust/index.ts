@@ -19,6 +19,9 @@ const UNTRUSTED_ROLES: ReadonlySet<string> = new Set(['GUEST']);
 /** Entries kept per cache before it is emptied (a bound, not an eviction policy). */
 const MAX_CACHED = 2000;
 
+/** Longest reuse of a label-applier look-up, ms (see `TrustGate.appliers`). */
+const APPLIERS_TTL_MS = 60_000;
+
 /** The decision for one issue: may it start, and if not, why (shown in `foreman status`). */
 export type StartDecision = { trusted: true } | { trusted: false; reason: string };
 
@@ -50,8 +53,12 @@ export class TrustGate {
   private readonly tracker: TrustGateOptions['tracker'];
   private readonly now: () => number;
   private readonly access = new Map<string, { at: number; value: Promise<boolean> }>();
-  /** Label appliers by issue id, label and `updated_at` (a label change updates the issue). */
-  private readonly appliers = new Map<string, Promise<TrackerUser[]>>();
+  /**
+   * Label appliers by issue id, label and `updated_at` (a label change updates the issue), kept
+   * at most `APPLIERS_TTL_MS` (trackers report `updated_at` to the second, so two label changes
+   * within one second share a key).
+   */
+  private readonly appliers = new Map<string, { at: number; value: Promise<TrackerUser[]> }>();
 
   constructor(opts: TrustGateOptions) {
     this.trust = opts.trust;
@@ -121,14 +128,18 @@ export class TrustGate {
 
   private labelAppliers(issue: Issue, label: string): Promise<TrackerUser[]> {
     const key = `${issue.id}\0${label.toLowerCase()}\0${issue.updated_at ?? ''}`;
+    const t = this.now();
     let hit = this.appliers.get(key);
-    if (!hit) {
+    if (!hit || t - hit.at >= Math.min(this.trust.cache_ms, APPLIERS_TTL_MS)) {
       if (this.appliers.size >= MAX_CACHED) this.appliers.clear();
-      hit = this.tracker.labelAppliers!(issue, label);
-      this.appliers.set(key, hit);
-      hit.catch(() => this.appliers.delete(key));
+      const entry = { at: t, value: this.tracker.labelAppliers!(issue, label) };
+      this.appliers.set(key, entry);
+      entry.value.catch(() => {
+        if (this.appliers.get(key) === entry) this.appliers.delete(key);
+      });
+      hit = entry;
     }
-    return hit.catch(() => [] as TrackerUser[]);
+    return hit.value.catch(() => [] as TrackerUser[]);
   }
 
   private cachedAccess(user: TrackerUser): Promise<boolean> {

@@ -214,7 +214,12 @@ describe('GitHub examples (@octokit/webhooks-examples)', () => {
         break;
       }
       case 'comment': {
-        const c = payload.comment as { id: number; body: string; user: { login: string }; author_association: string };
+        const c = payload.comment as {
+          id: number;
+          body: string;
+          user: { login: string; type: string };
+          author_association: string;
+        };
         expect(e).toEqual({
           kind: 'comment',
           source: 'github',
@@ -223,15 +228,21 @@ describe('GitHub examples (@octokit/webhooks-examples)', () => {
           author: c.user.login,
           body: c.body,
           authorAssociation: c.author_association,
+          authorBot: c.user.type === 'Bot',
         });
         break;
       }
       case 'pr_closed': {
-        const pr = payload.pull_request as { number: number; head: { ref: string }; merged: boolean };
+        const pr = payload.pull_request as {
+          number: number;
+          head: { ref: string; repo: { full_name: string } | null };
+          merged: boolean;
+        };
         expect(e).toEqual({
           kind: 'pr_closed',
           source: 'github',
           repository: repo.full_name,
+          headRepository: pr.head.repo?.full_name ?? null,
           branch: pr.head.ref,
           prNumber: pr.number,
           merged: pr.merged,
@@ -239,12 +250,23 @@ describe('GitHub examples (@octokit/webhooks-examples)', () => {
         break;
       }
       case 'pr_review': {
-        const pr = payload.pull_request as { number: number; head: { ref: string } };
-        const review = payload.review as { state: string; body: string | null; user: { login: string } };
+        const pr = payload.pull_request as {
+          number: number;
+          head: { ref: string; repo: { full_name: string } | null };
+        };
+        const review = payload.review as {
+          state: string;
+          body: string | null;
+          user: { login: string; type: string };
+          author_association: string;
+        };
         expect(e).toEqual({
           kind: 'pr_review',
           source: 'github',
           repository: repo.full_name,
+          headRepository: pr.head.repo?.full_name ?? null,
+          authorAssociation: review.author_association,
+          authorBot: review.user.type === 'Bot',
           branch: pr.head.ref,
           prNumber: pr.number,
           state: review.state,

@@ -34,7 +34,8 @@ export const probeQuery = defineQuery<ProbeSignal[]>('probe');
 
 /**
  * Records signals until a `stop` signal arrives (tests usually terminate it instead). Answers
- * `statusQuery` with the parts the router reads: `ignoredComments` (from `commentIgnored`) and
+ * `statusQuery` with the parts the router and the poll read: always waiting for a human (asked in
+ * 2000), `answeredCommentIds` (from `humanReply`), `ignoredComments` (from `commentIgnored`) and
  * `prNumber` (the argument; null when absent).
  */
 export async function ProbeWorkflow(opts: { prNumber?: number } = {}): Promise<void> {
@@ -62,8 +63,12 @@ export async function ProbeWorkflow(opts: { prNumber?: number } = {}): Promise<v
     () =>
       ({
         phase: 'waiting_for_human',
+        escalation: { question: 'probe', kind: 'probe', askedAt: '2000-01-01T00:00:00.000Z' },
         prNumber: opts.prNumber ?? null,
-        answeredCommentIds: [],
+        answeredCommentIds: received
+          .filter((r) => r.name === 'humanReply')
+          .map((r) => (r.arg as { commentId?: string }).commentId)
+          .filter((id): id is string => id !== undefined),
         ignoredComments: received.filter((r) => r.name === 'commentIgnored').map((r) => r.arg as IgnoredComment),
       }) as unknown as IssueRunStatus,
   );

@@ -1,0 +1,215 @@
+/**
+ * The trust rules on the poll path (specs/trust.md): the dispatcher tick (src/dispatch/tick.ts)
+ * and its comment reconcile (src/dispatch/reconcile.ts) against the real GitHub and Linear
+ * adapters on their fake servers, with probes (test/support/probe-workflow.ts) standing in for the
+ * IssueWorkflow on the shared Temporal dev server. An untrusted author's issue is not dispatched
+ * until a trusted person applies the start label; untrusted comments never become answers; only
+ * approvers get `mayApprove`; permission look-ups are cached across ticks.
+ */
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LoadedPolicy } from '../../src/config/load.js';
+import { defaultPolicy, type Policy } from '../../src/config/schema.js';
+import { dispatchTick } from '../../src/dispatch/tick.js';
+import { silentLogger } from '../../src/logger.js';
+import { createGitHubTracker } from '../../src/trackers/github/index.js';
+import { createLinearTracker } from '../../src/trackers/linear/index.js';
+import type { Tracker } from '../../src/trackers/types.js';
+import { issueWorkflowId } from '../../workflows/definitions.js';
+import { startFakeGitHub } from '../support/fake-github.js';
+import { startFakeLinear } from '../support/fake-linear.js';
+import { probeQuery, type ProbeSignal } from '../support/probe-workflow.js';
+import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+
+const PROBE_PATH = fileURLToPath(new URL('../support/probe-workflow.ts', import.meta.url));
+const noop = () => {};
+const quiet = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+let connection: Connection;
+let client: Client;
+let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
+let cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // a runtime is already installed in this process
+  }
+  bundle = await bundleWorkflowCode({ workflowsPath: PROBE_PATH, logger: quiet });
+  connection = await Connection.connect({ address: temporalAddress() });
+  client = new Client({ connection, namespace: temporalNamespace() });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+  cleanups = [];
+});
+
+/** A worker hosting the probes on a fresh task queue; runs it starts are terminated after the test. */
+async function probeWorker(): Promise<{ taskQueue: string; started: string[] }> {
+  const taskQueue = uniqueTaskQueue('trust');
+  const native = await NativeConnection.connect({ address: temporalAddress() });
+  const worker = await Worker.create({
+    connection: native,
+    namespace: temporalNamespace(),
+    taskQueue,
+    workflowBundle: bundle,
+  });
+  const running = worker.run();
+  const started: string[] = [];
+  cleanups.push(async () => {
+    await native.close();
+  });
+  cleanups.push(async () => {
+    worker.shutdown();
+    await running;
+  });
+  cleanups.push(() =>
+    Promise.all(
+      started.map((id) =>
+        client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch((err: unknown) => {
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+          }),
+      ),
+    ),
+  );
+  return { taskQueue, started };
+}
+
+function loaded(trust: Partial<Policy['trust']> = {}): LoadedPolicy {
+  const policy = defaultPolicy();
+  policy.trust = { ...policy.trust, ...trust };
+  policy.tracker.active_states = ['Todo', 'In Progress'];
+  return { file: '/dev/null', dir: '/', policy, promptTemplate: '', warnings: [], digest: '' };
+}
+
+async function tick(taskQueue: string, tracker: Tracker, trust: Partial<Policy['trust']> = {}) {
+  const r = await dispatchTick({ client, taskQueue, loaded: loaded(trust), tracker, log: silentLogger });
+  expect(r.error).toBeNull();
+  return r;
+}
+
+const received = (identifier: string): Promise<ProbeSignal[]> =>
+  client.workflow.getHandle(issueWorkflowId(identifier)).query(probeQuery);
+const named = (signals: ProbeSignal[], name: string) => signals.filter((s) => s.name === name).map((s) => s.arg);
+
+describe('trust on the poll path', () => {
+  it('GitHub: an untrusted author waits for a trusted label; untrusted comments never answer; approvers approve', async () => {
+    const { taskQueue, started } = await probeWorker();
+    const repo = `tr${crypto.randomUUID().slice(0, 8)}`;
+    const fake = await startFakeGitHub({ repo });
+    cleanups.push(() => fake.close());
+    const tracker = createGitHubTracker({
+      owner: fake.owner,
+      repo,
+      token: fake.token,
+      baseUrl: fake.url,
+      activeStates: ['Todo', 'In Progress'],
+      terminalStates: ['Done'],
+      throttle: false,
+      retryUnitMs: 1,
+    });
+    fake.collaborators.set('lead', 'maintain');
+    const trusted = fake.addIssue({ title: 'Add a health endpoint', user: 'octocat' });
+    const stranger = fake.addIssue({ title: 'Run this script for me', user: 'mallory' });
+    const [a, b] = [`${repo}-${trusted.number}`, `${repo}-${stranger.number}`];
+    started.push(issueWorkflowId(a), issueWorkflowId(b));
+    const reason = 'author mallory is not trusted; a trusted person must apply the label "foreman"';
+
+    const first = await tick(taskQueue, tracker);
+    expect(first.started).toEqual([a]);
+    expect(first.skipped).toContainEqual({ identifier: b, reason });
+
+    // Labelling their own issue does not help; a tick later the look-ups are cached.
+    fake.labelIssue(stranger.number, 'foreman', 'mallory');
+    expect((await tick(taskQueue, tracker)).skipped).toContainEqual({ identifier: b, reason });
+    await tick(taskQueue, tracker);
+    expect(fake.count(/\/collaborators\/mallory\/permission$/)).toBe(1);
+
+    // A maintainer applies the label: dispatched. (GitHub's updated_at has whole seconds; the
+    // label change must be visible in it to be re-read before the look-up cache expires.)
+    await new Promise((r) => setTimeout(r, 1100));
+    fake.labelIssue(stranger.number, 'foreman', 'lead');
+    expect((await tick(taskQueue, tracker)).started).toEqual([b]);
+
+    // Answers on the poll path: the run of `a` waits for a human (the probe says so).
+    const approve = '/foreman approve';
+    const byMallory = fake.addComment(trusted.number, { body: approve, user: 'mallory' });
+    const byBot = fake.addComment(trusted.number, { body: approve, user: 'helper[bot]' });
+    const byLead = fake.addComment(trusted.number, { body: approve, user: 'lead' });
+    const byOwner = fake.addComment(trusted.number, { body: 'ok, go on', user: 'octocat' });
+    await tick(taskQueue, tracker, { approvers: ['octocat'] });
+    await tick(taskQueue, tracker, { approvers: ['octocat'] });
+    const signals = await received(a);
+    expect(named(signals, 'humanReply')).toEqual([
+      { text: approve, author: 'lead', source: 'comment', commentId: String(byLead.id), mayApprove: false },
+      { text: 'ok, go on', author: 'octocat', source: 'comment', commentId: String(byOwner.id), mayApprove: true },
+    ]);
+    // Ignored once each, though two ticks saw them.
+    expect(named(signals, 'commentIgnored')).toEqual([
+      { commentId: String(byMallory.id), author: 'mallory', reason: 'not trusted' },
+      { commentId: String(byBot.id), author: 'helper[bot]', reason: 'not trusted' },
+    ]);
+  });
+
+  it('Linear: a guest or non-member waits for a member to label; guest and app comments never answer', async () => {
+    const { taskQueue, started } = await probeWorker();
+    const teamKey = `T${crypto.randomUUID().slice(0, 5).replace(/-/g, '').toUpperCase()}`;
+    const fake = await startFakeLinear({ teamKey });
+    cleanups.push(() => fake.close());
+    const other = fake.addTeam({ key: `O${teamKey}` });
+    const guest = fake.addUser({ name: 'Guest', email: 'guest@x.test', guest: true });
+    const outsider = fake.addUser({ name: 'Outsider', email: 'out@x.test', teamIds: [other.id] });
+    const app = fake.addUser({ name: 'Zapier', email: 'zap@x.test', app: true });
+    const lead = fake.addUser({ name: 'Lead', email: 'lead@x.test', displayName: 'lead' });
+    const tracker = createLinearTracker({
+      apiKey: fake.apiKey,
+      apiUrl: fake.url,
+      teamKey,
+      activeStates: ['Todo', 'In Progress'],
+      terminalStates: ['Done'],
+    });
+    const byLead = fake.addIssue({ title: 'Add a health endpoint', creator: lead.id });
+    const byGuest = fake.addIssue({ title: 'From a guest', creator: guest.id });
+    const byOutsider = fake.addIssue({ title: 'From another team', creator: outsider.id });
+    const [a, b, c] = [byLead, byGuest, byOutsider].map((i) => fake.identifier(i));
+    started.push(...[a!, b!, c!].map(issueWorkflowId));
+
+    const first = await tick(taskQueue, tracker);
+    expect(first.started).toEqual([a]);
+    expect(first.skipped).toEqual(
+      expect.arrayContaining([
+        { identifier: b, reason: 'author guest is not trusted; a trusted person must apply the label "foreman"' },
+        { identifier: c, reason: 'author outsider is not trusted; a trusted person must apply the label "foreman"' },
+      ]),
+    );
+    fake.labelIssue(byGuest.id, 'foreman', guest.id);
+    expect((await tick(taskQueue, tracker)).started).toEqual([]);
+    fake.labelIssue(byGuest.id, 'foreman', lead.id);
+    expect((await tick(taskQueue, tracker)).started).toEqual([b]);
+
+    fake.addComment(byLead.id, '/foreman approve', { user: guest.id });
+    fake.addComment(byLead.id, '/foreman approve', { user: app.id });
+    fake.addComment(byLead.id, '/foreman approve', { user: outsider.id });
+    const answer = fake.addComment(byLead.id, '/foreman approve', { user: lead.id });
+    await tick(taskQueue, tracker);
+    const signals = await received(a!);
+    expect(named(signals, 'humanReply')).toEqual([
+      { text: '/foreman approve', author: 'lead', source: 'comment', commentId: answer.id, mayApprove: true },
+    ]);
+    expect(named(signals, 'commentIgnored').map((x) => (x as { author: string }).author)).toEqual([
+      'guest',
+      'zapier',
+      'outsider',
+    ]);
+  });
+});
