@@ -71,13 +71,18 @@ describe('formatState', () => {
       ],
       recent: [],
       skipped: [
-        { issue_identifier: 'app-9', reason: 'author mallory is not trusted; a trusted person must apply the label "foreman"' },
+        {
+          issue_identifier: 'app-9',
+          reason: 'author mallory is not trusted; a trusted person must apply the label "foreman"',
+        },
         { issue_identifier: 'app-10', reason: 'no_global_slot' },
       ],
       totals: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
     });
     expect(text).toContain('    ignored a comment from mallory: not trusted');
-    expect(text).toContain('Not started:\n  app-9  author mallory is not trusted; a trusted person must apply the label "foreman"');
+    expect(text).toContain(
+      'Not started:\n  app-9  author mallory is not trusted; a trusted person must apply the label "foreman"',
+    );
     expect(text).not.toContain('app-10');
   });
 });

@@ -83,13 +83,7 @@ export interface WebhookRouterDeps {
  */
 export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandler {
   const { client, deployment, log } = deps;
-  const fallback = (kind: string) =>
-    new TrustGate({ trust: defaultPolicy().trust, requiredLabels: [], tracker: { kind } });
-  const fallbacks = { github: fallback('github'), linear: fallback('linear') };
-  const gateFor = (source: 'github' | 'linear'): TrustGate => {
-    const gate = deps.trust?.();
-    return gate && gate.kind === source ? gate : fallbacks[source];
-  };
+  const gateFor = trustGates(deps.trust);
   const cacheMs = deps.runsCacheMs ?? RUNNING_RUNS_CACHE_MS;
   const now = deps.now ?? Date.now;
 
@@ -163,12 +157,55 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
     );
   };
 
-  /**
-   * Sends a PR/CI signal to the run that owns `branch`; unknown branches are dropped. With `pr`,
-   * only to a run whose pull request it is (specs/trust.md "Pull-request events"): head repository
-   * = base repository, and the run's PR number (when it reports one) = the event's.
-   */
-  const toRunOfBranch = async (
+  const toRunOfBranch = branchRouter(client, log, runningRuns);
+
+  const onReview = async (e: Extract<WebhookEvent, { kind: 'pr_review' }>): Promise<void> => {
+    if (!(await gateFor('github').mayAnswer(eventUser(e)))) {
+      log.info(
+        { branch: e.branch, pr: e.prNumber, author: e.author },
+        'webhook: review from an untrusted reviewer, ignored',
+      );
+      return;
+    }
+    const review: PullRequestReview = { prNumber: e.prNumber, state: e.state, author: e.author, body: e.body };
+    return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prReviewSignal, review), e);
+  };
+
+  const route = (e: WebhookEvent, delivery: WebhookDelivery): Promise<void> => {
+    switch (e.kind) {
+      case 'issue_changed':
+        return onIssueChanged(e, delivery);
+      case 'comment':
+        return onComment(e);
+      case 'pr_review':
+        return onReview(e);
+      case 'pr_closed': {
+        const closed: PullRequestClosed = { prNumber: e.prNumber, merged: e.merged };
+        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prClosedSignal, closed), e);
+      }
+      case 'ci_result': {
+        const result: CiResult = { sha: e.sha, name: e.name, conclusion: e.conclusion };
+        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, ciResultSignal, result));
+      }
+    }
+  };
+
+  return async (events, delivery) => {
+    try {
+      await settleAll(events.map((e) => route(e, delivery)));
+    } catch (err) {
+      throw signalFailed(delivery, err);
+    }
+  };
+}
+
+/**
+ * Sends a PR/CI signal to the run that owns `branch`; unknown branches are dropped. With `pr`,
+ * only to a run whose pull request it is (specs/trust.md "Pull-request events"): head repository
+ * = base repository, and the run's PR number (when it reports one) = the event's.
+ */
+function branchRouter(client: Client, log: Pick<Logger, 'debug' | 'info'>, runningRuns: () => Promise<RunningRun[]>) {
+  return async (
     kind: string,
     branch: string | null,
     send: (workflowId: string) => Promise<boolean>,
@@ -208,51 +245,6 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
         );
       }),
     );
-  };
-
-  const onReview = async (e: Extract<WebhookEvent, { kind: 'pr_review' }>): Promise<void> => {
-    const reviewer: TrackerUser = {
-      id: e.author,
-      name: e.author,
-      role: e.authorAssociation ?? null,
-      bot: !!e.authorBot,
-    };
-    if (!(await gateFor('github').mayAnswer(reviewer))) {
-      log.info(
-        { branch: e.branch, pr: e.prNumber, author: e.author },
-        'webhook: review from an untrusted reviewer, ignored',
-      );
-      return;
-    }
-    const review: PullRequestReview = { prNumber: e.prNumber, state: e.state, author: e.author, body: e.body };
-    return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prReviewSignal, review), e);
-  };
-
-  const route = (e: WebhookEvent, delivery: WebhookDelivery): Promise<void> => {
-    switch (e.kind) {
-      case 'issue_changed':
-        return onIssueChanged(e, delivery);
-      case 'comment':
-        return onComment(e);
-      case 'pr_review':
-        return onReview(e);
-      case 'pr_closed': {
-        const closed: PullRequestClosed = { prNumber: e.prNumber, merged: e.merged };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, prClosedSignal, closed), e);
-      }
-      case 'ci_result': {
-        const result: CiResult = { sha: e.sha, name: e.name, conclusion: e.conclusion };
-        return toRunOfBranch(e.kind, e.branch, (id) => signalRunning(client, id, ciResultSignal, result));
-      }
-    }
-  };
-
-  return async (events, delivery) => {
-    try {
-      await settleAll(events.map((e) => route(e, delivery)));
-    } catch (err) {
-      throw signalFailed(delivery, err);
-    }
   };
 }
 
@@ -299,8 +291,24 @@ function cachedRunningRuns(
   };
 }
 
-/** The author of a comment event as the trust rules see them (specs/trust.md). */
-function eventUser(e: Extract<WebhookEvent, { kind: 'comment' }>): TrackerUser {
+/** The gate for a provider's events: `trust`'s when it is that provider's tracker, else a default one (see `WebhookRouterDeps.trust`). */
+function trustGates(trust: (() => TrustGate) | undefined): (source: 'github' | 'linear') => TrustGate {
+  const fallback = (kind: string) =>
+    new TrustGate({ trust: defaultPolicy().trust, requiredLabels: [], tracker: { kind } });
+  const fallbacks = { github: fallback('github'), linear: fallback('linear') };
+  return (source) => {
+    const gate = trust?.();
+    return gate && gate.kind === source ? gate : fallbacks[source];
+  };
+}
+
+/** The author of a comment or review event as the trust rules see them (specs/trust.md). */
+function eventUser(e: {
+  author: string;
+  authorId?: string;
+  authorAssociation?: string;
+  authorBot?: boolean;
+}): TrackerUser {
   return {
     id: e.authorId ?? e.author,
     name: e.author,
