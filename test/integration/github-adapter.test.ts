@@ -127,6 +127,8 @@ describe('github tracker: reading issues', () => {
         node_id: 'I_1',
         html_url: 'https://github.com/acme/app/issues/1',
       },
+      // The author as the trust rules see them (specs/trust.md): octocat is a collaborator.
+      author: { id: 'octocat', name: 'octocat', role: 'COLLABORATOR', bot: false },
     });
     const two = open.find((i) => i.id === '2');
     expect(two).toMatchObject({ state: 'Todo', description: null, priority: null, labels: [], assignee_id: null });
@@ -334,6 +336,7 @@ describe('github tracker: comments', () => {
         created_at: '2026-01-05T10:00:00.000Z',
         by_foreman: false,
         key: null,
+        author_user: { id: 'jane', name: 'jane', role: 'NONE', bot: false },
       },
       {
         id: 'string',
@@ -342,6 +345,7 @@ describe('github tracker: comments', () => {
         created_at: '2026-01-05T11:00:00.000Z',
         by_foreman: true,
         key: 'escalation-1',
+        author_user: { id: 'foreman-bot', name: 'foreman-bot', role: 'COLLABORATOR', bot: false },
       },
       {
         id: 'string',
@@ -366,6 +370,7 @@ describe('github tracker: comments', () => {
         created_at: '2026-01-05T12:00:00.000Z',
         by_foreman: false,
         key: null,
+        author_user: { id: 'bob', name: 'bob', role: 'NONE', bot: false },
       },
     ]);
     const later = await t.fetchComments('1', '2026-01-05T11:30:00Z');

@@ -146,6 +146,8 @@ describe('linear adapter: listing issues', () => {
       created_at: '2026-01-05T09:00:00.000Z',
       updated_at: '2026-01-05T09:00:00.000Z',
       native_ref: { id: issue.id, identifier: 'ENG-3', teamId: fake.teams[0]?.id },
+      // The creator as the trust rules see them (specs/trust.md): the fake's default, its viewer.
+      author: { id: fake.viewer.id, name: fake.viewer.displayName, role: 'MEMBER', bot: false },
     });
     const priorities = Object.fromEntries(issues.map((i) => [i.id, i.priority]));
     expect([priorities[none.id], priorities[urgent.id], priorities[low.id]]).toEqual([null, 1, 4]);
