@@ -40,6 +40,8 @@ function payload(event: string, action: string, patch: (p: Json) => void): strin
     full_name: 'acme/app',
     owner: { ...base.repository.owner, login: 'acme' },
   };
+  // A pull request's head lives in the same repository (a fork's PR changes nothing: specs/trust.md).
+  if (base.pull_request?.head) base.pull_request.head.repo = { ...base.pull_request.head.repo, full_name: 'acme/app' };
   patch(base);
   return JSON.stringify(base);
 }
