@@ -354,6 +354,7 @@ describe('github tracker: comments', () => {
         created_at: '2026-01-05T11:10:00.000Z',
         by_foreman: false,
         key: null,
+        author_user: { id: 'foreman-bot', name: 'foreman-bot', role: 'COLLABORATOR', bot: false },
       },
       {
         id: 'string',
@@ -362,6 +363,7 @@ describe('github tracker: comments', () => {
         created_at: '2026-01-05T11:20:00.000Z',
         by_foreman: false,
         key: null,
+        author_user: { id: 'mallory', name: 'mallory', role: 'NONE', bot: false },
       },
       {
         id: 'string',

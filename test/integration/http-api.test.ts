@@ -27,6 +27,7 @@ const snapshot: StateSnapshot = {
   counts: { running: 0, waiting_for_human: 0, closed_recently: 0 },
   running: [],
   recent: [],
+  skipped: [],
   totals: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
   rate_limits: null,
 };

@@ -20,6 +20,7 @@ import { createLinearTracker } from '../../src/trackers/linear/index.js';
 import type { Tracker } from '../../src/trackers/types.js';
 import { issueWorkflowId } from '../../workflows/definitions.js';
 import { startFakeGitHub } from '../support/fake-github.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 import { startFakeLinear } from '../support/fake-linear.js';
 import { probeQuery, type ProbeSignal } from '../support/probe-workflow.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
@@ -115,6 +116,7 @@ describe('trust on the poll path', () => {
       baseUrl: fake.url,
       activeStates: ['Todo', 'In Progress'],
       terminalStates: ['Done'],
+      commentKey: TEST_COMMENT_KEY,
       throttle: false,
       retryUnitMs: 1,
     });
@@ -177,6 +179,7 @@ describe('trust on the poll path', () => {
       teamKey,
       activeStates: ['Todo', 'In Progress'],
       terminalStates: ['Done'],
+      commentKey: TEST_COMMENT_KEY,
     });
     const byLead = fake.addIssue({ title: 'Add a health endpoint', creator: lead.id });
     const byGuest = fake.addIssue({ title: 'From a guest', creator: guest.id });

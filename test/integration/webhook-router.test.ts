@@ -32,6 +32,7 @@ import { createWebhookRouter, type WebhookRouterDeps } from '../../src/server/we
 import { defaultPolicy } from '../../src/config/schema.js';
 import { createLinearTracker } from '../../src/trackers/linear/index.js';
 import { TrustGate, trustGateFor } from '../../src/trust/index.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 import { startFakeLinear, type FakeLinear } from '../support/fake-linear.js';
 import { createWebhookRoutes, type WebhookEventsHandler } from '../../src/server/webhooks/index.js';
 import { branchName } from '../../src/workspace/key.js';
@@ -391,6 +392,7 @@ async function linearTrust(fake?: FakeLinear): Promise<() => TrustGate> {
     teamKey: 'ENG',
     activeStates: ['Todo', 'In Progress'],
     terminalStates: ['Done'],
+    commentKey: TEST_COMMENT_KEY,
   });
   return () => trustGateFor(tracker, defaultPolicy());
 }
