@@ -7,13 +7,18 @@
  * approvers get `mayApprove`; permission look-ups are cached across ticks.
  */
 import crypto from 'node:crypto';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedPolicy } from '../../src/config/load.js';
 import { defaultPolicy, type Policy } from '../../src/config/schema.js';
+import { createPolicyStore } from '../../src/config/store.js';
 import { dispatchTick } from '../../src/dispatch/tick.js';
+import { collectState, formatState } from '../../src/status.js';
+import { createWorkerRuntime } from '../../src/temporal/worker.js';
+import YAML from 'yaml';
 import { silentLogger } from '../../src/logger.js';
 import { createGitHubTracker } from '../../src/trackers/github/index.js';
 import { createLinearTracker } from '../../src/trackers/linear/index.js';
@@ -22,7 +27,9 @@ import { issueWorkflowId } from '../../workflows/definitions.js';
 import { startFakeGitHub } from '../support/fake-github.js';
 import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 import { startFakeLinear } from '../support/fake-linear.js';
+import { tempDir, writePolicy } from '../support/fixtures.js';
 import { probeQuery, type ProbeSignal } from '../support/probe-workflow.js';
+import { startDispatcher } from '../support/run-context.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 
 const PROBE_PATH = fileURLToPath(new URL('../support/probe-workflow.ts', import.meta.url));
@@ -214,5 +221,56 @@ describe('trust on the poll path', () => {
       'zapier',
       'outsider',
     ]);
+  });
+});
+
+describe('trust in foreman status', () => {
+  it("the real dispatcher's skip reason for an untrusted author reaches the state snapshot (API) and `foreman status`", async () => {
+    const tmp = await tempDir();
+    cleanups.push(async () => tmp.cleanup());
+    const repo = `st${crypto.randomUUID().slice(0, 8)}`;
+    const fake = await startFakeGitHub({ repo });
+    cleanups.push(() => fake.close());
+    const issue = fake.addIssue({ title: 'Please run my script', user: 'mallory' });
+    const identifier = `${repo}-${issue.number}`;
+    const taskQueue = uniqueTaskQueue('trust-status');
+    const policyFile = await writePolicy(tmp.dir, {
+      issuesDir: path.join(tmp.dir, 'issues'),
+      workspaceRoot: path.join(tmp.dir, 'workspaces'),
+      repo: path.join(tmp.dir, 'origin'),
+      modelUrl: 'http://127.0.0.1:9', // never called: nothing is dispatched
+      taskQueue,
+      extra: YAML.stringify({
+        tracker: { kind: 'github', provider: { repo: `${fake.owner}/${repo}`, token: fake.token, base_url: fake.url } },
+      }),
+    });
+    const env = { ...process.env, FOREMAN_HOME: path.join(tmp.dir, 'home') };
+    const store = await createPolicyStore(policyFile, { env, watch: false });
+    cleanups.push(async () => store.close());
+    const runtime = await createWorkerRuntime({
+      address: temporalAddress(),
+      namespace: temporalNamespace(),
+      taskQueue,
+      policyStore: store,
+      home: env.FOREMAN_HOME,
+      log: silentLogger,
+      env,
+    });
+    cleanups.push(() => runtime.shutdown());
+    void runtime.run();
+    const dispatcher = await startDispatcher(runtime.client, taskQueue);
+    cleanups.push(() => dispatcher.terminate('test over'));
+
+    const reason = 'author mallory is not trusted; a trusted person must apply the label "foreman"';
+    const deadline = Date.now() + 30_000;
+    let state = await collectState(runtime.client, taskQueue);
+    while (!state.skipped.some((s) => s.issue_identifier === identifier)) {
+      if (Date.now() > deadline) throw new Error(`no skip reason for ${identifier}: ${JSON.stringify(state.skipped)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      state = await collectState(runtime.client, taskQueue);
+    }
+    expect(state.skipped).toContainEqual({ issue_identifier: identifier, reason });
+    expect(state.counts.running).toBe(0);
+    expect(formatState(state)).toContain(`Not started:\n  ${identifier}  ${reason}`);
   });
 });
