@@ -4,7 +4,9 @@
  * adapters on their fake servers, with probes (test/support/probe-workflow.ts) standing in for the
  * IssueWorkflow on the shared Temporal dev server. An untrusted author's issue is not dispatched
  * until a trusted person applies the start label; untrusted comments never become answers; only
- * approvers get `mayApprove`; permission look-ups are cached across ticks.
+ * approvers get `mayApprove`; permission look-ups are cached across ticks. Also: the real
+ * dispatcher's skip reason reaches `foreman status` and the API's snapshot, and a real waiting
+ * IssueWorkflow lists ignored comments once.
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
@@ -23,13 +25,19 @@ import { silentLogger } from '../../src/logger.js';
 import { createGitHubTracker } from '../../src/trackers/github/index.js';
 import { createLinearTracker } from '../../src/trackers/linear/index.js';
 import type { Tracker } from '../../src/trackers/types.js';
-import { issueWorkflowId } from '../../workflows/definitions.js';
+import {
+  commentIgnoredSignal,
+  humanReplySignal,
+  issueWorkflowId,
+  type IssueRunSummary,
+} from '../../workflows/definitions.js';
 import { startFakeGitHub } from '../support/fake-github.js';
 import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 import { startFakeLinear } from '../support/fake-linear.js';
 import { tempDir, writePolicy } from '../support/fixtures.js';
 import { probeQuery, type ProbeSignal } from '../support/probe-workflow.js';
-import { startDispatcher } from '../support/run-context.js';
+import { closeRunContext, createRunContext, startDispatcher } from '../support/run-context.js';
+import { toolUse } from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 
 const PROBE_PATH = fileURLToPath(new URL('../support/probe-workflow.ts', import.meta.url));
@@ -272,5 +280,28 @@ describe('trust in foreman status', () => {
     expect(state.skipped).toContainEqual({ issue_identifier: identifier, reason });
     expect(state.counts.running).toBe(0);
     expect(formatState(state)).toContain(`Not started:\n  ${identifier}  ${reason}`);
+  });
+});
+
+describe('ignored comments on a real run', () => {
+  it('commentIgnored lists each comment once (at most 20) in the waiting run status; it is no answer', async () => {
+    const ctx = await createRunContext({
+      script: [
+        toolUse('escalate', { question: 'Saturate at MAX_SAFE_INTEGER?', options: ['yes', 'no'] }),
+        toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+        toolUse('finish', { summary: 'Fixed.' }),
+      ],
+    });
+    cleanups.push(() => closeRunContext(ctx));
+    const handle = await ctx.start();
+    await ctx.waitFor('the question', async () => (await ctx.status()).phase === 'waiting_for_human', 90_000);
+    for (let i = 0; i < 25; i++)
+      await handle.signal(commentIgnoredSignal, { commentId: `c${i}`, author: 'mallory', reason: 'not trusted' });
+    await handle.signal(commentIgnoredSignal, { commentId: 'c24', author: 'mallory', reason: 'not trusted' });
+    const status = await ctx.status();
+    expect(status.phase).toBe('waiting_for_human');
+    expect(status.ignoredComments?.map((c) => c.commentId)).toEqual(Array.from({ length: 20 }, (_, i) => `c${i + 5}`));
+    await handle.signal(humanReplySignal, { text: 'no', author: 'ana', source: 'cli', mayApprove: true });
+    expect(((await handle.result()) as IssueRunSummary).outcome).toBe('completed');
   });
 });
