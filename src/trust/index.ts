@@ -148,12 +148,15 @@ export class TrustGate {
     const hit = this.access.get(key);
     if (hit && t - hit.at < this.trust.cache_ms) return hit.value;
     if (this.access.size >= MAX_CACHED) this.access.clear();
-    const entry = { at: t, value: this.tracker.writeAccess!(user) };
-    this.access.set(key, entry);
-    return entry.value.catch(() => {
+    // The cached promise never rejects: a failure answers false to every waiting caller and is
+    // forgotten, so the next call asks again.
+    const entry: { at: number; value: Promise<boolean> } = { at: t, value: Promise.resolve(false) };
+    entry.value = this.tracker.writeAccess!(user).catch(() => {
       if (this.access.get(key) === entry) this.access.delete(key);
       return false;
     });
+    this.access.set(key, entry);
+    return entry.value;
   }
 }
 

@@ -97,6 +97,9 @@ describe('TrustGate', () => {
     expect(await g.mayAnswer(user('flaky'))).toBe(false);
     expect(await g.mayAnswer(user('flaky'))).toBe(false);
     expect(calls.access).toBe(4);
+    // Concurrent callers share one in-flight look-up, and its failure is false for all of them.
+    expect(await Promise.all([g.mayAnswer(user('flaky')), g.mayAnswer(user('flaky'))])).toEqual([false, false]);
+    expect(calls.access).toBe(5);
   });
 
   it('an untrusted author starts only once a trusted person applied the start label, which the issue still carries', async () => {
