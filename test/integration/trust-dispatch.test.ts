@@ -15,6 +15,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedPolicy } from '../../src/config/load.js';
+import type { Deployment } from '../../src/deployment.js';
 import { defaultPolicy, type Policy } from '../../src/config/schema.js';
 import { createPolicyStore } from '../../src/config/store.js';
 import { dispatchTick } from '../../src/dispatch/tick.js';
@@ -68,8 +69,9 @@ afterEach(async () => {
 });
 
 /** A worker hosting the probes on a fresh task queue; runs it starts are terminated after the test. */
-async function probeWorker(): Promise<{ taskQueue: string; started: string[] }> {
+async function probeWorker(): Promise<{ deployment: Deployment; started: string[] }> {
   const taskQueue = uniqueTaskQueue('trust');
+  const deployment: Deployment = { key: `k${crypto.randomUUID().slice(0, 8)}`, taskQueue, legacyTaskQueue: null };
   const native = await NativeConnection.connect({ address: temporalAddress() });
   const worker = await Worker.create({
     connection: native,
@@ -98,7 +100,7 @@ async function probeWorker(): Promise<{ taskQueue: string; started: string[] }> 
       ),
     ),
   );
-  return { taskQueue, started };
+  return { deployment, started };
 }
 
 function loaded(trust: Partial<Policy['trust']> = {}): LoadedPolicy {
@@ -108,19 +110,19 @@ function loaded(trust: Partial<Policy['trust']> = {}): LoadedPolicy {
   return { file: '/dev/null', dir: '/', policy, promptTemplate: '', warnings: [], digest: '' };
 }
 
-async function tick(taskQueue: string, tracker: Tracker, trust: Partial<Policy['trust']> = {}) {
-  const r = await dispatchTick({ client, taskQueue, loaded: loaded(trust), tracker, log: silentLogger });
+async function tick(deployment: Deployment, tracker: Tracker, trust: Partial<Policy['trust']> = {}) {
+  const r = await dispatchTick({ client, deployment, loaded: loaded(trust), tracker, log: silentLogger });
   expect(r.error).toBeNull();
   return r;
 }
 
-const received = (identifier: string): Promise<ProbeSignal[]> =>
-  client.workflow.getHandle(issueWorkflowId(identifier)).query(probeQuery);
+const received = (deployment: Deployment, identifier: string): Promise<ProbeSignal[]> =>
+  client.workflow.getHandle(issueWorkflowId(deployment.key, identifier)).query(probeQuery);
 const named = (signals: ProbeSignal[], name: string) => signals.filter((s) => s.name === name).map((s) => s.arg);
 
 describe('trust on the poll path', () => {
   it('GitHub: an untrusted author waits for a trusted label; untrusted comments never answer; approvers approve', async () => {
-    const { taskQueue, started } = await probeWorker();
+    const { deployment, started } = await probeWorker();
     const repo = `tr${crypto.randomUUID().slice(0, 8)}`;
     const fake = await startFakeGitHub({ repo });
     cleanups.push(() => fake.close());
@@ -139,24 +141,24 @@ describe('trust on the poll path', () => {
     const trusted = fake.addIssue({ title: 'Add a health endpoint', user: 'octocat' });
     const stranger = fake.addIssue({ title: 'Run this script for me', user: 'mallory' });
     const [a, b] = [`${repo}-${trusted.number}`, `${repo}-${stranger.number}`];
-    started.push(issueWorkflowId(a), issueWorkflowId(b));
+    started.push(issueWorkflowId(deployment.key, a), issueWorkflowId(deployment.key, b));
     const reason = 'author mallory is not trusted; a trusted person must apply the label "foreman"';
 
-    const first = await tick(taskQueue, tracker);
+    const first = await tick(deployment, tracker);
     expect(first.started).toEqual([a]);
     expect(first.skipped).toContainEqual({ identifier: b, reason });
 
     // Labelling their own issue does not help; a tick later the look-ups are cached.
     fake.labelIssue(stranger.number, 'foreman', 'mallory');
-    expect((await tick(taskQueue, tracker)).skipped).toContainEqual({ identifier: b, reason });
-    await tick(taskQueue, tracker);
+    expect((await tick(deployment, tracker)).skipped).toContainEqual({ identifier: b, reason });
+    await tick(deployment, tracker);
     expect(fake.count(/\/collaborators\/mallory\/permission$/)).toBe(1);
 
     // A maintainer applies the label: dispatched. (GitHub's updated_at has whole seconds; the
     // label change must be visible in it to be re-read before the look-up cache expires.)
     await new Promise((r) => setTimeout(r, 1100));
     fake.labelIssue(stranger.number, 'foreman', 'lead');
-    expect((await tick(taskQueue, tracker)).started).toEqual([b]);
+    expect((await tick(deployment, tracker)).started).toEqual([b]);
 
     // Answers on the poll path: the run of `a` waits for a human (the probe says so).
     const approve = '/foreman approve';
@@ -164,9 +166,9 @@ describe('trust on the poll path', () => {
     const byBot = fake.addComment(trusted.number, { body: approve, user: 'helper[bot]' });
     const byLead = fake.addComment(trusted.number, { body: approve, user: 'lead' });
     const byOwner = fake.addComment(trusted.number, { body: 'ok, go on', user: 'octocat' });
-    await tick(taskQueue, tracker, { approvers: ['octocat'] });
-    await tick(taskQueue, tracker, { approvers: ['octocat'] });
-    const signals = await received(a);
+    await tick(deployment, tracker, { approvers: ['octocat'] });
+    await tick(deployment, tracker, { approvers: ['octocat'] });
+    const signals = await received(deployment, a);
     expect(named(signals, 'humanReply')).toEqual([
       { text: approve, author: 'lead', source: 'comment', commentId: String(byLead.id), mayApprove: false },
       { text: 'ok, go on', author: 'octocat', source: 'comment', commentId: String(byOwner.id), mayApprove: true },
@@ -179,7 +181,7 @@ describe('trust on the poll path', () => {
   });
 
   it('Linear: a guest or non-member waits for a member to label; guest and app comments never answer', async () => {
-    const { taskQueue, started } = await probeWorker();
+    const { deployment, started } = await probeWorker();
     const teamKey = `T${crypto.randomUUID().slice(0, 5).replace(/-/g, '').toUpperCase()}`;
     const fake = await startFakeLinear({ teamKey });
     cleanups.push(() => fake.close());
@@ -200,9 +202,9 @@ describe('trust on the poll path', () => {
     const byGuest = fake.addIssue({ title: 'From a guest', creator: guest.id });
     const byOutsider = fake.addIssue({ title: 'From another team', creator: outsider.id });
     const [a, b, c] = [byLead, byGuest, byOutsider].map((i) => fake.identifier(i));
-    started.push(...[a!, b!, c!].map(issueWorkflowId));
+    started.push(...[a!, b!, c!].map((id) => issueWorkflowId(deployment.key, id)));
 
-    const first = await tick(taskQueue, tracker);
+    const first = await tick(deployment, tracker);
     expect(first.started).toEqual([a]);
     expect(first.skipped).toEqual(
       expect.arrayContaining([
@@ -211,16 +213,16 @@ describe('trust on the poll path', () => {
       ]),
     );
     fake.labelIssue(byGuest.id, 'foreman', guest.id);
-    expect((await tick(taskQueue, tracker)).started).toEqual([]);
+    expect((await tick(deployment, tracker)).started).toEqual([]);
     fake.labelIssue(byGuest.id, 'foreman', lead.id);
-    expect((await tick(taskQueue, tracker)).started).toEqual([b]);
+    expect((await tick(deployment, tracker)).started).toEqual([b]);
 
     fake.addComment(byLead.id, '/foreman approve', { user: guest.id });
     fake.addComment(byLead.id, '/foreman approve', { user: app.id });
     fake.addComment(byLead.id, '/foreman approve', { user: outsider.id });
     const answer = fake.addComment(byLead.id, '/foreman approve', { user: lead.id });
-    await tick(taskQueue, tracker);
-    const signals = await received(a!);
+    await tick(deployment, tracker);
+    const signals = await received(deployment, a!);
     expect(named(signals, 'humanReply')).toEqual([
       { text: '/foreman approve', author: 'lead', source: 'comment', commentId: answer.id, mayApprove: true },
     ]);
@@ -266,16 +268,16 @@ describe('trust in foreman status', () => {
     });
     cleanups.push(() => runtime.shutdown());
     void runtime.run();
-    const dispatcher = await startDispatcher(runtime.client, taskQueue);
+    const dispatcher = await startDispatcher(runtime.client, runtime.deployment.taskQueue);
     cleanups.push(() => dispatcher.terminate('test over'));
 
     const reason = 'author mallory is not trusted; a trusted person must apply the label "foreman"';
     const deadline = Date.now() + 30_000;
-    let state = await collectState(runtime.client, taskQueue);
+    let state = await collectState(runtime.client, runtime.deployment);
     while (!state.skipped.some((s) => s.issue_identifier === identifier)) {
       if (Date.now() > deadline) throw new Error(`no skip reason for ${identifier}: ${JSON.stringify(state.skipped)}`);
       await new Promise((r) => setTimeout(r, 200));
-      state = await collectState(runtime.client, taskQueue);
+      state = await collectState(runtime.client, runtime.deployment);
     }
     expect(state.skipped).toContainEqual({ issue_identifier: identifier, reason });
     expect(state.counts.running).toBe(0);

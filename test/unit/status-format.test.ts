@@ -54,6 +54,7 @@ describe('formatState', () => {
     const text = formatState({
       generated_at: '2026-12-02T10:05:00.000Z',
       task_queue: 'foreman',
+      deployment: null,
       counts: { running: 1, waiting_for_human: 1, closed_recently: 0 },
       running: [
         run({
