@@ -73,6 +73,11 @@ export class TrustGate {
     this.requiredLabels = requiredLabels;
   }
 
+  /** The policy's `trust` section the gate applies. */
+  get policy(): Policy['trust'] {
+    return this.trust;
+  }
+
   /** The tracker kind the gate decides for (`local`, `linear`, `github`). */
   get kind(): string {
     return this.tracker.kind;

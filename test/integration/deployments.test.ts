@@ -137,7 +137,13 @@ describe('two deployments on one namespace', () => {
       const taskQueue = uniqueTaskQueue('dep');
       const seenA = { answer: false };
       const seenB = { answer: false };
-      const a = await project('a', askThenFix('Question of A?', 'answer for A', seenA), taskQueue);
+      // A Linear comment reaches a daemon whose tracker is not Linear only from `trust.users` (specs/trust.md).
+      const a = await project(
+        'a',
+        askThenFix('Question of A?', 'answer for A', seenA),
+        taskQueue,
+        `trust:\n  users: [${ADA.id}]`,
+      );
       const b = await project('b', askThenFix('Question of B?', 'answer for B', seenB), taskQueue);
       expect(a.deployment.key).not.toBe(b.deployment.key);
       await writeIssue(a.issuesDir, 'DEMO-1', { title: 'Fix add() in A', state: 'Todo' }, 'add(2, 3) must be 5');
@@ -388,6 +394,8 @@ describe('the ForemanDeployment search attribute', () => {
 });
 
 const LINEAR_WEBHOOK_SECRET = 'lin_wh_deployments';
+/** The Linear user whose comment answers (listed in A's `trust.users`). */
+const ADA = { id: '6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b', name: 'Ada Lovelace' };
 
 /** Posts a signed Linear `Comment.create` webhook (Linear developer docs "Webhooks") on `identifier`. */
 async function postLinearComment(url: string, identifier: string, body: string): Promise<{ status: number }> {
@@ -397,8 +405,17 @@ async function postLinearComment(url: string, identifier: string, body: string):
     action: 'create',
     type: 'Comment',
     createdAt: at,
-    data: { id: randomUUID(), createdAt: at, updatedAt: at, body, issueId, issue: { id: issueId, identifier } },
-    actor: { id: randomUUID(), type: 'user', name: 'Ada Lovelace' },
+    data: {
+      id: randomUUID(),
+      createdAt: at,
+      updatedAt: at,
+      body,
+      issueId,
+      issue: { id: issueId, identifier },
+      userId: ADA.id,
+      user: ADA,
+    },
+    actor: { ...ADA, type: 'user' },
     organizationId: randomUUID(),
     webhookTimestamp: Date.now(),
   });

@@ -59,9 +59,10 @@ export interface WebhookRouterDeps {
   log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   /**
    * Who may answer and approve (specs/trust.md): returns the daemon's tracker gate (`trustGateFor`
-   * under the policy in force), used for events from its tracker's provider. Events from another provider, or every event when
-   * unset, get a gate with the default `trust` policy and no look-ups: GitHub trusts
-   * OWNER/MEMBER/COLLABORATOR associations, Linear nobody.
+   * under the policy in force), used for events from its tracker's provider. Events from another
+   * provider (or every event when unset) get a gate with that gate's `trust` section (else the
+   * default) and no look-ups: GitHub trusts OWNER/MEMBER/COLLABORATOR associations, Linear only
+   * `trust.users`.
    */
   trust?: () => TrustGate;
   /** How long the running-runs list is reused, ms; 0 lists on every event. (Default: 2000) */
@@ -291,14 +292,16 @@ function cachedRunningRuns(
   };
 }
 
-/** The gate for a provider's events: `trust`'s when it is that provider's tracker, else a default one (see `WebhookRouterDeps.trust`). */
+/** The gate for a provider's events: `trust`'s when it is that provider's tracker, else one without look-ups (see `WebhookRouterDeps.trust`). */
 function trustGates(trust: (() => TrustGate) | undefined): (source: 'github' | 'linear') => TrustGate {
-  const fallback = (kind: string) =>
-    new TrustGate({ trust: defaultPolicy().trust, requiredLabels: [], tracker: { kind } });
-  const fallbacks = { github: fallback('github'), linear: fallback('linear') };
   return (source) => {
     const gate = trust?.();
-    return gate && gate.kind === source ? gate : fallbacks[source];
+    if (gate && gate.kind === source) return gate;
+    return new TrustGate({
+      trust: gate?.policy ?? defaultPolicy().trust,
+      requiredLabels: [],
+      tracker: { kind: source },
+    });
   };
 }
 
