@@ -71,6 +71,7 @@ describe('formatState', () => {
         }),
       ],
       recent: [],
+      rate_limits: null,
       skipped: [
         {
           issue_identifier: 'app-9',
@@ -131,6 +132,7 @@ describe('rate limits', () => {
       recent: [],
       totals: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
       rate_limits: limits,
+      skipped: [],
     });
     expect(text).toContain(`Model rate limits (HTTP 200 at ${at}): requests 49/50 left`);
   });
