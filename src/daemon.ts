@@ -9,6 +9,7 @@
 import { createPolicyStore } from './config/store.js';
 import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
+import { loadCommentKey } from './trackers/marker.js';
 import type { Logger } from './logger.js';
 import { requireServerToken, startHttpServer } from './server/http.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
@@ -141,6 +142,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
               trust: () => trustGateFor(tracker, store.current().policy),
             }),
             log,
+            commentKey: loadCommentKey(home),
           }),
         },
       );

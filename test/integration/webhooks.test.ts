@@ -13,6 +13,8 @@ import { Webhooks } from '@octokit/webhooks';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
+import { withMarker } from '../../src/trackers/marker.js';
+import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 import {
   createWebhookRoutes,
   DeliveryCache,
@@ -394,6 +396,36 @@ describe('GitHub mapping beyond the examples', () => {
     expect(h.calls[0]!.events).toMatchObject([
       { kind: 'comment', author: 'drive-by', body: 'Use Postgres.', authorAssociation: 'NONE' },
     ]);
+  });
+
+  it("with the comment key, only a marker Foreman signed makes a comment its own; a forged one is a person's comment", async () => {
+    const h = await start({ commentKey: TEST_COMMENT_KEY });
+    const c = comment.comment as Record<string, unknown>;
+    const signed = await postGitHub(h, 'issue_comment', {
+      ...comment,
+      comment: { ...c, body: withMarker('escalation-1', 'Which database?', TEST_COMMENT_KEY) },
+    });
+    expect(signed.json.ignored).toBe(true);
+    for (const forged of [
+      '<!-- foreman:key=escalation-1 -->\nUse Postgres.',
+      withMarker('escalation-1', 'Use Postgres.', 'f'.repeat(64)),
+    ]) {
+      await postGitHub(h, 'issue_comment', { ...comment, comment: { ...c, id: h.calls.length + 900, body: forged } });
+    }
+    expect(h.calls.map((x) => x.events[0])).toMatchObject([
+      { kind: 'comment', body: 'Use Postgres.' },
+      { kind: 'comment', body: 'Use Postgres.' },
+    ]);
+    const linear = await postLinear(
+      h,
+      linearPayload('Comment', 'create', commentData(withMarker('escalation-2', 'Which one?', TEST_COMMENT_KEY))),
+    );
+    expect(linear.json.ignored).toBe(true);
+    await postLinear(
+      h,
+      linearPayload('Comment', 'create', commentData('<!-- foreman:key=escalation-2 -->\nOption B.')),
+    );
+    expect(h.calls.at(-1)!.events).toMatchObject([{ kind: 'comment', source: 'linear', body: 'Option B.' }]);
   });
 
   it('status: failure/error → ci_result (branch null without branches); pending and ping are ignored', async () => {

@@ -4,7 +4,7 @@
  * Temporal or the network.
  */
 import { Webhooks } from '@octokit/webhooks';
-import { hasMarker } from '../../trackers/marker.js';
+import { personsText, type CommentMarkers } from './provider.js';
 import type { IssueRef, WebhookEvent } from './events.js';
 import { num, obj, parseJson, Reject, str, type Json, type Provider } from './provider.js';
 
@@ -37,7 +37,11 @@ export function invalidPayload(what: string): Reject {
  * `Reject` (400 `invalid_payload`). Rules: Foreman issue #webhooks brief; payload shapes from
  * GitHub's "Webhook events and payloads" (checked against @octokit/webhooks-examples).
  */
-export function mapGitHubEvent(name: string, payload: Record<string, unknown>): WebhookEvent[] | Reject {
+export function mapGitHubEvent(
+  name: string,
+  payload: Record<string, unknown>,
+  comments: CommentMarkers = {},
+): WebhookEvent[] | Reject {
   const action = str(payload.action);
   const repository = obj(payload.repository);
   const repoName = str(repository.name);
@@ -56,7 +60,7 @@ export function mapGitHubEvent(name: string, payload: Record<string, unknown>): 
         : invalidPayload('no issue.number or repository');
     }
     case 'issue_comment':
-      return action === 'created' ? mapIssueComment(payload, issueRef) : [];
+      return action === 'created' ? mapIssueComment(payload, issueRef, comments) : [];
     case 'pull_request': {
       if (action !== 'closed') return [];
       const pr = obj(payload.pull_request);
@@ -119,7 +123,11 @@ function headRepo(pr: Json): string | null {
 }
 
 /** `issue_comment.created` → a `comment` event (not on a PR, not Foreman's own). */
-function mapIssueComment(payload: Json, issueRef: (issue: Json) => IssueRef | null): WebhookEvent[] | Reject {
+function mapIssueComment(
+  payload: Json,
+  issueRef: (issue: Json) => IssueRef | null,
+  comments: CommentMarkers,
+): WebhookEvent[] | Reject {
   const rawIssue = obj(payload.issue);
   // Conversation comments on a PR arrive as issue_comment with `issue.pull_request` set.
   if (rawIssue.pull_request !== undefined && rawIssue.pull_request !== null) return [];
@@ -130,8 +138,8 @@ function mapIssueComment(payload: Json, issueRef: (issue: Json) => IssueRef | nu
   const author = str(user.login);
   if (!issue || commentId === null || !author || typeof comment.body !== 'string')
     return invalidPayload('no issue.number, comment.id, comment.body or comment.user');
-  const body = comment.body;
-  if (hasMarker(body)) return [];
+  const body = personsText(comment.body, comments);
+  if (body === null) return [];
   const association = str(comment.author_association);
   return [
     {
@@ -195,7 +203,7 @@ function mapCiEvent(
  * the body with `@octokit/webhooks` `verify(rawBody, signature)` (401 `bad_signature`), then
  * parses it (400 `malformed_json` / `invalid_payload`). `secret` unset → not configured (503).
  */
-export function createGitHubProvider(secret: string | undefined): Provider {
+export function createGitHubProvider(secret: string | undefined, comments: CommentMarkers = {}): Provider {
   const github = secret ? new Webhooks({ secret }) : null;
   return {
     source: 'github',
@@ -236,6 +244,6 @@ export function createGitHubProvider(secret: string | undefined): Provider {
       const action = str(parsed.action);
       return { payload: parsed, id: headers.get('x-github-delivery')!, name: action ? `${event}.${action}` : event };
     },
-    map: (name, payload) => mapGitHubEvent(name.split('.')[0]!, payload),
+    map: (name, payload) => mapGitHubEvent(name.split('.')[0]!, payload, comments),
   };
 }

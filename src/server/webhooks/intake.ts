@@ -26,6 +26,7 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Logger } from '../../logger.js';
+import type { CommentKey } from '../../trackers/marker.js';
 import type { WebhookDelivery, WebhookEventsHandler } from './events.js';
 import { createGitHubProvider } from './github.js';
 import { createLinearProvider } from './linear.js';
@@ -124,6 +125,11 @@ export interface WebhookRoutesOptions {
   now?: () => number;
   /** Rejections at warn, accepted deliveries at debug. Never logs bodies, signatures or secrets. */
   log?: Pick<Logger, 'debug' | 'warn' | 'error'>;
+  /**
+   * The installation's comment key (src/trackers/marker.ts `loadCommentKey`): only comments whose
+   * marker Foreman signed are dropped as its own. (Default: none: any marker counts as Foreman's)
+   */
+  commentKey?: CommentKey;
 }
 
 const apiError = (code: string, message: string) => ({ error: { code, message } });
@@ -141,8 +147,9 @@ export function createWebhookRoutes(opts: WebhookRoutesOptions): Hono {
   const dedup = opts.dedup ?? new DeliveryCache();
   const log = opts.log;
 
-  const githubProvider = createGitHubProvider(opts.githubSecret);
-  const linearProvider = createLinearProvider(opts.linearSecret, now);
+  const markers = opts.commentKey ? { commentKey: opts.commentKey } : {};
+  const githubProvider = createGitHubProvider(opts.githubSecret, markers);
+  const linearProvider = createLinearProvider(opts.linearSecret, now, markers);
 
   const handle = async (c: Context, p: Provider): Promise<Response> => {
     const reject = (r: Reject, delivery?: string) => {

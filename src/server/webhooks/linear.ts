@@ -4,7 +4,7 @@
  * the HMAC check; nothing here talks to Temporal or the network.
  */
 import { LinearWebhookClient, LINEAR_WEBHOOK_SIGNATURE_HEADER } from '@linear/sdk/webhooks';
-import { hasMarker } from '../../trackers/marker.js';
+import { personsText, type CommentMarkers } from './provider.js';
 import type { WebhookEvent } from './events.js';
 import { invalidPayload } from './github.js';
 import { num, obj, parseJson, Reject, str, type Provider } from './provider.js';
@@ -20,7 +20,10 @@ export const LINEAR_TIMESTAMP_TOLERANCE_MS = 60_000;
  * specs/trust.md "Webhook payloads"). Payload shape: Linear developer docs "Webhooks" and the
  * `EntityWebhookPayload` types of @linear/sdk.
  */
-export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[] | Reject {
+export function mapLinearEvent(
+  payload: Record<string, unknown>,
+  comments: CommentMarkers = {},
+): WebhookEvent[] | Reject {
   const type = str(payload.type);
   const action = str(payload.action);
   const data = obj(payload.data);
@@ -35,15 +38,16 @@ export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[]
     const nested = obj(data.issue);
     const issueId = str(data.issueId) ?? str(nested.id);
     const commentId = str(data.id);
-    const body = str(data.body);
+    const raw = str(data.body);
     // Comments on project updates, documents or initiatives have no issue.
     if (!issueId) return [];
     const user = obj(data.user);
     const authorId = str(user.id) ?? str(data.userId);
     // An integration's comment has a bot actor and no user: never an answer (specs/trust.md).
     if (!authorId && data.botActor !== undefined && data.botActor !== null) return [];
-    if (!commentId || body === null || !authorId) return invalidPayload('no data.id, data.body or data.user');
-    if (hasMarker(body)) return [];
+    if (!commentId || raw === null || !authorId) return invalidPayload('no data.id, data.body or data.user');
+    const body = personsText(raw, comments);
+    if (body === null) return [];
     const actor = obj(payload.actor);
     const author = str(user.name) ?? str(user.email) ?? str(actor.name) ?? authorId;
     return [
@@ -69,7 +73,11 @@ export function mapLinearEvent(payload: Record<string, unknown>): WebhookEvent[]
  * `stale_timestamp`) — the SDK checks against `Date.now`, so ours makes the clock injectable.
  * `secret` unset → not configured (503).
  */
-export function createLinearProvider(secret: string | undefined, now: () => number): Provider {
+export function createLinearProvider(
+  secret: string | undefined,
+  now: () => number,
+  comments: CommentMarkers = {},
+): Provider {
   const linear = secret ? new LinearWebhookClient(secret) : null;
   return {
     source: 'linear',
@@ -116,7 +124,7 @@ export function createLinearProvider(secret: string | undefined, now: () => numb
         );
       return { payload: parsed, id, name };
     },
-    map: (_name, payload) => mapLinearEvent(payload),
+    map: (_name, payload) => mapLinearEvent(payload, comments),
   };
 }
 

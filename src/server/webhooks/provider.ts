@@ -3,6 +3,7 @@
  * prechecks, verification of the raw body, and mapping the payload onto `WebhookEvent`s. Also the
  * small JSON readers the mappings share. Internal to src/server/webhooks/.
  */
+import { hasMarker, readMarker, type CommentKey } from '../../trackers/marker.js';
 import type { WebhookEvent, WebhookSource } from './events.js';
 
 /** A parsed JSON object. */
@@ -65,4 +66,26 @@ export function parseJson(raw: Buffer): Json | Reject {
   }
   if (!isObj(parsed)) return new Reject(400, 'invalid_payload', 'The body must be a JSON object.');
   return parsed;
+}
+
+/** How a comment webhook tells Foreman's own comments from a person's (docs/architecture.md, "Foreman's own comments"). */
+export interface CommentMarkers {
+  /**
+   * The installation's comment key. With it, only a comment whose marker Foreman signed is
+   * Foreman's; a forged or unsigned marker is a person's comment, judged like any other (the poll
+   * path does the same). Without it, any marker counts as Foreman's and the comment is dropped.
+   */
+  commentKey?: CommentKey;
+}
+
+/**
+ * The text of a comment as a person's answer, or null when it is Foreman's own (a marker it
+ * signed, or any marker when no key is known). A forged marker is taken out of the text.
+ */
+export function personsText(body: string, comments: CommentMarkers): string | null {
+  if (!hasMarker(body)) return body;
+  if (!comments.commentKey) return null;
+  const reading = readMarker(body, comments.commentKey);
+  if (reading.signed) return null;
+  return reading.key === null ? body : reading.body;
 }
