@@ -4,6 +4,7 @@
  * and the workflow proxies them with their own timeouts.
  */
 import { renderEvidence, type EvidenceData } from '../src/evidence/render.js';
+import { linkPrefixes } from '../src/evidence/inert.js';
 import { issueReference, scmForWorkspace } from '../src/scm/for-policy.js';
 import type { CiSummary, PullRequestRef } from '../src/scm/types.js';
 import type { Issue } from '../src/trackers/types.js';
@@ -33,8 +34,8 @@ export function createScmActivities(ctx: ActivityContext) {
         const pr = await gh.scm.openOrUpdatePullRequest({
           head: input.workspace.branch,
           base: input.workspace.baseBranch,
-          title: `${input.issue.identifier}: ${input.issue.title}`.slice(0, 250),
-          body: `${link}\n\n${renderEvidence(input.evidence)}`,
+          title: `${input.issue.identifier}: ${input.issue.title.replace(/\s+/g, ' ')}`.slice(0, 250),
+          body: `${link}\n\n${renderEvidence(input.evidence, { links: linkPrefixes(loaded.policy) })}`,
           draft: loaded.policy.scm.draft,
         });
         const tracker = ctx.tracker(loaded);

@@ -5,6 +5,7 @@
  */
 import { renderEscalation, type EscalationData } from '../src/evidence/escalation.js';
 import { renderEvidence, type EvidenceData } from '../src/evidence/render.js';
+import { linkPrefixes } from '../src/evidence/inert.js';
 import type { ActivityContext } from './context.js';
 
 /** Builds the tracker activities. */
@@ -21,7 +22,13 @@ export function createTrackerActivities(ctx: ActivityContext) {
       evidence: EvidenceData;
     }): Promise<{ commentId: string; key: string }> {
       const key = `evidence-${input.evidence.runId}`;
-      const posted = await ctx.tracker().upsertComment(input.issueId, key, renderEvidence(input.evidence));
+      const posted = await ctx
+        .tracker()
+        .upsertComment(
+          input.issueId,
+          key,
+          renderEvidence(input.evidence, { links: linkPrefixes(ctx.policy().policy) }),
+        );
       return { commentId: posted.id, key };
     },
 
@@ -31,7 +38,13 @@ export function createTrackerActivities(ctx: ActivityContext) {
       key: string;
       data: EscalationData;
     }): Promise<{ commentId: string }> {
-      const posted = await ctx.tracker().upsertComment(input.issueId, input.key, renderEscalation(input.data));
+      const posted = await ctx
+        .tracker()
+        .upsertComment(
+          input.issueId,
+          input.key,
+          renderEscalation(input.data, { links: linkPrefixes(ctx.policy().policy) }),
+        );
       return { commentId: posted.id };
     },
 

@@ -1,7 +1,9 @@
 /**
  * Strict Liquid rendering of the policy's prompt template (Symphony SPEC §5.4): unknown variables
  * and unknown filters fail, never render as empty. The template sees `issue` (the normalized issue,
- * snake_case fields) and `attempt` (null on the first attempt, an integer on a retry).
+ * snake_case fields) and `attempt` (null on the first attempt, an integer on a retry). Tracker text
+ * is data, not instructions (specs/policy.md "Prompt template"): `issue.title` and
+ * `issue.description` render already delimited as `<untrusted_tracker_text>` blocks (`delimitedIssue`).
  *
  * Owns: parsing (cached by text) and rendering. Does not own: where the template comes from
  * (load.ts) or what else goes into an agent's system prompt (the agent harness).
@@ -10,6 +12,7 @@ import { Liquid } from 'liquidjs';
 import type { Template } from 'liquidjs';
 import { PolicyError } from '../errors.js';
 import type { Issue } from '../trackers/types.js';
+import { untrustedBlock, untrustedInline } from '../evidence/inert.js';
 
 /** Used when the template body is empty (Symphony SPEC §5.4). */
 export const DEFAULT_PROMPT = 'You are working on an issue from the configured tracker.';
@@ -62,7 +65,22 @@ export function parsePromptTemplate(template: string, opts: { file?: string } = 
 }
 
 /**
- * Renders the prompt for one issue. An empty (or blank) template gives DEFAULT_PROMPT.
+ * The issue as a template sees it: `title` as one line and `description` as a block, each wrapped
+ * in `<untrusted_tracker_text source="…">` with `&`, `<`, `>` escaped (src/evidence/inert.ts), so
+ * tracker text reaches the model delimited whatever the template does with it. A missing or blank
+ * description stays null/blank, so `{% if issue.description %}` keeps working.
+ */
+export function delimitedIssue(issue: Issue): Issue {
+  return {
+    ...issue,
+    title: untrustedInline('issue title', issue.title),
+    description: issue.description?.trim() ? untrustedBlock('issue description', issue.description) : issue.description,
+  };
+}
+
+/**
+ * Renders the prompt for one issue. An empty (or blank) template gives DEFAULT_PROMPT. The issue's
+ * title and description render delimited (`delimitedIssue`).
  *
  * @param vars - `issue` and `attempt`, plus any extra variables the caller offers.
  * @param opts.file - the policy file, named in error messages.
@@ -73,7 +91,7 @@ export async function renderPrompt(template: string, vars: PromptVars, opts: { f
   if (template.trim() === '') return DEFAULT_PROMPT;
   const parsed = parsePromptTemplate(template, opts);
   try {
-    return await engine.render(parsed, vars);
+    return await engine.render(parsed, { ...vars, issue: delimitedIssue(vars.issue) });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new PolicyError(

@@ -6,6 +6,7 @@
 import { formatDuration } from './render.js';
 import { howToPick, normalizeOptions, type EscalationOption } from '../escalation/answer.js';
 import type { PushResult } from '../workspace/workspace.js';
+import { inertInline, inertMarkdown, type LinkPrefixes } from './inert.js';
 
 /** What raised an escalation. */
 export type EscalationKind =
@@ -74,9 +75,21 @@ const KIND_TITLE: Record<EscalationData['escalation']['kind'], string> = {
   push_rejected: 'someone else pushed to the branch',
 };
 
-/** Renders the escalation comment as Markdown. */
-export function renderEscalation(d: EscalationData): string {
-  const e = d.escalation;
+/**
+ * Renders the escalation comment as Markdown. The question, options, recommendation and what was
+ * tried can be a model's words, so they are made inert (src/evidence/inert.ts); their links stay
+ * clickable only under `opts.links` (URL prefixes, from `linkPrefixes(policy)`).
+ */
+export function renderEscalation(data: EscalationData, opts: { links?: LinkPrefixes } = {}): string {
+  const links = opts.links ?? [];
+  const e = {
+    ...data.escalation,
+    question: inertMarkdown(data.escalation.question, links),
+    options: data.escalation.options.map((o) => inertInline(o, links)),
+    recommendation: data.escalation.recommendation === null ? null : inertInline(data.escalation.recommendation, links),
+    tried: inertMarkdown(data.escalation.tried, links),
+  };
+  const d = { ...data, title: inertInline(data.title, links) };
   const out: string[] = [`## Foreman needs a decision: ${d.identifier} (${KIND_TITLE[e.kind]})`, ''];
   out.push(`**Question:** ${e.question}`, '');
   const options = normalizeOptions(e.options);

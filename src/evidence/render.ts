@@ -18,6 +18,7 @@ import type { QaCommandResult, QaReport } from '../qa/run.js';
 import { SEVERITIES, type ReviewRound, type Severity, type TrackedFinding } from '../review/findings.js';
 import type { CiSummary, PullRequestRef } from '../scm/types.js';
 import type { PushResult } from '../workspace/workspace.js';
+import { inertInline, inertMarkdown, safeFence, type LinkPrefixes } from './inert.js';
 
 /** Data the evidence packet is rendered from (never from a model's own claims unlabelled). */
 export interface EvidenceData {
@@ -85,13 +86,18 @@ export function formatDuration(ms: number): string {
   return `${min} min ${String(sec).padStart(2, '0')} s`;
 }
 
+/** The data and the link prefixes model text may link to (src/evidence/inert.ts). */
+type Doc = EvidenceData & { links: LinkPrefixes };
+
 /**
  * Renders the evidence packet as Markdown (GitHub-flavoured: tables, `<details>`). When output
  * tails would make it longer than `EVIDENCE_MAX_CHARS`, they are trimmed (and say so) until it
- * fits. Pure: the same data always gives the same text, so editing the comment in place is a no-op
+ * fits. Model and tracker text is made inert (src/evidence/inert.ts); its links stay clickable only
+ * under `opts.links` (URL prefixes, from `linkPrefixes(policy)`). Pure: the same data always gives the same text, so editing the comment in place is a no-op
  * when nothing changed.
  */
-export function renderEvidence(d: EvidenceData): string {
+export function renderEvidence(data: EvidenceData, opts: { links?: LinkPrefixes } = {}): string {
+  const d: Doc = { ...data, links: opts.links ?? [] };
   let md = '';
   for (const cap of TAIL_CAPS) {
     md = render(d, cap);
@@ -100,7 +106,7 @@ export function renderEvidence(d: EvidenceData): string {
   return md;
 }
 
-function render(d: EvidenceData, tailCap: number): string {
+function render(d: Doc, tailCap: number): string {
   return [
     ...header(d),
     ...summary(d),
@@ -119,16 +125,16 @@ function render(d: EvidenceData, tailCap: number): string {
 
 // ─── Sections ────────────────────────────────────────────────────────────────────────────────────
 
-function header(d: EvidenceData): string[] {
+function header(d: Doc): string[] {
   if (d.stage === 'ready')
-    return [`## Foreman evidence: ${d.identifier} ready for review`, '', `**${inline(d.title)}**`, ''];
+    return [`## Foreman evidence: ${d.identifier} ready for review`, '', `**${inline(d.title, d.links)}**`, ''];
   const qaRound = d.qaRounds.at(-1)?.round ?? 1;
   const reviewRound = d.review.rounds.at(-1)?.round;
   const after = `implement → QA round ${qaRound}${reviewRound ? `, review round ${reviewRound}` : ''}`;
   return [
     `## Foreman evidence: ${d.identifier} (in progress, round ${qaRound})`,
     '',
-    `**${inline(d.title)}**`,
+    `**${inline(d.title, d.links)}**`,
     '',
     `_Work in progress: Foreman updates this comment in place after each round (this version: after ${after})._`,
     '',
@@ -143,7 +149,7 @@ function rebasedNote(push: PushResult): string {
   return `, rebased onto ${code(r.commit.slice(0, 12))} (${n} someone else pushed to the branch first)`;
 }
 
-function summary(d: EvidenceData): string[] {
+function summary(d: Doc): string[] {
   const facts = [`**Outcome:** ${outcome(d)}`];
   const pushed = !d.push
     ? 'not pushed yet'
@@ -157,7 +163,7 @@ function summary(d: EvidenceData): string[] {
 }
 
 /** CI on the pull request, as the SCM API reported it (not the model). */
-function ciSection(d: EvidenceData): string[] {
+function ciSection(d: Doc): string[] {
   if (!d.ci) return [];
   const icon = d.ci.state === 'success' ? '✅' : d.ci.state === 'failure' ? '❌' : '⏳';
   const out = ['### CI on the pull request (from the GitHub API)', '', `${icon} ${d.ci.state}`, ''];
@@ -173,7 +179,7 @@ function ciSection(d: EvidenceData): string[] {
 }
 
 /** One sentence set: what passed, what is still open, and whether anything was verified at all. */
-function outcome(d: EvidenceData): string {
+function outcome(d: Doc): string {
   const done: string[] = [];
   const open: string[] = [];
   const last = d.qaRounds.at(-1);
@@ -215,7 +221,7 @@ function outcome(d: EvidenceData): string {
   return `${icon} ${sentences.join('. ')}.`;
 }
 
-function whatChanged(d: EvidenceData): string[] {
+function whatChanged(d: Doc): string[] {
   const out = ['### What changed', ''];
   if (d.push && d.push.filesChanged > 0) {
     out.push(
@@ -226,11 +232,11 @@ function whatChanged(d: EvidenceData): string[] {
     );
   } else if (d.push) out.push('No file changes beyond the base branch.', '');
   else out.push('Nothing pushed yet, so there is no diff to show.', '');
-  out.push(...modelQuote("The implementer's own summary", d.implementerSummary));
+  out.push(...modelQuote("The implementer's own summary", d.implementerSummary, d.links));
   return out;
 }
 
-function qa(d: EvidenceData, tailCap: number): string[] {
+function qa(d: Doc, tailCap: number): string[] {
   const out = ['### QA (run by Foreman)', ''];
   const last = d.qaRounds.at(-1);
   if (!last) out.push(d.stage === 'in_progress' ? 'QA has not run yet.' : 'QA did not run.', '');
@@ -267,7 +273,7 @@ function qa(d: EvidenceData, tailCap: number): string[] {
         ),
       );
     }
-    out.push(...modelQuote("The QA agent's own summary", d.qaAgent.summary));
+    out.push(...modelQuote("The QA agent's own summary", d.qaAgent.summary, d.links));
   }
   return out;
 }
@@ -313,7 +319,7 @@ const VERDICT: Record<ReviewRound['verdict'], string> = {
   escalate: '🙋 escalated to a human',
 };
 
-function review(d: EvidenceData): string[] {
+function review(d: Doc): string[] {
   const out = ['### Review', ''];
   const rv = d.review;
   if (!rv.enabled)
@@ -353,16 +359,16 @@ function review(d: EvidenceData): string[] {
             ? '🔴 open, blocking'
             : '🟡 open, not blocking';
       out.push(
-        `| ${cell(code(f.id))} | ${f.severity} | ${cell(where)} | ${cell(inert(f.message))} | ${raised} | ${status} |`,
+        `| ${cell(code(f.id))} | ${f.severity} | ${cell(where)} | ${cell(inertInline(f.message, d.links))} | ${raised} | ${status} |`,
       );
     }
     out.push('');
   }
-  out.push(...modelQuote("The reviewer's own summary", rv.summary));
+  out.push(...modelQuote("The reviewer's own summary", rv.summary, d.links));
   return out;
 }
 
-function contract(d: EvidenceData): string[] {
+function contract(d: Doc): string[] {
   const c = d.contract;
   if (!c) return [];
   const out = ['### Contract (checked by Foreman)', ''];
@@ -394,9 +400,9 @@ function contract(d: EvidenceData): string[] {
   if (d.protectedApproval) {
     const a = d.protectedApproval;
     out.push(
-      `Pushing ${a.paths.map(code).join(', ')} was approved by **${inline(a.by)}**, who answered:`,
+      `Pushing ${a.paths.map(code).join(', ')} was approved by **${inline(a.by, d.links)}**, who answered:`,
       '',
-      quote(a.answer),
+      quote(a.answer, d.links),
       '',
     );
   }
@@ -404,7 +410,7 @@ function contract(d: EvidenceData): string[] {
 }
 
 /** Risks and gaps, each derived from the data; nothing here is a judgement of the code itself. */
-function risks(d: EvidenceData): string[] {
+function risks(d: Doc): string[] {
   const items: string[] = d.risks.map((r) => `⚠️ ${r}`);
   const c = d.contract;
   const last = d.qaRounds.at(-1);
@@ -420,7 +426,7 @@ function risks(d: EvidenceData): string[] {
     const missing = c.protectedTouched.filter((p) => !approved.has(p));
     if (ok.length && d.protectedApproval)
       items.push(
-        `Changes to protected paths ${ok.map(code).join(', ')} pushed with approval from ${inline(d.protectedApproval.by)}.`,
+        `Changes to protected paths ${ok.map(code).join(', ')} pushed with approval from ${inline(d.protectedApproval.by, d.links)}.`,
       );
     if (missing.length)
       items.push(`⚠️ Protected paths changed without a recorded approval: ${missing.map(code).join(', ')}.`);
@@ -499,7 +505,7 @@ function risks(d: EvidenceData): string[] {
   return [...out, ''];
 }
 
-function escalations(d: EvidenceData): string[] {
+function escalations(d: Doc): string[] {
   if (!d.escalations.length) return [];
   const out = ['### Escalations and answers', ''];
   if (d.escalations.some((e) => e.kind === 'agent_question')) {
@@ -509,15 +515,17 @@ function escalations(d: EvidenceData): string[] {
     );
   }
   d.escalations.forEach((e, i) => {
-    out.push(`${i + 1}. **Q** (${e.kind}, ${e.askedAt}): ${inline(e.question)}`);
-    out.push(`   **A**${e.author ? ` (${inline(e.author)})` : ''}: ${e.answer ? inline(e.answer) : '_(unanswered)_'}`);
+    out.push(`${i + 1}. **Q** (${e.kind}, ${e.askedAt}): ${inline(e.question, d.links)}`);
+    out.push(
+      `   **A**${e.author ? ` (${inline(e.author, d.links)})` : ''}: ${e.answer ? inline(e.answer, d.links) : '_(unanswered)_'}`,
+    );
   });
   return [...out, ''];
 }
 
 const ROLE: Record<RoleUsage['role'], string> = { implementer: 'implementer', reviewer: 'reviewer', qa: 'QA agent' };
 
-function costAndTime(d: EvidenceData): string[] {
+function costAndTime(d: Doc): string[] {
   const out = ['### Cost and time', ''];
   out.push(
     '| Role | Turns | Input tokens | Output tokens | Cache write | Cache read | USD |',
@@ -543,7 +551,7 @@ function costAndTime(d: EvidenceData): string[] {
   return out;
 }
 
-function transcripts(d: EvidenceData): string[] {
+function transcripts(d: Doc): string[] {
   const out = ['### Transcripts', ''];
   if (!d.transcripts.length) return [...out, '_None recorded._', ''];
   out.push('Paths on the Foreman host:', '');
@@ -608,9 +616,9 @@ function cell(text: string): string {
   return oneLine(text).replace(/\|/g, '\\|');
 }
 
-/** Outside text (titles, answers, names) on one line, inert. */
-function inline(text: string): string {
-  return oneLine(inert(text.trim()));
+/** Outside text (titles, answers, names) on one line, inert (src/evidence/inert.ts). */
+function inline(text: string, links: LinkPrefixes): string {
+  return inertInline(text, links);
 }
 
 /** Inline code whose backtick fence is longer than any backtick run inside the text. */
@@ -624,34 +632,23 @@ function code(text: string): string {
 
 /** A fenced block whose fence is longer than any backtick run inside the text. */
 function fence(text: string, lang = ''): string {
-  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-  const f = '`'.repeat(longest + 1);
-  return `${f}${lang}\n${text.trimEnd()}\n${f}`;
+  return safeFence(text.trimEnd(), lang);
 }
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/**
- * Text from outside Foreman (a model or a person) made inert: `<` outside code spans becomes
- * `&lt;`, so the text cannot open raw HTML — a stray `<details>` or `</details>` would swallow or
- * cut off the rest of the packet. Code spans and fences keep their text as written.
- */
-function inert(text: string): string {
-  return text.replace(/(?<!`)(`+)[\s\S]*?(?<!`)\1(?!`)|</g, (m) => (m === '<' ? '&lt;' : m));
-}
-
 /** A blockquote of `text`, inert, blank lines kept inside the quote. */
-function quote(text: string): string {
-  return inert(text.trim())
+function quote(text: string, links: LinkPrefixes): string {
+  return inertMarkdown(text.trim(), links)
     .split(/\r?\n/)
     .map((l) => (l.trim() ? `> ${l}` : '>'))
     .join('\n');
 }
 
 /** A model's own words, labelled as such; nothing when it wrote none. */
-function modelQuote(label: string, text: string | null): string[] {
+function modelQuote(label: string, text: string | null, links: LinkPrefixes): string[] {
   if (!text?.trim()) return [];
-  return [`${label} (written by the model, not verified by Foreman):`, '', quote(text), ''];
+  return [`${label} (written by the model, not verified by Foreman):`, '', quote(text, links), ''];
 }

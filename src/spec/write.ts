@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { renderPrompt } from '../config/prompt.js';
 import type { Policy } from '../config/schema.js';
 import type { Issue } from '../trackers/types.js';
+import { safeFence, untrustedBlock, untrustedInline } from '../evidence/inert.js';
 
 const TEMPLATE = fileURLToPath(new URL('./templates/issue-spec.md', import.meta.url));
 
@@ -73,12 +74,14 @@ export function specInput(
 }
 
 /**
- * Renders the spec's Markdown.
+ * Renders the spec's Markdown from structured data: the issue's title and description appear only
+ * inside the Goal's fenced `<untrusted_tracker_text>` block, so no tracker text can add, remove or end a section (./read.ts reads only the rest).
  * @throws PolicyError `template_render_error` when the template cannot be rendered (a bug).
  */
 export async function renderIssueSpec(input: IssueSpecInput): Promise<string> {
   const text = await renderPrompt(await fs.readFile(TEMPLATE, 'utf8'), {
     issue: input.issue,
+    goal_block: goalBlock(input.issue),
     attempt: 1,
     branch: input.branch,
     base_branch: input.baseBranch,
@@ -94,6 +97,13 @@ export async function renderIssueSpec(input: IssueSpecInput): Promise<string> {
     run_id: input.runId,
   });
   return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** The issue's title and description as one fenced block of delimited, escaped tracker text. */
+function goalBlock(issue: Issue): string {
+  const parts = [untrustedInline('issue title', issue.title)];
+  if (issue.description?.trim()) parts.push(untrustedBlock('issue description', issue.description));
+  return safeFence(parts.join('\n'), 'text');
 }
 
 /**

@@ -1,17 +1,13 @@
 /**
- * The contract read back from a rendered per-issue spec (the real src/spec/templates/issue-spec.md through the
- * real prompt renderer) and checked against changed paths.
+ * The contract read back from a rendered per-issue spec (the real src/spec/templates/issue-spec.md through
+ * src/spec/write.ts renderIssueSpec) and checked against changed paths.
  */
-import fs from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { renderPrompt } from '../../src/config/prompt.js';
 import { checkContract } from '../../src/contract/check.js';
 import { parseSpecContract } from '../../src/spec/read.js';
+import { renderIssueSpec } from '../../src/spec/write.js';
 import type { Issue } from '../../src/trackers/types.js';
 import { makeIssue } from '../support/issues.js';
-
-const TEMPLATE = fileURLToPath(new URL('../../src/spec/templates/issue-spec.md', import.meta.url));
 
 const issue: Issue = makeIssue('DEMO-1', {
   id: 'id-1',
@@ -25,20 +21,19 @@ async function renderSpec(vars: {
   qa_commands: string[];
   protected_paths?: string[];
 }): Promise<string> {
-  return renderPrompt(await fs.readFile(TEMPLATE, 'utf8'), {
+  return renderIssueSpec({
     issue,
-    attempt: 1,
     branch: 'foreman/DEMO-1',
-    base_branch: 'main',
-    protected_paths: vars.protected_paths ?? ['.github/**'],
+    baseBranch: 'main',
+    protectedPaths: vars.protected_paths ?? ['.github/**'],
     tools: ['read_file', 'write_file', 'finish'],
-    qa_commands: vars.qa_commands,
-    qa_max_rounds: 2,
-    max_turns: 20,
-    max_tokens: 8192,
-    budget_tokens: null,
+    qaCommands: vars.qa_commands,
+    qaMaxRounds: 2,
+    maxTurns: 20,
+    maxTokens: 8192,
+    budgetTokens: null,
     now: '2026-11-01T00:00:00Z',
-    run_id: 'run-1',
+    runId: 'run-1',
     scope: vars.scope,
   });
 }

@@ -11,13 +11,17 @@ import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
 import type { CiSummary } from '../../src/scm/types.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
+import { humanAnswerBlock, inertInline, untrustedBlock } from '../../src/evidence/inert.js';
 
 /** Check conclusions that count as a red CI result. */
 export const FAILING_CONCLUSIONS = ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'];
 
-/** The next implementer turn after a human's answer; `context` says what the answer is about. */
+/**
+ * The next implementer turn after a human's answer; `context` says what the answer is about. The
+ * answer is a `<human_answer>` block: guidance from a trusted person, distinct from tracker text.
+ */
 export function answerTurn(reply: HumanReply, context: string): string {
-  return `${context}\n\nAnswer from ${reply.author} (${reply.source}):\n${reply.text}\n\nThe answer is recorded under Decisions in .foreman/spec.md. Continue the task; call finish when done.`;
+  return `${context}\n\n${humanAnswerBlock(reply.author, reply.source, reply.text)}\n\nThe answer is recorded under Decisions in .foreman/spec.md. Continue the task; call finish when done.`;
 }
 
 /** The text the implementer gets when QA fails: each failing command with its exit code and tail. */
@@ -72,13 +76,18 @@ export function ciFeedback(failing: CiSummary['checks']): string {
   return `CI failed on the pull request: ${failing.map((c) => `${c.name} (${c.conclusion ?? c.status}${c.url ? `, ${c.url}` : ''})`).join('; ')}. Find the cause, fix it, run the checks, then call finish.`;
 }
 
-/** The text the implementer gets when a human reviewer requests changes on the pull request. */
+/**
+ * The text the implementer gets when a human reviewer requests changes on the pull request; the
+ * review and its comments are tracker text, delimited as `<untrusted_tracker_text>` blocks.
+ */
 export function humanReviewFeedback(o: { author: string; prNumber: number; body: string; inline: string[] }): string {
   return [
     `A human reviewer (${o.author}) requested changes on pull request #${o.prNumber}:`,
     '',
-    o.body || '(no summary text)',
-    ...(o.inline.length ? ['', 'Review comments on the code:', ...o.inline.map((c) => `- ${c}`)] : []),
+    o.body.trim() ? untrustedBlock(`pull request review by ${o.author}`, o.body) : '(no summary text)',
+    ...(o.inline.length
+      ? ['', 'Review comments on the code:', ...o.inline.map((c) => untrustedBlock('pull request review comment', c))]
+      : []),
     '',
     'Address them, run the checks, then call finish.',
   ].join('\n');
@@ -103,7 +112,7 @@ export function parkedNotice(parkMs: number, parkedState: string | null): string
 
 /** The notice posted when the tracker stopped the run. */
 export function stoppedNotice(o: { reason: string; cleanup: boolean; pushedBranch: string | null }): string {
-  return `**Foreman stopped working on this issue:** ${o.reason}${o.cleanup ? ' The workspace was removed.' : ' The workspace is kept.'}${o.pushedBranch ? ` Work so far is on \`${o.pushedBranch}\`.` : ''}`;
+  return `**Foreman stopped working on this issue:** ${inertInline(o.reason)}${o.cleanup ? ' The workspace was removed.' : ' The workspace is kept.'}${o.pushedBranch ? ` Work so far is on \`${o.pushedBranch}\`.` : ''}`;
 }
 
 /** The notice posted when the pull request was merged or closed. */
