@@ -1,0 +1,87 @@
+/**
+ * src/evidence/inert.ts: text Foreman did not write, made inert for a comment or PR body, and the
+ * link prefixes the policy allows. Each case is an attack tried on the renderer.
+ */
+import { describe, expect, it } from 'vitest';
+import { inertInline, inertMarkdown, linkPrefixes, safeFence } from '../../src/evidence/inert.js';
+
+const REPO = ['https://github.com/acme/app/'];
+
+describe('inertMarkdown', () => {
+  it('shows images as text with the URL as code, whatever their host', () => {
+    expect(inertMarkdown('![x](https://attacker.example/?leak=1)', REPO)).toBe(
+      'image "x" (`https://attacker.example/?leak=1`)',
+    );
+    expect(inertMarkdown('![](https://github.com/acme/app/raw/a.png)', REPO)).toBe(
+      'image (`https://github.com/acme/app/raw/a.png`)',
+    );
+    expect(inertMarkdown('![logo][ref]\n[ref]: https://attacker.example/r.png', REPO)).toBe(
+      '!\\[logo]\\[ref]\n\\[ref]: `https://attacker.example/r.png`',
+    );
+  });
+
+  it('escapes raw HTML, autolinks and Foreman markers', () => {
+    expect(inertMarkdown('<img src=x> <https://attacker.example/a> <!-- foreman:key=evidence-1 -->')).toBe(
+      '&lt;img src=x> &lt;`https://attacker.example/a`> &lt;!-- foreman:key=evidence-1 -->',
+    );
+  });
+
+  it('keeps links into the repository clickable and shows every other link as text', () => {
+    expect(inertMarkdown('[PR](https://github.com/acme/app/pull/3) https://github.com/acme/app', REPO)).toBe(
+      '[PR](https://github.com/acme/app/pull/3) https://github.com/acme/app',
+    );
+    for (const url of [
+      'https://github.com/acme/app-evil/x',
+      'https://github.com.attacker.example/acme/app/',
+      'https://user:pw@github.com/acme/app/x',
+      'http://attacker.example/',
+      'javascript:alert',
+    ]) {
+      expect(inertMarkdown(`[a](${url})`, REPO), url).toBe(`a (\`${url}\`)`);
+    }
+    // A URL the link syntax cannot parse leaves the bracket escaped: no link at all.
+    expect(inertMarkdown('[a](javascript:alert(1))', REPO)).toBe('\\[a](javascript:alert(1))');
+    expect(inertMarkdown('go to www.attacker.example or https://attacker.example/b.', REPO)).toBe(
+      'go to `www.attacker.example` or `https://attacker.example/b`.',
+    );
+  });
+
+  it('cannot forge a heading, a thematic break or a setext heading', () => {
+    expect(inertMarkdown('## Options\n---\n===\n   # x', REPO)).toBe('\\## Options\n\\---\n\\===\n   \\# x');
+  });
+
+  it('re-fences code blocks with a fence longer than any backtick run, closing an unclosed one', () => {
+    expect(inertMarkdown('```js\na ```` b\n```\nafter')).toBe('`````js\na ```` b\n`````\nafter');
+    expect(inertMarkdown('~~~\n<b>\n## x')).toBe('```\n<b>\n## x\n```');
+  });
+
+  it('keeps code spans as written and escapes a backtick that opens none', () => {
+    expect(inertMarkdown('`<b>` and `` ` `` then ` alone')).toBe('`<b>` and `` ` `` then \\` alone');
+  });
+
+  it('inertInline puts everything on one line', () => {
+    expect(inertInline('a\n## b\r\n<i>', REPO)).toBe('a ## b &lt;i>');
+  });
+});
+
+describe('safeFence', () => {
+  it('uses a fence longer than any backtick run inside', () => {
+    expect(safeFence('x')).toBe('```\nx\n```');
+    expect(safeFence('a ````` b', 'text')).toBe('``````text\na ````` b\n``````');
+  });
+});
+
+describe('linkPrefixes', () => {
+  it('allows the GitHub repository of the tracker and the SCM, and the Linear site', () => {
+    expect(linkPrefixes({ tracker: { kind: 'github', provider: { repo: 'Acme/App' } }, scm: { github: {} } })).toEqual([
+      'https://github.com/acme/app/',
+    ]);
+    expect(
+      linkPrefixes({
+        tracker: { kind: 'linear', provider: {} },
+        scm: { github: { repo: 'o/r', base_url: 'https://ghe.corp/api/v3' } },
+      }),
+    ).toEqual(['https://ghe.corp/o/r/', 'https://linear.app/']);
+    expect(linkPrefixes({ tracker: { kind: 'local', provider: { repo: 'x/y' } }, scm: { github: {} } })).toEqual([]);
+  });
+});
