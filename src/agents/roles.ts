@@ -7,7 +7,7 @@ import { QA_CHECKS_DIR } from '../qa/agent-checks.js';
 import { SEVERITIES, SEVERITY_MEANINGS, type Finding } from '../review/findings.js';
 
 /**
- * The rule every role's system prompt carries (specs/policy.md "Prompt template"): tracker text is
+ * The rule every role's system prompt carries (specs/policy.md, "Prompt template"; docs/architecture.md, "Untrusted text"): tracker text is
  * data. Issue titles, descriptions, comments and pull-request reviews reach the model only inside
  * `<untrusted_tracker_text>` blocks (src/evidence/inert.ts); human answers to escalations inside
  * `<human_answer>` blocks, as guidance from a trusted person.

@@ -2,7 +2,7 @@
  * Strict Liquid rendering of the policy's prompt template (Symphony SPEC §5.4): unknown variables
  * and unknown filters fail, never render as empty. The template sees `issue` (the normalized issue,
  * snake_case fields) and `attempt` (null on the first attempt, an integer on a retry). Tracker text
- * is data, not instructions (specs/policy.md "Prompt template"): `issue.title` and
+ * is data, not instructions (specs/policy.md, "Prompt template"; docs/architecture.md, "Untrusted text"): `issue.title` and
  * `issue.description` render already delimited as `<untrusted_tracker_text>` blocks (`delimitedIssue`).
  *
  * Owns: parsing (cached by text) and rendering. Does not own: where the template comes from

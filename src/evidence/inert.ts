@@ -1,6 +1,6 @@
 /**
  * Text Foreman did not write (a model's words, tracker text) made inert before it goes into a
- * comment or pull-request body Foreman posts (docs/architecture.md "Untrusted text"): no images,
+ * comment or pull-request body Foreman posts (docs/architecture.md, "Untrusted text"): no images,
  * no raw HTML (so no forged `<!-- foreman:key=… -->` marker and no `<details>` that swallows the
  * rest), no headings, thematic breaks or reference definitions that could forge a section, links
  * live only when they point into the tracker's or the repository's own URL space, bare URLs and
