@@ -170,7 +170,9 @@ function ciSection(d: Doc): string[] {
   if (d.ci.checks.length) {
     out.push('| Check | Status | Conclusion |', '|---|---|---|');
     for (const c of d.ci.checks) {
-      const name = c.url ? `[${cell(c.name)}](${c.url})` : cell(c.name);
+      // Check names come from the repository's CI files, which the agent can edit: inert like model text.
+      const label = cell(inertInline(c.name, []).replace(/(?<!\\)\]/g, '\\]'));
+      const name = c.url ? `[${label}](${c.url})` : label;
       out.push(`| ${name} | ${cell(c.status)} | ${cell(c.conclusion ?? '—')} |`);
     }
     out.push('');

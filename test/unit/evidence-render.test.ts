@@ -726,6 +726,19 @@ describe('renderEvidence: pull request and CI', () => {
     expect(markdownProblems(md)).toEqual([]);
     expect(renderEvidence(full)).not.toContain('### CI on the pull request');
   });
+
+  it('makes a check name inert: the agent can edit the CI files that name the checks', () => {
+    const md = renderEvidence({
+      ...full,
+      ci: {
+        state: 'failure',
+        checks: [
+          { name: '![x](https://attacker.example/?l=1) <img> [a]', status: 'completed', conclusion: null, url: null },
+        ],
+      },
+    });
+    expect(md).toContain('| image "x" (`https://attacker.example/?l=1`) &lt;img> \\[a\\] | completed | — |');
+  });
 });
 
 describe('sandbox risks', () => {
