@@ -85,7 +85,7 @@ export function renderEscalation(data: EscalationData, opts: { links?: LinkPrefi
   const e = {
     ...data.escalation,
     question: inertMarkdown(data.escalation.question, links),
-    options: data.escalation.options.map((o) => inertInline(o, links)),
+    options: normalizeOptions(data.escalation.options).map((o) => ({ ...o, label: inertInline(o.label, links) })),
     recommendation: data.escalation.recommendation === null ? null : inertInline(data.escalation.recommendation, links),
     tried: inertMarkdown(data.escalation.tried, links),
   };

@@ -11,7 +11,7 @@ import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
 import type { CiSummary } from '../../src/scm/types.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
-import { humanAnswerBlock, inertInline, untrustedBlock } from '../../src/evidence/inert.js';
+import { humanAnswerBlock, inertInline, inertMarkdown, untrustedBlock } from '../../src/evidence/inert.js';
 
 /** Check conclusions that count as a red CI result. */
 export const FAILING_CONCLUSIONS = ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'];
@@ -170,16 +170,16 @@ export function rebaseQaTurn(branch: string, r: RebaseResult, qaFeedback: string
  */
 export function reaskNotice(thread: string, e: Escalation): string {
   const picks = normalizeOptions(e.options)
-    .map((o, i) => `${howToPick(o, i + 1)}: ${o.label}`)
+    .map((o, i) => `${howToPick(o, i + 1)}: ${inertInline(o.label)}`)
     .join('; ');
-  return `**Failed again** (question ${e.n}; the same question as decision ${thread.split('-').at(-1)} above): ${e.question}\n\nAnswer as before: ${picks}. Any other reply is guidance for the agent.`;
+  return `**Failed again** (question ${e.n}; the same question as decision ${thread.split('-').at(-1)} above): ${inertMarkdown(e.question)}\n\nAnswer as before: ${picks}. Any other reply is guidance for the agent.`;
 }
 
 /** The reply to an answer that does not resolve the question: a pick not on offer (`why`), or an approval from a non-approver. */
 export function answerNotice(author: string, why: string | null): string {
   return why
-    ? `**Not an option:** ${why}. Foreman is still waiting: reply with an option's number or command, or with free text.`
-    : `**Not approved:** ${author} is not an approver (\`trust.approvers\`), so \`/foreman approve\` from them does not count. Foreman is still waiting.`;
+    ? `**Not an option:** ${inertInline(why)}. Foreman is still waiting: reply with an option's number or command, or with free text.`
+    : `**Not approved:** ${inertInline(author)} is not an approver (\`trust.approvers\`), so \`/foreman approve\` from them does not count. Foreman is still waiting.`;
 }
 
 /** The comment posted when an outage escalation resumes by itself: the probe of `target` succeeded. */
