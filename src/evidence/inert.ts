@@ -21,6 +21,8 @@ const CODE_SPAN_OR_RUN = /(`+)([\s\S]*?[^`])\1(?!`)|`+/y;
 const LINK = /(!?)\[([^\]\n]*)\]\(\s*<?([^\s<>()]*)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)/y;
 const BARE_URL = /(?:https?:\/\/|www\.)[^\s<>`]+/iy;
 const MD_PUNCT = /[\\[\]!*_~|]/g;
+/** What may precede a reference definition on its line: indentation and block markers (quote, list item). */
+const DEFINITION_START = /^(?:[ \t]*(?:>|[-*+]|\d{1,9}[.)])(?=[ \t]|$))*[ \t]*$/;
 
 /**
  * Markdown text made inert for a comment or pull-request body; see the module doc for the rules.
@@ -143,8 +145,7 @@ export function linkAllowed(url: string, prefixes: LinkPrefixes): boolean {
 
 function inertLine(line: string, prefixes: LinkPrefixes): string {
   let s = line;
-  // Block structure that could forge a section (a `[` that opens no link is escaped below, so no
-  // reference definition either).
+  // Block structure that could forge a section (reference definitions are handled below).
   s = s.replace(/^( {0,3})(#{1,6}(?=[ \t]|$))/, '$1\\$2');
   if (/^ {0,3}([-=*_])[ \t]*(?:\1[ \t]*)*$/.test(s) && s.trim() !== '') s = s.replace(/^( *)/, '$1\\');
   let out = '';
@@ -166,7 +167,10 @@ function inertLine(line: string, prefixes: LinkPrefixes): string {
         i += m[0].length;
         continue;
       }
-      out += ch === '!' ? '!\\[' : '\\[';
+      // `![` never starts an image; a `[` that opens no link is escaped where it could start a
+      // reference definition (only block markers before it on the line), so none is defined.
+      const escape = ch === '!' || DEFINITION_START.test(s.slice(0, i));
+      out += ch === '!' ? '!\\[' : escape ? '\\[' : '[';
       i += ch === '!' ? 2 : 1;
       continue;
     }

@@ -737,7 +737,7 @@ describe('renderEvidence: pull request and CI', () => {
         ],
       },
     });
-    expect(md).toContain('| image "x" (`https://attacker.example/?l=1`) &lt;img> \\[a\\] | completed | — |');
+    expect(md).toContain('| image "x" (`https://attacker.example/?l=1`) &lt;img> [a\\] | completed | — |');
   });
 });
 

@@ -16,8 +16,14 @@ describe('inertMarkdown', () => {
       'image (`https://github.com/acme/app/raw/a.png`)',
     );
     expect(inertMarkdown('![logo][ref]\n[ref]: https://attacker.example/r.png', REPO)).toBe(
-      '!\\[logo]\\[ref]\n\\[ref]: `https://attacker.example/r.png`',
+      '!\\[logo][ref]\n\\[ref]: `https://attacker.example/r.png`',
     );
+    // No reference definition anywhere one could start: in a quote, a list item, indented.
+    expect(inertMarkdown('> [r]: https://a.example/x\n- [r]: https://a.example/y\n   1. [r]: z', REPO)).toBe(
+      '> \\[r]: `https://a.example/x`\n- \\[r]: `https://a.example/y`\n   1. \\[r]: z',
+    );
+    // A bracket that cannot start a definition is left as written.
+    expect(inertMarkdown('ModelError [model_unauthorized]: no key')).toBe('ModelError [model_unauthorized]: no key');
   });
 
   it('escapes raw HTML, autolinks and Foreman markers', () => {
