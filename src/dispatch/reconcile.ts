@@ -11,6 +11,7 @@ import { commentIgnoredSignal, humanReplySignal, statusQuery, stopSignal } from 
 import type { HumanReply, IgnoredComment, IssueRunStatus } from '../../workflows/definitions.js';
 import type { RunningRun } from './runs.js';
 import { trustGateFor, userOf } from '../trust/index.js';
+import { inertInline } from '../evidence/inert.js';
 import { normalizeState } from './select.js';
 
 /** The run's status, or null when it cannot answer (no worker, not running, or it just ended). */
@@ -173,7 +174,7 @@ async function refuseLongAnswer(
 ): Promise<void> {
   const bytes = Buffer.byteLength(c.body, 'utf8');
   const body =
-    `Foreman could not take the answer in comment ${c.id} by ${c.author}: it is ${bytes} bytes, ` +
+    `Foreman could not take the answer in comment ${c.id} by ${inertInline(c.author)}: it is ${bytes} bytes, ` +
     `over the ${MAX_ANSWER_BYTES}-byte limit for an answer. Please answer again in a shorter comment ` +
     '(link to long material instead of pasting it); the question is still open.';
   try {
