@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultPolicy, type Policy } from '../../src/config/schema.js';
 import type { Issue, TrackerUser } from '../../src/trackers/types.js';
 import { TrustGate } from '../../src/trust/index.js';
+import { makeIssue } from '../support/issues.js';
 
 const user = (id: string, role: string | null = null, bot = false): TrackerUser => ({ id, name: id, role, bot });
 
@@ -32,24 +33,8 @@ function gate(
   return { g, calls, advance: (ms: number) => (clock += ms) };
 }
 
-const issue = (author: TrackerUser | null | undefined, labels: string[] = []): Issue => ({
-  id: '1',
-  identifier: 'app-1',
-  title: 't',
-  description: null,
-  priority: null,
-  state: 'Todo',
-  branch_name: null,
-  url: null,
-  assignee_id: null,
-  labels,
-  blocked_by: [],
-  dispatchable: true,
-  created_at: null,
-  updated_at: '2026-01-01T00:00:00Z',
-  native_ref: null,
-  author,
-});
+const issue = (author: TrackerUser | null | undefined, labels: string[] = []): Issue =>
+  makeIssue('app-1', { id: '1', labels, updated_at: '2026-01-01T00:00:00Z', author });
 
 describe('TrustGate', () => {
   it('local: anyone may answer and start; approvers still narrow approval', async () => {
