@@ -112,6 +112,8 @@ export interface IssueRunStatus {
   retrying: { step: string; attempt: number; error: string; nextAttemptAt: string } | null;
   /** The latest rate limits the model endpoint reported (Symphony SPEC §13.7); null before any. */
   rateLimits: RateLimits | null;
+  /** USD spent on model calls so far; null when a price is unknown; absent on older runs. */
+  costUsd?: number | null;
 }
 
 /** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */

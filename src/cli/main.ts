@@ -23,6 +23,8 @@ import { collectState, formatState } from '../status.js';
 import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus } from '../sandbox/index.js';
+import { addRunCommands, type RunCommandDeps } from './runs.js';
+import { packageVersion } from './version.js';
 
 /** Writes to stdout through the redactor (src/redact.ts): `run`'s summary, `status`, every line. */
 function writeOut(text: string): void {
@@ -82,15 +84,21 @@ function onSignals(stop: () => Promise<void>, log: Logger): () => void {
  */
 const CHECK_ONLY_COMMENT_KEY = '0'.repeat(64);
 
+/** The `foreman` program before its commands: name, description, `--version`, errors thrown not exited. */
+function baseProgram(): Command {
+  return new Command()
+    .name('foreman')
+    .description("Works a team's issue backlog with coding agents on durable Temporal workflows.")
+    .version(packageVersion(), '-V, --version', "print Foreman's version")
+    .exitOverride()
+    .showHelpAfterError();
+}
+
 /** Runs the CLI with `argv` (as in `process.argv`) and resolves to the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = createLogger(env);
   let code = 0;
-  const program = new Command()
-    .name('foreman')
-    .description("Works a team's issue backlog with coding agents on durable Temporal workflows.")
-    .exitOverride()
-    .showHelpAfterError();
+  const program = baseProgram();
 
   program
     .command('start')
@@ -183,6 +191,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       writeOut(`answered ${identifier}: ${question}\n`);
     });
 
+  addRunCommands(program, runCommandDeps(env));
+
   program
     .command('temporal-install')
     .description('Find the Temporal CLI, or build it with Go into the user cache; print its path.')
@@ -201,6 +211,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } finally {
     log.flush();
   }
+}
+
+/** What `ls`, `cancel`, `retry` and `logs` (src/cli/runs.ts) share with `status` and `answer`. */
+function runCommandDeps(env: NodeJS.ProcessEnv): RunCommandDeps {
+  return {
+    env,
+    out: writeOut,
+    withClient: (fn) => withTemporalClient(env, fn),
+    deployment: (file) => deploymentOfFile(file, env),
+    runOf: runToAnswer,
+    answer: (client, deployment, identifier, text) =>
+      deliverAnswer(client, deployment, identifier, text, os.userInfo().username),
+  };
 }
 
 /**

@@ -178,6 +178,7 @@ export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunSt
     issueUpdated: state.issueUpdated,
     retrying: state.retrying ?? null,
     rateLimits: state.rateLimits ?? null,
+    costUsd: state.costUsd ?? null,
   };
 }
 
