@@ -198,8 +198,12 @@ async function buildTemporalCli(go: string, env: NodeJS.ProcessEnv, log: LogFn, 
     },
     {
       timeoutMs,
-      onWait: (holder) =>
-        log(`Waiting for another process (pid ${holder}) that is building the Temporal CLI into ${dir} …`),
+      onWait: (holder, waitedMs) =>
+        log(
+          waitedMs === 0
+            ? `Waiting for another process (pid ${holder}) that is building the Temporal CLI into ${dir} …`
+            : `  … still waiting for pid ${holder} to build the Temporal CLI (${Math.round(waitedMs / 1000)} s)`,
+        ),
     },
   );
 }
@@ -264,8 +268,13 @@ export interface FileLockOptions {
   staleMs?: number;
   /** Poll interval while waiting, in ms. (Default: 250) */
   pollMs?: number;
-  /** Called once when the lock is held by someone else, with the holder's pid (or null if unknown). */
-  onWait?: (holderPid: number | null) => void;
+  /**
+   * Called when the lock is found held by someone else, then again every `remindMs` while waiting,
+   * with the holder's pid (or null if unknown) and the ms waited so far (0 the first time).
+   */
+  onWait?: (holderPid: number | null, waitedMs: number) => void;
+  /** Interval of the `onWait` reminders while waiting, in ms: a waiting start says so (Default: 30000). */
+  remindMs?: number;
 }
 
 interface LockContent {
@@ -300,7 +309,9 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   const pollMs = opts.pollMs ?? 250;
   const deadline = Date.now() + timeoutMs;
   const mine: LockContent = { pid: process.pid, host: hostname(), createdAt: Date.now() };
-  let announced = false;
+  const remindMs = opts.remindMs ?? 30_000;
+  const waitStart = Date.now();
+  let announcedAt: number | null = null;
   await mkdir(dirname(lockPath), { recursive: true });
   for (;;) {
     try {
@@ -320,9 +331,10 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       continue;
     }
     if (holder.state === 'gone') continue;
-    if (!announced) {
-      announced = true;
-      opts.onWait?.(holder.content?.pid ?? null);
+    if (announcedAt === null || Date.now() - announcedAt >= remindMs) {
+      const first = announcedAt === null;
+      announcedAt = Date.now();
+      opts.onWait?.(holder.content?.pid ?? null, first ? 0 : announcedAt - waitStart);
     }
     if (Date.now() > deadline) {
       throw new TemporalServerError(

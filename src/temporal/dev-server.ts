@@ -571,7 +571,12 @@ export async function connectOrStartDevServer(opts: ConnectOrStartOptions): Prom
     },
     {
       timeoutMs: (opts.startTimeoutMs ?? 60_000) + 30_000,
-      onWait: () => log('Waiting for another process starting the Temporal dev server …'),
+      onWait: (holder, waitedMs) =>
+        log(
+          waitedMs === 0
+            ? `Waiting for another process (pid ${holder}) starting the Temporal dev server …`
+            : `  … still waiting for pid ${holder} to start the Temporal dev server (${Math.round(waitedMs / 1000)} s)`,
+        ),
     },
   );
 }
