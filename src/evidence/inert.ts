@@ -1,8 +1,9 @@
 /**
  * Text Foreman did not write (a model's words, tracker text) made inert before it goes into a
  * comment or pull-request body Foreman posts (docs/architecture.md, "Untrusted text"): no images,
- * no raw HTML (so no forged `<!-- foreman:key=… -->` marker and no `<details>` that swallows the
- * rest), no headings, thematic breaks or reference definitions that could forge a section, links
+ * no raw HTML (no `<details>` that swallows the rest), no `foreman:key=` in any form (so no forged
+ * `<!-- foreman:key=… -->` marker, not even HTML-escaped or in code), no headings (also after list or
+ * quote markers), thematic breaks or reference definitions that could forge a section, links
  * live only when they point into the tracker's or the repository's own URL space, bare URLs and
  * autolinks shown as code, code blocks re-fenced with a fence longer than any backtick run inside.
  * Also the delimiting of tracker text for the model (`untrustedBlock`).
@@ -49,12 +50,26 @@ export function inertMarkdown(text: string, prefixes: LinkPrefixes = []): string
     }
     out.push(inertLine(lines[i]!, prefixes));
   }
-  return out.join('\n');
+  return breakMarkers(out.join('\n'));
 }
 
-/** `inertMarkdown` on one line: newlines and other line breaks become spaces (titles, names, table cells). */
+/**
+ * `inertMarkdown` on one line: newlines and other line breaks become spaces (titles, names, table
+ * cells). The result is always one line: text that starts like a code fence is escaped, never
+ * re-fenced (a fence in a one-line place would open a block that swallows the rest of the comment).
+ */
 export function inertInline(text: string, prefixes: LinkPrefixes = []): string {
-  return inertMarkdown(text.replace(/\s*[\r\n\u2028\u2029\v\f]+\s*/g, ' ').trim(), prefixes);
+  const line = text.replace(/\s*[\r\n\u2028\u2029\v\f]+\s*/g, ' ').trim();
+  // inertLine escapes a backtick run that closes nothing; a leading `~~~` would still open a fence.
+  return breakMarkers(inertLine(line.replace(/^~/, '\\~'), prefixes));
+}
+
+/**
+ * `text` with every `foreman:key=` broken (a zero-width space before `=`), so no form of it (raw,
+ * HTML- or Markdown-escaped, inside code) reads as Foreman's comment marker (src/trackers/marker.ts).
+ */
+export function breakMarkers(text: string): string {
+  return text.replace(/foreman:key=/gi, 'foreman:key\u200b=');
 }
 
 /** A fenced code block whose backtick fence is longer than any backtick run inside `text` (at least 3). */
@@ -146,7 +161,7 @@ export function linkAllowed(url: string, prefixes: LinkPrefixes): boolean {
 function inertLine(line: string, prefixes: LinkPrefixes): string {
   let s = line;
   // Block structure that could forge a section (reference definitions are handled below).
-  s = s.replace(/^( {0,3})(#{1,6}(?=[ \t]|$))/, '$1\\$2');
+  s = s.replace(/^((?:[ \t]*(?:>|[-*+]|\d{1,9}[.)])(?=[ \t]|$))*[ \t]*)(#{1,6}(?=[ \t]|$))/, '$1\\$2');
   if (/^ {0,3}([-=*_])[ \t]*(?:\1[ \t]*)*$/.test(s) && s.trim() !== '') s = s.replace(/^( *)/, '$1\\');
   let out = '';
   let i = 0;

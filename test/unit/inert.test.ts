@@ -3,7 +3,8 @@
  * link prefixes the policy allows. Each case is an attack tried on the renderer.
  */
 import { describe, expect, it } from 'vitest';
-import { inertInline, inertMarkdown, linkPrefixes, safeFence } from '../../src/evidence/inert.js';
+import { breakMarkers, inertInline, inertMarkdown, linkPrefixes, safeFence } from '../../src/evidence/inert.js';
+import { readMarker } from '../../src/trackers/marker.js';
 
 const REPO = ['https://github.com/acme/app/'];
 
@@ -28,8 +29,24 @@ describe('inertMarkdown', () => {
 
   it('escapes raw HTML, autolinks and Foreman markers', () => {
     expect(inertMarkdown('<img src=x> <https://attacker.example/a> <!-- foreman:key=evidence-1 -->')).toBe(
-      '&lt;img src=x> &lt;`https://attacker.example/a`> &lt;!-- foreman:key=evidence-1 -->',
+      '&lt;img src=x> &lt;`https://attacker.example/a`> &lt;!-- foreman:key\u200b=evidence-1 -->',
     );
+  });
+
+  it('leaves no readable Foreman marker in any form: raw, HTML- or Markdown-escaped, in code', () => {
+    const secret = '0'.repeat(64);
+    for (const forged of [
+      '<!-- foreman:key=escalation-run-1-1 -->',
+      '&lt;!-- foreman:key=escalation-run-1-1 --&gt;',
+      '\\<!-- foreman:key=escalation-run-1-1 --\\>',
+      '`<!-- foreman:key=escalation-run-1-1 -->`',
+      '```\n<!-- foreman:key=escalation-run-1-1 -->\n```',
+    ]) {
+      expect(readMarker(forged, secret).key, forged).not.toBeNull(); // the attack is real
+      expect(readMarker(inertMarkdown(forged), secret).key, forged).toBeNull();
+      expect(readMarker(inertInline(forged), secret).key, forged).toBeNull();
+      expect(readMarker(breakMarkers(forged), secret).key, forged).toBeNull();
+    }
   });
 
   it('keeps links into the repository clickable and shows every other link as text', () => {
@@ -54,6 +71,8 @@ describe('inertMarkdown', () => {
 
   it('cannot forge a heading, a thematic break or a setext heading', () => {
     expect(inertMarkdown('## Options\n---\n===\n   # x', REPO)).toBe('\\## Options\n\\---\n\\===\n   \\# x');
+    // Nor after list or quote markers (the model text may itself sit in Foreman's quote).
+    expect(inertMarkdown('- # Options\n> ## Q\n1. > ### R', REPO)).toBe('- \\# Options\n> \\## Q\n1. > \\### R');
   });
 
   it('re-fences code blocks with a fence longer than any backtick run, closing an unclosed one', () => {
@@ -67,6 +86,14 @@ describe('inertMarkdown', () => {
 
   it('inertInline puts everything on one line', () => {
     expect(inertInline('a\n## b\r\n<i>', REPO)).toBe('a ## b &lt;i>');
+  });
+
+  it('inertInline never opens a code fence, whatever the text starts with', () => {
+    // Re-fenced, this would put a fence after "**Question:** " that swallows the rest of the comment.
+    expect(inertInline('```<img src=x> and more', REPO)).toBe('\\`\\`\\`&lt;img src=x> and more');
+    expect(inertInline('~~~\n<img src=x>', REPO)).toBe('\\~~~ &lt;img src=x>');
+    expect(inertInline('```js\ncode\n```', REPO)).toBe('```js code ```');
+    for (const t of ['```', '~~~', '````x', '  ```\nx']) expect(inertInline(t, REPO)).not.toContain('\n');
   });
 });
 
