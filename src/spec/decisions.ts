@@ -30,7 +30,8 @@ export async function appendDecision(specPath: string, escalation: Escalation, r
     `  ${marker}`,
     '',
   ].join('\n');
-  const log = text.indexOf('\n## Log');
+  // The last "## Log": an issue's description, quoted in the Goal, may hold one of its own.
+  const log = text.lastIndexOf('\n## Log');
   const next =
     log >= 0
       ? `${text.slice(0, log).trimEnd()}\n${entry}${text.slice(log)}`
