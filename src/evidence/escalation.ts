@@ -6,7 +6,7 @@
 import { formatDuration } from './render.js';
 import { howToPick, normalizeOptions, type EscalationOption } from '../escalation/answer.js';
 import type { PushResult } from '../workspace/workspace.js';
-import { inertInline, inertMarkdown, type LinkPrefixes } from './inert.js';
+import { afterLabel, inertInline, inertMarkdown, type LinkPrefixes } from './inert.js';
 
 /** What raised an escalation. */
 export type EscalationKind =
@@ -91,7 +91,7 @@ export function renderEscalation(data: EscalationData, opts: { links?: LinkPrefi
   };
   const d = { ...data, title: inertInline(data.title, links) };
   const out: string[] = [`## Foreman needs a decision: ${d.identifier} (${KIND_TITLE[e.kind]})`, ''];
-  out.push(`**Question:** ${e.question}`, '');
+  out.push(afterLabel('**Question:**', e.question), '');
   const options = normalizeOptions(e.options);
   const recommended = (label: string) => !!e.recommendation && label.trim() === e.recommendation.trim();
   if (options.length) {
@@ -105,7 +105,7 @@ export function renderEscalation(data: EscalationData, opts: { links?: LinkPrefi
   if (e.recommendation && !options.some((o) => recommended(o.label))) {
     out.push(`**Recommendation:** ${e.recommendation}`, '');
   }
-  out.push(`**What was tried:** ${e.tried}`, '');
+  out.push(afterLabel('**What was tried:**', e.tried), '');
   if (d.push?.pushed) {
     out.push(
       `**Work so far:** \`${d.push.branch}\` at \`${d.push.commit?.slice(0, 12)}\`: ${d.push.filesChanged} file(s), +${d.push.insertions} −${d.push.deletions}.`,

@@ -72,6 +72,16 @@ export function breakMarkers(text: string): string {
   return text.replace(/foreman:key=/gi, 'foreman:key\u200b=');
 }
 
+/**
+ * `label` followed by inert Markdown `md` (from {@link inertMarkdown}): on the same line when `md` is
+ * one line, else after a blank line, so its lines (a fenced block, HTML it escaped) start lines of
+ * their own instead of continuing the label's paragraph, where a fence does not open and a line
+ * the fence was to hold would render as raw HTML.
+ */
+export function afterLabel(label: string, md: string): string {
+  return md.includes('\n') ? `${label}\n\n${md}` : `${label} ${md}`;
+}
+
 /** A fenced code block whose backtick fence is longer than any backtick run inside `text` (at least 3). */
 export function safeFence(text: string, lang = ''): string {
   const f = '`'.repeat(longestRun(text, '`', 2) + 1);

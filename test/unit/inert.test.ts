@@ -3,7 +3,15 @@
  * link prefixes the policy allows. Each case is an attack tried on the renderer.
  */
 import { describe, expect, it } from 'vitest';
-import { breakMarkers, inertInline, inertMarkdown, linkPrefixes, safeFence } from '../../src/evidence/inert.js';
+import { renderEscalation } from '../../src/evidence/escalation.js';
+import {
+  afterLabel,
+  breakMarkers,
+  inertInline,
+  inertMarkdown,
+  linkPrefixes,
+  safeFence,
+} from '../../src/evidence/inert.js';
 import { readMarker } from '../../src/trackers/marker.js';
 
 const REPO = ['https://github.com/acme/app/'];
@@ -94,6 +102,36 @@ describe('inertMarkdown', () => {
     expect(inertInline('~~~\n<img src=x>', REPO)).toBe('\\~~~ &lt;img src=x>');
     expect(inertInline('```js\ncode\n```', REPO)).toBe('```js code ```');
     for (const t of ['```', '~~~', '````x', '  ```\nx']) expect(inertInline(t, REPO)).not.toContain('\n');
+  });
+});
+
+describe('afterLabel', () => {
+  it("keeps one line on the label's line and starts a multi-line text on lines of its own", () => {
+    expect(afterLabel('**Q:**', inertMarkdown('a ![x](u)'))).toBe('**Q:** a image "x" (`u`)');
+    expect(afterLabel('**Q:**', inertMarkdown('```\n<img src=x>'))).toBe('**Q:**\n\n```\n<img src=x>\n```');
+  });
+
+  it('a question starting with a fence cannot leave HTML live in the escalation comment', () => {
+    const md = renderEscalation({
+      identifier: 'DEMO-1',
+      title: 'Fix',
+      escalation: {
+        ...{ n: 1, kind: 'agent_question', options: ['plus', 'minus'], recommendation: 'plus' },
+        ...{ askedAt: '2026-11-01T00:00:00Z', reminded: false, parked: false },
+        question: '```\n<img src="https://attacker.example/i.png">',
+        tried: '~~~\n<img src="https://attacker.example/t.png">',
+      },
+      ...{ branch: null, push: null, repingMs: null, parkMs: null, parkedState: null },
+    });
+    // Every <img> left raw is inside a fenced block that starts its own line.
+    let fence: string | null = null;
+    for (const line of md.split('\n')) {
+      const f = /^(`{3,}|~{3,})/.exec(line)?.[1];
+      if (f && (!fence || f.startsWith(fence))) fence = fence ? null : f;
+      else if (!fence) expect(line).not.toContain('<img');
+    }
+    expect(fence).toBeNull();
+    expect(md).toMatch(/^1\. plus/m);
   });
 });
 

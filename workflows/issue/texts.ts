@@ -11,7 +11,7 @@ import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
 import type { CiSummary } from '../../src/scm/types.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
-import { humanAnswerBlock, inertInline, inertMarkdown, untrustedBlock } from '../../src/evidence/inert.js';
+import { afterLabel, humanAnswerBlock, inertInline, inertMarkdown, untrustedBlock } from '../../src/evidence/inert.js';
 
 /** Check conclusions that count as a red CI result. */
 export const FAILING_CONCLUSIONS = ['failure', 'timed_out', 'cancelled', 'action_required', 'error', 'startup_failure'];
@@ -172,7 +172,7 @@ export function reaskNotice(thread: string, e: Escalation): string {
   const picks = normalizeOptions(e.options)
     .map((o, i) => `${howToPick(o, i + 1)}: ${inertInline(o.label)}`)
     .join('; ');
-  return `**Failed again** (question ${e.n}; the same question as decision ${thread.split('-').at(-1)} above): ${inertMarkdown(e.question)}\n\nAnswer as before: ${picks}. Any other reply is guidance for the agent.`;
+  return `${afterLabel(`**Failed again** (question ${e.n}; the same question as decision ${thread.split('-').at(-1)} above):`, inertMarkdown(e.question))}\n\nAnswer as before: ${picks}. Any other reply is guidance for the agent.`;
 }
 
 /** The reply to an answer that does not resolve the question: a pick not on offer (`why`), or an approval from a non-approver. */
