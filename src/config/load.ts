@@ -1,7 +1,8 @@
 /**
  * The policy loader: policy file → front matter + prompt body → YAML → `$VAR` / `~` / relative
  * paths → defaults → validation (Symphony SPEC §5.1–5.2, §6.1). One error class, `PolicyError`,
- * with the Symphony codes; unknown keys become warnings, never errors.
+ * with the Symphony codes; unknown keys are errors with a "did you mean", Symphony keys
+ * Foreman knowingly ignores are warnings.
  *
  * Owns: reading and resolving one policy file. Does not own: the schema (schema.ts), rendering
  * (prompt.ts), reloading (store.ts), or deciding whether a tracker kind is supported (the tracker
@@ -16,7 +17,7 @@ import { z } from 'zod';
 import { PolicyError } from '../errors.js';
 import type { Issue } from '../trackers/types.js';
 import { renderPrompt } from './prompt.js';
-import { KNOWN_TOP_LEVEL_KEYS, policySchema } from './schema.js';
+import { policySchema } from './schema.js';
 import { rememberSecrets } from '../redact.js';
 import { policySecrets } from './secrets.js';
 import type { Policy } from './schema.js';
@@ -47,9 +48,6 @@ export interface LoadPolicyOptions {
    */
   rejectEmpty?: boolean;
 }
-
-/** Top-level keys Symphony's reference implementation reads that Foreman has no use for. */
-const SYMPHONY_ONLY_KEYS = new Set(['worker', 'observability']);
 
 /** `tracker` keys defined by the core schema; any other tracker-level key is adapter-owned. */
 const CORE_TRACKER_KEYS = new Set(['kind', 'provider', 'required_labels', 'active_states', 'terminal_states']);
@@ -155,7 +153,7 @@ function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): Loaded
   const { frontMatter, frontMatterLine, body } = splitFrontMatter(bytes.toString('utf8'), file);
   const raw = frontMatter === null ? {} : parseYaml(frontMatter, frontMatterLine, file);
   const warnings: string[] = [];
-  const prepared = prepare(raw, { dir, env, warnings });
+  const prepared = prepare(raw, { file, dir, env, warnings });
   const result = policySchema.safeParse(prepared);
   if (!result.success) throw invalidPolicy(result.error, file);
   const policy = result.data;
@@ -214,6 +212,7 @@ function parseYaml(source: string, firstLine: number, file: string): Record<stri
 }
 
 interface PrepareContext {
+  file: string;
   dir: string;
   env: NodeJS.ProcessEnv;
   warnings: string[];
@@ -225,7 +224,8 @@ interface PrepareContext {
  */
 function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<string, unknown> {
   const config = dropNulls(raw) as Record<string, unknown>;
-  warnUnknownKeys(config, ctx.warnings);
+  const unknown = checkUnknownKeys(config, ctx.warnings);
+  if (unknown.length) throw unknownKeys(unknown, ctx.file);
 
   const tracker = config.tracker;
   if (isMap(tracker)) {
@@ -326,21 +326,52 @@ export function isLocalRepoPath(value: string): boolean {
   return !/^[^/\s]+@[^/\s]+:/.test(value);
 }
 
-function warnUnknownKeys(config: Record<string, unknown>, warnings: string[]): void {
-  for (const key of Object.keys(config)) {
-    if (KNOWN_TOP_LEVEL_KEYS.includes(key)) continue;
-    warnings.push(
-      SYMPHONY_ONLY_KEYS.has(key)
-        ? `${key}: Symphony setting not used by Foreman; ignored.`
-        : `${key}: unknown top-level key; ignored. Known keys: ${KNOWN_TOP_LEVEL_KEYS.join(', ')} (see specs/policy.md).`,
-    );
-  }
-  // Inside Foreman's own sections a stray key is most likely a typo (`qa.comands`), so say so.
-  // `tracker`, `tracker.provider` and `codex` are open maps and are not checked.
-  walkUnknown(policySchema, config, '', warnings);
+/**
+ * Symphony keys Foreman knowingly ignores, each with the reason shown in its warning (specs/policy.md,
+ * "Symphony compatibility"). They load, so a Symphony file works as-is; every other unknown key is
+ * an error. The one list of them.
+ */
+export const SYMPHONY_IGNORED_KEYS: Readonly<Record<string, string>> = {
+  codex: 'Foreman runs its own agents through the Messages API, not Codex',
+  worker: 'Foreman runs its work on Temporal workers, not SSH workers',
+  observability: "Foreman's status surfaces are `foreman status` and the HTTP API",
+};
+
+/** An unknown key: its path and the sentence for the person (with a "did you mean" when one is close). */
+interface UnknownKey {
+  path: string;
+  message: string;
 }
 
-function walkUnknown(schema: z.ZodType, value: unknown, at: string, warnings: string[]): void {
+/**
+ * Checks every key of the front matter against the schema, at every level. Unknown keys are
+ * returned (the caller makes them a `policy_invalid` error); Symphony's ignored keys become
+ * warnings. `tracker` is an open map (Symphony's legacy flat keys are adapter-owned), so there only
+ * a near miss of a core key (`kinds`, `active_state`) counts as unknown; `tracker.provider`,
+ * `codex` and the map-valued keys (`budget.prices`, `agent.max_concurrent_agents_by_state`) are open.
+ */
+function checkUnknownKeys(config: Record<string, unknown>, warnings: string[]): UnknownKey[] {
+  const unknown: UnknownKey[] = [];
+  for (const key of Object.keys(config)) {
+    const reason = SYMPHONY_IGNORED_KEYS[key];
+    if (reason !== undefined) warnings.push(`${key}: Symphony setting not used by Foreman (${reason}); ignored.`);
+  }
+  const tracker = config.tracker;
+  if (isMap(tracker)) {
+    for (const key of Object.keys(tracker)) {
+      if (CORE_TRACKER_KEYS.has(key) || LEGACY_TRACKER_KEYS.has(key)) continue;
+      const near = closest(key, [...CORE_TRACKER_KEYS]);
+      if (near !== null) unknown.push(unknownKey(`tracker.${key}`, 'tracker', [...CORE_TRACKER_KEYS]));
+    }
+  }
+  walkUnknown(policySchema, config, '', unknown);
+  return unknown;
+}
+
+/** Symphony's legacy flat `tracker` keys (SPEC §5.3.1): never taken for a typo of a core key. */
+const LEGACY_TRACKER_KEYS = new Set(['api_key', 'endpoint', 'project_slug', 'assignee']);
+
+function walkUnknown(schema: z.ZodType, value: unknown, at: string, unknown: UnknownKey[]): void {
   const inner = unwrap(schema);
   const def = inner._zod.def as {
     type: string;
@@ -349,16 +380,57 @@ function walkUnknown(schema: z.ZodType, value: unknown, at: string, warnings: st
     element?: z.ZodType;
   };
   if (def.type === 'array' && def.element && Array.isArray(value)) {
-    value.forEach((item, i) => walkUnknown(def.element as z.ZodType, item, `${at}[${i}]`, warnings));
+    value.forEach((item, i) => walkUnknown(def.element as z.ZodType, item, `${at}[${i}]`, unknown));
     return;
   }
   if (def.type !== 'object' || !def.shape || def.catchall !== undefined || !isMap(value)) return;
   for (const [key, child] of Object.entries(value)) {
     const childSchema = def.shape[key];
     const keyPath = at === '' ? key : `${at}.${key}`;
-    if (childSchema) walkUnknown(childSchema, child, keyPath, warnings);
-    else if (at !== '') warnings.push(`${keyPath}: unknown key; ignored (see specs/policy.md for the keys of ${at}).`);
+    if (childSchema) walkUnknown(childSchema, child, keyPath, unknown);
+    else if (!(at === '' && key in SYMPHONY_IGNORED_KEYS))
+      unknown.push(unknownKey(keyPath, at, Object.keys(def.shape)));
   }
+}
+
+/** The sentence for one unknown key: the nearest known key of its section, else the list of them. */
+function unknownKey(keyPath: string, section: string, known: string[]): UnknownKey {
+  const key = keyPath.slice(keyPath.lastIndexOf('.') + 1);
+  const near = closest(key, known);
+  const where = section === '' ? 'top-level key' : `key of ${section}`;
+  const full = (k: string) => (section === '' ? k : `${section}.${k}`);
+  const message =
+    near !== null
+      ? `unknown ${where}; did you mean \`${full(near)}\`?`
+      : `unknown ${where}; known: ${known.join(', ')} (see specs/policy.md).`;
+  return { path: keyPath, message };
+}
+
+/**
+ * The known key nearest to `key` by edit distance (Levenshtein, case-insensitive), when it is close
+ * enough to be a typo: at most 1 edit for keys of up to 4 characters, 2 up to 8, else 3.
+ */
+export function closest(key: string, known: readonly string[]): string | null {
+  const limit = key.length <= 4 ? 1 : key.length <= 8 ? 2 : 3;
+  let best: string | null = null;
+  let bestDistance = limit + 1;
+  for (const candidate of known) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {
@@ -390,6 +462,19 @@ function consistencyWarnings(policy: Policy): string[] {
     out.push('roles.qa.agent is true but qa.commands is empty; the QA agent has no commands to check.');
   }
   return out;
+}
+
+/** `policy_invalid` for unknown keys: one line per key path, each with its suggestion. */
+function unknownKeys(unknown: UnknownKey[], file: string): PolicyError {
+  const lines = unknown.map((u) => `  - ${u.path}: ${u.message}`).join('\n');
+  return new PolicyError(
+    'policy_invalid',
+    `${file}: unknown keys. Fix or remove them (see specs/policy.md):\n${lines}`,
+    {
+      issues: unknown,
+      file,
+    },
+  );
 }
 
 function invalidPolicy(error: z.ZodError, file: string): PolicyError {

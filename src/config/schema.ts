@@ -411,7 +411,7 @@ export const sandboxSchema = z.object({
   ro_paths: z.array(z.string().trim().min(1)).default(() => []),
 });
 
-/** The whole front matter. Unknown top-level keys are stripped (the loader warns about them). */
+/** The whole front matter. The loader refuses unknown keys before this parses (load.ts). */
 export const policySchema = z.object({
   tracker: trackerSchema.prefault({}),
   trust: trustSchema.prefault({}),
@@ -460,9 +460,6 @@ export const policySchema = z.object({
 export type Policy = z.infer<typeof policySchema>;
 /** What a policy file may say (before defaults). */
 export type PolicyInput = z.input<typeof policySchema>;
-
-/** Top-level keys Foreman reads. Symphony's core keys are among them. */
-export const KNOWN_TOP_LEVEL_KEYS: readonly string[] = Object.keys(policySchema.shape);
 
 /** The policy with every default, as if the front matter were empty. */
 export function defaultPolicy(): Policy {

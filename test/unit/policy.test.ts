@@ -149,13 +149,14 @@ describe('defaults', () => {
 });
 
 describe('Symphony compatibility', () => {
-  it('loads a Symphony WORKFLOW.md as-is, warning only about keys Foreman does not know', async () => {
+  it('loads a Symphony WORKFLOW.md as-is, warning about the keys Foreman knowingly ignores', async () => {
     const loaded = await loadPolicy(path.join(fixtures, 'symphony-linear.md'), {
       env: env({ LINEAR_API_KEY: 'lin_api_test' }),
     });
     const { policy } = loaded;
-    expect(loaded.warnings).toHaveLength(1);
-    expect(loaded.warnings[0]).toMatch(/^observability:/);
+    expect(loaded.warnings).toHaveLength(2);
+    expect(loaded.warnings[0]).toMatch(/^codex: Symphony setting not used by Foreman/);
+    expect(loaded.warnings[1]).toMatch(/^observability: Symphony setting not used by Foreman/);
     expect(policy.tracker.kind).toBe('linear');
     // Legacy flat keys stay where they were and are also offered to the adapter under provider.
     expect(policy.tracker.api_key).toBe('lin_api_test');
@@ -182,16 +183,51 @@ describe('Symphony compatibility', () => {
     await expect(validatePolicyFile(path.join(fixtures, 'symphony-linear.md'), { env: env() })).resolves.toBeTruthy();
   });
 
-  it('warns about unknown top-level keys and typos inside Foreman sections, never fails on them', () => {
-    const { warnings, policy } = parse(
-      'future_feature: {a: 1}\nworker:\n  ssh_hosts: []\nqa:\n  comands: [npm test]\ntracker:\n  whatever: 1\n  provider: {zzz: 2}\ncodex: {yyy: 3}',
+  it('refuses unknown keys at every level, each with its key path and a "did you mean"', () => {
+    const err = (fm: string) => {
+      try {
+        parse(fm);
+      } catch (e) {
+        expect(e).toBeInstanceOf(PolicyError);
+        return e as PolicyError;
+      }
+      throw new Error('expected a PolicyError');
+    };
+    const typos = err(
+      'trackr: {kind: local}\nqa:\n  comands: [npm test]\nroles:\n  reviewer: {enabeld: true}\n' +
+        'schedules:\n  - {id: a, interval_ms: 5, isue: {title: x}}\nscm:\n  github: {tokn: $T}\ntracker:\n  kinds: github',
     );
-    expect(warnings).toHaveLength(3);
-    expect(warnings[0]).toMatch(/^future_feature: unknown top-level key/);
-    expect(warnings[1]).toMatch(/^worker: Symphony setting not used by Foreman/);
-    expect(warnings[2]).toMatch(/^qa\.comands: unknown key/);
-    expect(policy.qa.commands).toEqual([]);
-    expect(policy.tracker.provider).toEqual({ whatever: 1, zzz: 2 });
+    expect(typos.code).toBe('policy_invalid');
+    expect(typos.issues).toEqual([
+      { path: 'tracker.kinds', message: 'unknown key of tracker; did you mean `tracker.kind`?' },
+      { path: 'trackr', message: 'unknown top-level key; did you mean `tracker`?' },
+      { path: 'qa.comands', message: 'unknown key of qa; did you mean `qa.commands`?' },
+      {
+        path: 'roles.reviewer.enabeld',
+        message: 'unknown key of roles.reviewer; did you mean `roles.reviewer.enabled`?',
+      },
+      { path: 'schedules[0].isue', message: 'unknown key of schedules[0]; did you mean `schedules[0].issue`?' },
+      { path: 'scm.github.tokn', message: 'unknown key of scm.github; did you mean `scm.github.token`?' },
+    ]);
+    expect(typos.message).toContain('qa.comands: unknown key of qa; did you mean `qa.commands`?');
+    // Far from every known key: the section's keys are listed instead.
+    const far = err('future_feature: {a: 1}\nhooks:\n  zzzzzzzz: 1');
+    expect(far.issues.map((i) => i.path)).toEqual(['future_feature', 'hooks.zzzzzzzz']);
+    expect(far.issues[1]!.message).toMatch(/^unknown key of hooks; known: after_create, before_run, .*timeout_ms/);
+  });
+
+  it('loads the Symphony keys Foreman ignores with a warning; tracker, tracker.provider and codex stay open maps', () => {
+    const { warnings, policy } = parse(
+      'worker:\n  ssh_hosts: []\nobservability: {dashboard: true}\ntracker:\n  whatever: 1\n  project_slug: p\n' +
+        '  provider: {zzz: 2}\ncodex: {yyy: 3}\nbudget:\n  prices: {my-model: {input: 1, output: 2, cache_write: 1, cache_read: 0}}',
+    );
+    expect(warnings).toEqual([
+      'worker: Symphony setting not used by Foreman (Foreman runs its work on Temporal workers, not SSH workers); ignored.',
+      "observability: Symphony setting not used by Foreman (Foreman's status surfaces are `foreman status` and the HTTP API); ignored.",
+      'codex: Symphony setting not used by Foreman (Foreman runs its own agents through the Messages API, not Codex); ignored.',
+    ]);
+    expect(policy.tracker.provider).toEqual({ whatever: 1, project_slug: 'p', zzz: 2 });
+    expect(policy.codex).toEqual({ yyy: 3 });
   });
 
   it('normalizes max_concurrent_agents_by_state and drops invalid entries with a warning (SPEC §5.3.5)', () => {
@@ -416,6 +452,13 @@ describe('policy store (SPEC §6.2)', () => {
       'workflow_parse_error',
       'workflow_empty',
       'missing_workflow_file',
+    ]);
+
+    // A typo is an unknown key: reported, and the last good policy stays.
+    await writeFile(file, '---\nagent:\n  max_turns: 6\nqa:\n  comands: [npm test]\n---\nv2');
+    expect((await store.reload()).policy.agent.max_turns).toBe(5);
+    expect(errors.at(-1)?.issues).toEqual([
+      { path: 'qa.comands', message: 'unknown key of qa; did you mean `qa.commands`?' },
     ]);
 
     await writeFile(file, '---\nagent:\n  max_turns: 7\n---\nv3');
