@@ -12,7 +12,7 @@ import type { Logger } from '../src/logger.js';
 import { trackerForPolicy } from '../src/trackers/index.js';
 import type { Tracker } from '../src/trackers/types.js';
 import { scrubbedEnv } from '../src/workspace/shell.js';
-import type { GitAuth } from '../src/workspace/git.js';
+import { gitAuthFor, type GitAuth } from '../src/workspace/git.js';
 import type { GitIdentity } from '../src/workspace/workspace.js';
 
 /** What the activities need from the process that hosts them. */
@@ -71,9 +71,6 @@ export function createActivityContext(deps: ActivityDeps): ActivityContext {
       return { remote: scm.remote, authorName: scm.author_name, authorEmail: scm.author_email };
     },
     agentEnv: () => scrubbedEnv({ base: env }),
-    gitAuth(loaded = policy()) {
-      const token = loaded.policy.scm.github.token ?? env.GITHUB_TOKEN;
-      return { token: token || undefined, sshAuthSock: env.SSH_AUTH_SOCK || undefined };
-    },
+    gitAuth: (loaded = policy()) => gitAuthFor(loaded.policy, env),
   };
 }

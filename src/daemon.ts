@@ -7,6 +7,7 @@
  * gracefully; a second forces exit; an unref'd watchdog guarantees exit.
  */
 import { createPolicyStore } from './config/store.js';
+import { preflight } from './preflight.js';
 import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
 import { loadCommentKey } from './trackers/marker.js';
@@ -52,7 +53,8 @@ export interface Daemon {
  * Starts the daemon.
  * @throws PolicyError when the policy is invalid at startup (Symphony SPEC §6.3), or
  *   `server_token_missing` when the HTTP server would listen beyond loopback without `server.token`;
- *   TemporalServerError when no Temporal server can be had.
+ *   PreflightError when the model credentials or `workspace.repo` would fail every issue;
+ *   WorkspaceError `sandbox_unavailable`; TemporalServerError when no Temporal server can be had.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const env = opts.env ?? process.env;
@@ -94,6 +96,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const host = opts.host ?? policy.server.host;
     if (port !== undefined) requireServerToken(host, policy.server.token);
     await requireSandbox(sandboxPolicyOf(policy.sandbox), log);
+    // Refuse a setup that would fail every issue (src/preflight.ts): model credentials, workspace.repo.
+    for (const line of await preflight(store.current(), { env })) log.info(line);
     // One daemon per FOREMAN_HOME and per issues folder (docs/architecture.md, "One daemon per folder").
     const folder = localIssuesFolder(store.current());
     const lock = await acquireDaemonLock(folder ? [home, folder] : [home], file);

@@ -90,6 +90,7 @@ export const ERROR_CODES = {
     'scm_pr_rejected',
     'scm_payload_invalid',
   ],
+  PreflightError: ['model_credentials_missing', 'workspace_repo_unreachable'],
   TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed', 'search_attribute_missing'],
   CliError: [
     'usage',
@@ -117,6 +118,7 @@ export type ModelErrorCode = ErrorCodeOf<'ModelError'>;
 export type ToolErrorCode = ErrorCodeOf<'ToolError'>;
 export type ScmErrorCode = ErrorCodeOf<'ScmError'>;
 export type TemporalServerErrorCode = ErrorCodeOf<'TemporalServerError'>;
+export type PreflightErrorCode = ErrorCodeOf<'PreflightError'>;
 export type CliErrorCode = ErrorCodeOf<'CliError'>;
 
 /** Options shared by every Foreman error. */
@@ -214,6 +216,24 @@ export class WorkspaceError extends TransientError<WorkspaceErrorCode> {}
 export class ModelError extends TransientError<ModelErrorCode> {
   /** The latest rate-limit headers the endpoint sent before failing (a 429 carries them); undefined: none. */
   rateLimits: RateLimits | undefined;
+}
+
+/**
+ * A check `foreman validate` and `foreman start` make before any work (src/preflight.ts) failed:
+ * `model_credentials_missing`, `workspace_repo_unreachable`. `failures` has every failed check (the
+ * code is the first one's); the message has one line per failure, each naming the fix. Never
+ * retryable: the setup must be fixed. `foreman` exits 2 on it.
+ */
+export class PreflightError extends PermanentError<PreflightErrorCode> {
+  /** Every failed check, in the order they ran. */
+  readonly failures: { code: PreflightErrorCode; message: string }[];
+
+  constructor(failures: { code: PreflightErrorCode; message: string }[]) {
+    const [first] = failures;
+    if (!first) throw new TypeError('PreflightError needs at least one failure');
+    super(first.code, failures.map((f) => `${f.code}: ${f.message}`).join('\n'));
+    this.failures = failures;
+  }
 }
 
 /**

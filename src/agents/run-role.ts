@@ -5,6 +5,7 @@
  * ./harness.ts, the prompts ./roles.ts.
  */
 import type { Policy } from '../config/schema.js';
+import { isLoopbackHost } from '../server/http.js';
 import { killOrphans, pidDirFor } from '../workspace/shell.js';
 import { sandboxPolicyOf } from '../sandbox/policy.js';
 import { runAgent, type AgentRunResult, type ModelClientOptions, type TurnInfo } from './harness.js';
@@ -37,11 +38,47 @@ export interface RoleRunInput {
   onTurn?: (info: TurnInfo) => void;
 }
 
-/** How to reach the model endpoint under `policy` (`model.*`, else the environment). */
+/** The key sent to a loopback endpoint when none is set: the SDK needs one, a local endpoint ignores it. */
+export const LOCAL_ENDPOINT_KEY = 'foreman-local-endpoint';
+
+/** The model endpoint and key a policy resolves to. */
+export interface ModelCredentials {
+  /** `model.base_url`, else env ANTHROPIC_BASE_URL; undefined = the SDK default (api.anthropic.com). */
+  baseURL: string | undefined;
+  /** `model.api_key`, else env ANTHROPIC_API_KEY, else LOCAL_ENDPOINT_KEY for a loopback endpoint. */
+  apiKey: string | undefined;
+  /** True when the key was set (not the placeholder). */
+  keySet: boolean;
+  /** True when `baseURL` is an http(s) URL on a loopback host (localhost, 127.0.0.0/8, ::1). */
+  local: boolean;
+}
+
+/**
+ * The endpoint and key under `policy` (`model.*`, else the environment). A loopback endpoint works
+ * with no key (it gets {@link LOCAL_ENDPOINT_KEY}) or with a dummy one (specs/policy.md `model`).
+ */
+export function modelCredentials(policy: Policy, env: NodeJS.ProcessEnv): ModelCredentials {
+  const baseURL = policy.model.base_url ?? (env.ANTHROPIC_BASE_URL || undefined);
+  const key = policy.model.api_key ?? (env.ANTHROPIC_API_KEY || undefined);
+  const local = baseURL !== undefined && isLoopbackUrl(baseURL);
+  return { baseURL, apiKey: key ?? (local ? LOCAL_ENDPOINT_KEY : undefined), keySet: key !== undefined, local };
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && isLoopbackHost(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** How to reach the model endpoint under `policy` (see {@link modelCredentials}). */
 export function modelClientOptions(policy: Policy, env: NodeJS.ProcessEnv): ModelClientOptions {
+  const { baseURL, apiKey } = modelCredentials(policy, env);
   return {
-    baseURL: policy.model.base_url ?? env.ANTHROPIC_BASE_URL,
-    apiKey: policy.model.api_key ?? env.ANTHROPIC_API_KEY,
+    baseURL,
+    apiKey,
     timeoutMs: policy.model.timeout_ms,
     idleTimeoutMs: policy.model.idle_timeout_ms,
     maxRetries: policy.model.max_retries,

@@ -1,7 +1,7 @@
 /**
  * The `foreman` command line (docs/architecture.md, "CLI contract"). A thin shell: flags become the same
- * options a policy file gives, then one call into src/. Exit codes: 0 success; 2 usage or invalid
- * policy; 3 `run` ended needing a human; 1 anything else.
+ * options a policy file gives, then one call into src/. Exit codes: 0 success; 2 usage, invalid
+ * policy or failed preflight; 3 `run` ended needing a human; 1 anything else.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -12,11 +12,12 @@ import { deploymentOf, type Deployment } from '../deployment.js';
 import { findIssueRun, listRunningIssues } from '../dispatch/runs.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
-import { CliError, ForemanError, hasCode, PolicyError } from '../errors.js';
+import { CliError, ForemanError, hasCode, PolicyError, PreflightError } from '../errors.js';
 import { interpretAnswer, normalizeOptions } from '../escalation/answer.js';
 import { createLogger, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
 import { foremanHome } from '../home.js';
+import { preflight } from '../preflight.js';
 import { runIssue } from '../run-issue.js';
 import { createTracker } from '../trackers/index.js';
 import { collectState, formatState } from '../status.js';
@@ -46,14 +47,41 @@ export function formatError(err: unknown): string {
     for (const i of err.issues) if (!err.message.includes(i.path)) lines.push(`  - ${i.path}: ${i.message}`);
     return lines.join('\n');
   }
+  if (err instanceof PreflightError) return err.failures.map((f) => `error[${f.code}]: ${f.message}`).join('\n');
   if (err instanceof ForemanError) return `error[${err.code}]: ${err.message}`;
   return `error: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Bad input (policy, usage, an unusable issue file) exits 2; an interrupt 130; everything else 1. */
+/**
+ * `foreman validate`: loads the policy and test-renders its prompt, builds the tracker adapter,
+ * runs the preflight (src/preflight.ts) and reports the sandbox. Prints warnings to stderr.
+ * @throws PolicyError or PreflightError (exit 2).
+ */
+async function validate(policy: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const loaded = await validatePolicyFile(path.resolve(policy), { env });
+  // Dispatch preflight (Symphony SPEC §6.3): the adapter must accept its keys and secrets.
+  // Building linear/github adapters does no I/O; the local one would create its folder.
+  if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
+    createTracker(loaded.policy, { baseDir: loaded.dir, env, commentKey: CHECK_ONLY_COMMENT_KEY });
+  for (const w of loaded.warnings) writeErr(`warning: ${w}\n`);
+  // Preflight (src/preflight.ts): the model credentials and workspace.repo; a failure exits 2.
+  const checks = await preflight(loaded, { env });
+  writeOut(`ok: ${loaded.file}\n`);
+  for (const line of checks) writeOut(`${line}\n`);
+  const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
+  const status = await sandboxStatus(sandbox);
+  if (status.available) writeOut(`${describeSandboxStatus(status, sandbox)}\n`);
+  else writeErr(`warning: ${describeSandboxStatus(status, sandbox)}\n`);
+}
+
+/**
+ * Bad input (policy, usage, an unusable issue file) and a failed preflight (src/preflight.ts, or no
+ * sandbox) exit 2; an interrupt 130; everything else 1.
+ */
 function exitCodeOf(err: unknown): number {
   if (hasCode(err, 'aborted')) return 130;
-  if (err instanceof PolicyError || err instanceof CliError || hasCode(err, 'issue_file_invalid')) return 2;
+  if (err instanceof PolicyError || err instanceof CliError || err instanceof PreflightError) return 2;
+  if (hasCode(err, 'issue_file_invalid') || hasCode(err, 'sandbox_unavailable')) return 2;
   return 1;
 }
 
@@ -154,19 +182,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .command('validate')
     .description('Check a policy spec file: exit 0 if valid, else print each error with its key path and exit 2.')
     .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
-    .action(async (policy: string) => {
-      const loaded = await validatePolicyFile(path.resolve(policy), { env });
-      // Dispatch preflight (Symphony SPEC §6.3): the adapter must accept its keys and secrets.
-      // Building linear/github adapters does no I/O; the local one would create its folder.
-      if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
-        createTracker(loaded.policy, { baseDir: loaded.dir, env, commentKey: CHECK_ONLY_COMMENT_KEY });
-      for (const w of loaded.warnings) writeErr(`warning: ${w}\n`);
-      writeOut(`ok: ${loaded.file}\n`);
-      const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
-      const status = await sandboxStatus(sandbox);
-      if (status.available) writeOut(`${describeSandboxStatus(status, sandbox)}\n`);
-      else writeErr(`warning: ${describeSandboxStatus(status, sandbox)}\n`);
-    });
+    .action((policy: string) => validate(policy, env));
 
   program
     .command('status')

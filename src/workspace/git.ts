@@ -64,6 +64,20 @@ export interface GitRunOptions {
   cwd?: string;
   /** Exit codes besides 0 that still return stdout (e.g. 1: `merge-tree` found conflicts). */
   okExitCodes?: number[];
+  /** Time limit in ms; git is killed (SIGTERM) and the run fails with `git_failed` after it. (Default: none) */
+  timeoutMs?: number;
+}
+
+/**
+ * The credentials of Foreman's network git steps under a policy: `scm.github.token`, else env
+ * GITHUB_TOKEN, for https remotes; env SSH_AUTH_SOCK for ssh ones.
+ */
+export function gitAuthFor(
+  policy: { scm: { github: { token?: string | undefined } } },
+  env: NodeJS.ProcessEnv,
+): GitAuth {
+  const token = policy.scm.github.token ?? env.GITHUB_TOKEN;
+  return { token: token || undefined, sshAuthSock: env.SSH_AUTH_SOCK || undefined };
 }
 
 /** Transports Foreman's network steps may use. */
@@ -175,12 +189,19 @@ export async function runGit(place: GitPlace, args: string[], o: GitRunOptions =
     execFile(
       'git',
       argv,
-      { cwd: o.cwd ?? place.workTree, env: gitEnv(place, home, o), maxBuffer: MAX_OUTPUT, encoding: 'utf8' },
+      {
+        cwd: o.cwd ?? place.workTree,
+        env: gitEnv(place, home, o),
+        maxBuffer: MAX_OUTPUT,
+        encoding: 'utf8',
+        ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}),
+      },
       (err, stdout, stderr) => {
         if (!err || (typeof err.code === 'number' && o.okExitCodes?.includes(err.code))) return resolve(stdout);
         const what = `git ${args.slice(0, 2).join(' ')}`;
+        const why = err.killed && o.timeoutMs ? `no answer within ${o.timeoutMs} ms` : (stderr || err.message).trim();
         reject(
-          new WorkspaceError('git_failed', redactUrls(`${what} failed: ${(stderr || err.message).trim()}`), {
+          new WorkspaceError('git_failed', redactUrls(`${what} failed: ${why}`), {
             cause: err,
           }),
         );

@@ -79,6 +79,32 @@ describe('foreman validate', () => {
     expect(missing.stderr).toContain('tracker_token_missing');
     expect(missing.stderr).toContain('GITHUB_TOKEN');
   });
+
+  it('exits 2 for a typo in a key, with its path and a "did you mean"', async () => {
+    const s = await setup([], { extra: 'qa:\n  comands: [npm test]' });
+    const r = await runForeman(['validate', s.policy], s.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('policy_invalid');
+    expect(r.stderr).toContain('qa.comands: unknown key of qa; did you mean `qa.commands`?');
+  });
+
+  it('exits 2 when workspace.repo is not a git repository, and names the checks that passed', async () => {
+    const s = await setup([]);
+    const ok = await runForeman(['validate', s.policy], s.env);
+    expect(ok.stdout).toContain(`workspace.repo: ${s.origin} is a reachable git repository`);
+    expect(ok.stdout).toContain('model: http://127.0.0.1:');
+
+    const notRepo = path.join(s.dir, 'not-a-repo');
+    await fs.mkdir(notRepo);
+    const text = await fs.readFile(s.policy, 'utf8');
+    await fs.writeFile(s.policy, text.replace(s.origin, notRepo));
+    const r = await runForeman(['validate', s.policy], s.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `error[workspace_repo_unreachable]: workspace.repo ${notRepo}`,
+    );
+    expect(r.stderr).toContain('not a git repository Foreman can reach');
+  });
 });
 
 describe('foreman run', () => {
@@ -173,6 +199,43 @@ describe('foreman start', () => {
     expect(r.stderr).toContain('sandbox_unavailable');
     expect(r.stderr).toContain('apt-get install bubblewrap');
     expect(r.stderr).toContain('sandbox.mode: none');
+  });
+
+  it('refuses to start (exit 2) with no model key and a non-loopback endpoint, naming ANTHROPIC_API_KEY', async () => {
+    const s = await setup([], { modelUrl: 'https://models.example.invalid', extra: 'model:\n  api_key: null' });
+    const env: NodeJS.ProcessEnv = { ...s.env };
+    delete env.ANTHROPIC_API_KEY;
+    const r = await runForeman(['start', s.policy], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('model_credentials_missing');
+    expect(r.stderr).toContain('Set ANTHROPIC_API_KEY');
+    expect(r.stderr).not.toContain('Foreman is running');
+  });
+
+  it('starts with a loopback model endpoint and no key', async () => {
+    const taskQueue = uniqueTaskQueue('local-model');
+    const s = await setup([], { taskQueue, extra: 'model:\n  api_key: null' });
+    const env: NodeJS.ProcessEnv = { ...s.env, FOREMAN_LOG_LEVEL: 'info' };
+    delete env.ANTHROPIC_API_KEY;
+    const deployment = deploymentOf(await loadPolicy(s.policy));
+    const daemon = spawnForeman(['start', s.policy], env);
+    cleanups.push(async () => {
+      daemon.child.kill('SIGKILL');
+      const connection = await Connection.connect({ address: temporalAddress() });
+      await new Client({ connection }).workflow
+        .getHandle(dispatcherWorkflowId(deployment.taskQueue))
+        .terminate('test over')
+        .catch(() => {});
+      await connection.close();
+    });
+    await waitFor(
+      async () => daemon.output().stderr.includes('Foreman is running'),
+      60_000,
+      () => daemon.output().stderr,
+    );
+    expect(daemon.output().stderr).toContain(`model: local endpoint ${s.model.url}, no key needed`);
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.wait(40_000)).code).toBe(0);
   });
 
   it('picks up an issue file dropped into the folder and ends with a pushed branch, evidence and review state', async () => {
