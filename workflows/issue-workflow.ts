@@ -28,6 +28,7 @@ import type { IssueRunSummary, IssueWorkflowInput, StopRequest } from './definit
 import { boot, issueActivities } from './issue/activities.js';
 import { describeFailure } from './issue/failure.js';
 import { awaitPullRequest, handOver } from './issue/pull-request.js';
+import { logEvent } from './issue/lifecycle.js';
 import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
 import { stoppedNotice } from './issue/texts.js';
@@ -56,6 +57,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     acts: issueActivities(settings),
     inbox,
   };
+  if (!carried) logEvent(run, 'dispatched', { title: issue.title });
 
   let posted: IssueRunSummary['evidence'];
   try {
@@ -88,6 +90,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
 function finish(run: Run, posted: IssueRunSummary['evidence']): IssueRunSummary {
   const stopped = run.state.prState === 'closed';
   run.state.phase = stopped ? 'stopped' : 'done';
+  logEvent(run, stopped ? 'stopped' : 'done', { pull_request: run.state.pr?.url ?? null });
   upsertMemo({ outcome: stopped ? 'stopped' : 'completed' });
   const reason = stopped ? 'the pull request was closed without merging.' : null;
   return summaryOf(summaryContext(run), run.state, stopped ? 'stopped' : 'completed', reason, posted);
@@ -114,6 +117,7 @@ async function stopRun(run: Run, req: StopRequest): Promise<IssueRunSummary> {
     log.warn('the stop notice could not be posted', { issue: input.identifier, error: describeFailure(err) });
   }
   state.phase = 'stopped';
+  logEvent(run, 'stopped', { reason: req.reason });
   upsertMemo({ outcome: 'stopped' });
   return summaryOf(summaryContext(run), state, 'stopped', req.reason, null);
 }

@@ -11,9 +11,11 @@ import {
   Runtime,
   Worker,
   bundleWorkflowCode,
+  type InjectedSinks,
   type LogLevel,
   type WorkflowBundle,
 } from '@temporalio/worker';
+import type { LifecycleSinks } from '../../workflows/issue/lifecycle.js';
 import { createActivities } from '../../activities/index.js';
 import { failureInterceptor } from '../../activities/interceptor.js';
 import type { PolicyStore } from '../config/store.js';
@@ -45,7 +47,7 @@ function installTemporalRuntime(log: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const forward = (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
-    const fields = { temporal: true, ...meta };
+    const fields = { temporal: true, ...readableMeta(meta) };
     if (level === 'ERROR') log.error(fields, message);
     else if (level === 'WARN') log.warn(fields, message);
     else log.debug(fields, message);
@@ -55,6 +57,32 @@ function installTemporalRuntime(log: Logger): void {
   } catch {
     // Another part of the process installed a runtime first; keep it.
   }
+}
+
+/**
+ * The SDK's log fields made readable: the task token (an opaque blob) dropped, and an `error` (an
+ * activity failure) shown as its message and Foreman's error `code` (src/errors.ts) instead of the
+ * serialized failure.
+ */
+export function readableMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!meta) return {};
+  const { taskToken: _token, error, ...rest } = meta;
+  if (error === undefined) return rest;
+  const e = error as { message?: unknown; code?: unknown; type?: unknown; details?: unknown[]; cause?: unknown };
+  const code = e.code ?? e.details?.[0] ?? (e.cause as { code?: unknown } | undefined)?.code;
+  return {
+    ...rest,
+    error: typeof e.message === 'string' ? e.message : String(error),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof e.type === 'string' ? { error_type: e.type } : {}),
+  };
+}
+
+/** The worker side of the workflows' `lifecycle` sink: each event an info line on `log`, message = the event. */
+export function lifecycleSinks(log: Logger): InjectedSinks<LifecycleSinks> {
+  return {
+    lifecycle: { event: { fn: (_info, fields) => log.info(fields, fields.event), callDuringReplay: false } },
+  };
 }
 
 /** Options of `createWorkerRuntime`. */
@@ -133,6 +161,8 @@ async function startRuntime(
     workflowBundle: await workflowBundle(),
     activities,
     interceptors: { activity: [failureInterceptor] },
+    // One log line per lifecycle event of a run (workflows/issue/lifecycle.ts), not during replay.
+    sinks: lifecycleSinks(opts.log),
     // Heartbeats carry cancellations back: by default they are throttled to 80% of the heartbeat
     // timeout (24 s here), so a stop would reach a running agent only that late.
     maxHeartbeatThrottleInterval: '1 second',

@@ -13,6 +13,7 @@ import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import { moveBestEffort, mustPost } from './deliver.js';
 import { describeFailure } from './failure.js';
+import { logEvent } from './lifecycle.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
 
@@ -105,12 +106,18 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   inbox.replies.length = 0;
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
+  logEvent(run, 'escalation asked', { kind: e.kind, n: escalation.n, question: e.question.slice(0, 200) });
 
   const resolution = parsed
     ? await awaitResolution(run, escalation, key, how)
     : await legacyResolution(run, escalation, key);
   record.answer = resolution.reply.text;
   record.author = resolution.reply.author;
+  logEvent(run, 'escalation answered', {
+    n: escalation.n,
+    command: resolution.command,
+    author: resolution.reply.author,
+  });
   state.openEscalation = null;
   if (resolution.command === 'stop') await stopByAnswer(run, resolution.reply);
   state.phase = 'implementing';

@@ -8,6 +8,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation, sleep } from '@tem
 import type { ErrorCode } from '../../src/errors.js';
 import { escalate, type EscalationAsk, type ProbeTarget } from './escalation.js';
 import { describeFailure, rateLimitsOf } from './failure.js';
+import { logStep } from './lifecycle.js';
 import type { Run } from './run.js';
 
 /** Codes of outages that heal by themselves: ridden out for `retry.outageMs` before a human is asked. */
@@ -37,6 +38,7 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
     try {
       const result = await fn();
       run.state.retrying = null;
+      logStep(run, name, result);
       return result;
     } catch (err) {
       if (isCancellation(err)) throw err;
