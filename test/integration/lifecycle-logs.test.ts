@@ -34,10 +34,12 @@ describe('lifecycle logs', () => {
     const { log, lines } = capturingLogger();
     ctx = await createRunContext({
       log,
+      extraPolicy: 'roles: {reviewer: {enabled: true}}',
       script: [
         toolUse('escalate', { question: 'Saturate at MAX_SAFE_INTEGER?', options: ['yes', 'no'] }),
         toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
         toolUse('finish', { summary: 'Fixed add().' }),
+        toolUse('submit_review', { verdict: 'approve', findings: [] }),
       ],
     });
     const handle = await ctx.start();
@@ -59,6 +61,7 @@ describe('lifecycle logs', () => {
       'escalation answered',
       'agent step',
       'QA result',
+      'review verdict',
       'pushed',
       'handed over',
       'done',
@@ -72,6 +75,7 @@ describe('lifecycle logs', () => {
     expect(agent.turns).toBeGreaterThan(0);
     expect(agent.tokens).toBeGreaterThan(0);
     expect(events.find((e) => e.event === 'QA result')).toMatchObject({ passed: true });
+    expect(events.find((e) => e.event === 'review verdict')).toMatchObject({ verdict: 'approve' });
     expect(events.find((e) => e.event === 'escalation answered')).toMatchObject({ author: 'ana', n: 1 });
   });
 });
