@@ -100,9 +100,7 @@ describe('foreman validate', () => {
     await fs.writeFile(s.policy, text.replace(s.origin, notRepo));
     const r = await runForeman(['validate', s.policy], s.env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(
-      `error[workspace_repo_unreachable]: workspace.repo ${notRepo}`,
-    );
+    expect(r.stderr).toContain(`error[workspace_repo_unreachable]: workspace.repo ${notRepo}`);
     expect(r.stderr).toContain('not a git repository Foreman can reach');
   });
 });
