@@ -77,10 +77,15 @@ export const EVIDENCE_MAX_CHARS = 60_000;
 /** Output-tail caps (characters) tried in turn until the packet fits in `EVIDENCE_MAX_CHARS`. */
 const TAIL_CAPS = [Infinity, 2000, 1000, 400, 100];
 
-/** Formats a duration in ms as `850 ms`, `12.3 s` or `4 min 05 s`. */
+/** Formats a duration in ms as `850 ms`, `12.3 s`, `4 min 05 s`, or from an hour on `24 h` / `1 h 5 min` (rounded to the minute). */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 3_600_000) {
+    const minutes = Math.round(ms / 60_000);
+    const h = Math.floor(minutes / 60);
+    return minutes % 60 ? `${h} h ${minutes % 60} min` : `${h} h`;
+  }
   const min = Math.floor(ms / 60_000);
   const sec = Math.round((ms % 60_000) / 1000);
   return `${min} min ${String(sec).padStart(2, '0')} s`;

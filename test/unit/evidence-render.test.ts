@@ -708,6 +708,14 @@ describe('formatDuration', () => {
       '4 min 05 s',
     ]);
   });
+
+  it('formats an hour and more in hours and minutes', () => {
+    expect([formatDuration(86_400_000), formatDuration(3_900_000), formatDuration(7_199_999)]).toEqual([
+      '24 h',
+      '1 h 5 min',
+      '2 h',
+    ]);
+  });
 });
 
 describe('renderEvidence: pull request and CI', () => {
