@@ -5,7 +5,7 @@
  * Neither ever ends the run as a failed workflow; cancellation (a stop) passes through.
  */
 import { isCancellation, log, sleep } from '@temporalio/workflow';
-import { describeFailure } from './failure.js';
+import { describeFailure, retryBackoffMs } from './failure.js';
 import type { Run } from './run.js';
 
 /**
@@ -15,7 +15,6 @@ import type { Run } from './run.js';
  * in the status as `retrying` with the error, so a human who fixes the cause sees it go through.
  */
 export async function mustPost<T>(run: Run, what: string, post: () => Promise<T>): Promise<T> {
-  const r = run.settings.retry;
   for (let attempt = 1; ; attempt++) {
     try {
       const done = await post();
@@ -24,7 +23,7 @@ export async function mustPost<T>(run: Run, what: string, post: () => Promise<T>
     } catch (err) {
       if (isCancellation(err)) throw err;
       const error = describeFailure(err);
-      const waitMs = Math.max(1, Math.min(r.initialIntervalMs * 2 ** Math.min(attempt - 1, 10), r.maximumIntervalMs));
+      const waitMs = retryBackoffMs(run.settings.retry, attempt);
       run.state.lastError = `${what}: ${error}`;
       run.state.retrying = { step: what, attempt, error, nextAttemptAt: new Date(Date.now() + waitMs).toISOString() };
       log.warn('escalation I/O failed; trying again', { issue: run.input.identifier, what, error });

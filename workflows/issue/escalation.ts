@@ -12,7 +12,7 @@ import type { HumanReply } from '../definitions.js';
 import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src/escalation/answer.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import { moveBestEffort, mustPost } from './deliver.js';
-import { describeFailure } from './failure.js';
+import { describeFailure, retryBackoffMs } from './failure.js';
 import { logEvent } from './lifecycle.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
@@ -197,9 +197,8 @@ async function awaitResolution(
 
 /** Probes `target` with backoff until it answers; then sets `recovered.at` (RFC 3339). */
 async function probeUntilUp(run: Run, target: ProbeTarget, recovered: { at: string | null }): Promise<void> {
-  const r = run.settings.retry;
-  for (let i = 0; ; i++) {
-    await sleep(Math.max(1, Math.min(r.initialIntervalMs * 2 ** Math.min(i, 10), r.maximumIntervalMs)));
+  for (let attempt = 1; ; attempt++) {
+    await sleep(retryBackoffMs(run.settings.retry, attempt));
     const up = await run.acts.probe.probeService({ target, issueId: run.input.issueId }).catch((err: unknown) => {
       if (isCancellation(err)) throw err;
       return false;

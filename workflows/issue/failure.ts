@@ -1,6 +1,7 @@
 /** How an activity failure reads in a status line, an escalation and the log, and what it carries. */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 import type { RateLimits } from '../../src/agents/rate-limits.js';
+import type { RunSettings } from '../../src/config/run-settings.js';
 
 /** A one-line reason from an activity failure: type, stable code (when Foreman gave one) and message, no trailing period. */
 export function describeFailure(err: unknown): string {
@@ -21,4 +22,13 @@ export function rateLimitsOf(err: unknown): RateLimits | null {
   if (!(e instanceof ApplicationFailure)) return null;
   const extra = e.details?.[1] as { rateLimits?: RateLimits } | undefined;
   return extra && typeof extra === 'object' && extra.rateLimits ? extra.rateLimits : null;
+}
+
+/**
+ * The wait before try `attempt` + 1 of something the run retries itself (an outage step, an
+ * escalation comment, an outage probe), ms: `retry.initialIntervalMs` doubling per attempt
+ * (attempt 1 → the initial interval), capped at `retry.maximumIntervalMs`, at least 1.
+ */
+export function retryBackoffMs(retry: RunSettings['retry'], attempt: number): number {
+  return Math.max(1, Math.min(retry.initialIntervalMs * 2 ** Math.min(attempt - 1, 10), retry.maximumIntervalMs));
 }

@@ -7,7 +7,7 @@
 import { ActivityFailure, ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
 import type { ErrorCode } from '../../src/errors.js';
 import { escalate, type EscalationAsk, type ProbeTarget } from './escalation.js';
-import { describeFailure, rateLimitsOf } from './failure.js';
+import { describeFailure, rateLimitsOf, retryBackoffMs } from './failure.js';
 import { logStep } from './lifecycle.js';
 import type { Run } from './run.js';
 
@@ -101,6 +101,5 @@ function outageWait(run: Run, err: unknown, since: number, attempt: number): num
   if (!outageOf(err)) return null;
   const left = run.settings.retry.outageMs - (Date.now() - since);
   if (left <= 0) return null;
-  const backoff = run.settings.retry.initialIntervalMs * 2 ** Math.min(attempt - 1, 10);
-  return Math.max(1, Math.min(backoff, run.settings.retry.maximumIntervalMs, left));
+  return Math.max(1, Math.min(retryBackoffMs(run.settings.retry, attempt), left));
 }
