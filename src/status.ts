@@ -260,7 +260,8 @@ export function formatRateLimits(r: RateLimits): string {
   return `Model rate limits (HTTP ${r.status} at ${r.observed_at}): ${parts.join('; ') || 'no counts reported'}`;
 }
 
-function formatAge(ms: number): string {
+/** A duration for people: `42 s`, `5 min`, `3 h`, `2 d` (status and `foreman ls`). */
+export function formatAge(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 120) return `${s} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;

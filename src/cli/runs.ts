@@ -16,6 +16,7 @@ import { normalizeOptions } from '../escalation/answer.js';
 import { totalTokens } from '../agents/usage.js';
 import { foremanHome, transcriptPath } from '../home.js';
 import { workspaceKey } from '../workspace/key.js';
+import { formatAge } from '../status.js';
 import {
   ISSUE_WORKFLOW_TYPE,
   statusQuery,
@@ -216,15 +217,6 @@ export function formatRuns(rows: RunRow[]): string {
   for (const r of rows.filter((x) => x.question))
     lines.push(`  ${inert(r.issue_identifier)} asks: ${inert(r.question!)}`);
   return lines.join('\n');
-}
-
-/** A duration for people: `42 s`, `5 min`, `3 h`, `2 d`. */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172_800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86_400)} d`;
 }
 
 /**
