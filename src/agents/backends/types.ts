@@ -102,3 +102,41 @@ export interface AgentBackend {
   readonly name: BackendName;
   run(input: BackendRunInput): Promise<AgentRunResult>;
 }
+
+/**
+ * A role's backend as the policy resolves it (`roles.<role>.backend` and its options block, or
+ * Symphony's top-level `codex` block for the implementer; specs/backends.md). Built by
+ * src/agents/backends/config.ts `backendOf`. Times in ms.
+ */
+export type BackendSettings =
+  | { name: 'builtin' }
+  | {
+      name: 'claude-code';
+      /** Executable (PATH name or path). (Default: `claude`) */
+      command: string;
+      /** Extra CLI arguments appended after Foreman's own. */
+      extraArgs: string[];
+      /** A turn (one CLI invocation) longer than this is ended. (Default: 3600000) */
+      turnTimeoutMs: number;
+      /** No event from the CLI or the gateway for this long → the turn is ended and retried; 0 = off. (Default: 300000) */
+      stallTimeoutMs: number;
+    }
+  | {
+      name: 'codex';
+      /** Shell command that starts the app server (Symphony `codex.command`). (Default: `codex app-server`) */
+      command: string;
+      /** Symphony `codex.approval_policy`, passed to thread/start and turn/start. */
+      approvalPolicy: unknown;
+      /** Symphony `codex.thread_sandbox`. */
+      threadSandbox: unknown;
+      /** Symphony `codex.turn_sandbox_policy`. */
+      turnSandboxPolicy: unknown;
+      /** Symphony `codex.turn_timeout_ms`. (Default: 3600000) */
+      turnTimeoutMs: number;
+      /** Symphony `codex.read_timeout_ms`: a JSON-RPC response slower than this fails. (Default: 5000) */
+      readTimeoutMs: number;
+      /** Symphony `codex.stall_timeout_ms`; 0 = off. (Default: 300000) */
+      stallTimeoutMs: number;
+      /** Reasoning effort passed on turn/start when set (Symphony policies often set it). */
+      reasoningEffort?: string;
+    };
