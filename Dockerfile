@@ -4,12 +4,12 @@
 # named by TEMPORAL_ADDRESS (see docker-compose.yml) instead of starting a dev server.
 FROM node:20-bookworm-slim
 
-# git: workspaces are git worktrees/clones and Foreman pushes branches; bash: hooks and the
+# git (+ openssh-client for ssh remotes): workspaces are git worktrees/clones and Foreman pushes branches; bash: hooks and the
 # agents' run_command; ca-certificates: HTTPS to the tracker, the SCM and the model endpoint;
 # bubblewrap: the sandbox agent and QA commands run in (src/sandbox/; the container needs the
 # security options in docker-compose.yml for it to create namespaces).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git bash ca-certificates bubblewrap \
+ && apt-get install -y --no-install-recommends git openssh-client bash ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \

@@ -124,7 +124,8 @@ export async function findTemporalCli(opts: FindTemporalCliOptions = {}): Promis
 }
 
 /** The Go toolchain: `go` on PATH, else a well-known install location, else null. */
-async function findGo(env: NodeJS.ProcessEnv): Promise<string | null> {
+/** The Go toolchain: `go` on the `PATH` of `env`, else /usr/local/go/bin/go; null when neither exists. */
+export async function findGo(env: NodeJS.ProcessEnv): Promise<string | null> {
   const onPath = await whichOnPath('go', env);
   if (onPath) return onPath;
   for (const candidate of WELL_KNOWN_GO) {
