@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { CliError } from './errors.js';
-import { breakLock, pidAlive } from './temporal/cli-binary.js';
+import { breakLock, pidAlive } from './file-lock.js';
 import { startTimeOf } from './workspace/shell.js';
 
 /** Name of the lock file in each locked folder. */

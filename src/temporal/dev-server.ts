@@ -18,7 +18,8 @@ import { Connection } from '@temporalio/client';
 import { DEPLOYMENT_SEARCH_ATTRIBUTE } from '../deployment.js';
 import { TemporalServerError } from '../errors.js';
 import { withoutSecrets } from '../workspace/shell.js';
-import { ensureTemporalCli, pidAlive, withFileLock, type LogFn } from './cli-binary.js';
+import { ensureTemporalCli, type LogFn } from './cli-binary.js';
+import { pidAlive, withFileLock } from '../file-lock.js';
 
 /** Search attribute types `start-dev --search-attribute` accepts. */
 export type SearchAttributeTypeName = 'Text' | 'Keyword' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
@@ -571,6 +572,7 @@ export async function connectOrStartDevServer(opts: ConnectOrStartOptions): Prom
     },
     {
       timeoutMs: (opts.startTimeoutMs ?? 60_000) + 30_000,
+      timeoutError: (message) => new TemporalServerError('temporal_server_failed', message),
       onWait: (holder, waitedMs) =>
         log(
           waitedMs === 0

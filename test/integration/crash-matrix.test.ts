@@ -17,7 +17,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort, startDevServer } from '../../src/temporal/dev-server.js';
 import { ISSUE_WORKFLOW_TYPE, humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
-import { pidAlive } from '../../src/temporal/cli-binary.js';
+import { pidAlive } from '../../src/file-lock.js';
 import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf } from '../../src/deployment.js';
 import { issueRunTags } from '../../src/dispatch/runs.js';

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hasCode, TemporalServerError } from '../../src/errors.js';
+import { pidAlive } from '../../src/file-lock.js';
 import {
   ensureTemporalCli,
   findTemporalCli,
-  pidAlive,
   TEMPORAL_CLI_VERSION,
   temporalCliCachePath,
 } from '../../src/temporal/cli-binary.js';

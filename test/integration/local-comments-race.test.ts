@@ -1,10 +1,13 @@
 /**
  * Human answers are never lost on the local tracker: a person (or a second process) appends to
  * the comments file without Foreman's lock while Foreman keeps rewriting its own evidence comment
- * and posting new ones. Every appended answer must survive, exactly once.
+ * and posting new ones. Every appended answer must survive, exactly once. Two Foreman processes
+ * writing one folder take turns through the per-file lock (src/trackers/local/files.ts).
  */
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { createLocalTracker } from '../../src/trackers/local/index.js';
@@ -15,6 +18,8 @@ afterEach(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = null;
 });
+
+const WRITER = fileURLToPath(new URL('../support/local-writer.ts', import.meta.url));
 
 const pause = () => new Promise<void>((r) => setImmediate(r));
 
@@ -53,3 +58,59 @@ it(
     expect(await readFile(commentsFile, 'utf8')).not.toContain('.tmp');
   },
 );
+
+it(
+  'two Foreman processes writing one issue lose nothing: every keyed comment of both lands once',
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
+    await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+    const N = 40;
+    const writer = (prefix: string) =>
+      execa(process.execPath, ['--import', 'tsx', WRITER, dir!, prefix, String(N)], { reject: false });
+    const [a, b] = await Promise.all([writer('alpha'), writer('beta')]);
+    expect(a.stderr).toBe('');
+    expect(b.stderr).toBe('');
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
+    const keys = (await tracker.fetchComments('DEMO-1')).map((c) => c.key);
+    for (const prefix of ['alpha', 'beta'])
+      for (let i = 0; i < N; i++) expect(keys.filter((k) => k === `${prefix}-${i}`)).toHaveLength(1);
+    expect((await readdir(dir)).filter((f) => f.includes('.lock') || f.includes('.tmp'))).toEqual([]);
+  },
+);
+
+it('a write waits while another live process holds the file lock, and proceeds when it is released', async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
+  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  const holder = execa('sleep', ['30'], { reject: false });
+  try {
+    const lock = path.join(dir, 'DEMO-1.md.lock');
+    await writeFile(lock, JSON.stringify({ pid: holder.pid, host: hostname(), createdAt: Date.now() }));
+    const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
+    let moved = false;
+    const move = tracker.moveIssue('DEMO-1', 'In Progress').then(() => (moved = true));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(moved).toBe(false);
+    expect(await readFile(path.join(dir, 'DEMO-1.md'), 'utf8')).toContain('state: Todo');
+    await rm(lock);
+    await move;
+    expect(await readFile(path.join(dir, 'DEMO-1.md'), 'utf8')).toContain('state: In Progress');
+  } finally {
+    holder.kill();
+  }
+});
+
+it('a lock left by a dead process is broken, not waited on', async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
+  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  const child = execa('true');
+  const pid = child.pid!;
+  await child;
+  await writeFile(path.join(dir, 'DEMO-1.md.lock'), JSON.stringify({ pid, host: hostname(), createdAt: Date.now() }));
+  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
+  await tracker.moveIssue('DEMO-1', 'In Progress');
+  expect(await readFile(path.join(dir, 'DEMO-1.md'), 'utf8')).toContain('state: In Progress');
+});

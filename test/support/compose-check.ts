@@ -9,7 +9,8 @@ import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { findGo, userCacheDir, withFileLock } from '../../src/temporal/cli-binary.js';
+import { findGo, userCacheDir } from '../../src/temporal/cli-binary.js';
+import { withFileLock } from '../../src/file-lock.js';
 import { withoutSecrets } from '../../src/workspace/shell.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,25 +29,29 @@ export async function composeCheckBinary(): Promise<string> {
       () => false,
     );
   if (await exists()) return target;
-  return withFileLock(join(dir, '.build.lock'), async () => {
-    if (await exists()) return target;
-    const go = await findGo(process.env);
-    if (!go)
-      throw new Error('compose-check needs Go (the same toolchain that builds the Temporal CLI); install Go >= 1.25');
-    const tmp = `${target}.tmp-${process.pid}`;
-    try {
-      await execa(go, ['build', '-mod=readonly', '-o', tmp, '.'], {
-        cwd: SOURCE,
-        env: { ...withoutSecrets(process.env), CGO_ENABLED: '0' },
-        extendEnv: false,
-        timeout: 600_000,
-      });
-      await rename(tmp, target);
-    } finally {
-      await rm(tmp, { force: true });
-    }
-    return target;
-  });
+  return withFileLock(
+    join(dir, '.build.lock'),
+    async () => {
+      if (await exists()) return target;
+      const go = await findGo(process.env);
+      if (!go)
+        throw new Error('compose-check needs Go (the same toolchain that builds the Temporal CLI); install Go >= 1.25');
+      const tmp = `${target}.tmp-${process.pid}`;
+      try {
+        await execa(go, ['build', '-mod=readonly', '-o', tmp, '.'], {
+          cwd: SOURCE,
+          env: { ...withoutSecrets(process.env), CGO_ENABLED: '0' },
+          extendEnv: false,
+          timeout: 600_000,
+        });
+        await rename(tmp, target);
+      } finally {
+        await rm(tmp, { force: true });
+      }
+      return target;
+    },
+    { timeoutError: (message) => new Error(message) },
+  );
 }
 
 /** What one compose-check run gave: the resolved project (exit 0) or the loader's error. */

@@ -1,9 +1,9 @@
-/** withFileLock (src/temporal/cli-binary.ts): a process waiting on another's lock says so, and again at intervals. */
+/** withFileLock (src/file-lock.ts): a process waiting on another's lock says so, and again at intervals. */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withFileLock } from '../../src/temporal/cli-binary.js';
+import { withFileLock } from '../../src/file-lock.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -19,6 +19,8 @@ async function heldLock(): Promise<string> {
   return lock;
 }
 
+const timeoutError = (message: string) => new Error(message);
+
 describe('withFileLock', () => {
   it('announces the wait at once and again every remindMs, with the holder pid and the time waited', async () => {
     const lock = await heldLock();
@@ -27,6 +29,7 @@ describe('withFileLock', () => {
     const result = await withFileLock(lock, async () => 'got it', {
       pollMs: 20,
       remindMs: 200,
+      timeoutError,
       onWait: (pid, waitedMs) => calls.push({ pid, waitedMs }),
     });
     clearTimeout(released);
@@ -44,7 +47,7 @@ describe('withFileLock', () => {
     const lock = await heldLock();
     await fs.rm(lock);
     const calls: number[] = [];
-    await withFileLock(lock, async () => undefined, { onWait: (_p, ms) => calls.push(ms) });
+    await withFileLock(lock, async () => undefined, { timeoutError, onWait: (_p, ms) => calls.push(ms) });
     expect(calls).toEqual([]);
   });
 });

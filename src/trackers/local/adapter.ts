@@ -6,7 +6,7 @@
  * - `<identifier>.comments.md`: comments (./comments.ts).
  *
  * Owns the `Tracker` contract over those files: listings, the state and comment writes and new
- * issue files (atomic, serialized per file within the process, ./files.ts) and the folder watch
+ * issue files (atomic, one Foreman writer per file across processes, ./files.ts) and the folder watch
  * (./watch.ts). It does not decide eligibility (src/dispatch/) and does not guard against other
  * processes writing the same file at the same instant.
  */
@@ -44,7 +44,7 @@ import {
   readText,
   rewriteKeepingAppends,
   unreadable,
-  withFileLock,
+  withWriteLock,
   writeAtomic,
   writeNewFile,
 } from './files.js';
@@ -242,7 +242,7 @@ async function upsertComment(t: LocalInner, issueId: string, key: string, body: 
   requireKey(key);
   await requireExists(t, issueId);
   const file = t.commentsFile(issueId);
-  return withFileLock(file, async (): Promise<PostedComment> => {
+  return withWriteLock(file, async (): Promise<PostedComment> => {
     let posted: PostedComment = { id: '', created: false };
     // Others (a person's editor, `>>`) append without our lock: never lose what they add.
     await rewriteKeepingAppends(file, (text, mtime) => {
@@ -267,7 +267,7 @@ async function moveIssue(t: LocalInner, issueId: string, state: string): Promise
   const target = requireStateName(state);
   if (!isIdentifier(issueId)) throw notFound(issueId, t.dir);
   const file = t.issueFile(issueId);
-  await withFileLock(file, async () => {
+  await withWriteLock(file, async () => {
     const loaded = await loadIssueFile(file);
     if (loaded.kind === 'missing') throw notFound(issueId, t.dir);
     if (loaded.kind === 'invalid') throw loaded.error;
@@ -314,7 +314,7 @@ async function createIssue(t: LocalInner, input: NewIssue): Promise<CreatedIssue
     ...(input.description !== undefined ? { description: input.description } : {}),
   });
   const file = t.issueFile(identifier);
-  const created = await withFileLock(file, () => writeNewFile(file, text));
+  const created = await withWriteLock(file, () => writeNewFile(file, text));
   const issue = await fetchIssueByIdentifier(t, identifier);
   if (issue === null) throw notFound(identifier, t.dir);
   return { issue, created };

@@ -1,13 +1,14 @@
 /**
  * The local tracker's files: names (`<identifier>.md`, `<identifier>.comments.md`), reading,
- * atomic writes (replace, or create only if absent), the per-file write queue, and the
- * `TrackerError`s of file problems.
+ * atomic writes (replace, or create only if absent), the per-file write lock (one writer at a time
+ * across Foreman processes), and the `TrackerError`s of file problems.
  */
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { appendFile, link, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { TrackerError } from '../../errors.js';
+import { withFileLock } from '../../file-lock.js';
 import { createSerializer } from '../serialize.js';
 import { describeError } from '../shared.js';
 
@@ -17,7 +18,32 @@ export const ISSUE_EXT = '.md';
 export const COMMENTS_EXT = '.comments.md';
 
 /** Write queue per absolute path, shared by every tracker in this process. */
-export const withFileLock = createSerializer();
+const inProcess = createSerializer();
+
+/** How long a write waits for another process's lock on the same file, ms. */
+const LOCK_TIMEOUT_MS = 30_000;
+/** A lock held longer than this is abandoned (a write holds it for milliseconds), ms. */
+const LOCK_STALE_MS = 120_000;
+
+/**
+ * Runs `fn` (a read-modify-write of `file`) as the only Foreman writer of that file: queued behind
+ * this process's other writes of it, then holding `<file>.lock` (src/file-lock.ts) so a second
+ * daemon or `foreman run` on the same folder waits too. People editing the file take no lock;
+ * `rewriteKeepingAppends` keeps what they append.
+ *
+ * @throws TrackerError `tracker_request_failed` (retryable) when another process holds the lock for
+ *   more than 30 s; rethrows what `fn` throws.
+ */
+export function withWriteLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  return inProcess(file, () =>
+    withFileLock(`${file}.lock`, fn, {
+      timeoutMs: LOCK_TIMEOUT_MS,
+      staleMs: LOCK_STALE_MS,
+      pollMs: 10,
+      timeoutError: (message) => new TrackerError('tracker_request_failed', message, { retryable: true }),
+    }),
+  );
+}
 
 /** The file's text and stats, or null when it does not exist or is not a file. */
 export async function readText(file: string): Promise<{ text: string; stats: Stats } | null> {
