@@ -8,6 +8,11 @@
  *   dedup, map), with a no-op event sink. Target: p99 < 25 ms.
  * - dispatch: selecting and ordering 10,000 candidate issues (Symphony SPEC §8.2). Target: < 100 ms.
  * - sandbox: wall time bubblewrap adds to run_command and to a QA command (./sandbox.ts). Target: < 150 ms.
+ * - fleet (./fleet.ts): pickup latency, lifecycle throughput at N = 50 and 200, CPU-seconds and
+ *   history events per issue, parked runs at 1,000 / 5,000 / 10,000 (RSS, db size, tick duration,
+ *   answer → resume). A report, not pass/fail: printed as a table and written as JSON to
+ *   bench/results/. It takes long (hours at 10,000 parked runs); `--quick` runs small sizes,
+ *   `--fleet` only the fleet, `--no-fleet` only the quick benchmarks above.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +23,8 @@ import { selectForDispatch } from '../src/dispatch/select.js';
 import { createWebhookRoutes } from '../src/server/webhooks/index.js';
 import type { Issue } from '../src/trackers/types.js';
 import { benchSandbox } from './sandbox.js';
+import { benchFleet, fleetTable } from './fleet.js';
+import fs from 'node:fs/promises';
 
 interface Result {
   name: string;
@@ -114,11 +121,29 @@ function benchDispatch(n = 10_000): Result[] {
   ];
 }
 
-const results = [...(await benchWebhooks()), ...benchDispatch(), ...(await benchSandbox())];
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
 let failed = 0;
-for (const r of results) {
-  const ok = r.value < r.target;
-  if (!ok) failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.value.toFixed(2)} ${r.unit} (target < ${r.target} ${r.unit})`);
+if (!args.has('--fleet')) {
+  const results = [...(await benchWebhooks()), ...benchDispatch(), ...(await benchSandbox())];
+  for (const r of results) {
+    const ok = r.value < r.target;
+    if (!ok) failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.value.toFixed(2)} ${r.unit} (target < ${r.target} ${r.unit})`);
+  }
+}
+if (!args.has('--no-fleet')) {
+  const report = await benchFleet(
+    quick
+      ? { throughput: [10], parked: [50], pickupSamples: 3 }
+      : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10 },
+    (line) => console.log(`  … ${line}`),
+  );
+  const dir = new URL('./results/', import.meta.url);
+  await fs.mkdir(dir, { recursive: true });
+  const file = new URL(`fleet-${report.startedAt.replace(/[:.]/g, '-')}.json`, dir);
+  await fs.writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(fleetTable(report));
+  console.log(`  (JSON: ${file.pathname})`);
 }
 process.exit(failed ? 1 : 0);
