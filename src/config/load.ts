@@ -18,6 +18,7 @@ import { PolicyError } from '../errors.js';
 import type { Issue } from '../trackers/types.js';
 import { renderPrompt } from './prompt.js';
 import { policySchema } from './schema.js';
+import { backendNameOf, ROLES } from '../agents/backends/config.js';
 import { rememberSecrets } from '../redact.js';
 import { policySecrets } from './secrets.js';
 import type { Policy } from './schema.js';
@@ -157,7 +158,7 @@ function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): Loaded
   const result = policySchema.safeParse(prepared);
   if (!result.success) throw invalidPolicy(result.error, file);
   const policy = result.data;
-  warnings.push(...consistencyWarnings(policy));
+  warnings.push(...consistencyWarnings(policy), ...backendWarnings(policy, prepared));
   // The redactor learns every secret a policy holds as soon as it is loaded (src/redact.ts).
   rememberSecrets(policySecrets(policy));
   return { file, dir, policy, promptTemplate: body.trim(), warnings, digest };
@@ -260,6 +261,16 @@ function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<stri
 
   if (isMap(config.server)) resolveVarField(config.server, 'token', ctx.env);
 
+  // A claude-code command that is a path (not a bare name looked up on PATH) is relative to the policy.
+  if (isMap(config.roles)) {
+    for (const role of Object.values(config.roles)) {
+      if (!isMap(role) || !isMap(role.claude_code)) continue;
+      const command = role.claude_code.command;
+      if (typeof command === 'string' && (command.includes('/') || command.trim().startsWith('~')))
+        resolvePathField(role.claude_code, 'command', ctx);
+    }
+  }
+
   const agent = config.agent;
   if (isMap(agent) && isMap(agent.max_concurrent_agents_by_state)) {
     for (const [state, limit] of Object.entries(agent.max_concurrent_agents_by_state)) {
@@ -332,7 +343,6 @@ export function isLocalRepoPath(value: string): boolean {
  * an error. The one list of them.
  */
 export const SYMPHONY_IGNORED_KEYS: Readonly<Record<string, string>> = {
-  codex: 'Foreman runs its own agents through the Messages API, not Codex',
   worker: 'Foreman runs its work on Temporal workers, not SSH workers',
   observability: "Foreman's status surfaces are `foreman status` and the HTTP API",
 };
@@ -347,8 +357,9 @@ interface UnknownKey {
  * Checks every key of the front matter against the schema, at every level. Unknown keys are
  * returned (the caller makes them a `policy_invalid` error); Symphony's ignored keys become
  * warnings. `tracker` is an open map (Symphony's legacy flat keys are adapter-owned), so there only
- * a near miss of a core key (`kinds`, `active_state`) counts as unknown; `tracker.provider`,
- * `codex` and the map-valued keys (`budget.prices`, `agent.max_concurrent_agents_by_state`) are open.
+ * a near miss of a core key (`kinds`, `active_state`) counts as unknown; `tracker.provider` and
+ * the map-valued keys (`budget.prices`, `agent.max_concurrent_agents_by_state`, Codex's
+ * pass-through `approval_policy` and `turn_sandbox_policy`) are open.
  */
 function checkUnknownKeys(config: Record<string, unknown>, warnings: string[]): UnknownKey[] {
   const unknown: UnknownKey[] = [];
@@ -460,6 +471,34 @@ function consistencyWarnings(policy: Policy): string[] {
   }
   if (policy.roles.qa.agent && policy.qa.commands.length === 0) {
     out.push('roles.qa.agent is true but qa.commands is empty; the QA agent has no commands to check.');
+  }
+  return out;
+}
+
+/**
+ * Backend options written but not used (specs/backends.md): a role's `claude_code` / `codex` block
+ * while the role runs on another backend, and Symphony's top-level `codex` block when no role runs
+ * on `codex` (`roles.implementer.backend` chose another).
+ */
+function backendWarnings(policy: Policy, raw: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const rawRoles = isMap(raw.roles) ? raw.roles : {};
+  for (const role of ROLES) {
+    const name = backendNameOf(policy, role);
+    const rawRole = rawRoles[role];
+    if (!isMap(rawRole)) continue;
+    for (const [key, backend] of [
+      ['claude_code', 'claude-code'],
+      ['codex', 'codex'],
+    ] as const) {
+      if (rawRole[key] !== undefined && name !== backend)
+        out.push(`roles.${role}.${key}: not used, roles.${role} runs on ${name}; ignored.`);
+    }
+  }
+  if (policy.codex !== undefined && !ROLES.some((role) => backendNameOf(policy, role) === 'codex')) {
+    out.push(
+      `codex: Symphony's codex block is not used, roles.implementer.backend is ${backendNameOf(policy, 'implementer')}; ignored.`,
+    );
   }
   return out;
 }
