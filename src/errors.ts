@@ -90,7 +90,7 @@ export const ERROR_CODES = {
     'scm_pr_rejected',
     'scm_payload_invalid',
   ],
-  PreflightError: ['model_credentials_missing', 'workspace_repo_unreachable'],
+  PreflightError: ['model_credentials_missing', 'workspace_repo_unreachable', 'agent_command_missing'],
   TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed', 'search_attribute_missing'],
   CliError: [
     'usage',
