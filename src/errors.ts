@@ -21,6 +21,7 @@ export const ERROR_CODES = {
     'workflow_front_matter_not_a_map',
     'workflow_empty',
     'policy_invalid',
+    'model_unpriced',
     'invalid_tracker_config',
     'tracker_kind_unsupported',
     'tracker_token_missing',

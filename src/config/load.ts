@@ -19,6 +19,7 @@ import type { Issue } from '../trackers/types.js';
 import { renderPrompt } from './prompt.js';
 import { policySchema } from './schema.js';
 import { backendNameOf, ROLES } from '../agents/backends/config.js';
+import { unpricedRoles } from '../agents/pricing.js';
 import { rememberSecrets } from '../redact.js';
 import { policySecrets } from './secrets.js';
 import type { Policy } from './schema.js';
@@ -158,7 +159,7 @@ function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): Loaded
   const result = policySchema.safeParse(prepared);
   if (!result.success) throw invalidPolicy(result.error, file);
   const policy = result.data;
-  warnings.push(...consistencyWarnings(policy), ...backendWarnings(policy, prepared));
+  warnings.push(...consistencyWarnings(policy), ...backendWarnings(policy, prepared), ...priceWarnings(policy, file));
   // The redactor learns every secret a policy holds as soon as it is loaded (src/redact.ts).
   rememberSecrets(policySecrets(policy));
   return { file, dir, policy, promptTemplate: body.trim(), warnings, digest };
@@ -501,6 +502,33 @@ function backendWarnings(policy: Policy, raw: Record<string, unknown>): string[]
     );
   }
   return out;
+}
+
+/**
+ * Role models without a price (src/agents/pricing.ts `unpricedRoles`): a warning each, since
+ * their cost is unknown; with `budget.max_usd` set, a `model_unpriced` error, since that budget
+ * could never trigger for them (specs/backends.md, "Prices").
+ * @throws PolicyError `model_unpriced`, `issues` naming each role's `model` key.
+ */
+function priceWarnings(policy: Policy, file: string): string[] {
+  const unpriced = unpricedRoles(policy);
+  if (unpriced.length === 0) return [];
+  if (policy.budget.max_usd !== undefined) {
+    const issues = unpriced.map(({ role, model }) => ({
+      path: `roles.${role}.model`,
+      message: `"${model}" has no price, so budget.max_usd cannot be enforced for it; add budget.prices.${model} (USD per million tokens: input, output, cache_write, cache_read).`,
+    }));
+    throw new PolicyError(
+      'model_unpriced',
+      `${file}: budget.max_usd is set but ${unpriced.map((u) => `the ${u.role}'s model "${u.model}"`).join(' and ')} ` +
+        `${unpriced.length === 1 ? 'has' : 'have'} no price. Add budget.prices for ${unpriced.length === 1 ? 'it' : 'them'}, or remove budget.max_usd.`,
+      { issues, file },
+    );
+  }
+  return unpriced.map(
+    ({ role, model }) =>
+      `roles.${role}.model: "${model}" has no price, so its cost shows as unknown; add budget.prices.${model} to count it.`,
+  );
 }
 
 /** `policy_invalid` for unknown keys: one line per key path, each with its suggestion. */

@@ -338,16 +338,6 @@ export const modelPriceSchema = z.object({
   cache_read: z.preprocess(numericString, z.number().nonnegative()),
 });
 
-/**
- * Built-in prices, USD per million tokens (Anthropic's published list prices; cache writes at 1.25×
- * input, cache reads at 0.1× input). A policy's `budget.prices` entries override or add models.
- */
-export const DEFAULT_PRICES: Record<string, z.infer<typeof modelPriceSchema>> = {
-  'claude-opus-4-5': { input: 5, output: 25, cache_write: 6.25, cache_read: 0.5 },
-  'claude-sonnet-4-5': { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
-  'claude-haiku-4-5': { input: 1, output: 5, cache_write: 1.25, cache_read: 0.1 },
-};
-
 /** `budget`: limits per issue; reaching one escalates instead of looping. */
 export const budgetSchema = z.object({
   /** Tokens per issue: input, output, cache write and cache read summed. (Default: none = unlimited) */
@@ -358,7 +348,7 @@ export const budgetSchema = z.object({
   max_wall_ms: positiveInt().optional(),
   /** Attempts of each failing step (agent, git, tracker) before it is escalated. (Default: 3) */
   max_attempts: positiveInt().default(3),
-  /** Model prices for `max_usd`, USD per million tokens, by model name; merged over the built-in table. */
+  /** Model prices for `max_usd`, USD per million tokens, by model name; merged over the built-in table (src/agents/pricing.ts). */
   prices: z.record(z.string(), modelPriceSchema).default({}),
 });
 

@@ -7,6 +7,7 @@ import {
   describeBackends,
   shellWords,
 } from '../../src/agents/backends/config.js';
+import { unpricedRoles } from '../../src/agents/pricing.js';
 import { parsePolicyText } from '../../src/config/load.js';
 import { defaultPolicy } from '../../src/config/schema.js';
 import { PolicyError } from '../../src/errors.js';
@@ -44,7 +45,9 @@ describe('backendOf', () => {
 
   it('runs the implementer on codex with the settings of a Symphony codex block, model from its command', () => {
     const { policy, warnings } = parse(SYMPHONY_CODEX);
-    expect(warnings).toEqual([]);
+    expect(warnings).toEqual([
+      'roles.implementer.model: "gpt-5.5" has no price, so its cost shows as unknown; add budget.prices.gpt-5.5 to count it.',
+    ]);
     expect(backendOf(policy, 'implementer')).toEqual({
       name: 'codex',
       command:
@@ -182,5 +185,31 @@ describe('Codex command lines', () => {
     expect(codex('codex app-server')).toBe('codex');
     expect(codex('RUST_LOG=info env /opt/codex/bin/codex app-server')).toBe('/opt/codex/bin/codex');
     expect(backendExecutable({ name: 'builtin' })).toBeNull();
+  });
+});
+
+describe('prices of role models', () => {
+  it('has a built-in price for the default model of builtin and claude-code', () => {
+    expect(
+      unpricedRoles(parse('roles:\n  reviewer: {enabled: true, backend: claude-code}\n  qa: {agent: true}').policy),
+    ).toEqual([]);
+    // gpt-5.5 (codex's default) has none: its price was not found on an OpenAI page (src/agents/pricing.ts).
+    expect(unpricedRoles(parse('codex: {}').policy)).toEqual([{ role: 'implementer', model: 'gpt-5.5' }]);
+  });
+
+  it('refuses budget.max_usd with an unpriced role model (model_unpriced), and accepts it once priced', () => {
+    const err = policyError(
+      'budget: {max_usd: 5}\ncodex: {}\nroles:\n  reviewer: {enabled: true, model: house-model}\n  qa: {model: off-role-model}',
+    );
+    expect(err.code).toBe('model_unpriced');
+    expect(err.issues.map((i) => i.path)).toEqual(['roles.implementer.model', 'roles.reviewer.model']);
+    expect(err.message).toContain(
+      'budget.max_usd is set but the implementer\'s model "gpt-5.5" and the reviewer\'s model "house-model" have no price.',
+    );
+    const price = '{input: 1, output: 2, cache_write: 1, cache_read: 0.1}';
+    const ok = parse(
+      `budget:\n  max_usd: 5\n  prices: {gpt-5.5: ${price}, house-model: ${price}}\ncodex: {}\nroles:\n  reviewer: {enabled: true, model: house-model}`,
+    );
+    expect(ok.warnings).toEqual([]);
   });
 });

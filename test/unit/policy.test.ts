@@ -157,8 +157,9 @@ describe('Symphony compatibility', () => {
       env: env({ LINEAR_API_KEY: 'lin_api_test' }),
     });
     const { policy } = loaded;
-    expect(loaded.warnings).toHaveLength(1);
+    expect(loaded.warnings).toHaveLength(2);
     expect(loaded.warnings[0]).toMatch(/^observability: Symphony setting not used by Foreman/);
+    expect(loaded.warnings[1]).toMatch(/^roles.implementer.model: "gpt-5.5" has no price/);
     // Symphony's codex block runs the implementer on Codex with its settings (specs/backends.md).
     expect(backendOf(policy, 'implementer')).toEqual({
       name: 'codex',
@@ -238,6 +239,7 @@ describe('Symphony compatibility', () => {
     expect(warnings).toEqual([
       'worker: Symphony setting not used by Foreman (Foreman runs its work on Temporal workers, not SSH workers); ignored.',
       "observability: Symphony setting not used by Foreman (Foreman's status surfaces are `foreman status` and the HTTP API); ignored.",
+      'roles.implementer.model: "gpt-5.5" has no price, so its cost shows as unknown; add budget.prices.gpt-5.5 to count it.',
     ]);
     expect(policy.tracker.provider).toEqual({ whatever: 1, project_slug: 'p', zzz: 2 });
     // Codex's own values pass through as written, maps included.
