@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import type { AgentRunSummary, BudgetInput, ReviewResult } from '../src/agents/results.js';
+import { backendModel } from '../src/agents/backends/config.js';
 import { resumeTurn } from '../src/agents/resume.js';
 import {
   implementerSystemPrompt,
@@ -80,7 +81,7 @@ async function runImplementer(
     try {
       const result = await runRole(policy, ctx.env, {
         role: 'implementer',
-        model: role.model,
+        model: backendModel(policy, 'implementer'),
         system: implementerSystemPrompt(role.instructions),
         prompt,
         maxTurns: role.max_turns ?? policy.agent.max_turns,
@@ -133,7 +134,7 @@ async function runReviewer(
   const result = await withHeartbeat((signal) =>
     runRole(policy, ctx.env, {
       role: 'reviewer',
-      model: role.model,
+      model: backendModel(policy, 'reviewer'),
       system: reviewerSystemPrompt(role.instructions),
       prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
       maxTurns: role.max_turns,
@@ -175,7 +176,7 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
   const result = await withHeartbeat((signal) =>
     runRole(policy, ctx.env, {
       role: 'qa',
-      model: role.model,
+      model: backendModel(policy, 'qa'),
       system: qaSystemPrompt(),
       prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
       maxTurns: role.max_turns,

@@ -3,6 +3,7 @@
  * the run keeps from the policy in force).
  */
 import { boundIssue, descriptionCutNotice, runSettings, type PreparedRun } from '../src/config/run-settings.js';
+import { backendModel } from '../src/agents/backends/config.js';
 import { probeModel } from '../src/agents/probe.js';
 import { modelClientOptions } from '../src/agents/run-role.js';
 import { TrackerError } from '../src/errors.js';
@@ -48,7 +49,7 @@ export function createRunActivities(ctx: ActivityContext) {
     async probeService(input: { target: 'model' | 'tracker'; issueId: string }): Promise<boolean> {
       const loaded = ctx.policy();
       if (input.target === 'model') {
-        return probeModel(modelClientOptions(loaded.policy, ctx.env), loaded.policy.roles.implementer.model);
+        return probeModel(modelClientOptions(loaded.policy, ctx.env), backendModel(loaded.policy, 'implementer'));
       }
       try {
         await ctx.tracker(loaded).fetchIssuesByIds([input.issueId]);

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
     'workflow_front_matter_not_a_map',
     'workflow_empty',
     'policy_invalid',
+    'model_unpriced',
     'invalid_tracker_config',
     'tracker_kind_unsupported',
     'tracker_token_missing',
@@ -90,7 +91,7 @@ export const ERROR_CODES = {
     'scm_pr_rejected',
     'scm_payload_invalid',
   ],
-  PreflightError: ['model_credentials_missing', 'workspace_repo_unreachable'],
+  PreflightError: ['model_credentials_missing', 'workspace_repo_unreachable', 'agent_command_missing'],
   TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed', 'search_attribute_missing'],
   CliError: [
     'usage',

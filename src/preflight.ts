@@ -2,12 +2,14 @@
  * Preflight: the checks `foreman validate` and `foreman start` make before any work, so a setup
  * that would fail every issue is refused at once with the fix named, instead of "Foreman is
  * running" and one escalation per issue later (specs/policy.md, "Preflight"). Here: the model
- * credentials and `workspace.repo`. The tracker's keys and secrets (the adapter's constructor) and
+ * credentials, `workspace.repo` and the agent CLIs' executables. The tracker's keys and secrets (the adapter's constructor) and
  * the sandbox (src/sandbox/) are checked by their own modules.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { backendExecutable, backendOf, ROLES, roleEnabled } from './agents/backends/config.js';
 import { modelCredentials } from './agents/run-role.js';
 import type { LoadedPolicy } from './config/load.js';
 import { ForemanError, PreflightError, type PreflightErrorCode } from './errors.js';
@@ -23,6 +25,11 @@ export interface PreflightOptions {
   env?: NodeJS.ProcessEnv;
   /** Time limit of the repository probe, ms. (Default: {@link REPO_PROBE_TIMEOUT_MS}) */
   repoTimeoutMs?: number;
+  /**
+   * When given, an agent CLI that is not found (`agent_command_missing`) is reported here instead
+   * of failing: `foreman validate` warns, `foreman start` refuses. (Default: none = it fails)
+   */
+  warn?: (message: string) => void;
 }
 
 type Check = { ok: string } | { code: PreflightErrorCode; message: string };
@@ -30,14 +37,19 @@ type Check = { ok: string } | { code: PreflightErrorCode; message: string };
 /**
  * Runs every check; resolves to one line per passed check (for the person or the log).
  * @throws PreflightError listing every failed check (`model_credentials_missing`,
- *   `workspace_repo_unreachable`), one line each naming the fix.
+ *   `workspace_repo_unreachable`, `agent_command_missing` unless `opts.warn`), one line each naming the fix.
  */
 export async function preflight(loaded: LoadedPolicy, opts: PreflightOptions = {}): Promise<string[]> {
   const env = opts.env ?? process.env;
+  const commands = await checkAgentCommands(loaded, env);
   const checks = await Promise.all([
     checkModel(loaded, env),
     checkRepo(loaded, env, opts.repoTimeoutMs ?? REPO_PROBE_TIMEOUT_MS),
   ]);
+  for (const c of commands) {
+    if ('code' in c && opts.warn) opts.warn(c.message);
+    else checks.push(c);
+  }
   const failures = checks.flatMap((c) => ('code' in c ? [c] : []));
   if (failures.length) throw new PreflightError(failures);
   return checks.flatMap((c) => ('ok' in c ? [c.ok] : []));
@@ -88,4 +100,63 @@ async function checkRepo(loaded: LoadedPolicy, env: NodeJS.ProcessEnv, timeoutMs
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The executable of each enabled role's CLI backend (src/agents/backends/config.ts
+ * `backendExecutable`) is on `env.PATH` or is an executable file. A relative path with a `/` in a
+ * `codex.command` is relative to the workspace (Symphony runs it there) and is not checked.
+ */
+async function checkAgentCommands(loaded: LoadedPolicy, env: NodeJS.ProcessEnv): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const role of ROLES) {
+    if (!roleEnabled(loaded.policy, role)) continue;
+    const settings = backendOf(loaded.policy, role);
+    const exe = backendExecutable(settings);
+    if (exe === null) continue;
+    if (settings.name === 'codex' && exe.includes('/') && !path.isAbsolute(exe)) {
+      checks.push({ ok: `${role}: ${settings.name} command ${exe} is relative to the workspace (not checked)` });
+      continue;
+    }
+    const found = await findExecutable(exe, env.PATH ?? '');
+    if (found !== null) {
+      checks.push({ ok: `${role}: ${settings.name} command ${exe} found (${found})` });
+      continue;
+    }
+    const key =
+      settings.name === 'claude-code'
+        ? `roles.${role}.claude_code.command`
+        : loaded.policy.roles[role].codex.command !== undefined
+          ? `roles.${role}.codex.command`
+          : 'codex.command';
+    const where = exe.includes('/') ? 'is not an executable file' : 'is not on PATH';
+    const pkg = settings.name === 'claude-code' ? '@anthropic-ai/claude-code' : '@openai/codex';
+    checks.push({
+      code: 'agent_command_missing',
+      message: `${role} runs on ${settings.name}, but its command "${exe}" (${key}) ${where}. Install the CLI (npm package ${pkg}) or set ${key} to its path.`,
+    });
+  }
+  return checks;
+}
+
+/**
+ * The path of `command`: itself when it has a `/` and is an executable file, else the first
+ * executable file of that name in the `searchPath` directories (`:`-separated); null when none.
+ */
+export async function findExecutable(command: string, searchPath: string): Promise<string | null> {
+  const candidates = command.includes('/')
+    ? [command]
+    : searchPath
+        .split(':')
+        .filter((dir) => dir !== '')
+        .map((dir) => path.join(dir, command));
+  for (const file of candidates) {
+    try {
+      await access(file, constants.X_OK);
+      if ((await stat(file)).isFile()) return file;
+    } catch {
+      // not there or not executable: try the next
+    }
+  }
+  return null;
 }

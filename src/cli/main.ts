@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { humanReplySignal, statusQuery } from '../../workflows/definitions.js';
 import { deploymentOf, type Deployment } from '../deployment.js';
 import { findIssueRun, listRunningIssues } from '../dispatch/runs.js';
+import { describeBackends } from '../agents/backends/config.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError, PreflightError } from '../errors.js';
@@ -54,7 +55,8 @@ export function formatError(err: unknown): string {
 
 /**
  * `foreman validate`: loads the policy and test-renders its prompt, builds the tracker adapter,
- * runs the preflight (src/preflight.ts) and reports the sandbox. Prints warnings to stderr.
+ * runs the preflight (src/preflight.ts), says which backend and model each role uses and reports
+ * the sandbox. Prints warnings to stderr.
  * @throws PolicyError or PreflightError (exit 2).
  */
 async function validate(policy: string, env: NodeJS.ProcessEnv): Promise<void> {
@@ -64,9 +66,12 @@ async function validate(policy: string, env: NodeJS.ProcessEnv): Promise<void> {
   if (loaded.policy.tracker.kind.trim().toLowerCase() !== 'local')
     createTracker(loaded.policy, { baseDir: loaded.dir, env, commentKey: CHECK_ONLY_COMMENT_KEY });
   for (const w of loaded.warnings) writeErr(`warning: ${w}\n`);
-  // Preflight (src/preflight.ts): the model credentials and workspace.repo; a failure exits 2.
-  const checks = await preflight(loaded, { env });
+  // Preflight (src/preflight.ts): the model credentials and workspace.repo; a failure exits 2. An
+  // agent CLI not found is only a warning here (`start` refuses).
+  const checks = await preflight(loaded, { env, warn: (message) => writeErr(`warning: ${message}\n`) });
   writeOut(`ok: ${loaded.file}\n`);
+  // Which backend and model each role uses (specs/backends.md).
+  for (const line of describeBackends(loaded.policy)) writeOut(`${line}\n`);
   for (const line of checks) writeOut(`${line}\n`);
   const sandbox = sandboxPolicyOf(loaded.policy.sandbox);
   const status = await sandboxStatus(sandbox);

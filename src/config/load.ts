@@ -18,6 +18,8 @@ import { PolicyError } from '../errors.js';
 import type { Issue } from '../trackers/types.js';
 import { renderPrompt } from './prompt.js';
 import { policySchema } from './schema.js';
+import { backendNameOf, ROLES } from '../agents/backends/config.js';
+import { unpricedRoles } from '../agents/pricing.js';
 import { rememberSecrets } from '../redact.js';
 import { policySecrets } from './secrets.js';
 import type { Policy } from './schema.js';
@@ -157,7 +159,7 @@ function parseBytes(bytes: Buffer, file: string, env: NodeJS.ProcessEnv): Loaded
   const result = policySchema.safeParse(prepared);
   if (!result.success) throw invalidPolicy(result.error, file);
   const policy = result.data;
-  warnings.push(...consistencyWarnings(policy));
+  warnings.push(...consistencyWarnings(policy), ...backendWarnings(policy, prepared), ...priceWarnings(policy, file));
   // The redactor learns every secret a policy holds as soon as it is loaded (src/redact.ts).
   rememberSecrets(policySecrets(policy));
   return { file, dir, policy, promptTemplate: body.trim(), warnings, digest };
@@ -260,6 +262,16 @@ function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<stri
 
   if (isMap(config.server)) resolveVarField(config.server, 'token', ctx.env);
 
+  // A claude-code command that is a path (not a bare name looked up on PATH) is relative to the policy.
+  if (isMap(config.roles)) {
+    for (const role of Object.values(config.roles)) {
+      if (!isMap(role) || !isMap(role.claude_code)) continue;
+      const command = role.claude_code.command;
+      if (typeof command === 'string' && (command.includes('/') || command.trim().startsWith('~')))
+        resolvePathField(role.claude_code, 'command', ctx);
+    }
+  }
+
   const agent = config.agent;
   if (isMap(agent) && isMap(agent.max_concurrent_agents_by_state)) {
     for (const [state, limit] of Object.entries(agent.max_concurrent_agents_by_state)) {
@@ -332,7 +344,6 @@ export function isLocalRepoPath(value: string): boolean {
  * an error. The one list of them.
  */
 export const SYMPHONY_IGNORED_KEYS: Readonly<Record<string, string>> = {
-  codex: 'Foreman runs its own agents through the Messages API, not Codex',
   worker: 'Foreman runs its work on Temporal workers, not SSH workers',
   observability: "Foreman's status surfaces are `foreman status` and the HTTP API",
 };
@@ -347,8 +358,9 @@ interface UnknownKey {
  * Checks every key of the front matter against the schema, at every level. Unknown keys are
  * returned (the caller makes them a `policy_invalid` error); Symphony's ignored keys become
  * warnings. `tracker` is an open map (Symphony's legacy flat keys are adapter-owned), so there only
- * a near miss of a core key (`kinds`, `active_state`) counts as unknown; `tracker.provider`,
- * `codex` and the map-valued keys (`budget.prices`, `agent.max_concurrent_agents_by_state`) are open.
+ * a near miss of a core key (`kinds`, `active_state`) counts as unknown; `tracker.provider` and
+ * the map-valued keys (`budget.prices`, `agent.max_concurrent_agents_by_state`, Codex's
+ * pass-through `approval_policy` and `turn_sandbox_policy`) are open.
  */
 function checkUnknownKeys(config: Record<string, unknown>, warnings: string[]): UnknownKey[] {
   const unknown: UnknownKey[] = [];
@@ -462,6 +474,61 @@ function consistencyWarnings(policy: Policy): string[] {
     out.push('roles.qa.agent is true but qa.commands is empty; the QA agent has no commands to check.');
   }
   return out;
+}
+
+/**
+ * Backend options written but not used (specs/backends.md): a role's `claude_code` / `codex` block
+ * while the role runs on another backend, and Symphony's top-level `codex` block when no role runs
+ * on `codex` (`roles.implementer.backend` chose another).
+ */
+function backendWarnings(policy: Policy, raw: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const rawRoles = isMap(raw.roles) ? raw.roles : {};
+  for (const role of ROLES) {
+    const name = backendNameOf(policy, role);
+    const rawRole = rawRoles[role];
+    if (!isMap(rawRole)) continue;
+    for (const [key, backend] of [
+      ['claude_code', 'claude-code'],
+      ['codex', 'codex'],
+    ] as const) {
+      if (rawRole[key] !== undefined && name !== backend)
+        out.push(`roles.${role}.${key}: not used, roles.${role} runs on ${name}; ignored.`);
+    }
+  }
+  if (policy.codex !== undefined && !ROLES.some((role) => backendNameOf(policy, role) === 'codex')) {
+    out.push(
+      `codex: Symphony's codex block is not used, roles.implementer.backend is ${backendNameOf(policy, 'implementer')}; ignored.`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Role models without a price (src/agents/pricing.ts `unpricedRoles`): a warning each, since
+ * their cost is unknown; with `budget.max_usd` set, a `model_unpriced` error, since that budget
+ * could never trigger for them (specs/backends.md, "Prices").
+ * @throws PolicyError `model_unpriced`, `issues` naming each role's `model` key.
+ */
+function priceWarnings(policy: Policy, file: string): string[] {
+  const unpriced = unpricedRoles(policy);
+  if (unpriced.length === 0) return [];
+  if (policy.budget.max_usd !== undefined) {
+    const issues = unpriced.map(({ role, model }) => ({
+      path: `roles.${role}.model`,
+      message: `"${model}" has no price, so budget.max_usd cannot be enforced for it; add budget.prices.${model} (USD per million tokens: input, output, cache_write, cache_read).`,
+    }));
+    throw new PolicyError(
+      'model_unpriced',
+      `${file}: budget.max_usd is set but ${unpriced.map((u) => `the ${u.role}'s model "${u.model}"`).join(' and ')} ` +
+        `${unpriced.length === 1 ? 'has' : 'have'} no price. Add budget.prices for ${unpriced.length === 1 ? 'it' : 'them'}, or remove budget.max_usd.`,
+      { issues, file },
+    );
+  }
+  return unpriced.map(
+    ({ role, model }) =>
+      `roles.${role}.model: "${model}" has no price, so its cost shows as unknown; add budget.prices.${model} to count it.`,
+  );
 }
 
 /** `policy_invalid` for unknown keys: one line per key path, each with its suggestion. */

@@ -15,7 +15,7 @@ import { SEVERITIES } from '../review/findings.js';
 /** Largest delay a Node timer accepts (2^31 - 1 ms, about 24.8 days); larger values fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-/** Default model for every role. */
+/** Default model of a role on the `builtin` backend (other backends: src/agents/backends/config.ts). */
 export const DEFAULT_MODEL = 'claude-sonnet-5-5';
 
 // YAML authors sometimes quote numbers (`port: "8080"`); Symphony's Ecto casting accepts them, so
@@ -144,8 +144,71 @@ export const agentSchema = z.object({
     .default(() => ({})),
 });
 
-/** `codex` (Symphony SPEC §5.3.6): accepted so Symphony files load; Foreman does not use it. (Default: `{}`) */
-export const codexSchema = z.record(z.string(), z.unknown());
+/** The agent backends a role can run on (specs/backends.md). */
+export const BACKEND_NAMES = ['builtin', 'claude-code', 'codex'] as const;
+
+/** A stall timeout: Symphony's `<= 0` disables stall detection, normalized to 0 (SPEC §5.3.6). */
+const stallMs = () =>
+  z.preprocess(
+    numericString,
+    z
+      .int()
+      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
+      .transform((ms) => Math.max(0, ms)),
+  );
+
+/**
+ * `codex` options (Symphony SPEC §5.3.6), both the top-level Symphony block and
+ * `roles.<role>.codex`. Defaults are applied by src/agents/backends/config.ts (`backendOf`), so a
+ * role's block can inherit from the top-level one key by key. `approval_policy`, `thread_sandbox`
+ * and `turn_sandbox_policy` are Codex's own values, passed through as written.
+ */
+export const codexSchema = z.object({
+  /** Shell command (run with `bash -lc` in the workspace) that starts the app server. (Default: `codex app-server`) */
+  command: z.string().trim().min(1).optional(),
+  /** Codex `AskForApproval`: a string (`never`, `on-request`, …) or a map. (Default: `never`) */
+  approval_policy: z.union([z.string().trim().min(1), z.record(z.string(), z.unknown())]).optional(),
+  /** Codex `SandboxMode` for the thread. (Default: `workspace-write`) */
+  thread_sandbox: z.string().trim().min(1).optional(),
+  /** Codex `SandboxPolicy` for each turn. (Default: none = not sent; Codex derives it from `thread_sandbox`) */
+  turn_sandbox_policy: z.record(z.string(), z.unknown()).optional(),
+  /** Longest turn, ms. (Default: 3600000) */
+  turn_timeout_ms: timerMs().optional(),
+  /** Longest wait for a JSON-RPC response, ms. (Default: 5000) */
+  read_timeout_ms: timerMs().optional(),
+  /** No event for this long ends the turn, which is retried; `<= 0` = off. (Default: 300000) */
+  stall_timeout_ms: stallMs().optional(),
+  /** Reasoning effort sent on each turn (`low`, `medium`, `high`, `xhigh`). (Default: none = Codex's own) */
+  reasoning_effort: z.string().trim().min(1).optional(),
+});
+
+/** `roles.<role>.claude_code`: options of the `claude-code` backend (specs/backends.md). */
+export const claudeCodeSchema = z.object({
+  /** Executable: a name looked up on PATH, or a path (`~` and relative paths resolve against the policy's folder). (Default: `claude`) */
+  command: z.string().trim().min(1).default('claude'),
+  /** Extra arguments appended after Foreman's own. (Default: `[]`) */
+  extra_args: z.array(z.string()).default(() => []),
+  /** Longest turn (one CLI invocation), ms. (Default: 3600000) */
+  turn_timeout_ms: timerMs().default(3_600_000),
+  /** No event from the CLI or the gateway for this long ends the turn, which is retried; `<= 0` = off. (Default: 300000) */
+  stall_timeout_ms: stallMs().default(300_000),
+});
+
+/**
+ * The keys every role shares to choose its agent: `backend` and each backend's options block
+ * (read through src/agents/backends/config.ts `backendOf`, never directly).
+ */
+const backendFields = {
+  /**
+   * Which agent runs the role: Foreman's own tool loop, the Claude Code CLI or Codex's app server.
+   * (Default: `builtin`; for the implementer `codex` when the policy has a top-level `codex` block)
+   */
+  backend: z.enum(BACKEND_NAMES).optional(),
+  /** Options of the `claude-code` backend. (Default: see {@link claudeCodeSchema}) */
+  claude_code: claudeCodeSchema.prefault({}),
+  /** Options of the `codex` backend, over the top-level `codex` block key by key. (Default: `{}`) */
+  codex: codexSchema.default(() => ({})),
+};
 
 /** `server`: the HTTP surface (webhooks, API, dashboard). */
 export const serverSchema = z.object({
@@ -181,36 +244,39 @@ export const modelSchema = z.object({
 
 /** `roles.implementer`: the agent that writes the change. */
 export const implementerSchema = z.object({
-  /** Model name. (Default: `claude-sonnet-5-5`) */
-  model: z.string().min(1).default(DEFAULT_MODEL),
-  /** Model turns per session. (Default: none = `agent.max_turns`) */
+  /** Model name. (Default: the backend's, src/agents/backends/config.ts `backendModel`) */
+  model: z.string().min(1).optional(),
+  /** Turns per session: model calls (`builtin`, `claude-code`) or Codex turns (`codex`). (Default: none = `agent.max_turns`) */
   max_turns: positiveInt().optional(),
   /** Extra system instructions appended to the built-in ones. (Default: none) */
   instructions: z.string().optional(),
   /** Output tokens per call for this role. (Default: none = `model.max_tokens`) */
   max_tokens: positiveInt().optional(),
+  ...backendFields,
 });
 
 /** `roles.reviewer`: a read-only agent that reviews the diff against the spec. */
 export const reviewerSchema = z.object({
   /** Run the reviewer after QA passes. (Default: false) */
   enabled: z.boolean().default(false),
-  /** Model name. (Default: `claude-sonnet-5-5`) */
-  model: z.string().min(1).default(DEFAULT_MODEL),
-  /** Model turns per review. (Default: 20) */
+  /** Model name. (Default: the backend's, src/agents/backends/config.ts `backendModel`) */
+  model: z.string().min(1).optional(),
+  /** Turns per review (see `roles.implementer.max_turns` for what a turn is per backend). (Default: 20) */
   max_turns: positiveInt().default(20),
   /** Extra system instructions (e.g. house rules). (Default: none) */
   instructions: z.string().optional(),
+  ...backendFields,
 });
 
 /** `roles.qa`: optional agent on top of the `qa.commands` checks. */
 export const qaRoleSchema = z.object({
   /** Also run a QA agent after the commands: it writes acceptance checks that Foreman runs. (Default: false) */
   agent: z.boolean().default(false),
-  /** Model name. (Default: `claude-sonnet-5-5`) */
-  model: z.string().min(1).default(DEFAULT_MODEL),
-  /** Model turns per QA session. (Default: 20) */
+  /** Model name. (Default: the backend's, src/agents/backends/config.ts `backendModel`) */
+  model: z.string().min(1).optional(),
+  /** Turns per QA session (see `roles.implementer.max_turns` for what a turn is per backend). (Default: 20) */
   max_turns: positiveInt().default(20),
+  ...backendFields,
 });
 
 const severitySchema = z.enum(SEVERITIES);
@@ -272,16 +338,6 @@ export const modelPriceSchema = z.object({
   cache_read: z.preprocess(numericString, z.number().nonnegative()),
 });
 
-/**
- * Built-in prices, USD per million tokens (Anthropic's published list prices; cache writes at 1.25×
- * input, cache reads at 0.1× input). A policy's `budget.prices` entries override or add models.
- */
-export const DEFAULT_PRICES: Record<string, z.infer<typeof modelPriceSchema>> = {
-  'claude-opus-4-5': { input: 5, output: 25, cache_write: 6.25, cache_read: 0.5 },
-  'claude-sonnet-4-5': { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
-  'claude-haiku-4-5': { input: 1, output: 5, cache_write: 1.25, cache_read: 0.1 },
-};
-
 /** `budget`: limits per issue; reaching one escalates instead of looping. */
 export const budgetSchema = z.object({
   /** Tokens per issue: input, output, cache write and cache read summed. (Default: none = unlimited) */
@@ -292,7 +348,7 @@ export const budgetSchema = z.object({
   max_wall_ms: positiveInt().optional(),
   /** Attempts of each failing step (agent, git, tracker) before it is escalated. (Default: 3) */
   max_attempts: positiveInt().default(3),
-  /** Model prices for `max_usd`, USD per million tokens, by model name; merged over the built-in table. */
+  /** Model prices for `max_usd`, USD per million tokens, by model name; merged over the built-in table (src/agents/pricing.ts). */
   prices: z.record(z.string(), modelPriceSchema).default({}),
 });
 
@@ -419,7 +475,8 @@ export const policySchema = z.object({
   workspace: workspaceSchema.prefault({}),
   hooks: hooksSchema.prefault({}),
   agent: agentSchema.prefault({}),
-  codex: codexSchema.default(() => ({})),
+  /** Symphony's `codex` block: the implementer's backend unless `roles.implementer.backend` says otherwise. (Default: none) */
+  codex: codexSchema.optional(),
   server: serverSchema.prefault({}),
   model: modelSchema.prefault({}),
   roles: rolesSchema.prefault({}),

@@ -105,6 +105,29 @@ describe('foreman validate', () => {
   });
 });
 
+describe('foreman validate: agent backends', () => {
+  it('says which backend and model each role uses, and warns (exit 0) when a CLI backend command is not found', async () => {
+    const s = await setup([], {
+      extra:
+        'codex:\n  command: no-such-codex --config \'model="gpt-5.5"\' app-server\n' +
+        'roles:\n  reviewer: {enabled: true, backend: claude-code}',
+    });
+    const r = await runForeman(['validate', s.policy], s.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("implementer: codex (gpt-5.5, from Symphony's codex block)\n");
+    expect(r.stdout).toContain('reviewer: claude-code (claude-opus-5-5)\n');
+    expect(r.stdout).toContain('qa: off (roles.qa.agent: false)\n');
+    expect(r.stderr).toContain(
+      'warning: implementer runs on codex, but its command "no-such-codex" (codex.command) is not on PATH.',
+    );
+    // `start` refuses the same policy (exit 2) before starting anything.
+    const started = await runForeman(['start', s.policy], s.env);
+    expect(started.code).toBe(2);
+    expect(started.stderr).toContain('error[agent_command_missing]: implementer runs on codex');
+    expect(started.stderr).not.toContain('Foreman is running');
+  });
+});
+
 describe('foreman run', () => {
   it('works one issue through the workflow and prints the JSON summary', async () => {
     const s = await setup(FIX);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { backendOf } from '../../src/agents/backends/config.js';
 import { PolicyError } from '../../src/errors.js';
 import {
   isLocalRepoPath,
@@ -81,8 +82,10 @@ describe('defaults', () => {
       idle_timeout_ms: 60_000,
       max_retries: 2,
     });
-    expect(policy.roles.implementer).toEqual({ model: 'claude-sonnet-5-5' });
-    expect(policy.roles.reviewer).toEqual({ enabled: false, model: 'claude-sonnet-5-5', max_turns: 20 });
+    const claudeCode = { command: 'claude', extra_args: [], turn_timeout_ms: 3_600_000, stall_timeout_ms: 300_000 };
+    expect(policy.roles.implementer).toEqual({ claude_code: claudeCode, codex: {} });
+    expect(policy.roles.reviewer).toEqual({ enabled: false, max_turns: 20, claude_code: claudeCode, codex: {} });
+    expect(policy.codex).toBeUndefined();
     expect(policy.qa).toEqual({ commands: [], timeout_ms: 600_000, max_rounds: 3, output_tail_bytes: 4000 });
     expect(policy.handoff).toEqual({
       in_progress_state: 'In Progress',
@@ -155,8 +158,19 @@ describe('Symphony compatibility', () => {
     });
     const { policy } = loaded;
     expect(loaded.warnings).toHaveLength(2);
-    expect(loaded.warnings[0]).toMatch(/^codex: Symphony setting not used by Foreman/);
-    expect(loaded.warnings[1]).toMatch(/^observability: Symphony setting not used by Foreman/);
+    expect(loaded.warnings[0]).toMatch(/^observability: Symphony setting not used by Foreman/);
+    expect(loaded.warnings[1]).toMatch(/^roles.implementer.model: "gpt-5.5" has no price/);
+    // Symphony's codex block runs the implementer on Codex with its settings (specs/backends.md).
+    expect(backendOf(policy, 'implementer')).toEqual({
+      name: 'codex',
+      command: 'codex app-server',
+      approvalPolicy: 'never',
+      threadSandbox: 'workspace-write',
+      turnSandboxPolicy: { type: 'workspaceWrite' },
+      turnTimeoutMs: 3_600_000,
+      readTimeoutMs: 60_000,
+      stallTimeoutMs: 300_000,
+    });
     expect(policy.tracker.kind).toBe('linear');
     // Legacy flat keys stay where they were and are also offered to the adapter under provider.
     expect(policy.tracker.api_key).toBe('lin_api_test');
@@ -216,18 +230,20 @@ describe('Symphony compatibility', () => {
     expect(far.issues[1]!.message).toMatch(/^unknown key of hooks; known: after_create, before_run, .*timeout_ms/);
   });
 
-  it('loads the Symphony keys Foreman ignores with a warning; tracker, tracker.provider and codex stay open maps', () => {
+  it('loads the Symphony keys Foreman ignores with a warning; tracker and tracker.provider stay open maps', () => {
     const { warnings, policy } = parse(
       'worker:\n  ssh_hosts: []\nobservability: {dashboard: true}\ntracker:\n  whatever: 1\n  project_slug: p\n' +
-        '  provider: {zzz: 2}\ncodex: {yyy: 3}\nbudget:\n  prices: {my-model: {input: 1, output: 2, cache_write: 1, cache_read: 0}}',
+        '  provider: {zzz: 2}\ncodex: {approval_policy: {reject: {rules: true}}}\n' +
+        'budget:\n  prices: {my-model: {input: 1, output: 2, cache_write: 1, cache_read: 0}}',
     );
     expect(warnings).toEqual([
       'worker: Symphony setting not used by Foreman (Foreman runs its work on Temporal workers, not SSH workers); ignored.',
       "observability: Symphony setting not used by Foreman (Foreman's status surfaces are `foreman status` and the HTTP API); ignored.",
-      'codex: Symphony setting not used by Foreman (Foreman runs its own agents through the Messages API, not Codex); ignored.',
+      'roles.implementer.model: "gpt-5.5" has no price, so its cost shows as unknown; add budget.prices.gpt-5.5 to count it.',
     ]);
     expect(policy.tracker.provider).toEqual({ whatever: 1, project_slug: 'p', zzz: 2 });
-    expect(policy.codex).toEqual({ yyy: 3 });
+    // Codex's own values pass through as written, maps included.
+    expect(policy.codex).toEqual({ approval_policy: { reject: { rules: true } } });
   });
 
   it('normalizes max_concurrent_agents_by_state and drops invalid entries with a warning (SPEC §5.3.5)', () => {

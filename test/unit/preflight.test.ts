@@ -1,6 +1,6 @@
 // Preflight (src/preflight.ts): model credentials and workspace.repo, against real git repos in temp dirs.
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,5 +90,59 @@ describe('preflight: workspace.repo', () => {
       'workspace_repo_unreachable',
     ]);
     expect((err as PreflightError).message.split('\n')).toHaveLength(2);
+  });
+});
+
+describe('preflight: agent CLI commands', () => {
+  const fakeCli = async (name: string, mode = 0o755) => {
+    const bin = path.join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    const file = path.join(bin, name);
+    await writeFile(file, '#!/bin/sh\nexit 0\n', { mode });
+    return { bin, file };
+  };
+
+  it('finds a CLI backend command on PATH or as a path, and names where', async () => {
+    const { bin, file } = await fakeCli('claude');
+    const env = { ANTHROPIC_API_KEY: 'k', PATH: `/nonexistent:${bin}` };
+    const lines = await preflight(
+      load(
+        `roles:\n  implementer: {backend: claude-code}\n  reviewer: {enabled: true, backend: claude-code, claude_code: {command: ${file}}}`,
+      ),
+      { env },
+    );
+    expect(lines).toContain(`implementer: claude-code command claude found (${file})`);
+    expect(lines).toContain(`reviewer: claude-code command ${file} found (${file})`);
+    // builtin roles and roles that are off are not checked.
+    expect(await preflight(load('roles:\n  qa: {backend: codex}'), { env })).not.toContainEqual(
+      expect.stringMatching(/^qa:/),
+    );
+  });
+
+  it('fails for a command not on PATH, a non-executable file, or a Symphony codex.command that is missing', async () => {
+    const { bin, file } = await fakeCli('codex-not-exec', 0o644);
+    const env = { ANTHROPIC_API_KEY: 'k', PATH: bin };
+    const [missing] = await failures('roles:\n  implementer: {backend: claude-code}', env);
+    expect(missing).toEqual({
+      code: 'agent_command_missing',
+      message:
+        'implementer runs on claude-code, but its command "claude" (roles.implementer.claude_code.command) is not on PATH. ' +
+        'Install the CLI (npm package @anthropic-ai/claude-code) or set roles.implementer.claude_code.command to its path.',
+    });
+    const [notExec] = await failures(`codex: {command: "FOO=1 ${file} app-server"}`, env);
+    expect(notExec!.code).toBe('agent_command_missing');
+    expect(notExec!.message).toContain(`its command "${file}" (codex.command) is not an executable file`);
+  });
+
+  it('reports a missing command through `warn` instead of failing when asked (foreman validate)', async () => {
+    const warnings: string[] = [];
+    const lines = await preflight(load('codex: {}'), {
+      env: { ANTHROPIC_API_KEY: 'k', PATH: '' },
+      warn: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([
+      'implementer runs on codex, but its command "codex" (codex.command) is not on PATH. Install the CLI (npm package @openai/codex) or set codex.command to its path.',
+    ]);
+    expect(lines).toContain('model: api.anthropic.com, key set');
   });
 });

@@ -3,9 +3,8 @@
  * the cost of each usage class at its own rate.
  */
 import { describe, expect, it } from 'vitest';
-import { costUsd, priceFor, priceTable, type ModelPrice } from '../../src/agents/pricing.js';
+import { costUsd, DEFAULT_PRICES, priceFor, priceTable, type ModelPrice } from '../../src/agents/pricing.js';
 import { totalTokens } from '../../src/agents/usage.js';
-import { DEFAULT_PRICES } from '../../src/config/schema.js';
 
 const usage = {
   input_tokens: 1000,
