@@ -34,8 +34,9 @@ import type {
 import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
 import { createRedactor, redact as redactKnown } from '../redact.js';
 import { idleTimeoutFetch, type FetchLike } from './idle-fetch.js';
-import { rateLimitsFromHeaders, type RateLimits } from './rate-limits.js';
+import { rateLimitsFromHeaders, retryAfterMs, type RateLimits } from './rate-limits.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
+import { checkBudget, describeExhaustion } from './budget.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
 import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
@@ -350,7 +351,7 @@ async function readIfExists(path: string): Promise<TranscriptEntry[]> {
 /** True when the transcript's current run ended with an outcome (not an error, not a crash). */
 function endedCleanly(entries: TranscriptEntry[]): boolean {
   const last = currentRun(entries)
-    .filter((e) => e.type !== 'usage')
+    .filter((e) => e.type !== 'usage' && e.type !== 'exchange')
     .at(-1);
   return last?.type === 'end' && last.outcome !== 'error';
 }
@@ -589,38 +590,6 @@ async function executeToolUses(
   return { results, control, calls };
 }
 
-/**
- * The first limit of `budget` reached, given this run's tokens and cost so far (cost null: the
- * model has no price, so `maxUsd` cannot be enforced), or undefined when a model call may start.
- */
-function checkBudget(budget: AgentBudget, runTokens: number, runUsd: number | null): BudgetExhaustion | undefined {
-  const spentTokens = budget.spentTokens + runTokens;
-  const spentUsd = budget.spentUsd + (runUsd ?? 0);
-  const totals = { spentTokens, spentUsd };
-  if (budget.maxTokens !== undefined && spentTokens >= budget.maxTokens) {
-    return { reason: 'tokens', ...totals, limit: budget.maxTokens };
-  }
-  // An unpriced model's calls count as $0: only spending known from earlier runs can reach maxUsd.
-  if (budget.maxUsd !== undefined && spentUsd >= budget.maxUsd) {
-    return { reason: 'usd', ...totals, limit: budget.maxUsd };
-  }
-  if (budget.deadline !== undefined && Date.now() >= budget.deadline) {
-    return { reason: 'wall', ...totals, limit: budget.deadline };
-  }
-  return undefined;
-}
-
-function describeExhaustion(e: BudgetExhaustion): string {
-  switch (e.reason) {
-    case 'tokens':
-      return `Budget exhausted: ${e.spentTokens} tokens spent of budget.max_tokens ${e.limit}.`;
-    case 'usd':
-      return `Budget exhausted: $${e.spentUsd.toFixed(4)} spent of budget.max_usd $${e.limit}.`;
-    case 'wall':
-      return `Budget exhausted: budget.max_wall_ms passed at ${new Date(e.limit).toISOString()}.`;
-  }
-}
-
 async function callModel(
   client: Anthropic,
   opts: AgentRunOptions,
@@ -649,20 +618,12 @@ async function callModel(
   return response;
 }
 
-/**
- * The wait a response asked for (`retry-after-ms`, else `retry-after` in seconds or as an HTTP
- * date), capped at 10 minutes, as ModelError options; empty when it did not say.
- */
+/** {@link retryAfterMs} as ModelError options; empty when the response did not say. */
 function retryAfter(headers: Headers | Record<string, string | null | undefined> | undefined): {
   retryAfterMs?: number;
 } {
-  const get = (name: string): string | null | undefined =>
-    headers instanceof Headers ? headers.get(name) : (headers as Record<string, string | null | undefined>)?.[name];
-  const ms = Number(get('retry-after-ms'));
-  const raw = get('retry-after');
-  let wait = Number.isFinite(ms) && ms > 0 ? ms : NaN;
-  if (Number.isNaN(wait) && raw) wait = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw) - Date.now();
-  return Number.isFinite(wait) && wait > 0 ? { retryAfterMs: Math.min(wait, 600_000) } : {};
+  const wait = retryAfterMs(headers);
+  return wait === undefined ? {} : { retryAfterMs: wait };
 }
 
 /** The `model_stalled` error an SDK error wraps (./idle-fetch.ts aborted the request), if any. */

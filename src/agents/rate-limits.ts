@@ -64,3 +64,23 @@ export function latestRateLimits(a: RateLimits | null, b: RateLimits | null): Ra
   if (!b) return a;
   return b.observed_at >= a.observed_at ? b : a;
 }
+
+/**
+ * The wait a response asked for before the next request, in ms: `retry-after-ms`, else
+ * `retry-after` in seconds or as an HTTP date; capped at 10 minutes; undefined when it did not say
+ * (or said nothing positive). The rule of Anthropic's and OpenAI's SDKs (specs/gateway.md, "Retries").
+ */
+export function retryAfterMs(
+  headers: Headers | Record<string, string | string[] | null | undefined> | undefined,
+): number | undefined {
+  const get = (name: string): string | null | undefined => {
+    if (headers instanceof Headers) return headers.get(name);
+    const v = headers?.[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const ms = Number(get('retry-after-ms'));
+  const raw = get('retry-after');
+  let wait = Number.isFinite(ms) && ms > 0 ? ms : NaN;
+  if (Number.isNaN(wait) && raw) wait = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) * 1000 : Date.parse(raw) - Date.now();
+  return Number.isFinite(wait) && wait > 0 ? Math.min(wait, 600_000) : undefined;
+}

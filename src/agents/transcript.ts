@@ -62,8 +62,41 @@ export interface TranscriptEndEntry {
   error?: string;
 }
 
+/**
+ * One model call as the model gateway saw it (src/gateway/; specs/gateway.md, "What it records"):
+ * written by the gateway, whatever backend made the call. Not part of the conversation.
+ */
+export interface TranscriptExchangeEntry {
+  type: 'exchange';
+  /** RFC 3339 time the call ended (answered, refused or failed). */
+  at: string;
+  /** Provider API: `anthropic` (Messages) or `openai` (Responses). */
+  api: 'anthropic' | 'openai';
+  /** Request path at the provider, e.g. `/v1/messages`. */
+  path: string;
+  /** What was asked: the model, whether streamed, conversation items sent, `max_tokens` / `max_output_tokens`. */
+  request: { model: string | null; stream: boolean; items: number | null; maxTokens: number | null };
+  /** The model that answered (from the response), else null. */
+  model: string | null;
+  /** HTTP status the agent got. */
+  status: number;
+  /** Upstream attempts (1 + retries); 0 when refused before any. */
+  attempts: number;
+  /** From the request's arrival to the last byte of the answer, ms. */
+  latencyMs: number;
+  /** Tokens the response reported; null when it reported none. */
+  usage: TokenUsage | null;
+  /** USD of this call; null when unknown (no usage or no price). */
+  costUsd: number | null;
+  /** Why the gateway refused the call (the budget); absent when forwarded. */
+  refused?: string;
+  /** Why the call failed at the gateway (upstream unreachable, client gone); absent otherwise. */
+  error?: string;
+}
+
 /** Any line of a transcript file. */
-export type TranscriptEntry = TranscriptStartEntry | TranscriptMessageEntry | TranscriptUsageEntry | TranscriptEndEntry;
+export type TranscriptEntry =
+  TranscriptStartEntry | TranscriptMessageEntry | TranscriptUsageEntry | TranscriptExchangeEntry | TranscriptEndEntry;
 
 /** An open transcript: appends one JSON line per entry. */
 export interface Transcript {

@@ -49,16 +49,29 @@ export interface BwrapPlan {
   /** The environment inside (already scrubbed); HOME and TMPDIR are overridden. */
   env: Record<string, string>;
   policy: SandboxPolicy;
-  /** The command line, run as `bash -c`. */
+  /** The command line, run as `bash -c`; ignored when `argv` is given. */
   command: string;
+  /** The program and its arguments, run as they are (no shell). (Default: `bash -c <command>`) */
+  argv?: string[];
+  /** More host paths bound into the sandbox (e.g. the model gateway's socket directory), after the workspace. */
+  binds?: SandboxBind[];
   /** Working directory inside (the same path as on the host). (Default: `workspace`) */
   cwd?: string;
   /** Host directory holding the egress proxy socket and forwarder (allowlist only). */
   egressDir?: string;
   /** The daemon's HOME and FOREMAN_HOME: never bound, even when a PATH entry lies inside. */
   hidden?: string[];
-  /** Runs before `bash -c <command>` inside (the egress forwarder). (Default: none) */
+  /** Runs before `bash -c <command>` inside (the forwarder, ./forwarder.ts). (Default: none) */
   argvPrefix?: string[];
+}
+
+/** A host path bound into the sandbox. */
+export interface SandboxBind {
+  host: string;
+  /** Path inside. (Default: the same as `host`) */
+  inside?: string;
+  /** Read-only unless false. */
+  readOnly: boolean;
 }
 
 function isInside(child: string, parent: string): boolean {
@@ -125,9 +138,9 @@ export function toolchainDirs(
 }
 
 /**
- * The full `bwrap` argument list (ending in `bash -c <command>`) for one command, in mount order:
- * system and toolchains read-only, private /tmp and HOME, the workspace read-write, then its `.git`
- * read-only over it, then the egress directory (allowlist). The environment is set with
+ * The full `bwrap` argument list (ending in `bash -c <command>`, or `argv`) for one command, in
+ * mount order: system and toolchains read-only, private /tmp and HOME, the workspace read-write,
+ * then its `.git` read-only over it, then the egress directory (allowlist), then `binds`. The environment is set with
  * `--clearenv` + `--setenv`; HOME is the private one, TMPDIR is /tmp.
  */
 export function bwrapArgs(plan: BwrapPlan): string[] {
@@ -144,10 +157,11 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   const git = path.join(ws, '.git');
   if (existsSync(git)) args.push('--ro-bind', git, git);
   if (plan.egressDir) args.push('--ro-bind', plan.egressDir, SANDBOX_EGRESS_DIR);
+  for (const b of plan.binds ?? []) args.push(b.readOnly ? '--ro-bind' : '--bind', b.host, b.inside ?? b.host);
   args.push('--chdir', path.resolve(plan.cwd ?? ws), '--clearenv');
   const env = { ...plan.env, HOME: SANDBOX_HOME, TMPDIR: '/tmp' };
   for (const [name, value] of Object.entries(env)) args.push('--setenv', name, value);
-  args.push(...(plan.argvPrefix ?? []), 'bash', '-c', plan.command);
+  args.push(...(plan.argvPrefix ?? []), ...(plan.argv ?? ['bash', '-c', plan.command]));
   return args;
 }
 

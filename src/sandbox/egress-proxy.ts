@@ -3,12 +3,12 @@
  * namespace (only its own loopback), so nothing it does reaches the host or the internet directly.
  * Foreman runs this HTTP forward + CONNECT proxy outside the sandbox, listening on a unix socket in
  * a fresh directory that is bound read-only into the sandbox; inside, a tiny forwarder
- * (`forwarder.cjs`, run by the sandbox's Node) listens on 127.0.0.1:3128 of the sandbox's private
+ * (./forwarder.ts, run by the sandbox's Node) listens on 127.0.0.1:3128 of the sandbox's private
  * loopback, pipes each connection to that socket and runs the command with HTTP(S)_PROXY pointing
  * at it. The proxy connects only to `allow_hosts` entries and records every other destination.
  *
  * Only proxy-aware clients (curl, git, npm, pip, go…) get out; raw sockets and DNS have no route.
- * Owns the proxy and the forwarder; not the mount plan (./bwrap.ts).
+ * Owns the proxy; not the forwarder (./forwarder.ts) nor the mount plan (./bwrap.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SANDBOX_EGRESS_DIR } from './bwrap.js';
+import { FORWARDER_FILE, FORWARDER_SCRIPT, type ForwardedPort } from './forwarder.js';
 
 /** Loopback port the in-sandbox forwarder listens on (the sandbox's own loopback). */
 export const SANDBOX_PROXY_PORT = 3128;
@@ -26,35 +27,13 @@ export interface EgressProxy {
   dir: string;
   /** `host:port` of every refused destination, in order, without repeats. */
   denied: string[];
-  /** The argv prefix that runs a command behind the forwarder inside the sandbox. */
-  argvPrefix: string[];
+  /** The loopback port the forwarder (./forwarder.ts, in `dir`) must serve inside the sandbox. */
+  ports: ForwardedPort[];
   /** The proxy variables to set inside the sandbox. */
   env: Record<string, string>;
   /** Stops listening, ends open tunnels and removes `dir`. */
   close(): Promise<void>;
 }
-
-/**
- * Runs `process.argv[2..]` after the forwarder listens; exits with its status. Kept dependency-free
- * and CommonJS so any Node can run it.
- */
-const FORWARDER = `'use strict';
-const net = require('node:net');
-const { spawn } = require('node:child_process');
-const sock = ${JSON.stringify(`${SANDBOX_EGRESS_DIR}/proxy.sock`)};
-const server = net.createServer((c) => {
-  const up = net.connect(sock);
-  c.pipe(up).pipe(c);
-  const end = () => { c.destroy(); up.destroy(); };
-  c.on('error', end); up.on('error', end);
-});
-server.listen(${SANDBOX_PROXY_PORT}, '127.0.0.1', () => {
-  const child = spawn(process.argv[2], process.argv.slice(3), { stdio: 'inherit' });
-  child.on('error', (e) => { process.stderr.write('forwarder: ' + e.message + '\\n'); process.exit(127); });
-  child.on('exit', (code, signal) => process.exit(code === null ? 128 + (require('node:os').constants.signals[signal] || 1) : code));
-});
-server.on('error', (e) => { process.stderr.write('forwarder: ' + e.message + '\\n'); process.exit(126); });
-`;
 
 /** Parses `host`, `host:port`, `[v6]:port`; port null when absent. */
 function parseHostPort(text: string): { host: string; port: number | null } {
@@ -86,7 +65,7 @@ export async function startEgressProxy(opts: {
   onDenied?: (destination: string) => void;
 }): Promise<EgressProxy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'foreman-egress-'));
-  writeFileSync(path.join(dir, 'forwarder.cjs'), FORWARDER, { mode: 0o644 });
+  writeFileSync(path.join(dir, FORWARDER_FILE), FORWARDER_SCRIPT, { mode: 0o644 });
   const denied: string[] = [];
   const sockets = new Set<net.Socket>();
   const check = (host: string, port: number): boolean => {
@@ -115,7 +94,7 @@ export async function startEgressProxy(opts: {
   return {
     dir,
     denied,
-    argvPrefix: [process.execPath, `${SANDBOX_EGRESS_DIR}/forwarder.cjs`],
+    ports: [{ port: SANDBOX_PROXY_PORT, socket: `${SANDBOX_EGRESS_DIR}/proxy.sock` }],
     env: { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url },
     async close() {
       for (const s of sockets) s.destroy();

@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { WorkspaceError } from '../errors.js';
 import { foremanHome } from '../home.js';
-import { bwrapArgs, daemonHome, probeBwrap } from './bwrap.js';
+import { bwrapArgs, daemonHome, probeBwrap, SANDBOX_EGRESS_DIR, type SandboxBind } from './bwrap.js';
+import { FORWARDER_FILE, forwarderArgv, type ForwardedPort } from './forwarder.js';
 import { startEgressProxy, type EgressProxy } from './egress-proxy.js';
 import type { SandboxMode, SandboxPolicy } from './policy.js';
 
@@ -49,8 +50,9 @@ export interface PreparedSandbox {
 }
 
 /**
- * Builds the bwrap invocation of `command` in `workspace` under `policy` (mode `bwrap`), starting
- * the egress proxy for `network: allowlist`.
+ * Builds the bwrap invocation of `command` (or `argv`) in `workspace` under `policy` (mode
+ * `bwrap`), starting the egress proxy for `network: allowlist`; every forwarded port (the proxy's,
+ * `forward`'s) is served by one forwarder in front of the command.
  * @throws WorkspaceError `sandbox_unavailable` (not retryable) when bwrap cannot run here; the
  *   message says why and how to fix it.
  */
@@ -60,6 +62,15 @@ export async function prepareSandbox(opts: {
   cwd: string;
   env: Record<string, string>;
   command: string;
+  /** Run this program and arguments instead of `bash -c <command>`. */
+  argv?: string[];
+  /** More host paths bound in (./bwrap.ts `SandboxBind`). */
+  binds?: SandboxBind[];
+  /**
+   * More loopback ports inside piped to unix sockets (paths inside), by the forwarder script at
+   * `forwarderScript` (its path inside; ./forwarder.ts).
+   */
+  forward?: { ports: ForwardedPort[]; forwarderScript: string };
   onDenied?: (destination: string) => void;
 }): Promise<PreparedSandbox> {
   const probe = await probeBwrap();
@@ -81,16 +92,23 @@ export async function prepareSandbox(opts: {
       ...(opts.onDenied ? { onDenied: opts.onDenied } : {}),
     });
     Object.assign(env, proxy.env);
+    // The forwarded ports are on the sandbox's own loopback: never through the proxy.
+    if (opts.forward) env.NO_PROXY = env.no_proxy = '127.0.0.1,localhost';
   }
+  const ports = [...(proxy?.ports ?? []), ...(opts.forward?.ports ?? [])];
+  const script = opts.forward?.forwarderScript ?? `${SANDBOX_EGRESS_DIR}/${FORWARDER_FILE}`;
   const args = bwrapArgs({
     workspace: opts.workspace,
     cwd: opts.cwd,
     env,
     policy: opts.policy,
     command: opts.command,
+    ...(opts.argv ? { argv: opts.argv } : {}),
+    ...(opts.binds ? { binds: opts.binds } : {}),
     // PATH entries in the daemon's HOME, FOREMAN_HOME or the workspaces' root are never bound.
     hidden: [daemonHome(), foremanHome(), path.dirname(path.resolve(opts.workspace))],
-    ...(proxy ? { egressDir: proxy.dir, argvPrefix: proxy.argvPrefix } : {}),
+    ...(proxy ? { egressDir: proxy.dir } : {}),
+    ...(ports.length > 0 ? { argvPrefix: forwarderArgv(script, ports) } : {}),
   });
   let closed = false;
   return {

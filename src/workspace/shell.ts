@@ -78,7 +78,7 @@ export interface ScrubbedEnvOptions {
 export const DEFAULT_MAX_OUTPUT_BYTES = 16_000;
 
 /** Grace between SIGTERM and SIGKILL when ending a process group, in ms. */
-const KILL_GRACE_MS = 2_000;
+export const KILL_GRACE_MS = 2_000;
 
 const BASE_ALLOW = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_*', 'TZ', 'TMPDIR', 'TERM'];
 
@@ -152,8 +152,11 @@ function procStat(pid: number | string): string[] | null {
   }
 }
 
-/** Writes `<dir>/<pgid>` holding the group id and its leader's start time; returns the file. */
-function recordGroup(dir: string, pgid: number): string | null {
+/**
+ * Writes `<dir>/<pgid>` holding the group id and its leader's start time, for {@link killOrphans};
+ * returns the file (remove it when the group ends), or null when it could not be written.
+ */
+export function recordGroup(dir: string, pgid: number): string | null {
   try {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, String(pgid));
@@ -238,7 +241,8 @@ class HeadTailBuffer {
   }
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Sends `signal` to the process group `pid`; a group already gone is fine. */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

@@ -43,12 +43,23 @@ export interface MeteredUsage {
 export interface GatewaySession {
   /** Bearer token / API key for the agent; valid for this session only. */
   token: string;
-  /** Anthropic Messages base URL (no `/v1`) as reachable from where the agent runs. */
+  /**
+   * Anthropic Messages base URL (no `/v1`) as reachable from where the agent runs (the session's
+   * `reach`: the host's loopback, or the sandbox's forwarder).
+   */
   anthropicBaseUrl: string;
   /** OpenAI Responses base URL (ends in `/v1`) as reachable from where the agent runs. */
   openaiBaseUrl: string;
-  /** MCP (streamable HTTP) URL serving `escalate`, `finish`, `submit_review` for this session's role. */
+  /**
+   * MCP (streamable HTTP) URL serving `escalate`, `finish`, `submit_review` for this session's
+   * role; requests carry `token` like model calls (`Authorization: Bearer` or `x-api-key`).
+   */
   mcpUrl: string;
+  /**
+   * Where the gateway listens, for src/sandbox/spawn.ts `spawnSandboxed` (it binds the socket
+   * directory into the sandbox and serves it on the loopback port the URLs above name).
+   */
+  endpoint: import('../../gateway/gateway.js').GatewayEndpoint;
   /** Usage measured so far. */
   metered(): MeteredUsage;
   /** Set once the gateway refused a call because the issue's budget was spent. */
