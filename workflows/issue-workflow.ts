@@ -33,6 +33,7 @@ import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
 import { stoppedNotice } from './issue/texts.js';
 import { implementLoop, work } from './issue/work.js';
+import { reworkOnStart } from './issue/rework.js';
 import type { Resume } from './issue/continue.js';
 
 /** Runs one issue from the tracker to a pushed branch with evidence, and listens to its pull request. */
@@ -64,7 +65,11 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     posted = await CancellationScope.cancellable(async () => {
       inbox.workScope = CancellationScope.current();
       if (inbox.stop) inbox.workScope.cancel(); // a stop that came in before the work began
-      let at: Resume | { at: 'enter'; feedback: string | null } = carried?.resume ?? { at: 'enter', feedback: null };
+      // A run the dispatcher started because a human sent the handed-over issue back (./issue/rework.ts).
+      let at: Resume | { at: 'enter'; feedback: string | null } = carried?.resume ?? {
+        at: 'enter',
+        feedback: await reworkOnStart(run),
+      };
       for (;;) {
         if (at.at !== 'in_review') {
           const ws =
