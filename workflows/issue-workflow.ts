@@ -3,7 +3,8 @@
  *
  *   prepare  →  implement ⇄ QA ⇄ contract ⇄ review  →  hand over  →  after hand-over
  *   (run settings,  (./issue/work.ts)                   (pull request,   (review, CI, merge or
- *    workspace, spec)                                     evidence)        close: ./issue/pull-request.ts)
+ *    workspace, spec)                                     evidence)        close: ./issue/pull-request.ts;
+ *                                                                          sent back: ./issue/rework.ts)
  *
  * Manager by exception: whatever needs a human (the implementer's question, QA still failing after
  * `qa.max_rounds`, a spent budget, turns used up, a step that failed for good) becomes an escalation
