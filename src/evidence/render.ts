@@ -172,7 +172,7 @@ function reworkSection(d: Doc): string[] {
     out.push(`The issue was moved back to ${code(r.state)} without a comment${from}.`, '');
   } else {
     out.push(
-      `The issue was moved back to ${code(r.state)}${from}. The request, from the comments since the hand-over by people who may steer it (specs/trust.md):`,
+      `The issue was moved back to ${code(r.state)}${from}. The request, from the comments since the hand-over by people who may steer it (Foreman's trust rules):`,
       '',
     );
     for (const c of r.comments) {
