@@ -55,6 +55,7 @@ it(
         toolUse('finish', { summary: 'Fixed the sign.' }),
         (req) => {
           seen.round1 = lastTurn(req);
+          seen.round1At = String(Date.now());
           seen.round1All = JSON.stringify(req.body.messages);
           return toolUse('write_file', { path: 'HELLO.md', content: 'Hi\n' });
         },
@@ -90,6 +91,7 @@ it(
       commentsFile,
       `\n--- comment by jane at ${new Date().toISOString()} ---\nPlease say Hi instead\n`,
     );
+    const movedAt = Date.now();
     await moveTo('Todo');
     let second: Awaited<ReturnType<typeof completedRunAfter>> = null;
     await c.waitFor(
@@ -114,6 +116,9 @@ it(
     expect(evidence).toContain('### Rework round 1');
     expect(evidence).toMatch(/\*\*jane\*\* \(`[^`]+`\):\n\nPlease say Hi instead/);
     expect(await c.issueText()).toMatch(/state: "?Human Review"?/);
+    console.log(
+      `[rework] local, new run: moved back → request at the model ${Number(seen.round1At) - movedAt} ms, → handed over again ${Date.now() - movedAt} ms`,
+    );
     await recordHistory(second!.handle, 'rework-new-run');
 
     // Moved back again without a comment: rework round 2 says so.
@@ -143,6 +148,7 @@ it(
     const gh = github;
     const issue = gh.addIssue({ title: 'Fix add()', body: 'add(2, 3) must return 5.' });
     let request = '';
+    let requestAt = 0;
     const deployment = `rework-${Date.now().toString(36)}`;
     ctx = await createRunContext({
       identifier: `app-${issue.number}`,
@@ -157,6 +163,7 @@ it(
         toolUse('finish', { summary: 'Fixed the sign.' }),
         (req) => {
           request = lastTurn(req);
+          requestAt = Date.now();
           return toolUse('write_file', { path: 'HELLO.md', content: 'Hi\n' });
         },
         toolUse('finish', { summary: 'Said Hi.' }),
@@ -178,9 +185,13 @@ it(
     const moved = gh.issues.get(issue.number)!;
     moved.labels = moved.labels.filter((l) => !l.startsWith('state: ')).concat('state: Todo');
     moved.updated_at = new Date().toISOString();
+    const movedAt = Date.now();
 
     await c.waitFor('the rework push', async () => git(c.origin, 'rev-parse', branch).trim() !== firstHead, 90_000);
     await c.waitFor('hand-over again', async () => (await c.status()).phase === 'in_review');
+    console.log(
+      `[rework] GitHub, same run (500 ms poll): moved back → request at the model ${requestAt - movedAt} ms, → handed over again ${Date.now() - movedAt} ms`,
+    );
     expect(request).toContain('rework round 1');
     expect(request).toContain('<human_answer author=\\"octocat\\" source=\\"comment\\">\\nPlease say Hi instead');
     expect(request).not.toContain('mallory');
