@@ -26,7 +26,9 @@ export async function reworkInRun(run: Run, _signal: ReworkRequested): Promise<s
     run.acts.tracker.readReworkRequest({ issueId: run.input.issueId, since }),
   );
   if (!req.active) return null;
-  return begin(run, req, (run.state.rework?.round ?? 0) + 1, null);
+  // A run from before hand-over times were kept reads since its start: answers are not requests.
+  const comments = req.comments.filter((c) => !run.state.answeredCommentIds.includes(c.commentId));
+  return begin(run, { ...req, comments }, (run.state.rework?.round ?? 0) + 1, null);
 }
 
 /**
