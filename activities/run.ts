@@ -7,6 +7,7 @@ import { backendModel } from '../src/agents/backends/config.js';
 import { probeModel } from '../src/agents/probe.js';
 import { modelClientOptions } from '../src/agents/run-role.js';
 import { TrackerError } from '../src/errors.js';
+import { handedOverRun, type HandedOverRun } from '../src/dispatch/rework.js';
 import type { ActivityContext } from './context.js';
 
 /** Builds the run activities. */
@@ -39,6 +40,15 @@ export function createRunActivities(ctx: ActivityContext) {
         await tracker.upsertComment(issue.id, 'issue-description-cut', descriptionCutNotice(max, bounded.cutBytes));
       }
       return { issue: bounded.issue, settings: runSettings(loaded.policy) };
+    },
+
+    /**
+     * The earlier run `runId` of this workflow id, when it handed the issue over without a pull
+     * request (a rework round continues its branch and conversation); null otherwise
+     * (docs/architecture.md, "Sending work back").
+     */
+    async previousHandOver(input: { workflowId: string; runId: string }): Promise<HandedOverRun | null> {
+      return handedOverRun(ctx.deps.client, input.workflowId, input.runId);
     },
 
     /**

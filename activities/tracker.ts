@@ -6,6 +6,7 @@
 import { renderEscalation, type EscalationData } from '../src/evidence/escalation.js';
 import { renderEvidence, type EvidenceData } from '../src/evidence/render.js';
 import { linkPrefixes } from '../src/evidence/inert.js';
+import { readReworkRequest, type ReworkRequest } from '../src/dispatch/rework.js';
 import type { ActivityContext } from './context.js';
 
 /** Builds the tracker activities. */
@@ -46,6 +47,15 @@ export function createTrackerActivities(ctx: ActivityContext) {
           renderEscalation(input.data, { links: linkPrefixes(ctx.policy().policy) }),
         );
       return { commentId: posted.id };
+    },
+
+    /**
+     * The issue's state and the comments since the hand-over (`since`, RFC 3339) from people who
+     * may steer it (docs/architecture.md, "Sending work back"). Read-only.
+     */
+    async readReworkRequest(input: { issueId: string; since: string }): Promise<ReworkRequest> {
+      const { policy } = ctx.policy();
+      return readReworkRequest(ctx.tracker(), policy, input);
     },
 
     /** Posts a short notice (reminder, parked, stopped) on the issue; idempotent by `key`. */

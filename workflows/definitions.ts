@@ -17,6 +17,20 @@ export interface IssueWorkflowInput {
   historyLimit?: number;
   /** Set by the run itself when it continues as new: everything it knew (workflows/issue/continue.ts). */
   carried?: CarriedRun;
+  /**
+   * The earlier run of this workflow id that handed the issue over, set by the dispatcher when the
+   * issue was moved back to an active state: this run is a rework round on its branch
+   * (docs/architecture.md, "Sending work back").
+   */
+  reworkOf?: { runId: string };
+}
+
+/** The issue of a run waiting on its pull request is in an active state again (from reconciliation). */
+export interface ReworkRequested {
+  /** The state the tracker reported. */
+  state: string;
+  /** When reconciliation saw it, RFC 3339. */
+  at: string;
 }
 
 /** A human's answer to an escalation. */
@@ -139,6 +153,12 @@ export interface IssueRunSummary {
   wall_ms: number;
   workflowId: string;
   runId: string;
+  /**
+   * Rework rounds humans asked for from the tracker, counted across the issue's runs, and the run
+   * id whose agent transcripts the conversation lives in; null when the issue was never sent back;
+   * absent on older runs (docs/architecture.md, "Sending work back").
+   */
+  rework?: { round: number; conversationRunId: string } | null;
 }
 
 /** A report that the issue changed: what saw it (`dispatch`, `webhook`) and when (RFC 3339). */
@@ -168,6 +188,14 @@ export const commentIgnoredSignal = defineSignal<[IgnoredComment]>('commentIgnor
  * §8.5). With `cleanup`, the workspace is removed (after `before_remove`).
  */
 export const stopSignal = defineSignal<[StopRequest]>('stop');
+
+/**
+ * The issue of a run waiting on its pull request was moved back to an active state: the run reads
+ * the comments since its hand-over and starts a rework round on the same branch and pull request
+ * (docs/architecture.md, "Sending work back"). Taken only while the run is `in_review`, and only
+ * when the issue is still active when the run reads it.
+ */
+export const reworkRequestedSignal = defineSignal<[ReworkRequested]>('reworkRequested');
 
 /** A review was submitted on the issue's pull request (changes requested → a rework round). */
 export const prReviewSignal = defineSignal<[PullRequestReview]>('prReview');

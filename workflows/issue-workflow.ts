@@ -3,7 +3,8 @@
  *
  *   prepare  →  implement ⇄ QA ⇄ contract ⇄ review  →  hand over  →  after hand-over
  *   (run settings,  (./issue/work.ts)                   (pull request,   (review, CI, merge or
- *    workspace, spec)                                     evidence)        close: ./issue/pull-request.ts)
+ *    workspace, spec)                                     evidence)        close: ./issue/pull-request.ts;
+ *                                                                          sent back: ./issue/rework.ts)
  *
  * Manager by exception: whatever needs a human (the implementer's question, QA still failing after
  * `qa.max_rounds`, a spent budget, turns used up, a step that failed for good) becomes an escalation
@@ -33,6 +34,7 @@ import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
 import { stoppedNotice } from './issue/texts.js';
 import { implementLoop, work } from './issue/work.js';
+import { reworkOnStart } from './issue/rework.js';
 import type { Resume } from './issue/continue.js';
 
 /** Runs one issue from the tracker to a pushed branch with evidence, and listens to its pull request. */
@@ -64,7 +66,11 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     posted = await CancellationScope.cancellable(async () => {
       inbox.workScope = CancellationScope.current();
       if (inbox.stop) inbox.workScope.cancel(); // a stop that came in before the work began
-      let at: Resume | { at: 'enter'; feedback: string | null } = carried?.resume ?? { at: 'enter', feedback: null };
+      // A run the dispatcher started because a human sent the handed-over issue back (./issue/rework.ts).
+      let at: Resume | { at: 'enter'; feedback: string | null } = carried?.resume ?? {
+        at: 'enter',
+        feedback: await reworkOnStart(run),
+      };
       for (;;) {
         if (at.at !== 'in_review') {
           const ws =

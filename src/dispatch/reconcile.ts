@@ -7,7 +7,13 @@ import type { Client } from '@temporalio/client';
 import type { LoadedPolicy } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import type { Issue, Tracker } from '../trackers/types.js';
-import { commentIgnoredSignal, humanReplySignal, statusQuery, stopSignal } from '../../workflows/definitions.js';
+import {
+  commentIgnoredSignal,
+  humanReplySignal,
+  reworkRequestedSignal,
+  statusQuery,
+  stopSignal,
+} from '../../workflows/definitions.js';
 import type { HumanReply, IgnoredComment, IssueRunStatus } from '../../workflows/definitions.js';
 import type { RunningRun } from './runs.js';
 import { trustGateFor, userOf } from '../trust/index.js';
@@ -28,6 +34,9 @@ export async function statusOf(client: Client, workflowId: string): Promise<Issu
  * - the issue is now terminal → stop the run and remove its workspace;
  * - the issue is neither active nor one of Foreman's own hand-off states → stop, keep the workspace;
  * - the issue no longer exists (deleted, or out of the tracker's scope) → stop, keep the workspace;
+ * - the run waits on its pull request and the issue is in an active state again (a human sent it
+ *   back) → `reworkRequested`, every tick until the run takes it; the run re-reads the issue, so a
+ *   report racing its hand-over changes nothing (docs/architecture.md, "Sending work back");
  * - the run waits for an answer → each new comment since the question by someone who may answer
  *   (specs/trust.md) becomes a `humanReply` with `mayApprove` set (Foreman's own comments never
  *   count; a comment is sent once); a comment from anyone else is ignored (logged, and signalled
@@ -48,6 +57,8 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
   }
   const byId = new Map(issues.map((i) => [i.id, i]));
   const terminal = new Set(policy.tracker.terminal_states.map(normalizeState));
+  const active = new Set(policy.tracker.active_states.map(normalizeState));
+  active.delete(normalizeState(policy.handoff.review_state)); // a review state that is active sends nothing back
   const keepGoing = new Set(
     [
       ...policy.tracker.active_states,
@@ -84,6 +95,13 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
       continue;
     }
     const status = await statusOf(deps.client, run.workflowId);
+    if (status?.phase === 'in_review' && active.has(state)) {
+      await handle
+        .signal(reworkRequestedSignal, { state: issue.state, at: new Date().toISOString() })
+        .then(() => deps.log.info({ issue: run.identifier, state: issue.state }, 'sent back for rework'))
+        .catch((err: Error) => deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal rework'));
+      continue;
+    }
     if (status?.phase !== 'waiting_for_human' || !status.escalation) continue;
     waiting.add(run.identifier);
     let comments;

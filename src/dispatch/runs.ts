@@ -57,7 +57,9 @@ export async function listRunningIssues(
 /**
  * Starts (or signals) the issue's workflow in `deployment`: id `issueWorkflowId(key, identifier)`,
  * on the deployment's task queue, with the `ForemanDeployment` search attribute. Idempotent by
- * workflow id: a poll racing a webhook, or a duplicate delivery, ends in one run.
+ * workflow id: a poll racing a webhook, or a duplicate delivery, ends in one run. `reworkOf` names
+ * the earlier run that handed the issue over when the new run is a rework round of it
+ * (docs/architecture.md, "Sending work back"); a running run ignores it.
  */
 export async function startIssueRun(
   client: Client,
@@ -65,9 +67,14 @@ export async function startIssueRun(
   issue: Pick<Issue, 'id' | 'identifier'>,
   /** What asked for the run (`dispatch`, `webhook`…), carried by the `issueUpdated` signal. */
   source: string,
+  reworkOf?: IssueWorkflowInput['reworkOf'],
 ): Promise<string> {
   const workflowId = issueWorkflowId(deployment.key, issue.identifier);
-  const input: IssueWorkflowInput = { issueId: issue.id, identifier: issue.identifier };
+  const input: IssueWorkflowInput = {
+    issueId: issue.id,
+    identifier: issue.identifier,
+    ...(reworkOf ? { reworkOf } : {}),
+  };
   await client.workflow.signalWithStart(ISSUE_WORKFLOW_TYPE, {
     workflowId,
     taskQueue: deployment.taskQueue,

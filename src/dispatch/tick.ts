@@ -28,26 +28,37 @@ export interface DispatchTickResult {
 }
 
 /** What Temporal says about an issue's latest run. */
-type LastRun = 'running' | 'held' | 'none';
+interface LastRun {
+  state: 'running' | 'held' | 'none';
+  /**
+   * The run id of a latest run that completed (handed over) before the issue changed: a new run
+   * is a rework round of it (docs/architecture.md, "Sending work back"); null otherwise.
+   */
+  reworkOf: string | null;
+}
 
 /**
  * Describes the issue's latest run (strongly consistent, unlike the visibility list, which may lag
  * a start by a moment). `held`: a run ended (needing a human, failed, terminated, timed out…) and
  * nobody has touched the issue since, so running it again would only repeat that ending and spend
- * tokens; a change to the issue (state, text, labels) makes it eligible again.
+ * tokens; a change to the issue (state, text, labels) makes it eligible again, and when that run
+ * had completed (handed over), the new run reworks it.
  */
 async function lastRun(client: Client, deployment: Deployment, issue: Issue): Promise<LastRun> {
+  const none: LastRun = { state: 'none', reworkOf: null };
   let d;
   try {
     d = (await findIssueRun(client, deployment, issue.identifier))?.description;
   } catch {
-    return 'none'; // unreadable
+    return none; // unreadable
   }
-  if (!d) return 'none'; // never ran
-  if (d.status.name === 'RUNNING') return 'running';
-  if (!d.closeTime) return 'none';
+  if (!d) return none; // never ran
+  if (d.status.name === 'RUNNING') return { state: 'running', reworkOf: null };
+  if (!d.closeTime) return none;
   const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
-  return updated <= d.closeTime.getTime() ? 'held' : 'none';
+  if (updated <= d.closeTime.getTime()) return { state: 'held', reworkOf: null };
+  const handedOver = d.status.name === 'COMPLETED' && d.memo?.outcome === 'completed';
+  return { state: 'none', reworkOf: handedOver ? d.runId : null };
 }
 
 /** Runs one dispatch tick under the current policy. Never throws for tracker or policy trouble. */
@@ -79,9 +90,10 @@ export async function dispatchTick(deps: {
   const open: Issue[] = [];
   const last = await Promise.all(candidates.map((issue) => lastRun(deps.client, deps.deployment, issue)));
   candidates.forEach((issue, i) => {
-    if (last[i] === 'running') runningIds.add(issue.identifier);
-    if (last[i] === 'running' || waiting.has(issue.identifier)) return; // not a candidate: it has a run
-    if (last[i] === 'held')
+    const state = last[i]!.state;
+    if (state === 'running') runningIds.add(issue.identifier);
+    if (state === 'running' || waiting.has(issue.identifier)) return; // not a candidate: it has a run
+    if (state === 'held')
       held.push({ identifier: issue.identifier, reason: 'its last run ended; waiting for the issue to change' });
     else open.push(issue);
   });
@@ -107,10 +119,12 @@ export async function dispatchTick(deps: {
     maxConcurrentAgentsByState: policy.agent.max_concurrent_agents_by_state,
   });
   const started: string[] = [];
+  const reworkOf = new Map(candidates.map((issue, i) => [issue.identifier, last[i]!.reworkOf]));
   for (const issue of selected) {
-    await startIssueRun(deps.client, deps.deployment, issue, 'dispatch');
+    const previous = reworkOf.get(issue.identifier) ?? null;
+    await startIssueRun(deps.client, deps.deployment, issue, 'dispatch', previous ? { runId: previous } : undefined);
     started.push(issue.identifier);
-    deps.log.info({ issue: issue.identifier }, 'dispatched');
+    deps.log.info({ issue: issue.identifier, ...(previous ? { rework_of: previous } : {}) }, 'dispatched');
   }
   return { nextPollMs, started, skipped: [...held, ...skipped], error: null };
 }

@@ -18,6 +18,7 @@ import type { QaCommandResult, QaReport } from '../qa/run.js';
 import { SEVERITIES, type ReviewRound, type Severity, type TrackedFinding } from '../review/findings.js';
 import type { CiSummary, PullRequestRef } from '../scm/types.js';
 import type { PushResult } from '../workspace/workspace.js';
+import type { ReworkRound } from '../dispatch/rework.js';
 import { inertInline, inertMarkdown, safeFence, type LinkPrefixes } from './inert.js';
 
 /** Data the evidence packet is rendered from (never from a model's own claims unlabelled). */
@@ -66,6 +67,8 @@ export interface EvidenceData {
   risks: string[];
   workflowId: string;
   runId: string;
+  /** The rework round a human asked for from the tracker, when this packet is one (absent or null: none). */
+  rework?: ReworkRound | null;
 }
 
 /**
@@ -114,6 +117,7 @@ export function renderEvidence(data: EvidenceData, opts: { links?: LinkPrefixes 
 function render(d: Doc, tailCap: number): string {
   return [
     ...header(d),
+    ...reworkSection(d),
     ...summary(d),
     ...whatChanged(d),
     ...qa(d, tailCap),
@@ -131,19 +135,58 @@ function render(d: Doc, tailCap: number): string {
 // ─── Sections ────────────────────────────────────────────────────────────────────────────────────
 
 function header(d: Doc): string[] {
+  const rework = d.rework ? ` (rework round ${d.rework.round})` : '';
   if (d.stage === 'ready')
-    return [`## Foreman evidence: ${d.identifier} ready for review`, '', `**${inline(d.title, d.links)}**`, ''];
+    return [
+      `## Foreman evidence: ${d.identifier} ready for review${rework}`,
+      '',
+      `**${inline(d.title, d.links)}**`,
+      '',
+    ];
   const qaRound = d.qaRounds.at(-1)?.round ?? 1;
   const reviewRound = d.review.rounds.at(-1)?.round;
   const after = `implement → QA round ${qaRound}${reviewRound ? `, review round ${reviewRound}` : ''}`;
   return [
-    `## Foreman evidence: ${d.identifier} (in progress, round ${qaRound})`,
+    `## Foreman evidence: ${d.identifier} (in progress, round ${qaRound})${rework}`,
     '',
     `**${inline(d.title, d.links)}**`,
     '',
     `_Work in progress: Foreman updates this comment in place after each round (this version: after ${after})._`,
     '',
   ];
+}
+
+/** Characters of one request comment quoted in the packet (the agent got all of it). */
+const REWORK_QUOTE_CHARS = 2000;
+
+/**
+ * The rework round a human asked for by moving the issue back: the state, each request comment
+ * quoted inert, and the comments not taken (docs/architecture.md, "Sending work back").
+ */
+function reworkSection(d: Doc): string[] {
+  const r = d.rework;
+  if (!r) return [];
+  const from = r.previousRunId ? ` (continuing run ${code(r.previousRunId)} on the same branch)` : '';
+  const out = [`### Rework round ${r.round}`, ''];
+  if (!r.comments.length) {
+    out.push(`The issue was moved back to ${code(r.state)} without a comment${from}.`, '');
+  } else {
+    out.push(
+      `The issue was moved back to ${code(r.state)}${from}. The request, from the comments since the hand-over by people who may steer it (Foreman's trust rules):`,
+      '',
+    );
+    for (const c of r.comments) {
+      const cut = c.body.length > REWORK_QUOTE_CHARS;
+      const body = cut ? `${c.body.slice(0, REWORK_QUOTE_CHARS)}…` : c.body;
+      out.push(`**${inline(c.author, d.links)}** (${code(c.createdAt)}${cut ? ', cut here' : ''}):`, '');
+      out.push(inertMarkdown(body, d.links), '');
+    }
+  }
+  if (r.ignored.length) {
+    const list = r.ignored.map((c) => `${inline(c.author, d.links)}: ${inline(c.reason, d.links)}`).join('; ');
+    out.push(`Not taken: ${r.ignored.length} comment(s) (${list}).`, '');
+  }
+  return out;
 }
 
 /** `, rebased onto <sha> (…)` when the push followed a rebase onto someone else's commits; else empty. */

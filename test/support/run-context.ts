@@ -67,6 +67,8 @@ export async function createRunContext(opts: {
   historyLimit?: number;
   /** The worker's logger. (Default: silent) */
   log?: Logger;
+  /** The issue's identifier (and id), e.g. a fake GitHub issue's `app-1`. (Default: a fresh `T…-1`) */
+  identifier?: string;
 }): Promise<RunContext> {
   const tmp = await tempDir();
   const dir = tmp.dir;
@@ -76,7 +78,7 @@ export async function createRunContext(opts: {
     const issuesDir = path.join(dir, 'issues');
     const workspaceRoot = path.join(dir, 'workspaces');
     const home = path.join(dir, 'home');
-    const identifier = `T${randomUUID().slice(0, 6).toUpperCase()}-1`;
+    const identifier = opts.identifier ?? `T${randomUUID().slice(0, 6).toUpperCase()}-1`;
     await writeIssue(
       issuesDir,
       identifier,

@@ -16,7 +16,7 @@ import { HISTORIES_DIR } from '../support/histories.js';
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow replay', () => {
-  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes)', () => {
+  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker)', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'answer-reask.json',
@@ -29,6 +29,8 @@ describe('workflow replay', () => {
         'push-rebased.json',
         'push-rejected-before-rebase.json',
         'review-rework.json',
+        'rework-in-run.json',
+        'rework-new-run.json',
       ]),
     );
   });

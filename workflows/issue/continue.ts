@@ -13,6 +13,7 @@ import type {
   HumanReply,
   PullRequestClosed,
   PullRequestReview,
+  ReworkRequested,
 } from '../definitions.js';
 import type { RunSettings } from '../../src/config/run-settings.js';
 import type { Issue } from '../../src/trackers/types.js';
@@ -41,7 +42,14 @@ export interface CarriedRun {
   state: RunState;
   resume: Resume;
   /** Signals received and not yet acted on. */
-  inbox: { replies: HumanReply[]; prReviews: PullRequestReview[]; prClosed: PullRequestClosed | null; ci: number };
+  inbox: {
+    replies: HumanReply[];
+    prReviews: PullRequestReview[];
+    prClosed: PullRequestClosed | null;
+    ci: number;
+    /** Absent in runs continued by older code. */
+    rework?: ReworkRequested | null;
+  };
 }
 
 /** True when this execution's history is long enough to continue as new (never while stopping). */
@@ -66,6 +74,7 @@ export async function continueRun(run: Run, resume: Resume): Promise<never> {
         prReviews: inbox.prReviews,
         prClosed: inbox.prClosed,
         ci: inbox.ciEvents - inbox.seenCi,
+        rework: inbox.rework,
       },
     },
   };

@@ -9,6 +9,7 @@ import type { IssueRunSummary, PullRequestClosed } from '../definitions.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { continueRun, shouldContinueAsNew } from './continue.js';
 import { escalate } from './escalation.js';
+import { reworkInRun } from './rework.js';
 import { step } from './step.js';
 import { evidence, type Run } from './run.js';
 import { answerTurn, ciFeedback, failingChecks, humanReviewFeedback, pullRequestClosedNotice } from './texts.js';
@@ -34,12 +35,14 @@ export async function handOver(run: Run, ws: WorkspaceInfo): Promise<IssueRunSum
   await step(run, 'move the issue to review', () =>
     acts.tracker.moveIssue({ issueId: input.issueId, state: run.settings.reviewState }),
   );
+  state.handedOverAt = Date.now(); // comments after this ask for rework (./rework.ts)
   return posted;
 }
 
 /**
- * Listens to the pull request until something needs work or it is closed: returns the next
- * implementer turn (a rework round), or null when the pull request was closed either way. Each lap
+ * Listens to the pull request (and the tracker) until something needs work or it is closed:
+ * returns the next implementer turn (a rework round: changes requested, red CI, or the issue moved
+ * back to an active state, ./rework.ts), or null when the pull request was closed either way. Each lap
  * after the first may continue as new (./continue.ts), carrying `posted` (the evidence comment).
  */
 export async function awaitPullRequest(run: Run, posted: IssueRunSummary['evidence']): Promise<string | null> {
@@ -48,10 +51,20 @@ export async function awaitPullRequest(run: Run, posted: IssueRunSummary['eviden
   for (let lap = 0; ; lap++) {
     if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'in_review', evidence: posted });
     state.phase = 'in_review';
-    await condition(() => inbox.prReviews.length > 0 || inbox.prClosed !== null || inbox.ciEvents > inbox.seenCi);
+    await condition(
+      () =>
+        inbox.prReviews.length > 0 || inbox.prClosed !== null || inbox.ciEvents > inbox.seenCi || inbox.rework !== null,
+    );
     if (inbox.prClosed) {
       await closed(run, inbox.prClosed);
       return null;
+    }
+    if (inbox.rework) {
+      const sent = inbox.rework;
+      inbox.rework = null;
+      const next = await reworkInRun(run, sent);
+      if (next !== null) return next;
+      continue;
     }
     if (inbox.ciEvents > inbox.seenCi) {
       inbox.seenCi = inbox.ciEvents;

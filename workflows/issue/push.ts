@@ -14,7 +14,7 @@ import { chooseOption, type EscalationOption } from '../../src/escalation/answer
 import { budgetEscalation } from './budget.js';
 import { escalate } from './escalation.js';
 import { step } from './step.js';
-import type { Run } from './run.js';
+import { conversationOf, type Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
 import {
   answerTurn,
@@ -99,7 +99,7 @@ async function qaOnRebasedTree(run: Run, ws: WorkspaceInfo): Promise<QaFailure |
   const round = state.qaRounds.length;
   const budget = budgetNow(state, s);
   const qaRun = await step(run, 'run the QA agent', () =>
-    acts.agents.runQaAgent({ issue: run.issue, workspace: ws, round, runId: run.runId, budget }),
+    acts.agents.runQaAgent({ issue: run.issue, workspace: ws, round, runId: conversationOf(run), budget }),
   );
   recordUsage(state, qaRun, 'qa');
   state.qaAgentReport = qaRun;

@@ -11,12 +11,14 @@ import {
   issueUpdatedSignal,
   prClosedSignal,
   prReviewSignal,
+  reworkRequestedSignal,
   statusQuery,
   stopSignal,
   type HumanReply,
   type IssueWorkflowInput,
   type PullRequestClosed,
   type PullRequestReview,
+  type ReworkRequested,
   type StopRequest,
 } from '../definitions.js';
 import type { RunSettings } from '../../src/config/run-settings.js';
@@ -37,6 +39,8 @@ export interface Inbox {
   /** CI results signalled so far, and how many of them the run has read. */
   ciEvents: number;
   seenCi: number;
+  /** The issue was moved back to an active state while the run waits on its pull request (taken once). */
+  rework: ReworkRequested | null;
   /** The tracker's stop, once it came. */
   stop: StopRequest | null;
   /** The scope of the work a stop cancels (set when the work begins). */
@@ -64,6 +68,7 @@ export function emptyInbox(carried?: CarriedRun['inbox']): Inbox {
     prClosed: carried?.prClosed ?? null,
     ciEvents: carried?.ci ?? 0,
     seenCi: 0,
+    rework: carried?.rework ?? null,
     stop: null,
     workScope: null,
   };
@@ -100,11 +105,25 @@ export function installHandlers(input: IssueWorkflowInput, state: RunState, inbo
   setHandler(ciResultSignal, () => {
     inbox.ciEvents++;
   });
+  // Reconciliation repeats it every tick while the issue is active and the run waits on its pull
+  // request; at any other time the run is working already (docs/architecture.md, "Sending work back").
+  setHandler(reworkRequestedSignal, (req) => {
+    if (state.phase === 'in_review') inbox.rework = req;
+  });
   setHandler(stopSignal, (req) => {
     if (inbox.stop) return;
     inbox.stop = req;
     inbox.workScope?.cancel();
   });
+}
+
+/**
+ * The run id under which the agents' transcripts live, i.e. whose conversations the agent steps
+ * continue: the run's own, or for a rework round in a new run the first run of the issue's chain
+ * (./rework.ts).
+ */
+export function conversationOf(run: Run): string {
+  return run.state.conversationRunId ?? run.runId;
 }
 
 /** The evidence packet's data as it stands now (rendered by an activity, never by the model). */

@@ -13,6 +13,7 @@ import type { EvidenceData } from '../../src/evidence/render.js';
 import type { QaAgentReport } from '../../src/qa/agent-checks.js';
 import type { QaReport } from '../../src/qa/run.js';
 import type { ReviewRound, TrackedFinding } from '../../src/review/findings.js';
+import type { ReworkRound } from '../../src/dispatch/rework.js';
 import type { CiSummary, PullRequestRef } from '../../src/scm/types.js';
 import type { PushResult, WorkspaceInfo } from '../../src/workspace/workspace.js';
 
@@ -68,6 +69,12 @@ export interface RunState {
   retrying: IssueRunStatus['retrying'];
   /** The latest rate limits the model endpoint reported (absent in runs from before they were kept). */
   rateLimits?: RateLimits | null;
+  /** Workflow time of the latest hand-over, epoch ms (comments after it ask for rework); null before. */
+  handedOverAt?: number | null;
+  /** The latest rework round a human asked for from the tracker (docs/architecture.md, "Sending work back"). */
+  rework?: ReworkRound | null;
+  /** The run id whose agent transcripts the agents continue (an earlier run's, for a rework in a new run). */
+  conversationRunId?: string | null;
 }
 
 /** Ignored comments a run keeps in its status (the oldest are dropped). */
@@ -116,6 +123,9 @@ export function initialState(now: number): RunState {
     issueUpdated: null,
     retrying: null,
     rateLimits: null,
+    handedOverAt: null,
+    rework: null,
+    conversationRunId: null,
   };
 }
 
@@ -223,6 +233,7 @@ export function evidenceOf(
     risks: s.risks ?? [],
     workflowId: o.workflowId,
     runId: o.runId,
+    rework: state.rework ?? null,
   };
 }
 
@@ -252,5 +263,6 @@ export function summaryOf(
     wall_ms: o.now - state.startedAt,
     workflowId: o.workflowId,
     runId: o.runId,
+    rework: state.rework ? { round: state.rework.round, conversationRunId: state.conversationRunId ?? o.runId } : null,
   };
 }

@@ -11,6 +11,7 @@ import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
 import type { CiSummary } from '../../src/scm/types.js';
 import type { RebaseResult } from '../../src/workspace/rebase.js';
+import type { ReworkRound } from '../../src/dispatch/rework.js';
 import { afterLabel, humanAnswerBlock, inertInline, inertMarkdown, untrustedBlock } from '../../src/evidence/inert.js';
 
 /** Check conclusions that count as a red CI result. */
@@ -90,6 +91,26 @@ export function humanReviewFeedback(o: { author: string; prNumber: number; body:
       : []),
     '',
     'Address them, run the checks, then call finish.',
+  ].join('\n');
+}
+
+/**
+ * The implementer's turn of a rework round a human asked for by moving the issue back
+ * (docs/architecture.md, "Sending work back"): each comment since the hand-over by a person who may
+ * steer it, as a `<human_answer>` block, or that it came back without a comment.
+ */
+export function reworkTurn(r: ReworkRound): string {
+  const state = r.state.replace(/[^\p{L}\p{N} _.-]/gu, ''); // a tracker's state name: plain words only
+  const moved = `After your hand-over, a human moved the issue back to "${state}" (rework round ${r.round}).`;
+  if (!r.comments.length) {
+    return `${moved} The issue was moved back to "${state}" without a comment. Check your change against the issue and .foreman/spec.md, fix what falls short, run the checks, then call finish.`;
+  }
+  return [
+    `${moved} Their request, from the comments since the hand-over:`,
+    '',
+    ...r.comments.map((c) => humanAnswerBlock(c.author, 'comment', c.body)),
+    '',
+    'Make the change they ask for on the same branch, run the checks, then call finish.',
   ].join('\n');
 }
 

@@ -11,7 +11,7 @@ import { budgetEscalation } from './budget.js';
 import { escalate } from './escalation.js';
 import { pushWork } from './push.js';
 import { step } from './step.js';
-import { evidence, type Run } from './run.js';
+import { conversationOf, evidence, type Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
 import { answerTurn, failingQaItems, qaAgentFeedback, qaFeedback, reviewFeedback } from './texts.js';
 
@@ -71,7 +71,7 @@ async function implement(run: Run, ws: WorkspaceInfo, feedback: string | null): 
       workspace: ws,
       round,
       feedback,
-      runId: run.runId,
+      runId: conversationOf(run),
       budget: budgetNow(state, run.settings),
     }),
   );
@@ -119,7 +119,7 @@ async function verify(run: Run, ws: WorkspaceInfo, rounds: Rounds): Promise<stri
         issue: run.issue,
         workspace: ws,
         round: rounds.qa,
-        runId: run.runId,
+        runId: conversationOf(run),
         budget: budgetNow(state, s),
       }),
     );
@@ -183,7 +183,7 @@ async function review(run: Run, ws: WorkspaceInfo, rounds: Rounds): Promise<stri
       workspace: ws,
       round,
       openFindings: open,
-      runId: run.runId,
+      runId: conversationOf(run),
       budget: budgetNow(state, s),
     }),
   );
