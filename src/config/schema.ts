@@ -257,8 +257,8 @@ export const implementerSchema = z.object({
 
 /** `roles.reviewer`: a read-only agent that reviews the diff against the spec. */
 export const reviewerSchema = z.object({
-  /** Run the reviewer after QA passes. (Default: false) */
-  enabled: z.boolean().default(false),
+  /** Run the reviewer after QA passes; `false` hands over without an independent review. (Default: true) */
+  enabled: z.boolean().default(true),
   /** Model name. (Default: the backend's, src/agents/backends/config.ts `backendModel`) */
   model: z.string().min(1).optional(),
   /** Turns per review (see `roles.implementer.max_turns` for what a turn is per backend). (Default: 20) */

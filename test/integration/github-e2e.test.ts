@@ -17,7 +17,7 @@ import { deploymentOf } from '../../src/deployment.js';
 import { spawnForeman } from '../support/cli.js';
 import { startFakeGitHub } from '../support/fake-github.js';
 import { git, makeOrigin, tempDir, writePolicy } from '../support/fixtures.js';
-import { startScriptedModelServer, toolUse } from '../support/scripted-model-server.js';
+import { startScriptedModelServer, toolUse, type ScriptStep } from '../support/scripted-model-server.js';
 import { temporalAddress, uniqueTaskQueue } from '../support/temporal.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -26,6 +26,12 @@ afterEach(async () => {
 });
 
 const SECRET = 'webhook-secret-for-tests';
+
+/** The reviewer's answer: approve, after checking it is the reviewer asking. */
+const reviewerApproves: ScriptStep = (req) => {
+  if (!JSON.stringify(req.body.system ?? '').includes('You are the reviewer')) throw new Error('expected the reviewer');
+  return toolUse('submit_review', { verdict: 'approve', findings: [] });
+};
 
 /** A real example payload of `event.action`, with this repo and these fields put in. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- example payloads are untyped JSON patched in place
@@ -72,6 +78,8 @@ it(
     const model = await startScriptedModelServer([
       toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
       toolUse('finish', { summary: 'Fixed the sign.' }),
+      // The default policy's reviewer (on by default) approves each round before the hand-off.
+      reviewerApproves,
       async (req) => {
         const last = JSON.stringify((req.body.messages as unknown[]).at(-1));
         sawReview =
@@ -84,6 +92,7 @@ it(
         });
       },
       toolUse('finish', { summary: 'Added the negative test.' }),
+      reviewerApproves,
     ]);
     cleanups.push(() => model.close());
     const origin = await makeOrigin(tmp.dir);
@@ -95,6 +104,7 @@ it(
       repo: origin,
       modelUrl: model.url,
       taskQueue,
+      defaultReviewer: true,
       extra: JSON.stringify({
         tracker: { kind: 'github', provider: { repo: 'acme/app', token: github.token, endpoint: github.url } },
         polling: { interval_ms: 600_000 }, // only the webhook can start this run
@@ -237,6 +247,8 @@ it(
     const foremanComments = github.commentsOn(1).filter((c) => c.body.includes('Foreman evidence'));
     expect(foremanComments).toHaveLength(1); // edited in place across both rounds
     expect(model.failures).toEqual([]);
+    // Every scripted step was used: the default reviewer approved both rounds.
+    expect(model.requests).toHaveLength(6);
 
     daemon.child.kill('SIGTERM');
     expect((await daemon.wait(40_000)).code).toBe(0);

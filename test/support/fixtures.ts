@@ -109,7 +109,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-/** Writes a policy file; `extra` is YAML deep-merged over the test defaults. */
+/** Writes a policy file; `extra` is YAML deep-merged over the test defaults (reviewer off unless `defaultReviewer`). */
 export async function writePolicy(
   dir: string,
   opts: {
@@ -122,6 +122,12 @@ export async function writePolicy(
     taskQueue?: string;
     extra?: string;
     prompt?: string;
+    /**
+     * Keep the policy's default reviewer (on). Otherwise the test policy turns it off
+     * (`roles.reviewer.enabled: false`), so a test whose subject is not review scripts no reviewer;
+     * `extra` may turn it back on. (Default: false)
+     */
+    defaultReviewer?: boolean;
   },
 ): Promise<string> {
   const base: Record<string, unknown> = {
@@ -133,6 +139,7 @@ export async function writePolicy(
     qa: { commands: opts.qaCommands ?? ['node test.js'], max_rounds: opts.qaMaxRounds ?? 2 },
     budget: { max_attempts: 2 },
     temporal: { task_queue: opts.taskQueue ?? 'foreman-test' },
+    ...(opts.defaultReviewer ? {} : { roles: { reviewer: { enabled: false } } }),
   };
   const front = opts.extra ? merge(base, (YAML.parse(opts.extra) ?? {}) as Record<string, unknown>) : base;
   const prompt = opts.prompt ?? 'Work on {{ issue.identifier }}: {{ issue.title }}.\n\n{{ issue.description }}';

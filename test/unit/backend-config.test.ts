@@ -35,8 +35,16 @@ const SYMPHONY_CODEX = `codex:
     networkAccess: true`;
 
 describe('backendOf', () => {
-  it('runs every role on builtin with its default model when the policy says nothing', () => {
+  it('runs every role on builtin with its default model when the policy says nothing; the reviewer is on, QA off', () => {
     const policy = defaultPolicy();
+    expect(describeBackends(policy)).toEqual([
+      'implementer: builtin (claude-sonnet-5-5)',
+      'reviewer: builtin (claude-sonnet-5-5)',
+      'qa: off (roles.qa.agent: false)',
+    ]);
+    expect(describeBackends(parse('roles:\n  reviewer: {enabled: false}').policy)[1]).toBe(
+      'reviewer: off (roles.reviewer.enabled: false)',
+    );
     for (const role of ['implementer', 'reviewer', 'qa'] as const) {
       expect(backendOf(policy, role)).toEqual({ name: 'builtin' });
       expect(backendModel(policy, role)).toBe('claude-sonnet-5-5');
@@ -64,7 +72,7 @@ describe('backendOf', () => {
     expect(backendOf(policy, 'reviewer')).toEqual({ name: 'builtin' });
     expect(describeBackends(policy)).toEqual([
       "implementer: codex (gpt-5.5, from Symphony's codex block)",
-      'reviewer: off (roles.reviewer.enabled: false)',
+      'reviewer: builtin (claude-sonnet-5-5)',
       'qa: off (roles.qa.agent: false)',
     ]);
   });

@@ -84,7 +84,7 @@ describe('defaults', () => {
     });
     const claudeCode = { command: 'claude', extra_args: [], turn_timeout_ms: 3_600_000, stall_timeout_ms: 300_000 };
     expect(policy.roles.implementer).toEqual({ claude_code: claudeCode, codex: {} });
-    expect(policy.roles.reviewer).toEqual({ enabled: false, max_turns: 20, claude_code: claudeCode, codex: {} });
+    expect(policy.roles.reviewer).toEqual({ enabled: true, max_turns: 20, claude_code: claudeCode, codex: {} });
     expect(policy.codex).toBeUndefined();
     expect(policy.qa).toEqual({ commands: [], timeout_ms: 600_000, max_rounds: 3, output_tail_bytes: 4000 });
     expect(policy.handoff).toEqual({
