@@ -6,7 +6,9 @@
 import fs from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import type { AgentRunSummary, BudgetInput, ReviewResult } from '../src/agents/results.js';
-import { backendModel } from '../src/agents/backends/config.js';
+import { backendModel, backendNameOf } from '../src/agents/backends/config.js';
+import type { AgentRole } from '../src/agents/usage.js';
+import type { Policy } from '../src/config/schema.js';
 import { resumeTurn } from '../src/agents/resume.js';
 import {
   implementerSystemPrompt,
@@ -90,6 +92,7 @@ async function runImplementer(
       });
       if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
       return {
+        ...stepAgent(policy, 'implementer'),
         outcome: result.outcome,
         summary: result.summary ?? null,
         escalation: result.escalation ?? null,
@@ -143,6 +146,7 @@ async function runReviewer(
     }),
   );
   const base = {
+    ...stepAgent(policy, 'reviewer'),
     turns: result.turns,
     usage: result.usage,
     costUsd: result.costUsd,
@@ -194,6 +198,7 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
     ),
   );
   return {
+    ...stepAgent(policy, 'qa'),
     passed: checks.every((c) => c.passed),
     checks,
     summary: result.summary ?? null,
@@ -204,6 +209,11 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
     rateLimits: result.rateLimits ?? null,
     budgetExhausted: result.budgetExhausted ?? null,
   };
+}
+
+/** Which backend and model run `role` under `policy` (src/agents/backends/config.ts), for the step's result. */
+function stepAgent(policy: Policy, role: AgentRole) {
+  return { backend: backendNameOf(policy, role), model: backendModel(policy, role) };
 }
 
 /** The parts of a role run every agent step shares: the issue, workspace, budget, transcript, env, signal. */

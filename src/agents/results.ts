@@ -3,7 +3,7 @@
  * given. Types only. (The QA agent's report is in src/qa/agent-checks.ts.)
  */
 import type { RateLimits } from './rate-limits.js';
-import type { TokenUsage } from './usage.js';
+import type { StepAgent, TokenUsage } from './usage.js';
 import type { Finding } from '../review/findings.js';
 
 /** Which budget limit ended an agent step and the totals then (tokens; USD; limit in tokens, USD or epoch ms); null: none. */
@@ -14,8 +14,8 @@ export type BudgetExhausted = {
   limit: number;
 } | null;
 
-/** What one implementer activity reports. */
-export interface AgentRunSummary {
+/** What one implementer activity reports, with the backend and model that ran it. */
+export interface AgentRunSummary extends StepAgent {
   outcome: 'finished' | 'escalated' | 'max_turns' | 'budget_exhausted';
   summary: string | null;
   escalation: { question: string; options?: string[]; recommendation?: string } | null;
@@ -40,8 +40,8 @@ export interface BudgetInput {
   deadline: number | null;
 }
 
-/** What one reviewer activity reports. */
-export interface ReviewResult {
+/** What one reviewer activity reports, with the backend and model that ran it. */
+export interface ReviewResult extends StepAgent {
   /** Set when the budget ran out before a verdict (the verdict is then `escalate`). */
   budgetExhausted: BudgetExhausted;
   verdict: 'approve' | 'request_changes' | 'escalate';

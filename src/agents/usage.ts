@@ -3,9 +3,10 @@
  * and totals usage, for the harness (per model call), the IssueWorkflow (per role and run) and the
  * evidence. Prices live in ./pricing.ts.
  *
- * Workflow-safe: pure, no imports, so workflow code may import it (the lint rule in
+ * Workflow-safe: pure, type imports only, so workflow code may import it (the lint rule in
  * eslint.config.js allows exactly the modules listed there).
  */
+import type { BackendName } from './backends/types.js';
 
 /** Token usage summed over model calls (Anthropic `usage`), in tokens. */
 export interface TokenUsage {
@@ -26,6 +27,18 @@ export interface RoleUsage {
   usage: TokenUsage;
   /** USD; null when a model of the role had no price. */
   costUsd: number | null;
+  /** The backend that ran the role's latest step (specs/backends.md); absent in runs before it was recorded. */
+  backend?: BackendName;
+  /** The model of the role's latest step; absent in runs before it was recorded. */
+  model?: string;
+}
+
+/** Which backend and model ran an agent step (specs/backends.md); every agent step's result carries it. */
+export interface StepAgent {
+  /** Absent in results recorded before it was added. */
+  backend?: BackendName;
+  /** The model the step ran with (from the policy now; the gateway may report the one it metered). */
+  model?: string;
 }
 
 /** Usage of nothing. */

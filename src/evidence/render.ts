@@ -207,7 +207,22 @@ function summary(d: Doc): string[] {
   facts.push(`**Branch:** ${code(d.branch)} (base ${code(d.baseBranch)}), ${pushed}`);
   if (d.pr) facts.push(`**Pull request:** [#${d.pr.number}](${d.pr.url})`);
   facts.push(`**Spec:** ${code(d.specPath)} (the contract every role worked against)`);
+  const agents = agentsLine(d.roles);
+  if (agents) facts.push(`**Agents:** ${agents}`);
   return [...facts.map((f) => `- ${f}`), ''];
+}
+
+/**
+ * Which backend and model ran each role (specs/backends.md), e.g. `implementer: claude-code
+ * (claude-opus-5-5) · reviewer: builtin (claude-sonnet-5-5)`; null when no role recorded one (runs
+ * from before backends were recorded).
+ */
+function agentsLine(roles: RoleUsage[]): string | null {
+  const named = roles.filter((r) => r.backend !== undefined);
+  if (!named.length) return null;
+  return named
+    .map((r) => `${ROLE[r.role]}: ${code(r.backend!)}${r.model !== undefined ? ` (${code(r.model)})` : ''}`)
+    .join(' · ');
 }
 
 /** CI on the pull request, as the SCM API reported it (not the model). */

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RateLimits } from '../agents/rate-limits.js';
 import type { BudgetExhausted } from '../agents/results.js';
-import type { TokenUsage } from '../agents/usage.js';
+import type { StepAgent, TokenUsage } from '../agents/usage.js';
 import { pidDirFor } from '../workspace/shell.js';
 import { runQaCommands } from './run.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
@@ -38,7 +38,7 @@ export interface QaAgentReport {
 }
 
 /** What the QA agent activity returns: the report, whether the budget ran out, the latest rate limits. */
-export interface QaAgentStepResult extends QaAgentReport {
+export interface QaAgentStepResult extends QaAgentReport, StepAgent {
   budgetExhausted: BudgetExhausted;
   rateLimits?: RateLimits | null;
 }

@@ -178,6 +178,10 @@ it(
     expect(pr.head).toBe('foreman/app-1');
     expect(pr.body).toContain('Refs #1');
     expect(pr.body).toContain('Foreman evidence');
+    // The evidence names the backend and model of each role that ran.
+    expect(pr.body).toContain(
+      '**Agents:** implementer: `builtin` (`claude-sonnet-5-5`) · reviewer: `builtin` (`claude-sonnet-5-5`)',
+    );
     await waitFor(
       'the review state label',
       () => github.issues.get(1)!.labels.includes('state: Human Review'),

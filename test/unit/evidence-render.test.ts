@@ -175,9 +175,23 @@ const full: EvidenceData = {
   costUsd: 0.4425,
   turns: 31,
   roles: [
-    { role: 'implementer', turns: 19, usage: usage(42_000, 5200, 4000, 40_000), costUsd: 0.3282 },
-    { role: 'reviewer', turns: 6, usage: usage(10_000, 1200, 0, 10_000), costUsd: 0.0768 },
-    { role: 'qa', turns: 6, usage: usage(8000, 900, 0, 2000), costUsd: 0.0375 },
+    {
+      role: 'implementer',
+      turns: 19,
+      usage: usage(42_000, 5200, 4000, 40_000),
+      costUsd: 0.3282,
+      backend: 'claude-code',
+      model: 'claude-opus-5-5',
+    },
+    {
+      role: 'reviewer',
+      turns: 6,
+      usage: usage(10_000, 1200, 0, 10_000),
+      costUsd: 0.0768,
+      backend: 'builtin',
+      model: 'claude-sonnet-5-5',
+    },
+    { role: 'qa', turns: 6, usage: usage(8000, 900, 0, 2000), costUsd: 0.0375, backend: 'codex', model: 'gpt-5.5' },
   ],
   wallMs: 754_000,
   escalations: [
@@ -270,6 +284,17 @@ describe('renderEvidence: the full packet', () => {
     const md = renderEvidence(full);
     expect(markdownProblems(md)).toEqual([]);
     await expect(md).toMatchFileSnapshot('../fixtures/evidence/full-packet.md');
+  });
+
+  it('names the backend and model of each role, and leaves the line out for runs that did not record them', () => {
+    expect(renderEvidence(full)).toContain(
+      '- **Agents:** implementer: `claude-code` (`claude-opus-5-5`) · reviewer: `builtin` (`claude-sonnet-5-5`) · QA agent: `codex` (`gpt-5.5`)\n',
+    );
+    const unrecorded = full.roles.map(({ backend: _b, model: _m, ...rest }) => rest);
+    expect(renderEvidence({ ...full, roles: unrecorded })).not.toContain('**Agents:**');
+    // A model name is outside text: it cannot break out of its code span.
+    const hostile = [{ ...full.roles[0]!, model: 'x` <img src=y>' }];
+    expect(renderEvidence({ ...full, roles: hostile })).toContain('implementer: `claude-code` (``x` <img src=y>``)');
   });
 
   it('has every section, in order', () => {

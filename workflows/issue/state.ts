@@ -5,7 +5,15 @@
 import type { IgnoredComment, IssueRunStatus, IssueRunSummary, IssueWorkflowInput, RunPhase } from '../definitions.js';
 import type { BudgetInput } from '../../src/agents/results.js';
 import type { RateLimits } from '../../src/agents/rate-limits.js';
-import { addCost, addUsage, emptyUsage, totalTokens, type RoleUsage, type TokenUsage } from '../../src/agents/usage.js';
+import {
+  addCost,
+  addUsage,
+  emptyUsage,
+  totalTokens,
+  type RoleUsage,
+  type StepAgent,
+  type TokenUsage,
+} from '../../src/agents/usage.js';
 import type { RunSettings } from '../../src/config/run-settings.js';
 import type { ContractCheck } from '../../src/contract/check.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
@@ -129,7 +137,10 @@ export function initialState(now: number): RunState {
   };
 }
 
-/** Adds one agent step's usage to its role and to the run, and keeps the latest rate limits it saw. */
+/**
+ * Adds one agent step's usage to its role and to the run, records which backend and model ran the
+ * role, and keeps the latest rate limits it saw.
+ */
 export function recordUsage(
   state: RunState,
   step: {
@@ -138,7 +149,7 @@ export function recordUsage(
     turns: number;
     transcriptPath: string;
     rateLimits?: RateLimits | null;
-  },
+  } & StepAgent,
   roleName: RoleUsage['role'],
 ): void {
   if (step.rateLimits) state.rateLimits = step.rateLimits;
@@ -150,6 +161,9 @@ export function recordUsage(
   role.turns += step.turns;
   addUsage(role.usage, step.usage);
   role.costUsd = addCost(role.costUsd, step.costUsd);
+  // Which backend and model ran the role (the latest step's; absent in results recorded before).
+  if (step.backend !== undefined) role.backend = step.backend;
+  if (step.model !== undefined) role.model = step.model;
   addUsage(state.usage, step.usage);
   state.costUsd = addCost(state.costUsd, step.costUsd);
   state.turns += step.turns;
