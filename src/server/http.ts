@@ -16,12 +16,15 @@ import { isIP, type AddressInfo } from 'node:net';
 import { PolicyError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
 import type { StateSnapshot, RunningIssue, ClosedIssueRun } from '../status.js';
+import { cockpitRoutes, isPublicPath, type CockpitDeps } from './cockpit.js';
 
 /** What the server needs from the daemon. */
 export interface HttpDeps {
   state(): Promise<StateSnapshot>;
   issue(identifier: string): Promise<RunningIssue | ClosedIssueRun | null>;
   refresh(reason: string): Promise<void>;
+  /** The dashboard, the answer route and `/healthz` (src/server/cockpit.ts); absent: not served. */
+  cockpit?: CockpitDeps;
 }
 
 const apiError = (code: string, message: string) => ({ error: { code, message } });
@@ -63,7 +66,9 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono, opts: { token?: stri
   const token = opts.token;
   if (token !== undefined) {
     app.use('*', async (c, next) => {
-      if (WEBHOOK_PATH.test(c.req.path) || bearerMatches(c.req.header('authorization'), token)) return next();
+      const path = c.req.path;
+      if (WEBHOOK_PATH.test(path) || isPublicPath(path) || bearerMatches(c.req.header('authorization'), token))
+        return next();
       return c.json(
         apiError('unauthorized', 'Send the server token (server.token) as "Authorization: Bearer <token>".'),
         401,
@@ -72,6 +77,7 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono, opts: { token?: stri
     });
   }
   if (extra) app.route('/', extra);
+  if (deps.cockpit) app.route('/', cockpitRoutes(deps.cockpit));
   app.get('/api/v1/state', async (c) => c.json(redactDeep(await deps.state())));
   app.post('/api/v1/refresh', async (c) => {
     await deps.refresh('api');
