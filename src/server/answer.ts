@@ -64,7 +64,7 @@ export function answerRoutes(deps: AnswerDeps): Hono {
     }
     const body = parseAnswerBody(raw);
     if ('error' in body) return c.json(apiError('bad_request', body.error), 400);
-    const reply = { text: body.text, author: 'operator (dashboard)', source: 'dashboard' as const, mayApprove: true };
+    const reply = { text: body.text, author: 'operator', source: 'dashboard' as const, mayApprove: true };
     try {
       const r = await deliverAnswer(
         deps.client,

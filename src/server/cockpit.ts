@@ -8,6 +8,8 @@ import { Hono } from 'hono';
 import type { Policy } from '../config/schema.js';
 import { answerRoutes, type AnswerDeps } from './answer.js';
 import { healthRoutes, type Health } from './health.js';
+import { dashboardRoutes, isDashboardShellPath } from './dashboard/index.js';
+import type { StateSnapshot } from '../status.js';
 
 /** What the cockpit needs from the daemon. */
 export interface CockpitDeps extends AnswerDeps {
@@ -29,16 +31,14 @@ export interface CockpitDeps extends AnswerDeps {
  * from token-protected routes, sending the token the operator entered).
  */
 export function isPublicPath(path: string): boolean {
-  return path === '/healthz';
+  return path === '/healthz' || isDashboardShellPath(path);
 }
 
-/** The cockpit's routes, to mount at `/` behind the token door. */
-export function cockpitRoutes(deps: CockpitDeps): Hono {
+/** The cockpit's routes, to mount at `/` behind the token door; `state` is `/api/v1/state`'s snapshot. */
+export function cockpitRoutes(deps: CockpitDeps, state: () => Promise<StateSnapshot>): Hono {
   const app = new Hono();
-  app.route(
-    '/',
-    healthRoutes(() => deps.health()),
-  );
+  app.route('/', healthRoutes(deps.health));
   app.route('/', answerRoutes(deps));
+  app.route('/', dashboardRoutes(deps, state));
   return app;
 }

@@ -7,13 +7,10 @@
  * turns 503 when the worker and its connection are gone.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkHealth } from '../../src/server/health.js';
-import { startHttpServer, type HttpServer } from '../../src/server/http.js';
-import { collectState } from '../../src/status.js';
+import type { HttpServer } from '../../src/server/http.js';
 import type { IssueRunSummary } from '../../workflows/definitions.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
-import { toolUse } from '../support/scripted-model-server.js';
-import { temporalNamespace } from '../support/temporal.js';
+import { ASK_THEN_FIX, startCockpitServer } from '../support/cockpit.js';
 
 const TOKEN = 'answer-route-token-0123456789abcdef';
 
@@ -26,39 +23,6 @@ afterEach(async () => {
   ctx = null;
   await closeRunContext(closing);
 });
-
-/** The implementer asks (two options), then fixes and finishes once answered. */
-export const ASK_THEN_FIX = [
-  toolUse('escalate', {
-    question: 'Should add() saturate at MAX_SAFE_INTEGER?',
-    options: ['yes', 'no'],
-    recommendation: 'no',
-  }),
-  toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
-  toolUse('finish', { summary: 'Fixed add() as answered.' }),
-];
-
-/** Starts the daemon's HTTP server (with the cockpit) over a RunContext's worker. */
-export async function startCockpitServer(c: RunContext, token?: string): Promise<HttpServer> {
-  const { client, deployment, worker } = c.runtime;
-  return startHttpServer(
-    {
-      state: () => collectState(client, deployment),
-      issue: async () => null,
-      refresh: async () => {},
-      cockpit: {
-        client,
-        deployment,
-        health: () => checkHealth({ client, worker }),
-        home: c.home,
-        policy: () => c.store.current().policy,
-        namespace: temporalNamespace(),
-        temporalUiUrl: 'http://127.0.0.1:8233',
-      },
-    },
-    { port: 0, host: '127.0.0.1', ...(token === undefined ? {} : { token }) },
-  );
-}
 
 describe('POST /api/v1/<identifier>/answer', () => {
   it('refuses what foreman answer refuses, takes the pick, and the run resumes to hand-over', async () => {
@@ -112,7 +76,7 @@ describe('POST /api/v1/<identifier>/answer', () => {
       expect.objectContaining({
         kind: 'agent_question',
         answer: expect.stringContaining('2'),
-        author: 'operator (dashboard)',
+        author: 'operator',
       }),
     ]);
     expect(JSON.stringify(ctx.model.requests[1]!.body.messages)).toContain('no');
@@ -122,7 +86,7 @@ describe('POST /api/v1/<identifier>/answer', () => {
   });
 });
 
-describe('GET /healthz', () => {
+describe('GET /healthz and the public paths', () => {
   it('is 200 without a token while Temporal and the worker are up, 503 once they are gone', async () => {
     ctx = await createRunContext({ script: [], extraPolicy: 'roles:\n  reviewer:\n    enabled: false\n' });
     server = await startCockpitServer(ctx, TOKEN);
@@ -132,6 +96,17 @@ describe('GET /healthz', () => {
     expect(await up.json()).toMatchObject({ ok: true, temporal: 'up', worker: 'running' });
     // Everything else still needs the token.
     expect((await fetch(`${server.url}/api/v1/state`)).status).toBe(401);
+    expect((await fetch(`${server.url}/api/v1/dashboard/stream`)).status).toBe(401);
+    expect((await fetch(`${server.url}/api/v1/dashboard/issues/X-1/stream`)).status).toBe(401);
+    // The dashboard's shells and assets hold no data: public, with a CSP that forbids inline script.
+    const shell = await fetch(`${server.url}/issues/%3Cscript%3Ealert(1)%3C%2Fscript%3E`);
+    expect(shell.status).toBe(200);
+    expect(shell.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const page = await shell.text();
+    expect(page).not.toContain('<script>alert(1)');
+    expect(page).toContain('&lt;script&gt;alert(1)');
+    expect((await fetch(`${server.url}/assets/dashboard.js`)).status).toBe(200);
+    expect((await fetch(`${server.url}/assets/..%2Fanswer.ts`)).status).toBe(401);
 
     // The context's client goes with the worker, so close it here rather than in afterEach.
     const gone = ctx;
