@@ -154,6 +154,12 @@ export async function startHttpServer(
   return {
     url: `http://${host}:${port}`,
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open dashboard streams never end by themselves; without this, close() would wait for
+        // every open page (src/server/dashboard/index.ts).
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
   };
 }

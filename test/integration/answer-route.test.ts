@@ -108,6 +108,19 @@ describe('GET /healthz and the public paths', () => {
     expect((await fetch(`${server.url}/assets/dashboard.js`)).status).toBe(200);
     expect((await fetch(`${server.url}/assets/..%2Fanswer.ts`)).status).toBe(401);
 
+    // An open dashboard stream does not hold the server's close up.
+    const streamed = await fetch(`${server.url}/api/v1/dashboard/stream`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const first = await streamed.body!.getReader().read();
+    expect(new TextDecoder().decode(first.value)).toContain('event: fragments');
+    const closed = await Promise.race([
+      server.close().then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000)),
+    ]);
+    expect(closed, 'the server closed with a dashboard stream open').toBe(true);
+    server = await startCockpitServer(ctx, TOKEN);
+
     // The context's client goes with the worker, so close it here rather than in afterEach.
     const gone = ctx;
     ctx = null;
