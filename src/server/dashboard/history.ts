@@ -12,7 +12,7 @@ import type { RunSettings } from '../../config/run-settings.js';
 import type { EvidenceData } from '../../evidence/render.js';
 import type { PullRequestRef } from '../../scm/types.js';
 import type { Issue } from '../../trackers/types.js';
-import type { HumanReply, IssueRunSummary, StopRequest } from '../../../workflows/definitions.js';
+import type { HumanReply, IssueRunSummary, ReworkRequested, StopRequest } from '../../../workflows/definitions.js';
 
 /** One step of a run's timeline. */
 export interface TimelineEntry {
@@ -91,6 +91,10 @@ function signalEntry(name: string, input: Payloads): { label: string; detail: st
     return { label: `Answer from ${r?.author ?? 'someone'} (${r?.source ?? '?'})`, detail: r?.text ?? null };
   }
   if (name === 'stop') return { label: 'Stop requested', detail: first<StopRequest>(input)?.reason ?? null };
+  if (name === 'reworkRequested') {
+    const state = first<ReworkRequested>(input)?.state;
+    return { label: 'Sent back for rework', detail: state ? `moved to "${state}"` : null };
+  }
   if (name === 'prReview') return { label: 'Review on the pull request', detail: null };
   if (name === 'prClosed') return { label: 'Pull request closed', detail: null };
   if (name === 'ciResult') return { label: 'CI result', detail: null };
