@@ -75,4 +75,26 @@ export default tseslint.config(
     files: ['bin/**/*.js', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly' } },
   },
+  {
+    // The dashboard's page script runs in the browser (src/server/dashboard/public/).
+    files: ['src/server/dashboard/public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'sessionStorage',
+          'fetch',
+          'AbortController',
+          'TextDecoderStream',
+          'CustomEvent',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'URL',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

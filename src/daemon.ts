@@ -6,17 +6,19 @@
  * Lifecycle: resources are released in reverse order (LIFO). The first SIGINT/SIGTERM drains
  * gracefully; a second forces exit; an unref'd watchdog guarantees exit.
  */
-import { createPolicyStore } from './config/store.js';
+import { createPolicyStore, type PolicyStore } from './config/store.js';
 import { preflight } from './preflight.js';
 import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
 import { loadCommentKey } from './trackers/marker.js';
 import type { Logger } from './logger.js';
 import { requireServerToken, startHttpServer } from './server/http.js';
+import { checkHealth } from './server/health.js';
+import type { CockpitDeps } from './server/cockpit.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
 import { createScheduleSync, deleteForemanSchedules } from './schedules/sync.js';
 import { collectIssue, collectState } from './status.js';
-import { connectForeman } from './temporal/server.js';
+import { connectForeman, type ForemanRuntime } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 import { trustGateFor } from './trust/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
@@ -130,6 +132,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           state: () => collectState(runtime.client, deployment),
           issue: (identifier) => collectIssue(runtime.client, deployment, identifier),
           refresh,
+          cockpit: cockpitDeps(runtime, deployment, home, store, temporal),
         },
         {
           port,
@@ -169,6 +172,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await releaseAll();
     throw err;
   }
+}
+
+/** What the dashboard, the answer route and `/healthz` (src/server/cockpit.ts) take from the daemon. */
+function cockpitDeps(
+  runtime: ForemanRuntime['runtime'],
+  deployment: Deployment,
+  home: string,
+  store: PolicyStore,
+  temporal: ForemanRuntime['temporal'],
+): CockpitDeps {
+  return {
+    client: runtime.client,
+    deployment,
+    health: () => checkHealth({ client: runtime.client, worker: runtime.worker }),
+    home,
+    policy: () => store.current().policy,
+    namespace: temporal.namespace,
+    temporalUiUrl: temporal.devServer?.uiUrl ?? null,
+  };
 }
 
 /**

@@ -100,6 +100,8 @@ export const ERROR_CODES = {
     'issue_not_found',
     'issue_not_running',
     'not_waiting',
+    'escalation_changed',
+    'answer_not_on_offer',
     'temporal_not_found',
     'worker_stopped',
     'already_completed',

@@ -37,7 +37,8 @@ export interface ReworkRequested {
 export interface HumanReply {
   text: string;
   author: string;
-  source: 'cli' | 'comment' | 'webhook';
+  /** Where it came from: `cli` (`foreman answer`), `dashboard` (the answer route), a tracker `comment`, a `webhook`. */
+  source: 'cli' | 'dashboard' | 'comment' | 'webhook';
   /** The tracker comment it came from; a comment is taken once. */
   commentId?: string;
   /** True when the author may approve (trust.approvers, or anyone who may answer when unset; `foreman answer` is the operator). Absent = false. */

@@ -7,14 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
-import { humanReplySignal, statusQuery } from '../../workflows/definitions.js';
 import { deploymentOf, type Deployment } from '../deployment.js';
-import { findIssueRun, listRunningIssues } from '../dispatch/runs.js';
 import { describeBackends } from '../agents/backends/config.js';
 import { validatePolicyFile } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
 import { CliError, ForemanError, hasCode, PolicyError, PreflightError } from '../errors.js';
-import { interpretAnswer, normalizeOptions } from '../escalation/answer.js';
+import { deliverAnswer, runToAnswer } from '../escalation/deliver.js';
 import { createLogger, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
 import { foremanHome } from '../home.js';
@@ -25,6 +23,7 @@ import { collectState, formatState } from '../status.js';
 import { readRecordedDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from '../temporal/cli-binary.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus } from '../sandbox/index.js';
+import type { HumanReply } from '../../workflows/definitions.js';
 import { addRunCommands, type RunCommandDeps } from './runs.js';
 import { packageVersion } from './version.js';
 
@@ -242,8 +241,8 @@ function runCommandDeps(env: NodeJS.ProcessEnv): RunCommandDeps {
     withClient: (fn) => withTemporalClient(env, fn),
     deployment: (file) => deploymentOfFile(file, env),
     runOf: runToAnswer,
-    answer: (client, deployment, identifier, text) =>
-      deliverAnswer(client, deployment, identifier, text, os.userInfo().username),
+    answer: async (client, deployment, identifier, text) =>
+      (await deliverAnswer(client, deployment, identifier, operatorReply(text))).line,
   };
 }
 
@@ -274,14 +273,20 @@ async function withTemporalClient<T>(env: NodeJS.ProcessEnv, fn: (client: Client
 
 /**
  * `foreman answer`: delivers `text` to the run of `identifier` in the deployment of `policyFile`.
- * @throws CliError `usage` (empty text), and what deploymentOfFile and deliverAnswer throw.
+ * @throws CliError `usage` (empty text), and what deploymentOfFile and deliverAnswer (src/escalation/deliver.ts) throw.
  */
 async function answerIssue(identifier: string, text: string, policyFile: string | undefined, env: NodeJS.ProcessEnv) {
   if (!text) throw new CliError('usage', 'The answer is empty.');
   const deployment = await deploymentOfFile(policyFile, env);
-  return withTemporalClient(env, (client) =>
-    deliverAnswer(client, deployment, identifier, text, os.userInfo().username),
+  return withTemporalClient(
+    env,
+    async (client) => (await deliverAnswer(client, deployment, identifier, operatorReply(text))).line,
   );
+}
+
+/** The operator's reply from the CLI: it may approve (specs/escalations.md, "Approval"). */
+function operatorReply(text: string): HumanReply {
+  return { text, author: os.userInfo().username, source: 'cli', mayApprove: true };
 }
 
 /**
@@ -297,73 +302,6 @@ async function deploymentOfFile(file: string | undefined, env: NodeJS.ProcessEnv
     if (file === undefined && hasCode(err, 'missing_workflow_file')) return null;
     throw err;
   }
-}
-
-/**
- * The run of `identifier` to answer: in `deployment`, or (null) the one running IssueWorkflow of
- * that identifier on the namespace.
- * @throws CliError `issue_not_running` (none), `usage` (several deployments run it: name the policy).
- */
-async function runToAnswer(client: Client, deployment: Deployment | null, identifier: string): Promise<string> {
-  if (deployment) {
-    const found = await findIssueRun(client, deployment, identifier);
-    if (!found) throw new CliError('issue_not_running', `${identifier} has no Foreman workflow in this deployment.`);
-    return found.workflowId;
-  }
-  const runs = (await listRunningIssues(client, null)).filter((r) => r.identifier === identifier);
-  if (runs.length === 0) throw new CliError('issue_not_running', `${identifier} has no running Foreman workflow.`);
-  if (runs.length > 1)
-    throw new CliError(
-      'usage',
-      `${identifier} runs in ${runs.length} deployments (${runs.map((r) => r.workflowId).join(', ')}): ` +
-        'pass --policy FILE to say whose.',
-    );
-  return runs[0]!.workflowId;
-}
-
-/**
- * Signals `humanReply` to the issue's run (`runToAnswer`: in `deployment`, a legacy run included)
- * after checking that it waits for an answer. When no worker is up to answer the check, the answer
- * is still delivered if the run exists: signals are durable, and the run takes it when a worker
- * starts. Returns a line for the person.
- * @throws CliError `issue_not_running` / `not_waiting` / `usage` (see runToAnswer).
- */
-async function deliverAnswer(
-  client: Client,
-  deployment: Deployment | null,
-  identifier: string,
-  text: string,
-  author: string,
-): Promise<string> {
-  const handle = client.workflow.getHandle(await runToAnswer(client, deployment, identifier));
-  const noWorker = Symbol('no worker');
-  const status = await Promise.race([
-    handle.query(statusQuery).catch(() => noWorker),
-    new Promise<typeof noWorker>((resolve) => setTimeout(() => resolve(noWorker), 5000).unref()),
-  ]);
-  if (typeof status === 'symbol') {
-    const running = await handle.describe().then(
-      (d) => d.status.name === 'RUNNING',
-      () => false,
-    );
-    if (!running) throw new CliError('issue_not_running', `${identifier} has no running Foreman workflow.`);
-    await handle.signal(humanReplySignal, { text, author, source: 'cli', mayApprove: true });
-    return 'no worker is running now; the answer is kept and taken when a worker starts';
-  }
-  if (status.phase !== 'waiting_for_human' || !status.escalation) {
-    throw new CliError('not_waiting', `${identifier} is not waiting for an answer (phase: ${status.phase}).`);
-  }
-  // The run parses the answer (src/escalation/answer.ts); the same parse here refuses a pick that
-  // is not on offer before it is sent, and says which option a pick chose.
-  const reply = { text, author, source: 'cli' as const, mayApprove: true };
-  const answer = interpretAnswer(reply, status.escalation.options);
-  if (answer.kind === 'invalid') throw new CliError('usage', `Not sent: ${answer.why}.`);
-  await handle.signal(humanReplySignal, reply);
-  const picked =
-    answer.kind === 'option'
-      ? ` (picked option ${answer.option}: ${normalizeOptions(status.escalation.options)[answer.option - 1]!.label})`
-      : ' (free text: guidance for the agent)';
-  return `${status.escalation.question}${picked}`;
 }
 
 function parsePort(v: string): number {

@@ -351,8 +351,11 @@ export async function printLogs(
   }
 }
 
-/** Reads the transcripts of one run directory incrementally: new complete lines since the last read. */
-class TranscriptDirReader {
+/**
+ * Reads the transcripts of one run directory incrementally: new complete lines since the last read
+ * (`foreman logs` and the dashboard's issue page).
+ */
+export class TranscriptDirReader {
   private readonly offsets = new Map<string, number>();
   private readonly turns: TurnCounter = new Map();
   constructor(private readonly dir: string) {}

@@ -1,12 +1,13 @@
 /**
  * The daemon's HTTP surface (Symphony SPEC §13.7): `GET /api/v1/state`, `GET /api/v1/<identifier>`,
- * `POST /api/v1/refresh` and a small dashboard at `/`, plus the webhook routes (src/server/webhooks/)
- * when mounted. Observability and control only: nothing here is needed for correctness (webhooks
- * only speed up what the poll also does). Binds 127.0.0.1 unless told otherwise. Every response
+ * `POST /api/v1/refresh`, the cockpit (src/server/cockpit.ts: the dashboard at `/`, the answer route,
+ * `/healthz`) and the webhook routes (src/server/webhooks/) when mounted. Observability and control
+ * only: nothing here is needed for correctness (webhooks only speed up what the poll also does). Binds 127.0.0.1 unless told otherwise. Every response
  * body passes through the redactor (src/redact.ts `redactDeep`).
  *
  * The door (specs/policy.md `server.token`): with a token, every route but `/webhooks/*` (whose
- * providers check their own signatures) needs `Authorization: Bearer <token>`, compared in
+ * providers check their own signatures) and the cockpit's public paths (`/healthz`, the
+ * dashboard's data-free page shells and assets: src/server/cockpit.ts `isPublicPath`) needs `Authorization: Bearer <token>`, compared in
  * constant time, else 401 with `WWW-Authenticate`. Without a token the server binds loopback only.
  */
 import { serve, type ServerType } from '@hono/node-server';
@@ -16,12 +17,15 @@ import { isIP, type AddressInfo } from 'node:net';
 import { PolicyError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
 import type { StateSnapshot, RunningIssue, ClosedIssueRun } from '../status.js';
+import { cockpitRoutes, isPublicPath, type CockpitDeps } from './cockpit.js';
 
 /** What the server needs from the daemon. */
 export interface HttpDeps {
   state(): Promise<StateSnapshot>;
   issue(identifier: string): Promise<RunningIssue | ClosedIssueRun | null>;
   refresh(reason: string): Promise<void>;
+  /** The dashboard, the answer route and `/healthz` (src/server/cockpit.ts); absent: not served. */
+  cockpit?: CockpitDeps;
 }
 
 const apiError = (code: string, message: string) => ({ error: { code, message } });
@@ -63,7 +67,13 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono, opts: { token?: stri
   const token = opts.token;
   if (token !== undefined) {
     app.use('*', async (c, next) => {
-      if (WEBHOOK_PATH.test(c.req.path) || bearerMatches(c.req.header('authorization'), token)) return next();
+      const path = c.req.path;
+      if (
+        WEBHOOK_PATH.test(path) ||
+        (deps.cockpit && isPublicPath(path)) ||
+        bearerMatches(c.req.header('authorization'), token)
+      )
+        return next();
       return c.json(
         apiError('unauthorized', 'Send the server token (server.token) as "Authorization: Bearer <token>".'),
         401,
@@ -72,6 +82,11 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono, opts: { token?: stri
     });
   }
   if (extra) app.route('/', extra);
+  if (deps.cockpit)
+    app.route(
+      '/',
+      cockpitRoutes(deps.cockpit, () => deps.state()),
+    );
   app.get('/api/v1/state', async (c) => c.json(redactDeep(await deps.state())));
   app.post('/api/v1/refresh', async (c) => {
     await deps.refresh('api');
@@ -88,37 +103,9 @@ export function createHttpApp(deps: HttpDeps, extra?: Hono, opts: { token?: stri
     if (!found) return c.json(apiError('issue_not_found', `No run of ${identifier} is known to Temporal.`), 404);
     return c.json(redactDeep(found));
   });
-  app.get('/', async (c) => c.html(renderDashboard(redactDeep(await deps.state()))));
   app.notFound((c) => c.json(apiError('not_found', `No route for ${c.req.method} ${c.req.path}.`), 404));
   app.onError((err, c) => c.json(apiError('internal_error', redact(err.message)), 500));
   return app;
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** A server-rendered page of the state (refreshes itself every 5 s). */
-export function renderDashboard(s: StateSnapshot): string {
-  const running = s.running
-    .map(
-      (r) =>
-        `<tr><td>${esc(r.issue_identifier)}</td><td>${esc(r.phase)}</td><td>${r.round}</td><td>${r.turn_count}</td>` +
-        `<td>${r.tokens.total_tokens.toLocaleString('en-US')}</td><td>${esc(r.started_at)}</td><td>${esc(r.last_error ?? '')}</td></tr>`,
-    )
-    .join('');
-  const recent = s.recent
-    .map(
-      (r) =>
-        `<tr><td>${esc(r.issue_identifier)}</td><td>${esc(r.status)}</td><td>${esc(r.outcome ?? '')}</td><td>${esc(r.closed_at ?? '')}</td></tr>`,
-    )
-    .join('');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Foreman</title><meta http-equiv="refresh" content="5">
-<style>body{font:14px system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;margin-bottom:2rem}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head>
-<body><h1>Foreman</h1><p>Task queue <code>${esc(s.task_queue ?? 'all')}</code> · ${s.counts.running} running · generated ${esc(s.generated_at)}</p>
-<h2>Running</h2><table><tr><th>Issue</th><th>Phase</th><th>Round</th><th>Turns</th><th>Tokens</th><th>Started</th><th>Last error</th></tr>${running || '<tr><td colspan="7">none</td></tr>'}</table>
-<h2>Recently finished</h2><table><tr><th>Issue</th><th>Status</th><th>Outcome</th><th>Closed</th></tr>${recent || '<tr><td colspan="4">none</td></tr>'}</table>
-</body></html>`;
 }
 
 /** A listening server. */
@@ -167,6 +154,12 @@ export async function startHttpServer(
   return {
     url: `http://${host}:${port}`,
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open dashboard streams never end by themselves; without this, close() would wait for
+        // every open page (src/server/dashboard/index.ts).
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }),
   };
 }
