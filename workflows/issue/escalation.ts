@@ -50,6 +50,9 @@ export interface Resolution {
  */
 export const ANSWERS_PATCH = 'parsed-answers';
 
+/** The author of the reply the outage probe sends itself (not a human: specs/metrics.md). */
+export const PROBE_AUTHOR = 'Foreman (probe)';
+
 /** The old rule, kept for histories from before ANSWERS_PATCH only: an answer starting like this approved. */
 const LEGACY_APPROVAL = /^\s*(yes|y|approve[sd]?|ok|okay|lgtm|go ahead|push)\b/i;
 
@@ -113,6 +116,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
     : await legacyResolution(run, escalation, key);
   record.answer = resolution.reply.text;
   record.author = resolution.reply.author;
+  record.answeredAt = new Date(Date.now()).toISOString();
   logEvent(run, 'escalation answered', {
     n: escalation.n,
     command: resolution.command,
@@ -174,7 +178,7 @@ async function awaitResolution(
           run.acts.notify.postComment({ issueId: run.input.issueId, key: `${key}-recovered`, body }),
         );
         const retry = options.findIndex((o) => o.command === 'retry') + 1;
-        const reply: HumanReply = { text: '/foreman retry', author: 'Foreman (probe)', source: 'cli' };
+        const reply: HumanReply = { text: '/foreman retry', author: PROBE_AUTHOR, source: 'cli' };
         return { reply, option: retry || null, command: 'retry' };
       }
       const reply = run.inbox.replies.shift()!;
