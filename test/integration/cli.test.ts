@@ -310,6 +310,10 @@ describe('foreman start', () => {
     expect((await fetch(`${url}/api/v1/NOPE-404`)).status).toBe(404);
     expect((await fetch(`${url}/api/v1/refresh`, { method: 'POST' })).status).toBe(202);
     expect((await fetch(`${url}/api/v1/refresh`)).status).toBe(405);
+    // The metrics come from the run ledger the run wrote under FOREMAN_HOME (specs/metrics.md).
+    const metrics = (await (await fetch(`${url}/api/v1/metrics?days=1`)).json()) as { current: object };
+    expect(metrics.current).toMatchObject({ runs: 1, accepted_changes: 1, escalation_rate: 0, rework_rate: 0 });
+    expect((await (await fetch(`${url}/metrics`)).text()).split('\n')).toContain('foreman_level5_runs 1');
 
     expect(daemon.output().stderr).toContain('BROKEN-1.md');
 
