@@ -33,10 +33,11 @@ const ASK = toolUse('escalate', { question: 'Should add() saturate?', options: [
 const TOKEN = 'metrics-it-token';
 
 describe('metrics from the run ledger', () => {
-  it('reports two runs, one with an answered escalation, in /api/v1/metrics and /metrics', async () => {
+  it('reports runs (one escalation answered, one issue dispatched again after acceptance) in /api/v1/metrics and /metrics', async () => {
     // Issue 1: fix and finish (2 model calls, 2 tool calls). Issue 2: ask, then fix and finish (3 and 3).
+    // Then issue 1 again: finish at once (its branch has the fix).
     ctx = await createRunContext({
-      script: [FIX, FINISH, ASK, FIX, FINISH],
+      script: [FIX, FINISH, ASK, FIX, FINISH, FINISH],
       extraPolicy: 'roles:\n  reviewer:\n    enabled: false',
     });
     const c = ctx;
@@ -141,6 +142,12 @@ describe('metrics from the run ledger', () => {
       .filter((l) => l.startsWith(`foreman_model_tokens_total{role="implementer",model="${model}"`))
       .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
     expect(tokens).toBe(first.tokens.total + last.tokens.total);
+    // Issue 1 is dispatched again after its work was accepted: a defect escape (1 of 2 accepted changes).
+    const again = await c.runIssue();
+    expect(again.outcome).toBe('completed');
+    const escaped = (await (await get('/api/v1/metrics?days=1')).json()) as MetricsReport;
+    expect(escaped.current).toMatchObject({ runs: 3, accepted_changes: 3, defect_escape_rate: round(1 / 3) });
+
     // Without the token, neither route answers.
     expect((await http.request('/metrics')).status).toBe(401);
     expect((await http.request('/api/v1/metrics')).status).toBe(401);
