@@ -78,8 +78,8 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
           const ws =
             at.at === 'enter' ? await work(run, at.feedback) : await implementLoop(run, at.feedback, at.rounds);
           const evidence = await handOver(run, ws);
+          if (!state.pr) return evidence; // the run ends here: its 'ended' record has the hand-over
           await checkpoint(run, 'handed_over');
-          if (!state.pr) return evidence;
           at = { at: 'in_review', evidence };
         }
         const next = await awaitPullRequest(run, at.evidence);

@@ -1,6 +1,6 @@
 /**
  * The run ledger: one JSON record per issue run, written under `<FOREMAN_HOME>/metrics/runs/` by
- * the `recordRun` activity at the run's checkpoints (start, each hand-over, end) and read by the
+ * the `recordRun` activity at the run's checkpoints (start, each hand-over to a pull request, end) and read by the
  * Level-5 metrics (./level5.ts). A durable store Foreman keeps, because Temporal drops closed runs
  * after the namespace's retention (a day on the dev server) and the metrics look back 30 days.
  * specs/metrics.md ("Source"); docs/architecture.md, "Metrics".

@@ -297,6 +297,12 @@ describe('foreman start', () => {
     // The HTTP API reads the same state from Temporal.
     const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)?.[1];
     expect(url).toBeTruthy();
+    // The issue moves to review before the run ends (it still writes its metrics record): wait for the end.
+    await waitFor(
+      async () => ((await (await fetch(`${url}/api/v1/${s.id}`)).json()) as { status?: string }).status === 'COMPLETED',
+      30_000,
+      () => daemon.output().stderr,
+    );
     const state = (await (await fetch(`${url}/api/v1/state`)).json()) as {
       task_queue: string;
       deployment: string;

@@ -1,6 +1,6 @@
 /**
  * The run's ledger record (src/metrics/record.ts): what the Level-5 metrics read about this run,
- * written by an activity at the run's checkpoints: started, each hand-over, ended. specs/metrics.md
+ * written by an activity at the run's checkpoints: started, each hand-over to a pull request, ended. specs/metrics.md
  * ("Source"). Writing it adds activity commands, so it sits behind `patched(LEDGER_PATCH)`: a
  * history from before replays without them (docs/architecture.md, "Changing workflow code").
  */
