@@ -1,9 +1,10 @@
 /**
  * The run ledger: one JSON record per issue run, written under `<FOREMAN_HOME>/metrics/runs/` by
- * the `recordRun` activity at the run's checkpoints (start, each hand-over to a pull request, end) and read by the
- * Level-5 metrics (./level5.ts). A durable store Foreman keeps, because Temporal drops closed runs
- * after the namespace's retention (a day on the dev server) and the metrics look back 30 days.
- * specs/metrics.md ("Source"); docs/architecture.md, "Metrics".
+ * the `recordRun` activity at the run's checkpoints (start, each escalation asked, each hand-over
+ * to a pull request, end) and read by the Level-5 metrics (./level5.ts). A durable store Foreman
+ * keeps, because Temporal drops closed runs after the namespace's retention (a day on the dev
+ * server) and the metrics look back 30 days. specs/metrics.md ("Source"); docs/architecture.md,
+ * "Metrics".
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +21,7 @@ export interface RunRecord {
   identifier: string;
   issueId: string;
   /** The checkpoint that wrote the record last. */
-  checkpoint: 'started' | 'handed_over' | 'ended';
+  checkpoint: 'started' | 'escalated' | 'handed_over' | 'ended';
   /** When that checkpoint wrote it. */
   updatedAt: string;
   startedAt: string;
@@ -116,7 +117,7 @@ export function isRunRecord(v: unknown): v is RunRecord {
   return (
     r.version === 1 &&
     strings.every((k) => typeof r[k] === 'string') &&
-    ['started', 'handed_over', 'ended'].includes(r.checkpoint as string) &&
+    ['started', 'escalated', 'handed_over', 'ended'].includes(r.checkpoint as string) &&
     isTime(r.updatedAt) &&
     isTime(r.startedAt) &&
     (r.endedAt === null || isTime(r.endedAt)) &&

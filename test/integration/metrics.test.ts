@@ -70,12 +70,17 @@ describe('metrics from the run ledger', () => {
       async () => (await collectState(client, deployment)).counts.waiting_for_human === 1,
     );
 
-    // While the question waits: the operational gauges show it; the ledger has the run's start.
+    // While the question waits: the operational gauges show it; the ledger has the question.
     const waiting = await (await get('/metrics')).text();
     expect(waiting.split('\n')).toContain('foreman_escalations_waiting 1');
     expect(waiting.split('\n')).toContain('foreman_runs_active{phase="waiting_for_human"} 1');
-    const started = (await readRunRecords(c.home)).records.find((r) => r.identifier === second);
-    expect(started).toMatchObject({ checkpoint: 'started', outcome: null, handOvers: [] });
+    const asked = (await readRunRecords(c.home)).records.find((r) => r.identifier === second);
+    expect(asked).toMatchObject({ checkpoint: 'escalated', outcome: null, handOvers: [] });
+    expect(asked?.escalations).toEqual([
+      { kind: 'agent_question', askedAt: expect.any(String), answeredAt: null, human: false },
+    ]);
+    const waitingReport = (await (await get('/api/v1/metrics?days=1')).json()) as MetricsReport;
+    expect(waitingReport.current).toMatchObject({ runs: 2, escalation_rate: 0.5, interventions: 0 });
 
     await handle.signal(humanReplySignal, { text: 'No saturation, just fix the sign.', author: 'ana', source: 'cli' });
     const last = (await handle.result()) as IssueRunSummary;

@@ -13,6 +13,7 @@ import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import { moveBestEffort, mustPost } from './deliver.js';
 import { describeFailure, retryBackoffMs } from './failure.js';
+import { checkpoint, PROBE_AUTHOR } from './ledger.js';
 import { logEvent } from './lifecycle.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
@@ -49,9 +50,6 @@ export interface Resolution {
  * recorded before them replays the old branch (docs/architecture.md, "Changing workflow code").
  */
 export const ANSWERS_PATCH = 'parsed-answers';
-
-/** The author of the reply the outage probe sends itself (not a human: specs/metrics.md). */
-export const PROBE_AUTHOR = 'Foreman (probe)';
 
 /** The old rule, kept for histories from before ANSWERS_PATCH only: an answer starting like this approved. */
 const LEGACY_APPROVAL = /^\s*(yes|y|approve[sd]?|ok|okay|lgtm|go ahead|push)\b/i;
@@ -110,6 +108,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
   logEvent(run, 'escalation asked', { kind: e.kind, n: escalation.n, question: e.question.slice(0, 200) });
+  await checkpoint(run, 'escalated');
 
   const resolution = parsed
     ? await awaitResolution(run, escalation, key, how)

@@ -1,19 +1,22 @@
 /**
  * The run's ledger record (src/metrics/record.ts): what the Level-5 metrics read about this run,
- * written by an activity at the run's checkpoints: started, each hand-over to a pull request, ended. specs/metrics.md
- * ("Source"). Writing it adds activity commands, so it sits behind `patched(LEDGER_PATCH)`: a
- * history from before replays without them (docs/architecture.md, "Changing workflow code").
+ * written by an activity at the run's checkpoints: started, each escalation asked, each hand-over
+ * to a pull request, ended (specs/metrics.md, "Source"). Writing it adds activity commands, so it
+ * sits behind `patched(LEDGER_PATCH)`: a history from before replays without them
+ * (docs/architecture.md, "Changing workflow code").
  */
 import { isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { IssueRunSummary } from '../definitions.js';
 import { totalTokens } from '../../src/agents/usage.js';
 import type { RunRecord } from '../../src/metrics/record.js';
 import { describeFailure } from './failure.js';
-import { PROBE_AUTHOR } from './escalation.js';
 import type { Run } from './run.js';
 
 /** The `patched()` id of the ledger checkpoints. */
 export const LEDGER_PATCH = 'metrics-ledger';
+
+/** The author of the reply the outage probe sends itself: not a human (specs/metrics.md). */
+export const PROBE_AUTHOR = 'Foreman (probe)';
 
 /** The run's record at workflow time `now` (epoch ms), for `checkpoint`; `outcome` once ended. */
 export function runRecordOf(
