@@ -122,8 +122,9 @@ export function metricValues(group: RunRecord[], peers: RunRecord[]): MetricValu
   const handedOver = group.filter((r) => r.handOvers.length > 0);
   const auto = share(handedOver.filter((r) => r.escalations.length === 0).length, handedOver.length);
   const merged = group.filter((r) => r.prState === 'merged' && r.prClosedAt && r.handOvers.length > 0);
+  const byIssue = peersByIssue(peers);
   const escaped = accepted.filter((r) =>
-    peers.some((p) => p.identifier === r.identifier && p.runId !== r.runId && ms(p.startedAt) > acceptedAt(r)!),
+    (byIssue.get(r.identifier) ?? []).some((p) => p.runId !== r.runId && ms(p.startedAt) > acceptedAt(r)!),
   );
   const costs = group.map((r) => r.costUsd);
 
@@ -162,6 +163,23 @@ export function metricValues(group: RunRecord[], peers: RunRecord[]): MetricValu
   };
 }
 
+const peerIndex = new WeakMap<RunRecord[], Map<string, RunRecord[]>>();
+
+/** `peers` grouped by issue identifier (built once per array). */
+function peersByIssue(peers: RunRecord[]): Map<string, RunRecord[]> {
+  let index = peerIndex.get(peers);
+  if (!index) {
+    index = new Map();
+    for (const p of peers) {
+      const list = index.get(p.identifier);
+      if (list) list.push(p);
+      else index.set(p.identifier, [p]);
+    }
+    peerIndex.set(peers, index);
+  }
+  return index;
+}
+
 /** `YYYY-MM-DD` of epoch ms `t` in UTC. */
 export function utcDate(t: number): string {
   return new Date(t).toISOString().slice(0, 10);
@@ -178,16 +196,17 @@ export function computeMetrics(records: RunRecord[], o: { now: number; days: num
   }
   const first = Math.floor(o.now / DAY_MS) * DAY_MS - (o.days - 1) * DAY_MS;
   const inWindow = records.filter((r) => ms(r.startedAt) >= first && ms(r.startedAt) <= o.now);
+  const byDay = new Map<string, RunRecord[]>();
+  for (const r of inWindow) {
+    const date = utcDate(ms(r.startedAt));
+    const list = byDay.get(date);
+    if (list) list.push(r);
+    else byDay.set(date, [r]);
+  }
   const daily: MetricsReport['daily'] = [];
   for (let i = 0; i < o.days; i++) {
     const date = utcDate(first + i * DAY_MS);
-    daily.push({
-      date,
-      ...metricValues(
-        inWindow.filter((r) => utcDate(ms(r.startedAt)) === date),
-        records,
-      ),
-    });
+    daily.push({ date, ...metricValues(byDay.get(date) ?? [], records) });
   }
   return {
     generated_at: new Date(o.now).toISOString(),
