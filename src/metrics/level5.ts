@@ -37,7 +37,7 @@ export type MetricValues = Record<MetricName, number | null>;
 export const METRIC_DEFINITIONS: Record<MetricName, string> = {
   runs: 'Issue runs started in the period (count).',
   accepted_changes:
-    'Runs whose work was accepted: the pull request was merged, or the run completed without a pull request (handed over) (count).',
+    'Runs whose work was accepted: the pull request was merged, or the run completed without a pull request (handed over) and was not sent back (count).',
   interventions:
     'Human answers to escalations, approvals included; answers by the outage probe are not counted (count).',
   mean_time_between_interventions_s:
@@ -52,7 +52,7 @@ export const METRIC_DEFINITIONS: Record<MetricName, string> = {
   review_time_s:
     'Mean time from the last hand-over to the merge of the pull request, over merged runs (seconds); null when none was merged.',
   rework_rate:
-    'Share of runs with a rework round after hand-over (changes requested, red CI, issue sent back) or a reviewer verdict that sent the work back (0..1).',
+    'Share of runs with a rework round after hand-over (changes requested, red CI, issue sent back, in the run or by a new run) or a reviewer verdict that sent the work back (0..1).',
   defect_escape_rate:
     'Share of accepted changes whose issue was dispatched again after the acceptance (reopened or reverted work) (0..1).',
   tokens_per_accepted_change: 'Tokens of all runs (input, output, cache writes and reads) per accepted change.',
@@ -75,11 +75,20 @@ const DAY_MS = 86_400_000;
 const ms = (t: string) => Date.parse(t);
 const round = (v: number) => Math.round(v * 1e6) / 1e6;
 
-/** When the run's work was accepted (epoch ms): the merge, or the end of a completed run without a pull request; null when not (yet). */
-export function acceptedAt(r: RunRecord): number | null {
+/**
+ * When the run's work was accepted (epoch ms): the merge, or the end of a completed run without a
+ * pull request that no later run reworks (`sentBack`: run ids some run's `reworkOf` names); null
+ * when not (yet).
+ */
+export function acceptedAt(r: RunRecord, sentBack: ReadonlySet<string> = new Set()): number | null {
   if (r.prState === 'merged') return r.prClosedAt ? ms(r.prClosedAt) : null;
-  if (r.outcome === 'completed' && r.prState === null && r.endedAt) return ms(r.endedAt);
+  if (r.outcome === 'completed' && r.prState === null && r.endedAt && !sentBack.has(r.runId)) return ms(r.endedAt);
   return null;
+}
+
+/** The run ids a later run reworks (its `reworkOf`): work sent back after its run ended. */
+export function sentBackRuns(peers: RunRecord[]): Set<string> {
+  return new Set(peers.map((p) => p.reworkOf).filter((id): id is string => id !== null));
 }
 
 /** Human answers the run received (answered escalations not answered by the outage probe). */
@@ -109,7 +118,8 @@ export function workingMs(r: RunRecord): number {
  */
 export function metricValues(group: RunRecord[], peers: RunRecord[]): MetricValues {
   const runs = group.length;
-  const accepted = group.filter((r) => acceptedAt(r) !== null);
+  const sentBack = sentBackRuns(peers);
+  const accepted = group.filter((r) => acceptedAt(r, sentBack) !== null);
   const interventions = group.reduce((n, r) => n + humanAnswers(r).length, 0);
   const sum = (f: (r: RunRecord) => number, of = group) => of.reduce((n, r) => n + f(r), 0);
   const share = (part: number, whole: number) => (whole === 0 ? null : round(part / whole));
@@ -124,7 +134,7 @@ export function metricValues(group: RunRecord[], peers: RunRecord[]): MetricValu
   const merged = group.filter((r) => r.prState === 'merged' && r.prClosedAt && r.handOvers.length > 0);
   const byIssue = peersByIssue(peers);
   const escaped = accepted.filter((r) =>
-    (byIssue.get(r.identifier) ?? []).some((p) => p.runId !== r.runId && ms(p.startedAt) > acceptedAt(r)!),
+    (byIssue.get(r.identifier) ?? []).some((p) => p.runId !== r.runId && ms(p.startedAt) > acceptedAt(r, sentBack)!),
   );
   const costs = group.map((r) => r.costUsd);
 
@@ -148,7 +158,10 @@ export function metricValues(group: RunRecord[], peers: RunRecord[]): MetricValu
       sum((r) => (ms(r.prClosedAt!) - ms(r.handOvers.at(-1)!)) / 1000, merged),
       merged.length,
     ),
-    rework_rate: share(group.filter((r) => r.reworkRounds > 0 || r.reviewSendBacks > 0).length, runs),
+    rework_rate: share(
+      group.filter((r) => r.reworkRounds > 0 || r.reviewSendBacks > 0 || sentBack.has(r.runId)).length,
+      runs,
+    ),
     defect_escape_rate: share(escaped.length, accepted.length),
     tokens_per_accepted_change: per(
       sum((r) => r.tokens),

@@ -38,6 +38,8 @@ export interface RunRecord {
   escalations: { kind: string; askedAt: string; answeredAt: string | null; human: boolean }[];
   /** Rework rounds started after a hand-over (changes requested, red CI, the issue sent back). */
   reworkRounds: number;
+  /** The run whose hand-over this run reworks (the issue was sent back after that run ended); null otherwise. */
+  reworkOf: string | null;
   /** Review rounds whose reviewer verdict sent the work back (`request_changes` with blocking findings). */
   reviewSendBacks: number;
   /** Tool calls the agents made (the implementer's, and other roles' when their steps report them). */
@@ -136,6 +138,7 @@ export function isRunRecord(v: unknown): v is RunRecord {
         typeof (e as Record<string, unknown>).human === 'boolean',
     ) &&
     [r.reworkRounds, r.reviewSendBacks, r.toolCalls, r.turns, r.tokens].every(isCount) &&
+    (r.reworkOf === null || typeof r.reworkOf === 'string') &&
     (r.costUsd === null || isCount(r.costUsd))
   );
 }

@@ -35,6 +35,7 @@ function rec(over: Partial<RunRecord> = {}): RunRecord {
     prClosedAt: null,
     escalations: [],
     reworkRounds: 0,
+    reworkOf: null,
     reviewSendBacks: 0,
     toolCalls: 10,
     turns: 5,
@@ -132,6 +133,25 @@ describe('metricValues', () => {
     const sameTime = rec({ identifier: 'B-1', startedAt: at(30) }); // started before B's acceptance: no escape
     const v = metricValues([first, before], [first, again, before, sameTime]);
     expect(v.defect_escape_rate).toBe(0.5);
+  });
+
+  it('takes work sent back after its run ended (a later run reworks it) as rework, not as accepted or escaped', () => {
+    const handedOver = rec({ identifier: 'A-1' }); // completed without a pull request at minute 60
+    const rework = rec({
+      identifier: 'A-1',
+      reworkOf: handedOver.runId,
+      startedAt: at(120),
+      handOvers: [at(150)],
+      endedAt: at(150),
+      updatedAt: at(150),
+    });
+    const v = metricValues([handedOver, rework], [handedOver, rework]);
+    expect(acceptedAt(handedOver, new Set([handedOver.runId]))).toBeNull();
+    expect(v.accepted_changes).toBe(1); // the rework run's hand-over
+    expect(v.rework_rate).toBe(0.5);
+    expect(v.defect_escape_rate).toBe(0);
+    // 20 tool calls / (2 runs: the issue and the send-back)
+    expect(v.agent_actions_per_instruction).toBe(10);
   });
 
   it('gives null where a metric is undefined, and an unknown price makes the USD metric null', () => {

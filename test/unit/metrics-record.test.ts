@@ -28,6 +28,7 @@ const record = (over: Partial<RunRecord> = {}): RunRecord => ({
   prClosedAt: null,
   escalations: [],
   reworkRounds: 0,
+  reworkOf: null,
   reviewSendBacks: 0,
   toolCalls: 0,
   turns: 0,

@@ -29,6 +29,7 @@ const record: RunRecord = {
   prClosedAt: null,
   escalations: [],
   reworkRounds: 0,
+  reworkOf: null,
   reviewSendBacks: 0,
   toolCalls: 12,
   turns: 4,

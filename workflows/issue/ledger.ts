@@ -52,6 +52,7 @@ export function runRecordOf(
       human: e.author !== null && e.author !== PROBE_AUTHOR,
     })),
     reworkRounds: state.reworkRounds ?? 0,
+    reworkOf: state.rework?.previousRunId ?? null,
     reviewSendBacks: state.reviewRounds.filter((r) => r.verdict === 'request_changes' && r.blocking.length > 0).length,
     toolCalls: state.toolCalls ?? 0,
     turns: state.turns,
