@@ -7,6 +7,7 @@
 import { createAgentActivities } from './agents.js';
 import { createActivityContext, type ActivityDeps } from './context.js';
 import { createDispatchActivities } from './dispatch.js';
+import { createMetricsActivities } from './metrics.js';
 import { createQaActivities } from './qa.js';
 import { createRunActivities } from './run.js';
 import { createScheduleActivities } from './schedules.js';
@@ -17,6 +18,7 @@ import { createWorkspaceActivities } from './workspace.js';
 export type { ActivityDeps } from './context.js';
 export type { AgentActivities } from './agents.js';
 export type { DispatchActivities } from './dispatch.js';
+export type { MetricsActivities } from './metrics.js';
 export type { QaActivities } from './qa.js';
 export type { RunActivities } from './run.js';
 export type { ScheduleActivities } from './schedules.js';
@@ -36,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScmActivities(ctx),
     ...createDispatchActivities(ctx),
     ...createScheduleActivities(ctx),
+    ...createMetricsActivities(ctx),
   };
 }
 

@@ -5,9 +5,10 @@
  * `{ rateLimits }`), non-retryable when the error says a retry cannot help (`retryable: false`).
  * Anything else passes through and is retried under the workflow's retry policy.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { ForemanError, ModelError } from '../src/errors.js';
+import { observeActivityFailure } from '../src/metrics/operational.js';
 
 /** The failure Temporal should see for `err` (see the module header). */
 export function toFailure(err: unknown): unknown {
@@ -25,13 +26,15 @@ export function toFailure(err: unknown): unknown {
   return err;
 }
 
-/** The worker's activity interceptor (src/temporal/worker.ts registers it). */
-export const failureInterceptor: ActivityInterceptorsFactory = () => ({
+/** The worker's activity interceptor (src/temporal/worker.ts registers it); each failed attempt is counted (specs/metrics.md). */
+export const failureInterceptor: ActivityInterceptorsFactory = (ctx) => ({
   inbound: {
     async execute(input, next) {
       try {
         return await next(input);
       } catch (err) {
+        const code = err instanceof ForemanError ? err.code : err instanceof CancelledFailure ? 'cancelled' : 'other';
+        observeActivityFailure(ctx.info.activityType, code);
         throw toFailure(err);
       }
     },

@@ -18,6 +18,8 @@ import type { CockpitDeps } from './server/cockpit.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
 import { createScheduleSync, deleteForemanSchedules } from './schedules/sync.js';
 import { collectIssue, collectState } from './status.js';
+import { createMetricsRoutes, ledgerReports } from './metrics/routes.js';
+import { Hono } from 'hono';
 import { connectForeman, type ForemanRuntime } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
 import { trustGateFor } from './trust/index.js';
@@ -139,18 +141,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           host,
           ...(policy.server.token === undefined ? {} : { token: policy.server.token }),
           // Webhooks end as signals on the same workflows a poll would start (src/server/webhooks/router.ts).
-          routes: createWebhookRoutes({
-            ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
-            ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),
-            onEvents: createWebhookRouter({
-              client: runtime.client,
-              deployment,
+          routes: withMetrics(
+            createWebhookRoutes({
+              ...(env.GITHUB_WEBHOOK_SECRET ? { githubSecret: env.GITHUB_WEBHOOK_SECRET } : {}),
+              ...(env.LINEAR_WEBHOOK_SECRET ? { linearSecret: env.LINEAR_WEBHOOK_SECRET } : {}),
+              onEvents: createWebhookRouter({
+                client: runtime.client,
+                deployment,
+                log,
+                trust: () => trustGateFor(tracker, store.current().policy),
+              }),
               log,
-              trust: () => trustGateFor(tracker, store.current().policy),
+              commentKey: loadCommentKey(home),
             }),
-            log,
-            commentKey: loadCommentKey(home),
-          }),
+            { home, deployment, client: runtime.client },
+          ),
         },
       );
       releasers.push(() => http.close());
@@ -191,6 +196,15 @@ function cockpitDeps(
     namespace: temporal.namespace,
     temporalUiUrl: temporal.devServer?.uiUrl ?? null,
   };
+}
+
+/** `webhooks` plus the metrics routes (specs/metrics.md), which sit behind the server token like the API. */
+function withMetrics(webhooks: Hono, o: { home: string; deployment: Deployment; client: Client }): Hono {
+  const metrics = createMetricsRoutes({
+    report: ledgerReports(o.home, o.deployment),
+    state: () => collectState(o.client, o.deployment),
+  });
+  return new Hono().route('/', metrics).route('/', webhooks);
 }
 
 /**

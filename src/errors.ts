@@ -14,7 +14,13 @@ import type { RateLimits } from './agents/rate-limits.js';
 
 /** Every error code, by the class that throws it. specs/error-codes.md says what each means. */
 export const ERROR_CODES = {
-  ForemanError: ['agent_aborted', 'transcript_invalid', 'webhook_signal_failed', 'workspace_missing'],
+  ForemanError: [
+    'agent_aborted',
+    'transcript_invalid',
+    'webhook_signal_failed',
+    'workspace_missing',
+    'metrics_record_invalid',
+  ],
   PolicyError: [
     'missing_workflow_file',
     'workflow_parse_error',

@@ -29,6 +29,7 @@ import type { IssueRunSummary, IssueWorkflowInput, StopRequest } from './definit
 import { boot, issueActivities } from './issue/activities.js';
 import { describeFailure } from './issue/failure.js';
 import { awaitPullRequest, handOver } from './issue/pull-request.js';
+import { checkpoint } from './issue/ledger.js';
 import { logEvent } from './issue/lifecycle.js';
 import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
@@ -60,6 +61,7 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     inbox,
   };
   if (!carried) logEvent(run, 'dispatched', { title: issue.title });
+  if (!carried) await checkpoint(run, 'started');
 
   let posted: IssueRunSummary['evidence'];
   try {
@@ -76,12 +78,14 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
           const ws =
             at.at === 'enter' ? await work(run, at.feedback) : await implementLoop(run, at.feedback, at.rounds);
           const evidence = await handOver(run, ws);
-          if (!state.pr) return evidence;
+          if (!state.pr) return evidence; // the run ends here: its 'ended' record has the hand-over
+          await checkpoint(run, 'handed_over');
           at = { at: 'in_review', evidence };
         }
         const next = await awaitPullRequest(run, at.evidence);
         if (next === null) return at.evidence;
         at = { at: 'enter', feedback: next }; // a rework round on the same branch and pull request
+        state.reworkRounds = (state.reworkRounds ?? 0) + 1;
       }
     });
   } catch (err) {
@@ -89,15 +93,16 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     const stop = inbox.stop;
     return await CancellationScope.nonCancellable(() => stopRun(run, stop));
   }
-  return finish(run, posted);
+  return await finish(run, posted);
 }
 
 /** Ends a run whose work is done: `completed`, or `stopped` when its pull request was closed unmerged. */
-function finish(run: Run, posted: IssueRunSummary['evidence']): IssueRunSummary {
+async function finish(run: Run, posted: IssueRunSummary['evidence']): Promise<IssueRunSummary> {
   const stopped = run.state.prState === 'closed';
   run.state.phase = stopped ? 'stopped' : 'done';
   logEvent(run, stopped ? 'stopped' : 'done', { pull_request: run.state.pr?.url ?? null });
   upsertMemo({ outcome: stopped ? 'stopped' : 'completed' });
+  await checkpoint(run, 'ended', stopped ? 'stopped' : 'completed');
   const reason = stopped ? 'the pull request was closed without merging.' : null;
   return summaryOf(summaryContext(run), run.state, stopped ? 'stopped' : 'completed', reason, posted);
 }
@@ -125,6 +130,7 @@ async function stopRun(run: Run, req: StopRequest): Promise<IssueRunSummary> {
   state.phase = 'stopped';
   logEvent(run, 'stopped', { reason: req.reason });
   upsertMemo({ outcome: 'stopped' });
+  await checkpoint(run, 'ended', 'stopped');
   return summaryOf(summaryContext(run), state, 'stopped', req.reason, null);
 }
 

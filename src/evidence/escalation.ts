@@ -47,6 +47,8 @@ export interface EscalationRecord {
   askedAt: string;
   answer: string | null;
   author: string | null;
+  /** When the answer was taken (RFC 3339, workflow time); absent while open and in runs from before. */
+  answeredAt?: string;
 }
 
 /** Data an escalation comment is rendered from. */

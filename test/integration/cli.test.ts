@@ -297,6 +297,12 @@ describe('foreman start', () => {
     // The HTTP API reads the same state from Temporal.
     const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)?.[1];
     expect(url).toBeTruthy();
+    // The issue moves to review before the run ends (it still writes its metrics record): wait for the end.
+    await waitFor(
+      async () => ((await (await fetch(`${url}/api/v1/${s.id}`)).json()) as { status?: string }).status === 'COMPLETED',
+      30_000,
+      () => daemon.output().stderr,
+    );
     const state = (await (await fetch(`${url}/api/v1/state`)).json()) as {
       task_queue: string;
       deployment: string;
@@ -310,6 +316,10 @@ describe('foreman start', () => {
     expect((await fetch(`${url}/api/v1/NOPE-404`)).status).toBe(404);
     expect((await fetch(`${url}/api/v1/refresh`, { method: 'POST' })).status).toBe(202);
     expect((await fetch(`${url}/api/v1/refresh`)).status).toBe(405);
+    // The metrics come from the run ledger the run wrote under FOREMAN_HOME (specs/metrics.md).
+    const metrics = (await (await fetch(`${url}/api/v1/metrics?days=1`)).json()) as { current: object };
+    expect(metrics.current).toMatchObject({ runs: 1, accepted_changes: 1, escalation_rate: 0, rework_rate: 0 });
+    expect((await (await fetch(`${url}/metrics`)).text()).split('\n')).toContain('foreman_level5_runs 1');
 
     expect(daemon.output().stderr).toContain('BROKEN-1.md');
 

@@ -4,6 +4,8 @@
  * PR; a PR closed without merging → the run stops and says so, keeping the workspace.
  */
 import { deploymentAttribute } from '../../src/dispatch/runs.js';
+import { metricValues } from '../../src/metrics/level5.js';
+import { readRunRecords } from '../../src/metrics/record.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -140,5 +142,22 @@ it(
     expect(summary.evidence).not.toBeNull();
     // One comment per key: the evidence was edited in place across executions, never posted twice.
     expect((await ctx.commentsText()).split('## Foreman evidence:').length - 1).toBe(1);
+    // One run ledger record across the executions, keyed by the first run id (specs/metrics.md).
+    const { records } = await readRunRecords(ctx.home);
+    expect(records).toHaveLength(1);
+    const r = records[0]!;
+    expect(r).toMatchObject({
+      runId: firstRunId,
+      checkpoint: 'ended',
+      prState: 'merged',
+      reworkRounds: 1,
+      toolCalls: 4,
+    });
+    expect(r.handOvers).toHaveLength(2);
+    const metrics = metricValues([r], [r]);
+    const reviewS = (Date.parse(r.prClosedAt!) - Date.parse(r.handOvers[1]!)) / 1000;
+    expect(metrics.review_time_s).toBe(Math.round(reviewS * 1e6) / 1e6);
+    // 4 tool calls / (the issue + the CI rework round)
+    expect(metrics).toMatchObject({ accepted_changes: 1, rework_rate: 1, agent_actions_per_instruction: 2 });
   },
 );

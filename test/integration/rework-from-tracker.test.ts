@@ -18,6 +18,8 @@ import {
 } from '../../workflows/definitions.js';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js';
 import { git } from '../support/fixtures.js';
+import { metricValues } from '../../src/metrics/level5.js';
+import { readRunRecords } from '../../src/metrics/record.js';
 import { recordHistory } from '../support/histories.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse, type CapturedRequest } from '../support/scripted-model-server.js';
@@ -137,6 +139,17 @@ it(
     expect(after).toContain('### Rework round 2');
     expect(after).toContain('The issue was moved back to `Todo` without a comment');
     expect(issueWorkflowId(c.runtime.deployment.key, c.identifier)).toBe(c.workflowId);
+    // The run ledger (specs/metrics.md): each new run names the run it reworks; only the last is accepted.
+    const { records } = await readRunRecords(c.home);
+    const byRun = new Map(records.map((r) => [r.runId, r]));
+    expect(byRun.get(second!.summary.runId)?.reworkOf).toBe(first!.summary.runId);
+    expect(byRun.get(third!.summary.runId)?.reworkOf).toBe(second!.summary.runId);
+    expect(metricValues(records, records)).toMatchObject({
+      runs: 3,
+      accepted_changes: 1,
+      rework_rate: Math.round((2 / 3) * 1e6) / 1e6,
+      defect_escape_rate: 0,
+    });
   },
 );
 

@@ -6,6 +6,7 @@
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type {
   AgentActivities,
+  MetricsActivities,
   QaActivities,
   RunActivities,
   ScmActivities,
@@ -36,6 +37,8 @@ export interface IssueActivities {
   probe: Pick<RunActivities, 'probeService'>;
   /** Escalation I/O (post, move, record the decision): retried without limit, asking a human must get through. */
   notify: TrackerActivities & Pick<WorkspaceActivities, 'recordDecision'>;
+  /** The run ledger (specs/metrics.md): a few quick attempts; a record that cannot be written is skipped. */
+  ledger: MetricsActivities;
 }
 
 /** Builds the run's proxies from its settings. */
@@ -70,5 +73,6 @@ export function issueActivities(s: RunSettings): IssueActivities {
       retry: { maximumAttempts: 1 },
     }),
     notify: proxyActivities<TrackerActivities & Pick<WorkspaceActivities, 'recordDecision'>>(unbounded),
+    ledger: proxyActivities<MetricsActivities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } }),
   };
 }

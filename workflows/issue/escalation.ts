@@ -13,6 +13,7 @@ import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import { moveBestEffort, mustPost } from './deliver.js';
 import { describeFailure, retryBackoffMs } from './failure.js';
+import { checkpoint, PROBE_AUTHOR } from './ledger.js';
 import { logEvent } from './lifecycle.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
@@ -107,12 +108,14 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
   logEvent(run, 'escalation asked', { kind: e.kind, n: escalation.n, question: e.question.slice(0, 200) });
+  await checkpoint(run, 'escalated');
 
   const resolution = parsed
     ? await awaitResolution(run, escalation, key, how)
     : await legacyResolution(run, escalation, key);
   record.answer = resolution.reply.text;
   record.author = resolution.reply.author;
+  record.answeredAt = new Date(Date.now()).toISOString();
   logEvent(run, 'escalation answered', {
     n: escalation.n,
     command: resolution.command,
@@ -174,7 +177,7 @@ async function awaitResolution(
           run.acts.notify.postComment({ issueId: run.input.issueId, key: `${key}-recovered`, body }),
         );
         const retry = options.findIndex((o) => o.command === 'retry') + 1;
-        const reply: HumanReply = { text: '/foreman retry', author: 'Foreman (probe)', source: 'cli' };
+        const reply: HumanReply = { text: '/foreman retry', author: PROBE_AUTHOR, source: 'cli' };
         return { reply, option: retry || null, command: 'retry' };
       }
       const reply = run.inbox.replies.shift()!;

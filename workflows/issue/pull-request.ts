@@ -36,6 +36,7 @@ export async function handOver(run: Run, ws: WorkspaceInfo): Promise<IssueRunSum
     acts.tracker.moveIssue({ issueId: input.issueId, state: run.settings.reviewState }),
   );
   state.handedOverAt = Date.now(); // comments after this ask for rework (./rework.ts)
+  (state.handOvers ??= []).push(Date.now());
   return posted;
 }
 
@@ -86,6 +87,7 @@ export async function awaitPullRequest(run: Run, posted: IssueRunSummary['eviden
 async function closed(run: Run, pr: PullRequestClosed): Promise<void> {
   const { state, acts, input, settings: s } = run;
   state.prState = pr.merged ? 'merged' : 'closed';
+  state.prClosedAt = Date.now();
   if (pr.merged) {
     await step(run, 'move the issue to done', () =>
       acts.tracker.moveIssue({ issueId: input.issueId, state: s.doneState }),

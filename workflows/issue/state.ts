@@ -83,6 +83,14 @@ export interface RunState {
   rework?: ReworkRound | null;
   /** The run id whose agent transcripts the agents continue (an earlier run's, for a rework in a new run). */
   conversationRunId?: string | null;
+  /** Tool calls the agent steps reported (specs/metrics.md); absent in runs from before. */
+  toolCalls?: number;
+  /** Workflow time (epoch ms) of every hand-over, in order (specs/metrics.md); absent in runs from before. */
+  handOvers?: number[];
+  /** Workflow time (epoch ms) the pull request was merged or closed; absent or null before. */
+  prClosedAt?: number | null;
+  /** Rework rounds started after a hand-over (specs/metrics.md); absent in runs from before. */
+  reworkRounds?: number;
 }
 
 /** Ignored comments a run keeps in its status (the oldest are dropped). */
@@ -134,6 +142,10 @@ export function initialState(now: number): RunState {
     handedOverAt: null,
     rework: null,
     conversationRunId: null,
+    toolCalls: 0,
+    handOvers: [],
+    prClosedAt: null,
+    reworkRounds: 0,
   };
 }
 
@@ -149,6 +161,8 @@ export function recordUsage(
     turns: number;
     transcriptPath: string;
     rateLimits?: RateLimits | null;
+    /** Tool calls of the step, when the role reports them. */
+    toolCalls?: number;
   } & StepAgent,
   roleName: RoleUsage['role'],
 ): void {
@@ -167,6 +181,7 @@ export function recordUsage(
   addUsage(state.usage, step.usage);
   state.costUsd = addCost(state.costUsd, step.costUsd);
   state.turns += step.turns;
+  state.toolCalls = (state.toolCalls ?? 0) + (step.toolCalls ?? 0);
   if (!state.transcripts.includes(step.transcriptPath)) state.transcripts.push(step.transcriptPath);
 }
 
