@@ -2,6 +2,7 @@
  * Signals and queries, defined once and imported by the workflows, the daemon, the webhook server
  * and the CLI alike: the one module of workflows/ that src/ may import (docs/architecture.md, "Boundaries").
  */
+import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { RateLimits } from '../src/agents/rate-limits.js';
 import type { TokenUsage } from '../src/agents/usage.js';
@@ -97,6 +98,53 @@ export type RunPhase =
   | 'stopping'
   | 'done'
   | 'stopped';
+
+/**
+ * What an IssueWorkflow publishes about itself for the dispatcher (memo key `PUBLISHED_MEMO_KEY`),
+ * so one visibility list per tick tells it every run's state without a query per run
+ * (docs/architecture.md, "What the dispatcher reads").
+ */
+export interface PublishedRun {
+  phase: RunPhase;
+  /** True while a question waits for a human's answer (the run holds no agent slot). */
+  waiting: boolean;
+  /** When the open question was asked (RFC 3339); null when none is open. */
+  askedAt: string | null;
+  /** The latest hand-over (RFC 3339); null before the first. */
+  handedOverAt: string | null;
+  /** The tracker state the issue was in when the run started. */
+  startedFor: string | null;
+  /** Tracker comments taken as answers to the open question (at most `MAX_PUBLISHED_COMMENT_IDS`, latest). */
+  answered: string[];
+  /** Tracker comments ignored because their author may not answer (at most `MAX_PUBLISHED_COMMENT_IDS`, latest). */
+  ignored: string[];
+}
+
+/** The memo key of `PublishedRun`. */
+export const PUBLISHED_MEMO_KEY = 'run';
+
+/** Comment ids a `PublishedRun` lists per kind (the latest): bounds the memo. */
+export const MAX_PUBLISHED_COMMENT_IDS = 50;
+
+/**
+ * The custom search attributes an IssueWorkflow publishes besides `ForemanDeployment`, with their
+ * types (registered by the dev server and docker-compose.yml's `temporal-setup`): they let an
+ * operator (or a later tick) filter runs in a visibility query, e.g. `ForemanWaiting = true`.
+ */
+export const RUN_SEARCH_ATTRIBUTES = {
+  ForemanPhase: 'Keyword',
+  ForemanWaiting: 'Bool',
+  ForemanAskedAt: 'Datetime',
+  ForemanHandedOverAt: 'Datetime',
+} as const;
+
+/** Typed keys of `RUN_SEARCH_ATTRIBUTES`. */
+export const runAttributes = {
+  phase: defineSearchAttributeKey('ForemanPhase', 'KEYWORD'),
+  waiting: defineSearchAttributeKey('ForemanWaiting', 'BOOL'),
+  askedAt: defineSearchAttributeKey('ForemanAskedAt', 'DATETIME'),
+  handedOverAt: defineSearchAttributeKey('ForemanHandedOverAt', 'DATETIME'),
+};
 
 /** What `statusQuery` returns. */
 export interface IssueRunStatus {

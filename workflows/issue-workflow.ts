@@ -36,6 +36,7 @@ import { initialState, summaryOf } from './issue/state.js';
 import { stoppedNotice } from './issue/texts.js';
 import { implementLoop, work } from './issue/work.js';
 import { reworkOnStart } from './issue/rework.js';
+import { publish } from './issue/publish.js';
 import type { Resume } from './issue/continue.js';
 
 /** Runs one issue from the tracker to a pushed branch with evidence, and listens to its pull request. */
@@ -49,6 +50,8 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
 
   const { issue, settings } =
     carried ?? (await boot.prepareRun({ issueId: input.issueId, identifier: input.identifier }));
+  state.startedFor ??= issue.state;
+  publish(state); // what the dispatcher reads (./issue/publish.ts)
   if (!carried && settings.budget.maxWallMs) state.deadline = state.startedAt + settings.budget.maxWallMs;
   const run: Run = {
     input: rest,

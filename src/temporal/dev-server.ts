@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { DEPLOYMENT_SEARCH_ATTRIBUTE } from '../deployment.js';
+import { RUN_SEARCH_ATTRIBUTES } from '../../workflows/definitions.js';
 import { TemporalServerError } from '../errors.js';
 import { withoutSecrets } from '../workspace/shell.js';
 import { ensureTemporalCli, type LogFn } from './cli-binary.js';
@@ -52,6 +53,7 @@ export const DEFAULT_DYNAMIC_CONFIG: Readonly<Record<string, unknown>> = {
  */
 export const FOREMAN_SEARCH_ATTRIBUTES: Readonly<Record<string, SearchAttributeTypeName>> = {
   [DEPLOYMENT_SEARCH_ATTRIBUTE]: 'Keyword',
+  ...RUN_SEARCH_ATTRIBUTES,
 };
 
 /** Options of {@link startDevServer}. */

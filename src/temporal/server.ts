@@ -70,8 +70,8 @@ export async function resolveTemporal(opts: {
 }
 
 /**
- * Makes sure the namespace has the `ForemanDeployment` Keyword search attribute: registered on a
- * local dev server, required on any other (docs/architecture.md, "Deployments on one namespace").
+ * Makes sure the namespace has Foreman's search attributes (`FOREMAN_SEARCH_ATTRIBUTES`: `ForemanDeployment`
+ * and what runs publish for the dispatcher): registered on a local dev server, required on any other (docs/architecture.md, "Deployments on one namespace").
  * @throws TemporalServerError `search_attribute_missing`, naming the command that creates it.
  */
 export async function requireSearchAttribute(temporal: Pick<TemporalTarget, 'address' | 'namespace' | 'devServer'>) {
@@ -79,12 +79,16 @@ export async function requireSearchAttribute(temporal: Pick<TemporalTarget, 'add
     create: temporal.devServer !== null,
   });
   if (missing.length === 0 || temporal.devServer) return;
+  const create = missing.map(
+    (name) =>
+      `temporal operator search-attribute create --address ${temporal.address} --namespace ${temporal.namespace} ` +
+      `--name ${name} --type ${FOREMAN_SEARCH_ATTRIBUTES[name]}`,
+  );
   throw new TemporalServerError(
     'search_attribute_missing',
-    `The Temporal namespace "${temporal.namespace}" on ${temporal.address} has no ${DEPLOYMENT_SEARCH_ATTRIBUTE} ` +
-      'search attribute, which Foreman needs to keep its runs apart from other deployments. Create it once: ' +
-      `temporal operator search-attribute create --address ${temporal.address} --namespace ${temporal.namespace} ` +
-      `--name ${DEPLOYMENT_SEARCH_ATTRIBUTE} --type Keyword`,
+    `The Temporal namespace "${temporal.namespace}" on ${temporal.address} lacks the search attributes ` +
+      `${missing.join(', ')}, which Foreman needs to keep its runs apart from other deployments (${DEPLOYMENT_SEARCH_ATTRIBUTE}) ` +
+      `and to read them in one list per dispatcher tick. Create them once: ${create.join(' && ')}`,
     { retryable: false },
   );
 }

@@ -15,6 +15,7 @@ import { moveBestEffort, mustPost } from './deliver.js';
 import { describeFailure, retryBackoffMs } from './failure.js';
 import { checkpoint, PROBE_AUTHOR } from './ledger.js';
 import { logEvent } from './lifecycle.js';
+import { publish } from './publish.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
 
@@ -107,6 +108,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   inbox.replies.length = 0;
   state.openEscalation = escalation;
   state.phase = 'waiting_for_human';
+  publish(state);
   logEvent(run, 'escalation asked', { kind: e.kind, n: escalation.n, question: e.question.slice(0, 200) });
   await checkpoint(run, 'escalated');
 
@@ -124,6 +126,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   state.openEscalation = null;
   if (resolution.command === 'stop') await stopByAnswer(run, resolution.reply);
   state.phase = 'implementing';
+  publish(state);
   await acts.notify.recordDecision({ workspace: state.workspace, escalation, reply: resolution.reply });
   await moveBestEffort(run, s.inProgressState);
   return { ...resolution, key: how.thread ?? key, parsed };

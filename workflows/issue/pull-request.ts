@@ -9,6 +9,7 @@ import type { IssueRunSummary, PullRequestClosed } from '../definitions.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { continueRun, shouldContinueAsNew } from './continue.js';
 import { escalate } from './escalation.js';
+import { publish } from './publish.js';
 import { reworkInRun } from './rework.js';
 import { step } from './step.js';
 import { evidence, type Run } from './run.js';
@@ -21,6 +22,7 @@ import { answerTurn, ciFeedback, failingChecks, humanReviewFeedback, pullRequest
 export async function handOver(run: Run, ws: WorkspaceInfo): Promise<IssueRunSummary['evidence']> {
   const { state, acts, input } = run;
   state.phase = 'reporting';
+  publish(state);
   const opened = await step(run, 'open the pull request', () =>
     acts.scm.openPullRequest({ issue: run.issue, workspace: ws, evidence: evidence(run, ws, 'ready') }),
   );
@@ -52,6 +54,7 @@ export async function awaitPullRequest(run: Run, posted: IssueRunSummary['eviden
   for (let lap = 0; ; lap++) {
     if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'in_review', evidence: posted });
     state.phase = 'in_review';
+    publish(state);
     await condition(
       () =>
         inbox.prReviews.length > 0 || inbox.prClosed !== null || inbox.ciEvents > inbox.seenCi || inbox.rework !== null,

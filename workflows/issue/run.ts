@@ -27,6 +27,7 @@ import type { IssueActivities } from './activities.js';
 import type { CarriedRun } from './continue.js';
 import type { EvidenceData } from '../../src/evidence/render.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
+import { publish } from './publish.js';
 import { evidenceOf, recordIgnoredComment, statusOf, type RunState } from './state.js';
 
 /** What the signals brought in and the run has not acted on yet. */
@@ -92,10 +93,14 @@ export function installHandlers(input: IssueWorkflowInput, state: RunState, inbo
     if (reply.commentId) {
       if (state.answeredCommentIds.includes(reply.commentId)) return;
       state.answeredCommentIds.push(reply.commentId);
+      publish(state); // so the dispatcher does not send it again (./publish.ts)
     }
     inbox.replies.push(reply);
   });
-  setHandler(commentIgnoredSignal, (c) => recordIgnoredComment(state, c));
+  setHandler(commentIgnoredSignal, (c) => {
+    recordIgnoredComment(state, c);
+    publish(state);
+  });
   setHandler(prReviewSignal, (review) => {
     inbox.prReviews.push(review);
   });

@@ -91,6 +91,8 @@ export interface RunState {
   prClosedAt?: number | null;
   /** Rework rounds started after a hand-over (specs/metrics.md); absent in runs from before. */
   reworkRounds?: number;
+  /** The tracker state the issue was in when the run started (absent in runs from before it was kept). */
+  startedFor?: string | null;
 }
 
 /** Ignored comments a run keeps in its status (the oldest are dropped). */

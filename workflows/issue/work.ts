@@ -9,6 +9,7 @@ import { applyReview, blockingSeveritiesFor, openFindings } from '../review-ledg
 import { continueRun, shouldContinueAsNew, type Rounds } from './continue.js';
 import { budgetEscalation } from './budget.js';
 import { escalate } from './escalation.js';
+import { publish } from './publish.js';
 import { pushWork } from './push.js';
 import { step } from './step.js';
 import { conversationOf, evidence, type Run } from './run.js';
@@ -46,6 +47,7 @@ export async function implementLoop(run: Run, initial: string | null, rounds: Ro
     if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'implement', feedback, rounds });
     state.round = rounds.qa + 1;
     state.phase = 'implementing';
+    publish(state);
     const back =
       (await implement(run, ws, feedback)) ??
       (await verify(run, ws, rounds)) ??
