@@ -7,6 +7,7 @@
  * src/redact.ts.
  */
 import { TrackerError } from '../errors.js';
+import type { IssueComment, Tracker } from './types.js';
 
 /** Comment keys: non-empty, no whitespace, `<`, `>` or `&` (what ./marker.ts reads back). */
 const COMMENT_KEY_RE = /^[^\s<>&]+$/;
@@ -68,6 +69,32 @@ export function requireKey(key: unknown, what = 'Comment key'): string {
     );
   }
   return key;
+}
+
+/**
+ * Comments on `issueIds` created after `since` (RFC 3339), keyed by issue id: the tracker's
+ * batched `fetchCommentsSince` when it has one, else one `fetchComments` per issue (an issue that
+ * is gone is left out).
+ * @throws TrackerError from the tracker (not for a missing issue in the fallback).
+ */
+export async function commentsSince(
+  tracker: Pick<Tracker, 'fetchComments' | 'fetchCommentsSince'>,
+  issueIds: string[],
+  since: string,
+): Promise<Map<string, IssueComment[]>> {
+  const ids = [...new Set(issueIds)];
+  if (ids.length === 0) return new Map();
+  if (tracker.fetchCommentsSince) return tracker.fetchCommentsSince(ids, since);
+  const out = new Map<string, IssueComment[]>();
+  for (const id of ids) {
+    try {
+      const list = await tracker.fetchComments(id, since);
+      if (list.length) out.set(id, list);
+    } catch (err) {
+      if (!(err instanceof TrackerError && err.code === 'issue_not_found')) throw err;
+    }
+  }
+  return out;
 }
 
 /**

@@ -148,6 +148,15 @@ export interface Tracker {
   /** Comments on the issue, oldest first; `since` (RFC 3339) keeps only later ones. */
   fetchComments(issueId: string, since?: string): Promise<IssueComment[]>;
   /**
+   * Comments on several issues created after `since` (RFC 3339), in one call or one page loop
+   * (local: the comments files; GitHub: the repository's comment list; Linear: one query filtered
+   * by issue ids), keyed by issue id, each list oldest first; issues without such comments (or
+   * gone) are absent. Optional: `commentsSince` (src/trackers/shared.ts) falls back to
+   * `fetchComments` per issue. Used by the dispatcher's reconciliation (docs/architecture.md,
+   * "What the dispatcher reads").
+   */
+  fetchCommentsSince?(issueIds: string[], since: string): Promise<Map<string, IssueComment[]>>;
+  /**
    * Posts a comment carrying a hidden marker with `key`, signed with the installation's comment key.
    * If Foreman's own comment with that key exists, its body is replaced instead (never a second
    * comment); a comment someone else posted with that key is left alone.

@@ -4,7 +4,7 @@
  * `@linear/sdk` / `@octokit/rest` clients against the local fakes (test/support/fake-linear.ts,
  * fake-github.ts). No adapter code is mocked.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -49,9 +49,9 @@ async function localHarness(): Promise<Harness> {
       return { id: identifier, identifier };
     },
     async humanComment(issueId, body) {
-      await writeFile(
+      await appendFile(
         path.join(dir, `${issueId}.comments.md`),
-        `--- comment by ada at 2026-01-01T00:00:00Z ---\n${body}\n`,
+        `\n--- comment by ada at ${new Date().toISOString()} ---\n${body}\n`,
       );
     },
     unknownId: 'NOPE-404',
@@ -228,6 +228,30 @@ describe.each([
         [posted.id, 'escalation-r1-1', 'Which database, really?'],
       ]);
     }
+  });
+
+  it('fetchCommentsSince reads several issues in one call, keyed by issue id, only comments after `since`', async () => {
+    const a = await h.seed({ title: 'Alpha', state: 'Todo' });
+    const b = await h.seed({ title: 'Beta', state: 'Todo' });
+    const c = await h.seed({ title: 'Gamma', state: 'Todo' });
+    await h.humanComment(a.id, 'before');
+    // `since` is that comment's time as the tracker reports it (Linear's fake runs its own clock).
+    const since = (await h.tracker.fetchComments(a.id))[0]!.created_at;
+    await new Promise((r) => setTimeout(r, 1100)); // GitHub reports comment times to the second
+    await h.humanComment(a.id, 'after on alpha');
+    await h.tracker.upsertComment(a.id, 'question-2', 'Which one?');
+    await h.humanComment(b.id, 'after on beta');
+    await h.humanComment(c.id, 'not asked for');
+    expect(h.tracker.fetchCommentsSince).toBeTypeOf('function');
+    const got = await h.tracker.fetchCommentsSince!([a.id, b.id], since);
+    expect([...got.keys()].sort()).toEqual([a.id, b.id].sort());
+    expect(got.get(a.id)?.map((x) => [x.body, x.by_foreman])).toEqual([
+      ['after on alpha', false],
+      ['Which one?', true],
+    ]);
+    expect(got.get(b.id)?.map((x) => x.body)).toEqual(['after on beta']);
+    // The same comments as one read per issue.
+    expect(got.get(a.id)?.map((x) => x.id)).toEqual((await h.tracker.fetchComments(a.id, since)).map((x) => x.id));
   });
 
   it('moveIssue moves to the named state and is a no-op when already there (names compared case-insensitively)', async () => {

@@ -601,6 +601,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         }));
       return paged(rawPath, query, list);
     }
+    if (rest === '/issues/comments' && method === 'GET') {
+      // Every issue's comments (GitHub: `since` filters on updated_at; sort=created&direction=asc).
+      const since = query.since ? Date.parse(query.since) : null;
+      const list = comments.filter((c) => since === null || Date.parse(c.updated_at) >= since);
+      return paged(rawPath, query, list.sort((x, y) => x.id - y.id).map(commentJson));
+    }
     if ((r = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
       const number = Number(r[1]);
       const issue = issues.get(number);

@@ -50,6 +50,7 @@ import {
   labelActors,
   listAllIssues,
   listComments,
+  listRepoComments,
   listOpenIssues,
   listRecentClosedIssues,
   postIssue,
@@ -146,6 +147,7 @@ export function createGitHubTracker(opts: GitHubTrackerOptions): GitHubTracker {
       return raw === null ? null : toIssue(t.scope, raw);
     },
     fetchComments: (issueId, since) => fetchComments(t, issueId, since),
+    fetchCommentsSince: (issueIds, since) => fetchCommentsSince(t, issueIds, since),
     upsertComment: (issueId, key, body) => upsertComment(t, issueId, key, body),
     async moveIssue(issueId, state) {
       const target = requireStateName(state);
@@ -231,6 +233,35 @@ async function fetchComments(t: GitHubInner, issueId: string, since: string | un
     .map((raw) => toComment(raw, self))
     .filter((c) => Date.parse(c.created_at) > sinceMs)
     .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+}
+
+/** The repository's comments since `since` (one page loop), keyed by the issue ids asked for. */
+async function fetchCommentsSince(
+  t: GitHubInner,
+  issueIds: string[],
+  since: string,
+): Promise<Map<string, IssueComment[]>> {
+  const sinceMs = parseSince(since);
+  const wanted = new Map<number, string>();
+  for (const id of issueIds) {
+    const n = parseIssueNumber(id);
+    if (n !== null) wanted.set(n, id);
+  }
+  const out = new Map<string, IssueComment[]>();
+  if (wanted.size === 0) return out;
+  const [raws, self] = await Promise.all([listRepoComments(t.ctx, new Date(sinceMs).toISOString()), selfOf(t)]);
+  for (const raw of raws) {
+    const number = Number(/\/issues\/(\d+)$/.exec(raw.issue_url as string)?.[1]);
+    const id = wanted.get(number);
+    if (id === undefined) continue;
+    const c = toComment(raw, self);
+    if (!(Date.parse(c.created_at) > sinceMs)) continue;
+    const list = out.get(id) ?? [];
+    list.push(c);
+    out.set(id, list);
+  }
+  for (const list of out.values()) list.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+  return out;
 }
 
 async function upsertComment(t: GitHubInner, issueId: string, key: string, body: string): Promise<PostedComment> {

@@ -127,6 +127,35 @@ export async function listComments(
   });
 }
 
+/**
+ * The repository's issue comments updated since `since` (RFC 3339; GitHub filters on updated_at),
+ * oldest first: one page loop over `GET /repos/{owner}/{repo}/issues/comments` for every issue.
+ */
+export async function listRepoComments(ctx: GitHubContext, since: string): Promise<Record<string, unknown>[]> {
+  const { octokit, base, slug } = ctx;
+  const raws = await ctx.call(`listing comments of ${slug}`, () =>
+    octokit.paginate(octokit.rest.issues.listCommentsForRepo, {
+      ...base,
+      since,
+      sort: 'created',
+      direction: 'asc',
+      per_page: 100,
+    }),
+  );
+  if (!Array.isArray(raws)) throw payloadInvalid(`comments of ${slug} are not a list`);
+  return raws.map((c: unknown) => {
+    if (
+      !isRecord(c) ||
+      (typeof c.id !== 'number' && typeof c.id !== 'bigint') ||
+      typeof c.created_at !== 'string' ||
+      typeof c.issue_url !== 'string'
+    ) {
+      throw payloadInvalid(`a comment in ${slug} has no id, created_at or issue_url`);
+    }
+    return c;
+  });
+}
+
 /** Posts a new comment; returns its id. */
 export async function createComment(ctx: GitHubContext, number: number, body: string): Promise<string> {
   const { octokit, base, slug } = ctx;

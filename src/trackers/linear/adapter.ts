@@ -18,6 +18,7 @@ import type { Issue, PostedComment, Tracker } from '../types.js';
 import { createLinearClient, unsuccessful, type LinearTrackerLog } from './client.js';
 import {
   findTeamState,
+  commentsOfIssues,
   listComments,
   listIssues,
   requireId,
@@ -183,6 +184,10 @@ export function createLinearTracker(opts: LinearTrackerOptions): LinearTracker {
       if (sinceIso === null) return comments;
       const sinceMs = Date.parse(sinceIso);
       return comments.filter((c) => Date.parse(c.created_at) > sinceMs);
+    },
+    async fetchCommentsSince(issueIds, since) {
+      const ids = issueIds.map((id) => requireId('fetchCommentsSince', id));
+      return commentsOfIssues(ctx, ids, new Date(parseSince(since)).toISOString());
     },
     upsertComment: (issueId, key, body) => upsertComment(ctx, issueId, key, body),
     moveIssue: (issueId, state) => moveIssue(ctx, issueId, state),

@@ -12,6 +12,7 @@ import type { LinearApi, LinearTrackerLog } from './client.js';
 import { normalizeIssue, toComment, type AssigneeRule } from './normalize.js';
 import {
   COMMENTS_QUERY,
+  ISSUE_COMMENTS_QUERY,
   ISSUES_QUERY,
   VIEWER_QUERY,
   WORKFLOW_STATES_QUERY,
@@ -145,6 +146,37 @@ export async function listComments(
   const self = { viewerId: me, commentKey: ctx.commentKey };
   const comments = nodes.map((n) => toComment(ctx.api.parse('comments', commentSchema, n), self));
   return comments.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || compareStrings(a.id, b.id));
+}
+
+/** Issue ids per `commentsOfIssues` query (keeps the filter short). */
+const ISSUES_PER_COMMENTS_QUERY = 50;
+
+/**
+ * Comments on `issueIds` created after `sinceIso`, keyed by issue id, oldest first: one paginated
+ * query per `ISSUES_PER_COMMENTS_QUERY` issues, filtered by issue id.
+ */
+export async function commentsOfIssues(
+  ctx: LinearContext,
+  issueIds: string[],
+  sinceIso: string,
+): Promise<Map<string, IssueComment[]>> {
+  const out = new Map<string, IssueComment[]>();
+  const self = { viewerId: await viewerId(ctx), commentKey: ctx.commentKey };
+  for (let i = 0; i < issueIds.length; i += ISSUES_PER_COMMENTS_QUERY) {
+    const ids = issueIds.slice(i, i + ISSUES_PER_COMMENTS_QUERY);
+    const filter = { issue: { id: { in: ids } }, createdAt: { gt: sinceIso } };
+    const nodes = await ctx.api.paginate('comments', ISSUE_COMMENTS_QUERY, 'comments', { filter });
+    for (const n of nodes) {
+      const issueId = (n as { issue?: { id?: unknown } } | null)?.issue?.id;
+      if (typeof issueId !== 'string' || !ids.includes(issueId)) continue;
+      const list = out.get(issueId) ?? [];
+      list.push(toComment(ctx.api.parse('comments', commentSchema, n), self));
+      out.set(issueId, list);
+    }
+  }
+  for (const list of out.values())
+    list.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || compareStrings(a.id, b.id));
+  return out;
 }
 
 /** The team's workflow state named `target` (case-insensitive), asking again once when the cache lacks it. */

@@ -71,6 +71,14 @@ export const COMMENTS_QUERY = `query ForemanComments($filter: CommentFilter, $fi
   }
 }`;
 
+/** `COMMENTS_QUERY` with each comment's issue id, for comments on several issues at once. */
+export const ISSUE_COMMENTS_QUERY = `query ForemanIssueComments($filter: CommentFilter, $first: Int, $after: String) {
+  comments(filter: $filter, first: $first, after: $after) {
+    nodes { id body createdAt user { ${USER_FIELDS} } botActor { name } issue { id } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
 export const ISSUE_STATE_QUERY = `query ForemanIssueState($id: String!) {
   issue(id: $id) { id identifier state { id name } team { id key } }
 }`;

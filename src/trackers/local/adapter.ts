@@ -17,6 +17,7 @@ import path from 'node:path';
 import { TrackerError } from '../../errors.js';
 import {
   checkNewIssue,
+  commentsSince,
   compareStrings,
   describeError,
   normalizeName,
@@ -125,6 +126,9 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
     fetchIssuesByIds: (ids) => loadMany(t, [...new Set(ids)].filter(isIdentifier)),
     fetchIssueByIdentifier: (identifier) => fetchIssueByIdentifier(t, identifier),
     fetchComments: (issueId, since) => fetchComments(t, issueId, since),
+    // The comments files, read one by one: local reads cost no network round trip.
+    fetchCommentsSince: (issueIds, since) =>
+      commentsSince({ fetchComments: (issueId, s) => fetchComments(t, issueId, s) }, issueIds, since),
     upsertComment: (issueId, key, body) => upsertComment(t, issueId, key, body),
     moveIssue: (issueId, state) => moveIssue(t, issueId, state),
     createIssue: (issue) => createIssue(t, issue),
