@@ -8,7 +8,7 @@ import type { ActivityContext } from './context.js';
 export function createDispatchActivities(ctx: ActivityContext) {
   return {
     /** One dispatcher tick: poll, reconcile, select, start (see src/dispatch/tick.ts). */
-    async dispatchTick(): Promise<DispatchTickResult> {
+    async dispatchTick(input: { recent?: string[] } = {}): Promise<DispatchTickResult> {
       const loaded = await ctx.deps.policyStore.reload(); // defensive re-read (Symphony SPEC §6.2); keeps the last good
       return dispatchTick({
         client: ctx.deps.client,
@@ -16,6 +16,7 @@ export function createDispatchActivities(ctx: ActivityContext) {
         loaded,
         tracker: ctx.tracker(loaded),
         log: ctx.log,
+        recent: input.recent ?? [],
       });
     },
   };

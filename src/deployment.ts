@@ -113,7 +113,8 @@ export function legacyRunsQuery(taskQueue: string): string {
   return `${DEPLOYMENT_SEARCH_ATTRIBUTE} IS NULL AND TaskQueue = '${escapeQuery(taskQueue)}'`;
 }
 
-function escapeQuery(value: string): string {
+/** `value` escaped for a single-quoted string in a visibility query. */
+export function escapeQuery(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 }
 

@@ -39,11 +39,15 @@ export async function DispatcherWorkflow(input: DispatcherInput = {}): Promise<v
   let status: DispatcherStatus = { lastTickAt: null, skipped: [] };
   setHandler(dispatcherStatusQuery, () => status);
 
+  // What the previous tick started: the next tick counts them as running even when Temporal's
+  // visibility list does not show them yet (src/dispatch/tick.ts).
+  let recent: string[] = [];
   for (let tick = 0; tick < TICKS_PER_RUN; tick++) {
     refreshRequested = false;
     let waitMs = 30_000;
     try {
-      const result = await dispatchTick();
+      const result = await dispatchTick({ recent });
+      recent = result.started;
       waitMs = result.nextPollMs;
       status = { lastTickAt: new Date().toISOString(), skipped: result.skipped };
     } catch {

@@ -6,7 +6,8 @@
 import type { Client } from '@temporalio/client';
 import type { LoadedPolicy } from '../config/load.js';
 import type { Logger } from '../logger.js';
-import type { Issue, Tracker } from '../trackers/types.js';
+import type { Issue, IssueComment, Tracker } from '../trackers/types.js';
+import { commentsSince } from '../trackers/shared.js';
 import {
   commentIgnoredSignal,
   humanReplySignal,
@@ -14,7 +15,7 @@ import {
   statusQuery,
   stopSignal,
 } from '../../workflows/definitions.js';
-import type { HumanReply, IgnoredComment, IssueRunStatus } from '../../workflows/definitions.js';
+import type { HumanReply, IgnoredComment, IssueRunStatus, PublishedRun } from '../../workflows/definitions.js';
 import type { RunningRun } from './runs.js';
 import { trustGateFor, userOf } from '../trust/index.js';
 import { inertInline } from '../evidence/inert.js';
@@ -68,6 +69,7 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
       policy.handoff.parked_state ?? '',
     ].map(normalizeState),
   );
+  const asking: Asking[] = [];
   for (const run of withIds) {
     const issue = byId.get(run.issueId!);
     const handle = deps.client.workflow.getHandle(run.workflowId);
@@ -94,7 +96,7 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
         .catch((err: Error) => deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal stop'));
       continue;
     }
-    const status = await statusOf(deps.client, run.workflowId);
+    const status = run.published ?? publishedFromStatus(await statusOf(deps.client, run.workflowId));
     if (status?.phase === 'in_review' && active.has(state)) {
       await handle
         .signal(reworkRequestedSignal, { state: issue.state, at: new Date().toISOString() })
@@ -102,21 +104,53 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
         .catch((err: Error) => deps.log.warn({ issue: run.identifier, err: err.message }, 'could not signal rework'));
       continue;
     }
-    if (status?.phase !== 'waiting_for_human' || !status.escalation) continue;
+    if (status?.phase !== 'waiting_for_human' || !status.askedAt) continue;
     waiting.add(run.identifier);
-    let comments;
-    try {
-      comments = await deps.tracker.fetchComments(issue.id, status.escalation.askedAt);
-    } catch (err) {
-      deps.log.warn({ issue: run.identifier, err: (err as Error).message }, 'could not read comments');
-      continue;
-    }
-    const gate = trustGateFor(deps.tracker, policy);
-    for (const c of comments) {
-      if (c.by_foreman || status.answeredCommentIds.includes(c.id) || !c.body.trim()) continue;
+    asking.push({ run, issue, status, askedAt: status.askedAt });
+  }
+  await answerFromComments(deps, asking);
+  return waiting;
+}
+
+/** A run waiting for an answer, as reconciliation found it. */
+interface Asking {
+  run: RunningRun;
+  issue: Issue;
+  status: PublishedRun;
+  /** When its question was asked (RFC 3339). */
+  askedAt: string;
+}
+
+/**
+ * Reads the comments of every waiting run in one batched tracker call (since the oldest question)
+ * and delivers each new one: a `humanReply` from someone who may answer, `commentIgnored` for
+ * anyone else, a visible refusal for an over-long answer (rules: `reconcile`). A tracker error
+ * skips this tick's answers (logged); a failed signal is tried again next tick.
+ */
+async function answerFromComments(deps: ReconcileDeps, asking: Asking[]): Promise<void> {
+  if (asking.length === 0) return;
+  const since = asking.map((a) => a.askedAt).reduce((x, y) => (Date.parse(y) < Date.parse(x) ? y : x));
+  let byIssue: Map<string, IssueComment[]>;
+  try {
+    byIssue = await commentsSince(
+      deps.tracker,
+      asking.map((a) => a.issue.id),
+      since,
+    );
+  } catch (err) {
+    deps.log.warn({ err: (err as Error).message }, 'could not read comments; trying again next tick');
+    return;
+  }
+  const gate = trustGateFor(deps.tracker, deps.loaded.policy);
+  for (const { run, issue, status, askedAt } of asking) {
+    const handle = deps.client.workflow.getHandle(run.workflowId);
+    const after = Date.parse(askedAt);
+    for (const c of byIssue.get(issue.id) ?? []) {
+      if (!(Date.parse(c.created_at) > after)) continue;
+      if (c.by_foreman || status.answered.includes(c.id) || !c.body.trim()) continue;
       const user = userOf(c);
       if (!(await gate.mayAnswer(user))) {
-        await ignoreComment(deps, run, status, { commentId: c.id, author: c.author, reason: 'not trusted' });
+        await ignoreComment(deps, run, status.ignored, { commentId: c.id, author: c.author, reason: 'not trusted' });
         continue;
       }
       if (Buffer.byteLength(c.body, 'utf8') > MAX_ANSWER_BYTES) {
@@ -142,7 +176,23 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
       }
     }
   }
-  return waiting;
+}
+
+/**
+ * What a run from before runs published their state (workflows/issue/publish.ts) answers to the
+ * status query, in the published shape; null when it cannot answer.
+ */
+function publishedFromStatus(status: IssueRunStatus | null): PublishedRun | null {
+  if (!status) return null;
+  return {
+    phase: status.phase,
+    waiting: status.escalation !== null,
+    askedAt: status.escalation?.askedAt ?? null,
+    handedOverAt: null,
+    startedFor: null,
+    answered: status.answeredCommentIds,
+    ignored: (status.ignoredComments ?? []).map((c) => c.commentId),
+  };
 }
 
 /**
@@ -153,10 +203,11 @@ export async function reconcile(deps: ReconcileDeps, runs: RunningRun[]): Promis
 export async function ignoreComment(
   deps: { client: Client; log: Pick<Logger, 'info' | 'warn'> },
   run: Pick<RunningRun, 'workflowId' | 'identifier'>,
-  status: Pick<IssueRunStatus, 'ignoredComments'> | null,
+  /** Comment ids the run already lists as ignored (its published `ignored`, or its status). */
+  alreadyIgnored: readonly string[],
   c: IgnoredComment,
 ): Promise<void> {
-  if (status?.ignoredComments?.some((x) => x.commentId === c.commentId)) return;
+  if (alreadyIgnored.includes(c.commentId)) return;
   deps.log.info(
     { issue: run.identifier, comment: c.commentId, author: c.author },
     `ignored a comment from ${c.author}: ${c.reason}`,

@@ -10,15 +10,16 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { DEPLOYMENT_SEARCH_ATTRIBUTE, deploymentQuery, type Deployment } from '../deployment.js';
+import { DEPLOYMENT_SEARCH_ATTRIBUTE, deploymentQuery, escapeQuery, type Deployment } from '../deployment.js';
 import type { Issue } from '../trackers/types.js';
 import {
   ISSUE_WORKFLOW_TYPE,
+  PUBLISHED_MEMO_KEY,
   issueUpdatedSignal,
   issueWorkflowId,
   legacyIssueWorkflowId,
 } from '../../workflows/definitions.js';
-import type { IssueWorkflowInput } from '../../workflows/definitions.js';
+import type { IssueWorkflowInput, PublishedRun } from '../../workflows/definitions.js';
 
 /** The typed key of the deployment search attribute. */
 export const deploymentAttribute = defineSearchAttributeKey(DEPLOYMENT_SEARCH_ATTRIBUTE, 'KEYWORD');
@@ -30,6 +31,11 @@ export interface RunningRun {
   workflowId: string;
   /** Started before deployment keys (legacy id, no search attribute): see `findIssueRun`. */
   legacy: boolean;
+  /**
+   * What the run published about itself (workflows/issue/publish.ts); null for a run started by
+   * code from before it published, which the dispatcher still asks with a status query.
+   */
+  published: PublishedRun | null;
 }
 
 /**
@@ -49,9 +55,91 @@ export async function listRunningIssues(
     const identifier = typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
     const issueId = typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : null;
     const legacy = wf.typedSearchAttributes.get(deploymentAttribute) === undefined;
-    out.push({ identifier, issueId, workflowId: wf.workflowId, legacy });
+    out.push({ identifier, issueId, workflowId: wf.workflowId, legacy, published: publishedOf(wf.memo) });
   }
   return out;
+}
+
+/** The memo's `PublishedRun`, or null when absent or not of that shape. */
+function publishedOf(memo: Record<string, unknown> | undefined): PublishedRun | null {
+  const p = memo?.[PUBLISHED_MEMO_KEY] as Partial<PublishedRun> | undefined;
+  if (!p || typeof p !== 'object' || typeof p.phase !== 'string') return null;
+  const ids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    phase: p.phase,
+    waiting: p.waiting === true,
+    askedAt: text(p.askedAt),
+    handedOverAt: text(p.handedOverAt),
+    startedFor: text(p.startedFor),
+    answered: ids(p.answered),
+    ignored: ids(p.ignored),
+  };
+}
+
+/** An issue's latest closed run, as the visibility list shows it. */
+export interface ClosedRun {
+  workflowId: string;
+  runId: string;
+  /** Temporal's status name: `COMPLETED`, `FAILED`, `TERMINATED`, `CONTINUED_AS_NEW`… */
+  status: string;
+  closeTime: Date;
+  /** The run's `outcome` memo (`completed`, `stopped`…), when it wrote one. */
+  outcome: string | null;
+}
+
+/** Workflow ids per visibility query in `latestClosedRuns` (keeps each query short). */
+export const CLOSED_RUNS_PER_QUERY = 100;
+
+/**
+ * The latest closed run of each identifier in `deployment` (identifiers with none are left out),
+ * read from the visibility list: one paginated list per `CLOSED_RUNS_PER_QUERY` identifiers, so the
+ * cost follows the candidates, never the runs parked elsewhere. The deployment's own workflow id is
+ * preferred; a legacy id counts only without a deployment key and on the legacy task queue (as
+ * `findIssueRun`). Eventually consistent: a run that closed a moment ago may still show as running.
+ */
+export async function latestClosedRuns(
+  client: Client,
+  deployment: Pick<Deployment, 'key' | 'legacyTaskQueue'>,
+  identifiers: string[],
+): Promise<Map<string, ClosedRun>> {
+  const byWorkflowId = new Map<string, { identifier: string; legacy: boolean }>();
+  for (const identifier of identifiers) {
+    byWorkflowId.set(issueWorkflowId(deployment.key, identifier), { identifier, legacy: false });
+    if (deployment.legacyTaskQueue) byWorkflowId.set(legacyIssueWorkflowId(identifier), { identifier, legacy: true });
+  }
+  const ids = [...byWorkflowId.keys()];
+  const own = new Map<string, ClosedRun>();
+  const legacy = new Map<string, ClosedRun>();
+  for (let i = 0; i < ids.length; i += CLOSED_RUNS_PER_QUERY) {
+    const list = ids
+      .slice(i, i + CLOSED_RUNS_PER_QUERY)
+      .map((id) => `'${escapeQuery(id)}'`)
+      .join(', ');
+    const query = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running' AND WorkflowId IN (${list})`;
+    for await (const wf of client.workflow.list({ query })) {
+      const at = byWorkflowId.get(wf.workflowId);
+      if (!at || !wf.closeTime) continue;
+      if (
+        at.legacy &&
+        (wf.taskQueue !== deployment.legacyTaskQueue || wf.typedSearchAttributes.get(deploymentAttribute) !== undefined)
+      )
+        continue;
+      const into = at.legacy ? legacy : own;
+      const seen = into.get(at.identifier);
+      if (seen && seen.closeTime.getTime() >= wf.closeTime.getTime()) continue;
+      const outcome = typeof wf.memo?.outcome === 'string' ? wf.memo.outcome : null;
+      into.set(at.identifier, {
+        workflowId: wf.workflowId,
+        runId: wf.runId,
+        status: wf.status.name,
+        closeTime: wf.closeTime,
+        outcome,
+      });
+    }
+  }
+  for (const [identifier, run] of legacy) if (!own.has(identifier)) own.set(identifier, run);
+  return own;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Issue, Tracker } from '../trackers/types.js';
 import type { Deployment } from '../deployment.js';
 import { trustGateFor } from '../trust/index.js';
 import { reconcile } from './reconcile.js';
-import { findIssueRun, listRunningIssues, startIssueRun } from './runs.js';
+import { latestClosedRuns, listRunningIssues, startIssueRun, type ClosedRun } from './runs.js';
 import { selectForDispatch } from './select.js';
 
 /** Result of one dispatcher tick. */
@@ -38,27 +38,20 @@ interface LastRun {
 }
 
 /**
- * Describes the issue's latest run (strongly consistent, unlike the visibility list, which may lag
- * a start by a moment). `held`: a run ended (needing a human, failed, terminated, timed out…) and
- * nobody has touched the issue since, so running it again would only repeat that ending and spend
- * tokens; a change to the issue (state, text, labels) makes it eligible again, and when that run
- * had completed (handed over), the new run reworks it.
+ * The issue's latest run from the visibility lists (no describe): running when the running list
+ * has it (or it was started by the previous tick and has not closed since: the list may lag a
+ * start by a moment); `held` when a run ended (needing a human, failed, terminated, timed out…)
+ * and nobody has touched the issue since, so running it again would only repeat that ending and
+ * spend tokens; a change to the issue (state, text, labels) makes it eligible again, and when that
+ * run had completed (handed over), the new run reworks it.
  */
-async function lastRun(client: Client, deployment: Deployment, issue: Issue): Promise<LastRun> {
-  const none: LastRun = { state: 'none', reworkOf: null };
-  let d;
-  try {
-    d = (await findIssueRun(client, deployment, issue.identifier))?.description;
-  } catch {
-    return none; // unreadable
-  }
-  if (!d) return none; // never ran
-  if (d.status.name === 'RUNNING') return { state: 'running', reworkOf: null };
-  if (!d.closeTime) return none;
+function lastRun(issue: Issue, running: Set<string>, recent: Set<string>, closed?: ClosedRun): LastRun {
+  if (running.has(issue.identifier)) return { state: 'running', reworkOf: null };
+  if (!closed) return { state: recent.has(issue.identifier) ? 'running' : 'none', reworkOf: null };
   const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
-  if (updated <= d.closeTime.getTime()) return { state: 'held', reworkOf: null };
-  const handedOver = d.status.name === 'COMPLETED' && d.memo?.outcome === 'completed';
-  return { state: 'none', reworkOf: handedOver ? d.runId : null };
+  if (updated <= closed.closeTime.getTime()) return { state: 'held', reworkOf: null };
+  const handedOver = closed.status === 'COMPLETED' && closed.outcome === 'completed';
+  return { state: 'none', reworkOf: handedOver ? closed.runId : null };
 }
 
 /** Runs one dispatch tick under the current policy. Never throws for tracker or policy trouble. */
@@ -69,6 +62,8 @@ export async function dispatchTick(deps: {
   loaded: LoadedPolicy;
   tracker: Tracker;
   log: Logger;
+  /** Identifiers the previous tick started (the visibility list may not show them yet). */
+  recent?: string[];
 }): Promise<DispatchTickResult> {
   const { policy } = deps.loaded;
   const nextPollMs = policy.polling.interval_ms;
@@ -79,16 +74,23 @@ export async function dispatchTick(deps: {
     deps.log.error({ err: (err as Error).message }, 'tracker poll failed; will retry next tick');
     return { nextPollMs, started: [], skipped: [], error: (err as Error).message };
   }
-  // Running = what the visibility list shows (it also covers runs whose issue is no longer a
-  // candidate) plus what describing each candidate shows (no lag for a run started a moment ago).
-  // Runs waiting for a human's answer run no agent and hold no slot.
+  // Running = what one visibility list shows (it also covers runs whose issue is no longer a
+  // candidate); each run's published memo says what reconciliation needs (no query per run). Runs
+  // waiting for a human's answer run no agent and hold no slot. The latest closed runs of the
+  // candidates not running come from one more list (per CLOSED_RUNS_PER_QUERY candidates), for
+  // the held rule and rework (docs/architecture.md, "What the dispatcher reads").
   const stateOf = new Map(candidates.map((i) => [i.identifier, i.state]));
   const runs = await listRunningIssues(deps.client, deps.deployment);
   const waiting = await reconcile(deps, runs);
   const runningIds = new Set(runs.map((r) => r.identifier));
+  const idle = candidates.filter((i) => !runningIds.has(i.identifier)).map((i) => i.identifier);
+  const closed = idle.length
+    ? await latestClosedRuns(deps.client, deps.deployment, idle)
+    : new Map<string, ClosedRun>();
+  const recent = new Set(deps.recent ?? []);
   const held: { identifier: string; reason: string }[] = [];
   const open: Issue[] = [];
-  const last = await Promise.all(candidates.map((issue) => lastRun(deps.client, deps.deployment, issue)));
+  const last = candidates.map((issue) => lastRun(issue, runningIds, recent, closed.get(issue.identifier)));
   candidates.forEach((issue, i) => {
     const state = last[i]!.state;
     if (state === 'running') runningIds.add(issue.identifier);

@@ -5,6 +5,7 @@
  * carries git credentials (GITHUB_TOKEN; SSH via deploy/compose.ssh.yml).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FOREMAN_SEARCH_ATTRIBUTES } from '../../src/temporal/dev-server.js';
 import { composeCheck, composeCheckBinary } from '../support/compose-check.js';
 
 const REQUIRED = { FOREMAN_API_TOKEN: 'token-for-the-test', FOREMAN_REPO: 'https://github.com/acme/app.git' };
@@ -24,6 +25,9 @@ describe('docker-compose.yml', () => {
     expect(s['temporal-schema']!.entrypoint!.join(' ')).toMatch(/setup-schema[\s\S]*update-schema/);
     expect(s.temporal!.depends_on!['temporal-schema']!.condition).toBe('service_completed_successfully');
     expect(s['temporal-setup']!.entrypoint!.join(' ')).toMatch(/namespace create[\s\S]*ForemanDeployment/);
+    // Every search attribute Foreman needs (the dev server's list) is registered, with its type.
+    for (const [name, type] of Object.entries(FOREMAN_SEARCH_ATTRIBUTES))
+      expect(s['temporal-setup']!.entrypoint!.join(' ')).toContain(`${name}:${type}`);
     expect(s.foreman!.depends_on!['temporal-setup']!.condition).toBe('service_completed_successfully');
     expect(s.foreman!.environment!.FOREMAN_REPO).toBe(REQUIRED.FOREMAN_REPO);
   });

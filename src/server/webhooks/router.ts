@@ -131,7 +131,8 @@ export function createWebhookRouter(deps: WebhookRouterDeps): WebhookEventsHandl
       const workflowId = await runIdOf(identifier);
       const status = await statusOf(client, workflowId);
       if (status === null) return; // no running run: nothing to list it under
-      await ignoreComment({ client, log }, { workflowId, identifier }, status, {
+      const known = (status.ignoredComments ?? []).map((c) => c.commentId);
+      await ignoreComment({ client, log }, { workflowId, identifier }, known, {
         commentId: e.commentId,
         author: e.author,
         reason: 'not trusted',
