@@ -28,7 +28,7 @@ export interface DispatchTickResult {
 }
 
 /** What Temporal says about an issue's latest run. */
-interface LastRun {
+export interface LastRun {
   state: 'running' | 'held' | 'none';
   /**
    * The run id of a latest run that completed (handed over) before the issue changed: a new run
@@ -43,9 +43,16 @@ interface LastRun {
  * start by a moment); `held` when a run ended (needing a human, failed, terminated, timed out…)
  * and nobody has touched the issue since, so running it again would only repeat that ending and
  * spend tokens; a change to the issue (state, text, labels) makes it eligible again, and when that
- * run had completed (handed over), the new run reworks it.
+ * run had completed (handed over), the new run reworks it. Pure.
+ * @param running Identifiers the running list shows. @param recent Identifiers the previous tick started.
+ * @param closed The issue's latest closed run (`latestClosedRuns`), if any.
  */
-function lastRun(issue: Issue, running: Set<string>, recent: Set<string>, closed?: ClosedRun): LastRun {
+export function lastRun(
+  issue: Pick<Issue, 'identifier' | 'updated_at'>,
+  running: Set<string>,
+  recent: Set<string>,
+  closed?: ClosedRun,
+): LastRun {
   if (running.has(issue.identifier)) return { state: 'running', reworkOf: null };
   if (!closed) return { state: recent.has(issue.identifier) ? 'running' : 'none', reworkOf: null };
   const updated = issue.updated_at ? Date.parse(issue.updated_at) : 0;
