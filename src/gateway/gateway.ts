@@ -21,25 +21,11 @@ import type { GatewaySession } from '../agents/backends/types.js';
 import { describeExhaustion } from '../agents/budget.js';
 import { rateLimitsFromHeaders } from '../agents/rate-limits.js';
 import { FORWARDER_FILE, FORWARDER_SCRIPT } from '../sandbox/forwarder.js';
+import { GATEWAY_ERROR_HEADER, GATEWAY_SOCKET, SANDBOX_GATEWAY_PORT, type GatewayEndpoint } from './endpoint.js';
 import { handleMcpRequest } from './mcp.js';
 import { meterJson, sseMeter, type ProviderApi, type ResponseMeter } from './meter.js';
 import { SessionState, type OpenSessionInput } from './session.js';
 import { postWithRetries, UpstreamUnreachable, upstreamHeaders, type UpstreamAnswer } from './upstream.js';
-
-/** Where the gateway listens. */
-export interface GatewayEndpoint {
-  /** `http://127.0.0.1:<port>`: for agents on the host. */
-  hostUrl: string;
-  /** Host directory holding `gateway.sock` and the forwarder script; bound into sandboxes. */
-  socketDir: string;
-}
-
-/** Loopback port inside a sandbox where the forwarder serves the gateway (src/sandbox/spawn.ts). */
-export const SANDBOX_GATEWAY_PORT = 4180;
-/** Where the gateway's socket directory appears inside a sandbox. */
-export const SANDBOX_GATEWAY_DIR = '/run/foreman-gateway';
-/** File name of the gateway's unix socket in its directory. */
-export const GATEWAY_SOCKET = 'gateway.sock';
 
 /** A running gateway. */
 export interface Gateway {
@@ -54,8 +40,6 @@ export interface Gateway {
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Largest JSON response body the meter reads (larger ones pass through unmetered), bytes. */
 const MAX_METERED_JSON_BYTES = 16 * 1024 * 1024;
-/** Marks the gateway's own error answers (value: `budget_exhausted`, `upstream_unreachable`, `unauthorized`). */
-export const GATEWAY_ERROR_HEADER = 'x-foreman-gateway-error';
 
 /** Response headers not passed back: hop-by-hop, and length/encoding (fetch decoded the body). */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);

@@ -59,7 +59,7 @@ export interface GatewaySession {
    * Where the gateway listens, for src/sandbox/spawn.ts `spawnSandboxed` (it binds the socket
    * directory into the sandbox and serves it on the loopback port the URLs above name).
    */
-  endpoint: import('../../gateway/gateway.js').GatewayEndpoint;
+  endpoint: import('../../gateway/endpoint.js').GatewayEndpoint;
   /** Usage measured so far. */
   metered(): MeteredUsage;
   /** Set once the gateway refused a call because the issue's budget was spent. */
