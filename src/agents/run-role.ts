@@ -12,8 +12,8 @@ import { isLoopbackHost } from '../server/http.js';
 import { killOrphans, pidDirFor } from '../workspace/shell.js';
 import { sandboxPolicyOf } from '../sandbox/policy.js';
 import { gatewayReach } from '../sandbox/spawn.js';
+import { backendOf } from './backends/config.js';
 import { backendFor } from './backends/index.js';
-import type { BackendSettings } from './backends/types.js';
 import type { AgentRunResult, ModelClientOptions } from './harness.js';
 import { priceTable } from './pricing.js';
 import type { BudgetInput } from './results.js';
@@ -109,11 +109,6 @@ export function gatewayUpstream(policy: Policy, env: NodeJS.ProcessEnv): Gateway
     maxRetries: policy.model.max_retries,
     timeoutMs: policy.model.timeout_ms,
   };
-}
-
-/** The role's backend: builtin until the policy's `roles.<role>.backend` lands (src/agents/backends/config.ts). */
-function backendOf(_policy: Policy, _role: AgentRole): BackendSettings {
-  return { name: 'builtin' };
 }
 
 /** How to reach the model endpoint under `policy` (see {@link modelCredentials}). */
