@@ -18,6 +18,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewaySession } from '../agents/backends/types.js';
+import type { TranscriptExchangeEntry } from '../agents/transcript.js';
 import { describeExhaustion } from '../agents/budget.js';
 import { rateLimitsFromHeaders } from '../agents/rate-limits.js';
 import { FORWARDER_FILE, FORWARDER_SCRIPT } from '../sandbox/forwarder.js';
@@ -25,15 +26,28 @@ import { GATEWAY_ERROR_HEADER, GATEWAY_SOCKET, SANDBOX_GATEWAY_PORT, type Gatewa
 import { handleMcpRequest } from './mcp.js';
 import { meterJson, sseMeter, type ProviderApi, type ResponseMeter } from './meter.js';
 import { SessionState, type OpenSessionInput } from './session.js';
-import { postWithRetries, UpstreamUnreachable, upstreamHeaders, type UpstreamAnswer } from './upstream.js';
+import { sendWithRetries, UpstreamUnreachable, upstreamHeaders, type UpstreamAnswer } from './upstream.js';
 
 /** A running gateway. */
 export interface Gateway {
   readonly endpoint: GatewayEndpoint;
   /** Opens a session for one role step (see ./session.ts `OpenSessionInput`). */
   openSession(input: OpenSessionInput): Promise<GatewaySession>;
+  /**
+   * Calls `listener` with every exchange of every session as it is recorded (model latency and
+   * tokens for metrics), with the session's issue, role and run. Exceptions from it are ignored.
+   */
+  onExchange(listener: (exchange: GatewayExchange) => void): void;
   /** Stops listening, closes every session and removes the socket directory. */
   close(): Promise<void>;
+}
+
+/** One recorded exchange with the session it belongs to. */
+export interface GatewayExchange {
+  identifier: string;
+  role: OpenSessionInput['role'];
+  runId: string;
+  entry: TranscriptExchangeEntry;
 }
 
 /** Largest request body accepted, bytes. */
@@ -112,11 +126,26 @@ function describeUrl(url: string): string {
   }
 }
 
-/** Routes of the model APIs: gateway path → provider, path at the upstream, metered or not. */
-const MODEL_ROUTES: Record<string, { api: ProviderApi; path: string; metered: boolean }> = {
-  '/anthropic/v1/messages': { api: 'anthropic', path: '/v1/messages', metered: true },
-  '/anthropic/v1/messages/count_tokens': { api: 'anthropic', path: '/v1/messages/count_tokens', metered: false },
-  '/openai/v1/responses': { api: 'openai', path: '/responses', metered: true },
+/** A model API route: its provider, method, path at the upstream, and whether it is a metered model call. */
+interface ModelRoute {
+  api: ProviderApi;
+  method: 'GET' | 'POST';
+  path: string;
+  metered: boolean;
+}
+
+/** Routes of the model APIs by gateway path (specs/gateway.md, "Sessions and tokens"). */
+const MODEL_ROUTES: Record<string, ModelRoute> = {
+  '/anthropic/v1/messages': { api: 'anthropic', method: 'POST', path: '/v1/messages', metered: true },
+  '/anthropic/v1/messages/count_tokens': {
+    api: 'anthropic',
+    method: 'POST',
+    path: '/v1/messages/count_tokens',
+    metered: false,
+  },
+  '/anthropic/v1/models': { api: 'anthropic', method: 'GET', path: '/v1/models', metered: false },
+  '/openai/v1/responses': { api: 'openai', method: 'POST', path: '/responses', metered: true },
+  '/openai/v1/models': { api: 'openai', method: 'GET', path: '/models', metered: false },
 };
 
 /**
@@ -129,6 +158,7 @@ export async function startGateway(): Promise<Gateway> {
   const socketDir = mkdtempSync(path.join(os.tmpdir(), 'foreman-gateway-'));
   writeFileSync(path.join(socketDir, FORWARDER_FILE), FORWARDER_SCRIPT, { mode: 0o644 });
   const sockets = new Set<Socket>();
+  const exchangeListeners: ((exchange: GatewayExchange) => void)[] = [];
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
@@ -172,7 +202,7 @@ export async function startGateway(): Promise<Gateway> {
       );
       return;
     }
-    if (!route || req.method !== 'POST') {
+    if (!route || req.method !== route.method) {
       req.resume();
       sendError(res, api, 404, 'not_found_error', `Foreman gateway: no route ${req.method} ${pathname}.`, 'not_found');
       return;
@@ -180,34 +210,19 @@ export async function startGateway(): Promise<Gateway> {
     await forward(session, route, req, res);
   };
 
-  const servers = [http.createServer(handler), http.createServer(handler)];
-  for (const s of servers) {
-    s.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.unref();
-      socket.once('close', () => sockets.delete(socket));
-    });
-  }
-  const [tcp, unix] = servers as [http.Server, http.Server];
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(0, '127.0.0.1', () => resolve());
-  });
-  await new Promise<void>((resolve, reject) => {
-    unix.once('error', reject);
-    unix.listen(path.join(socketDir, GATEWAY_SOCKET), () => resolve());
-  });
-  tcp.unref();
-  unix.unref();
+  const { servers, port } = await listen(handler, path.join(socketDir, GATEWAY_SOCKET), sockets);
   const endpoint: GatewayEndpoint = {
-    hostUrl: `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`,
+    hostUrl: `http://127.0.0.1:${port}`,
     socketDir,
   };
 
   return {
     endpoint,
     async openSession(input) {
-      const state = await SessionState.open(input);
+      const state = await SessionState.open(input, (entry) => {
+        for (const l of exchangeListeners)
+          l({ identifier: input.identifier, role: input.role, runId: input.runId, entry });
+      });
       sessions.set(state.token, state);
       byId.set(state.id, state);
       const base = input.reach === 'sandbox' ? `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}` : endpoint.hostUrl;
@@ -228,6 +243,9 @@ export async function startGateway(): Promise<Gateway> {
         },
       };
     },
+    onExchange(listener) {
+      exchangeListeners.push(listener);
+    },
     async close() {
       await Promise.all([...sessions.values()].map((s) => s.close()));
       sessions.clear();
@@ -236,6 +254,37 @@ export async function startGateway(): Promise<Gateway> {
       rmSync(socketDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Serves `handler` on 127.0.0.1 (a free port) and on the unix socket `socketPath`; neither server
+ * nor their connections (tracked in `sockets`) keep the process alive.
+ */
+async function listen(
+  handler: http.RequestListener,
+  socketPath: string,
+  sockets: Set<Socket>,
+): Promise<{ servers: http.Server[]; port: number }> {
+  const servers = [http.createServer(handler), http.createServer(handler)];
+  for (const s of servers) {
+    s.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.unref();
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
+  const [tcp, unix] = servers as [http.Server, http.Server];
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(0, '127.0.0.1', () => resolve());
+  });
+  await new Promise<void>((resolve, reject) => {
+    unix.once('error', reject);
+    unix.listen(socketPath, () => resolve());
+  });
+  tcp.unref();
+  unix.unref();
+  return { servers, port: (tcp.address() as AddressInfo).port };
 }
 
 /** What the exchange record says about the request. */
@@ -257,7 +306,7 @@ function requestSummary(api: ProviderApi, body: unknown) {
  */
 async function forward(
   session: SessionState,
-  route: { api: ProviderApi; path: string; metered: boolean },
+  route: ModelRoute,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -306,7 +355,8 @@ async function forward(
   const signal = AbortSignal.any([client.signal, session.aborter.signal]);
   let answer: UpstreamAnswer;
   try {
-    answer = await postWithRetries({
+    answer = await sendWithRetries({
+      method: route.method,
       url,
       headers: upstreamHeaders(req.headers, target.apiKey),
       body: raw,

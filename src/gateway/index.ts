@@ -4,7 +4,7 @@
  */
 import { startGateway, type Gateway } from './gateway.js';
 
-export { startGateway, type Gateway } from './gateway.js';
+export { startGateway, type Gateway, type GatewayExchange } from './gateway.js';
 export {
   GATEWAY_ERROR_HEADER,
   GATEWAY_SOCKET,
