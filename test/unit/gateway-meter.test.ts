@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { meterJson, sseMeter } from '../../src/gateway/meter.js';
 import { isRetryableStatus, retryDelayMs, upstreamHeaders } from '../../src/gateway/upstream.js';
+import { rateLimitsFromHeaders } from '../../src/agents/rate-limits.js';
 
 const enc = new TextEncoder();
 const sse = (events: [string, unknown][], eol = '\n') =>
@@ -141,5 +142,26 @@ describe('retries and headers', () => {
       'anthropic-version': '2023-06-01',
       authorization: 'Bearer real-key',
     });
+  });
+
+  it("reads OpenAI's x-ratelimit-* headers, resets given as durations", () => {
+    const at = '2026-12-04T15:00:00.000Z';
+    const h = new Headers({
+      'x-ratelimit-limit-requests': '500',
+      'x-ratelimit-remaining-requests': '499',
+      'x-ratelimit-reset-requests': '120ms',
+      'x-ratelimit-limit-tokens': '30000',
+      'x-ratelimit-remaining-tokens': '29000',
+      'x-ratelimit-reset-tokens': '1m2.5s',
+    });
+    expect(rateLimitsFromHeaders(h, 200, at)).toMatchObject({
+      requests_limit: 500,
+      requests_remaining: 499,
+      requests_reset: '2026-12-04T15:00:00.120Z',
+      tokens_limit: 30000,
+      tokens_remaining: 29000,
+      tokens_reset: '2026-12-04T15:01:02.500Z',
+    });
+    expect(rateLimitsFromHeaders(new Headers({ 'x-ratelimit-reset-tokens': 'soon' }), 200, at)).toBeNull();
   });
 });
