@@ -154,7 +154,6 @@ const MODEL_ROUTES: Record<string, ModelRoute> = {
  */
 export async function startGateway(): Promise<Gateway> {
   const sessions = new Map<string, SessionState>();
-  const byId = new Map<string, SessionState>();
   const socketDir = mkdtempSync(path.join(os.tmpdir(), 'foreman-gateway-'));
   writeFileSync(path.join(socketDir, FORWARDER_FILE), FORWARDER_SCRIPT, { mode: 0o644 });
   const sockets = new Set<Socket>();
@@ -224,7 +223,6 @@ export async function startGateway(): Promise<Gateway> {
           l({ identifier: input.identifier, role: input.role, runId: input.runId, entry });
       });
       sessions.set(state.token, state);
-      byId.set(state.id, state);
       const base = input.reach === 'sandbox' ? `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}` : endpoint.hostUrl;
       return {
         token: state.token,
@@ -238,7 +236,6 @@ export async function startGateway(): Promise<Gateway> {
         onActivity: (l) => state.onActivity(l),
         async close() {
           sessions.delete(state.token);
-          byId.delete(state.id);
           await state.close();
         },
       };
