@@ -344,7 +344,9 @@ async function forward(
   }
   const upstream = session.input.upstream;
   const target = api === 'anthropic' ? upstream.anthropic : upstream.openai;
-  const url = `${target.baseUrl.replace(/\/+$/, '')}${route.path}`;
+  // The query passes through too (Claude Code asks `/v1/messages?beta=true`).
+  const query = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?')) : '';
+  const url = `${target.baseUrl.replace(/\/+$/, '')}${route.path}${query}`;
   const client = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) client.abort(new Error('The agent closed the connection.'));

@@ -297,7 +297,9 @@ describe('other routes and listeners', () => {
     const seen: string[] = [];
     gateway.onExchange((e) => seen.push(`${e.identifier} ${e.role} ${e.entry.path} ${e.entry.status}`));
     const session = await open(upstreamOf(up.url));
-    const models = await fetch(`${session.anthropicBaseUrl}/v1/models`, { headers: { 'x-api-key': session.token } });
+    const models = await fetch(`${session.anthropicBaseUrl}/v1/models?limit=5`, {
+      headers: { 'x-api-key': session.token },
+    });
     expect(await models.json()).toEqual({ data: [{ id: 'm' }] });
     await fetch(`${session.anthropicBaseUrl}/v1/messages`, {
       method: 'POST',
@@ -305,7 +307,7 @@ describe('other routes and listeners', () => {
       body: JSON.stringify(ask),
     }).then((r) => r.text());
     expect(up.requests.map((r) => [r.path, r.headers.authorization])).toEqual([
-      ['/v1/models', `Bearer ${REAL_KEY}`],
+      ['/v1/models?limit=5', `Bearer ${REAL_KEY}`],
       ['/v1/messages', `Bearer ${REAL_KEY}`],
     ]);
     expect(session.metered()).toMatchObject({ calls: 1, usage: { input_tokens: 7 } });
