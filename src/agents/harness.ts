@@ -49,7 +49,6 @@ import {
   type TranscriptEntry,
 } from './transcript.js';
 import { addUsage, emptyUsage, totalTokens, type AgentRole, type TokenUsage } from './usage.js';
-import { observeModelCall } from '../metrics/operational.js';
 
 /** How to reach the model endpoint. */
 export interface ModelClientOptions {
@@ -489,7 +488,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     if (exhausted) return end('budget_exhausted', { budgetExhausted: exhausted }, describeExhaustion(exhausted));
     let response: Message;
     try {
-      response = await meteredCall(client, opts, toolbox, messages);
+      response = await callModel(client, opts, toolbox, messages);
     } catch (err) {
       if (opts.signal?.aborted) throw abortReason(opts.signal);
       const refused = opts.budgetRefused?.();
@@ -622,27 +621,6 @@ async function executeToolUses(
     }
   }
   return { results, control, calls };
-}
-
-/** {@link callModel}, observed by the operational metrics: latency and tokens (src/metrics/operational.ts). */
-async function meteredCall(
-  client: Anthropic,
-  opts: AgentRunOptions,
-  toolbox: Toolbox,
-  messages: MessageParam[],
-): Promise<Message> {
-  const started = performance.now();
-  const observe = (outcome: 'ok' | 'error', usage: TokenUsage | null) =>
-    observeModelCall({ role: opts.role, model: opts.model, durationMs: performance.now() - started, outcome, usage });
-  let response: Message;
-  try {
-    response = await callModel(client, opts, toolbox, messages);
-  } catch (err) {
-    observe('error', null);
-    throw err;
-  }
-  observe('ok', usageOf(response));
-  return response;
 }
 
 async function callModel(

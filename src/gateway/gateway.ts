@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { GatewaySession } from '../agents/backends/types.js';
 import type { TranscriptExchangeEntry } from '../agents/transcript.js';
 import { describeExhaustion } from '../agents/budget.js';
+import { observeModelCall } from '../metrics/operational.js';
 import { rateLimitsFromHeaders } from '../agents/rate-limits.js';
 import { FORWARDER_FILE, FORWARDER_SCRIPT } from '../sandbox/forwarder.js';
 import { GATEWAY_ERROR_HEADER, GATEWAY_SOCKET, SANDBOX_GATEWAY_PORT, type GatewayEndpoint } from './endpoint.js';
@@ -148,6 +149,13 @@ const MODEL_ROUTES: Record<string, ModelRoute> = {
   '/openai/v1/models': { api: 'openai', method: 'GET', path: '/models', metered: false },
 };
 
+/** Upstream paths of the metered model calls. */
+const METERED_PATHS = new Set(
+  Object.values(MODEL_ROUTES)
+    .filter((r) => r.metered)
+    .map((r) => r.path),
+);
+
 /**
  * Starts a gateway on 127.0.0.1 (a free port) and a unix socket in a new private directory. The
  * server does not keep the process alive.
@@ -219,6 +227,7 @@ export async function startGateway(): Promise<Gateway> {
     endpoint,
     async openSession(input) {
       const state = await SessionState.open(input, (entry) => {
+        observe(input.role, entry);
         for (const l of exchangeListeners)
           l({ identifier: input.identifier, role: input.role, runId: input.runId, entry });
       });
@@ -282,6 +291,21 @@ async function listen(
   tcp.unref();
   unix.unref();
   return { servers, port: (tcp.address() as AddressInfo).port };
+}
+
+/**
+ * One model call (not a refused one, not a listing) in the operational metrics: its latency and
+ * tokens (src/metrics/operational.ts), whatever backend made it: the gateway is the one meter.
+ */
+function observe(role: string, entry: TranscriptExchangeEntry): void {
+  if (entry.refused !== undefined || !METERED_PATHS.has(entry.path)) return;
+  observeModelCall({
+    role,
+    model: entry.request.model ?? entry.model ?? 'unknown',
+    durationMs: entry.latencyMs,
+    outcome: entry.status < 400 && entry.error === undefined ? 'ok' : 'error',
+    usage: entry.usage,
+  });
 }
 
 /** What the exchange record says about the request. */
