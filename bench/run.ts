@@ -8,6 +8,7 @@
  *   dedup, map), with a no-op event sink. Target: p99 < 25 ms.
  * - dispatch: selecting and ordering 10,000 candidate issues (Symphony SPEC §8.2). Target: < 100 ms.
  * - sandbox: wall time bubblewrap adds to run_command and to a QA command (./sandbox.ts). Target: < 150 ms.
+ * - gateway: wall time the model gateway adds per model call, JSON and streaming (./gateway.ts). Target: < 10 ms.
  * - fleet (./fleet.ts): pickup latency, lifecycle throughput at N = 50 and 200, CPU-seconds and
  *   history events per issue, parked runs at 1,000 / 5,000 / 10,000 (RSS, db size, tick duration,
  *   answer → resume). A report, not pass/fail: printed as a table and written as JSON to
@@ -22,6 +23,7 @@ import examples from '@octokit/webhooks-examples';
 import { selectForDispatch } from '../src/dispatch/select.js';
 import { createWebhookRoutes } from '../src/server/webhooks/index.js';
 import type { Issue } from '../src/trackers/types.js';
+import { benchGateway } from './gateway.js';
 import { benchSandbox } from './sandbox.js';
 import { benchFleet, fleetTable } from './fleet.js';
 import fs from 'node:fs/promises';
@@ -125,7 +127,12 @@ const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 let failed = 0;
 if (!args.has('--fleet')) {
-  const results = [...(await benchWebhooks()), ...benchDispatch(), ...(await benchSandbox())];
+  const results = [
+    ...(await benchWebhooks()),
+    ...benchDispatch(),
+    ...(await benchSandbox()),
+    ...(await benchGateway()),
+  ];
   for (const r of results) {
     const ok = r.value < r.target;
     if (!ok) failed++;

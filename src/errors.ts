@@ -20,6 +20,7 @@ export const ERROR_CODES = {
     'webhook_signal_failed',
     'workspace_missing',
     'metrics_record_invalid',
+    'backend_unavailable',
   ],
   PolicyError: [
     'missing_workflow_file',

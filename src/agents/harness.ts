@@ -33,15 +33,22 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
 import { createRedactor, redact as redactKnown } from '../redact.js';
+import { GATEWAY_ERROR_HEADER } from '../gateway/endpoint.js';
 import { idleTimeoutFetch, type FetchLike } from './idle-fetch.js';
 import { rateLimitsFromHeaders, retryAfterMs, type RateLimits } from './rate-limits.js';
 import { costUsd, priceFor, type ModelPrice } from './pricing.js';
 import { checkBudget, describeExhaustion } from './budget.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
 import { createToolbox, type EscalateInput, type Review, type ToolControl, type Toolbox } from './tools.js';
-import { currentRun, openTranscript, readTranscript, rebuildConversation, type TranscriptEntry } from './transcript.js';
+import {
+  currentRun,
+  openTranscript,
+  readTranscript,
+  rebuildConversation,
+  type Transcript,
+  type TranscriptEntry,
+} from './transcript.js';
 import { addUsage, emptyUsage, totalTokens, type AgentRole, type TokenUsage } from './usage.js';
-import { observeModelCall } from '../metrics/operational.js';
 
 /** How to reach the model endpoint. */
 export interface ModelClientOptions {
@@ -55,6 +62,11 @@ export interface ModelClientOptions {
   maxRetries?: number;
   /** Abort and retry a response that sends no bytes for this long, ms. (Default: 60000) */
   idleTimeoutMs?: number;
+  /**
+   * The endpoint error messages name, when `baseURL` is the model gateway in front of it
+   * (src/gateway/). (Default: `baseURL`)
+   */
+  displayBaseURL?: string;
 }
 
 /** What {@link runAgent} reports after each model response (Foreman heartbeats here). */
@@ -140,6 +152,12 @@ export interface AgentRunOptions {
   issueIdentifier: string;
   /** Per-issue limits checked before every model call. (Default: none = unlimited) */
   budget?: AgentBudget;
+  /**
+   * The model gateway's budget verdict (src/gateway/, which enforces the budget when the harness
+   * runs behind it): when a model call fails and this returns a limit, the outcome is
+   * `budget_exhausted` instead of an error. (Default: none)
+   */
+  budgetRefused?: () => BudgetExhaustion | null;
 }
 
 /** How a run ended. */
@@ -210,8 +228,9 @@ function describeBaseURL(baseURL: string): string {
 
 /**
  * Maps an SDK error to `ModelError` (codes from src/errors.ts): 401/403 → `model_unauthorized`,
- * 429 → `model_rate_limited`, 5xx/529 → `model_overloaded`, connection errors and timeouts →
- * `model_unreachable`, other 4xx → `model_bad_request`. A missing credential is
+ * 429 → `model_rate_limited`, 5xx/529 → `model_overloaded`, connection errors and timeouts (and
+ * the model gateway's `upstream_unreachable` answer) → `model_unreachable`, other 4xx →
+ * `model_bad_request`. A missing credential is
  * `model_unauthorized`. Other errors are returned unchanged. Messages name the base URL, never the key.
  */
 export function toModelError(err: unknown, baseURL: string, redact: (text: string) => string = (t) => t): unknown {
@@ -221,6 +240,13 @@ export function toModelError(err: unknown, baseURL: string, redact: (text: strin
   const where = describeBaseURL(baseURL);
   // Trailing periods trimmed: the detail sits mid-sentence in the messages below.
   const detail = (e: Error): string => redact(e.message).trim().replace(/\.+$/, '');
+  if (err instanceof APIError && err.headers?.get(GATEWAY_ERROR_HEADER) === 'upstream_unreachable') {
+    return new ModelError(
+      'model_unreachable',
+      `Could not reach the model endpoint ${where} (through Foreman's model gateway). Check ANTHROPIC_BASE_URL / model.base_url and the network.`,
+      { cause: err },
+    );
+  }
   if (err instanceof AuthenticationError || err instanceof PermissionDeniedError) {
     return new ModelError(
       'model_unauthorized',
@@ -396,7 +422,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
   });
   let rateLimits: RateLimits | undefined;
   const client = createClient(opts.client, apiKey, fallbackBase, redact, (r) => (rateLimits = r));
-  const baseURL = client.baseURL;
+  const baseURL = opts.client.displayBaseURL ?? client.baseURL;
 
   const prior = await readIfExists(opts.transcriptPath);
   const transcript = await openTranscript(opts.transcriptPath);
@@ -462,13 +488,12 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     if (exhausted) return end('budget_exhausted', { budgetExhausted: exhausted }, describeExhaustion(exhausted));
     let response: Message;
     try {
-      response = await meteredCall(client, opts, toolbox, messages);
+      response = await callModel(client, opts, toolbox, messages);
     } catch (err) {
       if (opts.signal?.aborted) throw abortReason(opts.signal);
-      const mapped = modelFailure(err, baseURL, redact, rateLimits);
-      const text = mapped instanceof Error ? mapped.message : String(mapped);
-      await transcript.append({ type: 'end', at: now(), outcome: 'error', error: redact(text) });
-      throw mapped;
+      const refused = opts.budgetRefused?.();
+      if (refused) return end('budget_exhausted', { budgetExhausted: refused }, describeExhaustion(refused));
+      throw await endWithError(transcript, modelFailure(err, baseURL, redact, rateLimits), redact);
     }
     turns++;
     const callUsage = usageOf(response);
@@ -524,6 +549,13 @@ function createClient(
   } catch (err) {
     throw toModelError(err, fallbackBase, redact);
   }
+}
+
+/** Records the run's end with `err` (redacted) in the transcript; returns `err` to throw. */
+async function endWithError(transcript: Transcript, err: unknown, redact: (text: string) => string): Promise<unknown> {
+  const text = err instanceof Error ? err.message : String(err);
+  await transcript.append({ type: 'end', at: now(), outcome: 'error', error: redact(text) });
+  return err;
 }
 
 /** {@link toModelError}, carrying the rate limits the endpoint sent before the failure (a 429 has them). */
@@ -589,27 +621,6 @@ async function executeToolUses(
     }
   }
   return { results, control, calls };
-}
-
-/** {@link callModel}, observed by the operational metrics: latency and tokens (src/metrics/operational.ts). */
-async function meteredCall(
-  client: Anthropic,
-  opts: AgentRunOptions,
-  toolbox: Toolbox,
-  messages: MessageParam[],
-): Promise<Message> {
-  const started = performance.now();
-  const observe = (outcome: 'ok' | 'error', usage: TokenUsage | null) =>
-    observeModelCall({ role: opts.role, model: opts.model, durationMs: performance.now() - started, outcome, usage });
-  let response: Message;
-  try {
-    response = await callModel(client, opts, toolbox, messages);
-  } catch (err) {
-    observe('error', null);
-    throw err;
-  }
-  observe('ok', usageOf(response));
-  return response;
 }
 
 async function callModel(

@@ -1,6 +1,7 @@
 /**
  * The model endpoint's rate limits as its responses report them: Anthropic's
- * `anthropic-ratelimit-*` headers and `retry-after`. The latest snapshot reaches the run status and
+ * `anthropic-ratelimit-*` headers, OpenAI's `x-ratelimit-*` headers (resets as durations such as
+ * `6m0s`), and `retry-after`. The latest snapshot reaches the run status and
  * `foreman status` / the API as `rate_limits` (Symphony SPEC §13.7, "latest rate-limit payload").
  */
 
@@ -24,30 +25,46 @@ export interface RateLimits {
 }
 
 const H = 'anthropic-ratelimit-';
+const O = 'x-ratelimit-';
+
+/** An OpenAI reset duration (`1s`, `6m0s`, `1h2m3.5s`, `250ms`) in ms; null when not one. */
+function durationMs(v: string | null): number | null {
+  if (!v || !/^(\d+(\.\d+)?(h|ms|m|s))+$/.test(v.trim())) return null;
+  let ms = 0;
+  for (const m of v.trim().matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)) {
+    ms += Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] as 'h' | 'm' | 's' | 'ms'];
+  }
+  return ms;
+}
 
 /**
  * Reads the rate-limit headers of one response; null when it carries none. `at` is the time seen
  * (RFC 3339). Malformed values are null, never an error.
  */
 export function rateLimitsFromHeaders(headers: Headers, status: number, at: string): RateLimits | null {
-  const num = (name: string): number | null => {
-    const v = headers.get(name);
-    if (v === null || v.trim() === '') return null;
-    const n = Number(v);
-    return Number.isFinite(n) && n >= 0 ? n : null;
+  const num = (...names: string[]): number | null => {
+    for (const name of names) {
+      const v = headers.get(name);
+      if (v === null || v.trim() === '') continue;
+      const n = Number(v);
+      return Number.isFinite(n) && n >= 0 ? n : null;
+    }
+    return null;
   };
-  const time = (name: string): string | null => {
+  const time = (name: string, openaiName: string): string | null => {
     const v = headers.get(name);
     const ms = v ? Date.parse(v) : NaN;
-    return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+    if (Number.isFinite(ms)) return new Date(ms).toISOString();
+    const after = durationMs(headers.get(openaiName));
+    return after === null ? null : new Date(Date.parse(at) + after).toISOString();
   };
   const r: RateLimits = {
-    requests_limit: num(`${H}requests-limit`),
-    requests_remaining: num(`${H}requests-remaining`),
-    requests_reset: time(`${H}requests-reset`),
-    tokens_limit: num(`${H}tokens-limit`),
-    tokens_remaining: num(`${H}tokens-remaining`),
-    tokens_reset: time(`${H}tokens-reset`),
+    requests_limit: num(`${H}requests-limit`, `${O}limit-requests`),
+    requests_remaining: num(`${H}requests-remaining`, `${O}remaining-requests`),
+    requests_reset: time(`${H}requests-reset`, `${O}reset-requests`),
+    tokens_limit: num(`${H}tokens-limit`, `${O}limit-tokens`),
+    tokens_remaining: num(`${H}tokens-remaining`, `${O}remaining-tokens`),
+    tokens_reset: time(`${H}tokens-reset`, `${O}reset-tokens`),
     input_tokens_remaining: num(`${H}input-tokens-remaining`),
     output_tokens_remaining: num(`${H}output-tokens-remaining`),
     retry_after_s: num('retry-after'),

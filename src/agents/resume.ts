@@ -27,7 +27,8 @@ export async function resumeTurn(
     );
     if (!delivered) return { extraUserText: next };
   }
-  if (attempt > 1 && entries.at(-1)?.type === 'end') {
+  // The gateway's exchange lines are not the conversation: one may follow the end (a late call).
+  if (attempt > 1 && entries.filter((e) => e.type !== 'exchange').at(-1)?.type === 'end') {
     return {
       extraUserText: `Foreman restarted this step (attempt ${attempt}). Check the workspace state and continue the task; call finish when done.`,
     };

@@ -50,6 +50,13 @@ export function formatTranscriptEntry(role: string, entry: TranscriptEntry, turn
     }
     case 'usage':
       return [];
+    case 'exchange': {
+      // Answered calls are the messages around them; a refused or failed call says why.
+      const why = entry.refused ?? entry.error;
+      if (!why && entry.status < 400) return [];
+      const what = entry.refused ? 'refused' : `failed (${entry.status})`;
+      return [`── ${time} ${role} model call ${what}${why ? `: ${abbreviate(why, LOGS_ABBREVIATE.userText)}` : ''}`];
+    }
     case 'message': {
       const m = entry.message;
       const content = Array.isArray(m.content) ? m.content : [];

@@ -253,8 +253,8 @@ function prepare(raw: Record<string, unknown>, ctx: PrepareContext): Record<stri
 
   const model = config.model;
   if (isMap(model)) {
-    resolveVarField(model, 'api_key', ctx.env);
-    resolveVarField(model, 'base_url', ctx.env);
+    for (const field of ['api_key', 'base_url', 'openai_api_key', 'openai_base_url'])
+      resolveVarField(model, field, ctx.env);
   }
 
   const scm = config.scm;

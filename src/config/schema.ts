@@ -224,7 +224,7 @@ export const serverSchema = z.object({
   token: z.string().min(1).optional(),
 });
 
-/** `model`: the Messages-API endpoint every role talks to. */
+/** `model`: the model endpoints every role talks to, through Foreman's model gateway (specs/gateway.md). */
 export const modelSchema = z.object({
   /** Endpoint base URL without `/v1`; `$VAR` allowed. (Default: none = env ANTHROPIC_BASE_URL, else the SDK default) */
   base_url: z.string().min(1).optional(),
@@ -238,8 +238,15 @@ export const modelSchema = z.object({
   timeout_ms: timerMs().default(600_000),
   /** A response with no bytes for this long (ms) is aborted and retried. (Default: 60000) */
   idle_timeout_ms: timerMs().default(60_000),
-  /** SDK retries per request on 408/409/429/5xx. (Default: 2) */
+  /** Retries per model call on 408/409/429/5xx/529 and connection errors, by the model gateway. (Default: 2) */
   max_retries: nonNegativeInt().default(2),
+  /**
+   * OpenAI Responses endpoint (with `/v1`) for the `codex` backend; `$VAR` allowed. (Default: none =
+   * env OPENAI_BASE_URL, else `https://api.openai.com/v1`)
+   */
+  openai_base_url: z.string().min(1).optional(),
+  /** OpenAI API key; write `$VAR`, never the key itself. (Default: none = env OPENAI_API_KEY) */
+  openai_api_key: z.string().min(1).optional(),
 });
 
 /** `roles.implementer`: the agent that writes the change. */

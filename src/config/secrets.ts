@@ -1,7 +1,7 @@
 /**
  * The secret values a resolved policy holds (after `$VAR` substitution): the tracker's
  * credentials (`tracker.provider.api_key`, `token`, webhook and signing secrets, any provider key
- * named like a credential), `scm.github.token`, `model.api_key` and `server.token`. Owns only listing them; the
+ * named like a credential), `scm.github.token`, `model.api_key`, `model.openai_api_key` and `server.token`. Owns only listing them; the
  * redactor (src/redact.ts) removes them from every text leaving Foreman.
  */
 import type { Policy } from './schema.js';
@@ -31,6 +31,7 @@ export function policySecrets(policy: Policy): string[] {
   walk(policy.tracker.provider);
   if (policy.scm.github.token) found.push(policy.scm.github.token);
   if (policy.model.api_key) found.push(policy.model.api_key);
+  if (policy.model.openai_api_key) found.push(policy.model.openai_api_key);
   if (policy.server.token) found.push(policy.server.token);
   return [...new Set(found)];
 }

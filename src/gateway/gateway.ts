@@ -18,44 +18,43 @@ import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewaySession } from '../agents/backends/types.js';
+import type { TranscriptExchangeEntry } from '../agents/transcript.js';
 import { describeExhaustion } from '../agents/budget.js';
+import { observeModelCall } from '../metrics/operational.js';
 import { rateLimitsFromHeaders } from '../agents/rate-limits.js';
 import { FORWARDER_FILE, FORWARDER_SCRIPT } from '../sandbox/forwarder.js';
+import { GATEWAY_ERROR_HEADER, GATEWAY_SOCKET, SANDBOX_GATEWAY_PORT, type GatewayEndpoint } from './endpoint.js';
 import { handleMcpRequest } from './mcp.js';
 import { meterJson, sseMeter, type ProviderApi, type ResponseMeter } from './meter.js';
 import { SessionState, type OpenSessionInput } from './session.js';
-import { postWithRetries, UpstreamUnreachable, upstreamHeaders, type UpstreamAnswer } from './upstream.js';
-
-/** Where the gateway listens. */
-export interface GatewayEndpoint {
-  /** `http://127.0.0.1:<port>`: for agents on the host. */
-  hostUrl: string;
-  /** Host directory holding `gateway.sock` and the forwarder script; bound into sandboxes. */
-  socketDir: string;
-}
-
-/** Loopback port inside a sandbox where the forwarder serves the gateway (src/sandbox/spawn.ts). */
-export const SANDBOX_GATEWAY_PORT = 4180;
-/** Where the gateway's socket directory appears inside a sandbox. */
-export const SANDBOX_GATEWAY_DIR = '/run/foreman-gateway';
-/** File name of the gateway's unix socket in its directory. */
-export const GATEWAY_SOCKET = 'gateway.sock';
+import { sendWithRetries, UpstreamUnreachable, upstreamHeaders, type UpstreamAnswer } from './upstream.js';
 
 /** A running gateway. */
 export interface Gateway {
   readonly endpoint: GatewayEndpoint;
   /** Opens a session for one role step (see ./session.ts `OpenSessionInput`). */
   openSession(input: OpenSessionInput): Promise<GatewaySession>;
+  /**
+   * Calls `listener` with every exchange of every session as it is recorded (model latency and
+   * tokens for metrics), with the session's issue, role and run. Exceptions from it are ignored.
+   */
+  onExchange(listener: (exchange: GatewayExchange) => void): void;
   /** Stops listening, closes every session and removes the socket directory. */
   close(): Promise<void>;
+}
+
+/** One recorded exchange with the session it belongs to. */
+export interface GatewayExchange {
+  identifier: string;
+  role: OpenSessionInput['role'];
+  runId: string;
+  entry: TranscriptExchangeEntry;
 }
 
 /** Largest request body accepted, bytes. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Largest JSON response body the meter reads (larger ones pass through unmetered), bytes. */
 const MAX_METERED_JSON_BYTES = 16 * 1024 * 1024;
-/** Marks the gateway's own error answers (value: `budget_exhausted`, `upstream_unreachable`, `unauthorized`). */
-export const GATEWAY_ERROR_HEADER = 'x-foreman-gateway-error';
 
 /** Response headers not passed back: hop-by-hop, and length/encoding (fetch decoded the body). */
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
@@ -128,12 +127,34 @@ function describeUrl(url: string): string {
   }
 }
 
-/** Routes of the model APIs: gateway path → provider, path at the upstream, metered or not. */
-const MODEL_ROUTES: Record<string, { api: ProviderApi; path: string; metered: boolean }> = {
-  '/anthropic/v1/messages': { api: 'anthropic', path: '/v1/messages', metered: true },
-  '/anthropic/v1/messages/count_tokens': { api: 'anthropic', path: '/v1/messages/count_tokens', metered: false },
-  '/openai/v1/responses': { api: 'openai', path: '/responses', metered: true },
+/** A model API route: its provider, method, path at the upstream, and whether it is a metered model call. */
+interface ModelRoute {
+  api: ProviderApi;
+  method: 'GET' | 'POST';
+  path: string;
+  metered: boolean;
+}
+
+/** Routes of the model APIs by gateway path (specs/gateway.md, "Sessions and tokens"). */
+const MODEL_ROUTES: Record<string, ModelRoute> = {
+  '/anthropic/v1/messages': { api: 'anthropic', method: 'POST', path: '/v1/messages', metered: true },
+  '/anthropic/v1/messages/count_tokens': {
+    api: 'anthropic',
+    method: 'POST',
+    path: '/v1/messages/count_tokens',
+    metered: false,
+  },
+  '/anthropic/v1/models': { api: 'anthropic', method: 'GET', path: '/v1/models', metered: false },
+  '/openai/v1/responses': { api: 'openai', method: 'POST', path: '/responses', metered: true },
+  '/openai/v1/models': { api: 'openai', method: 'GET', path: '/models', metered: false },
 };
+
+/** Upstream paths of the metered model calls. */
+const METERED_PATHS = new Set(
+  Object.values(MODEL_ROUTES)
+    .filter((r) => r.metered)
+    .map((r) => r.path),
+);
 
 /**
  * Starts a gateway on 127.0.0.1 (a free port) and a unix socket in a new private directory. The
@@ -141,10 +162,10 @@ const MODEL_ROUTES: Record<string, { api: ProviderApi; path: string; metered: bo
  */
 export async function startGateway(): Promise<Gateway> {
   const sessions = new Map<string, SessionState>();
-  const byId = new Map<string, SessionState>();
   const socketDir = mkdtempSync(path.join(os.tmpdir(), 'foreman-gateway-'));
   writeFileSync(path.join(socketDir, FORWARDER_FILE), FORWARDER_SCRIPT, { mode: 0o644 });
   const sockets = new Set<Socket>();
+  const exchangeListeners: ((exchange: GatewayExchange) => void)[] = [];
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
@@ -188,7 +209,7 @@ export async function startGateway(): Promise<Gateway> {
       );
       return;
     }
-    if (!route || req.method !== 'POST') {
+    if (!route || req.method !== route.method) {
       req.resume();
       sendError(res, api, 404, 'not_found_error', `Foreman gateway: no route ${req.method} ${pathname}.`, 'not_found');
       return;
@@ -196,6 +217,60 @@ export async function startGateway(): Promise<Gateway> {
     await forward(session, route, req, res);
   };
 
+  const { servers, port } = await listen(handler, path.join(socketDir, GATEWAY_SOCKET), sockets);
+  const endpoint: GatewayEndpoint = {
+    hostUrl: `http://127.0.0.1:${port}`,
+    socketDir,
+  };
+
+  return {
+    endpoint,
+    async openSession(input) {
+      const state = await SessionState.open(input, (entry) => {
+        observe(input.role, entry);
+        for (const l of exchangeListeners)
+          l({ identifier: input.identifier, role: input.role, runId: input.runId, entry });
+      });
+      sessions.set(state.token, state);
+      const base = input.reach === 'sandbox' ? `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}` : endpoint.hostUrl;
+      return {
+        token: state.token,
+        anthropicBaseUrl: `${base}/anthropic`,
+        openaiBaseUrl: `${base}/openai/v1`,
+        mcpUrl: `${base}/mcp/${state.id}`,
+        endpoint,
+        metered: () => state.metered(),
+        budgetExhausted: () => state.exhausted,
+        outcome: () => state.outcome,
+        onActivity: (l) => state.onActivity(l),
+        async close() {
+          sessions.delete(state.token);
+          await state.close();
+        },
+      };
+    },
+    onExchange(listener) {
+      exchangeListeners.push(listener);
+    },
+    async close() {
+      await Promise.all([...sessions.values()].map((s) => s.close()));
+      sessions.clear();
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      rmSync(socketDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Serves `handler` on 127.0.0.1 (a free port) and on the unix socket `socketPath`; neither server
+ * nor their connections (tracked in `sockets`) keep the process alive.
+ */
+async function listen(
+  handler: http.RequestListener,
+  socketPath: string,
+  sockets: Set<Socket>,
+): Promise<{ servers: http.Server[]; port: number }> {
   const servers = [http.createServer(handler), http.createServer(handler)];
   for (const s of servers) {
     s.on('connection', (socket: Socket) => {
@@ -211,47 +286,26 @@ export async function startGateway(): Promise<Gateway> {
   });
   await new Promise<void>((resolve, reject) => {
     unix.once('error', reject);
-    unix.listen(path.join(socketDir, GATEWAY_SOCKET), () => resolve());
+    unix.listen(socketPath, () => resolve());
   });
   tcp.unref();
   unix.unref();
-  const endpoint: GatewayEndpoint = {
-    hostUrl: `http://127.0.0.1:${(tcp.address() as AddressInfo).port}`,
-    socketDir,
-  };
+  return { servers, port: (tcp.address() as AddressInfo).port };
+}
 
-  return {
-    endpoint,
-    async openSession(input) {
-      const state = await SessionState.open(input);
-      sessions.set(state.token, state);
-      byId.set(state.id, state);
-      const base = input.reach === 'sandbox' ? `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}` : endpoint.hostUrl;
-      return {
-        token: state.token,
-        anthropicBaseUrl: `${base}/anthropic`,
-        openaiBaseUrl: `${base}/openai/v1`,
-        mcpUrl: `${base}/mcp/${state.id}`,
-        endpoint,
-        metered: () => state.metered(),
-        budgetExhausted: () => state.exhausted,
-        outcome: () => state.outcome,
-        onActivity: (l) => state.onActivity(l),
-        async close() {
-          sessions.delete(state.token);
-          byId.delete(state.id);
-          await state.close();
-        },
-      };
-    },
-    async close() {
-      await Promise.all([...sessions.values()].map((s) => s.close()));
-      sessions.clear();
-      for (const s of sockets) s.destroy();
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-      rmSync(socketDir, { recursive: true, force: true });
-    },
-  };
+/**
+ * One model call (not a refused one, not a listing) in the operational metrics: its latency and
+ * tokens (src/metrics/operational.ts), whatever backend made it: the gateway is the one meter.
+ */
+function observe(role: string, entry: TranscriptExchangeEntry): void {
+  if (entry.refused !== undefined || !METERED_PATHS.has(entry.path)) return;
+  observeModelCall({
+    role,
+    model: entry.request.model ?? entry.model ?? 'unknown',
+    durationMs: entry.latencyMs,
+    outcome: entry.status < 400 && entry.error === undefined ? 'ok' : 'error',
+    usage: entry.usage,
+  });
 }
 
 /** What the exchange record says about the request. */
@@ -273,7 +327,7 @@ function requestSummary(api: ProviderApi, body: unknown) {
  */
 async function forward(
   session: SessionState,
-  route: { api: ProviderApi; path: string; metered: boolean },
+  route: ModelRoute,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -314,7 +368,9 @@ async function forward(
   }
   const upstream = session.input.upstream;
   const target = api === 'anthropic' ? upstream.anthropic : upstream.openai;
-  const url = `${target.baseUrl.replace(/\/+$/, '')}${route.path}`;
+  // The query passes through too (Claude Code asks `/v1/messages?beta=true`).
+  const query = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?')) : '';
+  const url = `${target.baseUrl.replace(/\/+$/, '')}${route.path}${query}`;
   const client = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) client.abort(new Error('The agent closed the connection.'));
@@ -322,7 +378,8 @@ async function forward(
   const signal = AbortSignal.any([client.signal, session.aborter.signal]);
   let answer: UpstreamAnswer;
   try {
-    answer = await postWithRetries({
+    answer = await sendWithRetries({
+      method: route.method,
       url,
       headers: upstreamHeaders(req.headers, target.apiKey),
       body: raw,

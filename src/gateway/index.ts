@@ -4,15 +4,14 @@
  */
 import { startGateway, type Gateway } from './gateway.js';
 
+export { startGateway, type Gateway, type GatewayExchange } from './gateway.js';
 export {
   GATEWAY_ERROR_HEADER,
   GATEWAY_SOCKET,
   SANDBOX_GATEWAY_DIR,
   SANDBOX_GATEWAY_PORT,
-  startGateway,
-  type Gateway,
   type GatewayEndpoint,
-} from './gateway.js';
+} from './endpoint.js';
 export type { OpenSessionInput } from './session.js';
 export type { GatewayUpstream, UpstreamEndpoint } from './upstream.js';
 

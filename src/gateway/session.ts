@@ -57,11 +57,18 @@ export class SessionState {
   private constructor(
     readonly input: OpenSessionInput,
     private readonly transcript: Transcript,
+    private readonly onRecord: (entry: TranscriptExchangeEntry) => void,
   ) {}
 
-  /** Opens the session's transcript (creating it) and the session. */
-  static async open(input: OpenSessionInput): Promise<SessionState> {
-    return new SessionState(input, await openTranscript(input.transcriptPath));
+  /**
+   * Opens the session's transcript (creating it) and the session; `onRecord` sees every exchange
+   * recorded (the gateway's exchange listeners).
+   */
+  static async open(
+    input: OpenSessionInput,
+    onRecord: (entry: TranscriptExchangeEntry) => void = () => {},
+  ): Promise<SessionState> {
+    return new SessionState(input, await openTranscript(input.transcriptPath), onRecord);
   }
 
   /** The budget limit reached before a new call, or undefined when it may go (recorded when reached). */
@@ -120,6 +127,11 @@ export class SessionState {
   /** Appends an exchange to the transcript, in order; a failed write is dropped (the call stands). */
   record(entry: Omit<TranscriptExchangeEntry, 'type' | 'at'>): Promise<void> {
     const line: TranscriptExchangeEntry = { type: 'exchange', at: new Date().toISOString(), ...entry };
+    try {
+      this.onRecord(line);
+    } catch {
+      // A listener's failure is its own business.
+    }
     this.writes = this.writes.then(() => this.transcript.append(line)).catch(() => {});
     return this.writes;
   }

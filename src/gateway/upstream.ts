@@ -103,15 +103,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * POSTs `body` to `url`, retrying as the module doc says. Resolves with the last response (a
+ * Sends the request (`body` for a POST, none for a GET) to `url`, retrying as the module doc says. Resolves with the last response (a
  * success, a non-retryable error, or a retryable one after the retries ran out); the caller owns
  * its body. `onRetry` sees each discarded answer (its headers carry the rate limits).
  * @throws UpstreamUnreachable when no attempt got an answer; `signal.reason` when aborted.
  */
-export async function postWithRetries(o: {
+export async function sendWithRetries(o: {
+  method: 'GET' | 'POST';
   url: string;
   headers: Headers;
-  body: Uint8Array;
+  body: Uint8Array | null;
   maxRetries: number;
   timeoutMs: number;
   signal: AbortSignal;
@@ -122,9 +123,9 @@ export async function postWithRetries(o: {
     let response: Response;
     try {
       response = await fetch(o.url, {
-        method: 'POST',
+        method: o.method,
         headers: o.headers,
-        body: o.body,
+        body: o.method === 'POST' ? o.body : null,
         signal: AbortSignal.any([o.signal, timeout]),
       });
     } catch (err) {

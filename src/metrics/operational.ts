@@ -1,7 +1,7 @@
 /**
  * Operational metrics a process observes as it works, for Prometheus (`/metrics`, specs/metrics.md
  * "Operational"): activity failures (from the activity interceptor) and model calls (latency and
- * tokens, from the agent harness or any other meter that calls {@link observeModelCall}). Counters
+ * tokens, from the model gateway that every backend calls through, src/gateway/). Counters
  * of this process since it started, as Prometheus expects: the Level-5 metrics, which must survive
  * restarts, come from the run ledger instead (./level5.ts).
  */
@@ -48,8 +48,8 @@ export interface ModelCallObservation {
 
 /**
  * Records one model call: its latency in `foreman_model_call_duration_seconds` and its tokens in
- * `foreman_model_tokens_total`. Called by the agent harness after each call; a model gateway may
- * call it instead (one meter per call). Never throws.
+ * `foreman_model_tokens_total`. Called by the model gateway (src/gateway/) after each call of any
+ * backend (one meter per call). Never throws.
  */
 export function observeModelCall(o: ModelCallObservation): void {
   const labels = { role: o.role, model: o.model };

@@ -12,7 +12,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { WorkspaceError } from '../errors.js';
-import { GATEWAY_SOCKET, SANDBOX_GATEWAY_DIR, SANDBOX_GATEWAY_PORT, type GatewayEndpoint } from '../gateway/gateway.js';
+import {
+  GATEWAY_SOCKET,
+  SANDBOX_GATEWAY_DIR,
+  SANDBOX_GATEWAY_PORT,
+  type GatewayEndpoint,
+} from '../gateway/endpoint.js';
 import { KILL_GRACE_MS, killGroup, recordGroup } from '../workspace/shell.js';
 import type { SandboxBind } from './bwrap.js';
 import { FORWARDER_FILE } from './forwarder.js';

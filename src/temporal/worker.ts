@@ -21,6 +21,7 @@ import { failureInterceptor } from '../../activities/interceptor.js';
 import type { PolicyStore } from '../config/store.js';
 import { deploymentKey, type Deployment } from '../deployment.js';
 import type { Logger } from '../logger.js';
+import { sharedGateway } from '../gateway/index.js';
 
 /** Path of the workflows entry point (bundled by the worker). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -146,6 +147,9 @@ async function startRuntime(
     taskQueue: opts.taskQueue,
     legacyTaskQueue: opts.taskQueue,
   };
+  // The model gateway the agent steps go through (specs/gateway.md): started with the worker, so a
+  // failure to listen shows at once, not at the first agent step.
+  await sharedGateway();
   const activities = createActivities({
     policyStore: opts.policyStore,
     home: opts.home,

@@ -286,6 +286,35 @@ describe('metering', () => {
   });
 });
 
+describe('other routes and listeners', () => {
+  it('GET /v1/models passes through unmetered; exchange listeners see every call with its session', async () => {
+    const up = await rawUpstream((req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(req.method === 'GET' ? { data: [{ id: 'm' }] } : { model: 'm', usage: { input_tokens: 7 } }),
+      );
+    });
+    const seen: string[] = [];
+    gateway.onExchange((e) => seen.push(`${e.identifier} ${e.role} ${e.entry.path} ${e.entry.status}`));
+    const session = await open(upstreamOf(up.url));
+    const models = await fetch(`${session.anthropicBaseUrl}/v1/models?limit=5`, {
+      headers: { 'x-api-key': session.token },
+    });
+    expect(await models.json()).toEqual({ data: [{ id: 'm' }] });
+    await fetch(`${session.anthropicBaseUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': session.token },
+      body: JSON.stringify(ask),
+    }).then((r) => r.text());
+    expect(up.requests.map((r) => [r.path, r.headers.authorization])).toEqual([
+      ['/v1/models?limit=5', `Bearer ${REAL_KEY}`],
+      ['/v1/messages', `Bearer ${REAL_KEY}`],
+    ]);
+    expect(session.metered()).toMatchObject({ calls: 1, usage: { input_tokens: 7 } });
+    expect(seen).toEqual(['DEMO-1 implementer /v1/models 200', 'DEMO-1 implementer /v1/messages 200']);
+  });
+});
+
 describe('budget refusal', () => {
   it('refuses the call after the budget is spent, in the provider format, and says so', async () => {
     const model = await scripted([text('one', { input_tokens: 90, output_tokens: 20 }), text('never')]);

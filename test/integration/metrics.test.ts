@@ -138,7 +138,7 @@ describe('metrics from the run ledger', () => {
     expect(text).toContain(`foreman_level5_agent_actions_per_instruction ${round(5 / 3)}`);
     expect(text).toContain('foreman_escalations_waiting 0');
     expect(text).toContain('foreman_runs_active{phase="waiting_for_human"} 0');
-    // The worker runs in this process: its harness metered each of the 5 model calls.
+    // The worker runs in this process: its model gateway metered each of the 5 model calls.
     const model = backendModel(c.store.current().policy, 'implementer');
     expect(text).toContain(
       `foreman_model_call_duration_seconds_count{role="implementer",model="${model}",outcome="ok"} 5`,

@@ -45,6 +45,29 @@ describe('formatTranscriptEntry', () => {
     expect(lines[4]).toBe('── 13:00:01 implementer ended: finished: done');
   });
 
+  it("shows the gateway's refused and failed model calls, not the answered ones", () => {
+    const base = {
+      type: 'exchange' as const,
+      at,
+      api: 'anthropic' as const,
+      path: '/v1/messages',
+      request: { model: 'm', stream: false, items: 3, maxTokens: 100 },
+      model: 'm',
+      attempts: 1,
+      latencyMs: 12,
+      usage: null,
+      costUsd: null,
+    };
+    const turns: TurnCounter = new Map();
+    expect(formatTranscriptEntry('implementer', { ...base, status: 200 }, turns)).toEqual([]);
+    expect(
+      formatTranscriptEntry('implementer', { ...base, status: 400, refused: 'Budget exhausted: 10 tokens.' }, turns),
+    ).toEqual(['── 13:00:01 implementer model call refused: Budget exhausted: 10 tokens.']);
+    expect(formatTranscriptEntry('implementer', { ...base, status: 529 }, turns)).toEqual([
+      '── 13:00:01 implementer model call failed (529)',
+    ]);
+  });
+
   it('writes no terminal control character an agent put in its text, tool input or result', () => {
     const esc = '\u001b]0;pwned\u0007\u001b[2J\u009b31m';
     const lines = formatTranscriptEntry(

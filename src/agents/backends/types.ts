@@ -59,7 +59,7 @@ export interface GatewaySession {
    * Where the gateway listens, for src/sandbox/spawn.ts `spawnSandboxed` (it binds the socket
    * directory into the sandbox and serves it on the loopback port the URLs above name).
    */
-  endpoint: import('../../gateway/gateway.js').GatewayEndpoint;
+  endpoint: import('../../gateway/endpoint.js').GatewayEndpoint;
   /** Usage measured so far. */
   metered(): MeteredUsage;
   /** Set once the gateway refused a call because the issue's budget was spent. */
@@ -102,6 +102,19 @@ export interface BackendRunInput {
   budget: AgentBudget;
   /** This step's gateway session. */
   gateway: GatewaySession;
+  /** The role's backend and its options (policy `roles.<role>.backend`; src/agents/backends/config.ts). */
+  settings: BackendSettings;
+  /** How the built-in harness makes its model calls (policy `model`). */
+  modelCalls: {
+    /** Streaming (SSE) or JSON responses (policy `model.stream`). */
+    stream: boolean;
+    /** Time limit per model call, ms (policy `model.timeout_ms`). */
+    timeoutMs: number;
+    /** A response silent this long is aborted and retried, ms (policy `model.idle_timeout_ms`). */
+    idleTimeoutMs: number;
+    /** The real endpoint behind the gateway, named in error messages (no credentials). */
+    endpointLabel: string;
+  };
   /** Cancels the step: the agent process is killed and `signal.reason` thrown. */
   signal: AbortSignal;
   /** Called on progress (turns, tokens, last tool call) for heartbeats and live status. */
