@@ -16,6 +16,11 @@ import type { RateLimits } from './agents/rate-limits.js';
 export const ERROR_CODES = {
   ForemanError: [
     'agent_aborted',
+    'agent_stalled',
+    'agent_turn_timeout',
+    'agent_turn_failed',
+    'agent_protocol_error',
+    'agent_exited',
     'transcript_invalid',
     'webhook_signal_failed',
     'workspace_missing',
