@@ -5,11 +5,17 @@
  * MCP tools as codex namespaces them (`mcp__foreman` + `finish`).
  */
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { codexBackend, CONTINUE_TEXT, type CodexSettings } from '../../src/agents/backends/codex/index.js';
+import {
+  codexBackend,
+  CONTINUE_TEXT,
+  GATEWAY_TOKEN_ENV,
+  threadStatePath,
+  type CodexSettings,
+} from '../../src/agents/backends/codex/index.js';
 import type { BackendRunInput, GatewaySession } from '../../src/agents/backends/types.js';
 import { readTranscript } from '../../src/agents/transcript.js';
 import { DEFAULT_SANDBOX } from '../../src/sandbox/policy.js';
@@ -144,6 +150,137 @@ describe('codex backend (real codex app-server)', () => {
     expect(tools).toEqual(['exec_command', 'foreman.finish']);
     expect(entries.at(-1)).toMatchObject({ type: 'end', outcome: 'finished' });
   });
+
+  it('escalate through MCP ends the step; the answer resumes the same thread, which sees the prior turns', async () => {
+    const f = await fixture((req: never, i: number) => {
+      if (i === 0) return escalate('Which greeting?', ['hello', 'hi']);
+      if (i === 1) return say('Waiting for the answer.');
+      const texts = inputTexts(req);
+      if (texts.some((t) => t.includes('Use "hi"'))) return i === 2 ? finish('Used hi') : say('ok');
+      return say('no answer seen');
+    });
+    const first = await f.step();
+    expect(first.result.outcome).toBe('escalated');
+    expect(first.result.escalation).toEqual({ question: 'Which greeting?', options: ['hello', 'hi'] });
+    const thread = JSON.parse(await readFile(threadStatePath(f.transcriptPath), 'utf8')) as { threadId: string };
+
+    const second = await f.step({ resume: 'Use "hi".' });
+    expect(second.result.outcome).toBe('finished');
+    expect(second.result.summary).toBe('Used hi');
+    expect(JSON.parse(await readFile(threadStatePath(f.transcriptPath), 'utf8'))).toMatchObject({
+      threadId: thread.threadId,
+    });
+    // The resumed turn's request carries the first prompt, the escalate call's result and the answer.
+    const resumed = f.server.responsesCalls().find((r) => inputTexts(r).some((t) => t.includes('Use "hi"')))!;
+    const texts = inputTexts(resumed);
+    expect(texts.some((t) => t.includes('Add HELLO.md saying hello.'))).toBe(true);
+    expect(texts.some((t) => t.includes('Escalated to a human'))).toBe(true);
+    expect(f.server.failures).toEqual([]);
+  });
+
+  it("codex's request_user_input becomes an escalation; the answer comes back as the next turn", async () => {
+    const question = {
+      questions: [
+        {
+          id: 'greeting',
+          header: 'Greeting',
+          question: 'Which greeting should HELLO.md use?',
+          options: [
+            { label: 'hello', description: 'formal' },
+            { label: 'hi', description: 'casual' },
+          ],
+        },
+      ],
+    };
+    const f = await fixture((req: never, i: number) => {
+      if (i === 0) return callTool('request_user_input', question);
+      if (inputTexts(req).some((t) => t.includes('casual please'))) return finish('Used hi');
+      return say('ok');
+    });
+    const first = await f.step();
+    expect(first.result.outcome).toBe('escalated');
+    expect(first.result.escalation).toEqual({
+      question: 'Greeting: Which greeting should HELLO.md use?',
+      options: ['hello', 'hi'],
+    });
+    const second = await f.step({ resume: 'casual please' });
+    expect(second.result.outcome).toBe('finished');
+  });
+
+  it('stall: a model stream that goes silent ends the turn within stall_timeout_ms; the retried step resumes the thread', async () => {
+    const f = await fixture((req: never, i: number) => {
+      if (i === 0) return { stall: true };
+      if (inputTexts(req).includes(CONTINUE_TEXT)) return finish('Recovered');
+      return say('ok');
+    });
+    const started = Date.now();
+    const err = await f.step({ settings: { stallTimeoutMs: 2_000 } }).catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(err).toMatchObject({ code: 'agent_stalled', retryable: true });
+    expect(elapsed).toBeLessThan(2_000 + 4_000);
+    const retried = await f.step({ settings: { stallTimeoutMs: 2_000 } });
+    expect(retried.result.outcome).toBe('finished');
+    expect(retried.result.summary).toBe('Recovered');
+    const entries = await readTranscript(f.transcriptPath);
+    expect(entries.filter((e) => e.type === 'start')).toHaveLength(1);
+    expect(
+      entries.some((e) => e.type === 'end' && e.outcome === 'error' && /stall_timeout_ms/.test(e.error ?? '')),
+    ).toBe(true);
+  });
+
+  it('key canary: no real key in codex environment, its CODEX_HOME files, or any request it sends', async () => {
+    let codexEnv = '';
+    const f = await fixture((req: never, i: number) => {
+      if (i === 0) {
+        codexEnv = appServerEnviron();
+        return callTool('exec_command', { cmd: 'env > .foreman/agent-env.txt' });
+      }
+      if (i === 1) return finish('done');
+      return say('ok');
+    });
+    const { result, gateway } = await f.step();
+    expect(result.outcome).toBe('finished');
+    expect(codexEnv).toContain(`${GATEWAY_TOKEN_ENV}=${gateway.token}`);
+    for (const canary of [CANARY_OPENAI, CANARY_ANTHROPIC, UPSTREAM_KEY]) {
+      expect(codexEnv).not.toContain(canary);
+      for (const file of await filesUnder(path.join(f.workspace, '.foreman'))) {
+        expect(await readFile(file, 'utf8').catch(() => ''), file).not.toContain(canary);
+      }
+      expect(JSON.stringify(f.server.requests.map((r) => r.body))).not.toContain(canary);
+    }
+    // The agent's own commands do not even see the session token.
+    expect(await readFile(path.join(f.workspace, '.foreman', 'agent-env.txt'), 'utf8')).not.toContain(gateway.token);
+    // What codex sent carried the per-run token only; the upstream saw the gateway's key.
+    expect(gateway.received.length).toBeGreaterThan(0);
+    expect(new Set(gateway.received.map((r) => r.authorization))).toEqual(new Set([`Bearer ${gateway.token}`]));
+    expect(new Set(f.server.responsesCalls().map((r) => r.headers.authorization))).toEqual(
+      new Set([`Bearer ${UPSTREAM_KEY}`]),
+    );
+  });
 });
 
-export { escalate, finish, inputTexts, CONTINUE_TEXT, stat, readdir };
+/** The environment of the running native codex app server (found through /proc by its command line). */
+function appServerEnviron(): string {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('app-server') || cmd.includes(CODEX_JS)) continue;
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (env.includes('CODEX_HOME=')) return env.split('\0').join('\n');
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return '';
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(p)));
+    else if (entry.isFile() && (await stat(p)).size < 5_000_000) out.push(p);
+  }
+  return out;
+}

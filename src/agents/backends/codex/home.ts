@@ -58,6 +58,13 @@ export async function writeCodexConfig(home: string, urls: { openaiBaseUrl: stri
     `bearer_token_env_var = ${tomlString(GATEWAY_TOKEN_ENV)}`,
     'default_tools_approval_mode = "approve"',
     '',
+    // request_user_input outside Plan mode: the agent's questions become Foreman escalations.
+    '[features]',
+    'default_mode_request_user_input = true',
+    '',
+    '[shell_environment_policy]',
+    `exclude = [${tomlString(GATEWAY_TOKEN_ENV)}]`,
+    '',
   ];
   const file = path.join(home, 'config.toml');
   await writeFile(file, lines.join('\n'), { mode: 0o600 });
