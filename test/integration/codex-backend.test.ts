@@ -18,7 +18,7 @@ import {
 } from '../../src/agents/backends/codex/index.js';
 import type { BackendRunInput, GatewaySession } from '../../src/agents/backends/types.js';
 import { readTranscript } from '../../src/agents/transcript.js';
-import { DEFAULT_SANDBOX } from '../../src/sandbox/policy.js';
+import { DEFAULT_SANDBOX, type SandboxPolicy } from '../../src/sandbox/policy.js';
 import { scrubbedEnv } from '../../src/workspace/shell.js';
 import { startGatewayStandin, type StandinGateway } from '../support/gateway-standin.js';
 import {
@@ -66,7 +66,12 @@ interface Fixture {
   workspace: string;
   transcriptPath: string;
   /** Opens a gateway session (one per step, as run-role does) and runs the backend. */
-  step(o?: { resume?: string; settings?: Partial<CodexSettings>; maxTurns?: number }): Promise<{
+  step(o?: {
+    resume?: string;
+    settings?: Partial<CodexSettings>;
+    maxTurns?: number;
+    sandbox?: Partial<SandboxPolicy>;
+  }): Promise<{
     result: Awaited<ReturnType<ReturnType<typeof codexBackend>['run']>>;
     gateway: StandinGateway;
     env: Record<string, string>;
@@ -102,7 +107,12 @@ async function fixture(
       workspace,
       env,
       // The stand-in gateway listens on the host's loopback; the real one is reached through a socket.
-      sandbox: { ...DEFAULT_SANDBOX, network: 'host', roPaths: [path.dirname(path.dirname(path.dirname(CODEX_JS)))] },
+      sandbox: {
+        ...DEFAULT_SANDBOX,
+        network: 'host',
+        roPaths: [path.dirname(path.dirname(path.dirname(CODEX_JS)))],
+        ...o.sandbox,
+      },
       pidDir: path.join(workspace, '.foreman', 'pids'),
       budget: { spentTokens: 0, spentUsd: 0, prices: {} },
       gateway: gateway as GatewaySession,
@@ -226,6 +236,21 @@ describe('codex backend (real codex app-server)', () => {
     expect(
       entries.some((e) => e.type === 'end' && e.outcome === 'error' && /stall_timeout_ms/.test(e.error ?? '')),
     ).toBe(true);
+  });
+
+  it('approvals by rule: under approval_policy untrusted a command is accepted inside the sandbox, declined without it', async () => {
+    const script = (req: never, i: number) =>
+      i === 0 ? callTool('exec_command', { cmd: "printf 'hi\\n' > HELLO.md" }) : i === 1 ? finish('done') : say('ok');
+    const untrusted = { approvalPolicy: 'untrusted' };
+    const inside = await fixture(script);
+    expect((await inside.step({ settings: untrusted })).result.outcome).toBe('finished');
+    expect(await readFile(path.join(inside.workspace, 'HELLO.md'), 'utf8')).toBe('hi\n');
+
+    const outside = await fixture(script);
+    expect((await outside.step({ settings: untrusted, sandbox: { mode: 'none' } })).result.outcome).toBe('finished');
+    await expect(stat(path.join(outside.workspace, 'HELLO.md'))).rejects.toThrow(/ENOENT/);
+    const declined = outside.server.responsesCalls()[1]!;
+    expect(inputTexts(declined).join('\n')).toMatch(/reject|declin|denied/i);
   });
 
   it('key canary: no real key in codex environment, its CODEX_HOME files, or any request it sends', async () => {
