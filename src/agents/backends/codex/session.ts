@@ -66,7 +66,7 @@ function developerInstructions(input: BackendRunInput): string {
 /**
  * Runs one role step on codex (see the module doc).
  * @throws ForemanError `agent_stalled`, `agent_turn_timeout`, `agent_turn_failed`,
- *   `agent_protocol_error`, `agent_exited` (all retryable: the retried step resumes the thread),
+ *   `agent_protocol_error`, `agent_cli_failed` (all retryable: the retried step resumes the thread),
  *   WorkspaceError `sandbox_unavailable`, or `input.signal.reason` when cancelled.
  */
 export async function runCodex(settings: CodexSettings, input: BackendRunInput): Promise<AgentRunResult> {
@@ -140,7 +140,7 @@ class CodexRun {
     proc.child.once('exit', (code, signal) => {
       this.exited = `exit code ${code ?? 'none'}${signal ? `, signal ${signal}` : ''}`;
       const why = `The codex app server exited (${this.exited}) before its turn ended: ${redact(tail(this.stderr.trim(), 1_000)) || 'no stderr'}`;
-      const err = new ForemanError('agent_exited', why, { retryable: true });
+      const err = new ForemanError('agent_cli_failed', why, { retryable: true });
       this.rpc.close(err);
       this.fail(err);
     });
