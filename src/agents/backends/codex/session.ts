@@ -9,6 +9,8 @@
  */
 import { ForemanError } from '../../../errors.js';
 import { redact } from '../../../redact.js';
+import { SANDBOX_HOME } from '../../../sandbox/bwrap.js';
+import { spawnSandboxed, type SandboxedProcess } from '../../../sandbox/spawn.js';
 import type { AgentRunResult } from '../../harness.js';
 import { openTranscript, type Transcript } from '../../transcript.js';
 import type { TokenUsage } from '../../usage.js';
@@ -17,7 +19,6 @@ import { codexHomeOf, GATEWAY_TOKEN_ENV, readThreadState, writeCodexConfig, writ
 import { mapItem } from './items.js';
 import { decideRequest, FOREMAN_MCP_SERVER } from './policy.js';
 import { RpcConnection, type ServerNotification, type ServerRequest } from './rpc.js';
-import { spawnAppServer, type AppServerProcess } from './spawn.js';
 import type { EscalateInput } from '../../tools.js';
 
 /** The `codex` settings a policy resolves to (src/agents/backends/types.ts). */
@@ -74,12 +75,19 @@ export async function runCodex(settings: CodexSettings, input: BackendRunInput):
   const codexHome = codexHomeOf(input.workspace, input.role);
   await writeCodexConfig(codexHome, input.gateway);
   const transcript = await openTranscript(input.transcriptPath);
-  const proc = await spawnAppServer({
-    command: settings.command,
+  // codex creates the helper its own sandbox needs only outside TMPDIR, and CODEX_HOME is under the
+  // workspace, which may be under /tmp: inside Foreman's sandbox TMPDIR moves into the private HOME.
+  const line =
+    input.sandbox.mode === 'bwrap'
+      ? `export TMPDIR=${SANDBOX_HOME}/tmp && mkdir -p "$TMPDIR" && exec ${settings.command}`
+      : `exec ${settings.command}`;
+  const proc = await spawnSandboxed({
     workspace: input.workspace,
     env: { ...input.env, CODEX_HOME: codexHome, [GATEWAY_TOKEN_ENV]: input.gateway.token },
     sandbox: input.sandbox,
+    argv: ['bash', '-c', line],
     pidDir: input.pidDir,
+    gateway: input.gateway.endpoint,
   });
   const run = new CodexRun(settings, input, transcript, proc, codexHome);
   try {
@@ -90,7 +98,8 @@ export async function runCodex(settings: CodexSettings, input: BackendRunInput):
     throw err;
   } finally {
     run.dispose();
-    await proc.stop();
+    proc.kill();
+    await proc.exited.catch(() => undefined);
   }
 }
 
@@ -127,7 +136,7 @@ class CodexRun {
     private readonly settings: CodexSettings,
     private readonly input: BackendRunInput,
     private readonly transcript: Transcript,
-    private readonly proc: AppServerProcess,
+    private readonly proc: SandboxedProcess,
     private readonly codexHome: string,
   ) {
     this.rpc = new RpcConnection(proc.child.stdin, proc.child.stdout, settings.readTimeoutMs, {
