@@ -72,6 +72,7 @@ interface Fixture {
     settings?: Partial<CodexSettings>;
     maxTurns?: number;
     sandbox?: Partial<SandboxPolicy>;
+    maxTokens?: number;
   }): Promise<{
     result: Awaited<ReturnType<ReturnType<typeof codexBackend>['run']>>;
     gateway: GatewaySession;
@@ -100,7 +101,7 @@ async function fixture(
       roPaths: [path.dirname(path.dirname(path.dirname(CODEX_JS)))],
       ...o.sandbox,
     };
-    const budget = { spentTokens: 0, spentUsd: 0, prices: {} };
+    const budget = { spentTokens: 0, spentUsd: 0, prices: {}, ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}) };
     const gateway = await gw.openSession({
       identifier: 'DEMO-1',
       role: 'implementer',
@@ -267,6 +268,19 @@ describe('codex backend (real codex app-server)', () => {
     await expect(stat(path.join(outside.workspace, 'HELLO.md'))).rejects.toThrow(/ENOENT/);
     const declined = outside.server.responsesCalls()[1]!;
     expect(inputTexts(declined).join('\n')).toMatch(/reject|declin|denied/i);
+  });
+
+  it('budget: the gateway refuses the call past budget.max_tokens; the step ends budget_exhausted', async () => {
+    const f = await fixture((req: never, i: number) =>
+      i === 0
+        ? callTool('exec_command', { cmd: 'true' }, { input_tokens: 900, output_tokens: 200 })
+        : finish('too late'),
+    );
+    const { result } = await f.step({ maxTokens: 1_000 });
+    expect(result.outcome).toBe('budget_exhausted');
+    expect(result.budgetExhausted).toMatchObject({ reason: 'tokens', limit: 1_000, spentTokens: 1_100 });
+    expect(f.server.responsesCalls()).toHaveLength(1);
+    expect(result.usage.input_tokens + result.usage.output_tokens).toBe(1_100);
   });
 
   it('key canary: no real key in codex environment, its CODEX_HOME files, or any request it sends', async () => {
