@@ -73,6 +73,7 @@ interface Fixture {
     maxTurns?: number;
     sandbox?: Partial<SandboxPolicy>;
     maxTokens?: number;
+    signal?: AbortSignal;
   }): Promise<{
     result: Awaited<ReturnType<ReturnType<typeof codexBackend>['run']>>;
     gateway: GatewaySession;
@@ -133,7 +134,7 @@ async function fixture(
       pidDir: path.join(workspace, '.foreman', 'pids'),
       budget,
       gateway,
-      signal: new AbortController().signal,
+      signal: o.signal ?? new AbortController().signal,
     };
     const result = await codexBackend(settings(o.settings)).run(input);
     return { result, gateway, env };
@@ -253,6 +254,17 @@ describe('codex backend (real codex app-server)', () => {
     expect(
       entries.some((e) => e.type === 'end' && e.outcome === 'error' && /stall_timeout_ms/.test(e.error ?? '')),
     ).toBe(true);
+  });
+
+  it('cancel: aborting the step mid-turn kills the app server and throws the abort reason', async () => {
+    const f = await fixture(() => ({ stall: true }));
+    const ac = new AbortController();
+    const reason = new Error('cancelled by the test');
+    setTimeout(() => ac.abort(reason), 1_500);
+    const started = Date.now();
+    await expect(f.step({ signal: ac.signal })).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(1_500 + 4_000);
+    expect(appServerEnviron()).toBe('');
   });
 
   it('approvals by rule: under approval_policy untrusted a command is accepted inside the sandbox, declined without it', async () => {

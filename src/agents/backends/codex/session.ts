@@ -88,11 +88,14 @@ export async function runCodex(settings: CodexSettings, input: BackendRunInput):
     argv: ['bash', '-c', line],
     pidDir: input.pidDir,
     gateway: input.gateway.endpoint,
+    signal: input.signal,
   });
   const run = new CodexRun(settings, input, transcript, proc, codexHome);
   try {
     return await run.execute();
-  } catch (err) {
+  } catch (caught) {
+    // A cancelled step kills the process, which fails the pending request: report the cancellation.
+    const err = input.signal.aborted ? abortReason(input.signal) : caught;
     const text = err instanceof Error ? err.message : String(err);
     await transcript.append({ type: 'end', at: now(), outcome: 'error', error: redact(text) }).catch(() => undefined);
     throw err;
@@ -130,6 +133,8 @@ class CodexRun {
   private lastTool: string | null = null;
   private lastAgentText: string | null = null;
   private threadId = '';
+  /** Transcript writes of items, in the order codex sent them. */
+  private writes: Promise<void> = Promise.resolve();
   private readonly onAbort = (): void => this.fail(abortReason(this.input.signal));
 
   constructor(
@@ -289,6 +294,7 @@ class CodexRun {
     try {
       return await ended;
     } finally {
+      await this.writes;
       this.turn = null;
       this.pendingCompletion = null;
       this.turns++;
@@ -370,7 +376,8 @@ class CodexRun {
       return;
     }
     if (n.method === 'item/completed') {
-      void this.onItem((p.item ?? {}) as Record<string, unknown>);
+      const item = (p.item ?? {}) as Record<string, unknown>;
+      this.writes = this.writes.then(() => this.onItem(item)).catch(() => undefined);
     }
   }
 
