@@ -18,6 +18,7 @@ import {
 } from '../../src/agents/backends/codex/index.js';
 import type { BackendRunInput, GatewaySession } from '../../src/agents/backends/types.js';
 import { readTranscript } from '../../src/agents/transcript.js';
+import type { AgentRole } from '../../src/agents/usage.js';
 import { DEFAULT_SANDBOX, type SandboxPolicy } from '../../src/sandbox/policy.js';
 import { scrubbedEnv } from '../../src/workspace/shell.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
@@ -74,6 +75,7 @@ interface Fixture {
     sandbox?: Partial<SandboxPolicy>;
     maxTokens?: number;
     signal?: AbortSignal;
+    role?: AgentRole;
   }): Promise<{
     result: Awaited<ReturnType<ReturnType<typeof codexBackend>['run']>>;
     gateway: GatewaySession;
@@ -105,7 +107,7 @@ async function fixture(
     const budget = { spentTokens: 0, spentUsd: 0, prices: {}, ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}) };
     const gateway = await gw.openSession({
       identifier: 'DEMO-1',
-      role: 'implementer',
+      role: o.role ?? 'implementer',
       runId: 'run',
       budget,
       transcriptPath,
@@ -119,7 +121,7 @@ async function fixture(
     });
     cleanups.push(() => gateway.close());
     const input: BackendRunInput = {
-      role: 'implementer',
+      role: o.role ?? 'implementer',
       model: MODEL,
       system: 'You are the implementer.',
       prompt: 'Add HELLO.md saying hello.',
@@ -177,6 +179,25 @@ describe('codex backend (real codex app-server)', () => {
     );
     expect(tools).toEqual(['exec_command', 'foreman.finish']);
     expect(entries.at(-1)).toMatchObject({ type: 'end', outcome: 'finished' });
+  });
+
+  it('the reviewer on codex answers with submit_review over MCP; a turn without it is nudged once more', async () => {
+    const review = {
+      verdict: 'request_changes',
+      findings: [{ severity: 'major', path: 'add.js', message: 'Wrong sign.' }],
+    };
+    const f = await fixture((req: never, i: number) =>
+      i === 0
+        ? say('Looks mostly fine.')
+        : i === 1
+          ? callTool('submit_review', review, undefined, { namespace: 'mcp__foreman' })
+          : { stall: true },
+    );
+    const { result } = await f.step({ role: 'reviewer' });
+    expect(result.outcome).toBe('review_submitted');
+    expect(result.review).toEqual(review);
+    expect(result.turns).toBe(2);
+    expect(inputTexts(f.server.responsesCalls()[1]!).join('\n')).toContain('without calling submit_review');
   });
 
   it('escalate through MCP ends the step; the answer resumes the same thread, which sees the prior turns', async () => {
