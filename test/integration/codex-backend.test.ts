@@ -285,7 +285,7 @@ describe('codex backend (real codex app-server)', () => {
     const started = Date.now();
     await expect(f.step({ signal: ac.signal })).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(1_500 + 4_000);
-    expect(appServerEnviron()).toBe('');
+    expect(appServerEnviron(f.workspace)).toBe('');
   });
 
   it('approvals by rule: under approval_policy untrusted a command is accepted inside the sandbox, declined without it', async () => {
@@ -320,7 +320,7 @@ describe('codex backend (real codex app-server)', () => {
     let codexEnv = '';
     const f = await fixture((req: never, i: number) => {
       if (i === 0) {
-        codexEnv = appServerEnviron();
+        codexEnv = appServerEnviron(f.workspace);
         return callTool('exec_command', { cmd: 'env > .foreman/agent-env.txt' });
       }
       if (i === 1) return finish('done');
@@ -346,14 +346,14 @@ describe('codex backend (real codex app-server)', () => {
 });
 
 /** The environment of the running native codex app server (found through /proc by its command line). */
-function appServerEnviron(): string {
+function appServerEnviron(workspace: string): string {
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes('app-server') || cmd.includes(CODEX_JS)) continue;
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (env.includes('CODEX_HOME=')) return env.split('\0').join('\n');
+      if (env.includes(`CODEX_HOME=${workspace}/`)) return env.split('\0').join('\n');
     } catch {
       // gone, or not ours
     }
