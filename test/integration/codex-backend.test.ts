@@ -17,6 +17,7 @@ import {
   type CodexSettings,
 } from '../../src/agents/backends/codex/index.js';
 import type { BackendRunInput, GatewaySession } from '../../src/agents/backends/types.js';
+import type { AgentRunResult } from '../../src/agents/harness.js';
 import { readTranscript } from '../../src/agents/transcript.js';
 import type { AgentRole } from '../../src/agents/usage.js';
 import { DEFAULT_SANDBOX, type SandboxPolicy } from '../../src/sandbox/policy.js';
@@ -77,7 +78,7 @@ interface Fixture {
     signal?: AbortSignal;
     role?: AgentRole;
   }): Promise<{
-    result: Awaited<ReturnType<ReturnType<typeof codexBackend>['run']>>;
+    result: AgentRunResult;
     gateway: GatewaySession;
     env: Record<string, string>;
   }>;
@@ -136,9 +137,11 @@ async function fixture(
       pidDir: path.join(workspace, '.foreman', 'pids'),
       budget,
       gateway,
+      settings: settings(o.settings),
+      modelCalls: { stream: true, timeoutMs: 60_000, idleTimeoutMs: 60_000, endpointLabel: server.url },
       signal: o.signal ?? new AbortController().signal,
     };
-    const result = await codexBackend(settings(o.settings)).run(input);
+    const result = await codexBackend.run(input);
     return { result, gateway, env };
   };
   return { server, workspace, transcriptPath, step };

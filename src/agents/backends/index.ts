@@ -5,6 +5,7 @@
  */
 import { ForemanError } from '../../errors.js';
 import { runAgent } from '../harness.js';
+import { codexBackend } from './codex/index.js';
 import type { AgentBackend, BackendName } from './types.js';
 
 /**
@@ -54,6 +55,7 @@ export const builtinBackend: AgentBackend = {
 /** The registered backends; the CLI backends add themselves here. */
 const BACKENDS: Partial<Record<BackendName, AgentBackend>> = {
   builtin: builtinBackend,
+  codex: codexBackend,
 };
 
 /**

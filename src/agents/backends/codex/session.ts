@@ -40,10 +40,18 @@ type TurnEnd =
   | { kind: 'outcome' }
   | { kind: 'input'; escalation: EscalateInput };
 
-/** The codex backend with `settings` (policy `roles.<role>.backend: codex` or Symphony's `codex` block). */
-export function codexBackend(settings: CodexSettings): AgentBackend {
-  return { name: 'codex', run: (input) => runCodex(settings, input) };
-}
+/**
+ * The codex backend (registered in src/agents/backends/index.ts): runs a step with the role's
+ * `codex` settings (`input.settings`, policy `roles.<role>.codex` or Symphony's `codex` block).
+ * @throws TypeError when the settings name another backend (a registry bug).
+ */
+export const codexBackend: AgentBackend = {
+  name: 'codex',
+  run(input) {
+    if (input.settings.name !== 'codex') throw new TypeError(`codex backend given ${input.settings.name} settings`);
+    return runCodex(input.settings, input);
+  },
+};
 
 function tail(text: string, max = 2_000): string {
   return text.length <= max ? text : text.slice(-max);
