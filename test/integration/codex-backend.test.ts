@@ -288,6 +288,8 @@ describe('codex backend (real codex app-server)', () => {
     const started = Date.now();
     await expect(f.step({ signal: ac.signal })).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(1_500 + 4_000);
+    // The app server's PID namespace empties right after bwrap ends.
+    for (let i = 0; i < 30 && appServerEnviron(f.workspace) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
     expect(appServerEnviron(f.workspace)).toBe('');
   });
 
