@@ -93,6 +93,7 @@ export default tseslint.config(
           'setInterval',
           'clearInterval',
           'URL',
+          'URLSearchParams',
         ].map((g) => [g, 'readonly']),
       ),
     },

@@ -1,20 +1,24 @@
 /**
  * The dashboard's routes (docs/architecture.md, "Dashboard"):
- * - `GET /`, `GET /issues/<identifier>`: page shells (no data; public);
- * - `GET /assets/*`: the page's script and styles (public);
+ * - `GET /`, `GET /issues/<identifier>`, `GET /metrics-view`: page shells (no data; public);
+ * - `GET /assets/*`: the pages' scripts and styles, uPlot's among them (public);
  * - `GET /api/v1/dashboard/stream`, `GET /api/v1/dashboard/issues/<identifier>/stream`: Server-Sent
  *   Events (behind the token): every {@link DASHBOARD_TICK_MS} (start to start) the server reads Temporal and sends,
- *   as one `fragments` event, the HTML fragments that changed since the last send.
+ *   as one `fragments` event, the HTML fragments that changed since the last send;
+ * - `GET /api/v1/dashboard/metrics/stream` (behind the token): the same, with one fragment that
+ *   changes when the run ledger does, so the metrics page fetches `GET /api/v1/metrics` again.
  * Every view passes through the redactor before it is rendered.
  */
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { ledgerDir } from '../../metrics/record.js';
 import { redact, redactDeep } from '../../redact.js';
 import type { StateSnapshot } from '../../status.js';
 import { collectHome, collectIssueView, dashboardCaches, transcriptReader, type DashboardSource } from './data.js';
-import { renderHome, renderIssue, renderShell, type Fragments } from './render.js';
+import { renderHome, renderIssue, renderMetricsVersion, renderShell, type Fragments } from './render.js';
 
 /** How often a stream reads Temporal again, ms. */
 export const DASHBOARD_TICK_MS = 1000;
@@ -23,21 +27,47 @@ const KEEPALIVE_MS = 15_000;
 /** Transcript lines kept on an issue page (the latest). */
 const TRANSCRIPT_LINES = 400;
 
-/** The page's Content-Security-Policy: own scripts, styles and connections only; nothing inline. */
+/**
+ * The pages' Content-Security-Policy: own scripts, styles and connections only; nothing inline.
+ * uPlot needs nothing more: it draws on a canvas and sizes its elements through the CSSOM
+ * (`element.style.width = …`), which `style-src` does not govern; it writes no `style` attribute
+ * or `<style>` element (test/integration/dashboard-browser.test.ts checks no CSP violation is reported).
+ */
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
-/** Static assets: URL name → [file, content type]. */
+const resolve = createRequire(import.meta.url).resolve;
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+/** Static assets: URL name → [file, content type]. uPlot is served from node_modules, as installed. */
 const ASSETS: Record<string, [string, string]> = {
-  'dashboard.js': [`${PUBLIC_DIR}dashboard.js`, 'text/javascript; charset=utf-8'],
-  'dashboard.css': [`${PUBLIC_DIR}dashboard.css`, 'text/css; charset=utf-8'],
+  'dashboard.js': [`${PUBLIC_DIR}dashboard.js`, JS],
+  'dashboard.css': [`${PUBLIC_DIR}dashboard.css`, CSS],
+  'metrics.js': [`${PUBLIC_DIR}metrics.js`, JS],
+  'metrics-series.js': [`${PUBLIC_DIR}metrics-series.js`, JS],
+  'uplot.js': [resolve('uplot/dist/uPlot.esm.js'), JS],
+  'uplot.css': [resolve('uplot/dist/uPlot.min.css'), CSS],
 };
 
 /** True for the dashboard's public paths: the page shells and assets (they hold no data). */
 export function isDashboardShellPath(path: string): boolean {
-  return path === '/' || /^\/issues\/[^/]+$/.test(path) || /^\/assets\/[a-z.]+$/.test(path);
+  return (
+    path === '/' || path === '/metrics-view' || /^\/issues\/[^/]+$/.test(path) || /^\/assets\/[a-z.-]+$/.test(path)
+  );
+}
+
+/**
+ * A stamp of the run ledger (specs/metrics.md): its directory's modification time, which every
+ * record write moves (each write is a temp file renamed into it); "none" while there is no ledger.
+ */
+export async function ledgerStamp(home: string): Promise<string> {
+  try {
+    return String((await fs.stat(ledgerDir(home))).mtimeMs);
+  } catch {
+    return 'none';
+  }
 }
 
 /**
@@ -85,6 +115,7 @@ export function dashboardRoutes(src: DashboardSource, state: () => Promise<State
   const caches = dashboardCaches();
   const shellHeaders = { 'content-security-policy': DASHBOARD_CSP, 'cache-control': 'no-store' };
   app.get('/', async (c) => c.html(await renderShell({ kind: 'home' }), 200, shellHeaders));
+  app.get('/metrics-view', async (c) => c.html(await renderShell({ kind: 'metrics' }), 200, shellHeaders));
   app.get('/issues/:identifier', async (c) =>
     c.html(await renderShell({ kind: 'issue', identifier: c.req.param('identifier') }), 200, shellHeaders),
   );
@@ -95,6 +126,9 @@ export function dashboardRoutes(src: DashboardSource, state: () => Promise<State
   });
   app.get('/api/v1/dashboard/stream', (c) =>
     fragmentStream(c, async () => renderHome(redactDeep(await collectHome(src, caches, await state())))),
+  );
+  app.get('/api/v1/dashboard/metrics/stream', (c) =>
+    fragmentStream(c, async () => renderMetricsVersion(await ledgerStamp(src.home))),
   );
   app.get('/api/v1/dashboard/issues/:identifier/stream', (c) => {
     const identifier = c.req.param('identifier');

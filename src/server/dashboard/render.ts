@@ -27,50 +27,79 @@ const ago = (iso: string | null, prefix = '') =>
   iso ? html`<time data-age="${prefix}" datetime="${iso}" title="${iso}">${iso}</time>` : '';
 const until = (iso: string) => html`<time data-until datetime="${iso}" title="${iso}">${iso}</time>`;
 
-/** The page shell of the home page (`/`) or an issue (`/issues/<identifier>`): no data in it. */
-export function renderShell(page: { kind: 'home' } | { kind: 'issue'; identifier: string }): Promise<string> {
+/** A dashboard page: the home page, an issue's page, or the metrics page. */
+export type DashboardPage = { kind: 'home' } | { kind: 'issue'; identifier: string } | { kind: 'metrics' };
+
+/** The metrics page's body: the window selector and an empty grid metrics.js fills with charts. */
+const metricsBody = html`<section>
+  <h2>Level-5 metrics</h2>
+  <p class="metrics-bar">
+    <label
+      >Window
+      <select id="metrics-days"></select
+    ></label>
+    <output id="metrics-status" class="metrics-status">loading…</output>
+  </p>
+  <p class="metrics-note">
+    Each run counts on the UTC day it started; a day without a value (no run, or nothing to divide by) is a gap.
+    Definitions: specs/metrics.md.
+  </p>
+  <div id="metrics-charts" class="charts"></div>
+  <div id="metrics-version" hidden></div>
+</section>`;
+
+/**
+ * The page shell of the home page (`/`), an issue (`/issues/<identifier>`) or the metrics
+ * (`/metrics-view`): no data in it.
+ */
+export function renderShell(page: DashboardPage): Promise<string> {
   const stream =
     page.kind === 'home'
       ? '/api/v1/dashboard/stream'
-      : `/api/v1/dashboard/issues/${encodeURIComponent(page.identifier)}/stream`;
-  const title = page.kind === 'home' ? 'Foreman' : `${page.identifier} · Foreman`;
+      : page.kind === 'metrics'
+        ? '/api/v1/dashboard/metrics/stream'
+        : `/api/v1/dashboard/issues/${encodeURIComponent(page.identifier)}/stream`;
+  const title =
+    page.kind === 'home' ? 'Foreman' : page.kind === 'metrics' ? 'Metrics · Foreman' : `${page.identifier} · Foreman`;
   const body =
-    page.kind === 'home'
-      ? html`<section id="summary" class="summary"></section>
-          <section>
-            <h2>Waiting for you</h2>
-            <div id="inbox"></div>
-          </section>
-          <section>
-            <h2>Retry queue</h2>
-            <div id="retry"></div>
-          </section>
-          <section>
-            <h2>Running</h2>
-            <div id="running"></div>
-          </section>
-          <section>
-            <h2>Recently ended</h2>
-            <div id="recent"></div>
-          </section>`
-      : html`<h2 class="issue-title">${page.identifier}</h2>
-          <section id="head"></section>
-          <section>
-            <h2>Question</h2>
-            <div id="question"></div>
-          </section>
-          <section>
-            <h2>Timeline</h2>
-            <div id="timeline"></div>
-          </section>
-          <section>
-            <h2>Evidence</h2>
-            <div id="evidence"></div>
-          </section>
-          <section>
-            <h2>Transcript</h2>
-            <div id="transcript"></div>
-          </section>`;
+    page.kind === 'metrics'
+      ? metricsBody
+      : page.kind === 'home'
+        ? html`<section id="summary" class="summary"></section>
+            <section>
+              <h2>Waiting for you</h2>
+              <div id="inbox"></div>
+            </section>
+            <section>
+              <h2>Retry queue</h2>
+              <div id="retry"></div>
+            </section>
+            <section>
+              <h2>Running</h2>
+              <div id="running"></div>
+            </section>
+            <section>
+              <h2>Recently ended</h2>
+              <div id="recent"></div>
+            </section>`
+        : html`<h2 class="issue-title">${page.identifier}</h2>
+            <section id="head"></section>
+            <section>
+              <h2>Question</h2>
+              <div id="question"></div>
+            </section>
+            <section>
+              <h2>Timeline</h2>
+              <div id="timeline"></div>
+            </section>
+            <section>
+              <h2>Evidence</h2>
+              <div id="evidence"></div>
+            </section>
+            <section>
+              <h2>Transcript</h2>
+              <div id="transcript"></div>
+            </section>`;
   return str(
     html`<!doctype html>
       <html lang="en">
@@ -78,12 +107,18 @@ export function renderShell(page: { kind: 'home' } | { kind: 'issue'; identifier
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>${title}</title>
+          ${page.kind === 'metrics' ? html`<link rel="stylesheet" href="/assets/uplot.css" />` : ''}
           <link rel="stylesheet" href="/assets/dashboard.css" />
           <script type="module" src="/assets/dashboard.js"></script>
+          ${page.kind === 'metrics' ? html`<script type="module" src="/assets/metrics.js"></script>` : ''}
         </head>
         <body data-stream="${stream}" data-page="${page.kind}">
           <header>
             <h1><a href="/">Foreman</a></h1>
+            <nav>
+              <a href="/" class="${page.kind === 'home' ? 'here' : ''}">Runs</a>
+              <a href="/metrics-view" class="${page.kind === 'metrics' ? 'here' : ''}">Metrics</a>
+            </nav>
             <span id="conn" class="conn">connecting…</span>
             <form id="token-form" class="token" hidden>
               <label>Server token <input name="token" type="password" autocomplete="off" /></label>
@@ -225,6 +260,11 @@ export async function renderHome(v: HomeView): Promise<Fragments> {
         : html`<p class="empty">No run ended recently.</p>`,
     ),
   };
+}
+
+/** The metrics page's one streamed fragment: the run ledger's stamp (index.ts `ledgerStamp`); metrics.js refetches when it changes. */
+export async function renderMetricsVersion(stamp: string): Promise<Fragments> {
+  return { 'metrics-version': await str(html`<span data-stamp="${stamp}"></span>`) };
 }
 
 const link = (label: string, href: string | null, text?: string | null) =>

@@ -11,7 +11,8 @@ const tokenForm = document.getElementById('token-form');
 let controller = null;
 let retryTimer = null;
 
-function authHeaders() {
+/** The `Authorization` header with the token the operator entered, if any (also used by metrics.js). */
+export function authHeaders() {
   const t = sessionStorage.getItem(TOKEN_KEY);
   return t ? { authorization: `Bearer ${t}` } : {};
 }
