@@ -14,6 +14,7 @@ import type { DashboardSource } from '../../src/server/dashboard/data.js';
 import {
   CHARTS,
   daysWithData,
+  formatTick,
   formatValue,
   toSeries,
   windowDays,
@@ -59,6 +60,7 @@ describe('formatValue', () => {
     expect(formatValue(NaN, 'count')).toBe('no data');
     expect(formatValue(0.4567, 'share')).toBe('45.7%');
     expect(formatValue(45, 'seconds')).toBe('45 s');
+    expect(formatValue(0.4216, 'seconds')).toBe('0.4 s');
     expect(formatValue(600, 'seconds')).toBe('10 min');
     expect(formatValue(5400 * 2, 'seconds')).toBe('3.0 h');
     expect(formatValue(3 * 86400, 'seconds')).toBe('3.0 d');
@@ -66,6 +68,15 @@ describe('formatValue', () => {
     expect(formatValue(12.5, 'usd')).toBe('$12.50');
     expect(formatValue(123456.4, 'count')).toBe('123,456');
     expect(formatValue(1.23456, 'number')).toBe('1.23');
+  });
+
+  it('labels axis ticks with the decimals a tick between whole values needs', () => {
+    expect(formatTick(0.5, 'seconds')).toBe('0.5 s');
+    expect(formatTick(9000, 'seconds')).toBe('2.5 h');
+    expect(formatTick(0.5, 'count')).toBe('0.5');
+    expect(formatTick(25000, 'count')).toBe('25,000');
+    expect(formatTick(0.25, 'share')).toBe('25%');
+    expect(formatTick(null, 'share')).toBe('');
   });
 });
 

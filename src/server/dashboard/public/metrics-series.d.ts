@@ -12,3 +12,4 @@ export function windowDays(search: string): number;
 export function toSeries(daily: unknown, metric: string): [number[], (number | null)[]];
 export function daysWithData(series: [number[], (number | null)[]]): number;
 export function formatValue(value: unknown, unit: Unit): string;
+export function formatTick(value: unknown, unit: Unit): string;

@@ -58,6 +58,7 @@ export function daysWithData(series) {
 }
 
 function duration(s) {
+  if (s < 10) return `${Math.round(s * 10) / 10} s`;
   if (s < 120) return `${Math.round(s)} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
   if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
@@ -83,4 +84,23 @@ export function formatValue(value, unit) {
     default:
       return String(Math.round(value * 100) / 100);
   }
+}
+
+const trim = (v) => String(Math.round(v * 100) / 100);
+
+/**
+ * An axis tick as the charts label it: like {@link formatValue}, but with the decimals a tick
+ * between whole values needs (0.5 s, 1.5 h, 2.5 runs).
+ */
+export function formatTick(value, unit) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '';
+  if (unit === 'seconds') {
+    const a = Math.abs(value);
+    if (a < 120) return `${trim(value)} s`;
+    if (a < 7200) return `${trim(value / 60)} min`;
+    if (a < 172800) return `${trim(value / 3600)} h`;
+    return `${trim(value / 86400)} d`;
+  }
+  if (unit === 'count') return Math.abs(value) >= 1000 ? formatValue(value, unit) : trim(value);
+  return formatValue(value, unit);
 }

@@ -5,7 +5,15 @@
 // minute. Text from the server enters the page only as textContent.
 import uPlot from '/assets/uplot.js';
 import { authHeaders } from '/assets/dashboard.js';
-import { CHARTS, WINDOW_CHOICES, daysWithData, formatValue, toSeries, windowDays } from '/assets/metrics-series.js';
+import {
+  CHARTS,
+  WINDOW_CHOICES,
+  daysWithData,
+  formatTick,
+  formatValue,
+  toSeries,
+  windowDays,
+} from '/assets/metrics-series.js';
 
 const REFRESH_MS = 60_000;
 const root = document.getElementById('metrics-charts');
@@ -52,7 +60,6 @@ function card(spec) {
 }
 
 function plotOptions(spec, width) {
-  const short = (v) => (v === null ? '' : formatValue(v, spec.unit));
   return {
     width,
     height: 150,
@@ -60,7 +67,7 @@ function plotOptions(spec, width) {
     cursor: { drag: { x: false, y: false } },
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
     scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), max > 0 ? max * 1.1 : 1] } },
-    axes: [{ space: 60 }, { size: 70, values: (u, splits) => splits.map(short) }],
+    axes: [{ space: 60 }, { size: 70, values: (u, splits) => splits.map((v) => formatTick(v, spec.unit)) }],
     series: [{}, { label: spec.title, stroke: '#2856d8', width: 2, spanGaps: false, points: { show: true, size: 6 } }],
   };
 }
@@ -116,3 +123,5 @@ window.addEventListener('resize', () => {
   for (const c of charts.values()) c.chart?.setSize({ width: Math.max(240, c.plot.clientWidth), height: 150 });
 });
 setInterval(load, REFRESH_MS);
+// The stream's first fragments may have come before this module ran (it waits for uPlot to load).
+load();
