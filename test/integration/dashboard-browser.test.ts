@@ -6,13 +6,17 @@
  * the run hands over; the issue page shows the timeline, the evidence packet and the transcript.
  * Questions 2 to 5, their options, the issue's description and the implementer's summary carry
  * `<script>` / `<img onerror>` (in the inbox, the evidence and the transcript): they show as text and
- * never run (the title is tried in test/unit/dashboard-render.test.ts). Screenshots go to test/artifacts/ (and docs/dashboard.png with
- * FOREMAN_UPDATE_SCREENSHOT=1).
+ * never run (the title is tried in test/unit/dashboard-render.test.ts). The metrics page then charts
+ * the run's Level-5 metrics with uPlot (a canvas per chart, the window values those of
+ * `/api/v1/metrics`), and no page reports a Content-Security-Policy violation. Screenshots go to
+ * test/artifacts/ (and docs/dashboard.png, docs/dashboard-metrics.png with FOREMAN_UPDATE_SCREENSHOT=1).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHARTS } from '../../src/server/dashboard/public/metrics-series.js';
+import type { MetricsReport } from '../../src/metrics/level5.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpServer } from '../../src/server/http.js';
 import type { IssueRunSummary } from '../../workflows/definitions.js';
@@ -80,6 +84,11 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
 
     browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const pageErrors: string[] = []; // CSP violations reported on the console, and uncaught errors
+    page.on('console', (m) => {
+      if (/Content[- ]Security[- ]Policy/i.test(m.text())) pageErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${server.url}/`);
     // The shell holds no data; the stream needs the token, which the page asks for once.
     await page.locator('#token-form').waitFor();
@@ -156,6 +165,47 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
     expect(await page.locator('main img, main script').count()).toBe(0);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-issue.png'), fullPage: true });
     expect(await xss(page)).toBeNull();
+
+    // The metrics page: a chart per metric, drawn from the ledger the run wrote, with the window's values.
+    await page.click('header nav a[href="/metrics-view"]');
+    const rate = page.locator('article.chart[data-metric="escalation_rate"]');
+    await page
+      .locator('article.chart[data-metric="escalation_rate"][data-days-with-data="1"]')
+      .waitFor({ timeout: 30_000 });
+    const res = await fetch(`${server.url}/api/v1/metrics?days=30`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const report = (await res.json()) as MetricsReport;
+    expect(report.current.runs).toBe(1);
+    expect(report.current.escalation_rate).toBe(QUESTIONS);
+    expect(await page.locator('article.chart').count()).toBe(CHARTS.length);
+    for (const { metric } of CHARTS) {
+      const chart = page.locator(`article.chart[data-metric="${metric}"]`);
+      expect(await chart.locator('.plot canvas').count(), metric).toBe(1);
+      expect(await chart.getAttribute('data-days'), metric).toBe('30');
+      const value = report.current[metric as keyof MetricsReport['current']];
+      expect(await chart.locator('.current').getAttribute('data-value'), metric).toBe(String(value));
+      expect(await chart.locator('h3').getAttribute('title'), metric).toBe(
+        report.definitions[metric as keyof MetricsReport['definitions']],
+      );
+    }
+    // Today has the run; the other 29 days are gaps (no run to divide by), as is every day of a metric without a value.
+    expect(await rate.locator('.current').textContent()).toBe(String(QUESTIONS));
+    expect(report.current.review_time_s).toBeNull();
+    expect(await page.locator('article.chart[data-metric="review_time_s"]').getAttribute('data-days-with-data')).toBe(
+      '0',
+    );
+    expect(await page.locator('article.chart[data-metric="runs"]').getAttribute('data-days-with-data')).toBe('30');
+    await page.selectOption('#metrics-days', '7');
+    await page.locator('article.chart[data-metric="runs"][data-days="7"]').waitFor({ timeout: 10_000 });
+    expect(page.url()).toMatch(/\/metrics-view\?days=7$/);
+    await page.selectOption('#metrics-days', '30');
+    await page.locator('article.chart[data-metric="runs"][data-days="30"]').waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-metrics.png'), fullPage: true });
+    if (process.env.FOREMAN_UPDATE_SCREENSHOT === '1')
+      await fs.copyFile(
+        path.join(ARTIFACTS, 'dashboard-metrics.png'),
+        path.join(ROOT, 'docs', 'dashboard-metrics.png'),
+      );
+    expect(pageErrors).toEqual([]);
 
     const numbers = { question_to_inbox_ms: appear, answer_to_resume_ms: resume };
     const line = `dashboard latency over ${QUESTIONS} questions: question → inbox median ${median(appear)} ms ${JSON.stringify(appear)}; answer click → run resumed median ${median(resume)} ms ${JSON.stringify(resume)}`;

@@ -1,7 +1,9 @@
 /**
- * The daemon's HTTP server with the cockpit (src/server/cockpit.ts) over a RunContext's worker, as
+ * The daemon's HTTP server with the cockpit (src/server/cockpit.ts) and the metrics routes
+ * (src/metrics/routes.ts, over the run ledger in the context's home) over a RunContext's worker, as
  * src/daemon.ts wires it, for the answer-route and dashboard tests.
  */
+import { createMetricsRoutes, ledgerReports } from '../../src/metrics/routes.js';
 import { checkHealth } from '../../src/server/health.js';
 import { startHttpServer, type HttpServer } from '../../src/server/http.js';
 import { collectState } from '../../src/status.js';
@@ -20,7 +22,7 @@ export const ASK_THEN_FIX = [
   toolUse('finish', { summary: 'Fixed add() as answered.' }),
 ];
 
-/** Starts the daemon's HTTP server (with the cockpit) over a RunContext's worker. */
+/** Starts the daemon's HTTP server (with the cockpit and the metrics routes) over a RunContext's worker. */
 export async function startCockpitServer(c: RunContext, token?: string): Promise<HttpServer> {
   const { client, deployment, worker } = c.runtime;
   return startHttpServer(
@@ -38,6 +40,14 @@ export async function startCockpitServer(c: RunContext, token?: string): Promise
         temporalUiUrl: 'http://127.0.0.1:8233',
       },
     },
-    { port: 0, host: '127.0.0.1', ...(token === undefined ? {} : { token }) },
+    {
+      port: 0,
+      host: '127.0.0.1',
+      routes: createMetricsRoutes({
+        report: ledgerReports(c.home, deployment),
+        state: () => collectState(client, deployment),
+      }),
+      ...(token === undefined ? {} : { token }),
+    },
   );
 }
