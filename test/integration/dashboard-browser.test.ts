@@ -96,6 +96,15 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
     await page.click('#token-form button[type=submit]');
     await page.locator('#conn.live').waitFor();
     await page.locator('#inbox .empty').waitFor();
+    // A second tab keeps the metrics page open from before the run: it must update without a reload
+    // when the run writes its ledger record (the stream's stamp; the minute timer is too slow for this test).
+    const metricsTab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    metricsTab.on('pageerror', (e) => pageErrors.push(e.message));
+    await metricsTab.goto(`${server.url}/metrics-view`);
+    await metricsTab.fill('#token-form input[name=token]', TOKEN);
+    await metricsTab.click('#token-form button[type=submit]');
+    const openRuns = metricsTab.locator('article.chart[data-metric="runs"] .current');
+    await metricsTab.locator('article.chart[data-metric="runs"] .current[data-value="0"]').waitFor();
 
     const handle = await ctx.start();
     const appear: number[] = [];
@@ -146,6 +155,11 @@ describe.skipIf(skip !== null)('dashboard in Chromium', () => {
       author: 'operator',
     });
     await page.locator('#inbox .empty').waitFor();
+    await metricsTab
+      .locator('article.chart[data-metric="interventions"] .current[data-value="5"]')
+      .waitFor({ timeout: 30_000 });
+    expect(await openRuns.getAttribute('data-value')).toBe('1');
+    await metricsTab.close();
 
     // The issue page: live facts, the timeline from history, the evidence, the transcript.
     await page.goto(`${server.url}/issues/${encodeURIComponent(ctx.identifier)}`);
