@@ -12,16 +12,18 @@ import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
 import { loadCommentKey } from './trackers/marker.js';
 import type { Logger } from './logger.js';
-import { requireServerToken, startHttpServer } from './server/http.js';
+import { requireServerToken, startHttpServer, type HttpDeps } from './server/http.js';
 import { checkHealth } from './server/health.js';
 import type { CockpitDeps } from './server/cockpit.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
 import { createScheduleSync, deleteForemanSchedules } from './schedules/sync.js';
-import { collectIssue, collectState } from './status.js';
+import { cachedIssueLookup, collectIssue, collectState } from './status.js';
+import { createClosedRunReader } from './status/records.js';
 import { createMetricsRoutes, ledgerReports } from './metrics/routes.js';
 import { Hono } from 'hono';
 import { connectForeman, type ForemanRuntime } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
+import type { Tracker } from './trackers/types.js';
 import { trustGateFor } from './trust/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
 import { WorkspaceError } from './errors.js';
@@ -128,11 +130,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     // Symphony SPEC §13.7: the CLI --port wins over server.port; no port, no server.
     let url: string | null = null;
+    const temporalUiUrl = temporal.devServer?.uiUrl ?? (env.TEMPORAL_UI_URL?.trim() || null);
     if (port !== undefined) {
       const http = await startHttpServer(
         {
-          state: () => collectState(runtime.client, deployment),
-          issue: (identifier) => collectIssue(runtime.client, deployment, identifier),
+          ...statusDeps(runtime.client, deployment, { tracker, temporalUiUrl, home }),
           refresh,
           cockpit: cockpitDeps(runtime, deployment, home, store, temporal),
         },
@@ -162,7 +164,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       url = http.url;
     }
     log.info(
-      { policy: file, deployment: deployment.key, taskQueue, temporal: temporal.address, home, url },
+      { policy: file, deployment: deployment.key, taskQueue, temporal: temporal.address, temporalUiUrl, home, url },
       'Foreman is running',
     );
 
@@ -198,13 +200,32 @@ function cockpitDeps(
   };
 }
 
+/** Closed runs read once per process (src/status/records.ts), for the API and the metrics alike. */
+const closedRuns = createClosedRunReader();
+
 /** `webhooks` plus the metrics routes (specs/metrics.md), which sit behind the server token like the API. */
 function withMetrics(webhooks: Hono, o: { home: string; deployment: Deployment; client: Client }): Hono {
   const metrics = createMetricsRoutes({
     report: ledgerReports(o.home, o.deployment),
-    state: () => collectState(o.client, o.deployment),
+    state: () => collectState(o.client, o.deployment, { readClosed: closedRuns }),
   });
   return new Hono().route('/', metrics).route('/', webhooks);
+}
+
+/**
+ * The API's reads (specs/api.md): Temporal's record of the deployment's runs, the tracker's word on
+ * their issues (cached a few seconds: the dashboard polls), links into the Temporal UI.
+ */
+function statusDeps(
+  client: Client,
+  deployment: Deployment,
+  o: { tracker: Tracker; temporalUiUrl: string | null; home: string },
+): Pick<HttpDeps, 'state' | 'issue'> {
+  const opts = { ...o, tracker: cachedIssueLookup(o.tracker), readClosed: closedRuns };
+  return {
+    state: () => collectState(client, deployment, opts),
+    issue: (identifier) => collectIssue(client, deployment, identifier, opts),
+  };
 }
 
 /**

@@ -23,9 +23,28 @@ export interface LifecycleSinks extends Sinks {
 
 const { lifecycle } = proxySinks<LifecycleSinks>();
 
-/** Logs one lifecycle `event` of `run` with `fields`. */
+/** Fields whose value is the short detail the status query shows with the latest event, first found wins. */
+const DETAIL_FIELDS = ['step', 'verdict', 'question', 'reason', 'url', 'title'] as const;
+
+/**
+ * Logs one lifecycle `event` of `run` with `fields`, and keeps it as the run's latest event (the
+ * status query's `lastEvent`; state only, no command).
+ */
 export function logEvent(run: Run, event: string, fields: Record<string, string | number | boolean | null> = {}): void {
   lifecycle.event({ ...fields, event, issue_id: run.issue.id, issue_identifier: run.input.identifier });
+  const detail = DETAIL_FIELDS.map((k) => fields[k]).find((v) => typeof v === 'string');
+  run.state.lastEvent = {
+    event,
+    at: new Date(Date.now()).toISOString(),
+    message: typeof detail === 'string' ? detail.slice(0, 200) : null,
+  };
+}
+
+/** The tracker state a successful step moved the issue to, by step name; steps not named moved nothing. */
+function movedTo(run: Run, name: string): string | null {
+  if (name === 'move the issue to review') return run.settings.reviewState;
+  if (name === 'move the issue to done') return run.settings.doneState;
+  return null;
 }
 
 /** The lifecycle event a step's success is, by step name (./step.ts); steps not named log `step done`. */
@@ -58,5 +77,6 @@ export function logStep(run: Run, name: string, result: unknown): void {
     const v = r[key];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[key] = v;
   }
+  run.state.trackerState = movedTo(run, name) ?? run.state.trackerState ?? null;
   logEvent(run, STEP_EVENTS[name] ?? 'step done', fields);
 }
