@@ -14,6 +14,8 @@ import { trackerForPolicy } from '../../src/trackers/index.js';
 import { humanReplySignal, type IssueRunSummary } from '../../workflows/definitions.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
 import { toolUse } from '../support/scripted-model-server.js';
+import { runForeman } from '../support/cli.js';
+import { temporalAddress } from '../support/temporal.js';
 
 let ctx: RunContext | null = null;
 let server: HttpServer | null = null;
@@ -102,6 +104,15 @@ describe('GET /api/v1/state and /api/v1/<identifier>', () => {
     expect(live.counts).toMatchObject({ running: 1, waiting_for_human: 0, open: 1 });
     expect(live.totals.in_flight.total_tokens).toBe(340);
     expect(formatState(live)).toContain('implementer: read_file');
+    // `foreman status` (a separate process) shows the same while the step is paused.
+    const cli = await runForeman(['status', '--policy', ctx.policyFile], {
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      FOREMAN_HOME: ctx.home,
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    const line = cli.stdout.split('\n').find((l) => l.startsWith(ctx!.identifier))!;
+    expect(line).toMatch(/implementing\s+1\s+1\s+340\s+implementer: read_file/);
     const during = await api.issue(ctx.identifier);
     expect(during).toMatchObject({ status: 'running', running: { session_id: `${runId}/implementer` } });
     console.log(`live progress visible ${seenAfterMs} ms after the model's first answer`);
