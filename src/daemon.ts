@@ -41,6 +41,8 @@ export interface DaemonOptions {
   host?: string;
   env?: NodeJS.ProcessEnv;
   log: Logger;
+  /** A dev server the daemon starts serves the Temporal Web UI (`foreman start --no-ui`: false). (Default: true) */
+  ui?: boolean;
 }
 
 /** A running daemon. */
@@ -49,6 +51,8 @@ export interface Daemon {
   done: Promise<void>;
   /** The HTTP server's URL, when one is listening. */
   url: string | null;
+  /** The Temporal Web UI (the dev server's, or TEMPORAL_UI_URL); null when none. */
+  temporalUiUrl: string | null;
   /** Asks the dispatcher to poll now. */
   refresh(reason: string): Promise<void>;
   /** Graceful stop: worker drained, dev server stopped (if owned), watchers closed. Idempotent. */
@@ -109,7 +113,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const lock = await acquireDaemonLock(folder ? [home, folder] : [home], file);
     releasers.push(() => lock.release());
 
-    const { temporal, runtime, deployment, taskQueue, release } = await connectForeman({ store, env, home, log });
+    const connect = { store, env, home, log, ui: opts.ui !== false };
+    const { temporal, runtime, deployment, taskQueue, release } = await connectForeman(connect);
     releasers.push(release);
     const done = runtime.run();
     await retireLegacyDispatcher(runtime.client, deployment, log);
@@ -172,6 +177,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     return {
       done,
       url,
+      temporalUiUrl,
       refresh,
       stop: () => (stopping ??= releaseAll()),
     };
