@@ -108,8 +108,8 @@ export function tokenCounts(u: TokenUsage): TokenCounts {
   return { input_tokens: input, output_tokens: u.output_tokens, total_tokens: totalTokens(u) };
 }
 
-/** The status query, or null when no worker answers within `timeoutMs`. */
-export async function queryStatus(client: Client, workflowId: string, runId: string, timeoutMs = 5000) {
+/** The status query of the run (Default `runId`: the latest), or null when no worker answers within `timeoutMs`. */
+export async function queryStatus(client: Client, workflowId: string, runId?: string, timeoutMs = 5000) {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
