@@ -6,7 +6,7 @@
  * sink call is no command and is not made during replay, so histories replay unchanged.
  */
 import { proxySinks, type Sinks } from '@temporalio/workflow';
-import type { Run } from './run.js';
+import { conversationOf, type Run } from './run.js';
 
 /** One lifecycle line's fields: `event` names it; the rest are the event's own. */
 export interface LifecycleFields {
@@ -60,9 +60,21 @@ const STEP_EVENTS: Readonly<Record<string, string>> = {
   'move the issue to review': 'handed over',
 };
 
-/** Logs a step's success as its lifecycle event, with what its result says (turns, tokens, verdict, passed). */
+/** The agent role of an agent step, by step name (./step.ts). */
+const STEP_ROLES: Readonly<Record<string, string>> = {
+  'run the implementer': 'implementer',
+  'run the QA agent': 'qa',
+  'run the reviewer': 'reviewer',
+};
+
+/**
+ * Logs a step's success as its lifecycle event, with what its result says (turns, tokens, verdict,
+ * passed); an agent step also names its session (`<run id>/<role>`, its transcript; Symphony SPEC §13.1).
+ */
 export function logStep(run: Run, name: string, result: unknown): void {
   const fields: Record<string, string | number | boolean | null> = { step: name };
+  const role = STEP_ROLES[name];
+  if (role) fields.session_id = `${conversationOf(run)}/${role}`;
   const r = (typeof result === 'object' && result !== null ? result : {}) as Record<string, unknown>;
   if (typeof r.turns === 'number') fields.turns = r.turns;
   const usage = r.usage as Record<string, unknown> | undefined;
