@@ -81,6 +81,8 @@ export interface IssueDetail {
   cost_usd: number | null;
   turns: number | null;
   wall_ms: number | null;
+  /** The rework round this run was (docs/architecture.md, "Sending work back"); null when none. */
+  rework: { round: number } | null;
 }
 
 /** A link to comment `id` on the issue at `issueUrl`, where the tracker's format is known; else null. */
@@ -188,6 +190,7 @@ function baseDetail(d: WorkflowExecutionDescription): IssueDetail {
     cost_usd: null,
     turns: null,
     wall_ms: null,
+    rework: null,
   };
 }
 
@@ -259,7 +262,8 @@ async function closedDetail(
   const rec = await closedRecord(d, getSummary);
   const s = await getSummary();
   const detail = baseDetail(d);
-  const firstRunId = s?.runId ?? d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
+  // Transcripts live under the run whose conversation the agents continue (a rework's first run).
+  const firstRunId = s?.rework?.conversationRunId ?? s?.runId ?? d.raw.workflowExecutionInfo?.firstRunId ?? d.runId;
   return {
     ...detail,
     issue_id: rec.issue_id ?? detail.issue_id,
@@ -289,5 +293,6 @@ async function closedDetail(
     cost_usd: rec.cost_usd,
     turns: rec.turns,
     wall_ms: rec.wall_ms,
+    rework: s?.rework ? { round: s.rework.round } : null,
   };
 }

@@ -137,8 +137,14 @@ describe('GET /api/v1/state and /api/v1/<identifier>', () => {
     expect(after.codex_totals.seconds_running).toBeGreaterThan(0);
     expect(after.counts).toMatchObject({ running: 0, open: 0, done_today: 1, in_review: 1 });
 
+    const t0 = Date.now();
+    await api.state();
+    const stateMs = Date.now() - t0;
+    const t1 = Date.now();
     const detail = await api.issue(ctx.identifier);
+    console.log(`GET /api/v1/state ${stateMs} ms, GET /api/v1/<id> ${Date.now() - t1} ms`);
     expect(detail).toMatchObject({
+      rework: null,
       issue_identifier: ctx.identifier,
       issue_id: ctx.identifier,
       status: 'handed_over',
