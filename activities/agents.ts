@@ -196,14 +196,17 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
       }),
     progress.details,
   );
-  const checks = await withHeartbeat(() =>
-    runAgentChecks(
-      input.workspace.path,
-      env,
-      policy.qa.timeout_ms,
-      policy.qa.output_tail_bytes,
-      sandboxPolicyOf(policy.sandbox),
-    ),
+  // The step's progress stays in the heartbeats while Foreman runs the checks (the status keeps its numbers).
+  const checks = await withHeartbeat(
+    () =>
+      runAgentChecks(
+        input.workspace.path,
+        env,
+        policy.qa.timeout_ms,
+        policy.qa.output_tail_bytes,
+        sandboxPolicyOf(policy.sandbox),
+      ),
+    progress.details,
   );
   return {
     ...stepAgent(policy, 'qa'),
