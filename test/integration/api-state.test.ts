@@ -13,7 +13,7 @@ import { createClosedRunReader } from '../../src/status/records.js';
 import { trackerForPolicy } from '../../src/trackers/index.js';
 import { humanReplySignal, type IssueRunSummary } from '../../workflows/definitions.js';
 import { closeRunContext, createRunContext, type RunContext } from '../support/run-context.js';
-import { toolUse } from '../support/scripted-model-server.js';
+import { overloaded, toolUse, type ScriptStep } from '../support/scripted-model-server.js';
 import { runForeman } from '../support/cli.js';
 import { temporalAddress } from '../support/temporal.js';
 
@@ -208,5 +208,43 @@ describe('GET /api/v1/state and /api/v1/<identifier>', () => {
       expect.objectContaining({ question: 'Saturate at MAX_SAFE_INTEGER?', answer: 'no', author: 'ana' }),
     ]);
     expect(detail.status).toBe('handed_over');
+  });
+
+  it('lists a run riding out a model outage in retrying[] and counts it as retrying, not running', async () => {
+    let firstAt: number | null = null;
+    let served = 0;
+    const outageMs = 6000;
+    const step: ScriptStep = () => {
+      firstAt ??= Date.now();
+      if (Date.now() - firstAt < outageMs) return overloaded();
+      return [
+        toolUse('edit_file', { path: 'add.js', old_text: 'return a - b;', new_text: 'return a + b;' }),
+        toolUse('finish', { summary: 'Fixed.' }),
+      ][served++]!;
+    };
+    ctx = await createRunContext({
+      extraPolicy: 'roles: {reviewer: {enabled: false}}',
+      script: Array.from({ length: 60 }, () => step),
+    });
+    const api = await serve(ctx);
+    const handle = await ctx.start();
+    let state!: StateSnapshot;
+    await ctx.waitFor(
+      'retrying[] in /api/v1/state',
+      async () => {
+        state = await api.state();
+        return state.retrying.some((r) => r.issue_identifier === ctx!.identifier);
+      },
+      30_000,
+    );
+    const entry = state.retrying.find((r) => r.issue_identifier === ctx!.identifier)!;
+    expect(entry.attempt).toBeGreaterThanOrEqual(2);
+    expect(entry.error).toMatch(/overloaded/i);
+    expect(entry.issue_url).toMatch(/^file:/);
+    expect(state.counts).toMatchObject({ retrying: 1, running: 0, open: 1 });
+    const detail = await api.issue(ctx.identifier);
+    expect(detail.status).toBe('retrying');
+    expect(detail.retry?.error).toMatch(/overloaded/i);
+    expect(((await handle.result()) as IssueRunSummary).outcome).toBe('completed');
   });
 });
