@@ -123,6 +123,46 @@ describe('formatState', () => {
   });
 });
 
+describe('formatState header', () => {
+  it('counts by status, tokens and USD today and all time, the Temporal UI, and what the agent does now', () => {
+    const text = formatState(
+      snap({
+        temporal_ui_url: 'http://127.0.0.1:8233',
+        counts: {
+          running: 1,
+          retrying: 0,
+          waiting_for_human: 2,
+          in_review: 3,
+          done_today: 4,
+          open: 6,
+          closed_recently: 0,
+        },
+        running: [
+          run({
+            last_tool: 'read_file',
+            current_step: {
+              activity: 'runImplementer',
+              role: 'implementer',
+              attempt: 1,
+              state: 'started',
+              started_at: null,
+              last_heartbeat_at: null,
+              turns: 1,
+              tokens: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+              last_tool: 'read_file',
+            },
+          }),
+        ],
+      }),
+    );
+    const [first, second, third] = text.split('\n');
+    expect(first).toBe('1 running, 2 waiting for a human, 0 retrying, 3 in review, 4 done today');
+    expect(second).toBe('tokens today 15 ($0.00), in flight 15, all time 15 ($0.00)');
+    expect(third).toBe('Temporal UI: http://127.0.0.1:8233');
+    expect(text).toMatch(/DEMO-1\s+implementing\s+1\s+3\s+15\s+implementer: read_file/);
+  });
+});
+
 describe('rate limits', () => {
   const at = '2026-12-02T10:05:00.000Z';
   it('reads the Anthropic rate-limit headers and retry-after; malformed values are null', () => {
