@@ -242,9 +242,12 @@ export async function collectState(
       temporal_url: temporalRunUrl(opts.temporalUiUrl, namespace, r.workflow_id, r.run_id),
     };
   });
+  // Without the tracker's word a hand-over counts as still in review; with it, only if the state is unchanged.
+  const trackerAnswered = opts.tracker !== undefined && lookup.error === null;
   const stillInReview = handedOver.filter((c) => {
     const issue = c.issue_id ? lookup.issues.get(c.issue_id) : undefined;
-    return !issue || c.state === null || issue.state.trim().toLowerCase() === c.state.trim().toLowerCase();
+    if (!issue) return !trackerAnswered;
+    return c.state === null || issue.state.trim().toLowerCase() === c.state.trim().toLowerCase();
   });
 
   const retrying: RetryingIssue[] = [];
