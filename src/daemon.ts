@@ -141,7 +141,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         {
           ...statusDeps(runtime.client, deployment, { tracker, temporalUiUrl, home }),
           refresh,
-          cockpit: cockpitDeps(runtime, deployment, home, store, temporal),
+          cockpit: cockpitDeps(runtime, deployment, home, store, temporal, temporalUiUrl),
         },
         {
           port,
@@ -194,6 +194,7 @@ function cockpitDeps(
   home: string,
   store: PolicyStore,
   temporal: ForemanRuntime['temporal'],
+  temporalUiUrl: string | null,
 ): CockpitDeps {
   return {
     client: runtime.client,
@@ -202,7 +203,7 @@ function cockpitDeps(
     home,
     policy: () => store.current().policy,
     namespace: temporal.namespace,
-    temporalUiUrl: temporal.devServer?.uiUrl ?? null,
+    temporalUiUrl,
   };
 }
 
