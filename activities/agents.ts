@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
+import { trackProgress, type ProgressTracker } from '../src/agents/progress.js';
 import type { AgentRunSummary, BudgetInput, ReviewResult } from '../src/agents/results.js';
 import { backendModel, backendNameOf } from '../src/agents/backends/config.js';
 import type { AgentRole } from '../src/agents/usage.js';
@@ -76,6 +77,7 @@ async function runImplementer(
     attempt: input.round > 1 ? input.round - 1 : attempt > 1 ? attempt - 1 : null, // Symphony SPEC §5.4
   });
   const env = ctx.agentEnv();
+  const progress = trackProgress('implementer', input.runId);
   return withHeartbeat(async (signal) => {
     const sandbox = sandboxPolicyOf(policy.sandbox);
     const hookPlace = { hooks: policy.hooks, cwd: input.workspace.path, env, log: ctx.log, sandbox };
@@ -88,7 +90,7 @@ async function runImplementer(
         prompt,
         maxTurns: role.max_turns ?? policy.agent.max_turns,
         maxTokens: role.max_tokens ?? policy.model.max_tokens,
-        ...shared(input, tPath, resume, env, signal),
+        ...shared(input, tPath, resume, env, signal, progress),
       });
       if (result.outcome === 'review_submitted') throw new Error('the implementer cannot submit reviews');
       return {
@@ -107,7 +109,7 @@ async function runImplementer(
     } finally {
       await runHookBestEffort('after_run', hookPlace);
     }
-  });
+  }, progress.details);
 }
 
 /**
@@ -134,16 +136,19 @@ async function runReviewer(
     .readFile(specFile(ctx.deps.home, input.workspace.key), 'utf8')
     .catch(() => '(the spec file is missing)');
   const resume = (await exists(tPath)) ? { extraUserText: request } : undefined;
-  const result = await withHeartbeat((signal) =>
-    runRole(policy, ctx.env, {
-      role: 'reviewer',
-      model: backendModel(policy, 'reviewer'),
-      system: reviewerSystemPrompt(role.instructions),
-      prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
-      maxTurns: role.max_turns,
-      maxTokens: policy.model.max_tokens,
-      ...shared(input, tPath, resume, ctx.agentEnv(), signal),
-    }),
+  const progress = trackProgress('reviewer', input.runId);
+  const result = await withHeartbeat(
+    (signal) =>
+      runRole(policy, ctx.env, {
+        role: 'reviewer',
+        model: backendModel(policy, 'reviewer'),
+        system: reviewerSystemPrompt(role.instructions),
+        prompt: `The contract (.foreman/spec.md):\n\n${spec}\n\n${request}`,
+        maxTurns: role.max_turns,
+        maxTokens: policy.model.max_tokens,
+        ...shared(input, tPath, resume, ctx.agentEnv(), signal, progress),
+      }),
+    progress.details,
   );
   const base = {
     ...stepAgent(policy, 'reviewer'),
@@ -177,25 +182,31 @@ async function runQaAgent(ctx: ActivityContext, input: StepInput): Promise<QaAge
   const ask = qaAgentRequest(input.round);
   const env = ctx.agentEnv();
   const resume = (await exists(tPath)) ? { extraUserText: ask } : undefined;
-  const result = await withHeartbeat((signal) =>
-    runRole(policy, ctx.env, {
-      role: 'qa',
-      model: backendModel(policy, 'qa'),
-      system: qaSystemPrompt(),
-      prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
-      maxTurns: role.max_turns,
-      maxTokens: policy.model.max_tokens,
-      ...shared(input, tPath, resume, env, signal),
-    }),
+  const progress = trackProgress('qa', input.runId);
+  const result = await withHeartbeat(
+    (signal) =>
+      runRole(policy, ctx.env, {
+        role: 'qa',
+        model: backendModel(policy, 'qa'),
+        system: qaSystemPrompt(),
+        prompt: `${ask}\n\nThe contract is in .foreman/spec.md.`,
+        maxTurns: role.max_turns,
+        maxTokens: policy.model.max_tokens,
+        ...shared(input, tPath, resume, env, signal, progress),
+      }),
+    progress.details,
   );
-  const checks = await withHeartbeat(() =>
-    runAgentChecks(
-      input.workspace.path,
-      env,
-      policy.qa.timeout_ms,
-      policy.qa.output_tail_bytes,
-      sandboxPolicyOf(policy.sandbox),
-    ),
+  // The step's progress stays in the heartbeats while Foreman runs the checks (the status keeps its numbers).
+  const checks = await withHeartbeat(
+    () =>
+      runAgentChecks(
+        input.workspace.path,
+        env,
+        policy.qa.timeout_ms,
+        policy.qa.output_tail_bytes,
+        sandboxPolicyOf(policy.sandbox),
+      ),
+    progress.details,
   );
   return {
     ...stepAgent(policy, 'qa'),
@@ -216,13 +227,17 @@ function stepAgent(policy: Policy, role: AgentRole) {
   return { backend: backendNameOf(policy, role), model: backendModel(policy, role) };
 }
 
-/** The parts of a role run every agent step shares: the issue, workspace, budget, transcript, env, signal. */
+/**
+ * The parts of a role run every agent step shares: the issue, workspace, budget, transcript, env,
+ * signal, and the progress the step's heartbeats carry (src/agents/progress.ts).
+ */
 function shared(
   input: StepInput,
   transcriptPath: string,
   resume: RoleRunInput['resume'],
   env: RoleRunInput['env'],
   signal: AbortSignal,
+  progress: ProgressTracker,
 ) {
   return {
     transcriptPath,
@@ -232,6 +247,7 @@ function shared(
     budget: input.budget,
     env,
     signal,
+    onProgress: progress.update,
   };
 }
 

@@ -12,16 +12,18 @@ import { createDispatcherRefresh } from './dispatch/nudge.js';
 import { foremanHome } from './home.js';
 import { loadCommentKey } from './trackers/marker.js';
 import type { Logger } from './logger.js';
-import { requireServerToken, startHttpServer } from './server/http.js';
+import { requireServerToken, startHttpServer, type HttpDeps } from './server/http.js';
 import { checkHealth } from './server/health.js';
 import type { CockpitDeps } from './server/cockpit.js';
 import { createWebhookRouter, createWebhookRoutes } from './server/webhooks/index.js';
 import { createScheduleSync, deleteForemanSchedules } from './schedules/sync.js';
-import { collectIssue, collectState } from './status.js';
+import { cachedIssueLookup, collectIssue, collectState } from './status.js';
+import { createClosedRunReader } from './status/records.js';
 import { createMetricsRoutes, ledgerReports } from './metrics/routes.js';
 import { Hono } from 'hono';
 import { connectForeman, type ForemanRuntime } from './temporal/server.js';
 import { trackerForPolicy } from './trackers/index.js';
+import type { Tracker } from './trackers/types.js';
 import { trustGateFor } from './trust/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
 import { WorkspaceError } from './errors.js';
@@ -39,6 +41,8 @@ export interface DaemonOptions {
   host?: string;
   env?: NodeJS.ProcessEnv;
   log: Logger;
+  /** A dev server the daemon starts serves the Temporal Web UI (`foreman start --no-ui`: false). (Default: true) */
+  ui?: boolean;
 }
 
 /** A running daemon. */
@@ -47,6 +51,8 @@ export interface Daemon {
   done: Promise<void>;
   /** The HTTP server's URL, when one is listening. */
   url: string | null;
+  /** The Temporal Web UI (the dev server's, or TEMPORAL_UI_URL); null when none. */
+  temporalUiUrl: string | null;
   /** Asks the dispatcher to poll now. */
   refresh(reason: string): Promise<void>;
   /** Graceful stop: worker drained, dev server stopped (if owned), watchers closed. Idempotent. */
@@ -107,7 +113,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const lock = await acquireDaemonLock(folder ? [home, folder] : [home], file);
     releasers.push(() => lock.release());
 
-    const { temporal, runtime, deployment, taskQueue, release } = await connectForeman({ store, env, home, log });
+    const connect = { store, env, home, log, ui: opts.ui !== false };
+    const { temporal, runtime, deployment, taskQueue, release } = await connectForeman(connect);
     releasers.push(release);
     const done = runtime.run();
     await retireLegacyDispatcher(runtime.client, deployment, log);
@@ -128,13 +135,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     // Symphony SPEC §13.7: the CLI --port wins over server.port; no port, no server.
     let url: string | null = null;
+    const temporalUiUrl = temporal.devServer?.uiUrl ?? (env.TEMPORAL_UI_URL?.trim() || null);
     if (port !== undefined) {
       const http = await startHttpServer(
         {
-          state: () => collectState(runtime.client, deployment),
-          issue: (identifier) => collectIssue(runtime.client, deployment, identifier),
+          ...statusDeps(runtime.client, deployment, { tracker, temporalUiUrl, home }),
           refresh,
-          cockpit: cockpitDeps(runtime, deployment, home, store, temporal),
+          cockpit: cockpitDeps(runtime, deployment, home, store, temporal, temporalUiUrl),
         },
         {
           port,
@@ -162,7 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       url = http.url;
     }
     log.info(
-      { policy: file, deployment: deployment.key, taskQueue, temporal: temporal.address, home, url },
+      { policy: file, deployment: deployment.key, taskQueue, temporal: temporal.address, temporalUiUrl, home, url },
       'Foreman is running',
     );
 
@@ -170,6 +177,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     return {
       done,
       url,
+      temporalUiUrl,
       refresh,
       stop: () => (stopping ??= releaseAll()),
     };
@@ -186,6 +194,7 @@ function cockpitDeps(
   home: string,
   store: PolicyStore,
   temporal: ForemanRuntime['temporal'],
+  temporalUiUrl: string | null,
 ): CockpitDeps {
   return {
     client: runtime.client,
@@ -194,17 +203,36 @@ function cockpitDeps(
     home,
     policy: () => store.current().policy,
     namespace: temporal.namespace,
-    temporalUiUrl: temporal.devServer?.uiUrl ?? null,
+    temporalUiUrl,
   };
 }
+
+/** Closed runs read once per process (src/status/records.ts), for the API and the metrics alike. */
+const closedRuns = createClosedRunReader();
 
 /** `webhooks` plus the metrics routes (specs/metrics.md), which sit behind the server token like the API. */
 function withMetrics(webhooks: Hono, o: { home: string; deployment: Deployment; client: Client }): Hono {
   const metrics = createMetricsRoutes({
     report: ledgerReports(o.home, o.deployment),
-    state: () => collectState(o.client, o.deployment),
+    state: () => collectState(o.client, o.deployment, { readClosed: closedRuns }),
   });
   return new Hono().route('/', metrics).route('/', webhooks);
+}
+
+/**
+ * The API's reads (specs/api.md): Temporal's record of the deployment's runs, the tracker's word on
+ * their issues (cached a few seconds: the dashboard polls), links into the Temporal UI.
+ */
+function statusDeps(
+  client: Client,
+  deployment: Deployment,
+  o: { tracker: Tracker; temporalUiUrl: string | null; home: string },
+): Pick<HttpDeps, 'state' | 'issue'> {
+  const opts = { ...o, tracker: cachedIssueLookup(o.tracker), readClosed: closedRuns };
+  return {
+    state: () => collectState(client, deployment, opts),
+    issue: (identifier) => collectIssue(client, deployment, identifier, opts),
+  };
 }
 
 /**

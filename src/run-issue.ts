@@ -35,6 +35,8 @@ export async function runIssue(opts: {
   signal?: AbortSignal;
   /** Run an issue whose last run completed once more. (Default: false, refused with `already_completed`) */
   again?: boolean;
+  /** A dev server started here serves the Temporal Web UI. (Default: true) */
+  ui?: boolean;
 }): Promise<IssueRunSummary> {
   const env = opts.env ?? process.env;
   const home = foremanHome(env);
@@ -52,7 +54,13 @@ export async function runIssue(opts: {
       );
     }
 
-    const { runtime, deployment, taskQueue, release } = await connectForeman({ store, env, home, log: opts.log });
+    const { runtime, deployment, taskQueue, release } = await connectForeman({
+      store,
+      env,
+      home,
+      log: opts.log,
+      ...(opts.ui === undefined ? {} : { ui: opts.ui }),
+    });
     releasers.push(release);
     const workerDone = runtime.run();
 

@@ -1,70 +1,74 @@
 /**
- * The runtime state an operator sees (`GET /api/v1/state`, the dashboard, `foreman status`),
- * read from Temporal — the only scheduler state — never from process memory: running issue
- * workflows with their status query, and recently closed runs with their outcome.
+ * The runtime state an operator sees (`GET /api/v1/state`, the dashboard, `foreman status`; shapes
+ * in specs/api.md), read from Temporal — the only scheduler state — never from process memory:
+ * running issue workflows with their status query and the step in flight (src/status/running.ts),
+ * and closed runs from their memo or result (src/status/records.ts), so totals survive the runs
+ * that made them. The tracker, when given, says each issue's state and URL.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { deploymentQuery, type Deployment } from './deployment.js';
-import { findIssueRun } from './dispatch/runs.js';
-import {
-  dispatcherStatusQuery,
-  dispatcherWorkflowId,
-  ISSUE_WORKFLOW_TYPE,
-  statusQuery,
-} from '../workflows/definitions.js';
-import type { IssueRunStatus } from '../workflows/definitions.js';
+import { dispatcherStatusQuery, dispatcherWorkflowId, ISSUE_WORKFLOW_TYPE } from '../workflows/definitions.js';
 import { latestRateLimits, type RateLimits } from './agents/rate-limits.js';
+import type { Issue, Tracker } from './trackers/types.js';
+import { createClosedRunReader, endsRun, type ClosedIssueRun } from './status/records.js';
+import { readRunning, runningRow, temporalRunUrl, type RunningIssue, type TokenCounts } from './status/running.js';
+import { retryingSteps } from './status/live.js';
 
-/** One running issue (Symphony SPEC §13.7.2 `running[]`, extended). */
-export interface RunningIssue {
+export type { ClosedIssueRun } from './status/records.js';
+export type { RunningIssue, WaitingQuestion, CurrentStep, TokenCounts } from './status/running.js';
+export { collectIssue, type IssueDetail } from './status/issue.js';
+
+/** A retry waiting to happen (Symphony SPEC §13.7.2 `retrying[]`): an outage ridden out, or an activity's retry. */
+export interface RetryingIssue {
   issue_id: string;
   issue_identifier: string;
-  workflow_id: string;
-  run_id: string;
-  phase: IssueRunStatus['phase'] | 'unknown';
-  round: number;
-  turn_count: number;
-  started_at: string;
-  last_error: string | null;
-  /** A step riding out a transient outage: which, the attempt, the next try (RFC 3339); null when none. */
-  retrying: { step: string; attempt: number; error: string; next_attempt_at: string } | null;
-  workspace: string | null;
-  branch: string | null;
-  tokens: { input_tokens: number; output_tokens: number; total_tokens: number };
-  /** The latest model rate limits this run saw (Symphony SPEC §13.7); null before any. */
-  rate_limits: RateLimits | null;
-  /** The open question, when the run waits for a human. */
-  waiting: {
-    question: string;
-    kind: string;
-    asked_at: string;
-    age_ms: number;
-    reminded: boolean;
-    parked: boolean;
-  } | null;
-  /** Comments not taken as answers because their author may not answer (specs/trust.md), latest last. */
-  ignored_comments: { comment_id: string; author: string; reason: string }[];
+  issue_url: string | null;
+  /** The step (run step name, or activity type) that failed. */
+  step: string;
+  /** The attempt that is due (1-based). */
+  attempt: number;
+  /** RFC 3339; null when Temporal has not scheduled it yet. */
+  due_at: string | null;
+  error: string;
 }
 
-/** One recently closed run. */
-export interface ClosedIssueRun {
-  issue_identifier: string;
-  workflow_id: string;
-  run_id: string;
-  status: string;
-  outcome: string | null;
-  closed_at: string | null;
+/** Sums over runs: tokens, USD (known prices only), wall seconds, runs. */
+export interface RunTotals extends TokenCounts {
+  /** USD of the runs whose models had a price. */
+  cost_usd: number;
+  /** Runs counted whose cost is unknown (a model without a price). */
+  runs_without_price: number;
+  /** Wall-clock seconds the runs were open (start to close, or to now), waits for humans included. */
+  seconds_running: number;
+  runs: number;
 }
 
-/** Summary view of the system (Symphony SPEC §13.7.2 `GET /api/v1/state`, extended). */
+/** Summary view of the system (Symphony SPEC §13.7.2 `GET /api/v1/state`, extended; specs/api.md). */
 export interface StateSnapshot {
   generated_at: string;
   /** The task queue of the deployment the snapshot covers; null for all. */
   task_queue: string | null;
   /** The deployment key the snapshot covers (src/deployment.ts); null for all. */
   deployment: string | null;
-  counts: { running: number; waiting_for_human: number; closed_recently: number };
+  /** The Temporal Web UI; null when none is known (`foreman start --no-ui`, or a server without one). */
+  temporal_ui_url: string | null;
+  counts: {
+    /** Open runs at work (not waiting for a human, not in review, not retrying). */
+    running: number;
+    retrying: number;
+    waiting_for_human: number;
+    /** Issues handed over and still in review: open runs waiting on their PR, and closed hand-overs the tracker still shows in their review state. */
+    in_review: number;
+    /** Runs that completed (handed over or merged) since `totals.today.since`. */
+    done_today: number;
+    /** Every open run. */
+    open: number;
+    /** Closed runs listed in `recent`. */
+    closed_recently: number;
+  };
+  /** Every open run (at work, retrying, waiting or in review: see each row's `status`). */
   running: RunningIssue[];
+  retrying: RetryingIssue[];
   recent: ClosedIssueRun[];
   /**
    * Issues the dispatcher's last tick did not start, with the reason (e.g. `author X is not
@@ -72,70 +76,32 @@ export interface StateSnapshot {
    * dispatcher answers or `task_queue` is null.
    */
   skipped: { issue_identifier: string; reason: string }[];
-  totals: { input_tokens: number; output_tokens: number; total_tokens: number };
+  /** Symphony SPEC §13.3 `codex_totals`: all-time tokens and seconds over every run, open ones included. */
+  codex_totals: TokenCounts & { seconds_running: number };
+  /** All-time totals (closed runs' records plus open runs so far), with `today` and `in_flight` parts. */
+  totals: RunTotals & { today: RunTotals & { since: string }; in_flight: RunTotals };
   /** The latest model rate limits any running issue saw (Symphony SPEC §13.7 `rate_limits`); null: none. */
   rate_limits: RateLimits | null;
+  /** Why the tracker could not be asked for states and URLs; null when it answered or was not asked. */
+  tracker_error: string | null;
 }
 
-type ExecutionInfo = Pick<
-  WorkflowExecutionInfo,
-  'workflowId' | 'runId' | 'memo' | 'startTime' | 'status' | 'closeTime'
->;
-
-const identifierOf = (wf: ExecutionInfo) =>
-  typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
-
-/** Queries one running workflow; a workflow that can't answer (no worker) still shows, as `unknown`. */
-async function describeRunning(client: Client, wf: ExecutionInfo): Promise<RunningIssue> {
-  let s: IssueRunStatus | null;
-  try {
-    s = await client.workflow.getHandle(wf.workflowId, wf.runId).query(statusQuery);
-  } catch {
-    s = null;
-  }
-  const t = s?.tokens;
-  const input = t ? t.input_tokens + t.cache_creation_input_tokens + t.cache_read_input_tokens : 0;
-  const output = t?.output_tokens ?? 0;
-  return {
-    issue_id: s?.issueId ?? (typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : ''),
-    issue_identifier: s?.identifier ?? identifierOf(wf),
-    workflow_id: wf.workflowId,
-    run_id: wf.runId,
-    phase: s?.phase ?? 'unknown',
-    round: s?.round ?? 0,
-    turn_count: s?.turns ?? 0,
-    started_at: s?.startedAt ?? wf.startTime.toISOString(),
-    last_error: s?.lastError ?? null,
-    retrying: s?.retrying
-      ? {
-          step: s.retrying.step,
-          attempt: s.retrying.attempt,
-          error: s.retrying.error,
-          next_attempt_at: s.retrying.nextAttemptAt,
-        }
-      : null,
-    workspace: s?.workspace ?? null,
-    branch: s?.branch ?? null,
-    tokens: { input_tokens: input, output_tokens: output, total_tokens: input + output },
-    rate_limits: s?.rateLimits ?? null,
-    waiting:
-      s?.phase === 'waiting_for_human' && s.escalation
-        ? {
-            question: s.escalation.question,
-            kind: s.escalation.kind,
-            asked_at: s.escalation.askedAt,
-            age_ms: Date.now() - Date.parse(s.escalation.askedAt),
-            reminded: s.escalation.reminded,
-            parked: s.escalation.parked,
-          }
-        : null,
-    ignored_comments: (s?.ignoredComments ?? []).map((c) => ({
-      comment_id: c.commentId,
-      author: c.author,
-      reason: c.reason,
-    })),
-  };
+/** What `collectState` and `collectIssue` may use besides Temporal. */
+export interface StatusOptions {
+  /** Asked once per snapshot for the issues' states and URLs (the daemon wraps it in a short cache). */
+  tracker?: Pick<Tracker, 'fetchIssuesByIds'>;
+  /** The Temporal Web UI base URL, for `temporal_ui_url` and each run's `temporal_url`. */
+  temporalUiUrl?: string | null;
+  /** Closed runs listed in `recent`. (Default: 20) */
+  recentLimit?: number;
+  /** Reads closed runs; a process keeps one so each closed run is read once. (Default: a new one) */
+  readClosed?: ReturnType<typeof createClosedRunReader>;
+  /** Epoch ms now. (Default: Date.now) */
+  now?: () => number;
 }
+
+/** Closed hand-overs whose tracker state is looked up to count `in_review`, newest first. */
+const IN_REVIEW_LOOKUPS = 50;
 
 /** The dispatcher's last skipped list on `taskQueue`; empty when it cannot answer. */
 async function dispatcherSkipped(client: Client, taskQueue: string | null): Promise<StateSnapshot['skipped']> {
@@ -149,60 +115,214 @@ async function dispatcherSkipped(client: Client, taskQueue: string | null): Prom
 }
 
 /**
+ * Wraps a tracker so issues fetched by id are reused for `ttlMs` (the dashboard polls; a tracker's
+ * API has rate limits). Only what the tracker said is kept, never run state.
+ */
+export function cachedIssueLookup(
+  tracker: Pick<Tracker, 'fetchIssuesByIds'>,
+  ttlMs = 5000,
+  now: () => number = Date.now,
+): Pick<Tracker, 'fetchIssuesByIds'> {
+  const cache = new Map<string, { at: number; issue: Issue | null }>();
+  return {
+    async fetchIssuesByIds(ids) {
+      const t = now();
+      const stale = ids.filter((id) => (cache.get(id)?.at ?? -Infinity) < t - ttlMs);
+      if (stale.length) {
+        const got = new Map((await tracker.fetchIssuesByIds(stale)).map((i) => [i.id, i]));
+        for (const id of stale) cache.set(id, { at: t, issue: got.get(id) ?? null });
+        if (cache.size > 5000) for (const [id, v] of cache) if (v.at < t - ttlMs) cache.delete(id);
+      }
+      return ids.map((id) => cache.get(id)?.issue).filter((i): i is Issue => Boolean(i));
+    },
+  };
+}
+
+/** Start of the local day of `now` (epoch ms), as the daemon's clock (TZ) sees it. */
+export function startOfDay(now: number): number {
+  const d = new Date(now);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** The tracker's issues by id; an error is returned as text, never thrown. */
+export async function trackerIssues(
+  tracker: StatusOptions['tracker'],
+  ids: string[],
+): Promise<{ issues: Map<string, Issue>; error: string | null }> {
+  const issues = new Map<string, Issue>();
+  const unique = [...new Set(ids.filter(Boolean))];
+  if (!tracker || unique.length === 0) return { issues, error: null };
+  try {
+    for (const i of await tracker.fetchIssuesByIds(unique)) issues.set(i.id, i);
+    return { issues, error: null };
+  } catch (err) {
+    return { issues, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function emptyTotals(): RunTotals {
+  return {
+    input_tokens: 0,
+    output_tokens: 0,
+    total_tokens: 0,
+    cost_usd: 0,
+    runs_without_price: 0,
+    seconds_running: 0,
+    runs: 0,
+  };
+}
+
+function addRun(t: RunTotals, tokens: TokenCounts | null, cost: number | null, ms: number | null): void {
+  t.runs++;
+  if (tokens) {
+    t.input_tokens += tokens.input_tokens;
+    t.output_tokens += tokens.output_tokens;
+    t.total_tokens += tokens.total_tokens;
+  }
+  if (cost === null) t.runs_without_price++;
+  else t.cost_usd += cost;
+  t.seconds_running += Math.max(0, ms ?? 0) / 1000;
+}
+
+/**
  * Reads the state of the issue runs of `deployment` (null: every deployment; legacy runs on its
- * legacy queue included, src/deployment.ts): all running, and the last `recentLimit` closed.
+ * legacy queue included, src/deployment.ts): every open run, every closed run's record (for the
+ * totals; the latest `recentLimit` listed), the tracker's word on their issues.
+ * @throws what the Temporal client throws when visibility cannot be listed.
  */
 export async function collectState(
   client: Client,
   deployment: Deployment | null,
-  recentLimit = 20,
+  opts: StatusOptions = {},
 ): Promise<StateSnapshot> {
+  const now = (opts.now ?? Date.now)();
   const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}'` + (deployment ? ` AND ${deploymentQuery(deployment)}` : '');
-  const runningInfos: WorkflowExecutionInfo[] = [];
-  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` }))
-    runningInfos.push(wf);
-  const running = await Promise.all(runningInfos.map((wf) => describeRunning(client, wf)));
+  const openInfos: WorkflowExecutionInfo[] = [];
+  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus = 'Running'` })) openInfos.push(wf);
+  const closedInfos: WorkflowExecutionInfo[] = [];
+  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus != 'Running'` }))
+    if (endsRun(wf)) closedInfos.push(wf);
 
-  const recent: ClosedIssueRun[] = [];
-  for await (const wf of client.workflow.list({ query: `${base} AND ExecutionStatus != 'Running'` })) {
-    recent.push(closedRun(wf));
-    if (recent.length >= recentLimit) break;
+  const readClosed = opts.readClosed ?? createClosedRunReader();
+  const [reads, closed, skipped] = await Promise.all([
+    Promise.all(openInfos.map(async (wf) => ({ wf, ...(await readRunning(client, wf)) }))),
+    readClosed(client, closedInfos),
+    dispatcherSkipped(client, deployment?.taskQueue ?? null),
+  ]);
+  const namespace = client.options.namespace;
+  const running = reads.map(({ wf, status, steps }) => ({
+    ...runningRow(wf, status, steps, now),
+    temporal_url: temporalRunUrl(opts.temporalUiUrl, namespace, wf.workflowId, wf.runId),
+  }));
+  const openIds = new Set(running.map((r) => r.issue_identifier));
+  // The latest closed run per issue with no open run: the issue's standing since.
+  const latestClosed = new Map<string, ClosedIssueRun>();
+  for (const c of closed)
+    if (!openIds.has(c.issue_identifier) && !latestClosed.has(c.issue_identifier))
+      latestClosed.set(c.issue_identifier, c);
+  const handedOver = [...latestClosed.values()].filter((c) => c.phase === 'handed_over').slice(0, IN_REVIEW_LOOKUPS);
+  const recent = closed.slice(0, opts.recentLimit ?? 20);
+  const lookup = await trackerIssues(opts.tracker, [
+    ...running.map((r) => r.issue_id),
+    ...recent.map((r) => r.issue_id ?? ''),
+    ...handedOver.map((r) => r.issue_id ?? ''),
+  ]);
+  for (const r of running) {
+    const issue = lookup.issues.get(r.issue_id);
+    r.issue_url = issue?.url ?? null;
+    r.state = issue?.state ?? null;
   }
-  const totals = running.reduce(
-    (acc, r) => ({
-      input_tokens: acc.input_tokens + r.tokens.input_tokens,
-      output_tokens: acc.output_tokens + r.tokens.output_tokens,
-      total_tokens: acc.total_tokens + r.tokens.total_tokens,
-    }),
-    { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
-  );
+  const shownRecent = recent.map((r) => {
+    const issue = r.issue_id ? lookup.issues.get(r.issue_id) : undefined;
+    return {
+      ...r,
+      state: issue?.state ?? r.state,
+      issue_url: issue?.url ?? null,
+      temporal_url: temporalRunUrl(opts.temporalUiUrl, namespace, r.workflow_id, r.run_id),
+    };
+  });
+  // Without the tracker's word a hand-over counts as still in review; with it, only if the state is unchanged.
+  const trackerAnswered = opts.tracker !== undefined && lookup.error === null;
+  const stillInReview = handedOver.filter((c) => {
+    const issue = c.issue_id ? lookup.issues.get(c.issue_id) : undefined;
+    if (!issue) return !trackerAnswered;
+    return c.state === null || issue.state.trim().toLowerCase() === c.state.trim().toLowerCase();
+  });
+
+  const retrying: RetryingIssue[] = [];
+  for (const { wf, status, steps } of reads) {
+    const row = running.find((r) => r.run_id === wf.runId)!;
+    const who = { issue_id: row.issue_id, issue_identifier: row.issue_identifier, issue_url: row.issue_url };
+    if (status?.retrying)
+      retrying.push({
+        ...who,
+        step: status.retrying.step,
+        attempt: status.retrying.attempt + 1,
+        due_at: status.retrying.nextAttemptAt,
+        error: status.retrying.error,
+      });
+    for (const s of retryingSteps(steps)) retrying.push({ ...who, ...s });
+  }
+
+  const since = startOfDay(now);
+  const all = emptyTotals();
+  const today = emptyTotals();
+  const inFlight = emptyTotals();
+  for (const c of closed) {
+    addRun(all, c.tokens, c.cost_usd, c.wall_ms);
+    if (c.closed_at && Date.parse(c.closed_at) >= since) addRun(today, c.tokens, c.cost_usd, c.wall_ms);
+  }
+  for (const r of running) {
+    const ms = now - Date.parse(r.started_at);
+    addRun(all, r.tokens, r.cost_usd, ms);
+    addRun(inFlight, r.tokens, r.cost_usd, ms);
+    addRun(today, r.tokens, r.cost_usd, Math.min(ms, now - since));
+  }
+  const isDone = (c: ClosedIssueRun) => c.phase === 'handed_over' || c.phase === 'merged';
   return {
-    generated_at: new Date().toISOString(),
+    generated_at: new Date(now).toISOString(),
     task_queue: deployment?.taskQueue ?? null,
     deployment: deployment?.key ?? null,
+    temporal_ui_url: opts.temporalUiUrl ?? null,
     counts: {
-      running: running.length,
-      waiting_for_human: running.filter((r) => r.waiting).length,
-      closed_recently: recent.length,
+      running: running.filter((r) => r.status === 'running').length,
+      retrying: running.filter((r) => r.status === 'retrying').length,
+      waiting_for_human: running.filter((r) => r.status === 'waiting_for_human').length,
+      in_review: running.filter((r) => r.status === 'in_review').length + stillInReview.length,
+      done_today: closed.filter((c) => isDone(c) && c.closed_at !== null && Date.parse(c.closed_at) >= since).length,
+      open: running.length,
+      closed_recently: shownRecent.length,
     },
     running,
-    recent,
-    skipped: await dispatcherSkipped(client, deployment?.taskQueue ?? null),
-    totals,
+    retrying,
+    recent: shownRecent,
+    skipped,
+    codex_totals: {
+      input_tokens: all.input_tokens,
+      output_tokens: all.output_tokens,
+      total_tokens: all.total_tokens,
+      seconds_running: all.seconds_running,
+    },
+    totals: { ...all, today: { ...today, since: new Date(since).toISOString() }, in_flight: inFlight },
     rate_limits: running.reduce<RateLimits | null>((acc, r) => latestRateLimits(acc, r.rate_limits), null),
+    tracker_error: lookup.error,
   };
 }
 
 /** Renders a snapshot as the plain-text table `foreman status` prints. */
 export function formatState(s: StateSnapshot): string {
-  const rows = [['ISSUE', 'PHASE', 'ROUND', 'TURNS', 'TOKENS', 'STARTED', 'LAST ERROR']];
+  const rows = [['ISSUE', 'PHASE', 'ROUND', 'TURNS', 'TOKENS', 'NOW', 'STARTED', 'LAST ERROR']];
   for (const r of s.running) {
+    const step = r.current_step;
+    const now = step?.role ? `${step.role}${r.last_tool ? `: ${r.last_tool}` : ''}` : (step?.activity ?? '');
     rows.push([
       r.issue_identifier,
       r.retrying ? `${r.phase} (retrying)` : r.phase,
       String(r.round),
       String(r.turn_count),
       String(r.tokens.total_tokens),
+      now,
       r.started_at,
       r.retrying
         ? `${r.retrying.error}; attempt ${r.retrying.attempt + 1} at ${r.retrying.next_attempt_at}`
@@ -216,9 +336,15 @@ export function formatState(s: StateSnapshot): string {
       .join('  ')
       .trimEnd(),
   );
+  const c = s.counts;
+  const usd = (n: number) => `$${n.toFixed(2)}`;
   const out = [
-    `${s.counts.running} running${s.deployment ? ` in ${s.deployment}` : ''}, ${s.counts.waiting_for_human} waiting for a human; tokens in flight: ${s.totals.total_tokens}`,
+    `${c.running} running${s.deployment ? ` in ${s.deployment}` : ''}, ${c.waiting_for_human} waiting for a human, ` +
+      `${c.retrying} retrying, ${c.in_review} in review, ${c.done_today} done today`,
+    `tokens today ${s.totals.today.total_tokens} (${usd(s.totals.today.cost_usd)}), in flight ${s.totals.in_flight.total_tokens}, ` +
+      `all time ${s.totals.total_tokens} (${usd(s.totals.cost_usd)})`,
   ];
+  if (s.temporal_ui_url) out.push(`Temporal UI: ${s.temporal_ui_url}`);
   if (s.running.length) out.push('', ...table);
   if (s.rate_limits) out.push('', formatRateLimits(s.rate_limits));
   const waiting = s.running.filter((r) => r.waiting);
@@ -228,7 +354,7 @@ export function formatState(s: StateSnapshot): string {
       const w = r.waiting!;
       const flags = [w.reminded ? 'reminded' : '', w.parked ? 'parked' : ''].filter(Boolean).join(', ');
       out.push(`  ${r.issue_identifier}  waiting ${formatAge(w.age_ms)}${flags ? ` (${flags})` : ''}: ${w.question}`);
-      for (const c of r.ignored_comments) out.push(`    ignored a comment from ${c.author}: ${c.reason}`);
+      for (const x of r.ignored_comments) out.push(`    ignored a comment from ${x.author}: ${x.reason}`);
     }
   }
   const skipped = (s.skipped ?? []).filter((x) => !/^(no_global_slot|no_state_slot|already_running)$/.test(x.reason));
@@ -239,9 +365,7 @@ export function formatState(s: StateSnapshot): string {
   if (s.recent.length) {
     out.push('', 'Recently finished:');
     for (const r of s.recent)
-      out.push(
-        `  ${r.issue_identifier}  ${r.status.toLowerCase()}${r.outcome ? ` (${r.outcome})` : ''}  ${r.closed_at ?? ''}`,
-      );
+      out.push(`  ${r.issue_identifier}  ${r.phase}${r.state ? ` (${r.state})` : ''}  ${r.closed_at ?? ''}`);
   }
   return out.join('\n');
 }
@@ -267,32 +391,4 @@ export function formatAge(ms: number): string {
   if (s < 7200) return `${Math.round(s / 60)} min`;
   if (s < 172_800) return `${Math.round(s / 3600)} h`;
   return `${Math.round(s / 86_400)} d`;
-}
-
-/** Details of one issue's latest run in `deployment` (a legacy run included), or null when it never ran. */
-export async function collectIssue(
-  client: Client,
-  deployment: Pick<Deployment, 'key' | 'legacyTaskQueue'>,
-  identifier: string,
-): Promise<RunningIssue | ClosedIssueRun | null> {
-  let d;
-  try {
-    d = (await findIssueRun(client, deployment, identifier))?.description;
-  } catch {
-    return null;
-  }
-  if (!d) return null;
-  if (d.status.name === 'RUNNING') return describeRunning(client, d);
-  return closedRun(d);
-}
-
-function closedRun(wf: ExecutionInfo): ClosedIssueRun {
-  return {
-    issue_identifier: identifierOf(wf),
-    workflow_id: wf.workflowId,
-    run_id: wf.runId,
-    status: wf.status.name,
-    outcome: typeof wf.memo?.outcome === 'string' ? wf.memo.outcome : null,
-    closed_at: wf.closeTime?.toISOString() ?? null,
-  };
 }

@@ -8,6 +8,7 @@ import type { RateLimits } from '../src/agents/rate-limits.js';
 import type { TokenUsage } from '../src/agents/usage.js';
 import type { Escalation, EscalationRecord } from '../src/evidence/escalation.js';
 import type { QaCommandResult } from '../src/qa/run.js';
+import type { StatusReport, SummaryReport } from '../src/status/run-report.js';
 import type { CarriedRun } from './issue/continue.js';
 
 /** Input of `IssueWorkflow`. */
@@ -147,7 +148,7 @@ export const runAttributes = {
 };
 
 /** What `statusQuery` returns. */
-export interface IssueRunStatus {
+export interface IssueRunStatus extends StatusReport {
   identifier: string;
   issueId: string;
   /** Workspace path once prepared. */
@@ -180,7 +181,7 @@ export interface IssueRunStatus {
 }
 
 /** The JSON summary an IssueWorkflow returns (and `foreman run` prints). */
-export interface IssueRunSummary {
+export interface IssueRunSummary extends SummaryReport {
   /** `completed`: pushed with evidence, issue in review. `stopped`: the tracker said stop. */
   outcome: 'completed' | 'stopped';
   identifier: string;

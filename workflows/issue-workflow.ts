@@ -33,6 +33,7 @@ import { checkpoint } from './issue/ledger.js';
 import { logEvent } from './issue/lifecycle.js';
 import { emptyInbox, installHandlers, type Run } from './issue/run.js';
 import { initialState, summaryOf } from './issue/state.js';
+import { closingMemo } from './issue/report.js';
 import { stoppedNotice } from './issue/texts.js';
 import { implementLoop, work } from './issue/work.js';
 import { reworkOnStart } from './issue/rework.js';
@@ -104,7 +105,7 @@ async function finish(run: Run, posted: IssueRunSummary['evidence']): Promise<Is
   const stopped = run.state.prState === 'closed';
   run.state.phase = stopped ? 'stopped' : 'done';
   logEvent(run, stopped ? 'stopped' : 'done', { pull_request: run.state.pr?.url ?? null });
-  upsertMemo({ outcome: stopped ? 'stopped' : 'completed' });
+  upsertMemo({ ...closingMemo(run.state, stopped ? 'stopped' : 'completed', Date.now()) });
   await checkpoint(run, 'ended', stopped ? 'stopped' : 'completed');
   const reason = stopped ? 'the pull request was closed without merging.' : null;
   return summaryOf(summaryContext(run), run.state, stopped ? 'stopped' : 'completed', reason, posted);
@@ -132,7 +133,7 @@ async function stopRun(run: Run, req: StopRequest): Promise<IssueRunSummary> {
   }
   state.phase = 'stopped';
   logEvent(run, 'stopped', { reason: req.reason });
-  upsertMemo({ outcome: 'stopped' });
+  upsertMemo({ ...closingMemo(state, 'stopped', Date.now()) });
   await checkpoint(run, 'ended', 'stopped');
   return summaryOf(summaryContext(run), state, 'stopped', req.reason, null);
 }

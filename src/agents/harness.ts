@@ -79,6 +79,8 @@ export interface TurnInfo {
   stopReason: string | null;
   /** Tool calls executed so far in this run. */
   toolCalls: number;
+  /** Name of the last tool the model called in this turn; null when it called none. */
+  lastTool: string | null;
 }
 
 /**
@@ -502,11 +504,11 @@ export async function runAgent(opts: AgentRunOptions): Promise<AgentRunResult> {
     if (content.length === 0) content.push({ type: 'text', text: '(empty response)' });
     await appendMessage('assistant', content);
     await transcript.append({ type: 'usage', at: now(), usage: callUsage });
-    opts.onTurn?.({ turn: turns, usage: { ...usage }, stopReason: response.stop_reason ?? null, toolCalls });
-
     const toolUses = content.filter(
       (b): b is Extract<ContentBlockParam, { type: 'tool_use' }> => b.type === 'tool_use',
     );
+    const lastTool = toolUses.at(-1)?.name ?? null;
+    opts.onTurn?.({ turn: turns, usage: { ...usage }, stopReason: response.stop_reason ?? null, toolCalls, lastTool });
     if (toolUses.length === 0) {
       await appendMessage('user', [{ type: 'text', text: nudgeText(toolbox, response.stop_reason ?? null) }]);
       continue;

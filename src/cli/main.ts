@@ -140,13 +140,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       parsePort(v),
     )
     .option('--host <addr>', 'HTTP bind address (overrides server.host; default 127.0.0.1)')
-    .action(async (policy: string, flags: { port?: number; host?: string }) => {
+    .option('--no-ui', 'start the local Temporal dev server without its Web UI')
+    .action(async (policy: string, flags: { port?: number; host?: string; ui: boolean }) => {
       const daemon = await startDaemon({
         policyFile: path.resolve(policy),
         ...(flags.port !== undefined ? { port: flags.port } : {}),
         ...(flags.host ? { host: flags.host } : {}),
         env,
         log,
+        ui: flags.ui,
       });
       const off = onSignals(() => daemon.stop(), log);
       try {
@@ -163,7 +165,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .argument('<issue>', 'issue identifier, e.g. DEMO-1')
     .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
     .option('--again', 'run an issue whose last run completed once more')
-    .action(async (identifier: string, policy: string, flags: { again?: boolean }) => {
+    .option('--no-ui', 'start the local Temporal dev server (if this starts one) without its Web UI')
+    .action(async (identifier: string, policy: string, flags: { again?: boolean; ui: boolean }) => {
       const abort = new AbortController();
       const off = onSignals(async () => abort.abort(), log);
       try {
@@ -174,6 +177,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
           log,
           signal: abort.signal,
           again: flags.again === true,
+          ui: flags.ui,
         });
         writeOut(`${JSON.stringify(summary, null, 2)}\n`);
         code = summary.outcome === 'completed' ? 0 : 3;
@@ -196,7 +200,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     .option('--all', 'show the runs of every deployment on the namespace')
     .action(async (flags: { json?: boolean; policy?: string; all?: boolean }) => {
       const deployment = flags.all ? null : await deploymentOfFile(flags.policy, env);
-      const snapshot = await withTemporalClient(env, (client) => collectState(client, deployment));
+      const temporalUiUrl = await temporalUi(env);
+      const snapshot = await withTemporalClient(env, (client) => collectState(client, deployment, { temporalUiUrl }));
       writeOut(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${formatState(snapshot)}\n`);
     });
 
@@ -244,6 +249,14 @@ function runCommandDeps(env: NodeJS.ProcessEnv): RunCommandDeps {
     answer: async (client, deployment, identifier, text) =>
       (await deliverAnswer(client, deployment, identifier, operatorReply(text))).line,
   };
+}
+
+/** The Temporal Web UI: TEMPORAL_UI_URL, else the one the recorded dev server serves; null when none. */
+async function temporalUi(env: NodeJS.ProcessEnv): Promise<string | null> {
+  const set = env.TEMPORAL_UI_URL?.trim();
+  if (set) return set;
+  if (env.TEMPORAL_ADDRESS?.trim()) return null;
+  return (await readRecordedDevServer(foremanHome(env)))?.uiUrl ?? null;
 }
 
 /**

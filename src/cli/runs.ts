@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Command } from 'commander';
 import { deploymentQuery, type Deployment } from '../deployment.js';
 import { findIssueRun, startIssueRun } from '../dispatch/runs.js';
@@ -17,9 +17,10 @@ import { totalTokens } from '../agents/usage.js';
 import { foremanHome, transcriptPath } from '../home.js';
 import { workspaceKey } from '../workspace/key.js';
 import { formatAge } from '../status.js';
+import { closedRecord, runSummary, type ClosedIssueRun } from '../status/records.js';
+import { queryStatus } from '../status/running.js';
 import {
   ISSUE_WORKFLOW_TYPE,
-  statusQuery,
   stopSignal,
   type IssueRunStatus,
   type IssueRunSummary,
@@ -128,8 +129,8 @@ export async function listRuns(client: Client, deployment: Deployment | null, li
     }
   const now = Date.now();
   return Promise.all([
-    ...running.map(async (wf) => runningRow(wf, await queryStatus(client.workflow.getHandle(wf.workflowId)), now)),
-    ...closed.map(async (wf) => closedRow(wf, await summaryOf(client, wf), now)),
+    ...running.map(async (wf) => runningRow(wf, await queryStatus(client, wf.workflowId, wf.runId), now)),
+    ...closed.map(async (wf) => closedRow(wf, await closedRecord(wf, () => runSummary(client, wf)), now)),
   ]);
 }
 
@@ -155,42 +156,23 @@ function runningRow(wf: WorkflowExecutionInfo, s: IssueRunStatus | null, now: nu
   };
 }
 
-function closedRow(wf: WorkflowExecutionInfo, summary: IssueRunSummary | null, now: number): RunRow {
-  const outcome = summary?.outcome ?? (typeof wf.memo?.outcome === 'string' ? wf.memo.outcome : null);
+function closedRow(wf: WorkflowExecutionInfo, rec: ClosedIssueRun, now: number): RunRow {
   const closedAt = wf.closeTime ?? wf.startTime;
   return {
     issue_identifier: identifierOf(wf),
     workflow_id: wf.workflowId,
     run_id: wf.runId,
     status: wf.status.name.toLowerCase(),
-    phase: outcome ?? wf.status.name.toLowerCase(),
+    // What the run did last (`handed_over`, `merged`, `stopped`), not Temporal's `completed`.
+    phase: rec.phase === 'unknown' ? (rec.outcome ?? wf.status.name.toLowerCase()) : rec.phase,
     started_at: wf.startTime.toISOString(),
     closed_at: wf.closeTime?.toISOString() ?? null,
     age_ms: now - closedAt.getTime(),
-    turns: null,
-    total_tokens: summary?.tokens.total ?? null,
-    cost_usd: summary?.cost_usd ?? null,
+    turns: rec.turns,
+    total_tokens: rec.tokens?.total_tokens ?? null,
+    cost_usd: rec.cost_usd,
     question: null,
   };
-}
-
-/** The status query, or null when no worker answers within 5 s. */
-async function queryStatus(handle: WorkflowHandle): Promise<IssueRunStatus | null> {
-  return Promise.race([
-    handle.query(statusQuery).catch(() => null),
-    new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000).unref()),
-  ]);
-}
-
-/** The summary a completed run returned (read from its history; no worker needed), else null. */
-async function summaryOf(client: Client, wf: WorkflowExecutionInfo): Promise<IssueRunSummary | null> {
-  if (wf.status.name !== 'COMPLETED') return null;
-  try {
-    const v = (await client.workflow.getHandle(wf.workflowId, wf.runId).result()) as IssueRunSummary | null;
-    return v && typeof v === 'object' && 'tokens' in v ? v : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Renders `ls` rows as a table. */
@@ -240,7 +222,7 @@ export async function cancelRun(
       'issue_not_running',
       `${identifier} has no running Foreman workflow (last run ${d.status.name}).`,
     );
-  const before = await queryStatus(handle);
+  const before = await queryStatus(client, workflowId);
   const by = os.userInfo().username;
   await handle.signal(stopSignal, { reason: `cancelled by ${by} with \`foreman cancel\`.`, cleanup: false });
   const kept = before?.workspace ? `; the workspace is kept at ${before.workspace}` : '; the workspace is kept';
@@ -277,7 +259,7 @@ export async function retryRun(
   const running = deployment ? found?.description.status.name === 'RUNNING' : true;
   if (running) {
     const workflowId = found?.workflowId ?? (await deps.runOf(client, deployment, identifier));
-    const s = await queryStatus(client.workflow.getHandle(workflowId));
+    const s = await queryStatus(client, workflowId);
     if (s?.retrying)
       return (
         `${identifier} is riding out an outage in "${s.retrying.step}" (${s.retrying.error}); it retries by itself ` +

@@ -16,13 +16,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP, type AddressInfo } from 'node:net';
 import { PolicyError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
-import type { StateSnapshot, RunningIssue, ClosedIssueRun } from '../status.js';
+import type { IssueDetail, StateSnapshot } from '../status.js';
 import { cockpitRoutes, isPublicPath, type CockpitDeps } from './cockpit.js';
 
 /** What the server needs from the daemon. */
 export interface HttpDeps {
   state(): Promise<StateSnapshot>;
-  issue(identifier: string): Promise<RunningIssue | ClosedIssueRun | null>;
+  issue(identifier: string): Promise<IssueDetail | null>;
   refresh(reason: string): Promise<void>;
   /** The dashboard, the answer route and `/healthz` (src/server/cockpit.ts); absent: not served. */
   cockpit?: CockpitDeps;

@@ -460,6 +460,8 @@ export interface RecordedDevServer {
   dbFile?: string;
   /** The namespace checked for health. */
   namespace?: string;
+  /** The Temporal Web UI, when the server serves one. */
+  uiUrl?: string;
   /** ISO 8601 time the record was written. */
   startedAt: string;
 }
@@ -475,6 +477,7 @@ export async function recordDevServer(home: string, s: DevServer): Promise<void>
     binary: s.binary,
     ...(s.dbFile ? { dbFile: s.dbFile } : {}),
     namespace: s.namespace,
+    ...(s.uiUrl ? { uiUrl: s.uiUrl } : {}),
     startedAt: new Date().toISOString(),
   };
   const tmp = `${recordPath(home)}.${process.pid}.tmp`;
@@ -557,6 +560,7 @@ export async function connectOrStartDevServer(opts: ConnectOrStartOptions): Prom
           binary: rec.binary ?? '',
           dbFile,
           namespace: rec.namespace ?? 'default',
+          ...(rec.uiUrl ? { uiUrl: rec.uiUrl } : {}),
           owned: false,
           stop: async () => {},
         };

@@ -31,7 +31,8 @@ export interface TemporalTarget {
 
 /**
  * Resolves the Temporal server: `TEMPORAL_ADDRESS`, else reuses or starts the dev server on
- * `<home>/temporal.db` (started on a free port; the caller that started it stops it on release).
+ * `<home>/temporal.db` (started on a free port, with the Temporal Web UI on another unless `ui` is
+ * false; the caller that started it stops it on release). Logs the UI's URL when there is one.
  * @throws TemporalServerError `temporal_cli_missing` / `temporal_server_failed`.
  */
 export async function resolveTemporal(opts: {
@@ -39,6 +40,8 @@ export async function resolveTemporal(opts: {
   home: string;
   namespace: string;
   log: Logger;
+  /** Start a new dev server with its Web UI (a free port). (Default: true) */
+  ui?: boolean;
 }): Promise<TemporalTarget> {
   const address = opts.env.TEMPORAL_ADDRESS?.trim();
   const namespace = opts.env.TEMPORAL_NAMESPACE?.trim() || opts.namespace;
@@ -55,6 +58,7 @@ export async function resolveTemporal(opts: {
     log,
     env: opts.env,
     killOnExit: false, // the server outlives a crash of its starter; the next start reuses it
+    ...(opts.ui === false ? {} : { uiPort: 0 }),
   });
   opts.log.info(
     {
@@ -63,9 +67,11 @@ export async function resolveTemporal(opts: {
       ms: Date.now() - started,
       reused: !devServer.owned,
       db: devServer.dbFile,
+      ui: devServer.uiUrl ?? null,
     },
     'Temporal dev server ready',
   );
+  if (devServer.uiUrl) opts.log.info({ url: devServer.uiUrl }, `Temporal Web UI: ${devServer.uiUrl}`);
   return { address: devServer.address, namespace, devServer, release: () => devServer.stop() };
 }
 
@@ -123,6 +129,8 @@ export async function connectForeman(opts: {
   env: NodeJS.ProcessEnv;
   home: string;
   log: Logger;
+  /** A dev server started here serves the Temporal Web UI. (Default: true) */
+  ui?: boolean;
 }): Promise<ForemanRuntime> {
   const { policy } = opts.store.current();
   const temporal = await resolveTemporal({
@@ -130,6 +138,7 @@ export async function connectForeman(opts: {
     home: opts.home,
     namespace: policy.temporal.namespace,
     log: opts.log,
+    ...(opts.ui === undefined ? {} : { ui: opts.ui }),
   });
   const deployment = deploymentOf(opts.store.current());
   const taskQueue = deployment.taskQueue;

@@ -166,7 +166,8 @@ describe('foreman ls / retry / cancel / logs', () => {
     expect(follow.stdout).toContain('the run has ended');
 
     const ls = await runForeman(['ls', '--policy', s.policy], s.env);
-    expect(ls.stdout).toMatch(new RegExp(`${s.id}\\s+completed\\s+completed\\s+ended \\d+ s ago\\s+-\\s+\\d+`));
+    // The phase says what the run did last (handed over for review), with its turns and tokens from the memo.
+    expect(ls.stdout).toMatch(new RegExp(`${s.id}\\s+completed\\s+handed_over\\s+ended \\d+ s ago\\s+\\d+\\s+\\d+`));
 
     // An ended run is started again (no worker here: it waits on the queue for one).
     const before = await s.client.workflow.getHandle(issueWorkflowId(s.deployment.key, s.id)).describe();

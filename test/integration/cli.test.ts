@@ -165,6 +165,9 @@ describe('foreman run', () => {
     const ready = r.stderr.split('\n').find((l) => l.includes('"msg":"Temporal dev server ready"'));
     const pid = Number(JSON.parse(ready ?? '{}').pid);
     expect(pid).toBeGreaterThan(0);
+    // The dev server Foreman starts serves the Temporal Web UI by default, and says where.
+    expect(JSON.parse(ready ?? '{}').ui).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(r.stderr).toContain(`"msg":"Temporal Web UI: ${JSON.parse(ready ?? '{}').ui}"`);
     // The record is gone and the server it started is stopped.
     await expect(fs.stat(path.join(s.env.FOREMAN_HOME, 'temporal-dev.json'))).rejects.toThrow();
     expect(() => process.kill(pid, 0)).toThrow();

@@ -27,6 +27,8 @@ import {
   type DevServer,
 } from '../../src/temporal/dev-server.js';
 import { uniqueTaskQueue, uniqueWorkflowId } from '../support/temporal.js';
+import { resolveTemporal } from '../../src/temporal/server.js';
+import { silentLogger } from '../../src/logger.js';
 
 let binary: string;
 let tmp = '';
@@ -217,6 +219,38 @@ describe('dev server record', () => {
     expect(fresh.owned).toBe(true);
     expect(fresh.pid).not.toBe(again.pid);
     expect((await readRecordedDevServer(home))?.pid).toBe(fresh.pid);
+  });
+});
+
+describe('Temporal Web UI', () => {
+  it('resolveTemporal starts the dev server with its Web UI (served, recorded for status); ui: false without', async () => {
+    const home = await tempDir();
+    const log = silentLogger;
+    const { TEMPORAL_ADDRESS: _external, ...rest } = process.env;
+    const env = { ...rest, TEMPORAL_CLI: binary };
+    const withUi = await resolveTemporal({ env, home, namespace: 'default', log });
+    try {
+      const ui = withUi.devServer?.uiUrl;
+      expect(ui).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const page = await fetch(ui!);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<html/i);
+      expect((await readRecordedDevServer(home))?.uiUrl).toBe(ui);
+    } finally {
+      await withUi.release();
+    }
+    const headless = await resolveTemporal({
+      env,
+      home,
+      namespace: 'default',
+      log,
+      ui: false,
+    });
+    try {
+      expect(headless.devServer?.uiUrl).toBeUndefined();
+    } finally {
+      await headless.release();
+    }
   });
 });
 

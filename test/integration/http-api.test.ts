@@ -20,16 +20,29 @@ import { tempDir, writePolicy } from '../support/fixtures.js';
 const TOKEN = 'f0reman-api-token-for-tests-1234567890';
 const GITHUB_SECRET = 'gh-test-secret';
 
+const zero = {
+  input_tokens: 0,
+  output_tokens: 0,
+  total_tokens: 0,
+  cost_usd: 0,
+  runs_without_price: 0,
+  seconds_running: 0,
+  runs: 0,
+};
 const snapshot: StateSnapshot = {
   generated_at: '2026-12-04T12:00:00.000Z',
   task_queue: 'q',
   deployment: null,
-  counts: { running: 0, waiting_for_human: 0, closed_recently: 0 },
+  temporal_ui_url: null,
+  counts: { running: 0, retrying: 0, waiting_for_human: 0, in_review: 0, done_today: 0, open: 0, closed_recently: 0 },
   running: [],
+  retrying: [],
   recent: [],
   skipped: [],
-  totals: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+  codex_totals: { input_tokens: 0, output_tokens: 0, total_tokens: 0, seconds_running: 0 },
+  totals: { ...zero, today: { ...zero, since: '2026-12-04T00:00:00.000Z' }, in_flight: zero },
   rate_limits: null,
+  tracker_error: null,
 };
 
 let servers: HttpServer[] = [];

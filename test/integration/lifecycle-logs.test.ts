@@ -72,6 +72,7 @@ describe('lifecycle logs', () => {
     expect(names.at(-1)).toBe('done');
     const agent = events.find((e) => e.event === 'agent step')!;
     expect(agent).toMatchObject({ step: 'run the implementer' });
+    expect(agent.session_id).toBe(`${(await handle.describe()).runId}/implementer`); // Symphony SPEC §13.1
     expect(agent.turns).toBeGreaterThan(0);
     expect(agent.tokens).toBeGreaterThan(0);
     expect(events.find((e) => e.event === 'QA result')).toMatchObject({ passed: true });

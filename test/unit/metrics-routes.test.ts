@@ -48,7 +48,15 @@ function app(opts: { token?: string } = {}) {
     },
     state: async () => ({
       running: [running('implementing'), running('waiting_for_human'), running('waiting_for_human')],
-      counts: { running: 3, waiting_for_human: 2, closed_recently: 0 },
+      counts: {
+        running: 1,
+        retrying: 0,
+        waiting_for_human: 2,
+        in_review: 0,
+        done_today: 0,
+        open: 3,
+        closed_recently: 0,
+      },
     }),
   };
   const http: HttpDeps = {

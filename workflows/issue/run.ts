@@ -28,7 +28,8 @@ import type { CarriedRun } from './continue.js';
 import type { EvidenceData } from '../../src/evidence/render.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { publish } from './publish.js';
-import { evidenceOf, recordIgnoredComment, statusOf, type RunState } from './state.js';
+import { evidenceOf, recordIgnoredComment, type RunState } from './state.js';
+import { statusOf } from './report.js';
 
 /** What the signals brought in and the run has not acted on yet. */
 export interface Inbox {

@@ -2,7 +2,9 @@
  * The run state of one IssueWorkflow: one typed, plain-JSON object that the phases update and that
  * the status query, the evidence packet and the summary are all read from. Pure functions only.
  */
-import type { IgnoredComment, IssueRunStatus, IssueRunSummary, IssueWorkflowInput, RunPhase } from '../definitions.js';
+import type { IgnoredComment, IssueRunStatus, IssueRunSummary, RunPhase } from '../definitions.js';
+import type { LifecycleEvent } from '../../src/status/run-report.js';
+import { reviewOf } from './report.js';
 import type { BudgetInput } from '../../src/agents/results.js';
 import type { RateLimits } from '../../src/agents/rate-limits.js';
 import {
@@ -93,6 +95,10 @@ export interface RunState {
   reworkRounds?: number;
   /** The tracker state the issue was in when the run started (absent in runs from before it was kept). */
   startedFor?: string | null;
+  /** The latest lifecycle event (./lifecycle.ts); absent in runs from before it was kept. */
+  lastEvent?: LifecycleEvent | null;
+  /** The tracker state the run last moved the issue to by a hand-over step; absent when none. */
+  trackerState?: string | null;
 }
 
 /** Ignored comments a run keeps in its status (the oldest are dropped). */
@@ -198,31 +204,6 @@ export function budgetNow(state: RunState, s: RunSettings): BudgetInput {
   };
 }
 
-/** What `statusQuery` answers. */
-export function statusOf(input: IssueWorkflowInput, state: RunState): IssueRunStatus {
-  return {
-    identifier: input.identifier,
-    issueId: input.issueId,
-    workspace: state.workspace?.path ?? null,
-    branch: state.workspace?.branch ?? null,
-    turns: state.turns,
-    tokens: state.usage,
-    transcripts: state.transcripts,
-    phase: state.phase,
-    round: state.round,
-    startedAt: new Date(state.startedAt).toISOString(),
-    lastError: state.lastError,
-    escalation: state.openEscalation,
-    answeredCommentIds: state.answeredCommentIds,
-    ignoredComments: state.ignoredComments ?? [],
-    prNumber: state.pr?.number ?? null,
-    issueUpdated: state.issueUpdated,
-    retrying: state.retrying ?? null,
-    rateLimits: state.rateLimits ?? null,
-    costUsd: state.costUsd ?? null,
-  };
-}
-
 /** The evidence packet's data as it stands, at workflow time `now` (rendered by an activity). */
 export function evidenceOf(
   o: { identifier: string; title: string; workflowId: string; runId: string; settings: RunSettings; now: number },
@@ -291,6 +272,8 @@ export function summaryOf(
     tokens: { ...state.usage, total: totalTokens(state.usage) },
     cost_usd: state.costUsd,
     escalations: state.escalations,
+    review: reviewOf(state),
+    turns: state.turns,
     wall_ms: o.now - state.startedAt,
     workflowId: o.workflowId,
     runId: o.runId,

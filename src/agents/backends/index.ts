@@ -40,7 +40,7 @@ export const builtinBackend: AgentBackend = {
       ...(input.resume ? { resume: input.resume } : {}),
       ...(input.onProgress
         ? {
-            onTurn: (t) => input.onProgress!({ turns: t.turn, usage: t.usage, lastTool: null }),
+            onTurn: (t) => input.onProgress!({ turns: t.turn, usage: t.usage, lastTool: t.lastTool }),
           }
         : {}),
       // Prices only: the gateway enforces the limits (budgetRefused reports its verdict).
