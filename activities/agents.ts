@@ -30,6 +30,7 @@ import { runHook, runHookBestEffort } from '../src/workspace/workspace.js';
 import { sandboxPolicyOf } from '../src/sandbox/policy.js';
 import type { ActivityContext } from './context.js';
 import { withHeartbeat } from './heartbeat.js';
+import { redactDeep } from '../src/redact.js';
 
 /** Input every agent step gets. */
 interface StepInput {
@@ -50,9 +51,12 @@ const exists = (file: string) =>
 /** Builds the agent activities: one step of each role (below). */
 export function createAgentActivities(ctx: ActivityContext) {
   return {
-    runImplementer: (input: StepInput & { feedback: string | null }) => runImplementer(ctx, input),
-    runReviewer: (input: StepInput & { openFindings: Finding[] }) => runReviewer(ctx, input),
-    runQaAgent: (input: StepInput) => runQaAgent(ctx, input),
+    // Model-written text (a summary, a question, findings) may quote a secret the agent saw; what
+    // the workflow keeps (its history, the status query) never carries one.
+    runImplementer: async (input: StepInput & { feedback: string | null }) =>
+      redactDeep(await runImplementer(ctx, input)),
+    runReviewer: async (input: StepInput & { openFindings: Finding[] }) => redactDeep(await runReviewer(ctx, input)),
+    runQaAgent: async (input: StepInput) => redactDeep(await runQaAgent(ctx, input)),
   };
 }
 
