@@ -302,7 +302,8 @@ describe('foreman start', () => {
     expect(url).toBeTruthy();
     // The issue moves to review before the run ends (it still writes its metrics record): wait for the end.
     await waitFor(
-      async () => ((await (await fetch(`${url}/api/v1/${s.id}`)).json()) as { status?: string }).status === 'COMPLETED',
+      async () =>
+        ((await (await fetch(`${url}/api/v1/${s.id}`)).json()) as { outcome?: string }).outcome === 'completed',
       30_000,
       () => daemon.output().stderr,
     );
@@ -315,7 +316,8 @@ describe('foreman start', () => {
     expect(state.recent.some((r) => r.issue_identifier === s.id && r.outcome === 'completed')).toBe(true);
     const one = await fetch(`${url}/api/v1/${s.id}`);
     expect(one.status).toBe(200);
-    expect(await one.json()).toMatchObject({ issue_identifier: s.id, status: 'COMPLETED', outcome: 'completed' });
+    // A finished run says what the tracker says (specs/api.md), not Temporal's COMPLETED.
+    expect(await one.json()).toMatchObject({ issue_identifier: s.id, status: 'handed_over', outcome: 'completed' });
     expect((await fetch(`${url}/api/v1/NOPE-404`)).status).toBe(404);
     expect((await fetch(`${url}/api/v1/refresh`, { method: 'POST' })).status).toBe(202);
     expect((await fetch(`${url}/api/v1/refresh`)).status).toBe(405);
@@ -333,7 +335,7 @@ describe('foreman start', () => {
       expect.arrayContaining([expect.objectContaining({ issue_identifier: s.id, outcome: 'completed' })]),
     );
     const text = await runForeman(['status', '--policy', s.policy], s.env);
-    expect(text.stdout).toContain(`${s.id}  completed (completed)`);
+    expect(text.stdout).toContain(`${s.id}  handed_over (Human Review)`);
 
     daemon.child.kill('SIGTERM');
     const exit = await daemon.wait(40_000);
