@@ -3,6 +3,7 @@
  * sandbox, its model calls through the gateway to a scripted Messages API server, Foreman's outcome
  * tools over MCP, a real workspace and a real transcript file.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -238,5 +239,86 @@ describe('claude-code backend', () => {
     const result = await createClaudeCodeBackend(SETTINGS).run(input(await openSession()));
     expect(result).toMatchObject({ outcome: 'max_turns', summary: 'Really done.', turns: 2 });
     expect(userTexts(server!.agentCalls[1]!).at(-1)).toContain('without calling a Foreman tool');
+  });
+});
+
+/** Every file under `root` (following no symlinks), as paths. */
+async function filesUnder(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+    const full = path.join(root, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+/** The pids whose environment holds `needle` (as root every /proc/<pid>/environ is readable). */
+function pidsWithEnv(needle: string): { pid: string; environ: string; cmdline: string }[] {
+  const out: { pid: string; environ: string; cmdline: string }[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (environ.includes(needle)) out.push({ pid, environ, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8') });
+    } catch {
+      // gone, or not readable
+    }
+  }
+  return out;
+}
+
+describe('claude-code backend: no real key in the sandbox', () => {
+  const CANARY = 'sk-ant-canary-0123456789abcdef-claude-code';
+  let saved: string | undefined;
+  beforeEach(() => {
+    saved = process.env.ANTHROPIC_API_KEY;
+    process.env.ANTHROPIC_API_KEY = CANARY;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.ANTHROPIC_API_KEY;
+    else process.env.ANTHROPIC_API_KEY = saved;
+  });
+
+  it("the daemon's key never reaches the CLI's environment, its files or its requests: it has the session token only", async () => {
+    const opened: { session?: GatewaySession } = {};
+    const seen: { pid: string; environ: string; cmdline: string }[] = [];
+    await start([
+      () => {
+        // While the CLI waits for this answer: every process holding the session token is the CLI's.
+        seen.push(...pidsWithEnv(opened.session!.token));
+        return ccBash('env > env-dump.txt; cat ~/.claude.json > /dev/null 2>&1; true');
+      },
+      ccMcp('finish', { summary: 'done' }),
+    ]);
+    const session = (opened.session = await openSession('implementer', CANARY));
+    const result = await createClaudeCodeBackend(SETTINGS).run(input(session, { env: scrubbedEnv() }));
+    expect(result.outcome).toBe('finished');
+
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.some((p) => p.cmdline.includes('claude'))).toBe(true);
+    for (const p of seen) {
+      expect(p.environ).not.toContain(CANARY);
+      expect(p.environ).toContain(`ANTHROPIC_API_KEY=${session.token}`);
+    }
+    const dump = await readFile(path.join(workspace, 'env-dump.txt'), 'utf8');
+    expect(dump).toContain(`ANTHROPIC_API_KEY=${session.token}`);
+    expect(dump).not.toContain(CANARY);
+
+    const configDir = path.join(path.dirname(transcriptPath), 'implementer.claude-code');
+    const files = [...(await filesUnder(configDir)), ...(await filesUnder(workspace))];
+    expect(files.length).toBeGreaterThan(2);
+    for (const file of files) expect(await readFile(file, 'utf8')).not.toContain(CANARY);
+    expect(await readFile(transcriptPath, 'utf8')).not.toContain(CANARY);
+
+    // What reached the model endpoint: the gateway swapped the session token for the real key (the
+    // canary here); the CLI never had it, so it is in the auth header the gateway set and nowhere else.
+    expect(server!.requests.length).toBeGreaterThan(0);
+    for (const req of server!.requests) {
+      expect(req.headers.authorization).toBe(`Bearer ${CANARY}`);
+      const rest = Object.entries(req.headers).filter(([name]) => name !== 'authorization');
+      expect(JSON.stringify(rest)).not.toContain(CANARY);
+      expect(JSON.stringify(req.body)).not.toContain(CANARY);
+      expect(JSON.stringify(req)).not.toContain(session.token);
+    }
   });
 });
