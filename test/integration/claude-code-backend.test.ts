@@ -77,12 +77,16 @@ async function start(script: ScriptStep[] | Parameters<typeof startClaudeCodeSer
 }
 
 /** A gateway session for one step, forwarding to the scripted server with `apiKey`. */
-function openSession(role: AgentRole = 'implementer', apiKey = UPSTREAM_KEY): Promise<GatewaySession> {
+function openSession(
+  role: AgentRole = 'implementer',
+  apiKey = UPSTREAM_KEY,
+  maxTokens?: number,
+): Promise<GatewaySession> {
   return gateway!.openSession({
     identifier: 'DEMO-1',
     role,
     runId: 'run-1',
-    budget: { spentTokens: 0, spentUsd: 0, prices: {} },
+    budget: { spentTokens: 0, spentUsd: 0, prices: {}, ...(maxTokens !== undefined ? { maxTokens } : {}) },
     transcriptPath,
     upstream: {
       anthropic: { baseUrl: server!.url, apiKey },
@@ -232,6 +236,20 @@ describe('claude-code backend', () => {
     expect(userTexts(server!.agentCalls[2]!)).toEqual(
       expect.arrayContaining([expect.stringContaining('Foreman restarted this step')]),
     );
+  });
+
+  it('the gateway refuses a call past budget.max_tokens: the step ends budget_exhausted, and nothing more is sent', async () => {
+    await start([ccBash('echo one > one.txt', { input_tokens: 900, output_tokens: 200 })]);
+    const result = await createClaudeCodeBackend(SETTINGS).run(
+      input(await openSession('implementer', UPSTREAM_KEY, 1_000)),
+    );
+    expect(result.outcome).toBe('budget_exhausted');
+    expect(result.budgetExhausted).toMatchObject({ reason: 'tokens', limit: 1_000, spentTokens: 1_100 });
+    expect(result.usage.input_tokens + result.usage.output_tokens).toBe(1_100);
+    expect(server!.agentCalls).toHaveLength(1);
+    expect(await readFile(path.join(workspace, 'one.txt'), 'utf8')).toBe('one\n');
+    const ends = (await readTranscript(transcriptPath)).filter((e) => e.type === 'end');
+    expect(ends.at(-1)).toMatchObject({ outcome: 'budget_exhausted' });
   });
 
   it('a turn that ends without an outcome tool gets one nudge, then max_turns with the last text as the summary', async () => {
