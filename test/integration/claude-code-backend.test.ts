@@ -252,6 +252,31 @@ describe('claude-code backend', () => {
     expect(ends.at(-1)).toMatchObject({ outcome: 'budget_exhausted' });
   });
 
+  it('the reviewer cannot change the workspace: Write, a write command and a chained one are refused; it answers by submit_review', async () => {
+    const reviewerTranscript = path.join(path.dirname(transcriptPath), 'reviewer.jsonl');
+    await start([
+      ccWrite(path.join(workspace, 'evil.txt'), 'x'),
+      ccBash('touch evil2.txt'),
+      ccBash('git status; touch evil3.txt'),
+      ccBash('git log $(touch evil4.txt)'),
+      ccMcp('submit_review', { verdict: 'approve', findings: [] }),
+    ]);
+    const result = await createClaudeCodeBackend(SETTINGS).run(
+      input(await openSession('reviewer'), {
+        role: 'reviewer',
+        transcriptPath: reviewerTranscript,
+        system: 'You are the reviewer in Foreman.',
+      }),
+    );
+    expect(result).toMatchObject({ outcome: 'review_submitted', review: { verdict: 'approve', findings: [] } });
+    expect((await readdir(workspace)).filter((f) => f !== '.foreman')).toEqual([]); // .foreman/pids: Foreman's
+    const offered = server!.agentCalls[0]!.body.tools.map((t: { name: string }) => t.name);
+    expect(offered).not.toContain('Write');
+    expect(offered).not.toContain('Edit');
+    expect(offered).toContain('mcp__foreman__submit_review');
+    expect(offered).not.toContain('mcp__foreman__finish');
+  });
+
   it('a turn that ends without an outcome tool gets one nudge, then max_turns with the last text as the summary', async () => {
     await start([ccText('I think it is done.'), ccText('Really done.')]);
     const result = await createClaudeCodeBackend(SETTINGS).run(input(await openSession()));
