@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClaudeCodeBackend, type ClaudeCodeSettings } from '../../src/agents/backends/claude-code/index.js';
+import { claudeCodeBackend, type ClaudeCodeSettings } from '../../src/agents/backends/claude-code/index.js';
 import type { BackendRunInput, GatewaySession } from '../../src/agents/backends/types.js';
 import { readTranscript } from '../../src/agents/transcript.js';
 import type { AgentRole } from '../../src/agents/usage.js';
@@ -115,6 +115,8 @@ function input(session: GatewaySession, overrides: Partial<BackendRunInput> = {}
     pidDir: pidDirFor(workspace),
     budget: { spentTokens: 0, spentUsd: 0, prices: {} },
     gateway: session,
+    settings: SETTINGS,
+    modelCalls: { stream: true, timeoutMs: 60_000, idleTimeoutMs: 60_000, endpointLabel: 'scripted' },
     signal: new AbortController().signal,
     ...overrides,
   };
@@ -132,7 +134,7 @@ describe('claude-code backend', () => {
     ]);
     const session = await openSession();
     const progress: { turns: number; lastTool: string | null }[] = [];
-    const result = await createClaudeCodeBackend(SETTINGS).run(
+    const result = await claudeCodeBackend.run(
       input(session, { onProgress: (p) => progress.push({ turns: p.turns, lastTool: p.lastTool }) }),
     );
 
@@ -184,14 +186,12 @@ describe('claude-code backend', () => {
         ? ccMcp('finish', { summary: 'Blue it is.' })
         : ccBash('echo blue > color.txt');
     });
-    const asked = await createClaudeCodeBackend(SETTINGS).run(input(await openSession()));
+    const asked = await claudeCodeBackend.run(input(await openSession()));
     expect(asked).toMatchObject({ outcome: 'escalated', escalation: { question: 'Blue or green?' } });
     const calls = server!.agentCalls.length;
     await expect(readFile(path.join(workspace, 'color.txt'), 'utf8')).rejects.toThrow(/ENOENT/);
 
-    const done = await createClaudeCodeBackend(SETTINGS).run(
-      input(await openSession(), { resume: { extraUserText: answer } }),
-    );
+    const done = await claudeCodeBackend.run(input(await openSession(), { resume: { extraUserText: answer } }));
     expect(done).toMatchObject({ outcome: 'finished', summary: 'Blue it is.' });
     const resumed = server!.agentCalls[calls]!;
     expect(userTexts(resumed)).toEqual(expect.arrayContaining([expect.stringContaining('DEMO-1: add a file'), answer]));
@@ -219,9 +219,7 @@ describe('claude-code backend', () => {
     const stallTimeoutMs = 3_000;
     const settings = { ...SETTINGS, stallTimeoutMs };
     const began = Date.now();
-    const err = await createClaudeCodeBackend(settings)
-      .run(input(await openSession()))
-      .catch((e: unknown) => e);
+    const err = await claudeCodeBackend.run(input(await openSession(), { settings })).catch((e: unknown) => e);
     const took = Date.now() - began;
     expect(hasCode(err, 'agent_stalled')).toBe(true);
     expect((err as { retryable: boolean }).retryable).toBe(true);
@@ -230,7 +228,7 @@ describe('claude-code backend', () => {
       outcome: 'error',
     });
 
-    const retried = await createClaudeCodeBackend(settings).run(input(await openSession()));
+    const retried = await claudeCodeBackend.run(input(await openSession(), { settings }));
     expect(retried.outcome).toBe('finished');
     expect(priorToolCalls(server!.agentCalls[2]!)).toEqual(['Write']);
     expect(userTexts(server!.agentCalls[2]!)).toEqual(
@@ -240,9 +238,7 @@ describe('claude-code backend', () => {
 
   it('the gateway refuses a call past budget.max_tokens: the step ends budget_exhausted, and nothing more is sent', async () => {
     await start([ccBash('echo one > one.txt', { input_tokens: 900, output_tokens: 200 })]);
-    const result = await createClaudeCodeBackend(SETTINGS).run(
-      input(await openSession('implementer', UPSTREAM_KEY, 1_000)),
-    );
+    const result = await claudeCodeBackend.run(input(await openSession('implementer', UPSTREAM_KEY, 1_000)));
     expect(result.outcome).toBe('budget_exhausted');
     expect(result.budgetExhausted).toMatchObject({ reason: 'tokens', limit: 1_000, spentTokens: 1_100 });
     expect(result.usage.input_tokens + result.usage.output_tokens).toBe(1_100);
@@ -261,7 +257,7 @@ describe('claude-code backend', () => {
       ccBash('git log $(touch evil4.txt)'),
       ccMcp('submit_review', { verdict: 'approve', findings: [] }),
     ]);
-    const result = await createClaudeCodeBackend(SETTINGS).run(
+    const result = await claudeCodeBackend.run(
       input(await openSession('reviewer'), {
         role: 'reviewer',
         transcriptPath: reviewerTranscript,
@@ -279,7 +275,7 @@ describe('claude-code backend', () => {
 
   it('a turn that ends without an outcome tool gets one nudge, then max_turns with the last text as the summary', async () => {
     await start([ccText('I think it is done.'), ccText('Really done.')]);
-    const result = await createClaudeCodeBackend(SETTINGS).run(input(await openSession()));
+    const result = await claudeCodeBackend.run(input(await openSession()));
     expect(result).toMatchObject({ outcome: 'max_turns', summary: 'Really done.', turns: 2 });
     expect(userTexts(server!.agentCalls[1]!).at(-1)).toContain('without calling a Foreman tool');
   });
@@ -334,7 +330,7 @@ describe('claude-code backend: no real key in the sandbox', () => {
       ccMcp('finish', { summary: 'done' }),
     ]);
     const session = (opened.session = await openSession('implementer', CANARY));
-    const result = await createClaudeCodeBackend(SETTINGS).run(input(session, { env: scrubbedEnv() }));
+    const result = await claudeCodeBackend.run(input(session, { env: scrubbedEnv() }));
     expect(result.outcome).toBe('finished');
 
     expect(seen.length).toBeGreaterThan(0);

@@ -51,15 +51,23 @@ interface Invocation {
 }
 
 /**
- * The `claude-code` backend with the role's `settings`. `spawnAgent` starts the CLI (default: in
- * the policy's sandbox, ./spawn.ts).
+ * The `claude-code` backend; it reads the role's options from `input.settings`. `spawnAgent` starts
+ * the CLI (default: in the policy's sandbox, ./spawn.ts).
  */
-export function createClaudeCodeBackend(
-  settings: ClaudeCodeSettings,
-  spawnAgent: SpawnAgent = spawnAgentProcess,
-): AgentBackend {
-  return { name: 'claude-code', run: (input) => runClaudeCode(settings, spawnAgent, input) };
+export function createClaudeCodeBackend(spawnAgent: SpawnAgent = spawnAgentProcess): AgentBackend {
+  return {
+    name: 'claude-code',
+    run: (input) => {
+      if (input.settings.name !== 'claude-code') {
+        throw new TypeError(`the claude-code backend got settings for '${input.settings.name}'`);
+      }
+      return runClaudeCode(input.settings, spawnAgent, input);
+    },
+  };
 }
+
+/** The `claude-code` backend of the registry (src/agents/backends/index.ts). */
+export const claudeCodeBackend: AgentBackend = createClaudeCodeBackend();
 
 /**
  * Runs one role step. Outcomes: the gateway's outcome call (`finished`, `escalated`,
