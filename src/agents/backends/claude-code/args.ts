@@ -23,8 +23,9 @@ export function mcpToolName(tool: string): string {
 
 /**
  * Claude Code's built-in tools offered to each role (`--tools`). The reviewer reads and runs
- * read-only git commands only, as the built-in reviewer does (docs/architecture.md, "Agent tools
- * and roles"); sub-agents, web, cron and worktree tools are left out of every role.
+ * read-only git commands only, as the built-in reviewer does
+ * (docs/architecture.md, "Agent tools and roles"); sub-agents, web, cron and worktree tools are
+ * left out of every role.
  */
 export const ROLE_TOOLS = {
   implementer: ['Bash', 'Read', 'Edit', 'Write'],
