@@ -37,6 +37,10 @@ export interface TranscriptStartEntry {
   system: string;
   /** Names of the tools advertised to the model. */
   tools: string[];
+  /** The backend that ran this run (specs/backends.md); absent: `builtin`. */
+  backend?: string;
+  /** The agent CLI's own session id (`claude-code`), which a later step of the role resumes. */
+  sessionId?: string;
 }
 
 /** One message of the conversation, in order; user and assistant alike. */

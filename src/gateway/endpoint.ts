@@ -19,5 +19,5 @@ export const SANDBOX_GATEWAY_DIR = '/run/foreman-gateway';
 /** File name of the gateway's unix socket in its directory. */
 export const GATEWAY_SOCKET = 'gateway.sock';
 
-/** Marks the gateway's own error answers (value: `budget_exhausted`, `upstream_unreachable`, `unauthorized`). */
+/** Marks the gateway's own error answers (value: `budget_exhausted`, `outcome_recorded`, `upstream_unreachable`, `unauthorized`). */
 export const GATEWAY_ERROR_HEADER = 'x-foreman-gateway-error';

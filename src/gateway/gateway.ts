@@ -350,8 +350,14 @@ async function forward(
   session.emit('model_call');
   if (route.metered) {
     const exhausted = session.checkBudget();
-    if (exhausted) {
-      const why = describeExhaustion(exhausted);
+    // After the outcome call the step is over: a model call racing the CLI's interrupt is refused
+    // (specs/backends.md, "claude-code").
+    const why = exhausted
+      ? describeExhaustion(exhausted)
+      : session.outcome
+        ? `the step already has its outcome (${session.outcome.tool}); no more model calls`
+        : null;
+    if (why) {
       await session.record({
         ...base,
         model: null,
@@ -362,7 +368,8 @@ async function forward(
         costUsd: null,
         refused: why,
       });
-      sendError(res, api, 400, 'invalid_request_error', `Foreman gateway: ${why}`, 'budget_exhausted');
+      const code = exhausted ? 'budget_exhausted' : 'outcome_recorded';
+      sendError(res, api, 400, 'invalid_request_error', `Foreman gateway: ${why}`, code);
       return;
     }
   }

@@ -5,6 +5,7 @@
  */
 import { ForemanError } from '../../errors.js';
 import { runAgent } from '../harness.js';
+import { claudeCodeBackend } from './claude-code/index.js';
 import { codexBackend } from './codex/index.js';
 import type { AgentBackend, BackendName } from './types.js';
 
@@ -55,6 +56,7 @@ export const builtinBackend: AgentBackend = {
 /** The registered backends; the CLI backends add themselves here. */
 const BACKENDS: Partial<Record<BackendName, AgentBackend>> = {
   builtin: builtinBackend,
+  'claude-code': claudeCodeBackend,
   codex: codexBackend,
 };
 
