@@ -17,37 +17,35 @@ import { backendFor } from './backends/index.js';
 import type { AgentRunResult, ModelClientOptions } from './harness.js';
 import { priceTable } from './pricing.js';
 import type { BudgetInput } from './results.js';
-import type { AgentRole, TokenUsage } from './usage.js';
+import type { BackendRunInput } from './backends/types.js';
 
-/** What one role's step needs beyond the policy. */
-export interface RoleRunInput {
-  role: AgentRole;
-  model: string;
-  system: string;
-  /** The first user turn (ignored when the transcript's conversation continues). */
-  prompt: string;
-  /** Model calls allowed in this step. */
-  maxTurns: number;
-  /** `max_tokens` per model call. */
-  maxTokens: number;
-  transcriptPath: string;
-  /** A new user turn for an existing conversation (see ./resume.ts). */
-  resume: { extraUserText: string } | undefined;
-  /** Issue identifier, recorded in the transcript. */
-  identifier: string;
-  /** Absolute workspace path the tools are confined to. */
-  workspace: string;
+/**
+ * What one role's step needs beyond the policy: the backend's input (./backends/types.ts) less
+ * what this module derives from the policy (sandbox, pid dir, settings, gateway session), with the
+ * issue's budget as the workflow carries it.
+ */
+export type RoleRunInput = Pick<
+  BackendRunInput,
+  | 'role'
+  | 'model'
+  | 'system'
+  | 'prompt'
+  | 'maxTurns'
+  | 'maxTokens'
+  | 'transcriptPath'
+  | 'resume'
+  | 'identifier'
+  | 'workspace'
+  | 'env'
+  | 'signal'
+  | 'onProgress'
+> & {
   budget: BudgetInput;
-  /** Environment of the agent's commands (already scrubbed). */
-  env: Record<string, string>;
-  signal: AbortSignal;
-  /** Called on progress of any backend (turns, tokens, last tool call). */
-  onProgress?: (p: { turns: number; usage: TokenUsage; lastTool: string | null }) => void;
   /** The workflow run the step belongs to (for the gateway's logs). (Default: none) */
   runId?: string;
   /** The model gateway to use. (Default: this process's, src/gateway/index.ts `sharedGateway`) */
   gateway?: Gateway;
-}
+};
 
 /** The key sent to a loopback endpoint when none is set: the SDK needs one, a local endpoint ignores it. */
 export const LOCAL_ENDPOINT_KEY = 'foreman-local-endpoint';
