@@ -13,7 +13,8 @@
  *   history events per issue, parked runs at 1,000 / 5,000 / 10,000 (RSS, db size, tick duration,
  *   answer → resume). A report, not pass/fail: printed as a table and written as JSON to
  *   bench/results/. It takes long (hours at 10,000 parked runs); `--quick` runs small sizes,
- *   `--fleet` only the fleet, `--no-fleet` only the quick benchmarks above.
+ *   `--throughput=N,N` / `--parked=N,N` chosen ones, `--fleet` only the fleet, `--no-fleet` only the
+ *   quick benchmarks above.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -140,10 +141,18 @@ if (!args.has('--fleet')) {
   }
 }
 if (!args.has('--no-fleet')) {
+  // `--throughput=50,200` / `--parked=1000,5000` override the sizes.
+  const sizes = (name: string) =>
+    process.argv
+      .find((a) => a.startsWith(`--${name}=`))
+      ?.slice(name.length + 3)
+      .split(',')
+      .map(Number);
+  const base = quick
+    ? { throughput: [10], parked: [50], pickupSamples: 3 }
+    : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10 };
   const report = await benchFleet(
-    quick
-      ? { throughput: [10], parked: [50], pickupSamples: 3 }
-      : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10 },
+    { ...base, throughput: sizes('throughput') ?? base.throughput, parked: sizes('parked') ?? base.parked },
     (line) => console.log(`  … ${line}`),
   );
   const dir = new URL('./results/', import.meta.url);
