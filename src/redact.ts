@@ -154,3 +154,19 @@ export function redactDeep<T>(value: T): T {
 export function redactUrls(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
 }
+
+/**
+ * `url` for a message: without credentials or query string, and without a trailing `/`; `invalid`
+ * (default: `url` itself) when it does not parse. Used to name a model endpoint in errors.
+ */
+export function describeEndpoint(url: string, invalid: string = url): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return invalid;
+  }
+}

@@ -329,13 +329,7 @@ export function formatState(s: StateSnapshot): string {
         : (r.last_error ?? ''),
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const table = rows.map((row) =>
-    row
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd(),
-  );
+  const table = alignColumns(rows);
   const c = s.counts;
   const usd = (n: number) => `$${n.toFixed(2)}`;
   const out = [
@@ -382,6 +376,17 @@ export function formatRateLimits(r: RateLimits): string {
     r.retry_after_s !== null ? `retry after ${r.retry_after_s} s` : null,
   ].filter((p): p is string => p !== null);
   return `Model rate limits (HTTP ${r.status} at ${r.observed_at}): ${parts.join('; ') || 'no counts reported'}`;
+}
+
+/** Rows of cells as lines with each column padded to its widest cell, two spaces apart (status and `foreman ls`). */
+export function alignColumns(rows: string[][]): string[] {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return rows.map((row) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** A duration for people: `42 s`, `5 min`, `3 h`, `2 d` (status and `foreman ls`). */

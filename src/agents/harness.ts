@@ -32,7 +32,7 @@ import type {
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { ForemanError, hasCode, ModelError, ToolError } from '../errors.js';
-import { createRedactor, redact as redactKnown } from '../redact.js';
+import { createRedactor, describeEndpoint, redact as redactKnown } from '../redact.js';
 import { GATEWAY_ERROR_HEADER } from '../gateway/endpoint.js';
 import { idleTimeoutFetch, type FetchLike } from './idle-fetch.js';
 import { rateLimitsFromHeaders, retryAfterMs, type RateLimits } from './rate-limits.js';
@@ -216,18 +216,6 @@ function toParam(block: ContentBlock): ContentBlockParam {
   }
 }
 
-function describeBaseURL(baseURL: string): string {
-  try {
-    const url = new URL(baseURL);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    return baseURL;
-  }
-}
-
 /**
  * Maps an SDK error to `ModelError` (codes from src/errors.ts): 401/403 → `model_unauthorized`,
  * 429 → `model_rate_limited`, 5xx/529 → `model_overloaded`, connection errors and timeouts (and
@@ -239,7 +227,7 @@ export function toModelError(err: unknown, baseURL: string, redact: (text: strin
   if (err instanceof ModelError) return err;
   const stalled = stalledCause(err);
   if (stalled) return stalled;
-  const where = describeBaseURL(baseURL);
+  const where = describeEndpoint(baseURL);
   // Trailing periods trimmed: the detail sits mid-sentence in the messages below.
   const detail = (e: Error): string => redact(e.message).trim().replace(/\.+$/, '');
   if (err instanceof APIError && err.headers?.get(GATEWAY_ERROR_HEADER) === 'upstream_unreachable') {

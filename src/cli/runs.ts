@@ -16,7 +16,7 @@ import { normalizeOptions } from '../escalation/answer.js';
 import { totalTokens } from '../agents/usage.js';
 import { foremanHome, transcriptPath } from '../home.js';
 import { workspaceKey } from '../workspace/key.js';
-import { formatAge } from '../status.js';
+import { alignColumns, formatAge } from '../status.js';
 import { closedRecord, runSummary, type ClosedIssueRun } from '../status/records.js';
 import { queryStatus } from '../status/running.js';
 import {
@@ -189,13 +189,7 @@ export function formatRuns(rows: RunRow[]): string {
       r.total_tokens === null ? '-' : String(r.total_tokens),
       r.cost_usd === null ? '-' : `$${r.cost_usd.toFixed(4)}`,
     ]);
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  const lines = table.map((row) =>
-    row
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd(),
-  );
+  const lines = alignColumns(table);
   for (const r of rows.filter((x) => x.question))
     lines.push(`  ${inert(r.issue_identifier)} asks: ${inert(r.question!)}`);
   return lines.join('\n');

@@ -22,6 +22,7 @@ import type { TranscriptExchangeEntry } from '../agents/transcript.js';
 import { describeExhaustion } from '../agents/budget.js';
 import { observeModelCall } from '../metrics/operational.js';
 import { rateLimitsFromHeaders } from '../agents/rate-limits.js';
+import { describeEndpoint } from '../redact.js';
 import { FORWARDER_FILE, FORWARDER_SCRIPT } from '../sandbox/forwarder.js';
 import { GATEWAY_ERROR_HEADER, GATEWAY_SOCKET, SANDBOX_GATEWAY_PORT, type GatewayEndpoint } from './endpoint.js';
 import { handleMcpRequest } from './mcp.js';
@@ -112,19 +113,6 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
-}
-
-/** A URL without credentials or query, for messages. */
-function describeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return '(an invalid URL)';
-  }
 }
 
 /** A model API route: its provider, method, path at the upstream, and whether it is a metered model call. */
@@ -401,7 +389,7 @@ async function forward(
   } catch (err) {
     const unreachable = err instanceof UpstreamUnreachable;
     const why = unreachable
-      ? `Could not reach the model endpoint ${describeUrl(target.baseUrl)}: ${err.message}`
+      ? `Could not reach the model endpoint ${describeEndpoint(target.baseUrl, '(an invalid URL)')}: ${err.message}`
       : `The call was cancelled: ${(err as Error)?.message ?? String(err)}`;
     await session.record({
       ...base,

@@ -237,19 +237,32 @@ async function openDetail(
     pr: row.pr_url ? { url: row.pr_url, state: 'open' } : null,
     qa: s?.qa ? { passed: s.qa.passed, rounds: s.qa.round, results: [] } : null,
     review: row.review,
-    escalations: (s?.escalations ?? []).map((e) => ({
-      question: e.question,
-      kind: e.kind,
-      asked_at: e.askedAt,
-      answer: e.answer,
-      author: e.author,
-    })),
+    escalations: escalationViews(s?.escalations),
     waiting: row.waiting,
     tokens: row.tokens,
     cost_usd: row.cost_usd,
     turns: row.turn_count,
     wall_ms: now - Date.parse(row.started_at),
   };
+}
+
+/** A run's escalations in the per-issue route's shape (specs/api.md). */
+function escalationViews(
+  list: readonly {
+    question: string;
+    kind: string;
+    askedAt: string;
+    answer: string | null;
+    author: string | null;
+  }[] = [],
+): IssueDetail['escalations'] {
+  return list.map((e) => ({
+    question: e.question,
+    kind: e.kind,
+    asked_at: e.askedAt,
+    answer: e.answer,
+    author: e.author,
+  }));
 }
 
 async function closedDetail(
@@ -282,13 +295,7 @@ async function closedDetail(
     evidence: s?.evidence ? { comment_id: s.evidence.commentId, key: s.evidence.key, url: null } : null,
     qa: s && s.rounds > 0 ? { passed: s.qa.every((r) => r.passed), rounds: s.rounds, results: s.qa } : null,
     review: reviewView(s?.review),
-    escalations: (s?.escalations ?? []).map((e) => ({
-      question: e.question,
-      kind: e.kind,
-      asked_at: e.askedAt,
-      answer: e.answer,
-      author: e.author,
-    })),
+    escalations: escalationViews(s?.escalations),
     tokens: rec.tokens ?? (s ? tokenCounts(s.tokens) : null),
     cost_usd: rec.cost_usd,
     turns: rec.turns,
