@@ -9,7 +9,7 @@
  * test can fail loudly (`expect(server.failures).toEqual([])`).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A content block the scripted model answers with (ids are generated for tool_use). */
@@ -248,6 +248,27 @@ function sendSse(res: ServerResponse, message: BuiltMessage, headers: Record<str
 }
 
 /**
+ * Reads a request to the end: method, path, headers and the body parsed as JSON (`undefined` when
+ * empty or not JSON). Shared by the scripted servers in test/support.
+ */
+export function readRequest(req: IncomingMessage): Promise<Omit<CapturedRequest, 'index'>> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = raw === '' ? undefined : JSON.parse(raw);
+      } catch {
+        body = undefined;
+      }
+      resolve({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+    });
+  });
+}
+
+/**
  * Starts a scripted Messages API server on 127.0.0.1 (a free port). `script` is a list of steps
  * taken one per POST /v1/messages request, or a function `(req, index) => step`.
  */
@@ -259,67 +280,51 @@ export async function startScriptedModelServer(
   let messageCalls = 0;
 
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = raw === '' ? undefined : JSON.parse(raw);
-        } catch {
-          body = undefined;
-        }
-        const captured: CapturedRequest = {
-          index: requests.length,
-          method: req.method ?? '',
-          path: req.url ?? '',
-          headers: req.headers,
-          body,
-        };
-        requests.push(captured);
+    void readRequest(req).then(async (read) => {
+      const captured: CapturedRequest = { index: requests.length, ...read };
+      const body: unknown = read.body;
+      requests.push(captured);
 
-        const pathname = (req.url ?? '').split('?')[0];
-        if (req.method !== 'POST' || pathname !== '/v1/messages') {
-          sendError(res, {
-            status: 404,
-            error: { type: 'not_found_error', message: `No route ${req.method} ${req.url}` },
-          });
-          return;
-        }
-        const index = messageCalls++;
-        try {
-          let step: ScriptStep | undefined = Array.isArray(script) ? script[index] : script(captured, index);
-          if (step === undefined) {
-            const msg = `scripted model server: script exhausted; request #${index + 1} has no step (script has ${
-              Array.isArray(script) ? script.length : '?'
-            } steps)`;
-            failures.push(msg);
-            sendError(res, { status: 500, error: { type: 'api_error', message: msg } });
-            return;
-          }
-          if (typeof step === 'function') step = await step(captured);
-          if (isError(step)) {
-            sendError(res, step);
-            return;
-          }
-          if ('raw' in step) {
-            res.writeHead(step.raw.status, { 'content-type': 'application/json', ...step.raw.headers });
-            res.flushHeaders();
-            if (step.raw.body !== null) res.end(step.raw.body);
-            return;
-          }
-          const model =
-            typeof (body as { model?: unknown })?.model === 'string' ? (body as { model: string }).model : 'scripted';
-          const message = buildMessage(step, model);
-          if ((body as { stream?: unknown })?.stream === true) sendSse(res, message, step.headers);
-          else sendJson(res, 200, message, step.headers);
-        } catch (err) {
-          const msg = `scripted model server: step for request #${index + 1} threw: ${(err as Error)?.stack ?? String(err)}`;
+      const pathname = (req.url ?? '').split('?')[0];
+      if (req.method !== 'POST' || pathname !== '/v1/messages') {
+        sendError(res, {
+          status: 404,
+          error: { type: 'not_found_error', message: `No route ${req.method} ${req.url}` },
+        });
+        return;
+      }
+      const index = messageCalls++;
+      try {
+        let step: ScriptStep | undefined = Array.isArray(script) ? script[index] : script(captured, index);
+        if (step === undefined) {
+          const msg = `scripted model server: script exhausted; request #${index + 1} has no step (script has ${
+            Array.isArray(script) ? script.length : '?'
+          } steps)`;
           failures.push(msg);
           sendError(res, { status: 500, error: { type: 'api_error', message: msg } });
+          return;
         }
-      })();
+        if (typeof step === 'function') step = await step(captured);
+        if (isError(step)) {
+          sendError(res, step);
+          return;
+        }
+        if ('raw' in step) {
+          res.writeHead(step.raw.status, { 'content-type': 'application/json', ...step.raw.headers });
+          res.flushHeaders();
+          if (step.raw.body !== null) res.end(step.raw.body);
+          return;
+        }
+        const model =
+          typeof (body as { model?: unknown })?.model === 'string' ? (body as { model: string }).model : 'scripted';
+        const message = buildMessage(step, model);
+        if ((body as { stream?: unknown })?.stream === true) sendSse(res, message, step.headers);
+        else sendJson(res, 200, message, step.headers);
+      } catch (err) {
+        const msg = `scripted model server: step for request #${index + 1} threw: ${(err as Error)?.stack ?? String(err)}`;
+        failures.push(msg);
+        sendError(res, { status: 500, error: { type: 'api_error', message: msg } });
+      }
     });
   });
 

@@ -12,8 +12,9 @@
  * turns, the tools, the key.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readRequest, type CapturedRequest } from './scripted-model-server.js';
 
 /** One output item of a scripted response. */
 export type ResponsesItem =
@@ -47,16 +48,8 @@ export interface ResponsesStall {
   stall: true;
 }
 
-/** One request as the server saw it. */
-export interface ResponsesRequest {
-  /** 0-based position among all requests this server received. */
-  index: number;
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke at arbitrary request fields
-  body: any;
-}
+/** One request as the server saw it (the shape the Messages API server records). */
+export type ResponsesRequest = CapturedRequest;
 
 /** A step of a script. */
 export type ResponsesStep =
@@ -195,23 +188,9 @@ export async function startScriptedResponsesServer(
   let calls = 0;
 
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      try {
-        body = raw === '' ? undefined : JSON.parse(raw);
-      } catch {
-        body = undefined;
-      }
-      const captured: ResponsesRequest = {
-        index: requests.length,
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body,
-      };
+    void readRequest(req).then((read) => {
+      const captured: ResponsesRequest = { index: requests.length, ...read };
+      const body: unknown = read.body;
       requests.push(captured);
       const pathname = (req.url ?? '').split('?')[0];
       if (req.method === 'GET' && pathname === '/v1/models') {
