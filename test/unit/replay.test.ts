@@ -10,7 +10,8 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { workflowBundle } from '../../src/temporal/worker.js';
+import { silentLogger } from '../../src/logger.js';
+import { lifecycleSinks, workflowBundle } from '../../src/temporal/worker.js';
 import { HISTORIES_DIR } from '../support/histories.js';
 
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
@@ -37,6 +38,10 @@ describe('workflow replay', () => {
 
   it.each(files)('replays %s against the current workflow code', { timeout: 60_000 }, async (file) => {
     const history = historyFromJSON(JSON.parse(await fs.readFile(path.join(HISTORIES_DIR, file), 'utf8')));
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, path.basename(file, '.json'));
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle(), sinks: lifecycleSinks(silentLogger) },
+      history,
+      path.basename(file, '.json'),
+    );
   });
 });
