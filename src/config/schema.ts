@@ -457,6 +457,12 @@ export const temporalSchema = z.object({
     .trim()
     .regex(DEPLOYMENT_KEY_PATTERN, 'must be 1-48 letters, digits, `_`, `.` or `-`, starting with a letter or digit')
     .optional(),
+  /**
+   * Workflow runs a worker keeps cached (replay-free). Runs waiting for a human are evicted past
+   * it and replayed from history when their signal arrives, so memory follows the running runs,
+   * not the parked ones. (Default: 100)
+   */
+  max_cached_workflows: positiveInt().default(100),
 });
 
 /**

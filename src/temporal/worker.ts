@@ -105,6 +105,8 @@ export interface WorkerRuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** Concurrent activity executions on this worker. (Default: 20) */
   maxConcurrentActivities?: number;
+  /** Workflow runs kept in the worker's cache; parked ones past it are evicted. (Default: the policy's `temporal.max_cached_workflows`) */
+  maxCachedWorkflows?: number;
 }
 
 /** A connected client plus a created (not yet running) worker. */
@@ -171,6 +173,9 @@ async function startRuntime(
     // timeout (24 s here), so a stop would reach a running agent only that late.
     maxHeartbeatThrottleInterval: '1 second',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
+    // Parked runs cost memory only while cached: the cache is sized for the running runs, and a
+    // parked run evicted from it is replayed from its history when its signal arrives.
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? opts.policyStore.current().policy.temporal.max_cached_workflows,
     shutdownGraceTime: '10 seconds',
   });
   let running: Promise<void> | null = null;

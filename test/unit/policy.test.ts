@@ -102,7 +102,7 @@ describe('defaults', () => {
       max_ci_rounds: 2,
       github: {},
     });
-    expect(policy.temporal).toEqual({ task_queue: 'foreman', namespace: 'default' });
+    expect(policy.temporal).toEqual({ task_queue: 'foreman', namespace: 'default', max_cached_workflows: 100 });
   });
 
   it('treats a file without front matter as all prompt, with defaults', () => {
