@@ -17,7 +17,7 @@ import { HISTORIES_DIR } from '../support/histories.js';
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow replay', () => {
-  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker)', () => {
+  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker, runs that publish their state)', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'answer-reask.json',
@@ -26,6 +26,8 @@ describe('workflow replay', () => {
         'outage-probe-resume.json',
         'normal-run.json',
         'pr-rework-closed.json',
+        'published-escalation-answer.json',
+        'published-pr-rework-closed.json',
         'push-conflict-new-branch.json',
         'push-rebased.json',
         'push-rejected-before-rebase.json',
