@@ -121,8 +121,9 @@ export interface PublishedRun {
   ignored: string[];
 }
 
-/** The memo key of `PublishedRun`. */
+/** The memo keys of `PublishedRun` and of `PublishedRunView` (src/status/run-report.ts). */
 export const PUBLISHED_MEMO_KEY = 'run';
+export const RUN_VIEW_MEMO_KEY = 'view';
 
 /** Comment ids a `PublishedRun` lists per kind (the latest): bounds the memo. */
 export const MAX_PUBLISHED_COMMENT_IDS = 50;

@@ -52,6 +52,12 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
   const { issue, settings } =
     carried ?? (await boot.prepareRun({ issueId: input.issueId, identifier: input.identifier }));
   state.startedFor ??= issue.state;
+  state.shown ??= {
+    title: issue.title,
+    repingMs: settings.repingMs,
+    parkMs: settings.parkMs,
+    parkedState: settings.parkedState,
+  };
   publish(state); // what the dispatcher reads (./issue/publish.ts)
   if (!carried && settings.budget.maxWallMs) state.deadline = state.startedAt + settings.budget.maxWallMs;
   const run: Run = {

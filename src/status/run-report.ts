@@ -5,7 +5,10 @@
  * workflow code imports them as types; workflows/definitions.ts extends its status and summary with them (docs/architecture.md, "Status and the API").
  */
 
-import type { EscalationRecord } from '../evidence/escalation.js';
+import type { RateLimits } from '../agents/rate-limits.js';
+import type { TokenUsage } from '../agents/usage.js';
+import type { Escalation, EscalationRecord } from '../evidence/escalation.js';
+import type { IgnoredComment } from '../../workflows/definitions.js';
 
 /** What the status query (`IssueRunStatus`) reports beyond its core fields; each absent on older runs. */
 export interface StatusReport {
@@ -62,4 +65,52 @@ export interface ClosedRunMemo {
   /** Run start to end, ms, and the start (RFC 3339), in workflow time. */
   wall_ms: number;
   started_at: string;
+}
+
+/**
+ * What an IssueWorkflow publishes for the operator's list views (memo key `RUN_VIEW_MEMO_KEY`, beside
+ * `PublishedRun`): `foreman status`, `foreman ls`, `GET /api/v1/state`, the dashboard and `/metrics`
+ * read every open run from one visibility list, with no status query per run (docs/architecture.md,
+ * "Scale"). Updated when the run starts a step or starts to wait (a question, its reminder and park, the
+ * pull request, a retry) and when it ignores a comment; texts are cut at
+ * `MAX_PUBLISHED_TEXT` characters (workflows/issue/publish.ts), lists at their bounds, so the memo stays small.
+ */
+export interface PublishedRunView {
+  /** The issue's title when the run started. */
+  title: string | null;
+  /** When the run started (RFC 3339; the first execution's start across continue-as-new). */
+  startedAt: string;
+  round: number;
+  /** Model calls of the finished steps. */
+  turns: number;
+  /** Tokens of the finished steps. */
+  tokens: TokenUsage;
+  /** USD of the finished steps; null when a model had no price. */
+  costUsd: number | null;
+  workspace: string | null;
+  branch: string | null;
+  prUrl: string | null;
+  lastError: string | null;
+  lastEvent: LifecycleEvent | null;
+  /** A step riding out a transient outage (as in `IssueRunStatus`). */
+  retrying: { step: string; attempt: number; error: string; nextAttemptAt: string } | null;
+  rateLimits: RateLimits | null;
+  qa: { round: number; passed: boolean } | null;
+  review: ReviewOutcome | null;
+  /** The open question; null when none (read it only while `PublishedRun.waiting`). */
+  question: PublishedQuestion | null;
+  /** Comments not taken as answers, latest last (at most 20, as the status query lists them). */
+  ignoredComments: IgnoredComment[];
+}
+
+/** The open question of a `PublishedRunView`, with the reminder and park rule it waits under (specs/escalations.md). */
+export interface PublishedQuestion extends Pick<Escalation, 'n' | 'kind' | 'askedAt' | 'reminded' | 'parked'> {
+  question: string;
+  /** At most `MAX_PUBLISHED_OPTIONS`, labels cut at `MAX_PUBLISHED_TEXT` characters. */
+  options: { label: string; command: string | null }[];
+  recommendation: string | null;
+  /** The run's `escalation.reping_ms`, `escalation.timeout_ms` and `handoff.parked_state`. */
+  repingMs: number | null;
+  parkMs: number | null;
+  parkedState: string | null;
 }

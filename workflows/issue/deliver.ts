@@ -6,6 +6,7 @@
  */
 import { isCancellation, log, sleep } from '@temporalio/workflow';
 import { describeFailure, retryBackoffMs } from './failure.js';
+import { publishView } from './publish.js';
 import type { Run } from './run.js';
 
 /**
@@ -27,6 +28,7 @@ export async function mustPost<T>(run: Run, what: string, post: () => Promise<T>
       run.state.lastError = `${what}: ${error}`;
       run.state.retrying = { step: what, attempt, error, nextAttemptAt: new Date(Date.now() + waitMs).toISOString() };
       log.warn('escalation I/O failed; trying again', { issue: run.input.identifier, what, error });
+      publishView(run.state);
       await sleep(waitMs);
     }
   }

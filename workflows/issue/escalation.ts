@@ -15,7 +15,7 @@ import { moveBestEffort, mustPost } from './deliver.js';
 import { describeFailure, retryBackoffMs } from './failure.js';
 import { checkpoint, PROBE_AUTHOR } from './ledger.js';
 import { logEvent } from './lifecycle.js';
-import { publish } from './publish.js';
+import { publish, publishView } from './publish.js';
 import type { Run } from './run.js';
 import { answerNotice, parkedNotice, reaskNotice, recoveredNotice, reminderNotice } from './texts.js';
 
@@ -110,6 +110,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   state.phase = 'waiting_for_human';
   publish(state);
   logEvent(run, 'escalation asked', { kind: e.kind, n: escalation.n, question: e.question.slice(0, 200) });
+  publishView(state);
   await checkpoint(run, 'escalated');
 
   const resolution = parsed
@@ -278,6 +279,7 @@ async function waitForAnswer(
     !(await condition(answered, left(s.repingMs)))
   ) {
     escalation.reminded = true;
+    publishView(run.state);
     const body = reminderNotice(escalation.askedAt, input.identifier);
     await mustPost(run, 'remind', () =>
       acts.notify.postComment({ issueId: input.issueId, key: `${key}-reminder`, body }),
@@ -285,6 +287,7 @@ async function waitForAnswer(
   }
   if (!escalation.parked && s.parkMs && !(await condition(answered, left(s.parkMs)))) {
     escalation.parked = true;
+    publishView(run.state);
     const body = parkedNotice(s.parkMs, s.parkedState);
     await mustPost(run, 'park', () => acts.notify.postComment({ issueId: input.issueId, key: `${key}-parked`, body }));
     await moveBestEffort(run, s.parkedState);

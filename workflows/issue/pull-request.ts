@@ -9,7 +9,7 @@ import type { IssueRunSummary, PullRequestClosed } from '../definitions.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
 import { continueRun, shouldContinueAsNew } from './continue.js';
 import { escalate } from './escalation.js';
-import { publish } from './publish.js';
+import { publish, publishView } from './publish.js';
 import { reworkInRun } from './rework.js';
 import { step } from './step.js';
 import { evidence, type Run } from './run.js';
@@ -55,6 +55,7 @@ export async function awaitPullRequest(run: Run, posted: IssueRunSummary['eviden
     if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'in_review', evidence: posted });
     state.phase = 'in_review';
     publish(state);
+    publishView(state);
     await condition(
       () =>
         inbox.prReviews.length > 0 || inbox.prClosed !== null || inbox.ciEvents > inbox.seenCi || inbox.rework !== null,

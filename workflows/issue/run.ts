@@ -27,7 +27,7 @@ import type { IssueActivities } from './activities.js';
 import type { CarriedRun } from './continue.js';
 import type { EvidenceData } from '../../src/evidence/render.js';
 import type { WorkspaceInfo } from '../../src/workspace/workspace.js';
-import { publish } from './publish.js';
+import { publish, publishView } from './publish.js';
 import { evidenceOf, recordIgnoredComment, type RunState } from './state.js';
 import { statusOf } from './report.js';
 
@@ -101,6 +101,7 @@ export function installHandlers(input: IssueWorkflowInput, state: RunState, inbo
   setHandler(commentIgnoredSignal, (c) => {
     recordIgnoredComment(state, c);
     publish(state);
+    publishView(state);
   });
   setHandler(prReviewSignal, (review) => {
     inbox.prReviews.push(review);

@@ -99,6 +99,11 @@ export interface RunState {
   lastEvent?: LifecycleEvent | null;
   /** The tracker state the run last moved the issue to by a hand-over step; absent when none. */
   trackerState?: string | null;
+  /**
+   * What the list views show of the issue and of the reminder and park rule its questions wait
+   * under, set at start (./publish.ts); absent in runs from before it was kept.
+   */
+  shown?: { title: string; repingMs: number | null; parkMs: number | null; parkedState: string | null };
 }
 
 /** Ignored comments a run keeps in its status (the oldest are dropped). */

@@ -9,6 +9,7 @@ import type { ErrorCode } from '../../src/errors.js';
 import { escalate, type EscalationAsk, type ProbeTarget } from './escalation.js';
 import { describeFailure, rateLimitsOf, retryBackoffMs } from './failure.js';
 import { logStep } from './lifecycle.js';
+import { publishView } from './publish.js';
 import type { Run } from './run.js';
 
 /** Codes of outages that heal by themselves: ridden out for `retry.outageMs` before a human is asked. */
@@ -36,6 +37,7 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
   let thread: string | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
+      publishView(run.state); // the view is current whenever a step starts (./publish.ts)
       const result = await fn();
       run.state.retrying = null;
       logStep(run, name, result);
@@ -54,6 +56,7 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
           error: cause,
           nextAttemptAt: new Date(Date.now() + waitMs).toISOString(),
         };
+        publishView(run.state);
         await sleep(waitMs);
         continue;
       }
