@@ -1,7 +1,7 @@
 /**
  * The runtime state an operator sees (`GET /api/v1/state`, the dashboard, `foreman status`; shapes
  * in specs/api.md), read from Temporal — the only scheduler state — never from process memory:
- * running issue workflows with their status query and the step in flight (src/status/running.ts),
+ * running issue workflows from what they published and the step in flight (src/status/running.ts),
  * and closed runs from their memo or result (src/status/records.ts), so totals survive the runs
  * that made them. The tracker, when given, says each issue's state and URL.
  */
@@ -11,7 +11,7 @@ import { dispatcherStatusQuery, dispatcherWorkflowId, ISSUE_WORKFLOW_TYPE } from
 import { latestRateLimits, type RateLimits } from './agents/rate-limits.js';
 import type { Issue, Tracker } from './trackers/types.js';
 import { createClosedRunReader, endsRun, type ClosedIssueRun } from './status/records.js';
-import { readRunning, runningRow, temporalRunUrl, type RunningIssue, type TokenCounts } from './status/running.js';
+import { readOpenRun, runningRow, temporalRunUrl, type RunningIssue, type TokenCounts } from './status/running.js';
 import { retryingSteps } from './status/live.js';
 
 export type { ClosedIssueRun } from './status/records.js';
@@ -187,8 +187,10 @@ function addRun(t: RunTotals, tokens: TokenCounts | null, cost: number | null, m
 
 /**
  * Reads the state of the issue runs of `deployment` (null: every deployment; legacy runs on its
- * legacy queue included, src/deployment.ts): every open run, every closed run's record (for the
- * totals; the latest `recentLimit` listed), the tracker's word on their issues.
+ * legacy queue included, src/deployment.ts): every open run from what it published (a describe
+ * only for runs that may be at work, no query but for runs that published nothing), every closed
+ * run's record (for the totals; the latest `recentLimit` listed), the tracker's word on their
+ * issues. The Temporal calls do not grow with the runs parked (docs/architecture.md, "Scale").
  * @throws what the Temporal client throws when visibility cannot be listed.
  */
 export async function collectState(
@@ -206,13 +208,13 @@ export async function collectState(
 
   const readClosed = opts.readClosed ?? createClosedRunReader();
   const [reads, closed, skipped] = await Promise.all([
-    Promise.all(openInfos.map(async (wf) => ({ wf, ...(await readRunning(client, wf)) }))),
+    Promise.all(openInfos.map(async (wf) => ({ wf, ...(await readOpenRun(client, wf)) }))),
     readClosed(client, closedInfos),
     dispatcherSkipped(client, deployment?.taskQueue ?? null),
   ]);
   const namespace = client.options.namespace;
-  const running = reads.map(({ wf, status, steps }) => ({
-    ...runningRow(wf, status, steps, now),
+  const running = reads.map(({ wf, report, steps }) => ({
+    ...runningRow(wf, report, steps, now),
     temporal_url: temporalRunUrl(opts.temporalUiUrl, namespace, wf.workflowId, wf.runId),
   }));
   const openIds = new Set(running.map((r) => r.issue_identifier));
@@ -251,16 +253,16 @@ export async function collectState(
   });
 
   const retrying: RetryingIssue[] = [];
-  for (const { wf, status, steps } of reads) {
+  for (const { wf, report, steps } of reads) {
     const row = running.find((r) => r.run_id === wf.runId)!;
     const who = { issue_id: row.issue_id, issue_identifier: row.issue_identifier, issue_url: row.issue_url };
-    if (status?.retrying)
+    if (report?.retrying)
       retrying.push({
         ...who,
-        step: status.retrying.step,
-        attempt: status.retrying.attempt + 1,
-        due_at: status.retrying.nextAttemptAt,
-        error: status.retrying.error,
+        step: report.retrying.step,
+        attempt: report.retrying.attempt + 1,
+        due_at: report.retrying.nextAttemptAt,
+        error: report.retrying.error,
       });
     for (const s of retryingSteps(steps)) retrying.push({ ...who, ...s });
   }

@@ -18,13 +18,8 @@ import { foremanHome, transcriptPath } from '../home.js';
 import { workspaceKey } from '../workspace/key.js';
 import { alignColumns, formatAge } from '../status.js';
 import { closedRecord, runSummary, type ClosedIssueRun } from '../status/records.js';
-import { queryStatus } from '../status/running.js';
-import {
-  ISSUE_WORKFLOW_TYPE,
-  stopSignal,
-  type IssueRunStatus,
-  type IssueRunSummary,
-} from '../../workflows/definitions.js';
+import { queryStatus, reportOfMemo, reportOfStatus, type RunReport } from '../status/running.js';
+import { ISSUE_WORKFLOW_TYPE, stopSignal, type IssueRunSummary } from '../../workflows/definitions.js';
 import { formatTranscriptEntry, inert, parseTranscriptLine, type TurnCounter } from './transcript-format.js';
 
 /** What the run commands need from the CLI shell (src/cli/main.ts). */
@@ -116,7 +111,10 @@ export function addRunCommands(program: Command, deps: RunCommandDeps): void {
     });
 }
 
-/** Rows for `ls`: every running IssueWorkflow of `deployment` (null: all), then the latest `limit` ended. */
+/**
+ * Rows for `ls`: every running IssueWorkflow of `deployment` (null: all) from what it published
+ * (a status query only for a run that published nothing), then the latest `limit` ended.
+ */
 export async function listRuns(client: Client, deployment: Deployment | null, limit: number): Promise<RunRow[]> {
   const base = `WorkflowType = '${ISSUE_WORKFLOW_TYPE}'` + (deployment ? ` AND ${deploymentQuery(deployment)}` : '');
   const running: WorkflowExecutionInfo[] = [];
@@ -129,7 +127,11 @@ export async function listRuns(client: Client, deployment: Deployment | null, li
     }
   const now = Date.now();
   return Promise.all([
-    ...running.map(async (wf) => runningRow(wf, await queryStatus(client, wf.workflowId, wf.runId), now)),
+    ...running.map(async (wf) => {
+      const published = reportOfMemo(wf.memo);
+      const status = published ? null : await queryStatus(client, wf.workflowId, wf.runId);
+      return runningRow(wf, published ?? (status && reportOfStatus(status)), now);
+    }),
     ...closed.map(async (wf) => closedRow(wf, await closedRecord(wf, () => runSummary(client, wf)), now)),
   ]);
 }
@@ -138,7 +140,7 @@ function identifierOf(wf: Pick<WorkflowExecutionInfo, 'memo' | 'workflowId'>): s
   return typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
 }
 
-function runningRow(wf: WorkflowExecutionInfo, s: IssueRunStatus | null, now: number): RunRow {
+function runningRow(wf: WorkflowExecutionInfo, s: RunReport | null, now: number): RunRow {
   const started = s?.startedAt ?? wf.startTime.toISOString();
   return {
     issue_identifier: identifierOf(wf),
@@ -152,7 +154,7 @@ function runningRow(wf: WorkflowExecutionInfo, s: IssueRunStatus | null, now: nu
     turns: s?.turns ?? null,
     total_tokens: s ? totalTokens(s.tokens) : null,
     cost_usd: s?.costUsd ?? null,
-    question: s?.phase === 'waiting_for_human' ? (s.escalation?.question ?? null) : null,
+    question: s?.escalation?.question ?? null,
   };
 }
 

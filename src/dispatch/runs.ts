@@ -55,13 +55,13 @@ export async function listRunningIssues(
     const identifier = typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId;
     const issueId = typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : null;
     const legacy = wf.typedSearchAttributes.get(deploymentAttribute) === undefined;
-    out.push({ identifier, issueId, workflowId: wf.workflowId, legacy, published: publishedOf(wf.memo) });
+    out.push({ identifier, issueId, workflowId: wf.workflowId, legacy, published: publishedRunOf(wf.memo) });
   }
   return out;
 }
 
-/** The memo's `PublishedRun`, or null when absent or not of that shape. */
-function publishedOf(memo: Record<string, unknown> | undefined): PublishedRun | null {
+/** The memo's `PublishedRun` (workflows/issue/publish.ts), or null when absent or not of that shape. */
+export function publishedRunOf(memo: Record<string, unknown> | undefined): PublishedRun | null {
   const p = memo?.[PUBLISHED_MEMO_KEY] as Partial<PublishedRun> | undefined;
   if (!p || typeof p !== 'object' || typeof p.phase !== 'string') return null;
   const ids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);

@@ -200,8 +200,8 @@ async function openDetail(
   opts: StatusOptions & { home?: string },
 ): Promise<IssueDetail> {
   const now = (opts.now ?? Date.now)();
-  const { status: s, steps } = await readRunning(client, d, d);
-  const row = runningRow(d, s, steps, now);
+  const { status: s, report, steps } = await readRunning(client, d, d);
+  const row = runningRow(d, report, steps, now);
   row.temporal_url = temporalRunUrl(opts.temporalUiUrl, client.options.namespace, d.workflowId, d.runId);
   const retryStep = retryingSteps(steps)[0] ?? null;
   const detail = baseDetail(d);

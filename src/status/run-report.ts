@@ -7,6 +7,7 @@
 
 import type { RateLimits } from '../agents/rate-limits.js';
 import type { TokenUsage } from '../agents/usage.js';
+import type { EscalationOption } from '../escalation/answer.js';
 import type { Escalation, EscalationRecord } from '../evidence/escalation.js';
 import type { IgnoredComment } from '../../workflows/definitions.js';
 
@@ -107,7 +108,7 @@ export interface PublishedRunView {
 export interface PublishedQuestion extends Pick<Escalation, 'n' | 'kind' | 'askedAt' | 'reminded' | 'parked'> {
   question: string;
   /** At most `MAX_PUBLISHED_OPTIONS`, labels cut at `MAX_PUBLISHED_TEXT` characters. */
-  options: { label: string; command: string | null }[];
+  options: EscalationOption[];
   recommendation: string | null;
   /** The run's `escalation.reping_ms`, `escalation.timeout_ms` and `handoff.parked_state`. */
   repingMs: number | null;

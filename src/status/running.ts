@@ -1,14 +1,25 @@
 /**
- * One running issue as `foreman status`, `GET /api/v1/state` and `GET /api/v1/<identifier>` show
- * it (Symphony SPEC §13.7 `running[]`, extended; specs/api.md): the run's status query (phase,
- * round, totals of finished steps, the open question) joined with Temporal's record of the step in
- * flight (src/status/live.ts), so an agent step's turns, tokens and last tool show while it runs.
+ * One running issue as `foreman status`, `foreman ls`, `GET /api/v1/state`, the dashboard and
+ * `GET /api/v1/<identifier>` show it (Symphony SPEC §13.7 `running[]`, extended; specs/api.md):
+ * what the run reports (phase, round, totals of finished steps, the open question) joined with
+ * Temporal's record of the step in flight (src/status/live.ts), so an agent step's turns, tokens and
+ * last tool show while it runs. The list views read the report from the run's memo (what it
+ * published: one visibility list for every run) and describe only the runs at work; the single-run
+ * views ask the status query (docs/architecture.md, "Scale").
  */
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
-import { normalizeOptions } from '../escalation/answer.js';
+import { normalizeOptions, type EscalationOption } from '../escalation/answer.js';
 import { addUsage, emptyUsage, totalTokens, type TokenUsage } from '../agents/usage.js';
 import type { RateLimits } from '../agents/rate-limits.js';
-import { statusQuery, type IssueRunStatus } from '../../workflows/definitions.js';
+import type { Escalation } from '../evidence/escalation.js';
+import { publishedRunOf } from '../dispatch/runs.js';
+import {
+  RUN_VIEW_MEMO_KEY,
+  statusQuery,
+  type IgnoredComment,
+  type IssueRunStatus,
+} from '../../workflows/definitions.js';
+import type { PublishedRunView } from './run-report.js';
 import { agentStep, pendingSteps, retryingSteps, type PendingStep } from './live.js';
 import { reviewView } from './records.js';
 
@@ -28,6 +39,8 @@ export interface RunningIssue {
   issue_identifier: string;
   /** The issue on the tracker; null when the tracker was not asked or has none. */
   issue_url: string | null;
+  /** The issue's title when the run started; null when the run did not publish it. */
+  title: string | null;
   /** The tracker's state of the issue (e.g. `In Progress`); null when the tracker was not asked. */
   state: string | null;
   status: RunStatus;
@@ -85,6 +98,11 @@ export interface WaitingQuestion {
   age_ms: number;
   reminded: boolean;
   parked: boolean;
+  /**
+   * What happens without an answer: the run's `escalation.reping_ms`, `escalation.timeout_ms` and
+   * `handoff.parked_state` (specs/escalations.md); null when unknown (a run that did not publish it).
+   */
+  rule: { reping_ms: number | null; park_ms: number | null; parked_state: string | null } | null;
 }
 
 /** The step in flight. */
@@ -109,7 +127,12 @@ export function tokenCounts(u: TokenUsage): TokenCounts {
 }
 
 /** The status query of the run (Default `runId`: the latest), or null when no worker answers within `timeoutMs`. */
-export async function queryStatus(client: Client, workflowId: string, runId?: string, timeoutMs = 5000) {
+export async function queryStatus(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+  timeoutMs = 5000,
+): Promise<IssueRunStatus | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -128,7 +151,81 @@ export async function queryStatus(client: Client, workflowId: string, runId?: st
 
 type Info = Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'memo' | 'startTime'>;
 
-/** Reads one running workflow: its status query and its pending activities, in parallel. */
+/** The open question a row is built from: the status query's escalation, or a published question. */
+type OpenQuestion = Pick<
+  Escalation,
+  'n' | 'kind' | 'question' | 'recommendation' | 'askedAt' | 'reminded' | 'parked'
+> & {
+  options: readonly EscalationOption[] | readonly string[];
+  /** The rule it waits under, when published (`PublishedQuestion`); absent: unknown. */
+  repingMs?: number | null;
+  parkMs?: number | null;
+  parkedState?: string | null;
+};
+
+/**
+ * What a running row is built from: the run's status query answer (`reportOfStatus`) or what the
+ * run published in its memo (`reportOfMemo`).
+ */
+export type RunReport = Pick<
+  IssueRunStatus,
+  'identifier' | 'issueId' | 'workspace' | 'branch' | 'turns' | 'tokens' | 'phase' | 'round' | 'startedAt'
+> &
+  Pick<IssueRunStatus, 'lastError' | 'retrying' | 'rateLimits' | 'prUrl' | 'lastEvent' | 'qa' | 'review'> & {
+    costUsd: number | null;
+    /** The open question; null when the run does not wait for a human. */
+    escalation: OpenQuestion | null;
+    ignoredComments: IgnoredComment[];
+    title: string | null;
+  };
+
+/** A status query answer as a `RunReport`. */
+export function reportOfStatus(s: IssueRunStatus): RunReport {
+  return {
+    ...s,
+    costUsd: s.costUsd ?? null,
+    escalation: s.phase === 'waiting_for_human' ? s.escalation : null,
+    ignoredComments: s.ignoredComments ?? [],
+    title: null,
+  };
+}
+
+/**
+ * The `RunReport` a run published in its memo (`PublishedRun` and `PublishedRunView`,
+ * workflows/issue/publish.ts); null when it has not published both (a run started by code from
+ * before, which is asked with its status query instead).
+ */
+export function reportOfMemo(memo: Record<string, unknown> | undefined): RunReport | null {
+  const run = publishedRunOf(memo);
+  const v = memo?.[RUN_VIEW_MEMO_KEY] as PublishedRunView | undefined;
+  if (!run || !v || typeof v !== 'object' || typeof v.startedAt !== 'string' || typeof v.tokens !== 'object')
+    return null;
+  const text = (x: unknown) => (typeof x === 'string' ? x : null);
+  return {
+    identifier: text(memo?.identifier) ?? '',
+    issueId: text(memo?.issueId) ?? '',
+    workspace: v.workspace ?? null,
+    branch: v.branch ?? null,
+    turns: v.turns ?? 0,
+    tokens: { ...emptyUsage(), ...v.tokens },
+    phase: run.phase,
+    round: v.round ?? 0,
+    startedAt: v.startedAt,
+    lastError: v.lastError ?? null,
+    retrying: v.retrying ?? null,
+    rateLimits: v.rateLimits ?? null,
+    prUrl: v.prUrl ?? null,
+    lastEvent: v.lastEvent ?? null,
+    qa: v.qa ?? null,
+    review: v.review ?? null,
+    costUsd: v.costUsd ?? null,
+    escalation: run.waiting && v.question && Array.isArray(v.question.options) ? v.question : null,
+    ignoredComments: Array.isArray(v.ignoredComments) ? v.ignoredComments : [],
+    title: v.title ?? null,
+  };
+}
+
+/** Reads one running workflow: its status query and its pending activities, in parallel (the single-run views). */
 export async function readRunning(client: Client, wf: Info, described?: WorkflowExecutionDescription) {
   const [status, steps] = await Promise.all([
     queryStatus(client, wf.workflowId, wf.runId),
@@ -137,14 +234,41 @@ export async function readRunning(client: Client, wf: Info, described?: Workflow
       () => [] as PendingStep[],
     ),
   ]);
-  return { status, steps };
+  return { status, report: status && reportOfStatus(status), steps };
+}
+
+/** Whether a run with this report may have a step in flight: not waiting for a human, not waiting on its pull request. */
+function mayBeAtWork(r: RunReport): boolean {
+  return r.phase !== 'waiting_for_human' && r.phase !== 'in_review' && r.escalation === null;
 }
 
 /**
- * Builds the running row from the status query `s` (null: no worker answered; the row then says
- * `unknown`) and the pending `steps`, at `now` (epoch ms).
+ * Reads a listed open run for the list views: its report from its memo (no query), and its pending
+ * activities only when it may be at work (bounded by the concurrency limit, not by the parked runs).
+ * A run that published no view is asked with its status query (and described), as before.
  */
-export function runningRow(wf: Info, s: IssueRunStatus | null, steps: PendingStep[], now: number): RunningIssue {
+export async function readOpenRun(
+  client: Client,
+  wf: Info,
+): Promise<{ report: RunReport | null; steps: PendingStep[] }> {
+  const report = reportOfMemo(wf.memo);
+  if (!report) return readRunning(client, wf);
+  if (!mayBeAtWork(report)) return { report, steps: [] };
+  const steps = await client.workflow
+    .getHandle(wf.workflowId, wf.runId)
+    .describe()
+    .then(
+      (d) => pendingSteps(client, d),
+      () => [] as PendingStep[],
+    );
+  return { report, steps };
+}
+
+/**
+ * Builds the running row from the run's report `s` (null: no worker answered its status query; the
+ * row then says `unknown`) and the pending `steps`, at `now` (epoch ms).
+ */
+export function runningRow(wf: Info, s: RunReport | null, steps: PendingStep[], now: number): RunningIssue {
   const agent = agentStep(steps);
   const live = agent?.progress ?? null;
   const usage = emptyUsage();
@@ -171,9 +295,10 @@ export function runningRow(wf: Info, s: IssueRunStatus | null, steps: PendingSte
     : null;
   const waiting = s?.phase === 'waiting_for_human' && s.escalation ? waitingOf(s.escalation, now) : null;
   return {
-    issue_id: s?.issueId ?? (typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : ''),
-    issue_identifier: s?.identifier ?? (typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId),
+    issue_id: s?.issueId || (typeof wf.memo?.issueId === 'string' ? wf.memo.issueId : ''),
+    issue_identifier: s?.identifier || (typeof wf.memo?.identifier === 'string' ? wf.memo.identifier : wf.workflowId),
     issue_url: null,
+    title: s?.title ?? null,
     state: null,
     status: waiting
       ? 'waiting_for_human'
@@ -226,7 +351,7 @@ export function runningRow(wf: Info, s: IssueRunStatus | null, steps: PendingSte
   };
 }
 
-function waitingOf(e: NonNullable<IssueRunStatus['escalation']>, now: number): WaitingQuestion {
+function waitingOf(e: OpenQuestion, now: number): WaitingQuestion {
   return {
     question: e.question,
     kind: e.kind,
@@ -237,6 +362,10 @@ function waitingOf(e: NonNullable<IssueRunStatus['escalation']>, now: number): W
     age_ms: now - Date.parse(e.askedAt),
     reminded: e.reminded,
     parked: e.parked,
+    rule:
+      e.repingMs === undefined
+        ? null
+        : { reping_ms: e.repingMs, park_ms: e.parkMs ?? null, parked_state: e.parkedState ?? null },
   };
 }
 

@@ -1,9 +1,9 @@
 /**
  * The dashboard's data (docs/architecture.md, "Dashboard"), read from Temporal only: the home view
  * (summary, escalation inbox, retry queue, running and recent runs) built on the `/api/v1/state`
- * snapshot (src/status.ts) plus what it lacks, and one issue's view (status query, workflow history,
- * transcripts). Immutable facts (a closed run's summary, a run's starting settings) are cached by
- * run id; nothing else is kept.
+ * snapshot (src/status.ts: what the runs published, no query per run) plus today's closed runs, and
+ * one issue's view (status query, workflow history, transcripts). Immutable facts (a closed run's
+ * summary, a run's starting settings) are cached by run id; nothing else is kept.
  */
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -11,15 +11,16 @@ import type { Policy } from '../../config/schema.js';
 import { runSettings, type RunSettings } from '../../config/run-settings.js';
 import { deploymentQuery, type Deployment } from '../../deployment.js';
 import { findIssueRun } from '../../dispatch/runs.js';
-import { normalizeOptions } from '../../escalation/answer.js';
 import { formatDuration, renderEvidence } from '../../evidence/render.js';
 import { linkPrefixes } from '../../evidence/inert.js';
 import { totalTokens } from '../../agents/usage.js';
 import { transcriptPath } from '../../home.js';
 import { TranscriptDirReader } from '../../cli/runs.js';
 import { workspaceKey } from '../../workspace/key.js';
-import type { StateSnapshot } from '../../status.js';
-import { ISSUE_WORKFLOW_TYPE, statusQuery, type IssueRunStatus } from '../../../workflows/definitions.js';
+import type { StateSnapshot, WaitingQuestion } from '../../status.js';
+import { memoRecord } from '../../status/records.js';
+import { queryStatus, reportOfStatus, runningRow } from '../../status/running.js';
+import { ISSUE_WORKFLOW_TYPE } from '../../../workflows/definitions.js';
 import { readRunHistory, type RunHistory } from './history.js';
 
 /** What the dashboard reads with. */
@@ -103,18 +104,8 @@ export class RunCache<T> {
   }
 }
 
-/** Longest wait for a status query, ms (a run no worker answers shows without its details). */
+/** Longest wait for the issue page's status query, ms (a run no worker answers shows without its details). */
 const QUERY_WAIT_MS = 3000;
-
-async function queryStatus(client: Client, workflowId: string, runId?: string): Promise<IssueRunStatus | null> {
-  return Promise.race([
-    client.workflow
-      .getHandle(workflowId, runId)
-      .query(statusQuery)
-      .catch(() => null),
-    new Promise<null>((resolve) => setTimeout(() => resolve(null), QUERY_WAIT_MS).unref()),
-  ]);
-}
 
 /** The run caches a dashboard keeps for its lifetime. */
 export interface DashboardCaches {
@@ -158,38 +149,43 @@ export function withoutAnswer(
   return parts.join('; ');
 }
 
-async function inboxItem(
-  src: DashboardSource,
-  caches: DashboardCaches,
-  r: StateSnapshot['running'][number],
-  s: IssueRunStatus,
-): Promise<InboxItem | null> {
-  const e = s.escalation;
-  if (s.phase !== 'waiting_for_human' || !e) return null;
-  const h = await historyOf(src, caches, r.workflow_id, r.run_id).catch(() => null);
-  const settings = h?.settings ?? runSettings(src.policy());
-  const options = normalizeOptions(e.options).map((o, i) => ({
-    n: i + 1,
+/**
+ * The inbox item of a running row waiting for a human; `rule` is the reminder and park rule when
+ * the row does not carry it (the run's starting settings, else the policy in force).
+ */
+function inboxItem(
+  r: Pick<StateSnapshot['running'][number], 'issue_identifier' | 'workflow_id' | 'title'>,
+  w: WaitingQuestion,
+  rule: () => Pick<RunSettings, 'repingMs' | 'parkMs' | 'parkedState'>,
+): InboxItem {
+  const options = w.options.map((o) => ({
+    n: o.number,
     label: o.label,
     command: o.command,
-    recommended: e.recommendation !== null && o.label.trim() === e.recommendation.trim(),
+    recommended: w.recommendation !== null && o.label.trim() === w.recommendation.trim(),
   }));
-  const base = { asked_at: e.askedAt, reminded: e.reminded, parked: e.parked };
+  const base = { asked_at: w.asked_at, reminded: w.reminded, parked: w.parked };
   return {
     identifier: r.issue_identifier,
-    title: h?.issue?.title ?? null,
+    title: r.title,
     workflow_id: r.workflow_id,
-    n: e.n,
-    kind: e.kind,
-    question: e.question,
+    n: w.n,
+    kind: w.kind,
+    question: w.question,
     options,
-    recommendation: e.recommendation,
+    recommendation: w.recommendation,
     ...base,
-    without_answer: withoutAnswer(base, settings),
+    without_answer: withoutAnswer(
+      base,
+      w.rule ? { repingMs: w.rule.reping_ms, parkMs: w.rule.park_ms, parkedState: w.rule.parked_state } : rule(),
+    ),
   };
 }
 
-/** Tokens, USD and whether it completed, of the closed runs of today (UTC). */
+/**
+ * Tokens, USD and whether it completed, of the closed runs of today (UTC): from each run's closing
+ * memo, else (a run from before it) its history, read once per run.
+ */
 async function closedToday(src: DashboardSource, caches: DashboardCaches) {
   const midnight = new Date();
   midnight.setUTCHours(0, 0, 0, 0);
@@ -200,6 +196,9 @@ async function closedToday(src: DashboardSource, caches: DashboardCaches) {
   for await (const wf of src.client.workflow.list({ query })) {
     out.push(
       await caches.closed.get(wf.runId, async () => {
+        const memo = memoRecord(wf.memo);
+        if (memo)
+          return { tokens: memo.tokens.total_tokens, usd: memo.cost_usd, completed: memo.outcome === 'completed' };
         const h = await historyOf(src, caches, wf.workflowId, wf.runId).catch(() => null);
         const sum = h?.summary;
         return { tokens: sum?.tokens.total ?? 0, usd: sum ? sum.cost_usd : 0, completed: sum?.outcome === 'completed' };
@@ -209,28 +208,29 @@ async function closedToday(src: DashboardSource, caches: DashboardCaches) {
   return out;
 }
 
-/** The home page's data from the state snapshot plus the status queries and histories it lacks. */
+/**
+ * The home page's data from the state snapshot (every open run as it published itself) plus
+ * today's closed runs (one visibility list): no call per open run, so its cost does not grow with
+ * the runs parked (docs/architecture.md, "Scale").
+ */
 export async function collectHome(
   src: DashboardSource,
   caches: DashboardCaches,
   state: StateSnapshot,
 ): Promise<HomeView> {
-  const statuses = await Promise.all(state.running.map((r) => queryStatus(src.client, r.workflow_id, r.run_id)));
-  const inbox: InboxItem[] = [];
-  for (const [i, r] of state.running.entries()) {
-    const s = statuses[i];
-    const item = s ? await inboxItem(src, caches, r, s) : null;
-    if (item) inbox.push(item);
-  }
-  inbox.sort((a, b) => a.asked_at.localeCompare(b.asked_at));
+  let policyRule: RunSettings | undefined;
+  const rule = () => (policyRule ??= runSettings(src.policy()));
+  const inbox = state.running
+    .filter((r) => r.waiting)
+    .map((r) => inboxItem(r, r.waiting!, rule))
+    .sort((a, b) => a.asked_at.localeCompare(b.asked_at));
   const today = await closedToday(src, caches);
   let usd: number | null = 0;
   const addUsd = (v: number | null | undefined) =>
     (usd = usd === null || v === null || v === undefined ? null : usd + v);
-  for (const s of statuses) addUsd(s ? (s.costUsd ?? null) : null);
+  for (const r of state.running) addUsd(r.cost_usd);
   for (const c of today) addUsd(c.usd);
-  const tokens =
-    statuses.reduce((n, s) => n + (s ? totalTokens(s.tokens) : 0), 0) + today.reduce((n, c) => n + c.tokens, 0);
+  const tokens = state.running.reduce((n, r) => n + r.tokens.total_tokens, 0) + today.reduce((n, c) => n + c.tokens, 0);
   const retry = state.running
     .filter((r) => r.retrying)
     .map((r) => ({ identifier: r.issue_identifier, ...r.retrying! }))
@@ -249,13 +249,13 @@ export async function collectHome(
     },
     inbox,
     retry,
-    running: state.running.map((r, i) => ({
+    running: state.running.map((r) => ({
       identifier: r.issue_identifier,
       phase: r.phase,
       round: r.round,
       turns: r.turn_count,
       tokens: r.tokens.total_tokens,
-      cost_usd: statuses[i]?.costUsd ?? null,
+      cost_usd: r.cost_usd,
       started_at: r.started_at,
       last_error: r.last_error,
     })),
@@ -319,7 +319,7 @@ export async function collectIssueView(
   const d = found.description;
   const running = d.status.name === 'RUNNING';
   const [s, h] = await Promise.all([
-    running ? queryStatus(src.client, found.workflowId, d.runId) : Promise.resolve(null),
+    running ? queryStatus(src.client, found.workflowId, d.runId, QUERY_WAIT_MS) : Promise.resolve(null),
     historyOf(src, caches, found.workflowId, d.runId),
   ]);
   const sum = h.summary;
@@ -327,7 +327,8 @@ export async function collectIssueView(
   const branch = s?.branch ?? sum?.branch ?? h.evidence?.branch ?? null;
   const repo = policy.scm.github.repo;
   const ui = src.temporalUiUrl;
-  const stateRow = { issue_identifier: identifier, workflow_id: found.workflowId, run_id: d.runId } as const;
+  const waiting = s ? runningRow(d, reportOfStatus(s), [], Date.now()).waiting : null;
+  const row = { issue_identifier: identifier, workflow_id: found.workflowId, title: h.issue?.title ?? null };
   return {
     identifier,
     title: h.issue?.title ?? null,
@@ -349,7 +350,7 @@ export async function collectIssueView(
           next_attempt_at: s.retrying.nextAttemptAt,
         }
       : null,
-    waiting: s ? await inboxItem(src, caches, stateRow as StateSnapshot['running'][number], s) : null,
+    waiting: waiting ? inboxItem(row, waiting, () => h.settings ?? runSettings(policy)) : null,
     links: {
       issue: httpUrl(h.issue?.url),
       branch,
