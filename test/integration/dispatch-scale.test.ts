@@ -7,11 +7,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
 import { silentLogger } from '../../src/logger.js';
-import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
 import { trackerForPolicy } from '../../src/trackers/index.js';
 import type { Tracker } from '../../src/trackers/types.js';
 import { dispatchTick } from '../../src/dispatch/tick.js';
@@ -23,11 +20,11 @@ import {
   runAttributes,
   statusQuery,
 } from '../../workflows/definitions.js';
-import { makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
-import { startScriptedModelServer, toolUse } from '../support/scripted-model-server.js';
-import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+import { writeIssue } from '../support/fixtures.js';
+import { countingClient, startParkingWorker, waitFor, type Cleanup } from '../support/parking.js';
+import { toolUse } from '../support/scripted-model-server.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: Cleanup[] = [];
 afterEach(async () => {
   while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => {});
 });
@@ -38,76 +35,9 @@ const ESCALATE = toolUse('escalate', {
   recommendation: 'numbers only',
 });
 
-async function waitFor(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** A worker and policy on a fresh task queue whose model escalates at every call. */
-async function setup(name: string) {
-  const tmp = await tempDir();
-  cleanups.push(tmp.cleanup);
-  const model = await startScriptedModelServer(() => ESCALATE);
-  cleanups.push(() => model.close());
-  const origin = await makeOrigin(tmp.dir);
-  const issuesDir = path.join(tmp.dir, 'issues');
-  const taskQueue = uniqueTaskQueue(name);
-  const policyFile = await writePolicy(tmp.dir, {
-    issuesDir,
-    workspaceRoot: path.join(tmp.dir, 'workspaces'),
-    repo: origin,
-    modelUrl: model.url,
-    taskQueue,
-    extra: 'agent:\n  max_concurrent_agents: 100\nroles:\n  reviewer:\n    enabled: false',
-  });
-  const env = { ...process.env, FOREMAN_HOME: path.join(tmp.dir, 'home') };
-  const store: PolicyStore = await createPolicyStore(policyFile, { env, watch: false });
-  cleanups.push(() => store.close());
-  const runtime: WorkerRuntime = await createWorkerRuntime({
-    address: temporalAddress(),
-    namespace: temporalNamespace(),
-    taskQueue,
-    policyStore: store,
-    home: env.FOREMAN_HOME,
-    log: silentLogger,
-    env,
-  });
-  cleanups.push(() => runtime.shutdown());
-  void runtime.run();
-  const prefix = `P${taskQueue.slice(-6).toUpperCase()}`;
-  return { issuesDir, store, runtime, prefix, env };
-}
-
-/**
- * A client whose every WorkflowService call (one gRPC call each) is counted by method name, past
- * the connection's own handshake.
- */
-async function countingClient() {
-  const calls = new Map<string, number>();
-  const connection = await Connection.connect({ address: temporalAddress() });
-  cleanups.push(() => connection.close());
-  const service = new Proxy(connection.workflowService, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || typeof prop !== 'string') return value;
-      return (...args: unknown[]) => {
-        calls.set(prop, (calls.get(prop) ?? 0) + 1);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  const counted = new Proxy(connection, {
-    get(target, prop, receiver) {
-      if (prop === 'workflowService') return service;
-      const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { client: new Client({ connection: counted, namespace: temporalNamespace() }), calls };
-}
+const setup = (name: string) =>
+  startParkingWorker(name, cleanups, () => ESCALATE, 'agent:\n  max_concurrent_agents: 100');
 
 /** `tracker` with every method call counted by name. */
 function countingTracker(tracker: Tracker) {
@@ -150,7 +80,7 @@ describe('the dispatcher tick with parked runs', () => {
           path.join(s.issuesDir, `${answer}.comments.md`),
           '\n--- comment by ana ---\nNumbers only, please.\n',
         );
-        const temporal = await countingClient();
+        const temporal = await countingClient(cleanups);
         const tracker = countingTracker(trackerForPolicy(s.store.current(), silentLogger, s.env));
         const startedAt = performance.now();
         const result = await dispatchTick({
