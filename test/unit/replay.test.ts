@@ -17,7 +17,7 @@ import { HISTORIES_DIR } from '../support/histories.js';
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow replay', () => {
-  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker, runs that publish their state)', () => {
+  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker, runs that publish their state, and their view)', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'answer-reask.json',
@@ -34,6 +34,8 @@ describe('workflow replay', () => {
         'review-rework.json',
         'rework-in-run.json',
         'rework-new-run.json',
+        'view-escalation-answer.json',
+        'view-pr-rework-closed.json',
       ]),
     );
   });
