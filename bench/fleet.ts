@@ -24,6 +24,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadPolicy } from '../src/config/load.js';
 import { deploymentOf } from '../src/deployment.js';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
+import { activityTable, activityTimes, type ActivityTime } from './activity-times.js';
 import { dispatcherWorkflowId, humanReplySignal, issueWorkflowId } from '../workflows/definitions.js';
 import { makeOrigin, tempDir, writeIssue, writePolicy } from '../test/support/fixtures.js';
 import {
@@ -56,6 +57,8 @@ export interface FleetReport {
     daemonCpuSecondsPerIssue: number;
     devServerCpuSecondsPerIssue: number;
     historyEventsPerIssue: number;
+    /** Per activity type, from the sampled runs' histories (./activity-times.ts). */
+    activities?: ActivityTime[];
   }[];
   parked: {
     n: number;
@@ -217,9 +220,11 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
       const [d1, s1] = [await cpuSeconds(daemon.pid!), await cpuSeconds(server.pid)];
       const sample = ids.slice(0, Math.min(10, n));
       let events = 0;
+      const histories = [];
       for (const id of sample) {
         const history = await client.workflow.getHandle(issueWorkflowId(deployment.key, id)).fetchHistory();
         events += history.events?.length ?? 0;
+        histories.push(history);
       }
       const row = {
         n,
@@ -228,6 +233,7 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
         daemonCpuSecondsPerIssue: (d1 - d0) / n,
         devServerCpuSecondsPerIssue: (s1 - s0) / n,
         historyEventsPerIssue: events / sample.length,
+        activities: activityTimes(histories),
       };
       report.throughput.push(row);
       log(`throughput N=${n}: ${row.issuesPerSecond.toFixed(2)} issues/s`);
@@ -317,6 +323,7 @@ export function fleetTable(r: FleetReport): string {
       `  throughput N=${t.n}: ${t.issuesPerSecond.toFixed(2)} issues/s, ${(t.wallMs / 1000).toFixed(1)} s; ` +
         `CPU/issue daemon ${t.daemonCpuSecondsPerIssue.toFixed(2)} s + dev server ${t.devServerCpuSecondsPerIssue.toFixed(2)} s; ` +
         `${t.historyEventsPerIssue.toFixed(0)} history events/issue   (before, N=50: 1.3 issues/s, 0.7 + 0.35 CPU-s, 67 events)`,
+      ...activityTable(t.activities ?? []),
     );
   for (const p of r.parked)
     lines.push(
