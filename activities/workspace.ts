@@ -7,7 +7,7 @@ import path from 'node:path';
 import { checkWorkspaceContract, type ContractCheck } from '../src/contract/check.js';
 import type { Escalation } from '../src/evidence/escalation.js';
 import { appendDecision } from '../src/spec/decisions.js';
-import { specFile } from '../src/home.js';
+import { homePaths, specFile } from '../src/home.js';
 import { refreshSpecCopy, specInput, writeIssueSpec } from '../src/spec/write.js';
 import type { Issue } from '../src/trackers/types.js';
 import { assertInsideRoot } from '../src/workspace/key.js';
@@ -60,6 +60,7 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           hooks: policy.hooks,
           identity: ctx.identity(loaded),
           auth: ctx.gitAuth(loaded),
+          cacheRoot: policy.workspace.repo_cache ? homePaths(ctx.deps.home).repoCache : undefined,
           env: ctx.agentEnv(),
           log: ctx.log,
         }),

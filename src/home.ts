@@ -25,6 +25,8 @@ export function homePaths(home: string) {
     transcripts: path.join(home, 'transcripts'),
     /** `specs/<workspace key>/spec.md`: the authoritative per-issue specs (the workspace holds a copy). */
     specs: path.join(home, 'specs'),
+    /** `repo-cache/<name>-<hash>.git`: per-repository caches new workspaces are cloned from (src/workspace/cache.ts). */
+    repoCache: path.join(home, 'repo-cache'),
   };
 }
 

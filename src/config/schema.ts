@@ -106,6 +106,11 @@ export const workspaceSchema = z.object({
   repo: z.string().min(1).optional(),
   /** Branch the issue branch starts from and the PR targets. (Default: none = the remote's default branch) */
   base_branch: z.string().min(1).optional(),
+  /**
+   * Clone new workspaces from a per-repository cache under FOREMAN_HOME (`repo-cache/`), then fetch
+   * the remote, instead of cloning the remote each time (docs/architecture.md, "Scale"). (Default: true)
+   */
+  repo_cache: z.boolean().default(true),
 });
 
 /** `hooks` (Symphony SPEC §5.3.4): shell scripts run in the workspace directory. */

@@ -14,6 +14,7 @@ import { branchName, workspaceKey, workspacePath } from './key.js';
 import { runShell } from './shell.js';
 import { DEFAULT_SANDBOX, type SandboxPolicy } from '../sandbox/policy.js';
 import { redactUrls } from '../redact.js';
+import { cloneFromCache } from './cache.js';
 import {
   gitPlace,
   gitStateDir,
@@ -168,18 +169,44 @@ function absoluteUrl(url: string, dir: string): string {
   return urlScheme(url) === 'file' && !url.startsWith('file:') ? path.resolve(dir, url) : url;
 }
 
-/** Clones `repo` into `dir` through a temp sibling (a crash mid-clone never leaves a half checkout). */
-async function cloneInto(root: string, dir: string, repo: string, remote: string, auth?: GitAuth): Promise<void> {
+/**
+ * Clones `repo` into `dir` through a temp sibling (a crash mid-clone never leaves a half checkout):
+ * from the repository's cache when `opts.cacheRoot` is set (./cache.ts; any cache problem falls
+ * back to the remote), else from the remote. Returns where from: a clone from the remote has
+ * every branch as of now, one from the cache needs a fetch.
+ */
+async function cloneInto(opts: PrepareOptions, root: string, dir: string, repo: string): Promise<'remote' | 'cache'> {
+  const { remote } = opts.identity;
   const tmp = `${dir}.cloning-${process.pid}`;
   await fs.rm(tmp, { recursive: true, force: true });
-  const place: GitPlace = { workTree: tmp, stateDir: gitStateDir(dir), remote, url: repo };
-  try {
-    await runGit(place, ['clone', '--origin', remote, '--', repo, tmp], { cwd: root, network: true, auth });
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw gitError(`Cloning workspace.repo ${repo} failed`, err);
+  let from: 'remote' | 'cache' = 'remote';
+  if (
+    opts.cacheRoot &&
+    (await cloneFromCache({
+      cacheRoot: opts.cacheRoot,
+      url: repo,
+      target: tmp,
+      remote,
+      auth: opts.auth,
+      log: opts.log,
+    }))
+  ) {
+    from = 'cache';
+  } else {
+    const place: GitPlace = { workTree: tmp, stateDir: gitStateDir(dir), remote, url: repo };
+    try {
+      await runGit(place, ['clone', '--origin', remote, '--', repo, tmp], {
+        cwd: root,
+        network: true,
+        auth: opts.auth,
+      });
+    } catch (err) {
+      await fs.rm(tmp, { recursive: true, force: true });
+      throw gitError(`Cloning workspace.repo ${repo} failed`, err);
+    }
   }
   await fs.rename(tmp, dir);
+  return from;
 }
 
 /**
@@ -224,8 +251,17 @@ async function baseCommitOf(place: GitPlace, baseBranch: string, branch: string)
   return mb.trim() || base;
 }
 
-/** Creates the directory (clone, `after_create`) when missing or half-made; true when it made it. */
-async function ensureDirectory(opts: PrepareOptions, root: string, dir: string, key: string): Promise<boolean> {
+/**
+ * Creates the directory (clone, `after_create`) when missing or half-made. Returns null when it
+ * was there, else how it was made: `remote` (cloned from the remote just now), `cache` (./cache.ts)
+ * or `hook` (made by `after_create`).
+ */
+async function ensureDirectory(
+  opts: PrepareOptions,
+  root: string,
+  dir: string,
+  key: string,
+): Promise<'remote' | 'cache' | 'hook' | null> {
   // A marker beside the directory while it is being made: a crash during the clone or
   // `after_create` leaves it, and the next attempt starts the directory over instead of
   // mistaking a half-made workspace for a ready one.
@@ -240,10 +276,11 @@ async function ensureDirectory(opts: PrepareOptions, root: string, dir: string, 
     opts.log?.warn({ dir, aside }, 'the workspace is not a git checkout; moving it aside and creating it again');
     await fs.rename(dir, aside);
   }
-  if (await exists(dir)) return false;
+  if (await exists(dir)) return null;
   await fs.writeFile(creating, `${process.pid}\n`);
+  let made: 'remote' | 'cache' | 'hook' = 'hook';
   try {
-    if (opts.repo) await cloneInto(root, dir, absoluteUrl(opts.repo, root), opts.identity.remote, opts.auth);
+    if (opts.repo) made = await cloneInto(opts, root, dir, absoluteUrl(opts.repo, root));
     else await fs.mkdir(dir);
     await runHook('after_create', { hooks: opts.hooks, cwd: dir, env: opts.env, log: opts.log });
   } catch (err) {
@@ -251,7 +288,7 @@ async function ensureDirectory(opts: PrepareOptions, root: string, dir: string, 
     throw err;
   }
   await fs.rm(creating, { force: true });
-  return true;
+  return made;
 }
 
 /** What `prepareWorkspace` needs. */
@@ -266,6 +303,8 @@ export interface PrepareOptions {
   env: Record<string, string>;
   /** The credential for clone and fetch. */
   auth?: GitAuth | undefined;
+  /** Directory of the per-repository caches new workspaces are cloned from (./cache.ts); none: clone from the remote. */
+  cacheRoot?: string | undefined;
   log?: Logger;
 }
 
@@ -289,7 +328,7 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
   const key = workspaceKey(opts.identifier);
   const branch = branchName(opts.identifier);
   const remote = opts.identity.remote;
-  const createdNow = await ensureDirectory(opts, root, dir, key);
+  const made = await ensureDirectory(opts, root, dir, key);
 
   const place: GitPlace = { workTree: dir, stateDir: gitStateDir(dir), remote, url: '' };
   if (!(await fs.lstat(path.join(dir, '.git')).catch(() => null))) {
@@ -308,12 +347,19 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
     });
   }
   place.url = url;
-  try {
-    await fetchRemote(place, opts.auth);
-  } catch (err) {
-    throw gitError(`git fetch ${remote} failed in ${dir}`, err);
+  // A clone from the remote just now has fetched every branch already; anything else fetches.
+  const clonedNow = made === 'remote' && url === absoluteUrl(opts.repo ?? '', root);
+  if (!clonedNow) {
+    try {
+      await fetchRemote(place, opts.auth);
+    } catch (err) {
+      throw gitError(`git fetch ${remote} failed in ${dir}`, err);
+    }
   }
-  const baseBranch = opts.baseBranch || (await remoteDefaultBranch(place, opts.auth));
+  const baseBranch =
+    opts.baseBranch ||
+    (clonedNow && (await clonedDefaultBranch(place))) ||
+    (await remoteDefaultBranch(place, opts.auth));
   const switched = await checkoutBranch(place, branch, baseBranch);
   // The work tree now starts from the branch's head: Foreman's next commit goes on it. A reused
   // workspace keeps its record (its work tree may hold work on top of the head it last pushed).
@@ -322,7 +368,7 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
   const baseCommit = await baseCommitOf(place, baseBranch, branch);
   if (!baseCommit) throw new WorkspaceError('base_branch_missing', `No ${remote}/${baseBranch}.`, { retryable: false });
   await excludeForemanDir(dir);
-  return { path: dir, key, branch, baseBranch, baseCommit, createdNow };
+  return { path: dir, key, branch, baseBranch, baseCommit, createdNow: made !== null };
 }
 
 /**
@@ -353,6 +399,14 @@ async function checkoutBranch(place: GitPlace, branch: string, baseBranch: strin
     throw gitError(`Checking out ${branch} failed in ${place.workTree}`, err);
   }
   return true;
+}
+
+/** The remote's default branch as a clone from it just now recorded it (`refs/remotes/<remote>/HEAD`), or null. */
+async function clonedDefaultBranch(place: GitPlace): Promise<string | null> {
+  const prefix = `refs/remotes/${place.remote}/`;
+  const out = await runGit(place, ['symbolic-ref', '-q', `${prefix}HEAD`]).catch(() => '');
+  const ref = out.trim();
+  return ref.startsWith(prefix) && ref.length > prefix.length ? ref.slice(prefix.length) : null;
 }
 
 /** The remote's default branch (its `HEAD`), falling back to main/master. */
