@@ -11,6 +11,7 @@ import { homePaths, specFile } from '../src/home.js';
 import { refreshSpecCopy, specInput, writeIssueSpec } from '../src/spec/write.js';
 import type { Issue } from '../src/trackers/types.js';
 import { assertInsideRoot } from '../src/workspace/key.js';
+import { urlScheme } from '../src/workspace/git.js';
 import {
   commitAndPush,
   commitMessage,
@@ -60,7 +61,11 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
           hooks: policy.hooks,
           identity: ctx.identity(loaded),
           auth: ctx.gitAuth(loaded),
-          cacheRoot: policy.workspace.repo_cache ? homePaths(ctx.deps.home).repoCache : undefined,
+          // A local repository is a cache already: it is cloned directly.
+          cacheRoot:
+            policy.workspace.repo_cache && policy.workspace.repo && urlScheme(policy.workspace.repo) !== 'file'
+              ? homePaths(ctx.deps.home).repoCache
+              : undefined,
           env: ctx.agentEnv(),
           log: ctx.log,
         }),

@@ -195,7 +195,8 @@ async function cloneInto(opts: PrepareOptions, root: string, dir: string, repo: 
   } else {
     const place: GitPlace = { workTree: tmp, stateDir: gitStateDir(dir), remote, url: repo };
     try {
-      await runGit(place, ['clone', '--origin', remote, '--', repo, tmp], {
+      // `--no-hardlinks`: a local repository's object files are copied, never shared with the workspace.
+      await runGit(place, ['clone', '--no-hardlinks', '--origin', remote, '--', repo, tmp], {
         cwd: root,
         network: true,
         auth: opts.auth,

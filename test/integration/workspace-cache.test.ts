@@ -129,6 +129,21 @@ describe('the repository cache', () => {
     expect(await fs.stat(path.join(c.path, '.git', 'objects', 'info', 'alternates')).catch(() => null)).toBeNull();
   });
 
+  it('a workspace cloned from a local repository without the cache shares no file with it or with another workspace', async () => {
+    const s = await setup();
+    const local = (identifier: string) =>
+      prepareWorkspace({ root: s.root, identifier, repo: s.origin, hooks: noHooks, identity, env });
+    const a = await local('L-1');
+    const b = await local('L-2');
+    const originInodes = await inodes(s.origin);
+    const bInodes = await inodes(b.path);
+    for (const ino of await inodes(a.path)) {
+      expect(originInodes.has(ino)).toBe(false);
+      expect(bInodes.has(ino)).toBe(false);
+    }
+    expect(await fs.stat(s.cacheRoot).catch(() => null)).toBeNull();
+  });
+
   it('a corrupt cache falls back to cloning the remote, says so, and is made again at the next prepare', async () => {
     const s = await setup();
     await s.prepare('DEMO-1');
