@@ -66,6 +66,8 @@ export interface GitRunOptions {
   okExitCodes?: number[];
   /** Time limit in ms; git is killed (SIGTERM) and the run fails with `git_failed` after it. (Default: none) */
   timeoutMs?: number;
+  /** Written to git's stdin (e.g. `update-ref --stdin`). (Default: none, stdin closed) */
+  input?: string;
 }
 
 /**
@@ -186,7 +188,7 @@ export async function runGit(place: GitPlace, args: string[], o: GitRunOptions =
   }
   const argv = [...pins(hooks, place.remote, scheme), ...args];
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       'git',
       argv,
       {
@@ -207,6 +209,8 @@ export async function runGit(place: GitPlace, args: string[], o: GitRunOptions =
         );
       },
     );
+    child.stdin?.on('error', () => undefined); // git exiting early: its exit code says what happened
+    child.stdin?.end(o.input ?? '');
   });
 }
 
@@ -241,10 +245,11 @@ function renderConfig(entries: [string, string][]): string {
 /**
  * Checks that `<workTree>/.git` is a plain directory (not a symlink, not a `gitdir:` file, no
  * `commondir`), then rewrites its `config` down to the allowlist (KEPT_KEYS) and removes
- * `config.worktree`. Idempotent.
+ * `config.worktree`. `tracking` also sets `branch.<branch>.remote` and `.merge` (the agent's view
+ * of the branch's upstream) in the same write. Idempotent.
  * @throws WorkspaceError `git_unsafe` (permanent) when `.git` is not a plain directory.
  */
-export async function sanitizeRepoConfig(place: GitPlace): Promise<void> {
+export async function sanitizeRepoConfig(place: GitPlace, tracking?: { branch: string }): Promise<void> {
   const gitDir = path.join(place.workTree, '.git');
   const st = await fs.lstat(gitDir).catch(() => null);
   const commondir = await fs.lstat(path.join(gitDir, 'commondir')).catch(() => null);
@@ -265,6 +270,12 @@ export async function sanitizeRepoConfig(place: GitPlace): Promise<void> {
       return nl < 0 ? [e, 'true'] : [e.slice(0, nl), e.slice(nl + 1)];
     })
     .filter(([k]) => KEPT_KEYS.some((re) => re.test(k)));
+  if (tracking) {
+    const keys = [`branch.${tracking.branch}.remote`, `branch.${tracking.branch}.merge`];
+    const kept = entries.filter(([k]) => !keys.includes(k));
+    kept.push([keys[0]!, place.remote], [keys[1]!, `refs/heads/${tracking.branch}`]);
+    entries.splice(0, entries.length, ...kept);
+  }
   const next = renderConfig(entries);
   const current = await fs.readFile(file, 'utf8').catch(() => null);
   if (current !== next) {
@@ -406,11 +417,16 @@ export async function withoutForemanDir(place: GitPlace, tree: string): Promise<
  * ignored, changes, deletions), `.foreman/` left out, whatever the agent did to `.git/index`
  * (skip-worktree, assume-unchanged, `git add -f`) or committed. Built in a Foreman-owned index
  * file, so the contract check, the review diff and the commit all see the same tree. Returns the
- * tree's sha. Runs `sanitizeRepoConfig` first.
+ * tree's sha. Runs `sanitizeRepoConfig` first, unless told it ran (`opts.sanitized`: the caller just did,
+ * in the same activity, with no agent command in between).
  * @throws WorkspaceError `git_unsafe`, `git_failed`.
  */
-export async function stageWorkTree(place: GitPlace, base: string): Promise<string> {
-  await sanitizeRepoConfig(place);
+export async function stageWorkTree(
+  place: GitPlace,
+  base: string,
+  opts: { sanitized?: boolean } = {},
+): Promise<string> {
+  if (!opts.sanitized) await sanitizeRepoConfig(place);
   const indexFile = path.join(
     place.stateDir,
     `index-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,

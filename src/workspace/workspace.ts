@@ -244,9 +244,14 @@ export async function fetchRemote(place: GitPlace, auth?: GitAuth): Promise<void
  * The commit the change is measured from, on refs Foreman has just fetched: the merge base of the
  * remote issue branch (when it exists) and the remote base branch, else the base branch's tip.
  */
-async function baseCommitOf(place: GitPlace, baseBranch: string, branch: string): Promise<string | null> {
-  const base = await resolveCommit(place, `refs/remotes/${place.remote}/${baseBranch}`);
-  const onRemote = await resolveCommit(place, `refs/remotes/${place.remote}/${branch}`);
+async function baseCommitOf(
+  place: GitPlace,
+  baseBranch: string,
+  branch: string,
+  refs?: BranchRefs,
+): Promise<string | null> {
+  const base = refs ? refs.remoteBase : await resolveCommit(place, `refs/remotes/${place.remote}/${baseBranch}`);
+  const onRemote = refs ? refs.remoteBranch : await resolveCommit(place, `refs/remotes/${place.remote}/${branch}`);
   if (!base || !onRemote) return base;
   const mb = await runGit(place, ['merge-base', base, onRemote]).catch(() => '');
   return mb.trim() || base;
@@ -361,45 +366,98 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
     opts.baseBranch ||
     (clonedNow && (await clonedDefaultBranch(place))) ||
     (await remoteDefaultBranch(place, opts.auth));
-  const switched = await checkoutBranch(place, branch, baseBranch);
+  const refs = await branchRefs(place, branch, baseBranch);
+  const { switched, head } = await checkoutBranch(place, branch, baseBranch, refs);
   // The work tree now starts from the branch's head: Foreman's next commit goes on it. A reused
   // workspace keeps its record (its work tree may hold work on top of the head it last pushed).
-  const head = await resolveCommit(place, 'HEAD');
   if (head && (switched || !(await recordedSyncedHead(place.stateDir)))) await recordSyncedHead(place.stateDir, head);
-  const baseCommit = await baseCommitOf(place, baseBranch, branch);
+  const baseCommit = await baseCommitOf(place, baseBranch, branch, refs);
   if (!baseCommit) throw new WorkspaceError('base_branch_missing', `No ${remote}/${baseBranch}.`, { retryable: false });
   await excludeForemanDir(dir);
   return { path: dir, key, branch, baseBranch, baseCommit, createdNow: made !== null };
 }
 
+/** The commits of the refs `prepareWorkspace` looks at, read in one git run; null for a missing ref. */
+interface BranchRefs {
+  /** `refs/heads/<branch>`, and whether HEAD is on it. */
+  local: string | null;
+  onBranch: boolean;
+  /** `refs/remotes/<remote>/<branch>`. */
+  remoteBranch: string | null;
+  /** `refs/remotes/<remote>/<baseBranch>`. */
+  remoteBase: string | null;
+}
+
+/**
+ * Reads the issue branch, its remote-tracking ref and the remote base branch with one
+ * `for-each-ref` (a ref naming something other than a commit is peeled as `resolveCommit` does).
+ */
+async function branchRefs(place: GitPlace, branch: string, baseBranch: string): Promise<BranchRefs> {
+  const names = [
+    `refs/heads/${branch}`,
+    `refs/remotes/${place.remote}/${branch}`,
+    `refs/remotes/${place.remote}/${baseBranch}`,
+  ];
+  const out = await runGit(place, [
+    'for-each-ref',
+    '--format=%(HEAD) %(objecttype) %(objectname) %(refname)',
+    '--',
+    ...names,
+  ]);
+  const found = new Map<string, { head: boolean; type: string; sha: string }>();
+  for (const line of out.split('\n')) {
+    const m = /^([* ]) (\S+) ([0-9a-f]{40,64}) (.+)$/.exec(line);
+    if (m) found.set(m[4]!, { head: m[1] === '*', type: m[2]!, sha: m[3]! });
+  }
+  const commit = async (name: string) => {
+    const ref = found.get(name);
+    if (!ref) return null;
+    return ref.type === 'commit' ? ref.sha : resolveCommit(place, name);
+  };
+  return {
+    local: await commit(names[0]!),
+    onBranch: found.get(names[0]!)?.head ?? false,
+    remoteBranch: await commit(names[1]!),
+    remoteBase: await commit(names[2]!),
+  };
+}
+
 /**
  * Puts the workspace on `branch`: local, else tracking the remote one, else new from the base.
- * Returns false when it was on `branch` already (a reused workspace), true when it switched.
+ * Returns `switched` false when it was on `branch` already (a reused workspace), true when it
+ * switched, and the commit the work tree is now on.
  */
-async function checkoutBranch(place: GitPlace, branch: string, baseBranch: string): Promise<boolean> {
+async function checkoutBranch(
+  place: GitPlace,
+  branch: string,
+  baseBranch: string,
+  refs: BranchRefs,
+): Promise<{ switched: boolean; head: string | null }> {
   const remote = place.remote;
-  const current = (await runGit(place, ['symbolic-ref', '--short', '-q', 'HEAD']).catch(() => '')).trim();
-  if (current === branch) return false; // a reused workspace: keep local commits and uncommitted work
+  // A reused workspace: keep local commits and uncommitted work.
+  if (refs.onBranch) return { switched: false, head: refs.local };
   try {
-    if (await resolveCommit(place, `refs/heads/${branch}`)) {
+    if (refs.local) {
       await runGit(place, ['checkout', branch, '--']);
-    } else if (await resolveCommit(place, `refs/remotes/${remote}/${branch}`)) {
-      await runGit(place, ['checkout', '-b', branch, '--track', `${remote}/${branch}`]);
-    } else {
-      if (!(await resolveCommit(place, `refs/remotes/${remote}/${baseBranch}`))) {
-        throw new WorkspaceError(
-          'base_branch_missing',
-          `The base branch "${baseBranch}" does not exist on ${remote}. Set workspace.base_branch.`,
-          { retryable: false },
-        );
-      }
-      await runGit(place, ['checkout', '--no-track', '-b', branch, `${remote}/${baseBranch}`]);
+      return { switched: true, head: refs.local };
     }
+    if (refs.remoteBranch) {
+      await runGit(place, ['checkout', '-b', branch, '--track', `${remote}/${branch}`]);
+      return { switched: true, head: refs.remoteBranch };
+    }
+    if (!refs.remoteBase) {
+      throw new WorkspaceError(
+        'base_branch_missing',
+        `The base branch "${baseBranch}" does not exist on ${remote}. Set workspace.base_branch.`,
+        { retryable: false },
+      );
+    }
+    await runGit(place, ['checkout', '--no-track', '-b', branch, refs.remoteBase]);
+    return { switched: true, head: refs.remoteBase };
   } catch (err) {
     if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
     throw gitError(`Checking out ${branch} failed in ${place.workTree}`, err);
   }
-  return true;
 }
 
 /** The remote's default branch as a clone from it just now recorded it (`refs/remotes/<remote>/HEAD`), or null. */
@@ -533,6 +591,49 @@ export async function commitTree(
 }
 
 /**
+ * The place for a commit and what it is made on, fetching only when needed: with the base commit
+ * and the synced head recorded (every workspace `prepareWorkspace` made), nothing before the push
+ * reads the remote, so nothing is fetched (`fetched` false); else `fetchedPlace` and
+ * `syncedHeadOf` as for older runs. The config is sanitized either way, with the branch's tracking
+ * keys set.
+ */
+async function commitPlace(
+  opts: CommitOptions,
+): Promise<{ place: GitPlace; base: string; parent: string; fetched: boolean }> {
+  const place = await gitPlace(opts.path, opts.identity.remote);
+  if (opts.baseCommit && place.url) {
+    try {
+      await sanitizeRepoConfig(place, { branch: opts.branch });
+      const base = await resolveCommit(place, opts.baseCommit);
+      const recorded = base ? await recordedSyncedHead(place.stateDir) : null;
+      const parent = recorded ? await resolveCommit(place, recorded) : null;
+      if (base && parent) return { place, base, parent, fetched: false };
+    } catch (err) {
+      if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
+      throw gitError(`Reading ${opts.path} failed`, err);
+    }
+  }
+  const fetched = await fetchedPlace(opts);
+  await sanitizeRepoConfig(fetched.place, { branch: opts.branch });
+  const parent = await syncedHeadOf(fetched.place, opts.branch, fetched.base);
+  return { ...fetched, parent, fetched: true };
+}
+
+/**
+ * The commit of the remote issue branch as last fetched when it is Foreman's own earlier push of
+ * `tree` on `parent` (a retry after a crash between the push and its record), else null.
+ */
+async function pushedBefore(place: GitPlace, branch: string, parent: string, tree: string): Promise<string | null> {
+  const onRemote = await resolveCommit(place, `refs/remotes/${place.remote}/${branch}`);
+  const ours =
+    onRemote !== null &&
+    onRemote !== parent &&
+    (await treeOf(place, onRemote)) === tree &&
+    (await isAncestor(place, parent, onRemote));
+  return ours ? onRemote : null;
+}
+
+/**
  * Commits the work tree and pushes the branch, with Foreman's own git (./git.ts). Foreman builds
  * the commit itself: the tree is `stageWorkTree(base)` (the work tree, `.foreman/` left out, the
  * agent's index and commits ignored), its parent is the synced head (`syncedHeadOf`: the branch
@@ -541,33 +642,43 @@ export async function commitTree(
  * becomes the synced head. Pushes to the recorded remote URL, never with force: when someone else
  * pushed to the branch meanwhile, the push is refused as non-fast-forward and their commits stay
  * (./rebase.ts takes it from there).
- * Idempotent: a retry after a crash builds the same tree, finds it on the remote branch, makes no
- * new commit and pushes the same head again. Nothing is pushed when the head is the base.
+ * Idempotent: a retry after a crash builds the same tree; when the push is refused, the remote
+ * is fetched and a head on it that is Foreman's own earlier push of that tree on the same parent is
+ * taken as pushed (no new commit). Nothing is pushed when the head is the base. The remote is
+ * fetched before the push only for a workspace without recorded base and synced head (`commitPlace`).
  *
  * @throws WorkspaceError `push_rejected` (permanent: the remote branch has commits the head lacks),
  *   `git_unsafe`, `workspace_not_git` (no recorded remote), `base_ref_missing` or `git_failed`.
  */
 export async function commitAndPush(opts: CommitOptions): Promise<PushResult> {
-  const { place, base } = await fetchedPlace(opts);
+  const { place, base, parent, fetched } = await commitPlace(opts);
   let head: string;
+  let tree: string;
   try {
-    const parent = await syncedHeadOf(place, opts.branch, base);
-    const tree = await stageWorkTree(place, base);
-    const onRemote = await resolveCommit(place, `refs/remotes/${place.remote}/${opts.branch}`);
-    // A retry after a crash between the push and its record finds that commit on the branch.
-    const pushedBefore =
-      onRemote !== null &&
-      onRemote !== parent &&
-      (await treeOf(place, onRemote)) === tree &&
-      (await isAncestor(place, parent, onRemote));
-    head = pushedBefore ? onRemote : await commitTree(place, tree, parent, opts.message, opts.identity);
+    tree = await stageWorkTree(place, base, { sanitized: true });
+    const earlier = fetched ? await pushedBefore(place, opts.branch, parent, tree) : null;
+    head = earlier ?? (await commitTree(place, tree, parent, opts.message, opts.identity));
   } catch (err) {
     if (err instanceof WorkspaceError && err.code !== 'git_failed') throw err;
     throw gitError(`Committing in ${opts.path} failed`, err);
   }
+  if (head === base)
+    return { branch: opts.branch, commit: null, pushed: false, ...(await diffStat(place, base, head)) };
+  try {
+    await pushHead(place, head, opts.branch, opts.auth);
+  } catch (err) {
+    if (fetched || !(err instanceof WorkspaceError && err.code === 'push_rejected')) throw err;
+    // Refused: someone else's commits, or this activity's own push before a crash. Look.
+    try {
+      await fetchRemote(place, opts.auth);
+    } catch (fetchErr) {
+      throw gitError(`Fetching ${place.remote} in ${opts.path} failed`, fetchErr);
+    }
+    const earlier = await pushedBefore(place, opts.branch, parent, tree);
+    if (!earlier) throw err;
+    head = earlier;
+  }
   const stat = await diffStat(place, base, head);
-  if (head === base) return { branch: opts.branch, commit: null, pushed: false, ...stat };
-  await pushHead(place, head, opts.branch, opts.auth);
   await moveLocalBranch(place, opts.branch, head);
   await recordSyncedHead(place.stateDir, head);
   return { branch: opts.branch, commit: head, pushed: true, ...stat };
@@ -596,30 +707,34 @@ export async function pushHead(place: GitPlace, head: string, branch: string, au
   }
 }
 
-/** Puts the workspace's branch, its remote-tracking ref and the index on `head` (the work tree is kept). */
+/**
+ * Puts the workspace's branch, its remote-tracking ref and the index on `head` (the work tree is
+ * kept), the two refs in one transaction. The branch's tracking config was set when the config was
+ * sanitized (`commitPlace`).
+ */
 async function moveLocalBranch(place: GitPlace, branch: string, head: string): Promise<void> {
-  await runGit(place, ['update-ref', `refs/heads/${branch}`, head]);
-  await runGit(place, ['update-ref', `refs/remotes/${place.remote}/${branch}`, head]);
+  const updates = `update refs/heads/${branch} ${head}\nupdate refs/remotes/${place.remote}/${branch} ${head}\n`;
+  await runGit(place, ['update-ref', '--stdin'], { input: updates });
   await runGit(place, ['symbolic-ref', 'HEAD', `refs/heads/${branch}`]);
   await runGit(place, ['reset', '-q']).catch(() => undefined);
-  await runGit(place, ['config', `branch.${branch}.remote`, place.remote]);
-  await runGit(place, ['config', `branch.${branch}.merge`, `refs/heads/${branch}`]);
 }
 
+/** `git diff --numstat --stat` of base..head in one run: the numstat lines come first, then the stat. */
 async function diffStat(place: GitPlace, base: string, head: string) {
-  const diff = (flag: string) => runGit(place, ['diff', '--no-ext-diff', '--no-textconv', flag, base, head, '--']);
-  const diffStat = (await diff('--stat')).trimEnd();
+  const out = await runGit(place, ['diff', '--no-ext-diff', '--no-textconv', '--numstat', '--stat', base, head, '--']);
   let filesChanged = 0;
   let insertions = 0;
   let deletions = 0;
-  for (const line of (await diff('--numstat')).split('\n')) {
-    const m = /^(\d+|-)\t(\d+|-)\t/.exec(line);
-    if (!m) continue;
+  const lines = out.split('\n');
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const m = /^(\d+|-)\t(\d+|-)\t/.exec(lines[i]!);
+    if (!m) break;
     filesChanged++;
     insertions += m[1] === '-' ? 0 : Number(m[1]);
     deletions += m[2] === '-' ? 0 : Number(m[2]);
   }
-  return { diffStat, filesChanged, insertions, deletions };
+  return { diffStat: lines.slice(i).join('\n').trimEnd(), filesChanged, insertions, deletions };
 }
 
 /**

@@ -151,6 +151,44 @@ describe('commitAndPush', () => {
     );
   });
 
+  it("with the recorded base: a retry after a crash between the push and its record takes the pushed head; someone else's push is push_rejected", async () => {
+    const s = await setup();
+    const ws = await s.prepare();
+    const opts = {
+      path: ws.path,
+      branch: ws.branch,
+      baseBranch: 'main',
+      baseCommit: ws.baseCommit,
+      message: 'Fix',
+      identity,
+    };
+    const record = path.join(path.dirname(ws.path), '.foreman-git', ws.key, 'synced-head.json');
+    const before = await fs.readFile(record, 'utf8');
+    await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed\n');
+    await fs.writeFile(path.join(ws.path, 'new.txt'), 'a\nb\n');
+    const first = await commitAndPush(opts);
+    expect(first).toMatchObject({ pushed: true, filesChanged: 2, insertions: 3 });
+    expect(first.diffStat).toBe(
+      ' add.js  | 6 +-----\n new.txt | 2 ++\n 2 files changed, 3 insertions(+), 5 deletions(-)',
+    );
+    // The crash: the push landed, its record did not (and the local branch was not moved).
+    await fs.writeFile(record, before);
+    git(ws.path, 'update-ref', 'refs/heads/foreman/DEMO-1', ws.baseCommit);
+    git(ws.path, 'update-ref', 'refs/remotes/origin/foreman/DEMO-1', ws.baseCommit);
+    // A second later the retry's own commit differs (commit times have one-second resolution), so
+    // its push is refused and the pushed head is found on the remote.
+    await new Promise((r) => setTimeout(r, 1100));
+    const retry = await commitAndPush(opts);
+    expect(retry.commit).toBe(first.commit);
+    expect(git(s.origin, 'rev-list', '--count', 'main..foreman/DEMO-1').trim()).toBe('1');
+    expect(git(ws.path, 'config', '--get', 'branch.foreman/DEMO-1.merge').trim()).toBe('refs/heads/foreman/DEMO-1');
+
+    const theirs = await pushAsSomeoneElse(s.dir, s.origin, 'foreman/DEMO-1', { 'theirs.txt': 'x\n' });
+    await fs.writeFile(path.join(ws.path, 'add.js'), 'fixed again\n');
+    await expect(commitAndPush(opts)).rejects.toMatchObject({ code: 'push_rejected' });
+    expect(git(s.origin, 'rev-parse', 'foreman/DEMO-1').trim()).toBe(theirs);
+  });
+
   it('a push a hook declines is git_failed (retryable); a non-fast-forward push is push_rejected (not retryable), never forced', async () => {
     const s = await setup();
     const ws = await s.prepare();
