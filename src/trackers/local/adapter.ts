@@ -49,6 +49,7 @@ import {
   writeAtomic,
   writeNewFile,
 } from './files.js';
+import { createIssueCache, type IssueCache } from './issue-cache.js';
 import { toIssue } from './normalize.js';
 import { loadIssueFile, renderIssueFile, replaceState, type Loaded, type ParsedIssue } from './parse.js';
 import { watchFolder } from './watch.js';
@@ -82,6 +83,8 @@ interface LocalInner {
   commentsFile(identifier: string): string;
   report(file: string, error: TrackerError): void;
   commentKey: CommentKey;
+  /** Parses kept between listings (./issue-cache.ts). */
+  parsed: IssueCache;
 }
 
 /**
@@ -113,6 +116,7 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
     commentsFile: (identifier) => path.join(dir, identifier + COMMENTS_EXT),
     report: (file, error) => opts.onInvalid?.(file, error),
     commentKey: opts.commentKey,
+    parsed: createIssueCache(),
   };
   return {
     kind: 'local',
@@ -120,7 +124,9 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
     async fetchIssuesByStates(states) {
       const wanted = new Set(states.map(normalizeName));
       if (wanted.size === 0) return [];
-      const issues = await loadMany(t, await listIdentifiers(t));
+      const identifiers = await listIdentifiers(t);
+      t.parsed.retain(new Set(identifiers.map(t.issueFile)));
+      const issues = await loadMany(t, identifiers);
       return issues.filter((i) => wanted.has(normalizeName(i.state)));
     },
     fetchIssuesByIds: (ids) => loadMany(t, [...new Set(ids)].filter(isIdentifier)),
@@ -139,7 +145,7 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
 function load(t: LocalInner, identifier: string, cache: Cache): Promise<Loaded> {
   let hit = cache.get(identifier);
   if (hit === undefined) {
-    hit = loadIssueFile(t.issueFile(identifier));
+    hit = t.parsed.load(t.issueFile(identifier));
     cache.set(identifier, hit);
   }
   return hit;

@@ -18,7 +18,7 @@ export function toIssue(identifier: string, file: string, parsed: ParsedIssue, b
     branch_name: null,
     url: pathToFileURL(file).href,
     assignee_id: null,
-    labels: parsed.labels,
+    labels: [...parsed.labels], // a copy: parses are kept between listings (./issue-cache.ts)
     blocked_by,
     dispatchable: true,
     created_at: parsed.created_at,
