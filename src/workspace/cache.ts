@@ -17,9 +17,10 @@
  * fetches at a time. Clones take no lock: git's local clone reads the refs before it copies the
  * objects, a fetch writes objects before the refs that name them, and nothing removes objects
  * (`gc.auto=0`, `--prune` drops refs only), so a clone during a refresh is complete for the refs it
- * took. Whatever goes wrong with the cache (missing, corrupt, a failed fetch or clone) is logged and
- * the workspace is cloned from the remote as before; a cache that failed is removed and made again
- * at the next prepare.
+ * took. Whatever goes wrong with the cache is logged: a refresh that fails leaves it as it was (the
+ * workspace's own fetch follows anyway); a cache that cannot be made, or a clone from it that fails
+ * (a corrupt cache), means the workspace is cloned from the remote as before, and a cache a clone
+ * failed from is removed and made again at the next prepare.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -80,12 +81,16 @@ export async function cloneFromCache(o: CacheCloneOptions): Promise<boolean> {
   try {
     await freshCache(cacheDir, o);
   } catch (err) {
+    // A failed refresh (the remote unreachable) leaves the cache as it was: clone from it, the
+    // workspace's own fetch says whether the remote answers. A cache that could not be made is none.
+    const usable = await looksLikeCache(cacheDir);
     o.log?.warn(
       { cache: cacheDir, err: redactUrls(errorText(err)) },
-      'repository cache unusable (removed; made again at the next prepare); cloning from the remote',
+      usable
+        ? 'refreshing the repository cache failed; cloning from it as it is'
+        : 'making the repository cache failed; cloning from the remote',
     );
-    await removeCache(cacheDir).catch(() => undefined);
-    return false;
+    if (!usable) return false;
   }
   const place = cachePlace(cacheDir, cacheDir, o.remote);
   try {

@@ -353,8 +353,9 @@ export async function prepareWorkspace(opts: PrepareOptions): Promise<PreparedWo
     });
   }
   place.url = url;
-  // A clone from the remote just now has fetched every branch already; anything else fetches.
-  const clonedNow = made === 'remote' && url === absoluteUrl(opts.repo ?? '', root);
+  // A clone from the remote just now (with no `after_create` running for minutes after it) has
+  // fetched every branch already; anything else fetches.
+  const clonedNow = made === 'remote' && !opts.hooks.after_create?.trim() && url === absoluteUrl(opts.repo ?? '', root);
   if (!clonedNow) {
     try {
       await fetchRemote(place, opts.auth);

@@ -165,6 +165,20 @@ describe('the repository cache', () => {
     expect(s.logs.filter((l) => l.msg === 'repository cache made')).toHaveLength(2);
   });
 
+  it('a refresh that fails (the remote unreachable) keeps the cache; the prepare fails retryably', async () => {
+    const s = await setup();
+    await s.prepare('DEMO-1');
+    const old = Date.now() / 1000 - 3600;
+    await fs.utimes(`${s.cache}.state/fetched`, old, old); // due for a refresh
+    await fs.rename(s.origin, `${s.origin}.gone`);
+    await expect(s.prepare('DEMO-2')).rejects.toMatchObject({ code: 'git_failed', retryable: true });
+    expect(s.logs.some((l) => l.msg === 'refreshing the repository cache failed; cloning from it as it is')).toBe(true);
+    expect((await fs.stat(path.join(s.cache, 'HEAD'))).isFile()).toBe(true);
+    await fs.rename(`${s.origin}.gone`, s.origin);
+    const b = await s.prepare('DEMO-2');
+    git(b.path, 'fsck', '--no-progress');
+  });
+
   it('a cache directory that is not a repository is made again; concurrent prepares of one repository share one cache', async () => {
     const s = await setup();
     await fs.mkdir(s.cache, { recursive: true });
