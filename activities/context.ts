@@ -6,6 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Deployment } from '../src/deployment.js';
+import type { WorkerIdentity } from '../src/temporal/worker-id.js';
 import type { LoadedPolicy } from '../src/config/load.js';
 import type { PolicyStore } from '../src/config/store.js';
 import type { Logger } from '../src/logger.js';
@@ -26,6 +27,12 @@ export interface ActivityDeps {
   client: Client;
   /** The deployment the worker serves: its key and task queue (src/deployment.ts). */
   deployment: Deployment;
+  /**
+   * This worker's id and the workspace task queue it polls (src/temporal/worker-id.ts): a prepared
+   * workspace names it, so the steps on that workspace run here. Absent: workspaces name none and
+   * their steps run on the shared task queue.
+   */
+  worker?: WorkerIdentity;
   /** Environment the daemon runs with: model/tracker secrets are read from it, never passed on. (Default: `process.env`) */
   env?: NodeJS.ProcessEnv;
 }

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { checkWorkspaceContract, type ContractCheck } from '../src/contract/check.js';
-import type { Escalation } from '../src/evidence/escalation.js';
+import type { Escalation, EscalationRecord } from '../src/evidence/escalation.js';
 import { appendDecision } from '../src/spec/decisions.js';
 import { homePaths, specFile } from '../src/home.js';
 import { refreshSpecCopy, specInput, writeIssueSpec } from '../src/spec/write.js';
@@ -48,47 +48,13 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
     auth: ctx.gitAuth(),
   });
   return {
-    /** Creates or reuses the workspace, checks out the issue branch, writes the authoritative spec (FOREMAN_HOME) and its copy `.foreman/spec.md`. */
-    async prepareWorkspace(input: { issue: Issue; runId: string }): Promise<WorkspaceInfo> {
-      const loaded = ctx.policy();
-      const { policy } = loaded;
-      const ws = await withHeartbeat(() =>
-        prepareWorkspace({
-          root: policy.workspace.root,
-          identifier: input.issue.identifier,
-          repo: policy.workspace.repo,
-          baseBranch: policy.workspace.base_branch,
-          hooks: policy.hooks,
-          identity: ctx.identity(loaded),
-          auth: ctx.gitAuth(loaded),
-          // A local repository is a cache already: it is cloned directly.
-          cacheRoot:
-            policy.workspace.repo_cache && policy.workspace.repo && urlScheme(policy.workspace.repo) !== 'file'
-              ? homePaths(ctx.deps.home).repoCache
-              : undefined,
-          env: ctx.agentEnv(),
-          log: ctx.log,
-        }),
-      );
-      const specPath = path.join(ws.path, '.foreman', 'spec.md');
-      // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
-      assertInsideRoot(ws.path, specPath);
-      const now = new Date().toISOString();
-      // The authoritative spec lives under FOREMAN_HOME; the workspace gets a copy to read.
-      const contract = specFile(ctx.deps.home, ws.key);
-      await writeIssueSpec(
-        contract,
-        specInput(policy, {
-          issue: input.issue,
-          branch: ws.branch,
-          baseBranch: ws.baseBranch,
-          now,
-          runId: input.runId,
-        }),
-      );
-      await refreshSpecCopy(contract, specPath);
-      return { ...ws, specPath };
-    },
+    /**
+     * Creates or reuses the workspace, checks out the issue branch, writes the authoritative spec
+     * (FOREMAN_HOME) and its copy `.foreman/spec.md`. `decisions`: the run's answered escalations,
+     * appended to the spec's Decisions (each once) when the workspace is re-created on this worker
+     * after the one that held it was lost. The result names this worker's workspace task queue.
+     */
+    prepareWorkspace: (input: PrepareInput): Promise<WorkspaceInfo> => prepareHere(ctx, input),
 
     /** Checks the change against the contract: spec Scope, `protected_paths`, spec Evidence. */
     async checkContract(input: { workspace: WorkspaceInfo }): Promise<ContractCheck> {
@@ -152,6 +118,78 @@ export function createWorkspaceActivities(ctx: ActivityContext) {
       await refreshSpecCopy(contract, input.workspace.specPath);
     },
   };
+}
+
+/** What `prepareWorkspace` takes. */
+export interface PrepareInput {
+  issue: Issue;
+  runId: string;
+  /** The run's escalation records (answered ones are written into a new spec's Decisions). */
+  decisions?: EscalationRecord[];
+}
+
+/** `prepareWorkspace` on this worker: the workspace, the spec, and this worker's workspace task queue. */
+async function prepareHere(ctx: ActivityContext, input: PrepareInput): Promise<WorkspaceInfo> {
+  const loaded = ctx.policy();
+  const { policy } = loaded;
+  const ws = await withHeartbeat(() =>
+    prepareWorkspace({
+      root: policy.workspace.root,
+      identifier: input.issue.identifier,
+      repo: policy.workspace.repo,
+      baseBranch: policy.workspace.base_branch,
+      hooks: policy.hooks,
+      identity: ctx.identity(loaded),
+      auth: ctx.gitAuth(loaded),
+      // A local repository is a cache already: it is cloned directly.
+      cacheRoot:
+        policy.workspace.repo_cache && policy.workspace.repo && urlScheme(policy.workspace.repo) !== 'file'
+          ? homePaths(ctx.deps.home).repoCache
+          : undefined,
+      env: ctx.agentEnv(),
+      log: ctx.log,
+    }),
+  );
+  const specPath = path.join(ws.path, '.foreman', 'spec.md');
+  // A `.foreman` symlink (committed, or made by an agent) must not send writes outside.
+  assertInsideRoot(ws.path, specPath);
+  const now = new Date().toISOString();
+  // The authoritative spec lives under FOREMAN_HOME; the workspace gets a copy to read.
+  const contract = specFile(ctx.deps.home, ws.key);
+  await writeIssueSpec(
+    contract,
+    specInput(policy, { issue: input.issue, branch: ws.branch, baseBranch: ws.baseBranch, now, runId: input.runId }),
+  );
+  await replayDecisions(contract, input.decisions ?? []);
+  await refreshSpecCopy(contract, specPath);
+  const worker = ctx.deps.worker;
+  return { ...ws, specPath, ...(worker ? { queue: worker.workspaceQueue, workerId: worker.id } : {}) };
+}
+
+/**
+ * Appends each answered escalation of `decisions` (the run's records, in order: record i is
+ * escalation i + 1) to the spec's Decisions; appendDecision skips one already there.
+ */
+async function replayDecisions(contract: string, decisions: EscalationRecord[]): Promise<void> {
+  for (const [i, d] of decisions.entries()) {
+    if (d.answer === null) continue;
+    const escalation: Escalation = {
+      n: i + 1,
+      kind: d.kind,
+      question: d.question,
+      options: [],
+      recommendation: null,
+      tried: '',
+      askedAt: d.askedAt,
+      reminded: false,
+      parked: false,
+    };
+    await appendDecision(contract, escalation, {
+      text: d.answer,
+      author: d.author ?? 'unknown',
+      source: d.answerSource ?? 'comment',
+    });
+  }
 }
 
 /** The workspace activities (types only on the workflow side). */

@@ -26,7 +26,8 @@ import { trackerForPolicy } from './trackers/index.js';
 import type { Tracker } from './trackers/types.js';
 import { trustGateFor } from './trust/index.js';
 import { describeSandboxStatus, sandboxPolicyOf, sandboxStatus, type SandboxPolicy } from './sandbox/index.js';
-import { WorkspaceError } from './errors.js';
+import { TemporalServerError, WorkspaceError, type PolicyError } from './errors.js';
+import { workerIdOf } from './temporal/worker-id.js';
 import { acquireDaemonLock } from './daemon-lock.js';
 import { localIssuesFolder, type Deployment } from './deployment.js';
 import { dispatcherWorkflowId } from '../workflows/definitions.js';
@@ -43,6 +44,11 @@ export interface DaemonOptions {
   log: Logger;
   /** A dev server the daemon starts serves the Temporal Web UI (`foreman start --no-ui`: false). (Default: true) */
   ui?: boolean;
+  /**
+   * `foreman start --worker-only`: a worker process only (see startWorkerOnly); the other options
+   * but `policyFile`, `env` and `log` are ignored. (Default: false)
+   */
+  workerOnly?: boolean;
 }
 
 /** A running daemon. */
@@ -67,31 +73,19 @@ export interface Daemon {
  *   WorkspaceError `sandbox_unavailable`; TemporalServerError when no Temporal server can be had.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  if (opts.workerOnly) return startWorkerOnly(opts);
   const env = opts.env ?? process.env;
   const log = opts.log;
   const home = foremanHome(env);
-  const releasers: (() => Promise<void> | void)[] = [];
-  const releaseAll = async () => {
-    while (releasers.length) {
-      const r = releasers.pop()!;
-      try {
-        await r();
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'error while shutting down');
-      }
-    }
-  };
+  workerIdOf(env, home); // a bad FOREMAN_WORKER_ID is refused before anything starts
+  const { releasers, releaseAll } = releaseStack(log);
 
   try {
     let refresh: (reason: string) => Promise<void> = async () => {};
     let syncNow: () => Promise<void> = async () => {};
     const store = await createPolicyStore(opts.policyFile, {
       env,
-      onError: (e) =>
-        log.error(
-          { file: e.file, code: e.code, issues: e.issues },
-          `policy reload failed; keeping the last good policy: ${e.message}`,
-        ),
+      onError: logReloadFailure(log),
       onReload: (p) => {
         log.info({ file: p.file }, 'policy reloaded');
         void refresh('policy reloaded');
@@ -168,8 +162,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       releasers.push(() => http.close());
       url = http.url;
     }
+    const { id: workerId, workspaceQueue } = runtime.identity;
     log.info(
-      { policy: file, deployment: deployment.key, taskQueue, temporal: temporal.address, temporalUiUrl, home, url },
+      {
+        policy: file,
+        deployment: deployment.key,
+        taskQueue,
+        workerId,
+        workspaceQueue,
+        temporal: temporal.address,
+        temporalUiUrl,
+        home,
+        url,
+      },
       'Foreman is running',
     );
 
@@ -185,6 +190,99 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await releaseAll();
     throw err;
   }
+}
+
+/**
+ * `foreman start --worker-only`: one more worker for a deployment whose daemon runs elsewhere
+ * (docs/architecture.md, "Scale"). It polls the deployment's shared task queue and its own
+ * workspace task queue, and nothing else: no DispatcherWorkflow, no schedule sync, no HTTP
+ * server, no tracker watch. It holds the FOREMAN_HOME lock only (not the issues folder's: worker
+ * processes with different homes share one folder; docs/architecture.md, "One daemon per folder")
+ * and joins the Temporal server at TEMPORAL_ADDRESS, never starting a dev server of its own.
+ * @throws TemporalServerError `temporal_address_missing` (no TEMPORAL_ADDRESS), `worker_id_invalid`;
+ *   PolicyError, PreflightError, WorkspaceError `sandbox_unavailable`, CliError `daemon_running`
+ *   as startDaemon.
+ */
+export async function startWorkerOnly(opts: DaemonOptions): Promise<Daemon> {
+  const env = opts.env ?? process.env;
+  const log = opts.log;
+  const home = foremanHome(env);
+  if (!env.TEMPORAL_ADDRESS?.trim()) {
+    throw new TemporalServerError(
+      'temporal_address_missing',
+      'foreman start --worker-only joins the Temporal server the daemon uses and starts none of its own: set ' +
+        'TEMPORAL_ADDRESS (host:port, and TEMPORAL_NAMESPACE when not "default").',
+      { retryable: false },
+    );
+  }
+  workerIdOf(env, home);
+  const { releasers, releaseAll } = releaseStack(log);
+  try {
+    const store = await createPolicyStore(opts.policyFile, {
+      env,
+      onError: logReloadFailure(log),
+      onReload: (p) => log.info({ file: p.file }, 'policy reloaded'),
+    });
+    releasers.push(() => store.close());
+    const { file } = store.current();
+    for (const w of store.current().warnings) log.warn({ file }, w);
+    await requireSandbox(sandboxPolicyOf(store.current().policy.sandbox), log);
+    for (const line of await preflight(store.current(), { env })) log.info(line);
+    const lock = await acquireDaemonLock([home], file);
+    releasers.push(() => lock.release());
+    const { temporal, runtime, deployment, taskQueue, release } = await connectForeman({
+      store,
+      env,
+      home,
+      log,
+      ui: false,
+    });
+    releasers.push(release);
+    const done = runtime.run();
+    const { id: workerId, workspaceQueue } = runtime.identity;
+    log.info(
+      {
+        policy: file,
+        deployment: deployment.key,
+        workerId,
+        taskQueue,
+        workspaceQueue,
+        temporal: temporal.address,
+        home,
+      },
+      `Foreman worker is running: ${workerId} polls ${taskQueue} and ${workspaceQueue}`,
+    );
+    let stopping: Promise<void> | null = null;
+    return { done, url: null, temporalUiUrl: null, refresh: async () => {}, stop: () => (stopping ??= releaseAll()) };
+  } catch (err) {
+    await releaseAll();
+    throw err;
+  }
+}
+
+/** A LIFO stack of release functions and the function that runs them all (errors logged, never thrown). */
+function releaseStack(log: Logger) {
+  const releasers: (() => Promise<void> | void)[] = [];
+  const releaseAll = async () => {
+    while (releasers.length) {
+      const r = releasers.pop()!;
+      try {
+        await r();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'error while shutting down');
+      }
+    }
+  };
+  return { releasers, releaseAll };
+}
+
+/** The policy store's `onError`: a failed reload is logged, the last good policy kept. */
+function logReloadFailure(log: Logger) {
+  return (e: PolicyError) =>
+    log.error(
+      { file: e.file, code: e.code, issues: e.issues },
+      `policy reload failed; keeping the last good policy: ${e.message}`,
+    );
 }
 
 /** What the dashboard, the answer route and `/healthz` (src/server/cockpit.ts) take from the daemon. */

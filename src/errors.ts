@@ -104,7 +104,13 @@ export const ERROR_CODES = {
     'scm_payload_invalid',
   ],
   PreflightError: ['model_credentials_missing', 'workspace_repo_unreachable', 'agent_command_missing'],
-  TemporalServerError: ['temporal_cli_missing', 'temporal_server_failed', 'search_attribute_missing'],
+  TemporalServerError: [
+    'temporal_cli_missing',
+    'temporal_server_failed',
+    'search_attribute_missing',
+    'worker_id_invalid',
+    'temporal_address_missing',
+  ],
   CliError: [
     'usage',
     'daemon_running',
@@ -253,7 +259,9 @@ export class PreflightError extends PermanentError<PreflightErrorCode> {
 
 /**
  * The Temporal CLI could not be found, built or started (`temporal_cli_missing`, `temporal_server_failed`),
- * or the server lacks a search attribute Foreman needs (`search_attribute_missing`).
+ * or the server lacks a search attribute Foreman needs (`search_attribute_missing`); a worker's id
+ * cannot name its workspace task queue (`worker_id_invalid`); a worker-only process has no Temporal
+ * server to join (`temporal_address_missing`).
  */
 export class TemporalServerError extends CodedError<TemporalServerErrorCode> {}
 

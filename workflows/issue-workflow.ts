@@ -28,6 +28,7 @@ import {
 import type { IssueRunSummary, IssueWorkflowInput, StopRequest } from './definitions.js';
 import { boot, issueActivities } from './issue/activities.js';
 import { describeFailure } from './issue/failure.js';
+import { unlessLost } from './issue/affinity.js';
 import { awaitPullRequest, handOver } from './issue/pull-request.js';
 import { checkpoint } from './issue/ledger.js';
 import { logEvent } from './issue/lifecycle.js';
@@ -67,7 +68,8 @@ export async function IssueWorkflow(input: IssueWorkflowInput): Promise<IssueRun
     issue,
     settings,
     state,
-    acts: issueActivities(settings),
+    // A continued run's workspace steps go on to the worker holding it (./issue/affinity.ts).
+    acts: issueActivities(settings, state.workspace?.queue),
     inbox,
   };
   if (!carried) logEvent(run, 'dispatched', { title: issue.title });
@@ -121,7 +123,10 @@ async function finish(run: Run, posted: IssueRunSummary['evidence']): Promise<Is
 async function stopRun(run: Run, req: StopRequest): Promise<IssueRunSummary> {
   const { state, acts, input } = run;
   state.phase = 'stopping';
-  if (req.cleanup) await acts.workspace.removeWorkspace({ identifier: input.identifier });
+  if (req.cleanup)
+    await unlessLost(run, 'remove the workspace', () =>
+      acts.workspace.removeWorkspace({ identifier: input.identifier }),
+    );
   try {
     await acts.notify.postComment({
       issueId: input.issueId,

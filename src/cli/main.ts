@@ -79,13 +79,15 @@ async function validate(policy: string, env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 /**
- * Bad input (policy, usage, an unusable issue file) and a failed preflight (src/preflight.ts, or no
- * sandbox) exit 2; an interrupt 130; everything else 1.
+ * Bad input (policy, usage, an unusable issue file, a bad FOREMAN_WORKER_ID, `--worker-only` without
+ * TEMPORAL_ADDRESS) and a failed preflight (src/preflight.ts, or no sandbox) exit 2; an interrupt 130;
+ * everything else 1.
  */
 function exitCodeOf(err: unknown): number {
   if (hasCode(err, 'aborted')) return 130;
   if (err instanceof PolicyError || err instanceof CliError || err instanceof PreflightError) return 2;
   if (hasCode(err, 'issue_file_invalid') || hasCode(err, 'sandbox_unavailable')) return 2;
+  if (hasCode(err, 'worker_id_invalid') || hasCode(err, 'temporal_address_missing')) return 2;
   return 1;
 }
 
@@ -134,14 +136,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
   program
     .command('start')
-    .description('Run the daemon: worker, dispatcher and a local Temporal dev server unless TEMPORAL_ADDRESS is set.')
+    .description(
+      'Run the daemon: worker, dispatcher and a local Temporal dev server unless TEMPORAL_ADDRESS is set (--worker-only: a worker only).',
+    )
     .argument('[policy]', 'policy spec file', DEFAULT_POLICY)
     .option('--port <n>', 'HTTP port for the API and dashboard (overrides server.port; 0 = any free port)', (v) =>
       parsePort(v),
     )
     .option('--host <addr>', 'HTTP bind address (overrides server.host; default 127.0.0.1)')
     .option('--no-ui', 'start the local Temporal dev server without its Web UI')
-    .action(async (policy: string, flags: { port?: number; host?: string; ui: boolean }) => {
+    .option(
+      '--worker-only',
+      'run one more worker only (its own workspace queue; no dispatcher, schedules, HTTP server or dev server): needs TEMPORAL_ADDRESS',
+    )
+    .action(async (policy: string, flags: { port?: number; host?: string; ui: boolean; workerOnly?: boolean }) => {
+      if (flags.workerOnly && (flags.port !== undefined || flags.host))
+        throw new CliError('usage', '--worker-only serves no HTTP: drop --port and --host.');
       const daemon = await startDaemon({
         policyFile: path.resolve(policy),
         ...(flags.port !== undefined ? { port: flags.port } : {}),
@@ -149,6 +159,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         env,
         log,
         ui: flags.ui,
+        workerOnly: flags.workerOnly === true,
       });
       const off = onSignals(() => daemon.stop(), log);
       try {

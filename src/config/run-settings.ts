@@ -50,6 +50,11 @@ export interface RunSettings {
   agentTimeoutMs: number;
   /** Upper bound of one QA activity (all commands), ms. */
   qaTimeoutMs: number;
+  /**
+   * How long a workspace step waits for the worker holding the workspace, ms (`temporal.workspace_start_timeout_ms`);
+   * absent in runs started before workspace affinity (docs/architecture.md, "Scale").
+   */
+  workspaceStartTimeoutMs?: number;
   /** What the run's sandbox gives up (evidence "Risks"); absent in runs started before it existed. */
   risks?: string[];
 }
@@ -118,6 +123,7 @@ export function runSettings(policy: Policy): RunSettings {
     },
     agentTimeoutMs: policy.budget.max_wall_ms ? policy.budget.max_wall_ms + policy.model.timeout_ms : 3_600_000,
     qaTimeoutMs: policy.qa.timeout_ms * Math.max(1, policy.qa.commands.length) + 60_000,
+    workspaceStartTimeoutMs: policy.temporal.workspace_start_timeout_ms,
     risks: sandboxRisks(sandboxPolicyOf(policy.sandbox)),
   };
 }

@@ -468,6 +468,14 @@ export const temporalSchema = z.object({
    * not the parked ones. (Default: 100)
    */
   max_cached_workflows: positiveInt().default(100),
+  /**
+   * How long a step on an issue's workspace may wait for the worker that holds the workspace to
+   * take it, ms, before that worker counts as gone and the workspace is re-created on another
+   * worker (docs/architecture.md, "Scale"). A live worker takes it within a poll: its workspace
+   * queue has its own slots. Long enough for a restart of that worker on the same host and home.
+   * (Default: 120000)
+   */
+  workspace_start_timeout_ms: positiveInt().default(120_000),
 });
 
 /**

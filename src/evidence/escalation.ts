@@ -49,6 +49,8 @@ export interface EscalationRecord {
   author: string | null;
   /** When the answer was taken (RFC 3339, workflow time); absent while open and in runs from before. */
   answeredAt?: string;
+  /** Where the answer came from (HumanReply `source`); absent while open and in runs from before. */
+  answerSource?: 'cli' | 'dashboard' | 'comment' | 'webhook';
 }
 
 /** Data an escalation comment is rendered from. */

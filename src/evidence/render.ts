@@ -69,6 +69,25 @@ export interface EvidenceData {
   runId: string;
   /** The rework round a human asked for from the tracker, when this packet is one (absent or null: none). */
   rework?: ReworkRound | null;
+  /** Workspaces re-created on another worker after the one holding it was lost (absent: none). */
+  workspaceMoves?: WorkspaceMove[];
+}
+
+/**
+ * The workspace was re-created on another worker because the one holding it was gone
+ * (docs/architecture.md, "Scale"): which worker, during which step, and from what.
+ */
+export interface WorkspaceMove {
+  /** The step that found the worker gone, e.g. `run QA`. */
+  step: string;
+  /** The worker id that held the workspace; null when the run's workspace named none. */
+  lostWorker: string | null;
+  /** The worker id that holds the re-created workspace; null when it named none. */
+  newWorker: string | null;
+  /** What the new workspace was made from: the issue branch as last pushed, or the base branch. */
+  from: { kind: 'pushed_branch' | 'base_branch'; branch: string; commit: string | null };
+  /** RFC 3339, workflow time. */
+  at: string;
 }
 
 /**
@@ -474,9 +493,25 @@ function contract(d: Doc): string[] {
   return out;
 }
 
+/** One re-created workspace, for Risks and gaps: which worker was lost, during which step, what was re-created from what. */
+export function workspaceMoveLine(m: WorkspaceMove): string {
+  const lost = m.lostWorker ? `worker ${code(m.lostWorker)}` : 'the worker';
+  const now = m.newWorker ? `worker ${code(m.newWorker)}` : 'another worker';
+  const at = m.from.commit ? ` at ${code(m.from.commit.slice(0, 12))}` : '';
+  const from =
+    m.from.kind === 'pushed_branch'
+      ? `the pushed branch ${code(m.from.branch)}${at}`
+      : `the base branch ${code(m.from.branch)}${at} (nothing had been pushed)`;
+  return (
+    `The workspace was re-created: ${lost}, which held it, was lost during "${m.step}". Foreman prepared it again ` +
+    `on ${now} from ${from}; work that had not been pushed was redone from the implementer's step.`
+  );
+}
+
 /** Risks and gaps, each derived from the data; nothing here is a judgement of the code itself. */
 function risks(d: Doc): string[] {
   const items: string[] = d.risks.map((r) => `⚠️ ${r}`);
+  for (const m of d.workspaceMoves ?? []) items.push(`⚠️ ${workspaceMoveLine(m)}`);
   const c = d.contract;
   const last = d.qaRounds.at(-1);
   const results = last?.report.results ?? [];

@@ -1,7 +1,9 @@
 /**
- * The worker runtime shared by `foreman start`, `foreman run` and the integration tests: a client
- * connection, a native worker connection, and a Worker that hosts the workflows and the activities
- * on one task queue. Owns connecting and lifecycle; not what the activities do.
+ * The worker runtime shared by `foreman start` (also `--worker-only`), `foreman run` and the
+ * integration tests: a client connection, a native worker connection, a Worker that hosts the
+ * workflows and the activities on the deployment's shared task queue, and one on this process's
+ * workspace task queue (docs/architecture.md, "Scale"). Owns connecting and lifecycle; not what
+ * the activities do.
  */
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -13,6 +15,7 @@ import {
   bundleWorkflowCode,
   type InjectedSinks,
   type LogLevel,
+  type WorkerOptions,
   type WorkflowBundle,
 } from '@temporalio/worker';
 import type { LifecycleSinks } from '../../workflows/issue/lifecycle.js';
@@ -22,6 +25,7 @@ import type { PolicyStore } from '../config/store.js';
 import { deploymentKey, type Deployment } from '../deployment.js';
 import type { Logger } from '../logger.js';
 import { sharedGateway } from '../gateway/index.js';
+import { workerIdentity, workspaceQueueOf, type WorkerIdentity } from './worker-id.js';
 
 /** Path of the workflows entry point (bundled by the worker). */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -92,7 +96,7 @@ export interface WorkerRuntimeOptions {
   address: string;
   /** (Default: `default`) */
   namespace?: string;
-  /** Task queue this worker polls. */
+  /** The deployment's shared task queue this worker polls (workflows and every activity not bound to a workspace). */
   taskQueue: string;
   /**
    * The deployment its activities start, list and find runs in (src/deployment.ts). (Default: the
@@ -103,33 +107,50 @@ export interface WorkerRuntimeOptions {
   home: string;
   log: Logger;
   env?: NodeJS.ProcessEnv;
-  /** Concurrent activity executions on this worker. (Default: 20) */
+  /**
+   * The worker's id: its workspace task queue is `<taskQueue>@<workerId>` (src/temporal/worker-id.ts).
+   * (Default: `FOREMAN_WORKER_ID` in `env`, else the host name and a digest of `home`)
+   */
+  workerId?: string;
+  /** Concurrent activity executions on the shared task queue. (Default: 20) */
   maxConcurrentActivities?: number;
   /** Workflow runs kept in the worker's cache; parked ones past it are evicted. (Default: the policy's `temporal.max_cached_workflows`) */
   maxCachedWorkflows?: number;
 }
 
-/** A connected client plus a created (not yet running) worker. */
+/** A connected client plus created (not yet running) workers: the shared queue's and the workspace queue's. */
 export interface WorkerRuntime {
   client: Client;
+  /** The worker on the shared task queue: workflows, dispatcher, tracker, SCM and ledger activities, preparing workspaces. */
   worker: Worker;
+  /** The worker on this process's workspace task queue: the steps on the workspaces it holds (docs/architecture.md, "Scale"). */
+  workspaceWorker: Worker;
+  /** This worker's id and workspace task queue. */
+  identity: WorkerIdentity;
   /** The deployment the worker serves. */
   deployment: Deployment;
-  /** Runs the worker until `shutdown()`; rejects if the worker fails. */
+  /** Runs both workers until `shutdown()`; rejects if either fails (the other is then shut down). */
   run(): Promise<void>;
   /** Stops polling, lets running activities finish (up to the grace time), closes connections. */
   shutdown(): Promise<void>;
 }
 
-/** Connects to Temporal and creates the worker for `taskQueue`. */
+/**
+ * Connects to Temporal and creates the workers for `taskQueue` and for this process's workspace
+ * task queue `<taskQueue>@<worker id>`. The one place a Foreman worker is made.
+ * @throws TemporalServerError `worker_id_invalid` (a bad FOREMAN_WORKER_ID), and connection errors.
+ */
 export async function createWorkerRuntime(opts: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   installTemporalRuntime(opts.log);
   const namespace = opts.namespace ?? 'default';
+  const identity = opts.workerId
+    ? { id: opts.workerId, workspaceQueue: workspaceQueueOf(opts.taskQueue, opts.workerId) }
+    : workerIdentity(opts.env ?? process.env, opts.home, opts.taskQueue);
   const connection = await Connection.connect({ address: opts.address });
   let nativeConnection: NativeConnection | null = null;
   try {
     nativeConnection = await NativeConnection.connect({ address: opts.address });
-    return await startRuntime(opts, namespace, connection, nativeConnection);
+    return await startRuntime(opts, namespace, identity, connection, nativeConnection);
   } catch (err) {
     await nativeConnection?.close().catch(noop);
     await connection.close().catch(noop);
@@ -140,6 +161,7 @@ export async function createWorkerRuntime(opts: WorkerRuntimeOptions): Promise<W
 async function startRuntime(
   opts: WorkerRuntimeOptions,
   namespace: string,
+  identity: WorkerIdentity,
   connection: Connection,
   nativeConnection: NativeConnection,
 ): Promise<WorkerRuntime> {
@@ -158,41 +180,72 @@ async function startRuntime(
     log: opts.log,
     client,
     deployment,
+    worker: identity,
     ...(opts.env ? { env: opts.env } : {}),
   });
-  const worker = await Worker.create({
+  const { policy } = opts.policyStore.current();
+  const common = {
     connection: nativeConnection,
     namespace,
-    taskQueue: opts.taskQueue,
-    workflowBundle: await workflowBundle(),
     activities,
+    // Which worker ran an activity shows in its history (ActivityTaskStarted identity).
+    identity: `${identity.id}/${process.pid}`,
     interceptors: { activity: [failureInterceptor] },
-    // One log line per lifecycle event of a run (workflows/issue/lifecycle.ts), not during replay.
-    sinks: lifecycleSinks(opts.log),
     // Heartbeats carry cancellations back: by default they are throttled to 80% of the heartbeat
     // timeout (24 s here), so a stop would reach a running agent only that late.
     maxHeartbeatThrottleInterval: '1 second',
+    shutdownGraceTime: '10 seconds',
+  } satisfies Partial<WorkerOptions>;
+  const worker = await Worker.create({
+    ...common,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await workflowBundle(),
+    // One log line per lifecycle event of a run (workflows/issue/lifecycle.ts), not during replay.
+    sinks: lifecycleSinks(opts.log),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
     // Parked runs cost memory only while cached: the cache is sized for the running runs, and a
     // parked run evicted from it is replayed from its history when its signal arrives.
-    maxCachedWorkflows: opts.maxCachedWorkflows ?? opts.policyStore.current().policy.temporal.max_cached_workflows,
-    shutdownGraceTime: '10 seconds',
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? policy.temporal.max_cached_workflows,
   });
+  // Activities only. Its own slots, at least one per agent the deployment runs at once: a live
+  // worker takes a workspace step at once, so one that waits past `temporal.workspace_start_timeout_ms`
+  // is gone (docs/architecture.md, "Scale").
+  const workspaceWorker = await Worker.create({
+    ...common,
+    taskQueue: identity.workspaceQueue,
+    maxConcurrentActivityTaskExecutions: Math.max(
+      opts.maxConcurrentActivities ?? 20,
+      policy.agent.max_concurrent_agents * 2,
+    ),
+  });
+  const workers = [worker, workspaceWorker];
+  const stopAll = () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
   let running: Promise<void> | null = null;
   let closed = false;
   return {
     client,
     worker,
+    workspaceWorker,
+    identity,
     deployment,
     run() {
-      running ??= worker.run();
+      running ??= Promise.all(
+        workers.map((w) =>
+          w.run().catch((err: unknown) => {
+            stopAll(); // one worker without the other would take work it cannot finish
+            throw err;
+          }),
+        ),
+      ).then(noop);
       return running;
     },
     async shutdown() {
       if (closed) return;
       closed = true;
       if (running) {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
+        stopAll();
         await running.catch((err) => opts.log.error({ err: (err as Error).message }, 'worker stopped with an error'));
       }
       await nativeConnection.close().catch(noop);

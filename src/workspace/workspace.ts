@@ -49,6 +49,13 @@ export interface WorkspaceInfo {
   baseCommit: string;
   /** Absolute path of the agent's copy of the per-issue spec (`.foreman/spec.md`); the authoritative copy is under FOREMAN_HOME (src/home.ts `specFile`). */
   specPath: string;
+  /**
+   * The workspace task queue of the worker that holds it (`<task queue>@<worker id>`), where the
+   * steps on it run (docs/architecture.md, "Scale"); absent in runs from before workspace affinity.
+   */
+  queue?: string;
+  /** The id of the worker that holds it (src/temporal/worker-id.ts); absent with `queue`. */
+  workerId?: string;
 }
 
 /** Result of `commitAndPush`. */

@@ -1,8 +1,8 @@
 /**
  * A Foreman worker as a separate process, for tests that must kill it for real (`kill -9`): loads
  * the policy file into a policy store and runs `createWorkerRuntime` (the same runtime `foreman
- * start` and `foreman run` use) on one Temporal address and task queue, with FOREMAN_HOME from the
- * environment. Prints `READY` on stdout once the worker polls; the first SIGTERM (or SIGINT) drains
+ * start` and `foreman run` use) on one Temporal address and task queue (and its own workspace
+ * queue), with FOREMAN_HOME and FOREMAN_WORKER_ID from the environment. Prints `READY` on stdout once the worker polls; the first SIGTERM (or SIGINT) drains
  * it gracefully, a second forces exit, and an unref'd watchdog guarantees exit after 20 s.
  *
  * Run: `node --import tsx test/support/worker-process.ts '<json WorkerProcessConfig>'`, normally
@@ -60,7 +60,9 @@ async function main(): Promise<void> {
 
   const running = runtime.run();
   // run() flips the state synchronously; wait for it anyway so READY never precedes polling.
-  while (runtime.worker.getState() === 'INITIALIZED') await new Promise((r) => setTimeout(r, 10));
+  const initialized = () =>
+    runtime.worker.getState() === 'INITIALIZED' || runtime.workspaceWorker.getState() === 'INITIALIZED';
+  while (initialized()) await new Promise((r) => setTimeout(r, 10));
   process.stdout.write(`${READY_LINE}\n`);
   await running;
   if (!stopping) {

@@ -102,7 +102,12 @@ describe('defaults', () => {
       max_ci_rounds: 2,
       github: {},
     });
-    expect(policy.temporal).toEqual({ task_queue: 'foreman', namespace: 'default', max_cached_workflows: 100 });
+    expect(policy.temporal).toEqual({
+      task_queue: 'foreman',
+      namespace: 'default',
+      max_cached_workflows: 100,
+      workspace_start_timeout_ms: 120_000,
+    });
   });
 
   it('treats a file without front matter as all prompt, with defaults', () => {

@@ -12,6 +12,7 @@ import type { HumanReply } from '../definitions.js';
 import { interpretAnswer, normalizeOptions, type AnswerCommand } from '../../src/escalation/answer.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
 import { moveBestEffort, mustPost } from './deliver.js';
+import { recordDecision } from './affinity.js';
 import { describeFailure, retryBackoffMs } from './failure.js';
 import { checkpoint, PROBE_AUTHOR } from './ledger.js';
 import { logEvent } from './lifecycle.js';
@@ -119,6 +120,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   record.answer = resolution.reply.text;
   record.author = resolution.reply.author;
   record.answeredAt = new Date(Date.now()).toISOString();
+  record.answerSource = resolution.reply.source;
   logEvent(run, 'escalation answered', {
     n: escalation.n,
     command: resolution.command,
@@ -128,7 +130,7 @@ export async function escalate(run: Run, e: EscalationAsk, how: AskHow = {}): Pr
   if (resolution.command === 'stop') await stopByAnswer(run, resolution.reply);
   state.phase = 'implementing';
   publish(state);
-  await acts.notify.recordDecision({ workspace: state.workspace, escalation, reply: resolution.reply });
+  await recordDecision(run, escalation, resolution.reply);
   await moveBestEffort(run, s.inProgressState);
   return { ...resolution, key: how.thread ?? key, parsed };
 }

@@ -14,6 +14,7 @@ import { reworkInRun } from './rework.js';
 import { step } from './step.js';
 import { evidence, type Run } from './run.js';
 import { answerTurn, ciFeedback, failingChecks, humanReviewFeedback, pullRequestClosedNotice } from './texts.js';
+import { unlessLost } from './affinity.js';
 
 /**
  * Opens or updates the pull request (none without a GitHub repository), posts the evidence on the
@@ -96,7 +97,10 @@ async function closed(run: Run, pr: PullRequestClosed): Promise<void> {
     await step(run, 'move the issue to done', () =>
       acts.tracker.moveIssue({ issueId: input.issueId, state: s.doneState }),
     );
-    await acts.workspace.removeWorkspace({ identifier: input.identifier });
+    // Its worker gone, the workspace went with it (./affinity.ts).
+    await unlessLost(run, 'remove the workspace', () =>
+      acts.workspace.removeWorkspace({ identifier: input.identifier }),
+    );
   }
   await acts.notify.postComment({
     issueId: input.issueId,

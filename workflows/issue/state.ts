@@ -19,7 +19,7 @@ import {
 import type { RunSettings } from '../../src/config/run-settings.js';
 import type { ContractCheck } from '../../src/contract/check.js';
 import type { Escalation, EscalationRecord } from '../../src/evidence/escalation.js';
-import type { EvidenceData } from '../../src/evidence/render.js';
+import type { EvidenceData, WorkspaceMove } from '../../src/evidence/render.js';
 import type { QaAgentReport } from '../../src/qa/agent-checks.js';
 import type { QaReport } from '../../src/qa/run.js';
 import type { ReviewRound, TrackedFinding } from '../../src/review/findings.js';
@@ -104,6 +104,8 @@ export interface RunState {
    * under, set at start (./publish.ts); absent in runs from before it was kept.
    */
   shown?: { title: string; repingMs: number | null; parkMs: number | null; parkedState: string | null };
+  /** Workspaces re-created after the worker holding them was lost (./affinity.ts); absent when none. */
+  workspaceMoves?: WorkspaceMove[];
 }
 
 /** Ignored comments a run keeps in its status (the oldest are dropped). */
@@ -251,6 +253,7 @@ export function evidenceOf(
     workflowId: o.workflowId,
     runId: o.runId,
     rework: state.rework ?? null,
+    ...(state.workspaceMoves?.length ? { workspaceMoves: state.workspaceMoves } : {}),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { ActivityFailure, ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
 import type { ErrorCode } from '../../src/errors.js';
+import { isWorkspaceLost, WorkspaceLost } from './affinity.js';
 import { escalate, type EscalationAsk, type ProbeTarget } from './escalation.js';
 import { describeFailure, rateLimitsOf, retryBackoffMs } from './failure.js';
 import { logStep } from './lifecycle.js';
@@ -45,6 +46,9 @@ export async function step<T>(run: Run, name: string, fn: () => Promise<T>): Pro
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = describeFailure(err);
+      // The worker holding the workspace is gone: no retry or human helps here; the implement loop
+      // re-creates the workspace and redoes its lap (./affinity.ts).
+      if (isWorkspaceLost(err)) throw new WorkspaceLost(name, cause);
       run.state.lastError = `${name}: ${cause}`;
       run.state.rateLimits = rateLimitsOf(err) ?? run.state.rateLimits ?? null;
       outageSince ??= Date.now();

@@ -6,6 +6,7 @@
 import type { HumanReply } from '../definitions.js';
 import { howToPick, normalizeOptions } from '../../src/escalation/answer.js';
 import type { Escalation } from '../../src/evidence/escalation.js';
+import type { WorkspaceMove } from '../../src/evidence/render.js';
 import type { QaAgentReport } from '../../src/qa/agent-checks.js';
 import type { QaReport } from '../../src/qa/run.js';
 import type { TrackedFinding } from '../../src/review/findings.js';
@@ -23,6 +24,21 @@ export const FAILING_CONCLUSIONS = ['failure', 'timed_out', 'cancelled', 'action
  */
 export function answerTurn(reply: HumanReply, context: string): string {
   return `${context}\n\n${humanAnswerBlock(reply.author, reply.source, reply.text)}\n\nThe answer is recorded under Decisions in .foreman/spec.md. Continue the task; call finish when done.`;
+}
+
+/**
+ * The implementer's turn after its workspace was re-created on another worker (./affinity.ts):
+ * what it was made from, that unpushed changes are gone, then the turn the lap began with (`feedback`).
+ */
+export function recreatedTurn(move: WorkspaceMove, feedback: string | null): string {
+  const from =
+    move.from.kind === 'pushed_branch'
+      ? `the last push of the issue branch ${move.from.branch}`
+      : `the base branch ${move.from.branch} (nothing had been pushed)`;
+  const note =
+    `Foreman lost the worker that held your workspace and re-created the workspace from ${from}. ` +
+    'Changes that had not been pushed are gone: check the workspace, redo what is missing, run the checks, then call finish.';
+  return feedback ? `${note}\n\n${feedback}` : note;
 }
 
 /** The text the implementer gets when QA fails: each failing command with its exit code and tail. */

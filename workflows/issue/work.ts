@@ -14,7 +14,8 @@ import { pushWork } from './push.js';
 import { step } from './step.js';
 import { conversationOf, evidence, type Run } from './run.js';
 import { budgetNow, recordUsage } from './state.js';
-import { answerTurn, failingQaItems, qaAgentFeedback, qaFeedback, reviewFeedback } from './texts.js';
+import { answerTurn, failingQaItems, qaAgentFeedback, qaFeedback, recreatedTurn, reviewFeedback } from './texts.js';
+import { holdWorkspace, recreateWorkspace, workspaceLostOf } from './affinity.js';
 
 /**
  * Enters the work: prepares the workspace (once), moves the issue to in progress, then the
@@ -25,9 +26,10 @@ export async function work(run: Run, initial: string | null): Promise<WorkspaceI
   const { state, acts, input } = run;
   if (!state.workspace) {
     state.phase = 'preparing';
-    state.workspace = await step(run, 'prepare the workspace', () =>
-      acts.workspace.prepareWorkspace({ issue: run.issue, runId: run.runId }),
+    const ws = await step(run, 'prepare the workspace', () =>
+      acts.prepare.prepareWorkspace({ issue: run.issue, runId: run.runId }),
     );
+    holdWorkspace(run, ws); // its steps run on the worker that prepared it (./affinity.ts)
   }
   await step(run, 'move the issue to in progress', () =>
     acts.tracker.moveIssue({ issueId: input.issueId, state: run.settings.inProgressState }),
@@ -45,22 +47,38 @@ export async function implementLoop(run: Run, initial: string | null, rounds: Ro
   let feedback: string | null = initial;
   for (let lap = 0; ; lap++) {
     if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'implement', feedback, rounds });
-    state.round = rounds.qa + 1;
-    state.phase = 'implementing';
-    publish(state);
-    const back =
-      (await implement(run, ws, feedback)) ??
-      (await verify(run, ws, rounds)) ??
-      (await protectedPathsGate(run, ws)) ??
-      (await review(run, ws, rounds));
-    if (back !== null) {
-      feedback = back;
-      continue;
+    const atStart = { ...rounds };
+    try {
+      const again = await lapOf(run, ws, feedback, rounds);
+      if (again === null) return ws;
+      feedback = again;
+    } catch (err) {
+      // The worker holding the workspace is gone: prepare it again elsewhere and redo this lap.
+      const lost = workspaceLostOf(err);
+      if (!lost) throw err;
+      Object.assign(rounds, atStart);
+      const move = await recreateWorkspace(run, lost, (name, fn) => step(run, name, fn));
+      feedback = recreatedTurn(move, feedback);
     }
-    const again = await pushWork(run, ws); // a rejected push: rebase, QA, push (./push.ts)
-    if (again === null) return ws;
-    feedback = again;
   }
+}
+
+/**
+ * One lap: implement, then the gates, then the push. Returns null once pushed, or the next
+ * implementer turn (a gate sent the work back, or a human let the agent resolve a rejected push).
+ */
+async function lapOf(run: Run, ws: WorkspaceInfo, feedback: string | null, rounds: Rounds): Promise<string | null> {
+  const { state } = run;
+  state.round = rounds.qa + 1;
+  state.phase = 'implementing';
+  publish(state);
+  const back =
+    (await implement(run, ws, feedback)) ??
+    (await verify(run, ws, rounds)) ??
+    (await protectedPathsGate(run, ws)) ??
+    (await review(run, ws, rounds));
+  if (back !== null) return back;
+  return pushWork(run, ws); // a rejected push: rebase, QA, push (./push.ts)
 }
 
 /** One implementer step; its question, spent turns or spent budget become escalations. */
