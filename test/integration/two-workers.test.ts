@@ -20,6 +20,7 @@ import { ISSUE_WORKFLOW_TYPE, issueWorkflowId } from '../../workflows/definition
 import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/definitions.js';
 import { spawnForeman } from '../support/cli.js';
 import { reapLeftovers, spawnWorker, waitFor, type WorkerProcess } from '../support/crash.js';
+import { recordHistory } from '../support/histories.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import { startScriptedModelServer, toolUse, type CapturedRequest } from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
@@ -316,6 +317,11 @@ describe('two workers', () => {
         }
       }
       expect(model.failures).toEqual([]);
+      // Replay fixtures (test/unit/replay.test.ts): a run with affinity, and one whose workspace was re-created.
+      const [kept] = workflowIds.filter((id) => holder.get(id) === survivor);
+      const [moved] = on(victim, evenIds);
+      await recordHistory(client.workflow.getHandle(kept!), 'workspace-affinity');
+      await recordHistory(client.workflow.getHandle(moved!), 'workspace-recreated');
       console.log(
         `[two-workers] ${ISSUES} issues: ${on('host-a').length} prepared on host-a, ${on('host-b').length} on host-b; ` +
           `odd ones completed and even ones mid agent step ${heldAt - t0} ms after setup began; killed ${victim} ` +

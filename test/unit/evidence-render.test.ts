@@ -563,6 +563,36 @@ describe('renderEvidence: risks and gaps', () => {
   it('says none were found when the data shows none', () => {
     expect(renderEvidence(clean)).toContain('### Risks and gaps\n\nNone found from what Foreman measured.\n');
   });
+
+  it('names a re-created workspace: the worker lost, the step, the worker that took over and what it started from', () => {
+    const md = renderEvidence({
+      ...clean,
+      workspaceMoves: [
+        {
+          step: 'run QA',
+          lostWorker: 'host-a',
+          newWorker: 'host-b',
+          from: { kind: 'pushed_branch', branch: 'foreman/DEMO-1', commit: '0123456789abcdef0123' },
+          at: '2026-11-21T07:00:00.000Z',
+        },
+        {
+          step: 'run the implementer',
+          lostWorker: 'host-b',
+          newWorker: 'host-c',
+          from: { kind: 'base_branch', branch: 'main', commit: null },
+          at: '2026-11-21T08:00:00.000Z',
+        },
+      ],
+    });
+    expect(md).toContain(
+      '- ⚠️ The workspace was re-created: worker `host-a`, which held it, was lost during "run QA". Foreman prepared it ' +
+        'again on worker `host-b` from the pushed branch `foreman/DEMO-1` at `0123456789ab`; work that had not been ' +
+        "pushed was redone from the implementer's step.",
+    );
+    expect(md).toContain('on worker `host-c` from the base branch `main` (nothing had been pushed)');
+    expect(md).not.toContain('None found from what Foreman measured.');
+    expect(markdownProblems(md)).toEqual([]);
+  });
 });
 
 describe('renderEvidence: escalations, cost and time, transcripts', () => {

@@ -17,7 +17,7 @@ import { HISTORIES_DIR } from '../support/histories.js';
 const files = (await fs.readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow replay', () => {
-  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker, runs that publish their state, and their view)', () => {
+  it('has the recorded histories (normal run, escalation and answer, parsed answers, outage resume, review rework, PR rework, rejected pushes, rework from the tracker, runs that publish their state, and their view, workspace affinity and a re-created workspace)', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'answer-reask.json',
@@ -36,6 +36,8 @@ describe('workflow replay', () => {
         'rework-new-run.json',
         'view-escalation-answer.json',
         'view-pr-rework-closed.json',
+        'workspace-affinity.json',
+        'workspace-recreated.json',
       ]),
     );
   });
