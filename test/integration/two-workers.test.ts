@@ -5,7 +5,9 @@
  * branch, one commit, one evidence comment), and the histories show every step on an issue's
  * workspace running on the worker that prepared it. Half of them run to the end at once; the
  * other half wait mid agent step until `kill -9` of the worker holding most of them: its issues
- * finish on the other, whose evidence says the workspace was re-created. Also `foreman start --worker-only`: what it refuses, what it polls, what it locks.
+ * finish on the other, whose evidence says the workspace was re-created. A worker gone while its
+ * issue waits for an answer: the decision is written into the spec of the worker that takes over.
+ * And `foreman start --worker-only`: what it refuses, what it polls, what it locks.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -16,7 +18,12 @@ import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf } from '../../src/deployment.js';
 import { issueRunTags } from '../../src/dispatch/runs.js';
 import { DAEMON_LOCK_FILE } from '../../src/daemon-lock.js';
-import { ISSUE_WORKFLOW_TYPE, issueWorkflowId } from '../../workflows/definitions.js';
+import { ISSUE_WORKFLOW_TYPE, humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
+import { createPolicyStore } from '../../src/config/store.js';
+import { specFile } from '../../src/home.js';
+import { silentLogger } from '../../src/logger.js';
+import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
+import { workspaceKey } from '../../src/workspace/key.js';
 import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/definitions.js';
 import { spawnForeman } from '../support/cli.js';
 import { reapLeftovers, spawnWorker, waitFor, type WorkerProcess } from '../support/crash.js';
@@ -43,6 +50,7 @@ const WORKSPACE_STEPS = new Set([
 ]);
 
 const cleanups: (() => Promise<void> | void)[] = [];
+const noop = () => {};
 
 afterEach(async (ctx) => {
   const errors: unknown[] = [];
@@ -330,6 +338,110 @@ describe('two workers', () => {
       await workers[survivor]!.stop();
     },
   );
+
+  it('a worker gone while its issue waits for an answer: the decision reaches the spec written on the worker that takes over', async () => {
+    const tmp = await tempDir('foreman-two-workers-answer-');
+    cleanups.push(tmp.cleanup);
+    const dir = tmp.dir;
+    const origin = await makeOrigin(dir);
+    const issuesDir = path.join(dir, 'issues');
+    const identifier = `WA${Math.random().toString(36).slice(2, 6).toUpperCase()}-1`;
+    await writeIssue(issuesDir, identifier, { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must return 5.');
+    const ANSWER = 'Numbers only, no coercion (answer 5c1e).';
+    const model = await startScriptedModelServer((req, index) => {
+      if (index === 0)
+        return toolUse('escalate', {
+          question: 'Coerce numeric strings?',
+          options: ['no', 'yes'],
+          recommendation: 'no',
+        });
+      const sent = JSON.stringify(req.body?.messages ?? []);
+      return sent.includes('"tool_result"')
+        ? toolUse('finish', { summary: 'add() now adds.' })
+        : toolUse('edit_file', FIX);
+    });
+    cleanups.push(() => model.close());
+    const taskQueue = uniqueTaskQueue('two-answer');
+    const address = temporalAddress();
+    const namespace = temporalNamespace();
+    const runtimes: Record<string, WorkerRuntime> = {};
+    for (const host of ['ws-a', 'ws-b']) {
+      const hostDir = path.join(dir, host);
+      await fs.mkdir(hostDir, { recursive: true });
+      const policyFile = await writePolicy(hostDir, {
+        issuesDir,
+        workspaceRoot: path.join(hostDir, 'workspaces'),
+        repo: origin,
+        modelUrl: model.url,
+        taskQueue,
+        extra: 'temporal:\n  workspace_start_timeout_ms: 2000\n',
+      });
+      const home = path.join(hostDir, 'home');
+      const env = { ...process.env, FOREMAN_HOME: home };
+      const store = await createPolicyStore(policyFile, { env, watch: false });
+      cleanups.push(() => store.close());
+      const runtime = await createWorkerRuntime({
+        address,
+        namespace,
+        taskQueue,
+        policyStore: store,
+        home,
+        log: silentLogger,
+        env,
+        workerId: host,
+      });
+      cleanups.push(() => runtime.shutdown());
+      runtimes[host] = runtime;
+    }
+    const a = runtimes['ws-a']!;
+    const b = runtimes['ws-b']!;
+    void a.run(); // only ws-a at first: it prepares the workspace
+    const deployment = a.deployment;
+    const workflowId = issueWorkflowId(deployment.key, identifier);
+    const input: IssueWorkflowInput = { issueId: identifier, identifier };
+    await b.client.workflow.start(ISSUE_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue,
+      args: [input],
+      ...issueRunTags(deployment, { id: identifier, identifier }),
+      workflowExecutionTimeout: '5 minutes',
+    });
+    const handle = b.client.workflow.getHandle(workflowId); // ws-a's client closes with it
+    cleanups.push(() => handle.terminate('test over').then(noop, noop));
+    await waitFor(async () => (await handle.query(statusQuery)).phase === 'waiting_for_human', 60_000, 'the question');
+
+    void b.run();
+    await a.shutdown(); // ws-a is gone while the run waits
+    await handle.signal(humanReplySignal, { text: ANSWER, author: 'ana', source: 'cli' });
+    const summary = (await handle.result()) as IssueRunSummary;
+    expect(summary.outcome, summary.reason ?? '').toBe('completed');
+    expect(summary.pushed).toBe(true);
+    expect(summary.escalations).toEqual([expect.objectContaining({ answer: ANSWER, author: 'ana' })]);
+
+    // The decision could not be written on ws-a; ws-b wrote it into the spec it made.
+    const steps = await activitySteps(b.client, workflowId);
+    expect(steps.find((r) => r.type === 'recordDecision')).toEqual({
+      type: 'recordDecision',
+      taskQueue: `${taskQueue}@ws-a`,
+      worker: null,
+      timeout: 'TIMEOUT_TYPE_SCHEDULE_TO_START',
+    });
+    expect(steps.filter((r) => r.type === 'prepareWorkspace').map((r) => r.worker)).toEqual(['ws-a', 'ws-b']);
+    const spec = await fs.readFile(specFile(path.join(dir, 'ws-b', 'home'), workspaceKey(identifier)), 'utf8');
+    expect(spec).toMatch(/## Decisions\n- \*\*Q1\*\* \(agent_question[^\n]*Coerce numeric strings\?/);
+    expect(spec).toContain(`> ${ANSWER}`);
+    const copy = path.join(dir, 'ws-b', 'workspaces', identifier, '.foreman', 'spec.md');
+    expect(await fs.readFile(copy, 'utf8')).toContain(`> ${ANSWER}`);
+    // The implementer on ws-b started over with the note and the answer.
+    const after = JSON.stringify(model.requests[1]?.body?.messages ?? []);
+    expect(after).toContain('Foreman lost the worker that held your workspace');
+    expect(after).toContain(ANSWER);
+    const comments = await fs.readFile(path.join(issuesDir, `${identifier}.comments.md`), 'utf8');
+    const [evidence] = evidenceComments(comments);
+    expect(evidence).toContain('worker `ws-a`, which held it, was lost during "run the implementer"');
+    expect(git(origin, 'show', `foreman/${identifier}:add.js`)).toContain('return a + b;');
+    expect(model.failures).toEqual([]);
+  });
 
   it('foreman start --worker-only: refuses without TEMPORAL_ADDRESS or with a bad worker id; polls its queues; locks only its home', async () => {
     const tmp = await tempDir('foreman-worker-only-');
