@@ -45,20 +45,21 @@ export async function implementLoop(run: Run, initial: string | null, rounds: Ro
   const { state } = run;
   const ws = state.workspace!;
   let feedback: string | null = initial;
+  let given = feedback; // the lap's turn without a note about a re-created workspace
   for (let lap = 0; ; lap++) {
     if (lap > 0 && shouldContinueAsNew(run)) await continueRun(run, { at: 'implement', feedback, rounds });
     const atStart = { ...rounds };
     try {
       const again = await lapOf(run, ws, feedback, rounds);
       if (again === null) return ws;
-      feedback = again;
+      feedback = given = again;
     } catch (err) {
       // The worker holding the workspace is gone: prepare it again elsewhere and redo this lap.
       const lost = workspaceLostOf(err);
       if (!lost) throw err;
       Object.assign(rounds, atStart);
       const move = await recreateWorkspace(run, lost, (name, fn) => step(run, name, fn));
-      feedback = recreatedTurn(move, feedback);
+      feedback = recreatedTurn(move, given);
     }
   }
 }
