@@ -70,7 +70,8 @@ export interface Daemon {
  * @throws PolicyError when the policy is invalid at startup (Symphony SPEC §6.3), or
  *   `server_token_missing` when the HTTP server would listen beyond loopback without `server.token`;
  *   PreflightError when the model credentials or `workspace.repo` would fail every issue;
- *   WorkspaceError `sandbox_unavailable`; TemporalServerError when no Temporal server can be had.
+ *   WorkspaceError `sandbox_unavailable`; TemporalServerError when no Temporal server can be had, or
+ *   `worker_id_invalid` (a bad FOREMAN_WORKER_ID). With `workerOnly`: what startWorkerOnly throws.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   if (opts.workerOnly) return startWorkerOnly(opts);

@@ -119,9 +119,10 @@ export interface ForemanRuntime {
 
 /**
  * What `foreman start` and `foreman run` share: resolve Temporal, check the deployment search
- * attribute (registering it on a dev server), then create (not run) the worker for the
- * deployment's task queue, plus one on the legacy queue while runs started before deployment keys
- * are open there (docs/architecture.md, "Deployments on one namespace"); `run()` runs both.
+ * attribute (registering it on a dev server), then create (not run) the worker runtime for the
+ * deployment's task queue (and this process's workspace queue, docs/architecture.md "Scale"), plus
+ * one on the legacy queue while runs started before deployment keys are open there
+ * (docs/architecture.md, "Deployments on one namespace"); `run()` runs both.
  * @throws TemporalServerError (see resolveTemporal; `search_attribute_missing`) and connection errors.
  */
 export async function connectForeman(opts: {
