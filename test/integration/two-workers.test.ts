@@ -6,7 +6,8 @@
  * workspace running on the worker that prepared it. Half of them run to the end at once; the
  * other half wait mid agent step until `kill -9` of the worker holding most of them: its issues
  * finish on the other, whose evidence says the workspace was re-created. A worker gone while its
- * issue waits for an answer: the decision is written into the spec of the worker that takes over.
+ * issue waits for an answer: the worker that takes over re-creates the workspace from the pushed
+ * partial work and writes the decision into its spec.
  * And `foreman start --worker-only`: what it refuses, what it polls, what it locks.
  */
 import fs from 'node:fs/promises';
@@ -29,7 +30,13 @@ import { spawnForeman } from '../support/cli.js';
 import { reapLeftovers, spawnWorker, waitFor, type WorkerProcess } from '../support/crash.js';
 import { recordHistory } from '../support/histories.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
-import { startScriptedModelServer, toolUse, type CapturedRequest } from '../support/scripted-model-server.js';
+import {
+  lastToolResults,
+  startScriptedModelServer,
+  toolResultText,
+  toolUse,
+  type CapturedRequest,
+} from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 
 const ISSUES = 20;
@@ -339,7 +346,7 @@ describe('two workers', () => {
     },
   );
 
-  it('a worker gone while its issue waits for an answer: the decision reaches the spec written on the worker that takes over', async () => {
+  it('a worker gone while its issue waits for an answer: the other re-creates the workspace from the pushed partial work, with the decision in its spec', async () => {
     const tmp = await tempDir('foreman-two-workers-answer-');
     cleanups.push(tmp.cleanup);
     const dir = tmp.dir;
@@ -348,15 +355,17 @@ describe('two workers', () => {
     const identifier = `WA${Math.random().toString(36).slice(2, 6).toUpperCase()}-1`;
     await writeIssue(issuesDir, identifier, { title: 'Fix add()', state: 'Todo' }, 'add(2, 3) must return 5.');
     const ANSWER = 'Numbers only, no coercion (answer 5c1e).';
+    // ws-a's implementer fixes add() and then asks (the fix is pushed as partial work); the
+    // implementer on ws-b tries the same edit, finds it made (its workspace came from the pushed
+    // branch), and finishes.
     const model = await startScriptedModelServer((req, index) => {
-      if (index === 0)
+      if (index === 1)
         return toolUse('escalate', {
           question: 'Coerce numeric strings?',
           options: ['no', 'yes'],
           recommendation: 'no',
         });
-      const sent = JSON.stringify(req.body?.messages ?? []);
-      return sent.includes('"tool_result"')
+      return lastToolResults(req).length && index > 1
         ? toolUse('finish', { summary: 'add() now adds.' })
         : toolUse('edit_file', FIX);
     });
@@ -410,6 +419,8 @@ describe('two workers', () => {
     cleanups.push(() => handle.terminate('test over').then(noop, noop));
     await waitFor(async () => (await handle.query(statusQuery)).phase === 'waiting_for_human', 60_000, 'the question');
 
+    const partial = git(origin, 'rev-parse', `foreman/${identifier}`).trim(); // the partial work, pushed
+    expect(git(origin, 'show', `${partial}:add.js`)).toContain('return a + b;');
     void b.run();
     await a.shutdown(); // ws-a is gone while the run waits
     await handle.signal(humanReplySignal, { text: ANSWER, author: 'ana', source: 'cli' });
@@ -432,13 +443,18 @@ describe('two workers', () => {
     expect(spec).toContain(`> ${ANSWER}`);
     const copy = path.join(dir, 'ws-b', 'workspaces', identifier, '.foreman', 'spec.md');
     expect(await fs.readFile(copy, 'utf8')).toContain(`> ${ANSWER}`);
-    // The implementer on ws-b started over with the note and the answer.
-    const after = JSON.stringify(model.requests[1]?.body?.messages ?? []);
+    // The implementer on ws-b started over with the note and the answer, in a workspace holding the pushed fix.
+    const after = JSON.stringify(model.requests[2]?.body?.messages ?? []);
     expect(after).toContain('Foreman lost the worker that held your workspace');
+    expect(after).toContain(`the last push of the issue branch foreman/${identifier}`);
     expect(after).toContain(ANSWER);
+    expect(toolResultText(lastToolResults(model.requests[3]!)[0])).toContain('old_text occurs 0 times in add.js');
     const comments = await fs.readFile(path.join(issuesDir, `${identifier}.comments.md`), 'utf8');
     const [evidence] = evidenceComments(comments);
-    expect(evidence).toContain('worker `ws-a`, which held it, was lost during "run the implementer"');
+    expect(evidence).toContain(
+      'worker `ws-a`, which held it, was lost during "run the implementer". Foreman prepared it again on worker ' +
+        `\`ws-b\` from the pushed branch \`foreman/${identifier}\` at \`${partial.slice(0, 12)}\``,
+    );
     expect(git(origin, 'show', `foreman/${identifier}:add.js`)).toContain('return a + b;');
     expect(model.failures).toEqual([]);
   });
