@@ -24,8 +24,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --chown=root:root . .
 
 # Run as the image's unprivileged `node` user (uid 1000); it owns only FOREMAN_HOME (state, logs,
-# transcripts, workspaces), not the application code.
-RUN mkdir -p "$FOREMAN_HOME" && chown node:node "$FOREMAN_HOME"
+# transcripts, workspaces) and the issues folder docker-compose.yml shares between the daemon and
+# its workers (a new volume takes this directory's owner), not the application code.
+RUN mkdir -p "$FOREMAN_HOME" /var/lib/foreman-issues && chown node:node "$FOREMAN_HOME" /var/lib/foreman-issues
 USER node
 VOLUME ["/var/lib/foreman"]
 

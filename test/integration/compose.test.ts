@@ -32,6 +32,38 @@ describe('docker-compose.yml', () => {
     expect(s.foreman!.environment!.FOREMAN_REPO).toBe(REQUIRED.FOREMAN_REPO);
   });
 
+  it('runs FOREMAN_WORKERS worker replicas beside the one daemon, sharing the issues folder, each with a home of its own', async () => {
+    const r = await composeCheck(['docker-compose.yml'], REQUIRED);
+    expect(r.error).toBe('');
+    const { foreman, 'foreman-worker': worker } = r.project!.services;
+    expect(worker!.command).toEqual(['start', '--worker-only', '/config/WORKFLOW.md']);
+    expect(worker!.deploy!.replicas).toBe(2);
+    expect(foreman!.deploy?.replicas ?? 1).toBe(1);
+    expect(foreman!.command).not.toContain('--worker-only');
+    // Same image, Temporal server, credentials and sandbox options as the daemon.
+    expect(worker!.image).toBe(foreman!.image);
+    expect(worker!.environment).toEqual(foreman!.environment);
+    expect(worker!.security_opt).toEqual(foreman!.security_opt);
+    expect(worker!.depends_on!['temporal-setup']!.condition).toBe('service_completed_successfully');
+    // The worker serves no HTTP and publishes nothing (several replicas could not share a port).
+    expect(worker!.ports ?? []).toEqual([]);
+    // The issues folder the default policy names is one named volume in both; the worker's
+    // FOREMAN_HOME is an anonymous volume (one per replica), never the daemon's named one.
+    const mounts = (svc: typeof worker) =>
+      Object.fromEntries((svc!.volumes ?? []).map((v) => [v.target, { type: v.type, source: v.source ?? '' }]));
+    const issuesPath = '/var/lib/foreman-issues';
+    expect(mounts(foreman)[issuesPath]).toEqual({ type: 'volume', source: 'foreman-issues' });
+    expect(mounts(worker)[issuesPath]).toEqual({ type: 'volume', source: 'foreman-issues' });
+    expect(mounts(foreman)['/var/lib/foreman']).toEqual({ type: 'volume', source: 'foreman-home' });
+    expect(mounts(worker)['/var/lib/foreman']).toEqual({ type: 'volume', source: '' });
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(new URL('../../deploy/WORKFLOW.md', import.meta.url), 'utf8')).toMatch(
+      new RegExp(`path: ${issuesPath}\\s`),
+    );
+    const scaled = await composeCheck(['docker-compose.yml'], { ...REQUIRED, FOREMAN_WORKERS: '5' });
+    expect(scaled.project!.services['foreman-worker']!.deploy!.replicas).toBe(5);
+  });
+
   it('passes GITHUB_TOKEN through only when it is set', async () => {
     const without = await composeCheck(['docker-compose.yml'], REQUIRED);
     expect(without.project!.services.foreman!.environment!.GITHUB_TOKEN ?? null).toBeNull();
@@ -58,11 +90,16 @@ describe('docker-compose.yml', () => {
       SSH_KNOWN_HOSTS: '/tmp/known_hosts',
     });
     expect(r.error).toBe('');
-    const foreman = r.project!.services.foreman!;
-    expect(foreman.environment!.SSH_AUTH_SOCK).toBe('/run/ssh-agent.sock');
-    const targets = (foreman.volumes ?? []).map((v) => `${v.source}:${v.target}`);
-    expect(targets).toContain('/tmp/ssh-agent.sock:/run/ssh-agent.sock');
-    expect(targets).toContain('/tmp/known_hosts:/etc/ssh/ssh_known_hosts');
+    for (const name of ['foreman', 'foreman-worker']) {
+      const svc = r.project!.services[name]!;
+      expect(svc.environment!.SSH_AUTH_SOCK).toBe('/run/ssh-agent.sock');
+      const targets = (svc.volumes ?? []).map((v) => `${v.source}:${v.target}`);
+      expect(targets).toContain('/tmp/ssh-agent.sock:/run/ssh-agent.sock');
+      expect(targets).toContain('/tmp/known_hosts:/etc/ssh/ssh_known_hosts');
+      // The override adds to the service's own mounts and environment, it does not replace them.
+      expect(targets).toContain('foreman-issues:/var/lib/foreman-issues');
+      expect(svc.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    }
     const missing = await composeCheck(['docker-compose.yml', 'deploy/compose.ssh.yml'], REQUIRED);
     expect(missing.ok).toBe(false);
     expect(missing.error).toMatch(/SSH_AUTH_SOCK/);

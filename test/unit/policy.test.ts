@@ -152,7 +152,7 @@ describe('defaults', () => {
     });
     expect(loaded.warnings).toEqual([]);
     expect(loaded.policy.workspace.repo).toBe('https://example.com/acme/app.git');
-    expect(loaded.policy.tracker.provider.path).toBe('/var/lib/foreman/issues');
+    expect(loaded.policy.tracker.provider.path).toBe('/var/lib/foreman-issues');
   });
 });
 
