@@ -75,6 +75,8 @@ export interface ComposeProject {
       depends_on?: Record<string, { condition: string }>;
       volumes?: { type: string; source?: string; target: string; read_only?: boolean }[];
       deploy?: { replicas?: number };
+      security_opt?: string[];
+      ports?: { target: number; published?: string; host_ip?: string }[];
     }
   >;
 }
