@@ -1,39 +1,35 @@
 /**
- * The fleet benchmark (`npm run bench`): a real daemon
- * (`foreman start`, a child process) on a real Temporal dev server with a SQLite file, the local
- * tracker, a zero-cost scripted model (one `write_file`, then `finish`) and QA `true`, measured from
- * outside:
+ * The fleet benchmark (`npm run bench`): real daemons (`foreman start`, child processes) on a real
+ * Temporal dev server with a SQLite file, a zero-cost scripted model (one `write_file`, then
+ * `finish`) and QA `true`, measured from outside. Its sections, in this order (pickup and
+ * throughput before the parked runs load the server):
  *
- * - pickup latency through the folder watch: an issue file written → the model's first request for it;
+ * - pickup latency through the local tracker's folder watch: an issue file written → the model's
+ *   first request for it; then through a GitHub webhook and through the poll (./pickup.ts);
  * - lifecycle throughput at each N: N issues dropped at once → all N in `Human Review`; issues/s,
  *   CPU-seconds per issue of the daemon and of the dev server (/proc), history events per issue;
- * - parked runs at each N: N issues whose implementer escalates at once and waits; then the
- *   daemon's and the dev server's RSS, the database size, the dispatcher tick duration (its
- *   `dispatchTick` activity, from the DispatcherWorkflow's history) and answer → resume latency
- *   (the `humanReply` signal → the model's next request for that issue).
+ * - parked runs at each N (./parked.ts): parking rate, RSS of the daemon, the dev server and the
+ *   bench, database size and disk per run, dispatcher tick, `GET /api/v1/state`, answer → resume.
  *
- * Everything runs in temp dirs and is torn down; the report is printed as a table and written as
- * JSON (bench/results/fleet-<time>.json). Numbers, not targets: the targets are printed beside them.
+ * A section is a function of the `FleetContext` (./fleet-kit.ts) that fills its part of the
+ * report; a new one (e.g. two-worker throughput) is called from `benchFleet` beside the others.
+ * Everything runs in temp dirs and is torn down; the report is printed as a table
+ * (./fleet-table.ts, beside issue 14's "before" figures and the targets) and written as JSON
+ * (bench/results/fleet-<time>.json). Numbers, not pass/fail.
  */
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { loadPolicy } from '../src/config/load.js';
 import { deploymentOf } from '../src/deployment.js';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server.js';
-import { activityTable, activityTimes, type ActivityTime } from './activity-times.js';
-import { dispatcherWorkflowId, humanReplySignal, issueWorkflowId } from '../workflows/definitions.js';
+import { startDevServer } from '../src/temporal/dev-server.js';
+import { issueWorkflowId } from '../workflows/definitions.js';
+import { activityTimes, type ActivityTime } from './activity-times.js';
 import { makeOrigin, tempDir, writeIssue, writePolicy } from '../test/support/fixtures.js';
-import {
-  startScriptedModelServer,
-  type CapturedRequest,
-  type ScriptStep,
-} from '../test/support/scripted-model-server.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+import { cpuSeconds, median, startFleetModel, startForeman, waitUntil, type FleetContext } from './fleet-kit.js';
+import { benchParked, type ParkedRow } from './parked.js';
+import { benchPollPickup, benchWebhookPickup, type PickupResult, type PollPickupResult } from './pickup.js';
 
 /** Sizes of one fleet run. */
 export interface FleetOptions {
@@ -43,13 +39,26 @@ export interface FleetOptions {
   parked: number[];
   /** Pickup samples through the folder watch. */
   pickupSamples: number;
+  /** Pickup samples through a GitHub webhook (0: skip). */
+  webhookSamples: number;
+  /** Pickup samples through the poll (0: skip), at `pollIntervalMs` (`polling.interval_ms`). */
+  pollSamples: number;
+  pollIntervalMs: number;
+  /** Most runs between "issue written" and "parked" at a time while parking (./parked.ts). */
+  parkWave: number;
 }
 
 /** The fleet report (JSON). Times in ms, sizes in bytes, CPU in seconds. */
 export interface FleetReport {
   startedAt: string;
   machine: { cpus: number; node: string };
-  pickup: { watchMedianMs: number | null; samples: number[] };
+  pickup: {
+    /** Folder watch: median and samples, ms. */
+    watchMedianMs: number | null;
+    samples: number[];
+    webhook?: PickupResult | null;
+    poll?: PollPickupResult | null;
+  };
   throughput: {
     n: number;
     wallMs: number;
@@ -60,80 +69,7 @@ export interface FleetReport {
     /** Per activity type, from the sampled runs' histories (./activity-times.ts). */
     activities?: ActivityTime[];
   }[];
-  parked: {
-    n: number;
-    parkSeconds: number;
-    daemonRssBytes: number;
-    devServerRssBytes: number;
-    dbBytes: number;
-    tickMedianMs: number | null;
-    answerToResumeMs: number | null;
-  }[];
-}
-
-/** /proc/<pid>/stat utime + stime in seconds (Linux). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-}
-
-/** /proc/<pid>/status VmRSS in bytes. */
-async function rssBytes(pid: number): Promise<number> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
-  return kb ? Number(kb) * 1024 : 0;
-}
-
-const median = (xs: number[]): number | null =>
-  xs.length ? [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]! : null;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 250) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** The identifier a request is about (the prompt says `Work on <id>:`). */
-function identifierOf(req: CapturedRequest): string | null {
-  const first = req.body?.messages?.[0];
-  const text =
-    typeof first?.content === 'string'
-      ? first.content
-      : ((first?.content ?? []) as { type: string; text?: string }[]).map((b) => b.text ?? '').join('\n');
-  return /Work on ([A-Z]+-\d+):/.exec(text)?.[1] ?? null;
-}
-
-/**
- * The zero-cost model: `PARK-*` issues escalate on their first call; every issue writes one file,
- * then finishes. `seen` records when each issue's requests arrived (epoch ms).
- */
-function zeroCostModel(seen: Map<string, number[]>): ScriptStep {
-  return (req) => {
-    const id = identifierOf(req);
-    if (id) seen.set(id, [...(seen.get(id) ?? []), Date.now()]);
-    const messages = req.body.messages as { role: string; content: unknown }[];
-    const calls = messages.filter((m) => m.role === 'assistant').length;
-    const usage = { input_tokens: 1, output_tokens: 1 };
-    if (id?.startsWith('PARK-') && calls === 0)
-      return {
-        content: [
-          { type: 'tool_use', name: 'escalate', input: { question: 'Which greeting?', options: ['Hi', 'Hello'] } },
-        ],
-        usage,
-      };
-    const wrote = messages.some((m) => m.role === 'assistant' && JSON.stringify(m.content).includes('"write_file"'));
-    if (!wrote)
-      return {
-        content: [{ type: 'tool_use', name: 'write_file', input: { path: `${id}.txt`, content: 'hi\n' } }],
-        usage,
-      };
-    return { content: [{ type: 'tool_use', name: 'finish', input: { summary: 'Wrote the file.' } }], usage };
-  };
+  parked: ParkedRow[];
 }
 
 /** Runs the fleet benchmark and returns its report. */
@@ -149,18 +85,19 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
   };
   try {
     const dbFile = path.join(tmp.dir, 'temporal.sqlite');
-    const server: DevServer = await startDevServer({ dbFile });
+    const server = await startDevServer({ dbFile });
     closers.push(() => server.stop());
-    const seen = new Map<string, number[]>();
-    const totalRequests = 40 * (opts.throughput.reduce((a, b) => a + b, 0) + Math.max(0, ...opts.parked)) + 1000;
-    const model = await startScriptedModelServer(Array.from({ length: totalRequests }, () => zeroCostModel(seen)));
+    const model = await startFleetModel();
     closers.push(() => model.close());
+    const seen = model.seen;
     const origin = await makeOrigin(tmp.dir);
+    const ctx: FleetContext = { dir: tmp.dir, server, model, origin, log, defer: (close) => closers.push(close) };
     const issuesDir = path.join(tmp.dir, 'issues');
     await fs.mkdir(issuesDir, { recursive: true });
+    const workspaces = path.join(tmp.dir, 'workspaces');
     const policyFile = await writePolicy(tmp.dir, {
       issuesDir,
-      workspaceRoot: path.join(tmp.dir, 'workspaces'),
+      workspaceRoot: workspaces,
       repo: origin,
       modelUrl: model.url,
       qaCommands: ['true'],
@@ -173,18 +110,12 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
     });
     const deployment = deploymentOf(await loadPolicy(policyFile, { env: process.env }));
     const home = path.join(tmp.dir, 'home');
-    const daemon: ChildProcess = spawn(process.execPath, ['bin/foreman.js', 'start', policyFile], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FOREMAN_HOME: home, TEMPORAL_ADDRESS: server.address, FOREMAN_LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let daemonLog = '';
-    daemon.stderr!.on('data', (d: Buffer) => (daemonLog = (daemonLog + d.toString()).slice(-20_000)));
-    closers.push(async () => {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon.once('exit', r));
-    });
-    await waitUntil('the daemon to start', async () => daemonLog.includes('Foreman is running'), 120_000);
+    const daemon = await startForeman(
+      policyFile,
+      { FOREMAN_HOME: home, TEMPORAL_ADDRESS: server.address },
+      { http: true },
+    );
+    closers.push(() => daemon.stop());
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     closers.push(() => client.connection.close());
     const stateOf = async (id: string) =>
@@ -201,6 +132,8 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
     }
     report.pickup.watchMedianMs = median(report.pickup.samples);
     log(`pickup (watch): median ${report.pickup.watchMedianMs} ms over ${opts.pickupSamples}`);
+    if (opts.webhookSamples > 0) report.pickup.webhook = await benchWebhookPickup(ctx, opts.webhookSamples);
+    if (opts.pollSamples > 0) report.pickup.poll = await benchPollPickup(ctx, opts.pollSamples, opts.pollIntervalMs);
 
     // Throughput.
     let batch = 0;
@@ -239,98 +172,18 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
       log(`throughput N=${n}: ${row.issuesPerSecond.toFixed(2)} issues/s`);
     }
 
-    // Parked runs.
-    let parked = 0;
-    for (const n of opts.parked) {
-      const ids = Array.from({ length: n - parked }, (_, i) => `PARK-${parked + i + 1}`);
-      const t0 = Date.now();
-      for (let i = 0; i < ids.length; i += 200)
-        await Promise.all(
-          ids.slice(i, i + 200).map((id) => writeIssue(issuesDir, id, { title: 'Park', state: 'Todo' })),
-        );
-      await waitUntil(
-        `${n} runs to park`,
-        async () => {
-          let waiting = 0;
-          for (let i = 1; i <= n; i++) if ((seen.get(`PARK-${i}`)?.length ?? 0) >= 1) waiting++;
-          return waiting >= n;
-        },
-        6 * 60 * 60_000,
-        1000,
-      );
-      const parkSeconds = (Date.now() - t0) / 1000;
-      // Let the last escalations be posted and the dispatcher tick a few times at this size.
-      await sleep(45_000);
-      parked = n;
-      const tickMedianMs = await tickDuration(client, deployment.taskQueue);
-      const probe = `PARK-${n}`;
-      const before = seen.get(probe)?.length ?? 0;
-      const a0 = Date.now();
-      await client.workflow
-        .getHandle(issueWorkflowId(deployment.key, probe))
-        .signal(humanReplySignal, { text: '1', author: 'bench', source: 'cli', mayApprove: true });
-      let answerToResumeMs: number | null = null;
-      try {
-        await waitUntil('the answered run to resume', async () => (seen.get(probe)?.length ?? 0) > before, 300_000, 10);
-        answerToResumeMs = seen.get(probe)![before]! - a0;
-      } catch {
-        answerToResumeMs = null;
-      }
-      const row = {
-        n,
-        parkSeconds,
-        daemonRssBytes: await rssBytes(daemon.pid!),
-        devServerRssBytes: await rssBytes(server.pid),
-        dbBytes: (await fs.stat(dbFile)).size,
-        tickMedianMs,
-        answerToResumeMs,
-      };
-      report.parked.push(row);
-      log(`parked N=${n}: tick ${tickMedianMs} ms, daemon RSS ${(row.daemonRssBytes / 2 ** 20).toFixed(0)} MiB`);
-    }
+    // More sections that need an idle server go here (e.g. two-worker throughput).
+
+    // Parked runs, last: they stay parked until the end.
+    report.parked = await benchParked(
+      ctx,
+      { client, deployment, daemon, issuesDir, dbFile, dataDirs: [workspaces, home] },
+      opts.parked,
+      opts.parkWave,
+    );
+    if (model.failures.length) throw new Error(`bench: the scripted model failed: ${model.failures[0]}`);
     return report;
   } finally {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => {});
   }
-}
-
-/** Median duration of the last 5 `dispatchTick` activities of the deployment's DispatcherWorkflow, ms. */
-async function tickDuration(client: Client, taskQueue: string): Promise<number | null> {
-  const history = await client.workflow.getHandle(dispatcherWorkflowId(taskQueue)).fetchHistory();
-  const started = new Map<string, number>();
-  const durations: number[] = [];
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-    Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
-  for (const e of history.events ?? []) {
-    const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled?.activityType?.name === 'dispatchTick') started.set(String(e.eventId), ms(e.eventTime));
-    const done = e.activityTaskCompletedEventAttributes;
-    if (done && started.has(String(done.scheduledEventId))) {
-      durations.push(ms(e.eventTime) - started.get(String(done.scheduledEventId))!);
-    }
-  }
-  return median(durations.slice(-5));
-}
-
-/** The report as a readable table, against the figures measured before the fleet work (issue 14). */
-export function fleetTable(r: FleetReport): string {
-  const lines = [
-    `Fleet report (${r.startedAt}, ${r.machine.cpus} CPUs, Node ${r.machine.node})`,
-    `  pickup (folder watch): median ${r.pickup.watchMedianMs ?? '-'} ms   (before: ~700 ms)`,
-  ];
-  for (const t of r.throughput)
-    lines.push(
-      `  throughput N=${t.n}: ${t.issuesPerSecond.toFixed(2)} issues/s, ${(t.wallMs / 1000).toFixed(1)} s; ` +
-        `CPU/issue daemon ${t.daemonCpuSecondsPerIssue.toFixed(2)} s + dev server ${t.devServerCpuSecondsPerIssue.toFixed(2)} s; ` +
-        `${t.historyEventsPerIssue.toFixed(0)} history events/issue   (before, N=50: 1.3 issues/s, 0.7 + 0.35 CPU-s, 67 events)`,
-      ...activityTable(t.activities ?? []),
-    );
-  for (const p of r.parked)
-    lines.push(
-      `  parked N=${p.n}: parked in ${p.parkSeconds.toFixed(0)} s; daemon RSS ${(p.daemonRssBytes / 2 ** 20).toFixed(0)} MiB, ` +
-        `dev server RSS ${(p.devServerRssBytes / 2 ** 20).toFixed(0)} MiB, db ${(p.dbBytes / 2 ** 20).toFixed(0)} MiB; ` +
-        `tick ${p.tickMedianMs?.toFixed(0) ?? '-'} ms; answer → resume ${p.answerToResumeMs ?? '-'} ms` +
-        `   (before, N=494: tick ~5200 ms; N≈1700: RSS 1.3 GB)`,
-    );
-  return lines.join('\n');
 }

@@ -9,12 +9,15 @@
  * - dispatch: selecting and ordering 10,000 candidate issues (Symphony SPEC §8.2). Target: < 100 ms.
  * - sandbox: wall time bubblewrap adds to run_command and to a QA command (./sandbox.ts). Target: < 150 ms.
  * - gateway: wall time the model gateway adds per model call, JSON and streaming (./gateway.ts). Target: < 10 ms.
- * - fleet (./fleet.ts): pickup latency, lifecycle throughput at N = 50 and 200, CPU-seconds and
- *   history events per issue, parked runs at 1,000 / 5,000 / 10,000 (RSS, db size, tick duration,
- *   answer → resume). A report, not pass/fail: printed as a table and written as JSON to
- *   bench/results/. It takes long (hours at 10,000 parked runs); `--quick` runs small sizes,
- *   `--throughput=N,N` / `--parked=N,N` chosen ones, `--fleet` only the fleet, `--no-fleet` only the
- *   quick benchmarks above.
+ * - fleet (./fleet.ts): pickup latency (folder watch, GitHub webhook, poll), lifecycle throughput
+ *   at N = 50 and 200, CPU-seconds and history events per issue, parked runs at 1,000 / 5,000 /
+ *   10,000 (parking rate, RSS, db size and disk per run, tick duration, `GET /api/v1/state`,
+ *   answer → resume). A report, not pass/fail: printed as a table beside issue 14's "before"
+ *   figures and the targets, and written as JSON to bench/results/. It takes long (hours at 10,000
+ *   parked runs); `--quick` runs small sizes, `--throughput=N,N` / `--parked=N,N` chosen ones (an
+ *   empty list skips), `--pickup=N` N pickup samples per path (0 skips), `--poll-interval=MS` the poll pickup's `polling.interval_ms` (default 5000), `--park-wave=N`
+ *   the runs in flight while parking (default 50), `--fleet` only the fleet, `--no-fleet` only the
+ *   quick benchmarks above. `--summary=FILE` prints the table of a saved JSON report, running nothing.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -26,7 +29,8 @@ import { createWebhookRoutes } from '../src/server/webhooks/index.js';
 import type { Issue } from '../src/trackers/types.js';
 import { benchGateway } from './gateway.js';
 import { benchSandbox } from './sandbox.js';
-import { benchFleet, fleetTable } from './fleet.js';
+import { benchFleet, type FleetReport } from './fleet.js';
+import { fleetTable } from './fleet-table.js';
 import fs from 'node:fs/promises';
 
 interface Result {
@@ -124,6 +128,14 @@ function benchDispatch(n = 10_000): Result[] {
   ];
 }
 
+/** The value of `--<name>=…` on the command line, if given. */
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+const summary = option('summary');
+if (summary !== undefined) {
+  console.log(fleetTable(JSON.parse(await fs.readFile(summary, 'utf8')) as FleetReport));
+  process.exit(0);
+}
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 let failed = 0;
@@ -142,17 +154,20 @@ if (!args.has('--fleet')) {
 }
 if (!args.has('--no-fleet')) {
   // `--throughput=50,200` / `--parked=1000,5000` override the sizes.
-  const sizes = (name: string) =>
-    process.argv
-      .find((a) => a.startsWith(`--${name}=`))
-      ?.slice(name.length + 3)
-      .split(',')
-      .map(Number);
+  const sizes = (name: string) => option(name)?.split(',').filter(Boolean).map(Number);
   const base = quick
-    ? { throughput: [10], parked: [50], pickupSamples: 3 }
-    : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10 };
+    ? { throughput: [10], parked: [50], pickupSamples: 3, webhookSamples: 3, pollSamples: 3 }
+    : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10, webhookSamples: 5, pollSamples: 5 };
+  const pickup = Number(option('pickup'));
   const report = await benchFleet(
-    { ...base, throughput: sizes('throughput') ?? base.throughput, parked: sizes('parked') ?? base.parked },
+    {
+      ...base,
+      throughput: sizes('throughput') ?? base.throughput,
+      parked: sizes('parked') ?? base.parked,
+      ...(option('pickup') === undefined ? {} : { pickupSamples: pickup, webhookSamples: pickup, pollSamples: pickup }),
+      pollIntervalMs: Number(option('poll-interval') ?? 5000),
+      parkWave: Number(option('park-wave') ?? 50),
+    },
     (line) => console.log(`  … ${line}`),
   );
   const dir = new URL('./results/', import.meta.url);
