@@ -76,6 +76,12 @@ export interface FleetReport {
 export async function benchFleet(opts: FleetOptions, log: (line: string) => void): Promise<FleetReport> {
   const tmp = await tempDir('foreman-bench-');
   const closers: (() => Promise<unknown> | unknown)[] = [() => tmp.cleanup()];
+  const teardown = async () => {
+    for (const close of closers.splice(0).reverse()) await Promise.resolve(close()).catch(() => {});
+  };
+  // Ctrl-C (or a kill) still stops the daemons and the dev server and removes the temp dir.
+  const interrupted = () => void teardown().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const report: FleetReport = {
     startedAt: new Date().toISOString(),
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
@@ -131,7 +137,8 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
       await waitUntil(`${id} to be handed over`, async () => (await stateOf(id)) === 'Human Review', 120_000);
     }
     report.pickup.watchMedianMs = median(report.pickup.samples);
-    log(`pickup (watch): median ${report.pickup.watchMedianMs} ms over ${opts.pickupSamples}`);
+    if (opts.pickupSamples > 0)
+      log(`pickup (watch): median ${report.pickup.watchMedianMs} ms over ${opts.pickupSamples}`);
     if (opts.webhookSamples > 0) report.pickup.webhook = await benchWebhookPickup(ctx, opts.webhookSamples);
     if (opts.pollSamples > 0) report.pickup.poll = await benchPollPickup(ctx, opts.pollSamples, opts.pollIntervalMs);
 
@@ -184,6 +191,7 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
     if (model.failures.length) throw new Error(`bench: the scripted model failed: ${model.failures[0]}`);
     return report;
   } finally {
-    for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => {});
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    await teardown();
   }
 }

@@ -92,6 +92,7 @@ export async function benchParked(
   pruneRunBranches(ctx.origin);
   const disk0 = await disk();
   const base = await waitingCount();
+  let answered = 0; // runs answered by a tier's answer → resume probe: no longer waiting
   const rows: ParkedRow[] = [];
   let written = 0;
   for (const n of tiers) {
@@ -99,7 +100,7 @@ export async function benchParked(
     const [d0, s0] = [await cpuSeconds(daemon.pid), await cpuSeconds(ctx.server.pid)];
     const t0 = Date.now();
     for (;;) {
-      const parked = (await waitingCount()) - base;
+      const parked = (await waitingCount()) - base + answered;
       if (parked >= n) break;
       const more = Math.min(n - written, wave - (written - parked));
       const ids = Array.from({ length: Math.max(0, more) }, (_, i) => `PARK-${written + i + 1}`);
@@ -112,6 +113,7 @@ export async function benchParked(
     const [d1, s1] = [await cpuSeconds(daemon.pid), await cpuSeconds(ctx.server.pid)];
     const tickMedianMs = await nudgedTicks(client, deployment.taskQueue, 3);
     const answerToResumeMs = await answerToResume(ctx, client, deployment, `PARK-${n}`);
+    if (answerToResumeMs !== null) answered++;
     const dbBytes = (await fs.stat(target.dbFile)).size;
     const row: ParkedRow = {
       n,
