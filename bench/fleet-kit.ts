@@ -117,16 +117,16 @@ export interface ForemanDaemon {
 }
 
 /**
- * Starts `foreman start <policyFile>` (bin/foreman.js) with JSON logs, on `--port 0` when `http`
- * is set, and waits (up to 2 minutes) for "Foreman is running".
+ * Starts `foreman start <policyFile> ...args` (bin/foreman.js) with JSON logs, on `--port 0` when
+ * `http` is set, and waits (up to 2 minutes) for "Foreman is running".
  * @throws Error when it exits or does not start in time (with the end of its log).
  */
 export async function startForeman(
   policyFile: string,
   env: Record<string, string>,
-  opts: { http?: boolean } = {},
+  opts: { http?: boolean; args?: string[] } = {},
 ): Promise<ForemanDaemon> {
-  const args = [FOREMAN_BIN, 'start', policyFile, ...(opts.http ? ['--port', '0'] : [])];
+  const args = [FOREMAN_BIN, 'start', policyFile, ...(opts.http ? ['--port', '0'] : []), ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, FOREMAN_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
