@@ -31,12 +31,13 @@ export function fleetTable(r: FleetReport): string {
   // Lines printed as they are after a row (each throughput's activity times: ./activity-times.ts).
   const after = new Map<number, string[]>();
   const p = r.pickup;
-  rows.push([
-    `pickup, folder watch (median of ${p.samples.length})`,
-    ms(p.watchMedianMs),
-    `~${BEFORE.watchPickupMs} ms`,
-    '',
-  ]);
+  if (p.samples.length)
+    rows.push([
+      `pickup, folder watch (median of ${p.samples.length})`,
+      ms(p.watchMedianMs),
+      `~${BEFORE.watchPickupMs} ms`,
+      '',
+    ]);
   if (p.webhook)
     rows.push([`pickup, GitHub webhook (median of ${p.webhook.samples.length})`, ms(p.webhook.medianMs), '-', '']);
   if (p.poll)
