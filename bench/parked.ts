@@ -17,8 +17,9 @@
  * (median of 3, each given 2 minutes).
  *
  * Before the first tier the `foreman/*` branches earlier sections' runs pushed are deleted from the
- * origin: a clone copies every branch's ref, so a parked run's workspace would otherwise grow with
- * the bench's own history rather than show what a parked run costs.
+ * origin and its objects pruned: a clone copies every branch's ref (and, cloned without hard links,
+ * every object file), so a parked run's workspace would otherwise grow with the bench's own history
+ * rather than show what a parked run costs.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -201,7 +202,7 @@ async function timeStateApi(url: string | null): Promise<Pick<ParkedRow, 'stateA
   return { stateApiMs: median(times) };
 }
 
-/** Deletes the `foreman/*` branches of `origin` (a bare repository): see the module header. */
+/** Deletes the `foreman/*` branches of `origin` (a bare repository) and prunes its objects: see the module header. */
 function pruneRunBranches(origin: string): void {
   const refs = execFileSync('git', ['for-each-ref', '--format=%(refname)', 'refs/heads/foreman/'], {
     cwd: origin,
@@ -213,6 +214,7 @@ function pruneRunBranches(origin: string): void {
     .map((ref) => `delete ${ref}\n`)
     .join('');
   if (input) execFileSync('git', ['update-ref', '--stdin'], { cwd: origin, input });
+  execFileSync('git', ['gc', '--quiet', '--prune=now'], { cwd: origin });
 }
 
 /** Answers `identifier`'s question (`humanReply` signal): ms until the model's next request for it, null after 5 min. */
