@@ -76,12 +76,15 @@ export interface FleetReport {
 export async function benchFleet(opts: FleetOptions, log: (line: string) => void): Promise<FleetReport> {
   const tmp = await tempDir('foreman-bench-');
   const closers: (() => Promise<unknown> | unknown)[] = [() => tmp.cleanup()];
-  const teardown = async () => {
-    for (const close of closers.splice(0).reverse()) await Promise.resolve(close()).catch(() => {});
-  };
-  // Ctrl-C (or a kill) still stops the daemons and the dev server and removes the temp dir.
+  let tearingDown: Promise<void> | null = null;
+  const teardown = () =>
+    (tearingDown ??= (async () => {
+      for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => {});
+    })());
+  // Ctrl-C (or a kill, maybe signalled twice through tsx) still stops the daemons and the dev
+  // server and removes the temp dir; the run's own failure then waits for the same teardown.
   const interrupted = () => void teardown().finally(() => process.exit(130));
-  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
   const report: FleetReport = {
     startedAt: new Date().toISOString(),
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version },

@@ -131,6 +131,16 @@ function benchDispatch(n = 10_000): Result[] {
 /** The value of `--<name>=…` on the command line, if given. */
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
+/** `--<name>=N,N` as whole numbers (an empty list is allowed); exits 2 with a usage line on anything else. */
+function counts(name: string): number[] | undefined {
+  const parts = option(name)?.split(',').filter(Boolean);
+  if (parts?.some((p) => !/^[0-9]+$/.test(p))) {
+    console.error(`bench: --${name} takes whole numbers separated by commas, got "${option(name)}"`);
+    process.exit(2);
+  }
+  return parts?.map(Number);
+}
+
 const summary = option('summary');
 if (summary !== undefined) {
   console.log(fleetTable(JSON.parse(await fs.readFile(summary, 'utf8')) as FleetReport));
@@ -154,19 +164,24 @@ if (!args.has('--fleet')) {
 }
 if (!args.has('--no-fleet')) {
   // `--throughput=50,200` / `--parked=1000,5000` override the sizes.
-  const sizes = (name: string) => option(name)?.split(',').filter(Boolean).map(Number);
   const base = quick
     ? { throughput: [10], parked: [50], pickupSamples: 3, webhookSamples: 3, pollSamples: 3 }
     : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10, webhookSamples: 5, pollSamples: 5 };
-  const pickup = Number(option('pickup'));
+  const [pickup] = counts('pickup') ?? [];
+  const [pollIntervalMs = 5000] = counts('poll-interval') ?? [];
+  const [parkWave = 50] = counts('park-wave') ?? [];
+  if (parkWave < 1 || pollIntervalMs < 1) {
+    console.error('bench: --park-wave and --poll-interval must be at least 1');
+    process.exit(2);
+  }
   const report = await benchFleet(
     {
       ...base,
-      throughput: sizes('throughput') ?? base.throughput,
-      parked: sizes('parked') ?? base.parked,
-      ...(option('pickup') === undefined ? {} : { pickupSamples: pickup, webhookSamples: pickup, pollSamples: pickup }),
-      pollIntervalMs: Number(option('poll-interval') ?? 5000),
-      parkWave: Number(option('park-wave') ?? 50),
+      throughput: counts('throughput') ?? base.throughput,
+      parked: counts('parked') ?? base.parked,
+      ...(pickup === undefined ? {} : { pickupSamples: pickup, webhookSamples: pickup, pollSamples: pickup }),
+      pollIntervalMs,
+      parkWave,
     },
     (line) => console.log(`  … ${line}`),
   );
