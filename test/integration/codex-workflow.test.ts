@@ -5,6 +5,7 @@
  * the model gateway, against the scripted Responses API server; and an `escalate` over MCP waits
  * durably for `foreman answer`, after which the same codex thread resumes with the answer.
  */
+import { startTestWorker } from '../support/test-worker.js';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
@@ -12,11 +13,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { threadStatePath } from '../../src/agents/backends/codex/index.js';
-import { createPolicyStore } from '../../src/config/store.js';
 import { transcriptPath } from '../../src/home.js';
-import { silentLogger } from '../../src/logger.js';
 import { issueRunTags } from '../../src/dispatch/runs.js';
-import { createWorkerRuntime } from '../../src/temporal/worker.js';
 import {
   ISSUE_WORKFLOW_TYPE,
   issueWorkflowId,
@@ -34,7 +32,7 @@ import {
   type ResponsesRequest,
   type ResponsesStep,
 } from '../support/scripted-responses-server.js';
-import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+import { temporalAddress, uniqueTaskQueue } from '../support/temporal.js';
 
 /** The native codex binary's directory: on PATH, so `codex` in `codex.command` is found and bound into the sandbox. */
 const CODEX_BIN_DIR = path.join(
@@ -139,19 +137,7 @@ async function setup(script: (req: ResponsesRequest, i: number) => ResponsesStep
     OPENAI_BASE_URL: server.url,
     OPENAI_API_KEY: OPENAI_KEY,
   };
-  const store = await createPolicyStore(policyFile, { env, watch: false });
-  cleanups.push(async () => store.close());
-  const runtime = await createWorkerRuntime({
-    address: temporalAddress(),
-    namespace: temporalNamespace(),
-    taskQueue,
-    policyStore: store,
-    home,
-    log: silentLogger,
-    env,
-  });
-  cleanups.push(() => runtime.shutdown());
-  void runtime.run();
+  const { runtime } = await startTestWorker({ policyFile, taskQueue, env, cleanups });
   const workflowId = issueWorkflowId(runtime.deployment.key, identifier);
   const input: IssueWorkflowInput = { issueId: identifier, identifier };
   const handle = await runtime.client.workflow.start(ISSUE_WORKFLOW_TYPE, {

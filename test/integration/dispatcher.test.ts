@@ -3,16 +3,14 @@
  * IssueWorkflow per eligible issue by priority, and never runs more than
  * `agent.max_concurrent_agents` at once.
  */
+import { startTestWorker } from '../support/test-worker.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPolicyStore } from '../../src/config/store.js';
-import { silentLogger } from '../../src/logger.js';
-import { createWorkerRuntime } from '../../src/temporal/worker.js';
 import { makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import { startDispatcher } from '../support/run-context.js';
 import { startScriptedModelServer, toolUse, type CapturedRequest } from '../support/scripted-model-server.js';
-import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
+import { uniqueTaskQueue } from '../support/temporal.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -56,20 +54,8 @@ describe('DispatcherWorkflow', () => {
     });
 
     const env = { ...process.env, FOREMAN_HOME: path.join(tmp.dir, 'home') };
-    const store = await createPolicyStore(policyFile, { env, watch: false });
-    cleanups.push(() => store.close());
+    const { store, runtime } = await startTestWorker({ policyFile, taskQueue, env, cleanups });
     expect(store.current().policy.agent.max_concurrent_agents).toBe(1);
-    const runtime = await createWorkerRuntime({
-      address: temporalAddress(),
-      namespace: temporalNamespace(),
-      taskQueue,
-      policyStore: store,
-      home: env.FOREMAN_HOME,
-      log: silentLogger,
-      env,
-    });
-    cleanups.push(() => runtime.shutdown());
-    void runtime.run();
     const dispatcher = await startDispatcher(runtime.client, taskQueue);
     cleanups.push(() => dispatcher.terminate('test over').then(() => undefined));
 

@@ -8,6 +8,7 @@
  * dispatcher's skip reason reaches `foreman status` and the API's snapshot, and a real waiting
  * IssueWorkflow lists ignored comments once.
  */
+import { startTestWorker } from '../support/test-worker.js';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +18,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedPolicy } from '../../src/config/load.js';
 import type { Deployment } from '../../src/deployment.js';
 import { defaultPolicy, type Policy } from '../../src/config/schema.js';
-import { createPolicyStore } from '../../src/config/store.js';
 import { dispatchTick } from '../../src/dispatch/tick.js';
 import { collectState, formatState } from '../../src/status.js';
-import { createWorkerRuntime } from '../../src/temporal/worker.js';
 import YAML from 'yaml';
 import { silentLogger } from '../../src/logger.js';
 import { createGitHubTracker } from '../../src/trackers/github/index.js';
@@ -255,19 +254,7 @@ describe('trust in foreman status', () => {
       }),
     });
     const env = { ...process.env, FOREMAN_HOME: path.join(tmp.dir, 'home') };
-    const store = await createPolicyStore(policyFile, { env, watch: false });
-    cleanups.push(async () => store.close());
-    const runtime = await createWorkerRuntime({
-      address: temporalAddress(),
-      namespace: temporalNamespace(),
-      taskQueue,
-      policyStore: store,
-      home: env.FOREMAN_HOME,
-      log: silentLogger,
-      env,
-    });
-    cleanups.push(() => runtime.shutdown());
-    void runtime.run();
+    const { runtime } = await startTestWorker({ policyFile, taskQueue, env, cleanups });
     const dispatcher = await startDispatcher(runtime.client, runtime.deployment.taskQueue);
     cleanups.push(() => dispatcher.terminate('test over'));
 

@@ -7,12 +7,10 @@
  */
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { createPolicyStore, type PolicyStore } from '../../src/config/store.js';
-import { silentLogger } from '../../src/logger.js';
-import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/worker.js';
 import { makeOrigin, tempDir, writePolicy } from './fixtures.js';
 import { startScriptedModelServer, type CapturedRequest, type ScriptStep } from './scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from './temporal.js';
+import { startTestWorker } from './test-worker.js';
 
 /** Something to undo after a test, pushed in order and run last first. */
 export type Cleanup = () => Promise<void> | void;
@@ -53,19 +51,7 @@ export async function startParkingWorker(
     extra: `${extra}\nroles:\n  reviewer:\n    enabled: false`,
   });
   const env = { ...process.env, FOREMAN_HOME: path.join(tmp.dir, 'home') };
-  const store: PolicyStore = await createPolicyStore(policyFile, { env, watch: false });
-  cleanups.push(() => store.close());
-  const runtime: WorkerRuntime = await createWorkerRuntime({
-    address: temporalAddress(),
-    namespace: temporalNamespace(),
-    taskQueue,
-    policyStore: store,
-    home: env.FOREMAN_HOME,
-    log: silentLogger,
-    env,
-  });
-  cleanups.push(() => runtime.shutdown());
-  void runtime.run();
+  const { store, runtime } = await startTestWorker({ policyFile, taskQueue, env, cleanups });
   const prefix = `P${taskQueue.slice(-6).toUpperCase()}`;
   return { issuesDir, store, runtime, prefix, env, model: server, home: env.FOREMAN_HOME };
 }
