@@ -11,11 +11,12 @@ import type { DevServer } from '../src/temporal/dev-server.js';
 import { FOREMAN_BIN } from '../test/support/cli.js';
 import { startScriptedModelServer, type CapturedRequest } from '../test/support/scripted-model-server.js';
 
-/** /proc/<pid>/stat utime + stime in seconds (Linux). */
+/** CPU seconds of a process and its reaped children (git, hooks, QA commands), from /proc/<pid>/stat (Linux). */
 export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  // utime + stime + cutime + cstime: the process and its reaped children (git, hooks, QA commands).
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ is 100 on Linux
 }
 
 /** /proc/<pid>/status VmRSS in bytes. */
@@ -143,7 +144,7 @@ export async function startForeman(
       'the daemon to start',
       async () => {
         if (child.exitCode !== null) throw new Error(`bench: foreman start exited:\n${log.slice(-4000)}`);
-        return log.includes('Foreman is running');
+        return /Foreman (worker )?is running/.test(log);
       },
       120_000,
     );

@@ -50,13 +50,13 @@ export function fleetTable(r: FleetReport): string {
   for (const t of r.throughput) {
     const b = t.n === 50 ? BEFORE.throughputN50 : null;
     rows.push([
-      `throughput N=${t.n} (zero-cost model)`,
+      `throughput N=${t.n}${(t.workers ?? 1) > 1 ? ` on ${t.workers} workers` : ''} (zero-cost model)`,
       `${t.issuesPerSecond.toFixed(2)} issues/s (${(t.wallMs / 1000).toFixed(0)} s)`,
       b ? `${b.issuesPerSecond} issues/s` : '-',
       '',
     ]);
     rows.push([
-      '  CPU-s per issue: daemon + dev server',
+      '  CPU-s per issue: Foreman (with git children) + dev server',
       `${t.daemonCpuSecondsPerIssue.toFixed(2)} + ${t.devServerCpuSecondsPerIssue.toFixed(2)}`,
       b ? `${b.daemonCpuS} + ${b.devServerCpuS}` : '-',
       '',
@@ -67,6 +67,13 @@ export function fleetTable(r: FleetReport): string {
       b ? String(b.events) : '-',
       '< 150 (docs/architecture.md "Scale")',
     ]);
+    if (t.issuesPerWorker)
+      rows.push([
+        '  issues per worker (who prepared the workspace)',
+        Object.values(t.issuesPerWorker).join(' + '),
+        '-',
+        'both take work',
+      ]);
     if (t.activities?.length) after.set(rows.length - 1, activityTable(t.activities, '      '));
   }
   const first = r.parked[0];

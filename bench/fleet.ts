@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { loadPolicy } from '../src/config/load.js';
 import { deploymentOf } from '../src/deployment.js';
 import { startDevServer } from '../src/temporal/dev-server.js';
@@ -35,6 +35,8 @@ import { benchPollPickup, benchWebhookPickup, type PickupResult, type PollPickup
 export interface FleetOptions {
   /** Issue counts of the throughput runs. */
   throughput: number[];
+  /** Issue counts of the throughput runs on two workers: the daemon plus one `foreman start --worker-only`. */
+  twoWorkers: number[];
   /** Parked-run counts, measured cumulatively (each step parks the difference). */
   parked: number[];
   /** Pickup samples through the folder watch. */
@@ -61,8 +63,13 @@ export interface FleetReport {
   };
   throughput: {
     n: number;
+    /** Foreman processes sharing the work: 1 (the daemon) or 2 (plus a `--worker-only` process). (Absent: 1) */
+    workers?: number;
+    /** With 2 workers: issues whose workspace each worker prepared, by worker id. */
+    issuesPerWorker?: Record<string, number>;
     wallMs: number;
     issuesPerSecond: number;
+    /** CPU of the Foreman processes (all of them, with their reaped children: git, hooks, QA), per issue. */
     daemonCpuSecondsPerIssue: number;
     devServerCpuSecondsPerIssue: number;
     historyEventsPerIssue: number;
@@ -104,7 +111,7 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
     const issuesDir = path.join(tmp.dir, 'issues');
     await fs.mkdir(issuesDir, { recursive: true });
     const workspaces = path.join(tmp.dir, 'workspaces');
-    const policyFile = await writePolicy(tmp.dir, {
+    const policyOptions = {
       issuesDir,
       workspaceRoot: workspaces,
       repo: origin,
@@ -116,7 +123,8 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
         'agent: { max_concurrent_agents: 1000 }',
         'roles: { reviewer: { enabled: false } }',
       ].join('\n'),
-    });
+    };
+    const policyFile = await writePolicy(tmp.dir, policyOptions);
     const deployment = deploymentOf(await loadPolicy(policyFile, { env: process.env }));
     const home = path.join(tmp.dir, 'home');
     const daemon = await startForeman(
@@ -145,12 +153,13 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
     if (opts.webhookSamples > 0) report.pickup.webhook = await benchWebhookPickup(ctx, opts.webhookSamples);
     if (opts.pollSamples > 0) report.pickup.poll = await benchPollPickup(ctx, opts.pollSamples, opts.pollIntervalMs);
 
-    // Throughput.
+    // Throughput: N issues dropped at once → all N handed over, on the Foreman processes `pids`.
     let batch = 0;
-    for (const n of opts.throughput) {
+    const throughput = async (n: number, pids: number[]) => {
       batch++;
       const ids = Array.from({ length: n }, (_, i) => `RUN${String.fromCharCode(64 + batch)}-${i + 1}`);
-      const [d0, s0] = [await cpuSeconds(daemon.pid!), await cpuSeconds(server.pid)];
+      const cpu = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+      const [d0, s0] = [await cpu(), await cpuSeconds(server.pid)];
       const t0 = Date.now();
       await Promise.all(ids.map((id) => writeIssue(issuesDir, id, { title: 'Throughput', state: 'Todo' })));
       await waitUntil(
@@ -160,29 +169,44 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
         500,
       );
       const wallMs = Date.now() - t0;
-      const [d1, s1] = [await cpuSeconds(daemon.pid!), await cpuSeconds(server.pid)];
-      const sample = ids.slice(0, Math.min(10, n));
-      let events = 0;
+      const [d1, s1] = [await cpu(), await cpuSeconds(server.pid)];
       const histories = [];
-      for (const id of sample) {
-        const history = await client.workflow.getHandle(issueWorkflowId(deployment.key, id)).fetchHistory();
-        events += history.events?.length ?? 0;
-        histories.push(history);
-      }
-      const row = {
+      for (const id of ids)
+        histories.push(await client.workflow.getHandle(issueWorkflowId(deployment.key, id)).fetchHistory());
+      const sample = histories.slice(0, 10);
+      const row: FleetReport['throughput'][number] = {
         n,
+        workers: pids.length,
         wallMs,
         issuesPerSecond: n / (wallMs / 1000),
         daemonCpuSecondsPerIssue: (d1 - d0) / n,
         devServerCpuSecondsPerIssue: (s1 - s0) / n,
-        historyEventsPerIssue: events / sample.length,
-        activities: activityTimes(histories),
+        historyEventsPerIssue: sample.reduce((a, h) => a + (h.events?.length ?? 0), 0) / sample.length,
+        activities: activityTimes(sample),
       };
+      if (pids.length > 1) row.issuesPerWorker = preparedBy(histories);
       report.throughput.push(row);
-      log(`throughput N=${n}: ${row.issuesPerSecond.toFixed(2)} issues/s`);
-    }
+      log(`throughput N=${n} on ${pids.length} worker(s): ${row.issuesPerSecond.toFixed(2)} issues/s`);
+    };
+    for (const n of opts.throughput) await throughput(n, [daemon.pid]);
 
-    // More sections that need an idle server go here (e.g. two-worker throughput).
+    // Two-worker throughput: one more Foreman process (`--worker-only`, its own home and workspace
+    // root, as on a second host), stopped again before the parked runs.
+    if (opts.twoWorkers.length) {
+      const dir2 = path.join(tmp.dir, 'worker-2');
+      await fs.mkdir(dir2, { recursive: true });
+      const policy2 = await writePolicy(dir2, { ...policyOptions, workspaceRoot: path.join(dir2, 'workspaces') });
+      const worker = await startForeman(
+        policy2,
+        { FOREMAN_HOME: path.join(dir2, 'home'), TEMPORAL_ADDRESS: server.address },
+        { args: ['--worker-only'] },
+      );
+      try {
+        for (const n of opts.twoWorkers) await throughput(n, [daemon.pid, worker.pid]);
+      } finally {
+        await worker.stop();
+      }
+    }
 
     // Parked runs, last: they stay parked until the end.
     report.parked = await benchParked(
@@ -199,4 +223,24 @@ export async function benchFleet(opts: FleetOptions, log: (line: string) => void
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     await teardown();
   }
+}
+
+/**
+ * Issues per worker id: the worker that prepared each run's workspace, from the identity
+ * (`<worker id>/<pid>`, src/temporal/worker.ts) of the `prepareWorkspace` activity's start event.
+ */
+function preparedBy(histories: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const h of histories) {
+    const events = h.events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareWorkspace',
+    );
+    const started = events.find(
+      (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId ?? '') === String(scheduled?.eventId ?? '-'),
+    );
+    const worker = started?.activityTaskStartedEventAttributes?.identity?.split('/')[0] ?? 'unknown';
+    counts[worker] = (counts[worker] ?? 0) + 1;
+  }
+  return counts;
 }

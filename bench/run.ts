@@ -14,8 +14,9 @@
  *   10,000 (parking rate, RSS, db size and disk per run, tick duration, `GET /api/v1/state`,
  *   answer → resume). A report, not pass/fail: printed as a table beside issue 14's "before"
  *   figures and the targets, and written as JSON to bench/results/. It takes long (hours at 10,000
- *   parked runs); `--quick` runs small sizes, `--throughput=N,N` / `--parked=N,N` chosen ones (an
- *   empty list skips), `--pickup=N` N pickup samples per path (0 skips), `--poll-interval=MS` the poll pickup's `polling.interval_ms` (default 5000), `--park-wave=N`
+ *   parked runs); `--quick` runs small sizes, `--throughput=N,N` / `--two-workers=N,N` / `--parked=N,N`
+ *   chosen ones (an empty list skips; two-worker throughput runs the daemon plus one
+ *   `foreman start --worker-only`), `--pickup=N` N pickup samples per path (0 skips), `--poll-interval=MS` the poll pickup's `polling.interval_ms` (default 5000), `--park-wave=N`
  *   the runs in flight while parking (default 50), `--fleet` only the fleet, `--no-fleet` only the
  *   quick benchmarks above. `--summary=FILE` prints the table of a saved JSON report, running nothing.
  */
@@ -165,8 +166,15 @@ if (!args.has('--fleet')) {
 if (!args.has('--no-fleet')) {
   // `--throughput=50,200` / `--parked=1000,5000` override the sizes.
   const base = quick
-    ? { throughput: [10], parked: [50], pickupSamples: 3, webhookSamples: 3, pollSamples: 3 }
-    : { throughput: [50, 200], parked: [1000, 5000, 10_000], pickupSamples: 10, webhookSamples: 5, pollSamples: 5 };
+    ? { throughput: [10], twoWorkers: [10], parked: [50], pickupSamples: 3, webhookSamples: 3, pollSamples: 3 }
+    : {
+        throughput: [50, 200],
+        twoWorkers: [50],
+        parked: [1000, 5000, 10_000],
+        pickupSamples: 10,
+        webhookSamples: 5,
+        pollSamples: 5,
+      };
   const [pickup] = counts('pickup') ?? [];
   const [pollIntervalMs = 5000] = counts('poll-interval') ?? [];
   const [parkWave = 50] = counts('park-wave') ?? [];
@@ -178,6 +186,7 @@ if (!args.has('--no-fleet')) {
     {
       ...base,
       throughput: counts('throughput') ?? base.throughput,
+      twoWorkers: counts('two-workers') ?? base.twoWorkers,
       parked: counts('parked') ?? base.parked,
       ...(pickup === undefined ? {} : { pickupSamples: pickup, webhookSamples: pickup, pollSamples: pickup }),
       pollIntervalMs,
