@@ -4,13 +4,14 @@
  * and posting new ones. Every appended answer must survive, exactly once. Two Foreman processes
  * writing one folder take turns through the per-file lock (src/trackers/local/files.ts).
  */
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { createLocalTracker } from '../../src/trackers/local/index.js';
+import { LATE_APPEND_WINDOW_MS } from '../../src/trackers/local/files.js';
 import { TEST_COMMENT_KEY } from '../support/comment-key.js';
 
 let dir: string | null = null;
@@ -47,6 +48,10 @@ it(
     })();
     await Promise.all([human, foreman]);
 
+    // An answer written into a file just replaced is forwarded within LATE_APPEND_WINDOW_MS.
+    const answersNow = async () =>
+      (await tracker.fetchComments('DEMO-1')).filter((c) => !c.by_foreman && /^answer \d+$/.test(c.body)).length;
+    await vi.waitFor(async () => expect(await answersNow()).toBe(ANSWERS), { timeout: LATE_APPEND_WINDOW_MS + 5_000 });
     const comments = await tracker.fetchComments('DEMO-1');
     const answers = comments.filter((c) => !c.by_foreman).map((c) => c.body);
     expect(answers.filter((b) => /^answer \d+$/.test(b))).toHaveLength(ANSWERS);
@@ -58,6 +63,48 @@ it(
     expect(await readFile(commentsFile, 'utf8')).not.toContain('.tmp');
   },
 );
+
+it('an answer written through a handle opened before Foreman replaced the file still lands (late append)', async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
+  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
+  const commentsFile = path.join(dir, 'DEMO-1.comments.md');
+  await tracker.upsertComment('DEMO-1', 'evidence', 'Evidence revision 1');
+  // A shell's `>>`: opened now, written after Foreman has renamed a new file over this one.
+  const late = await open(commentsFile, 'a');
+  const before = (await stat(commentsFile)).ino;
+  await tracker.upsertComment('DEMO-1', 'evidence', 'Evidence revision 2');
+  expect((await stat(commentsFile)).ino).not.toBe(before); // the revision replaced the file
+  await late.write('\n--- comment by ana at 2026-01-01T00:00:00Z ---\nlate answer\n');
+  await late.close();
+  await vi.waitFor(
+    async () => expect((await tracker.fetchComments('DEMO-1')).map((c) => c.body)).toContain('late answer'),
+    { timeout: LATE_APPEND_WINDOW_MS },
+  );
+  const comments = await tracker.fetchComments('DEMO-1');
+  expect(comments.filter((c) => c.body === 'late answer')).toHaveLength(1);
+  expect(comments.filter((c) => c.key === 'evidence').map((c) => c.body)).toEqual(['Evidence revision 2']);
+});
+
+it('a new Foreman comment is appended, not renamed over the file, and its id is where it landed', async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
+  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
+  const commentsFile = path.join(dir, 'DEMO-1.comments.md');
+  await tracker.upsertComment('DEMO-1', 'question', 'Which database?');
+  const ino = (await stat(commentsFile)).ino;
+  // An answer without a final newline must not swallow the next header.
+  await appendFile(commentsFile, '\n--- comment by ana at 2026-01-01T00:00:00Z ---\nSQLite');
+  const posted = await tracker.upsertComment('DEMO-1', 'reminder', 'Still waiting');
+  expect((await stat(commentsFile)).ino).toBe(ino);
+  const comments = await tracker.fetchComments('DEMO-1');
+  expect(comments.map((c) => [c.author, c.body])).toEqual([
+    ['foreman', 'Which database?'],
+    ['ana', 'SQLite'],
+    ['foreman', 'Still waiting'],
+  ]);
+  expect(posted).toEqual({ id: comments[2]!.id, created: true });
+});
 
 it(
   'two Foreman processes writing one issue lose nothing: every keyed comment of both lands once',

@@ -255,7 +255,7 @@ async function upsertComment(t: LocalInner, issueId: string, key: string, body: 
   return withWriteLock(file, async (): Promise<PostedComment> => {
     let posted: PostedComment = { id: '', created: false };
     // Others (a person's editor, `>>`) append without our lock: never lose what they add.
-    await rewriteKeepingAppends(file, (text, mtime) => {
+    const { appended } = await rewriteKeepingAppends(file, (text, mtime) => {
       const blocks = parseComments(text, mtime, t.commentKey);
       const index = blocks.findIndex((b) => b.key === key);
       const existing = blocks[index];
@@ -269,6 +269,13 @@ async function upsertComment(t: LocalInner, issueId: string, key: string, body: 
       posted = { id: commentId(issueId, blocks.length), created: true };
       return appendBlock(applyEdits(text, stampEdits(blocks, mtime)), content);
     });
+    if (appended) {
+      // Another writer's comment may have landed before ours: our block's position is read back.
+      const read = await readText(file);
+      const blocks = read ? parseComments(read.text, read.stats.mtime.toISOString(), t.commentKey) : [];
+      const index = blocks.findIndex((b) => b.key === key);
+      if (index !== -1) posted = { id: commentId(issueId, index), created: true };
+    }
     return posted;
   });
 }

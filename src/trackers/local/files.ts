@@ -98,24 +98,36 @@ async function writeFresh(target: string, text: string, mode: number): Promise<v
 
 /** How often `rewriteKeepingAppends` recomputes when the file keeps changing under it. */
 const REWRITE_ATTEMPTS = 20;
+/**
+ * How long the file a rewrite replaced is still watched for appends by writers that opened it
+ * before the rename and write afterwards (a shell's `>>` opens, then writes), ms.
+ */
+export const LATE_APPEND_WINDOW_MS = 5_000;
+/** Delays between checks of a replaced file for late appends, ms (the last one repeats). */
+const LATE_APPEND_POLL_MS = [1, 5, 10, 25, 50, 100, 250];
 
 /**
  * Rewrites `file` as `compute(current text)` without losing what other writers add meanwhile
  * (a person's editor or `>>` appending an answer while Foreman updates its evidence comment).
  * `compute` gets the text and the file's modification time (RFC 3339) as it was read.
- * Compare-and-swap: the new text replaces the file only if it is still the file that was read
- * (same inode, not shorter), else it is recomputed; bytes appended to the old file after the read
- * (up to the rename, and by writers that opened it before) are appended to the new one.
+ * A result that only adds to the end (a new comment) is appended, never renamed over the file,
+ * so nothing another writer appends can be lost; `appended` is then true. Any other result is a
+ * compare-and-swap: the new text replaces the file only if it is still the file that was read (same
+ * inode, not shorter), else it is recomputed; bytes appended to the old file after the read are
+ * appended to the new one, at once and, for writers that opened the old file before the rename and
+ * write later, for `LATE_APPEND_WINDOW_MS` afterwards (in the background).
  * `compute` returning null (or the same text) writes nothing. A file that does not exist is
  * created only if it still does not exist.
  *
+ * @returns `{ appended }`: whether the change went in as an append (the file may then hold other
+ *   writers' text before it).
  * @throws TrackerError `tracker_request_failed` (retryable) when the file cannot be written or
  *   kept changing for every attempt.
  */
 export async function rewriteKeepingAppends(
   file: string,
   compute: (text: string, mtime: string) => string | null,
-): Promise<void> {
+): Promise<{ appended: boolean }> {
   for (let attempt = 0; attempt < REWRITE_ATTEMPTS; attempt++) {
     const handle = await open(file, 'r').catch((err: unknown) => {
       if (errno(err) === 'ENOENT') return null;
@@ -123,53 +135,105 @@ export async function rewriteKeepingAppends(
     });
     if (handle === null) {
       const next = compute('', new Date().toISOString());
-      if (next === null || next === '') return;
-      if (await writeNewFile(file, next)) return;
+      if (next === null || next === '') return { appended: false };
+      if (await writeNewFile(file, next)) return { appended: false };
       continue; // someone created it meanwhile: start over from their text
     }
+    let keepOpen = false;
     try {
-      if (await swapIfUnchanged(file, handle, compute)) return;
+      const result = await swapIfUnchanged(file, handle, compute);
+      if (result === 'replaced') keepOpen = true; // forwardLateAppends closes it
+      if (result !== 'changed') return { appended: result === 'appended' };
     } finally {
-      await handle.close();
+      if (!keepOpen) await handle.close();
     }
   }
   throw writeFailed(file, new Error(`it kept changing during ${REWRITE_ATTEMPTS} attempts`));
 }
 
-/** One compare-and-swap round of `rewriteKeepingAppends`; false when the file changed under it. */
+/**
+ * One round of `rewriteKeepingAppends`: `unchanged` (nothing to write), `appended`, `replaced`
+ * (renamed over; the old file's handle now belongs to `forwardLateAppends`), or `changed` (the
+ * file was replaced or cut under it: compute again).
+ */
 async function swapIfUnchanged(
   file: string,
   handle: FileHandle,
   compute: (text: string, mtime: string) => string | null,
-) {
+): Promise<'unchanged' | 'appended' | 'replaced' | 'changed'> {
   const read = await handle.stat();
   const before = await handle.readFile();
   const text = before.toString('utf8');
   const next = compute(text, read.mtime.toISOString());
-  if (next === null || next === text) return true;
+  if (next === null || next === text) return 'unchanged';
+  if (next.startsWith(text)) {
+    // Another writer's append since the read may lack its final newline: start on a fresh line.
+    const added = next.slice(text.length);
+    await appendFile(file, added.startsWith('\n') ? added : `\n${added}`).catch((err: unknown) => {
+      throw writeFailed(file, err);
+    });
+    return 'appended';
+  }
   const tmp = tempName(file);
   try {
     await writeFresh(tmp, next, read.mode & 0o777);
     // Appends since the read are carried over below; anything else (the file replaced or cut by
     // another writer) means computing again from the new text.
     const current = await stat(file).catch(() => null);
-    if (current === null || current.ino !== read.ino || current.size < before.length) return false;
+    if (current === null || current.ino !== read.ino || current.size < before.length) return 'changed';
     await rename(tmp, file);
   } catch (err) {
     throw writeFailed(file, err);
   } finally {
     await rm(tmp, { force: true });
   }
-  // Writers that opened the old file before the rename may have appended to it since the check.
-  const size = (await handle.stat()).size;
-  if (size > before.length) {
-    const tail = Buffer.alloc(size - before.length);
-    await handle.read(tail, 0, tail.length, before.length);
+  forwardLateAppends(file, handle, await carryOver(file, handle, before.length));
+  return 'replaced';
+}
+
+/**
+ * Appends to `file` what the replaced file (open as `old`) holds beyond `from` bytes (another
+ * writer's appends since the read). Returns the old file's size.
+ */
+async function carryOver(file: string, old: FileHandle, from: number): Promise<number> {
+  const size = (await old.stat()).size;
+  if (size > from) {
+    const tail = Buffer.alloc(size - from);
+    await old.read(tail, 0, tail.length, from);
     await appendFile(file, tail).catch((err: unknown) => {
       throw writeFailed(file, err);
     });
   }
-  return true;
+  return Math.max(size, from);
+}
+
+/**
+ * Watches the replaced file (`old`, whose first `from` bytes are in `file` already) for
+ * `LATE_APPEND_WINDOW_MS` and appends to `file` whatever a writer that opened it before the rename
+ * writes into it later, then closes it. Runs in the background; a failure is retried at the next check.
+ */
+function forwardLateAppends(file: string, old: FileHandle, from: number): void {
+  const started = Date.now();
+  let copied = from;
+  let step = 0;
+  const check = (): void => {
+    void carryOver(file, old, copied)
+      .then(
+        (size) => {
+          copied = size;
+        },
+        () => undefined,
+      )
+      .then(() => {
+        if (Date.now() - started < LATE_APPEND_WINDOW_MS) {
+          const delay = LATE_APPEND_POLL_MS[Math.min(step++, LATE_APPEND_POLL_MS.length - 1)]!;
+          setTimeout(check, delay).unref();
+        } else {
+          void old.close().catch(() => undefined);
+        }
+      });
+  };
+  setTimeout(check, LATE_APPEND_POLL_MS[step++]!).unref();
 }
 
 /** A write to the issues folder that failed: retryable, saying what to check. */
