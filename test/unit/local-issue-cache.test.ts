@@ -1,12 +1,13 @@
 /**
  * The local tracker's cache of parsed issue files (src/trackers/local/issue-cache.ts): a listing
  * re-reads only the files that changed, and never misses an edit, including one that keeps the
- * size and puts the mtime back, and one made within the timestamp granularity of the last.
+ * size and puts the mtime back, and one made within the timestamp granularity of the last. The same
+ * cache serves the comments files, which the dispatcher reads for every parked run each tick.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIssueCache } from '../../src/trackers/local/issue-cache.js';
+import { createCommentsCache, createIssueCache } from '../../src/trackers/local/issue-cache.js';
 import { createLocalTracker } from '../../src/trackers/local/index.js';
 import { tempDir, writeIssue } from '../support/fixtures.js';
 
@@ -106,5 +107,80 @@ describe('the parsed issue cache', () => {
     expect(second.find((i) => i.identifier === first[0]!.identifier)?.labels).not.toContain('mutated');
     await fs.rm(path.join(dir, 'A-5.md'));
     expect((await tracker.fetchIssuesByStates(['Todo', 'In Progress'])).map((i) => i.identifier)).not.toContain('A-5');
+  });
+});
+
+describe('the parsed comments cache', () => {
+  const key = 'b'.repeat(64);
+  const cacheOf = (dir: string, now?: () => number) =>
+    createCommentsCache((file) => path.basename(file, '.comments.md'), key, now ? { now } : {});
+
+  it("reads an unchanged file once, and again after a person's append", async () => {
+    const dir = await folder();
+    const file = path.join(dir, 'A-1.comments.md');
+    await fs.writeFile(file, '--- comment by ana at 2026-01-01T00:00:00Z ---\nWhich way?\n');
+    const cache = cacheOf(dir, () => Date.now() + 60_000);
+    expect((await cache.load(file)).map((c) => c.body)).toEqual(['Which way?']);
+    expect((await cache.load(file)).map((c) => c.body)).toEqual(['Which way?']);
+    expect(cache.reads()).toBe(1);
+
+    await fs.appendFile(file, '\n--- comment by bob at 2026-01-02T00:00:00Z ---\nLeft.\n');
+    const after = await cache.load(file);
+    expect(after.map((c) => [c.id, c.author, c.body])).toEqual([
+      ['A-1#1', 'ana', 'Which way?'],
+      ['A-1#2', 'bob', 'Left.'],
+    ]);
+    expect(cache.reads()).toBe(2);
+    await cache.load(file);
+    expect(cache.reads()).toBe(2);
+  });
+
+  it('re-reads an in-place edit that keeps the size and puts the mtime back (ctime moves)', async () => {
+    const dir = await folder();
+    const file = path.join(dir, 'A-1.comments.md');
+    await fs.writeFile(file, '--- comment by ana at 2026-01-01T00:00:00Z ---\nGo left\n');
+    const mtime = Math.floor(Date.now() / 1000) - 3600;
+    await fs.utimes(file, mtime, mtime);
+    const cache = cacheOf(dir, () => Date.now() + 60_000);
+    expect((await cache.load(file))[0]?.body).toBe('Go left');
+
+    await new Promise((r) => setTimeout(r, 20));
+    const handle = await fs.open(file, 'r+');
+    await handle.write('Go west', (await fs.readFile(file, 'utf8')).indexOf('Go left'));
+    await handle.close();
+    await fs.utimes(file, mtime, mtime);
+    expect((await cache.load(file))[0]?.body).toBe('Go west');
+    expect(cache.reads()).toBe(2);
+  });
+
+  it('keeps nothing for a missing file or one changed within the settle time', async () => {
+    const dir = await folder();
+    const file = path.join(dir, 'A-1.comments.md');
+    const cache = cacheOf(dir);
+    expect(await cache.load(file)).toEqual([]);
+    await fs.writeFile(file, '--- comment by ana ---\nHello\n');
+    expect((await cache.load(file))[0]?.body).toBe('Hello');
+    // Written just now (real clock): read again at every load until it settles.
+    await cache.load(file);
+    expect(cache.reads()).toBe(3);
+  });
+
+  it("through the tracker: fetchCommentsSince finds a person's answer appended after an earlier read", async () => {
+    const dir = await folder();
+    for (const id of ['A-1', 'A-2']) await writeIssue(dir, id, { title: id, state: 'Todo' });
+    const tracker = createLocalTracker({ path: dir, commentKey: key });
+    await tracker.upsertComment('A-1', 'question', 'Which way?');
+    const since = '2000-01-01T00:00:00Z';
+    const first = await tracker.fetchCommentsSince!(['A-1', 'A-2', 'A-1'], since);
+    expect([...first.keys()]).toEqual(['A-1']);
+    expect(first.get('A-1')!.map((c) => c.by_foreman)).toEqual([true]);
+    expect(Object.isFrozen(first.get('A-1')![0])).toBe(true);
+
+    await fs.appendFile(path.join(dir, 'A-1.comments.md'), '\n--- comment by ana ---\nLeft.\n');
+    await fs.writeFile(path.join(dir, 'A-2.comments.md'), '--- comment by bob ---\nHi\n');
+    const second = await tracker.fetchCommentsSince!(['A-1', 'A-2'], since);
+    expect(second.get('A-1')!.map((c) => c.body)).toEqual(['Which way?', 'Left.']);
+    expect(second.get('A-2')!.map((c) => c.body)).toEqual(['Hi']);
+    await expect(tracker.fetchCommentsSince!(['NOPE-1'], since)).rejects.toMatchObject({ code: 'tracker_not_found' });
   });
 });

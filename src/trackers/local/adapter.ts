@@ -17,7 +17,6 @@ import path from 'node:path';
 import { TrackerError } from '../../errors.js';
 import {
   checkNewIssue,
-  commentsSince,
   compareStrings,
   describeError,
   normalizeName,
@@ -26,15 +25,7 @@ import {
   requireStateName,
 } from '../shared.js';
 import type { BlockerRef, CreatedIssue, Issue, IssueComment, NewIssue, PostedComment, Tracker } from '../types.js';
-import {
-  applyEdits,
-  appendBlock,
-  commentId,
-  parseComments,
-  renderForemanContent,
-  stampEdits,
-  toComment,
-} from './comments.js';
+import { applyEdits, appendBlock, commentId, parseComments, renderForemanContent, stampEdits } from './comments.js';
 import {
   COMMENTS_EXT,
   ISSUE_EXT,
@@ -42,14 +33,13 @@ import {
   isIdentifier,
   isIssueFileName,
   notFound,
-  readText,
   rewriteKeepingAppends,
   unreadable,
   withWriteLock,
   writeAtomic,
   writeNewFile,
 } from './files.js';
-import { createIssueCache, type IssueCache } from './issue-cache.js';
+import { createCommentsCache, createIssueCache, type CommentsCache, type IssueCache } from './issue-cache.js';
 import { toIssue } from './normalize.js';
 import { loadIssueFile, renderIssueFile, replaceState, type Loaded, type ParsedIssue } from './parse.js';
 import { watchFolder } from './watch.js';
@@ -85,6 +75,8 @@ interface LocalInner {
   commentKey: CommentKey;
   /** Parses kept between listings (./issue-cache.ts). */
   parsed: IssueCache;
+  /** Parsed comments files kept between reads (./issue-cache.ts): an unchanged file is not read again. */
+  comments: CommentsCache;
 }
 
 /**
@@ -117,6 +109,7 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
     report: (file, error) => opts.onInvalid?.(file, error),
     commentKey: opts.commentKey,
     parsed: createIssueCache(),
+    comments: createCommentsCache((file) => path.basename(file, COMMENTS_EXT), opts.commentKey),
   };
   return {
     kind: 'local',
@@ -126,15 +119,14 @@ export function createLocalTracker(opts: LocalTrackerOptions): LocalTracker {
       if (wanted.size === 0) return [];
       const identifiers = await listIdentifiers(t);
       t.parsed.retain(new Set(identifiers.map(t.issueFile)));
+      t.comments.retain(new Set(identifiers.map(t.commentsFile)));
       const issues = await loadMany(t, identifiers);
       return issues.filter((i) => wanted.has(normalizeName(i.state)));
     },
     fetchIssuesByIds: (ids) => loadMany(t, [...new Set(ids)].filter(isIdentifier)),
     fetchIssueByIdentifier: (identifier) => fetchIssueByIdentifier(t, identifier),
     fetchComments: (issueId, since) => fetchComments(t, issueId, since),
-    // The comments files, read one by one: local reads cost no network round trip.
-    fetchCommentsSince: (issueIds, since) =>
-      commentsSince({ fetchComments: (issueId, s) => fetchComments(t, issueId, s) }, issueIds, since),
+    fetchCommentsSince: (issueIds, since) => fetchCommentsSince(t, issueIds, since),
     upsertComment: (issueId, key, body) => upsertComment(t, issueId, key, body),
     moveIssue: (issueId, state) => moveIssue(t, issueId, state),
     createIssue: (issue) => createIssue(t, issue),
@@ -240,12 +232,24 @@ async function requireExists(t: LocalInner, issueId: string): Promise<void> {
 async function fetchComments(t: LocalInner, issueId: string, since: string | undefined): Promise<IssueComment[]> {
   const sinceMs = parseSince(since);
   await requireExists(t, issueId);
-  const read = await readText(t.commentsFile(issueId));
-  if (read === null) return [];
-  const comments = parseComments(read.text, read.stats.mtime.toISOString(), t.commentKey).map((c, i) =>
-    toComment(issueId, c, i),
-  );
+  const comments = await t.comments.load(t.commentsFile(issueId));
   return comments.filter((c) => Date.parse(c.created_at) > sinceMs);
+}
+
+/**
+ * `fetchCommentsSince`: the comments files of all the issues at once (each through the comments
+ * cache, so an unchanged file costs two stats and no read); issues without new comments are left
+ * out of the map. Errors as `fetchComments` (`tracker_not_found` for an issue without a file).
+ */
+async function fetchCommentsSince(
+  t: LocalInner,
+  issueIds: string[],
+  since: string,
+): Promise<Map<string, IssueComment[]>> {
+  parseSince(since);
+  const ids = [...new Set(issueIds)];
+  const lists = await Promise.all(ids.map((id) => fetchComments(t, id, since)));
+  return new Map(ids.flatMap((id, i) => (lists[i]!.length ? [[id, lists[i]!] as const] : [])));
 }
 
 async function upsertComment(t: LocalInner, issueId: string, key: string, body: string): Promise<PostedComment> {
@@ -271,9 +275,7 @@ async function upsertComment(t: LocalInner, issueId: string, key: string, body: 
     });
     if (appended) {
       // Another writer's comment may have landed before ours: our block's position is read back.
-      const read = await readText(file);
-      const blocks = read ? parseComments(read.text, read.stats.mtime.toISOString(), t.commentKey) : [];
-      const index = blocks.findIndex((b) => b.key === key);
+      const index = (await t.comments.load(file)).findIndex((c) => c.key === key);
       if (index !== -1) posted = { id: commentId(issueId, index), created: true };
     }
     return posted;
