@@ -91,7 +91,8 @@ export async function commentsSince(
       const list = await tracker.fetchComments(id, since);
       if (list.length) out.set(id, list);
     } catch (err) {
-      if (!(err instanceof TrackerError && err.code === 'issue_not_found')) throw err;
+      if (!(err instanceof TrackerError && (err.code === 'tracker_not_found' || err.code === 'issue_not_found')))
+        throw err;
     }
   }
   return out;

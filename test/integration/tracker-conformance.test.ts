@@ -243,7 +243,8 @@ describe.each([
     await h.humanComment(b.id, 'after on beta');
     await h.humanComment(c.id, 'not asked for');
     expect(h.tracker.fetchCommentsSince).toBeTypeOf('function');
-    const got = await h.tracker.fetchCommentsSince!([a.id, b.id], since);
+    // An issue that is gone (deleted between the tick's reads) is left out, not an error.
+    const got = await h.tracker.fetchCommentsSince!([a.id, b.id, h.unknownId], since);
     expect([...got.keys()].sort()).toEqual([a.id, b.id].sort());
     expect(got.get(a.id)?.map((x) => [x.body, x.by_foreman])).toEqual([
       ['after on alpha', false],

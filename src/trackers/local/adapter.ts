@@ -238,8 +238,9 @@ async function fetchComments(t: LocalInner, issueId: string, since: string | und
 
 /**
  * `fetchCommentsSince`: the comments files of all the issues at once (each through the comments
- * cache, so an unchanged file costs two stats and no read); issues without new comments are left
- * out of the map. Errors as `fetchComments` (`tracker_not_found` for an issue without a file).
+ * cache, so an unchanged file costs two stats and no read); issues without new comments, or
+ * without an issue file (deleted meanwhile), are left out of the map (the `Tracker` contract).
+ * @throws TrackerError as `fetchComments`, except `tracker_not_found`.
  */
 async function fetchCommentsSince(
   t: LocalInner,
@@ -248,7 +249,14 @@ async function fetchCommentsSince(
 ): Promise<Map<string, IssueComment[]>> {
   parseSince(since);
   const ids = [...new Set(issueIds)];
-  const lists = await Promise.all(ids.map((id) => fetchComments(t, id, since)));
+  const lists = await Promise.all(
+    ids.map((id) =>
+      fetchComments(t, id, since).catch((err: unknown) => {
+        if (err instanceof TrackerError && err.code === 'tracker_not_found') return [];
+        throw err;
+      }),
+    ),
+  );
   return new Map(ids.flatMap((id, i) => (lists[i]!.length ? [[id, lists[i]!] as const] : [])));
 }
 
