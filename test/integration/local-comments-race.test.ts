@@ -22,16 +22,25 @@ afterEach(async () => {
 
 const WRITER = fileURLToPath(new URL('../support/local-writer.ts', import.meta.url));
 
+/** A fresh issues folder holding DEMO-1, with a local tracker over it and its comments file's path. */
+async function demoFolder() {
+  const folder = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
+  dir = folder;
+  await writeFile(path.join(folder, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  return {
+    dir: folder,
+    tracker: createLocalTracker({ path: folder, commentKey: TEST_COMMENT_KEY }),
+    commentsFile: path.join(folder, 'DEMO-1.comments.md'),
+  };
+}
+
 const pause = () => new Promise<void>((r) => setImmediate(r));
 
 it(
   'keeps all 200 answers appended while Foreman rewrites and appends its own comments',
   { timeout: 120_000 },
   async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
-    await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
-    const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
-    const commentsFile = path.join(dir, 'DEMO-1.comments.md');
+    const { tracker, commentsFile } = await demoFolder();
     const ANSWERS = 200;
 
     const human = (async () => {
@@ -65,10 +74,7 @@ it(
 );
 
 it('an answer written through a handle opened before Foreman replaced the file still lands (late append)', async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
-  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
-  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
-  const commentsFile = path.join(dir, 'DEMO-1.comments.md');
+  const { tracker, commentsFile } = await demoFolder();
   await tracker.upsertComment('DEMO-1', 'evidence', 'Evidence revision 1');
   // A shell's `>>`: opened now, written after Foreman has renamed a new file over this one.
   const late = await open(commentsFile, 'a');
@@ -87,10 +93,7 @@ it('an answer written through a handle opened before Foreman replaced the file s
 });
 
 it('a new Foreman comment is appended, not renamed over the file, and its id is where it landed', async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
-  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
-  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
-  const commentsFile = path.join(dir, 'DEMO-1.comments.md');
+  const { tracker, commentsFile } = await demoFolder();
   await tracker.upsertComment('DEMO-1', 'question', 'Which database?');
   const ino = (await stat(commentsFile)).ino;
   // An answer without a final newline must not swallow the next header.
@@ -112,52 +115,49 @@ it(
     timeout: 120_000,
   },
   async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
-    await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+    const { dir: folder, tracker } = await demoFolder();
     const N = 40;
     const writer = (prefix: string) =>
-      execa(process.execPath, ['--import', 'tsx', WRITER, dir!, prefix, String(N)], { reject: false });
+      execa(process.execPath, ['--import', 'tsx', WRITER, folder, prefix, String(N)], { reject: false });
     const [a, b] = await Promise.all([writer('alpha'), writer('beta')]);
     expect(a.stderr).toBe('');
     expect(b.stderr).toBe('');
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
-    const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
     const keys = (await tracker.fetchComments('DEMO-1')).map((c) => c.key);
     for (const prefix of ['alpha', 'beta'])
       for (let i = 0; i < N; i++) expect(keys.filter((k) => k === `${prefix}-${i}`)).toHaveLength(1);
-    expect((await readdir(dir)).filter((f) => f.includes('.lock') || f.includes('.tmp'))).toEqual([]);
+    expect((await readdir(folder)).filter((f) => f.includes('.lock') || f.includes('.tmp'))).toEqual([]);
   },
 );
 
 it('a write waits while another live process holds the file lock, and proceeds when it is released', async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
-  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  const { dir: folder, tracker } = await demoFolder();
   const holder = execa('sleep', ['30'], { reject: false });
   try {
-    const lock = path.join(dir, 'DEMO-1.md.lock');
+    const lock = path.join(folder, 'DEMO-1.md.lock');
     await writeFile(lock, JSON.stringify({ pid: holder.pid, host: hostname(), createdAt: Date.now() }));
-    const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
     let moved = false;
     const move = tracker.moveIssue('DEMO-1', 'In Progress').then(() => (moved = true));
     await new Promise((r) => setTimeout(r, 500));
     expect(moved).toBe(false);
-    expect(await readFile(path.join(dir, 'DEMO-1.md'), 'utf8')).toContain('state: Todo');
+    expect(await readFile(path.join(folder, 'DEMO-1.md'), 'utf8')).toContain('state: Todo');
     await rm(lock);
     await move;
-    expect(await readFile(path.join(dir, 'DEMO-1.md'), 'utf8')).toContain('state: In Progress');
+    expect(await readFile(path.join(folder, 'DEMO-1.md'), 'utf8')).toContain('state: In Progress');
   } finally {
     holder.kill();
   }
 });
 
 it('a lock left by a dead process is broken, not waited on', async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'foreman-race-'));
-  await writeFile(path.join(dir, 'DEMO-1.md'), '---\ntitle: Race\nstate: Todo\n---\nBody\n');
+  const { dir: folder, tracker } = await demoFolder();
   const child = execa('true');
   const pid = child.pid!;
   await child;
-  await writeFile(path.join(dir, 'DEMO-1.md.lock'), JSON.stringify({ pid, host: hostname(), createdAt: Date.now() }));
-  const tracker = createLocalTracker({ path: dir, commentKey: TEST_COMMENT_KEY });
+  await writeFile(
+    path.join(folder, 'DEMO-1.md.lock'),
+    JSON.stringify({ pid, host: hostname(), createdAt: Date.now() }),
+  );
   await tracker.moveIssue('DEMO-1', 'In Progress');
-  expect(await readFile(path.join(dir, 'DEMO-1.md'), 'utf8')).toContain('state: In Progress');
+  expect(await readFile(path.join(folder, 'DEMO-1.md'), 'utf8')).toContain('state: In Progress');
 });
