@@ -4,16 +4,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listChangedFiles } from '../../src/contract/changes.js';
 import { hasCode } from '../../src/errors.js';
-import { git, makeOrigin, tempDir } from '../support/fixtures.js';
-
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
+import { git, makeOrigin } from '../support/fixtures.js';
+import { testDir } from '../support/test-dir.js';
 
 const PROJECT: Record<string, string> = {
   'README.md': '# tiny\n',
@@ -28,13 +23,12 @@ const PROJECT: Record<string, string> = {
 
 /** A clone of a fresh origin on branch foreman/DEMO-1. */
 async function clone(): Promise<{ dir: string; origin: string; ws: string }> {
-  const tmp = await tempDir();
-  cleanup = tmp.cleanup;
-  const origin = await makeOrigin(tmp.dir, PROJECT);
-  const ws = path.join(tmp.dir, 'ws');
-  git(tmp.dir, 'clone', '-q', origin, ws);
+  const dir = await testDir();
+  const origin = await makeOrigin(dir, PROJECT);
+  const ws = path.join(dir, 'ws');
+  git(dir, 'clone', '-q', origin, ws);
   git(ws, 'checkout', '-q', '-b', 'foreman/DEMO-1');
-  return { dir: tmp.dir, origin, ws };
+  return { dir, origin, ws };
 }
 
 async function write(ws: string, file: string, text: string): Promise<void> {

@@ -6,30 +6,22 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/errors.js';
 import { checkoutConflict, pushToNewBranch, rebaseOnRemote } from '../../src/workspace/rebase.js';
-import { commitAndPush, prepareWorkspace, type Hooks } from '../../src/workspace/workspace.js';
-import { git, makeOrigin, pushAsSomeoneElse, tempDir } from '../support/fixtures.js';
+import { commitAndPush, prepareWorkspace } from '../../src/workspace/workspace.js';
+import { git, makeOrigin, pushAsSomeoneElse, WORKSPACE_DEFAULTS } from '../support/fixtures.js';
+import { testDir } from '../support/test-dir.js';
 
-const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
-const noHooks: Hooks = { timeout_ms: 10_000 };
-const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+const { identity, hooks: noHooks, env } = WORKSPACE_DEFAULTS;
 const FIXED = 'function add(a, b) {\n  return a + b;\n}\n\nmodule.exports = { add };\n';
-
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
 
 /** A prepared workspace with Foreman's fix of add.js in the work tree, not pushed yet. */
 async function setup() {
-  const tmp = await tempDir();
-  cleanup = tmp.cleanup;
-  const origin = await makeOrigin(tmp.dir);
+  const dir = await testDir();
+  const origin = await makeOrigin(dir);
   const ws = await prepareWorkspace({
-    root: path.join(tmp.dir, 'ws'),
+    root: path.join(dir, 'ws'),
     identifier: 'DEMO-1',
     repo: origin,
     hooks: noHooks,
@@ -47,7 +39,7 @@ async function setup() {
   };
   const read = (name: string) => fs.readFile(path.join(ws.path, name), 'utf8');
   const onOrigin = (ref: string, name: string) => git(origin, 'show', `${ref}:${name}`);
-  return { dir: tmp.dir, origin, ws, opts, read, onOrigin };
+  return { dir, origin, ws, opts, read, onOrigin };
 }
 
 describe('rebaseOnRemote', () => {

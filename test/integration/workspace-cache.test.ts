@@ -9,33 +9,25 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cacheDirFor } from '../../src/workspace/cache.js';
 import { recordedRemoteUrl } from '../../src/workspace/git.js';
-import { prepareWorkspace, type Hooks } from '../../src/workspace/workspace.js';
-import { git, makeOrigin, tempDir } from '../support/fixtures.js';
+import { prepareWorkspace } from '../../src/workspace/workspace.js';
+import { git, makeOrigin, WORKSPACE_DEFAULTS } from '../support/fixtures.js';
+import { testDir } from '../support/test-dir.js';
 
-const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
-const noHooks: Hooks = { timeout_ms: 10_000 };
-const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
+const { identity, hooks: noHooks, env } = WORKSPACE_DEFAULTS;
 
 async function setup() {
-  const tmp = await tempDir();
-  cleanup = tmp.cleanup;
-  const origin = await makeOrigin(tmp.dir);
-  const root = path.join(tmp.dir, 'ws');
-  const cacheRoot = path.join(tmp.dir, 'home', 'repo-cache');
+  const dir = await testDir();
+  const origin = await makeOrigin(dir);
+  const root = path.join(dir, 'ws');
+  const cacheRoot = path.join(dir, 'home', 'repo-cache');
   const logs: { msg: string; level: number }[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const prepare = (identifier: string) =>
     prepareWorkspace({ root, identifier, repo: origin, hooks: noHooks, identity, env, cacheRoot, log });
-  return { dir: tmp.dir, origin, root, cacheRoot, cache: cacheDirFor(cacheRoot, origin), logs, prepare };
+  return { dir, origin, root, cacheRoot, cache: cacheDirFor(cacheRoot, origin), logs, prepare };
 }
 
 /** Every regular file under `dir`, relative path → sha256 of its bytes. */

@@ -5,31 +5,23 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/errors.js';
 import { redactUrls } from '../../src/redact.js';
 import { commitAndPush, prepareWorkspace, type Hooks } from '../../src/workspace/workspace.js';
-import { git, makeOrigin, pushAsSomeoneElse, tempDir } from '../support/fixtures.js';
+import { git, makeOrigin, pushAsSomeoneElse, WORKSPACE_DEFAULTS } from '../support/fixtures.js';
+import { testDir } from '../support/test-dir.js';
 
-const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
-const noHooks: Hooks = { timeout_ms: 10_000 };
-const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
+const { identity, hooks: noHooks, env } = WORKSPACE_DEFAULTS;
 
 async function setup() {
-  const tmp = await tempDir();
-  cleanup = tmp.cleanup;
-  const origin = await makeOrigin(tmp.dir);
-  const root = path.join(tmp.dir, 'ws');
+  const dir = await testDir();
+  const origin = await makeOrigin(dir);
+  const root = path.join(dir, 'ws');
   /** `repo: null` prepares without workspace.repo. */
   const prepare = (hooks: Hooks = noHooks, repo: string | null = origin) =>
     prepareWorkspace({ root, identifier: 'DEMO-1', repo: repo ?? undefined, hooks, identity, env });
-  return { dir: tmp.dir, origin, root, prepare };
+  return { dir, origin, root, prepare };
 }
 
 describe('prepareWorkspace', () => {

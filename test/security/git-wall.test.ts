@@ -18,17 +18,15 @@ import { refreshSpecCopy, renderIssueSpec, writeIssueSpec, type IssueSpecInput }
 import { workspaceDiff } from '../../src/workspace/diff.js';
 import { scrubbedEnv } from '../../src/workspace/shell.js';
 import { commitAndPush, prepareWorkspace, type PreparedWorkspace } from '../../src/workspace/workspace.js';
-import { BUGGY_PROJECT, git, makeOrigin, tempDir } from '../support/fixtures.js';
+import { BUGGY_PROJECT, git, makeOrigin, WORKSPACE_DEFAULTS } from '../support/fixtures.js';
+import { testDir } from '../support/test-dir.js';
 
-const identity = { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' };
+const { identity } = WORKSPACE_DEFAULTS;
 const CANARY = 'canary-secret-5f1e2d';
 const PROTECTED = ['.github/**'];
 
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
+afterEach(() => {
   delete process.env.FOREMAN_TEST_CANARY_TOKEN;
-  await cleanup?.();
-  cleanup = null;
 });
 beforeEach(() => {
   process.env.FOREMAN_TEST_CANARY_TOKEN = CANARY;
@@ -49,14 +47,13 @@ interface Setup {
 }
 
 async function setup(): Promise<Setup> {
-  const tmp = await tempDir('foreman-gitwall-');
-  cleanup = tmp.cleanup;
-  const origin = await makeOrigin(tmp.dir, { ...BUGGY_PROJECT, '.github/workflows/ci.yml': 'on: push\n' });
-  const home = path.join(tmp.dir, 'home');
-  const marks = path.join(tmp.dir, 'marks');
+  const dir = await testDir('foreman-gitwall-');
+  const origin = await makeOrigin(dir, { ...BUGGY_PROJECT, '.github/workflows/ci.yml': 'on: push\n' });
+  const home = path.join(dir, 'home');
+  const marks = path.join(dir, 'marks');
   await fs.mkdir(marks, { recursive: true });
   const ws = await prepareWorkspace({
-    root: path.join(tmp.dir, 'ws'),
+    root: path.join(dir, 'ws'),
     identifier: 'DEMO-1',
     repo: origin,
     hooks: { timeout_ms: 10_000 },
@@ -85,7 +82,7 @@ async function setup(): Promise<Setup> {
       baseCommit: ws.baseCommit,
       protectedPaths: PROTECTED,
     });
-  return { dir: tmp.dir, origin, home, marks, ws, box, agent, marksLeft, contract };
+  return { dir, origin, home, marks, ws, box, agent, marksLeft, contract };
 }
 
 /** The agent plants hooks, fsmonitor, hooksPath, diff.external, textconv, a filter, upload/receive-pack. */

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import type { Hooks } from '../../src/workspace/workspace.js';
 
 /** Runs git synchronously in `cwd` with a fixed identity; returns stdout. */
 export function git(cwd: string, ...args: string[]): string {
@@ -17,6 +18,17 @@ export function git(cwd: string, ...args: string[]): string {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), GIT_TERMINAL_PROMPT: '0' },
   });
 }
+
+/** What workspace tests prepare and commit with: Foreman's git identity, no hooks, a minimal environment. */
+export const WORKSPACE_DEFAULTS: {
+  identity: { remote: string; authorName: string; authorEmail: string };
+  hooks: Hooks;
+  env: Record<string, string>;
+} = {
+  identity: { remote: 'origin', authorName: 'Foreman', authorEmail: 'foreman@localhost' },
+  hooks: { timeout_ms: 10_000 },
+  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+};
 
 /** A fresh temp directory; `cleanup()` removes it. */
 export async function tempDir(prefix = 'foreman-test-'): Promise<{ dir: string; cleanup(): Promise<void> }> {

@@ -6,29 +6,18 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCommentsCache, createIssueCache } from '../../src/trackers/local/issue-cache.js';
 import { createLocalTracker } from '../../src/trackers/local/index.js';
-import { tempDir, writeIssue } from '../support/fixtures.js';
-
-let cleanup: (() => Promise<void>) | null = null;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = null;
-});
-
-async function folder() {
-  const tmp = await tempDir();
-  cleanup = tmp.cleanup;
-  return tmp.dir;
-}
+import { writeIssue } from '../support/fixtures.js';
+import { testDir } from '../support/test-dir.js';
 
 const stateOf = (loaded: Awaited<ReturnType<ReturnType<typeof createIssueCache>['load']>>) =>
   loaded.kind === 'ok' ? loaded.parsed.state : loaded.kind;
 
 describe('the parsed issue cache', () => {
   it('reads a settled file once across loads, and again once it changes', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     await writeIssue(dir, 'A-1', { title: 'One', state: 'Todo' });
     const file = path.join(dir, 'A-1.md');
     // The clock says the file was written long ago (it has settled).
@@ -43,7 +32,7 @@ describe('the parsed issue cache', () => {
   });
 
   it('sees an edit that keeps the size and puts the mtime back (ctime moves)', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     await writeIssue(dir, 'A-1', { title: 'One', state: 'Todo' });
     const file = path.join(dir, 'A-1.md');
     const cache = createIssueCache({ now: () => Date.now() + 60_000 });
@@ -66,7 +55,7 @@ describe('the parsed issue cache', () => {
   });
 
   it('keeps no parse of a file changed within the settle time: a same-tick edit is never missed', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     await writeIssue(dir, 'A-1', { title: 'One', state: 'Todo' });
     const file = path.join(dir, 'A-1.md');
     // The real clock: the file was written just now, so each load reads it again, even when the
@@ -83,7 +72,7 @@ describe('the parsed issue cache', () => {
   });
 
   it('a deleted file is missing, a broken one is invalid, and neither hides a later fix', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     const file = path.join(dir, 'A-1.md');
     const cache = createIssueCache({ now: () => Date.now() + 60_000 });
     await fs.writeFile(file, 'no front matter\n');
@@ -95,7 +84,7 @@ describe('the parsed issue cache', () => {
   });
 
   it('through the tracker: listings see edits and deletions, and the issues they return are copies', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     for (let i = 1; i <= 20; i++) await writeIssue(dir, `A-${i}`, { title: `Issue ${i}`, state: 'Todo' });
     const tracker = createLocalTracker({ path: dir, commentKey: 'a'.repeat(64) });
     const first = await tracker.fetchIssuesByStates(['Todo']);
@@ -116,7 +105,7 @@ describe('the parsed comments cache', () => {
     createCommentsCache((file) => path.basename(file, '.comments.md'), key, now ? { now } : {});
 
   it("reads an unchanged file once, and again after a person's append", async () => {
-    const dir = await folder();
+    const dir = await testDir();
     const file = path.join(dir, 'A-1.comments.md');
     await fs.writeFile(file, '--- comment by ana at 2026-01-01T00:00:00Z ---\nWhich way?\n');
     const cache = cacheOf(dir, () => Date.now() + 60_000);
@@ -136,7 +125,7 @@ describe('the parsed comments cache', () => {
   });
 
   it('re-reads an in-place edit that keeps the size and puts the mtime back (ctime moves)', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     const file = path.join(dir, 'A-1.comments.md');
     await fs.writeFile(file, '--- comment by ana at 2026-01-01T00:00:00Z ---\nGo left\n');
     const mtime = Math.floor(Date.now() / 1000) - 3600;
@@ -154,7 +143,7 @@ describe('the parsed comments cache', () => {
   });
 
   it('keeps nothing for a missing file or one changed within the settle time', async () => {
-    const dir = await folder();
+    const dir = await testDir();
     const file = path.join(dir, 'A-1.comments.md');
     const cache = cacheOf(dir);
     expect(await cache.load(file)).toEqual([]);
@@ -166,7 +155,7 @@ describe('the parsed comments cache', () => {
   });
 
   it("through the tracker: fetchCommentsSince finds a person's answer appended after an earlier read", async () => {
-    const dir = await folder();
+    const dir = await testDir();
     for (const id of ['A-1', 'A-2']) await writeIssue(dir, id, { title: id, state: 'Todo' });
     const tracker = createLocalTracker({ path: dir, commentKey: key });
     await tracker.upsertComment('A-1', 'question', 'Which way?');
