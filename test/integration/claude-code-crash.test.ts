@@ -9,13 +9,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf } from '../../src/deployment.js';
 import { issueRunTags } from '../../src/dispatch/runs.js';
 import { ISSUE_WORKFLOW_TYPE, issueWorkflowId, type IssueRunSummary } from '../../workflows/definitions.js';
 import { ccBash, ccMcp, offeredTools, priorToolCalls, userTexts } from '../support/claude-code-server.js';
-import { reapLeftovers, spawnWorker, waitFor } from '../support/crash.js';
+import { crashTestCleanups, spawnWorker, waitFor } from '../support/crash.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import { startScriptedModelServer, type CapturedRequest } from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
@@ -23,12 +23,7 @@ import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/
 const CLAUDE_BIN = fileURLToPath(new URL('../../node_modules/.bin/claude', import.meta.url));
 const FIX = "sed -i 's/return a - b;/return a + b;/' add.js && node test.js";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  const leftovers = await reapLeftovers();
-  while (cleanups.length) await cleanups.pop()!();
-  expect(leftovers, 'worker processes the test left running').toEqual([]);
-});
+const cleanups = crashTestCleanups();
 
 it(
   'kill -9 of the worker mid Claude Code session: the step resumes the session; one commit, one evidence comment',

@@ -14,14 +14,21 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer } from '../../src/temporal/dev-server.js';
 import { ISSUE_WORKFLOW_TYPE, humanReplySignal, issueWorkflowId, statusQuery } from '../../workflows/definitions.js';
 import { pidAlive } from '../../src/file-lock.js';
 import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf } from '../../src/deployment.js';
 import { issueRunTags } from '../../src/dispatch/runs.js';
-import { killGroup, reapLeftovers, spawnWorker, trackProcess, waitFor, type WorkerProcess } from '../support/crash.js';
+import {
+  killGroup,
+  crashTestCleanups,
+  spawnWorker,
+  trackProcess,
+  waitFor,
+  type WorkerProcess,
+} from '../support/crash.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import {
   startScriptedModelServer,
@@ -64,7 +71,7 @@ interface Scenario {
   comments(): Promise<string>;
 }
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups = crashTestCleanups();
 const timings: string[] = [];
 
 /** Prints one labelled line for the lead's notes and keeps it for the summary at the end. */
@@ -73,29 +80,6 @@ function report(line: string): void {
   timings.push(text);
   console.log(text);
 }
-
-afterEach(async (ctx) => {
-  const errors: unknown[] = [];
-  // Workers and servers first (a passing test must have stopped them itself), then the rest.
-  let leftovers: string[] = [];
-  try {
-    leftovers = await reapLeftovers();
-  } catch (err) {
-    errors.push(err);
-  }
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()!();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length) throw errors[0];
-  // A failed test stops half-way; its processes are reaped above without piling on a second error.
-  if (ctx.task.result?.state !== 'fail') {
-    expect(leftovers, 'worker or server processes the test left running').toEqual([]);
-  }
-});
 
 afterAll(() => {
   if (timings.length) console.log(`[crash-matrix] summary\n${timings.join('\n')}`);

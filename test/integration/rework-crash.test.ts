@@ -8,22 +8,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf } from '../../src/deployment.js';
 import { dispatcherWorkflowId, issueWorkflowId, type IssueRunSummary } from '../../workflows/definitions.js';
-import { reapLeftovers, spawnWorker, waitFor } from '../support/crash.js';
+import { crashTestCleanups, spawnWorker, waitFor } from '../support/crash.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import { startDispatcher } from '../support/run-context.js';
 import { startScriptedModelServer, toolUse, type CapturedRequest } from '../support/scripted-model-server.js';
 import { temporalAddress, temporalNamespace, uniqueTaskQueue } from '../support/temporal.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async (ctx) => {
-  const leftovers = await reapLeftovers();
-  while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => {});
-  if (ctx.task.result?.state !== 'fail') expect(leftovers, 'processes the test left running').toEqual([]);
-});
+const cleanups = crashTestCleanups();
 
 const lastTurn = (req: CapturedRequest | undefined) => JSON.stringify((req?.body.messages as unknown[]).at(-1));
 

@@ -14,7 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../src/config/load.js';
 import { deploymentOf } from '../../src/deployment.js';
 import { issueRunTags } from '../../src/dispatch/runs.js';
@@ -27,7 +27,7 @@ import { createWorkerRuntime, type WorkerRuntime } from '../../src/temporal/work
 import { workspaceKey } from '../../src/workspace/key.js';
 import type { IssueRunSummary, IssueWorkflowInput } from '../../workflows/definitions.js';
 import { spawnForeman } from '../support/cli.js';
-import { reapLeftovers, spawnWorker, waitFor, type WorkerProcess } from '../support/crash.js';
+import { crashTestCleanups, spawnWorker, waitFor, type WorkerProcess } from '../support/crash.js';
 import { recordHistory } from '../support/histories.js';
 import { git, makeOrigin, tempDir, writeIssue, writePolicy } from '../support/fixtures.js';
 import {
@@ -56,27 +56,8 @@ const WORKSPACE_STEPS = new Set([
   'recordDecision',
 ]);
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups = crashTestCleanups();
 const noop = () => {};
-
-afterEach(async (ctx) => {
-  const errors: unknown[] = [];
-  let leftovers: string[] = [];
-  try {
-    leftovers = await reapLeftovers();
-  } catch (err) {
-    errors.push(err);
-  }
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()!();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length) throw errors[0];
-  if (ctx.task.result?.state !== 'fail') expect(leftovers, 'processes the test left running').toEqual([]);
-});
 
 /**
  * One scheduled activity as the history shows it: its type, the task queue it was scheduled on,

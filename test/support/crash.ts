@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, expect } from 'vitest';
 import type { WorkerProcessConfig } from './worker-process.js';
 
 /** The line worker-process.ts prints on stdout when its worker is polling. */
@@ -75,6 +76,36 @@ export async function reapLeftovers(): Promise<string[]> {
   }
   if (survivors.length) throw new Error(`Still running after SIGKILL: ${survivors.join(', ')}`);
   return left;
+}
+
+/**
+ * Registers a crash test file's `afterEach` and returns the list its tests push cleanups onto.
+ * After each test: kills the worker and server processes it left (`reapLeftovers`), then runs every
+ * cleanup, last pushed first, even after one throws (the first error is rethrown); a test that
+ * passed also fails when it left a process running (a failed one stopped half-way, so its
+ * processes are only reaped, without a second error piled on).
+ */
+export function crashTestCleanups(): (() => Promise<void> | void)[] {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async (ctx) => {
+    const errors: unknown[] = [];
+    let leftovers: string[] = [];
+    try {
+      leftovers = await reapLeftovers();
+    } catch (err) {
+      errors.push(err);
+    }
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()!();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length) throw errors[0];
+    if (ctx.task.result?.state !== 'fail') expect(leftovers, 'processes the test left running').toEqual([]);
+  });
+  return cleanups;
 }
 
 /**
